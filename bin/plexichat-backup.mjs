@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The CLI: loads the TypeScript sources through tsx, so `npx plexichat-backup` works right after `npm ci`.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { register } from 'tsx/esm/api';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.env.PLEXICHAT_APP_ROOT ??= root;
+register();
+const { main } = await import('../server/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

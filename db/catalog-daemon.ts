@@ -1,0 +1,24 @@
+/** Entry point of the detached embedded catalog process (see embedded-server.ts). */
+import { CatalogLockedError, runEmbeddedServer } from './embedded-server';
+
+const dataDir = process.argv[2];
+if (!dataDir) {
+  console.error('usage: catalog-daemon <data dir>');
+  process.exit(2);
+}
+const idleMs = Number(process.env.PLEXICHAT_CATALOG_IDLE_MS ?? 60_000);
+const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
+
+try {
+  const server = await runEmbeddedServer({ dataDir, idleMs, log });
+  const shutdown = () => void server.stop().then(() => process.exit(0));
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+} catch (err) {
+  if (err instanceof CatalogLockedError) {
+    log(err.message);
+    process.exit(0);
+  }
+  log(`catalog server failed: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+}

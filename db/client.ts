@@ -1,0 +1,102 @@
+/**
+ * Opens the catalog: PostgreSQL when DATABASE_URL is set, else the embedded PGlite catalog, reached through
+ * its catalog server (started on demand, shared by every process using the same data dir).
+ */
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
+import * as schema from './schema';
+
+export type Db = NodePgDatabase<typeof schema>;
+
+export interface Catalog {
+  db: Db;
+  pool: pg.Pool;
+  /** 'postgres' or 'embedded' */
+  mode: 'postgres' | 'embedded';
+  close(): Promise<void>;
+}
+
+export interface CatalogOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  poolSize?: number;
+}
+
+// bigint columns come back as strings by default; our sizes fit easily in a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 8 });
+    pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+    await migrateWithLock(pool);
+    return { db: drizzle(pool, { schema }), pool, mode: 'postgres', close: () => pool.end() };
+  }
+  const paths = embeddedPaths(opts.dataDir);
+  await ensureEmbeddedServer(opts.dataDir);
+  const pool = new pg.Pool({
+    host: paths.socketDir,
+    port: 5432,
+    user: 'postgres',
+    database: 'postgres',
+    max: opts.poolSize ?? 4,
+    idleTimeoutMillis: 5_000,
+  });
+  pool.on('error', () => undefined);
+  return { db: drizzle(pool, { schema }), pool, mode: 'embedded', close: () => pool.end() };
+}
+
+async function migrateWithLock(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    // Several processes may start at once (console, workers, CLI): one migrates, the others wait.
+    await client.query('SELECT pg_advisory_lock(727274001)');
+    try {
+      await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(727274001)');
+    }
+  } finally {
+    client.release();
+  }
+}
+
+function canConnect(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Starts the catalog server for this data dir if none answers, and waits until it accepts connections. */
+export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 60_000): Promise<void> {
+  const paths = embeddedPaths(dataDir);
+  if (await canConnect(paths.socketPath)) return;
+  mkdirSync(dataDir, { recursive: true });
+  const out = openSync(paths.logFile, 'a', 0o600);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(APP_ROOT, 'db', 'catalog-daemon.ts'), path.resolve(dataDir)], {
+    cwd: APP_ROOT,
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, PLEXICHAT_APP_ROOT: APP_ROOT },
+  });
+  child.unref();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(paths.socketPath)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(
+    `The embedded catalog did not start within ${timeoutMs / 1000}s. See ${paths.logFile}; if another PlexiChat process is stuck, stop it and retry.`,
+  );
+}

@@ -1,0 +1,6 @@
+export * from './audit';
+export * from './backups';
+export * from './keys';
+export * from './storage';
+export * from './users';
+export * from './settings';

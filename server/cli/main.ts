@@ -1,0 +1,235 @@
+/**
+ * plexichat-backup: the command-line face of the engine. Every command accepts --json and then prints
+ * exactly one JSON document on stdout; logs and progress go to stderr. Exit status 0 only on success.
+ */
+import { userInfo } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig } from '../config';
+import { BackupEngine } from '../engine/engine';
+import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
+import { SECURITY_LEVELS, type SecurityLevel } from '../config';
+import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
+
+const HELP = `Usage: plexichat-backup <command> [options] [--json]
+
+Commands:
+  backup <path>... [--type full] [--security-level basic|standard|high|maximum] [--tag T]... [--retention-days N] [--priority N]
+  list [--status S] [--type T] [--tag T]... [--limit N] [--offset N]
+  show <backup_id>            progress <backup_id>
+  verify <backup_id> [--read-data]
+  repair <backup_id>
+  restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite]
+  delete <backup_id> [--force]
+  stats                       storage usage|health
+
+Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
+(see README.md for the configuration reference).`;
+
+type Opts = ParseArgsConfig['options'];
+const common: Opts = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } };
+
+function parse(args: string[], options: Opts) {
+  try {
+    return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}. Run plexichat-backup --help for usage.`);
+  }
+}
+
+function intOpt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${String(v)}".`);
+  return n;
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], name: string): T | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).toLowerCase() as T;
+  if (!allowed.includes(s)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got "${String(v)}".`);
+  return s;
+}
+
+function needId(positionals: string[], cmd: string): string {
+  const id = positionals[0];
+  if (!id) throw new UsageError(`${cmd} needs a backup id: plexichat-backup ${cmd} <backup_id>. List them with plexichat-backup list.`);
+  return id;
+}
+
+const actor = () => `cli:${safeUser()}`;
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function printBackup(b: BackupMetadata): void {
+  const lines = [
+    `${b.backup_id}  ${b.status}  ${b.backup_type}  ${b.security_level}`,
+    `  sources:  ${b.sources.join(', ')}`,
+    `  size:     ${formatBytes(b.original_size)} in ${b.file_count} files, ${b.shard_count} shards; new data stored: ${formatBytes(b.new_bytes)}`,
+    `  ratios:   compression ${b.compression_ratio}×, dedup ${b.dedup_ratio}×; ${b.throughput_mbps} MB/s in ${b.duration_seconds}s`,
+  ];
+  if (b.tags.length) lines.push(`  tags:     ${b.tags.join(', ')}`);
+  if (b.error) lines.push(`  error:    ${b.error}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const wantsJson = rest.includes('--json');
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return cmd ? EXIT.ok : EXIT.usage;
+  }
+  let engine: BackupEngine | undefined;
+  try {
+    const config = loadConfig();
+    const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
+    const result = await run(cmd, rest, open);
+    if (result.json !== undefined && wantsJson) printJson(result.json);
+    else if (result.text) process.stdout.write(`${result.text}\n`);
+    return result.code ?? EXIT.ok;
+  } catch (err) {
+    if (wantsJson) printJson(errorDocument(err));
+    const hint = exitCodeFor(err) === EXIT.failure && !(err instanceof UsageError) ? `\n(unexpected error; details: ${(err as Error).stack?.split('\n')[1]?.trim() ?? 'n/a'})` : '';
+    process.stderr.write(`Error: ${(err as Error).message}${hint}\n`);
+    return exitCodeFor(err);
+  } finally {
+    await engine?.close().catch(() => undefined);
+  }
+}
+
+interface Result {
+  json?: unknown;
+  text?: string;
+  code?: number;
+}
+
+async function run(cmd: string, args: string[], open: () => Promise<BackupEngine>): Promise<Result> {
+  switch (cmd) {
+    case 'backup': {
+      const { values: v, positionals } = parse(args, {
+        type: { type: 'string' },
+        'security-level': { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        'retention-days': { type: 'string' },
+        priority: { type: 'string' },
+      });
+      if (!positionals.length) throw new UsageError('backup needs at least one path: plexichat-backup backup <path>...');
+      const e = await open();
+      const bar = new ProgressBar();
+      const { backup_id, done } = await e.startBackup({
+        paths: positionals,
+        backupType: oneOf<BackupType>(v.type, BACKUP_TYPES, 'type'),
+        securityLevel: oneOf<SecurityLevel>(v['security-level'], SECURITY_LEVELS, 'security-level'),
+        tags: v.tag as string[] | undefined,
+        retentionDays: intOpt(v['retention-days'], 'retention-days'),
+        priority: intOpt(v.priority, 'priority'),
+        actor: actor(),
+      });
+      const timer = setInterval(() => {
+        void e.getBackupProgress(backup_id).then((p) => p && bar.update({ bytesDone: p.bytes_done, bytesTotal: p.bytes_total, filesDone: p.files_done, filesTotal: p.files_total, mbps: p.throughput_mbps, eta: p.eta_seconds }));
+      }, 200);
+      try {
+        const meta = await done;
+        bar.done();
+        if (!v.json) printBackup(meta);
+        return { json: meta };
+      } finally {
+        clearInterval(timer);
+      }
+    }
+    case 'list': {
+      const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' } });
+      const list = await (await open()).listBackups({
+        status: oneOf<BackupStatus>(v.status, BACKUP_STATUSES, 'status'),
+        backupType: oneOf<BackupType>(v.type, BACKUP_TYPES, 'type'),
+        tags: v.tag as string[] | undefined,
+        limit: intOpt(v.limit, 'limit'),
+        offset: intOpt(v.offset, 'offset'),
+      });
+      const text = list.length
+        ? list.map((b) => `${b.backup_id}  ${b.status.padEnd(9)} ${b.created_at}  ${formatBytes(b.original_size).padStart(10)}  ${b.file_count} files  ${b.tags.join(',')}`).join('\n')
+        : 'No backups yet. Make one with: plexichat-backup backup <path>';
+      return { json: list, text };
+    }
+    case 'show': {
+      const { positionals } = parse(args, {});
+      const id = needId(positionals, 'show');
+      const b = await (await open()).getBackup(id);
+      if (!b) throw new UsageError(`Backup ${id} not found; run plexichat-backup list to see existing backups.`);
+      printIfText(args, () => printBackup(b));
+      return { json: b };
+    }
+    case 'progress': {
+      const { positionals } = parse(args, {});
+      const id = needId(positionals, 'progress');
+      const p = await (await open()).getBackupProgress(id);
+      if (!p) throw new UsageError(`Backup ${id} not found; run plexichat-backup list to see existing backups.`);
+      return { json: p, text: `${p.backup_id} ${p.status} ${p.phase}: ${p.percent}%  ${formatBytes(p.bytes_done)}/${formatBytes(p.bytes_total)}  ${p.files_done}/${p.files_total} files  ${p.throughput_mbps} MB/s  ETA ${p.eta_seconds ?? '--'}s` };
+    }
+    case 'verify': {
+      const { values: v, positionals } = parse(args, { 'read-data': { type: 'boolean', default: false } });
+      const r = await (await open()).verifyBackup(needId(positionals, 'verify'), { readData: Boolean(v['read-data']), actor: actor() });
+      const lines = [`${r.backup_id}: ${r.status} (${r.shards_checked} shards, ${r.replicas_checked} replicas checked${r.read_data ? ', data read and decrypted' : ''})`];
+      for (const b of r.bad_shards) lines.push(`  ${b.message}`);
+      if (r.affected_files.length) lines.push(`  affected files: ${r.affected_files.join(', ')}`);
+      if (r.status === 'degraded') lines.push(`  All data is still recoverable. Run: plexichat-backup repair ${r.backup_id}`);
+      if (r.status === 'corrupted') lines.push('  Some data is lost: the files above cannot be restored from this backup.');
+      return { json: r, text: lines.join('\n'), code: r.status === 'healthy' ? EXIT.ok : EXIT.integrity };
+    }
+    case 'repair': {
+      const { positionals } = parse(args, {});
+      const r = await (await open()).repairBackup(needId(positionals, 'repair'), { actor: actor() });
+      const text = `${r.backup_id}: repaired ${r.repaired.length} replica(s); now ${r.status}${r.unrepairable.length ? `; unrepairable shards: ${r.unrepairable.join(', ')}` : ''}`;
+      return { json: r, text, code: r.status === 'healthy' ? EXIT.ok : EXIT.integrity };
+    }
+    case 'restore': {
+      const { values: v, positionals } = parse(args, { target: { type: 'string' }, include: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, overwrite: { type: 'boolean', default: false } });
+      const id = needId(positionals, 'restore');
+      if (!v.target) throw new UsageError('restore needs --target DIR (an empty directory to restore into).');
+      const bar = new ProgressBar();
+      const started = Date.now();
+      const r = await (await open()).restoreBackup(id, {
+        target: String(v.target),
+        include: v.include as string[] | undefined,
+        dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
+        overwrite: Boolean(v.overwrite),
+        actor: actor(),
+        onProgress: (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
+      });
+      bar.done();
+      return { json: r, text: `Restored ${r.files_restored} entries (${formatBytes(r.bytes_restored)}) to ${r.target} in ${r.duration_seconds.toFixed(1)}s (${r.throughput_mbps} MB/s)` };
+    }
+    case 'delete': {
+      const { values: v, positionals } = parse(args, { force: { type: 'boolean', default: false } });
+      const id = needId(positionals, 'delete');
+      const deleted = await (await open()).deleteBackup(id, { force: Boolean(v.force), actor: actor() });
+      return { json: { backup_id: id, deleted }, text: `Deleted ${id}` };
+    }
+    case 'stats': {
+      parse(args, {});
+      const s = await (await open()).getStatistics();
+      return { json: s, text: Object.entries(s).map(([k, val]) => `${k.padEnd(28)} ${val}`).join('\n') };
+    }
+    case 'storage': {
+      const { positionals } = parse(args, {});
+      const e = await open();
+      if (positionals[0] === 'health') {
+        const h = await e.getStorageHealth();
+        return { json: h, text: h.map((l) => `${l.name.padEnd(16)} ${l.reachable ? 'reachable' : 'UNREACHABLE'}  ${l.latency_ms ?? '--'} ms  ${l.last_error ?? ''}`).join('\n') };
+      }
+      const u = await e.getStorageUsage();
+      return { json: u, text: u.map((l) => `${l.name.padEnd(16)} ${l.type.padEnd(6)} ${formatBytes(l.used_bytes).padStart(10)}  ${l.objects} objects  ${l.usage_percentage ?? '-'}%`).join('\n') };
+    }
+    default:
+      throw new UsageError(`Unknown command "${cmd}". Run plexichat-backup --help for the list of commands.`);
+  }
+}
+
+function printIfText(args: string[], fn: () => void): void {
+  if (!args.includes('--json')) fn();
+}

@@ -1,0 +1,201 @@
+/**
+ * Configuration: defaults < JSON config file (PLEXICHAT_CONFIG) < PLEXICHAT_* environment variables.
+ * This is the only module that reads process.env for settings; everything else receives a Config.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const MIN_SHARD_SIZE = 256 * KiB;
+export const MAX_SHARD_SIZE = 20 * MiB;
+
+export const SECURITY_LEVELS = ['basic', 'standard', 'high', 'maximum', 'government'] as const;
+export type SecurityLevel = (typeof SECURITY_LEVELS)[number];
+
+const intIn = (min: number, max: number, unit = '') =>
+  z
+    .number({ error: `must be a whole number between ${min}${unit} and ${max}${unit}` })
+    .int({ error: `must be a whole number between ${min}${unit} and ${max}${unit}` })
+    .min(min, { error: `must be between ${min}${unit} and ${max}${unit}` })
+    .max(max, { error: `must be between ${min}${unit} and ${max}${unit}` });
+
+const locationSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: 'must be 1–63 letters, digits, "_", "." or "-"' }),
+    type: z.enum(['local', 's3', 'azure', 'gcs']),
+    path: z.string().min(1).optional(),
+    priority: intIn(0, 1000).default(10),
+    max_size_gb: z.number().positive({ error: 'must be a positive number of GB' }).optional(),
+    region: z.string().min(1).default('local'),
+    enabled: z.boolean().default(true),
+  })
+  .catchall(z.unknown())
+  .superRefine((loc, ctx) => {
+    if (loc.type === 'local' && !loc.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required for a local location' });
+  });
+
+export type StorageLocationConfig = z.infer<typeof locationSchema>;
+
+const configSchema = z.object({
+  data_dir: z.string().min(1),
+  storage_root: z.string().min(1),
+  database_url: z.string().optional(),
+  shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, ' bytes (256 KiB–20 MiB)'),
+  chunking: z.enum(['cdc', 'fixed']),
+  replication_factor: intIn(1, 10),
+  retention_days: intIn(1, 36500),
+  enable_compression: z.boolean(),
+  compression_level: intIn(1, 19),
+  compression_algorithm: z.enum(['auto', 'zstd', 'lz4', 'gzip', 'none']),
+  enable_deduplication: z.boolean(),
+  default_security_level: z.enum(SECURITY_LEVELS),
+  enable_encryption: z.boolean(),
+  key_rotation_days: intIn(1, 3650),
+  max_concurrent_backups: intIn(1, 64),
+  enable_health_monitoring: z.boolean(),
+  health_check_interval: intIn(5, 86400, ' s'),
+  cloud_retries: intIn(0, 20),
+  storage_retry_backoff_seconds: z.number().min(0).max(60),
+  storage_timeout_seconds: z.number().positive().max(3600),
+  public_url: z.string().url(),
+  storage_locations: z.array(locationSchema),
+  cloud_storage: z.record(z.string(), z.unknown()).default({}),
+  alerts: z.record(z.string(), z.unknown()).default({}),
+  alert_thresholds: z.record(z.string(), z.number()).default({}),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** Where the master key came from: the environment, or a key file generated under data_dir. */
+  master_key_source: { kind: 'env'; value: string } | { kind: 'file'; path: string };
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Environment variables the spec names, mapped to config keys and parsers. */
+const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
+  PLEXICHAT_DATA_DIR: ['data_dir', String],
+  PLEXICHAT_BACKUP_ROOT: ['storage_root', String],
+  DATABASE_URL: ['database_url', String],
+  PLEXICHAT_SHARD_SIZE: ['shard_size', Number],
+  PLEXICHAT_CHUNKING: ['chunking', String],
+  PLEXICHAT_REPLICATION_FACTOR: ['replication_factor', Number],
+  PLEXICHAT_RETENTION_DAYS: ['retention_days', Number],
+  PLEXICHAT_ENABLE_COMPRESSION: ['enable_compression', parseBool],
+  PLEXICHAT_COMPRESSION_LEVEL: ['compression_level', Number],
+  PLEXICHAT_COMPRESSION_ALGORITHM: ['compression_algorithm', String],
+  PLEXICHAT_ENABLE_DEDUPLICATION: ['enable_deduplication', parseBool],
+  PLEXICHAT_SECURITY_LEVEL: ['default_security_level', (v) => v.toLowerCase()],
+  PLEXICHAT_ENABLE_ENCRYPTION: ['enable_encryption', parseBool],
+  PLEXICHAT_MAX_CONCURRENT_BACKUPS: ['max_concurrent_backups', Number],
+  PLEXICHAT_HEALTH_CHECK_INTERVAL: ['health_check_interval', Number],
+  PLEXICHAT_CLOUD_RETRIES: ['cloud_retries', Number],
+  PLEXICHAT_PUBLIC_URL: ['public_url', String],
+};
+
+function parseBool(v: string): unknown {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v;
+}
+
+function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const port = env.PORT ?? '3000';
+  return {
+    shard_size: MiB,
+    chunking: 'cdc',
+    replication_factor: 2,
+    retention_days: 90,
+    enable_compression: true,
+    compression_level: 3,
+    compression_algorithm: 'auto',
+    enable_deduplication: true,
+    default_security_level: 'standard',
+    enable_encryption: true,
+    key_rotation_days: 30,
+    max_concurrent_backups: 5,
+    enable_health_monitoring: true,
+    health_check_interval: 300,
+    cloud_retries: 3,
+    storage_retry_backoff_seconds: 0.5,
+    storage_timeout_seconds: 60,
+    public_url: `http://localhost:${port}`,
+    storage_locations: [],
+  };
+}
+
+/**
+ * Loads and validates the configuration. Throws ConfigError naming the key, the allowed range and the source.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const merged: Record<string, unknown> = defaults(env);
+  const source: Record<string, string> = {};
+  const file = env.PLEXICHAT_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path.resolve(cwd, file), 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`Cannot read config file ${file} (PLEXICHAT_CONFIG): ${(err as Error).message}. Fix the JSON or point PLEXICHAT_CONFIG at a valid file.`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`Config file ${file} must hold a JSON object of settings.`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      merged[k] = v;
+      source[k] = `config file ${file}`;
+    }
+  }
+  for (const [name, [key, parse]] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    merged[key] = parse(raw);
+    source[key] = `environment variable ${name}`;
+  }
+  merged.data_dir = path.resolve(cwd, String(merged.data_dir ?? '.plexichat'));
+  merged.storage_root = path.resolve(cwd, String(merged.storage_root ?? path.join(String(merged.data_dir), 'storage')));
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const top = String(issue.path[0] ?? '');
+      const got = issue.path.reduce<unknown>((o, p) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[p as string] : undefined), merged);
+      return `${key} ${issue.message}; got ${JSON.stringify(got)}${source[top] ? ` (from ${source[top]})` : ''}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  const cfg = result.data;
+  if (cfg.storage_locations.length === 0) {
+    // Two local locations under storage_root, so the default replication factor of 2 holds out of the box.
+    cfg.storage_locations = ['local-a', 'local-b'].map((name, i) => ({
+      name,
+      type: 'local' as const,
+      path: path.join(cfg.storage_root, name),
+      priority: 10 + i,
+      region: 'local',
+      enabled: true,
+    }));
+  } else {
+    for (const loc of cfg.storage_locations) if (loc.path) loc.path = path.resolve(cwd, loc.path);
+  }
+  const names = new Set<string>();
+  for (const loc of cfg.storage_locations) {
+    if (names.has(loc.name)) throw new ConfigError(`Invalid configuration: storage_locations has two locations named "${loc.name}"; names must be unique.`);
+    names.add(loc.name);
+  }
+  const enabled = cfg.storage_locations.filter((l) => l.enabled).length;
+  if (enabled < cfg.replication_factor) {
+    throw new ConfigError(
+      `Invalid configuration: replication_factor is ${cfg.replication_factor} but only ${enabled} storage location(s) are enabled; add locations under storage_locations or lower replication_factor.`,
+    );
+  }
+  const key = env.PLEXICHAT_ENCRYPTION_KEY;
+  return {
+    ...cfg,
+    master_key_source: key ? { kind: 'env', value: key } : { kind: 'file', path: path.join(cfg.data_dir, 'master.key') },
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The backup pipeline: walk → one data stream (files concatenated in walk order, so small files pack into
+ * shards of about shard_size) → ChunkSink → shards; manifest entries record each file's extents into the
+ * chunk table. The manifest (entries, then chunk table) is chunked and stored as shards too, and a small
+ * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
+ * this returns, in the catalog.
+ */
+import { open, readlink } from 'node:fs/promises';
+import type { Cipher } from './codec';
+import type { EngineContext } from './context';
+import { EngineError } from './errors';
+import { contentIdKey } from './keys';
+import type { Extent, ManifestEntry } from './manifest';
+import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
+import type { ProgressTracker } from './progress';
+import { walkSources, type SourceItem } from './source';
+
+const READ_SIZE = 1024 * 1024;
+const IDS_PER_LINE = 1000;
+
+export interface BackupInput {
+  sources?: { abs: string; rel: string }[];
+  payload?: { name: string; data: Buffer };
+}
+
+export interface BackupOutcome {
+  originalSize: number;
+  fileCount: number;
+  shardCount: number;
+  stats: SinkStats;
+  filesShards: string[];
+  chunksShards: string[];
+  skipped: string[];
+}
+
+interface Pending {
+  entry: ManifestEntry;
+  start: number;
+  end: number; // Infinity while the file is still being read
+}
+
+export async function writeBackupData(
+  ctx: EngineContext,
+  backupId: string,
+  level: string,
+  dataKey: { id: string; key: Buffer | null },
+  cipher: Cipher,
+  input: BackupInput,
+  progress: ProgressTracker,
+  signal?: AbortSignal,
+): Promise<BackupOutcome> {
+  const skipped: string[] = [];
+  const onSkip = (abs: string, why: string) => {
+    skipped.push(abs);
+    ctx.log(`skipped ${abs}: ${why}`);
+  };
+
+  if (input.sources) {
+    for await (const it of walkSources(input.sources, () => undefined)) {
+      progress.filesTotal++;
+      progress.bytesTotal += it.size;
+    }
+  } else if (input.payload) {
+    progress.filesTotal = 1;
+    progress.bytesTotal = input.payload.data.length;
+  }
+  progress.phase = 'backing_up';
+
+  const writer = new ShardWriter(ctx, backupId, level, contentIdKey(ctx.idKey, level as never), dataKey.id, dataKey.key, cipher);
+  const referenced = new Set<string>();
+  writer.onShard = (s) => {
+    progress.shardsDone++;
+    referenced.add(s.id);
+  };
+  const mode = ctx.config.chunking;
+  const size = ctx.config.shard_size;
+  const filesSink = new ChunkSink(writer, 'manifest', 'cdc', size);
+  const chunksSink = new ChunkSink(writer, 'manifest', 'cdc', size);
+
+  const pending: Pending[] = [];
+  const boundaries: [index: number, start: number, end: number][] = [];
+  let lastEmittedEnd = 0;
+  const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]));
+
+  const flushReady = async () => {
+    for (const [index, a, b] of boundaries) {
+      for (const p of pending) {
+        if (p.start >= b) break;
+        const from = Math.max(p.start, a);
+        const to = Math.min(p.end, b);
+        if (to > from) (p.entry.x ??= []).push([index, from - a, to - from] as Extent);
+      }
+      lastEmittedEnd = b;
+    }
+    boundaries.length = 0;
+    while (pending.length && pending[0]!.end <= lastEmittedEnd) {
+      await filesSink.write(Buffer.from(`${JSON.stringify(pending.shift()!.entry)}\n`));
+    }
+  };
+
+  let stream = 0;
+  let original = 0;
+  let files = 0;
+  const addEntry = async (entry: ManifestEntry, data: AsyncIterable<Uint8Array> | null) => {
+    const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
+    pending.push(p);
+    if (data) {
+      let n = 0;
+      for await (const block of data) {
+        n += block.length;
+        stream += block.length;
+        progress.bytesDone += block.length;
+        await dataSink.write(block);
+        await flushReady();
+      }
+      entry.s = n;
+      p.end = stream;
+      original += n;
+    }
+    files++;
+    progress.filesDone++;
+    await flushReady();
+  };
+
+  if (input.payload) {
+    const { name, data } = input.payload;
+    const now = ctx.now().getTime();
+    await addEntry({ p: name, t: 'f', m: 0o600, mt: now, s: data.length }, oneBlock(data));
+  } else if (input.sources) {
+    for await (const it of walkSources(input.sources, onSkip)) {
+      if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
+      const entry = toEntry(it);
+      try {
+        if (it.type === 'l') entry.l = await readlink(it.abs);
+        await addEntry(entry, it.type === 'f' ? readFileBlocks(it.abs) : null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
+        throw new EngineError('INVALID', `Cannot read ${it.abs}: ${(err as Error).message}. Check its permissions, then run the backup again.`);
+      }
+    }
+  }
+  await dataSink.end();
+  await flushReady();
+  if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
+  await filesSink.end();
+
+  const chunkIds = await dataSink.shardIds();
+  for (let i = 0; i < chunkIds.length; i += IDS_PER_LINE) {
+    await chunksSink.write(Buffer.from(`${JSON.stringify(chunkIds.slice(i, i + IDS_PER_LINE))}\n`));
+  }
+  await chunksSink.end();
+  await writer.drain();
+  progress.phase = 'finalizing';
+  return {
+    originalSize: original,
+    fileCount: files,
+    shardCount: referenced.size,
+    stats: writer.stats,
+    filesShards: await filesSink.shardIds(),
+    chunksShards: await chunksSink.shardIds(),
+    skipped,
+  };
+}
+
+function toEntry(it: SourceItem): ManifestEntry {
+  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt: Math.round(it.mtimeMs) };
+  if (it.type === 'f') {
+    e.s = it.size;
+    e.i = it.ino;
+    e.ct = Math.round(it.ctimeMs);
+  }
+  return e;
+}
+
+async function* oneBlock(data: Buffer): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < data.length; i += READ_SIZE) yield data.subarray(i, i + READ_SIZE);
+}
+
+/** Reads a file in blocks into one reused buffer (the chunker copies what it keeps). */
+async function* readFileBlocks(file: string): AsyncIterable<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(READ_SIZE);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Turns a byte stream into stored shards: content-defined chunks → keyed content id → dedup (within the
+ * backup and against the catalog) → encode in the worker pool → replicas. At most `maxInFlight` chunks are
+ * being processed at once (backpressure), so memory stays flat whatever the size of the backup.
+ */
+import { Chunker } from './chunker';
+import type { Cipher } from './codec';
+import type { EngineContext } from './context';
+import { contentId } from './keys';
+import { reuseShard, writeShard, type StoredShard } from './shard-store';
+
+export interface SinkStats {
+  chunks: number;
+  newShards: number;
+  newPlainBytes: number;
+  newStoredBytes: number;
+  referencedStoredBytes: number;
+}
+
+/** Shared by the data sink and the manifest sinks of one backup. */
+export class ShardWriter {
+  readonly stats: SinkStats = { chunks: 0, newShards: 0, newPlainBytes: 0, newStoredBytes: 0, referencedStoredBytes: 0 };
+  private readonly seen = new Map<string, Promise<StoredShard>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private failure: unknown = null;
+  onShard: (s: StoredShard) => void = () => undefined;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly backupId: string,
+    private readonly level: string,
+    private readonly levelKey: Buffer,
+    private readonly keyId: string,
+    private readonly key: Buffer | null,
+    private readonly cipher: Cipher,
+    private readonly maxInFlight = 8,
+  ) {}
+
+  /**
+   * Queues a chunk; resolves once there is room for more work. The shard itself arrives later through the
+   * returned `shard` promise (wrapped, since a promise resolved with a promise would wait for it).
+   */
+  async add(plain: Buffer, kind: 'data' | 'manifest'): Promise<{ shard: Promise<StoredShard> }> {
+    if (this.failure) throw this.failure;
+    const cid = contentId(this.levelKey, plain);
+    this.stats.chunks++;
+    let p = this.seen.get(cid);
+    if (!p) {
+      p = this.store(cid, plain, kind);
+      this.seen.set(cid, p);
+      const tracked = p.then(
+        () => undefined,
+        (err) => {
+          this.failure ??= err;
+        },
+      );
+      this.inFlight.add(tracked);
+      void tracked.finally(() => this.inFlight.delete(tracked));
+      while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+      if (this.failure) throw this.failure;
+    }
+    return { shard: p };
+  }
+
+  private async store(cid: string, plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
+    const ctx = this.ctx;
+    const reused = ctx.config.enable_deduplication ? await reuseShard(ctx, this.backupId, cid, this.level) : null;
+    const s =
+      reused ??
+      (await writeShard(ctx, {
+        backupId: this.backupId,
+        contentId: cid,
+        securityLevel: this.level,
+        keyId: this.keyId,
+        key: this.key,
+        cipher: this.cipher,
+        kind,
+        plain,
+      }));
+    if (s.isNew) {
+      this.stats.newShards++;
+      this.stats.newPlainBytes += s.plainSize;
+      this.stats.newStoredBytes += s.storedSize;
+    }
+    this.stats.referencedStoredBytes += s.storedSize;
+    this.onShard(s);
+    return s;
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** One chunked stream (file data, or a manifest stream) with its ordered table of shards. */
+export class ChunkSink {
+  readonly table: Promise<StoredShard>[] = [];
+  /** Stream offset where each emitted chunk ends. */
+  private emittedEnd = 0;
+  private readonly chunker: Chunker;
+  private pending: Buffer[] = [];
+
+  constructor(
+    private readonly writer: ShardWriter,
+    private readonly kind: 'data' | 'manifest',
+    mode: 'cdc' | 'fixed',
+    avgSize: number,
+    private readonly onChunk: (index: number, start: number, end: number) => void = () => undefined,
+  ) {
+    this.chunker = new Chunker({ mode, avgSize });
+  }
+
+  private readonly collect = (c: Buffer) => this.pending.push(c);
+
+  async write(data: Uint8Array): Promise<void> {
+    this.chunker.push(data, this.collect);
+    await this.emitPending();
+  }
+
+  async end(): Promise<void> {
+    this.chunker.flush(this.collect);
+    await this.emitPending();
+  }
+
+  private async emitPending(): Promise<void> {
+    const chunks = this.pending;
+    this.pending = [];
+    for (const c of chunks) {
+      const start = this.emittedEnd;
+      this.emittedEnd += c.length;
+      const index = this.table.length;
+      this.table.push((await this.writer.add(c, this.kind)).shard);
+      this.onChunk(index, start, this.emittedEnd);
+    }
+  }
+
+  async shardIds(): Promise<string[]> {
+    return (await Promise.all(this.table)).map((s) => s.id);
+  }
+}

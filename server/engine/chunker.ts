@@ -1,0 +1,114 @@
+/**
+ * Content-defined chunking (FastCDC with normalized chunking) over a byte stream, plus a fixed-size mode.
+ *
+ * The whole backup is one logical stream (files concatenated in walk order), so small files are packed into
+ * shards of about the average size, and an insertion only changes the shards around it: cut points depend
+ * on the last 32 bytes seen, so boundaries re-synchronise right after a change.
+ */
+export interface ChunkerOptions {
+  mode: 'cdc' | 'fixed';
+  /** Average (cdc) or exact (fixed) chunk size in bytes. */
+  avgSize: number;
+}
+
+const GEAR = buildGear();
+
+function buildGear(): Int32Array {
+  // Deterministic table (xorshift32 from a fixed seed): chunk boundaries must be identical across runs.
+  const t = new Int32Array(256);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < 256; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    t[i] = x | 0;
+  }
+  return t;
+}
+
+/** A mask with `bits` ones in the highest bits of a 32-bit word (those depend on the most recent 32 bytes). */
+function topMask(bits: number): number {
+  return bits >= 32 ? -1 : ~((1 << (32 - bits)) - 1) | 0;
+}
+
+export class Chunker {
+  private readonly min: number;
+  private readonly max: number;
+  private readonly avg: number;
+  private readonly maskS: number;
+  private readonly maskL: number;
+  private readonly fixed: boolean;
+  private readonly buf: Buffer;
+  private readonly view: Uint8Array;
+  private len = 0;
+  /** Where the boundary search stopped for want of input, and the rolling hash there. */
+  private scanPos = 0;
+  private hash = 0;
+
+  constructor(opts: ChunkerOptions) {
+    this.fixed = opts.mode === 'fixed';
+    this.avg = opts.avgSize;
+    this.min = this.fixed ? opts.avgSize : Math.max(64, Math.floor(opts.avgSize / 4));
+    this.max = this.fixed ? opts.avgSize : opts.avgSize * 4;
+    const bits = Math.round(Math.log2(opts.avgSize));
+    this.maskS = topMask(bits + 2);
+    this.maskL = topMask(bits - 2);
+    this.buf = Buffer.allocUnsafe(this.max);
+    this.view = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  }
+
+  /** Feeds bytes; calls `emit` for every complete chunk (a fresh Buffer the caller owns). */
+  push(data: Uint8Array, emit: (chunk: Buffer) => void): void {
+    let pos = 0;
+    while (pos < data.length) {
+      const take = Math.min(this.max - this.len, data.length - pos);
+      this.buf.set(data.subarray(pos, pos + take), this.len);
+      this.len += take;
+      pos += take;
+      for (;;) {
+        const cut = this.findCut();
+        if (cut === 0) break;
+        emit(Buffer.from(this.buf.subarray(0, cut)));
+        this.buf.copy(this.buf, 0, cut, this.len);
+        this.len -= cut;
+        this.scanPos = 0;
+        this.hash = 0;
+      }
+    }
+  }
+
+  /** Emits what is left at the end of the stream. */
+  flush(emit: (chunk: Buffer) => void): void {
+    if (this.len > 0) emit(Buffer.from(this.buf.subarray(0, this.len)));
+    this.len = 0;
+    this.scanPos = 0;
+    this.hash = 0;
+  }
+
+  /** Returns the length of the next chunk, or 0 when more input is needed to decide. */
+  private findCut(): number {
+    const n = this.len;
+    if (this.fixed) return n >= this.max ? this.max : 0;
+    if (n <= this.min) return 0;
+    const b = this.view;
+    const gear = GEAR;
+    const normal = Math.min(this.avg, n);
+    const end = Math.min(this.max, n);
+    let h = this.hash;
+    let i = Math.max(this.min, this.scanPos);
+    const maskS = this.maskS;
+    const maskL = this.maskL;
+    for (; i < normal; i++) {
+      h = ((h << 1) + gear[b[i]!]!) | 0;
+      if ((h & maskS) === 0) return i + 1;
+    }
+    for (; i < end; i++) {
+      h = ((h << 1) + gear[b[i]!]!) | 0;
+      if ((h & maskL) === 0) return i + 1;
+    }
+    if (n >= this.max) return this.max;
+    this.scanPos = i;
+    this.hash = h;
+    return 0;
+  }
+}

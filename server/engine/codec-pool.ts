@@ -1,0 +1,92 @@
+/**
+ * A pool of worker threads for compression, encryption and checksums, so both cores stay busy while the
+ * main thread reads files, chunks and hashes. Buffers are transferred, not copied.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { APP_ROOT } from '../../db/paths';
+import { IntegrityError, type Encoded, type EncodeOptions } from './codec';
+import type { Compression } from './compression';
+
+interface Job {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+export class CodecPool {
+  private readonly slots: Slot[] = [];
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    const entry = path.join(APP_ROOT, 'server', 'engine', 'worker-entry.mjs');
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(entry);
+      worker.unref();
+      const slot: Slot = { worker, busy: 0 };
+      worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
+        slot.busy--;
+        const job = this.jobs.get(msg.id);
+        if (!job) return;
+        this.jobs.delete(msg.id);
+        if (msg.ok) job.resolve(msg);
+        else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
+      });
+      worker.on('error', (err) => {
+        for (const [id, job] of this.jobs) {
+          job.reject(err);
+          this.jobs.delete(id);
+        }
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private run<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    slot.busy++;
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  /** Encodes a shard. `plain` is transferred to the worker and must not be used afterwards. */
+  async encode(plain: Buffer, opts: EncodeOptions): Promise<Encoded> {
+    const data = transferable(plain);
+    const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression }>(
+      { op: 'encode', data, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
+      [data.buffer as ArrayBuffer],
+    );
+    return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
+  }
+
+  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>): Promise<Buffer> {
+    const data = transferable(stored);
+    const k: Record<string, Uint8Array> = {};
+    for (const [id, key] of Object.entries(keys)) k[id] = new Uint8Array(key);
+    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k }, [data.buffer as ArrayBuffer]);
+    return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** A Uint8Array that owns its whole ArrayBuffer (Node pools small Buffers; those must be copied first). */
+function transferable(b: Buffer): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer)) {
+    return new Uint8Array(b.buffer, 0, b.byteLength);
+  }
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy;
+}

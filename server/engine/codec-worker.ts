@@ -1,0 +1,30 @@
+/** Runs in a worker thread: the CPU-heavy half of the pipeline (compress + encrypt + checksum, and back). */
+import { parentPort } from 'node:worker_threads';
+import { decodeObject, encodeObject, type EncodeOptions } from './codec';
+
+type Request =
+  | { id: number; op: 'encode'; data: Uint8Array; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
+  | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array> };
+
+const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+parentPort!.on('message', (req: Request) => {
+  try {
+    if (req.op === 'encode') {
+      const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null });
+      const out = new Uint8Array(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength);
+      parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression }, [out.buffer as ArrayBuffer]);
+    } else {
+      const plain = decodeObject(toBuf(req.data), req.label, (k) => {
+        const key = req.keys[k];
+        if (!key) throw new Error(`data key ${k} not provided`);
+        return toBuf(key);
+      });
+      const out = new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+      const transfer = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? [out.buffer] : [];
+      parentPort!.postMessage({ id: req.id, ok: true, plain: out }, transfer as ArrayBuffer[]);
+    }
+  } catch (err) {
+    parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message });
+  }
+});

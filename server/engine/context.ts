@@ -1,0 +1,17 @@
+import type { Db } from '../../db/client';
+import type { Config } from '../config';
+import type { CodecPool } from './codec-pool';
+import type { KeyRing } from './keys';
+import type { LocationSet } from './locations';
+
+/** What every engine operation needs; built once by BackupEngine.open. */
+export interface EngineContext {
+  config: Config;
+  db: Db;
+  keys: KeyRing;
+  idKey: Buffer;
+  locations: LocationSet;
+  pool: CodecPool;
+  log: (msg: string) => void;
+  now: () => Date;
+}

@@ -1,0 +1,363 @@
+/**
+ * BackupEngine: the one entry point the CLI, the tRPC routers and the workers use. Framework-free.
+ */
+import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Catalog, openCatalog } from '../../db/client';
+import { auditEvents, backups, dataKeys } from '../../db/schema';
+import type { Config } from '../config';
+import { writeBackupData } from './backup';
+import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
+import { CodecPool } from './codec-pool';
+import type { EngineContext } from './context';
+import { EngineError, notFound } from './errors';
+import { cipherFor, loadMasterKey } from './keys';
+import { ProgressTracker } from './progress';
+import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
+import { restoreBackup, type RestoreProgress } from './restore';
+import { openLocations, openRepository } from './setup';
+import { putReplicas } from './shard-store';
+import { resolveSources } from './source';
+import { deleteBackup, getStatistics, getStorageHealth, getStorageUsage, reapInterrupted } from './housekeeping';
+import { encodeObject } from './codec';
+import { repairBackup, verifyBackup } from './verify';
+import {
+  BACKUP_TYPES,
+  type BackupMetadata,
+  type BackupProgress,
+  type BackupStatistics,
+  type CreateBackupOptions,
+  type ListBackupsFilter,
+  type LocationHealth,
+  type LocationUsage,
+  type RepairResult,
+  type RestoreOptions,
+  type RestoreResult,
+  type VerifyResult,
+} from './types';
+
+const HEARTBEAT_MS = 2000;
+
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target?: string;
+  outcome?: 'success' | 'failure' | 'denied';
+  details?: Record<string, unknown>;
+}
+
+export class BackupEngine {
+  private readonly active = new Map<string, ProgressTracker>();
+
+  private constructor(
+    readonly config: Config,
+    readonly catalog: Catalog,
+    private readonly ctx: EngineContext,
+  ) {}
+
+  static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog } = {}): Promise<BackupEngine> {
+    const log = opts.log ?? ((line: string) => console.error(line));
+    const catalog = opts.catalog ?? (await openCatalog({ databaseUrl: config.database_url, dataDir: config.data_dir }));
+    const master = loadMasterKey(config.master_key_source, log);
+    const locations = await openLocations(config, catalog.db, log);
+    const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
+    const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
+    const engine = new BackupEngine(config, catalog, ctx);
+    await reapInterrupted(ctx);
+    return engine;
+  }
+
+  get locations() {
+    return this.ctx.locations;
+  }
+
+  async audit(e: AuditInput): Promise<void> {
+    await this.ctx.db.insert(auditEvents).values({ actor: e.actor, action: e.action, target: e.target ?? null, outcome: e.outcome ?? 'success', details: e.details ?? {} });
+  }
+
+  async createBackup(opts: CreateBackupOptions): Promise<BackupMetadata> {
+    const { done } = await this.startBackup(opts);
+    return done;
+  }
+
+  /** Validates, records the backup as running and returns at once; `done` settles when it completes or fails. */
+  async startBackup(opts: CreateBackupOptions): Promise<{ backup_id: string; done: Promise<BackupMetadata> }> {
+    const ctx = this.ctx;
+    const type = opts.backupType ?? 'full';
+    if (!BACKUP_TYPES.includes(type)) throw new EngineError('INVALID', `Unknown backup type "${type}"; use one of ${BACKUP_TYPES.join(', ')}.`);
+    if (type !== 'full') throw new EngineError('INVALID', `Backup type "${type}" is not available yet in this version; use "full" (every backup is self-contained and deduplicated).`);
+    const level = opts.securityLevel ?? this.config.default_security_level;
+    if (!opts.paths?.length && opts.payload === undefined) throw new EngineError('INVALID', 'Nothing to back up: give one or more paths or a data payload.');
+    if (opts.priority !== undefined && (opts.priority < 1 || opts.priority > 10)) throw new EngineError('INVALID', 'priority must be between 1 and 10.');
+    if (opts.retentionDays !== undefined && (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1)) throw new EngineError('INVALID', 'retention_days must be a whole number of days, at least 1.');
+    const sources = opts.paths?.length ? await resolveSources(opts.paths) : undefined;
+    const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
+    const cipher = cipherFor(level, this.config.enable_encryption);
+    await ctx.keys.kek(level); // fails early for an unavailable level (e.g. government without an HSM)
+
+    const [running] = await ctx.db.select({ n: count() }).from(backups).where(eq(backups.status, 'running'));
+    if ((running?.n ?? 0) >= this.config.max_concurrent_backups) {
+      throw new EngineError('CONFLICT', `${running?.n} backups are already running (max_concurrent_backups is ${this.config.max_concurrent_backups}). Wait for one to finish, or raise the limit.`);
+    }
+
+    const id = `backup_${Date.now()}_${randomBytes(3).toString('hex')}`;
+    const retention = opts.retentionDays ?? this.config.retention_days;
+    const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
+    await ctx.db.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
+    const now = ctx.now();
+    await ctx.db.insert(backups).values({
+      id,
+      status: 'running',
+      backupType: type,
+      securityLevel: level,
+      userId: opts.userId ?? null,
+      tags: opts.tags ?? [],
+      retentionDays: retention,
+      priority: opts.priority ?? 5,
+      metadata: { ...(opts.metadata ?? {}), host: hostname() },
+      sources: sources ? sources.map((s) => s.abs) : [`payload:${payload!.name}`],
+      keyId: wrapped.id,
+      ownerPid: process.pid,
+      heartbeatAt: now,
+      startedAt: now,
+    });
+    const progress = new ProgressTracker(id, ctx.now);
+    this.active.set(id, progress);
+    const actor = opts.actor ?? 'system';
+    const done = this.runBackup(id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, { sources, payload }, progress, opts.signal)
+      .then(async (meta) => {
+        await this.audit({ actor, action: 'backup.create', target: id, details: { original_size: meta.original_size, new_bytes: meta.new_bytes } });
+        return meta;
+      })
+      .catch(async (err: unknown) => {
+        await this.audit({ actor, action: 'backup.create', target: id, outcome: 'failure', details: { error: (err as Error).message } }).catch(() => undefined);
+        throw err;
+      })
+      .finally(() => this.active.delete(id));
+    done.catch(() => undefined);
+    return { backup_id: id, done };
+  }
+
+  private async runBackup(
+    id: string,
+    level: string,
+    dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> },
+    input: Parameters<typeof writeBackupData>[5],
+    progress: ProgressTracker,
+    signal?: AbortSignal,
+  ): Promise<BackupMetadata> {
+    const ctx = this.ctx;
+    const started = Date.now();
+    const beat = setInterval(() => {
+      void ctx.db.update(backups).set({ heartbeatAt: ctx.now(), progress: { ...progress.snapshot() } }).where(eq(backups.id, id)).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    try {
+      const [keyRow] = await ctx.db.select().from(dataKeys).where(eq(dataKeys.id, dk.id));
+      const keyDoc = Buffer.from(JSON.stringify({ id: keyRow!.id, securityLevel: keyRow!.securityLevel, algorithm: keyRow!.algorithm, wrapped: keyRow!.wrappedKey, kekId: keyRow!.kekId }));
+      await putReplicas(ctx, keyKey(dk.id), keyDoc, id, { want: ctx.config.replication_factor });
+      const out = await writeBackupData(ctx, id, level, dk, dk.cipher, input, progress, signal);
+      const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));
+      const seconds = (Date.now() - started) / 1000;
+      const snapshot: SnapshotDoc = {
+        backup_id: id,
+        key_id: dk.id,
+        security_level: level,
+        files_shards: out.filesShards,
+        chunks_shards: out.chunksShards,
+        metadata: { ...toMetadata(row!), status: 'completed', original_size: out.originalSize, file_count: out.fileCount },
+      };
+      const snap = encodeObject(Buffer.from(JSON.stringify(snapshot)), {
+        label: snapshotLabel(id),
+        keyId: dk.id,
+        key: dk.key,
+        cipher: dk.cipher,
+        compression: 'zstd',
+        level: 3,
+      });
+      // Snapshots go to every healthy location: any single surviving location can then list every backup.
+      await putReplicas(ctx, snapshotKey(id), snap.stored, id, { want: ctx.config.replication_factor });
+      const others = ctx.locations.enabled().filter((l) => ctx.locations.healthy(l));
+      await Promise.all(others.map((l) => l.backend.stat(snapshotKey(id)).then((s) => (s ? null : l.backend.put(snapshotKey(id), snap.stored))).catch(() => null)));
+      const s = out.stats;
+      const completedAt = ctx.now();
+      progress.phase = 'done';
+      progress.status = 'completed';
+      await ctx.db
+        .update(backups)
+        .set({
+          status: 'completed',
+          manifestShards: { files: out.filesShards, chunks: out.chunksShards },
+          originalSize: out.originalSize,
+          storedSize: s.referencedStoredBytes,
+          newBytes: s.newStoredBytes,
+          fileCount: out.fileCount,
+          shardCount: out.shardCount,
+          newShardCount: s.newShards,
+          compressionRatio: s.newStoredBytes > 0 ? round(s.newPlainBytes / s.newStoredBytes) : 1,
+          // Share of this backup's data that was already stored (0 = all new, 1 = all deduplicated).
+          dedupRatio: out.originalSize > 0 ? round(Math.max(0, 1 - dataNewPlain(s, out) / out.originalSize)) : 0,
+          durationMs: Math.round(seconds * 1000),
+          throughputMbps: round(out.originalSize / 1048576 / Math.max(seconds, 0.001)),
+          progress: { ...progress.snapshot() },
+          completedAt,
+          expiresAt: new Date(completedAt.getTime() + row!.retentionDays * 86_400_000),
+          ownerPid: null,
+        })
+        .where(eq(backups.id, id));
+      return toMetadata((await getBackupRow(ctx.db, id))!);
+    } catch (err) {
+      progress.phase = 'failed';
+      progress.status = 'failed';
+      const message = err instanceof EngineError ? err.message : `Backup ${id} failed: ${(err as Error).message}`;
+      ctx.log(message);
+      await ctx.db.transaction(async (tx) => {
+        await tx.update(backups).set({ status: 'failed', error: message, progress: { ...progress.snapshot() }, completedAt: ctx.now(), ownerPid: null }).where(eq(backups.id, id));
+        // Its shards become unreferenced: garbage collection (or a later backup through dedup) picks them up.
+        await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
+      });
+      throw err instanceof EngineError ? err : new EngineError('UNAVAILABLE', message, {}, { cause: err });
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async listBackups(filter: ListBackupsFilter = {}): Promise<BackupMetadata[]> {
+    await reapInterrupted(this.ctx);
+    const rows = await this.ctx.db
+      .select()
+      .from(backups)
+      .where(and(...listConditions(filter)))
+      .orderBy(desc(backups.createdAt), desc(backups.id))
+      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
+      .offset(Math.max(filter.offset ?? 0, 0));
+    return rows.map(toMetadata);
+  }
+
+  async countBackups(filter: ListBackupsFilter = {}): Promise<number> {
+    const [r] = await this.ctx.db.select({ n: count() }).from(backups).where(and(...listConditions(filter)));
+    return r?.n ?? 0;
+  }
+
+  async getBackup(id: string): Promise<BackupMetadata | null> {
+    await reapInterrupted(this.ctx);
+    const row = await getBackupRow(this.ctx.db, id);
+    return row ? toMetadata(row) : null;
+  }
+
+  async getBackupProgress(id: string): Promise<BackupProgress | null> {
+    const live = this.active.get(id);
+    if (live) return live.snapshot();
+    await reapInterrupted(this.ctx);
+    const row = await getBackupRow(this.ctx.db, id);
+    if (!row) return null;
+    const p = (row.progress ?? {}) as Partial<BackupProgress>;
+    const done = row.status === 'completed';
+    return {
+      backup_id: id,
+      status: row.status as BackupProgress['status'],
+      phase: done ? 'done' : row.status === 'failed' ? 'failed' : (p.phase ?? 'scanning'),
+      bytes_done: p.bytes_done ?? (done ? row.originalSize : 0),
+      bytes_total: p.bytes_total ?? row.originalSize,
+      files_done: p.files_done ?? (done ? row.fileCount : 0),
+      files_total: p.files_total ?? row.fileCount,
+      shards_done: p.shards_done ?? row.shardCount,
+      throughput_mbps: done ? row.throughputMbps : (p.throughput_mbps ?? 0),
+      eta_seconds: done ? 0 : (p.eta_seconds ?? null),
+      percent: done ? 100 : (p.percent ?? 0),
+      updated_at: p.updated_at ?? row.createdAt.toISOString(),
+    };
+  }
+
+  private async completedRow(id: string): Promise<BackupRow> {
+    const row = await getBackupRow(this.ctx.db, id);
+    if (!row) throw notFound(`Backup ${id}`);
+    if (row.status !== 'completed') throw new EngineError('CONFLICT', `Backup ${id} is ${row.status}, not completed: only completed backups can be verified, repaired or restored.`);
+    return row;
+  }
+
+  async verifyBackup(id: string, opts: { readData?: boolean; actor?: string } = {}): Promise<VerifyResult> {
+    const result = await verifyBackup(this.ctx, await this.completedRow(id), opts.readData ?? false);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.verify', target: id, outcome: result.status === 'healthy' ? 'success' : 'failure', details: { status: result.status, bad: result.bad_shards.length, lost: result.lost_shards.length } });
+    return result;
+  }
+
+  async repairBackup(id: string, opts: { actor?: string } = {}): Promise<RepairResult> {
+    const result = await repairBackup(this.ctx, await this.completedRow(id));
+    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.repair', target: id, details: { repaired: result.repaired.length, status: result.status } });
+    return result;
+  }
+
+  async restoreBackup(id: string, opts: RestoreOptions & { actor?: string; onProgress?: (p: RestoreProgress) => void }): Promise<RestoreResult> {
+    const row = await this.completedRow(id);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'restore', backup_id: id } });
+    try {
+      const result = await restoreBackup(this.ctx, row, opts, opts.onProgress);
+      await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, details: { target: result.target, files: result.files_restored, bytes: result.bytes_restored } });
+      return result;
+    } catch (err) {
+      await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, outcome: 'failure', details: { error: (err as Error).message } });
+      throw err;
+    }
+  }
+
+  async deleteBackup(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<boolean> {
+    const ok = await deleteBackup(this.ctx, id, opts.force ?? false);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false } });
+    return ok;
+  }
+
+  async getShardMap(id: string) {
+    const row = await getBackupRow(this.ctx.db, id);
+    if (!row) throw notFound(`Backup ${id}`);
+    const records = await backupShardRecords(this.ctx.db, id);
+    return records.map((r) => ({
+      shard_id: r.id,
+      kind: r.kind as 'data' | 'manifest',
+      plain_size: r.plainSize,
+      stored_size: r.storedSize,
+      compression: r.compression,
+      replicas: r.replicas.map((x) => ({ location: x.location, state: x.state as 'ok' | 'bad' | 'missing' })),
+    }));
+  }
+
+  getStatistics(): Promise<BackupStatistics> {
+    return getStatistics(this.ctx);
+  }
+
+  getStorageUsage(): Promise<LocationUsage[]> {
+    return getStorageUsage(this.ctx);
+  }
+
+  getStorageHealth(): Promise<LocationHealth[]> {
+    return getStorageHealth(this.ctx);
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.pool.close();
+    await Promise.all(this.ctx.locations.all.map((l) => l.backend.close().catch(() => undefined)));
+    await this.catalog.close();
+  }
+}
+
+function listConditions(f: ListBackupsFilter): SQL[] {
+  const c: SQL[] = [];
+  if (f.userId) c.push(eq(backups.userId, f.userId));
+  if (f.backupType) c.push(eq(backups.backupType, f.backupType));
+  if (f.status) c.push(eq(backups.status, f.status));
+  if (f.tags?.length) c.push(sql`${backups.tags} @> ${JSON.stringify(f.tags)}::jsonb`);
+  return c;
+}
+
+function toPayload(data: unknown, name?: string): { name: string; data: Buffer } {
+  if (typeof data === 'string') return { name: name ?? 'payload.txt', data: Buffer.from(data, 'utf8') };
+  if (data instanceof Uint8Array) return { name: name ?? 'payload.bin', data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+  return { name: name ?? 'payload.json', data: Buffer.from(JSON.stringify(data)) };
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** New plaintext bytes of file data (manifest shards excluded), bounded by the data size. */
+function dataNewPlain(s: { newPlainBytes: number }, out: { originalSize: number }): number {
+  return Math.min(s.newPlainBytes, out.originalSize);
+}

@@ -1,0 +1,194 @@
+/**
+ * Deleting backups (and the shards nothing else references), reaping backups whose process died, and the
+ * statistics, usage and health views.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import { hostname } from 'node:os';
+import { backups, dataKeys } from '../../db/schema';
+import { getBackupRow } from './catalog';
+import type { EngineContext } from './context';
+import { EngineError, notFound } from './errors';
+import { keyKey, shardKey, snapshotKey } from './repository';
+import type { BackupStatistics, LocationHealth, LocationUsage } from './types';
+
+const STALE_AFTER_MS = 20_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks failed every running backup whose process is gone (killed, crashed, machine restarted). */
+export async function reapInterrupted(ctx: EngineContext): Promise<number> {
+  const cutoff = new Date(ctx.now().getTime() - STALE_AFTER_MS);
+  const rows = await ctx.db
+    .select({ id: backups.id, pid: backups.ownerPid, meta: backups.metadata, heartbeatAt: backups.heartbeatAt })
+    .from(backups)
+    .where(eq(backups.status, 'running'));
+  let reaped = 0;
+  for (const r of rows) {
+    const sameHost = r.meta?.host === hostname();
+    const dead = (sameHost && r.pid !== null && r.pid !== process.pid && !pidAlive(r.pid)) || (r.heartbeatAt !== null && r.heartbeatAt < cutoff);
+    if (!dead) continue;
+    const message = `Backup ${r.id} was interrupted: the process running it (pid ${r.pid ?? '?'}) stopped before it finished. Nothing from it is listed as completed; run the backup again.`;
+    await ctx.db.transaction(async (tx) => {
+      const done = await tx
+        .update(backups)
+        .set({ status: 'failed', error: message, completedAt: ctx.now(), ownerPid: null })
+        .where(and(eq(backups.id, r.id), eq(backups.status, 'running')))
+        .returning({ id: backups.id });
+      if (done.length) await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${r.id}`);
+    });
+    reaped++;
+  }
+  return reaped;
+}
+
+export async function deleteBackup(ctx: EngineContext, id: string, force: boolean): Promise<boolean> {
+  const row = await getBackupRow(ctx.db, id);
+  if (!row) throw notFound(`Backup ${id}`);
+  if (row.status === 'running' && !force) {
+    throw new EngineError('CONFLICT', `Backup ${id} is still running; wait for it to finish, or pass --force to delete it anyway.`);
+  }
+  const refs = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${id}`);
+  await ctx.db.delete(backups).where(eq(backups.id, id));
+  await collectShards(ctx, refs.rows.map((r) => r.shard_id));
+  await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch((err) => ctx.log(`could not delete snapshot ${id} at ${l.name}: ${(err as Error).message}`))));
+  if (row.keyId) await dropKeyIfUnused(ctx, row.keyId);
+  return true;
+}
+
+/**
+ * Removes the given shards if nothing references them any more. The rows are locked first, then the
+ * references are checked in a fresh statement, so a backup reusing one of them at the same moment either
+ * committed its reference before (and the shard stays) or waits and then finds the row gone (and writes a
+ * new shard under a new name). Objects are deleted only after the rows are gone.
+ */
+export async function collectShards(ctx: EngineContext, candidates: string[]): Promise<number> {
+  let removed = 0;
+  for (let i = 0; i < candidates.length; i += 200) {
+    const part = candidates.slice(i, i + 200);
+    const list = sql.join(part.map((p) => sql`${p}`), sql`, `);
+    const gone = await ctx.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT id FROM shards WHERE id IN (${list}) ORDER BY id FOR UPDATE`);
+      const rows = await tx.execute<{ id: string; locations: string[] | null; key_id: string }>(sql`
+        WITH dead AS (
+          SELECT s.id FROM shards s WHERE s.id IN (${list})
+            AND NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)
+        ), locs AS (
+          SELECT r.shard_id, array_agg(r.location) AS locations FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
+        )
+        DELETE FROM shards s USING dead LEFT JOIN locs ON locs.shard_id = dead.id
+        WHERE s.id = dead.id RETURNING s.id, locs.locations, s.key_id`);
+      return rows.rows;
+    });
+    for (const g of gone) {
+      for (const name of g.locations ?? []) {
+        const loc = ctx.locations.get(name);
+        if (!loc) continue;
+        try {
+          await loc.backend.delete(shardKey(g.id));
+        } catch (err) {
+          ctx.log(`could not delete shard ${g.id} at ${name}: ${(err as Error).message} (it is now an orphan object)`);
+        }
+      }
+    }
+    removed += gone.length;
+  }
+  return removed;
+}
+
+async function dropKeyIfUnused(ctx: EngineContext, keyId: string): Promise<void> {
+  const used = await ctx.db.execute(sql`
+    SELECT 1 FROM shards WHERE key_id = ${keyId} UNION ALL SELECT 1 FROM backups WHERE key_id = ${keyId} LIMIT 1`);
+  if (used.rows.length) return;
+  await ctx.db.delete(dataKeys).where(eq(dataKeys.id, keyId));
+  await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(keyKey(keyId)).catch(() => undefined)));
+}
+
+export async function getStatistics(ctx: EngineContext): Promise<BackupStatistics> {
+  const [r] = (
+    await ctx.db.execute<Record<string, number | null>>(sql`
+    SELECT count(*) AS total,
+      count(*) FILTER (WHERE status = 'completed') AS completed,
+      count(*) FILTER (WHERE status = 'failed') AS failed,
+      count(*) FILTER (WHERE status = 'running') AS running,
+      COALESCE(sum(original_size) FILTER (WHERE status = 'completed'), 0) AS original,
+      avg(compression_ratio) FILTER (WHERE status = 'completed') AS comp,
+      avg(dedup_ratio) FILTER (WHERE status = 'completed') AS dedup,
+      avg(duration_ms) FILTER (WHERE status = 'completed') AS dur,
+      COALESCE(sum(original_size) FILTER (WHERE status = 'completed'), 0) / GREATEST(COALESCE(sum(duration_ms) FILTER (WHERE status = 'completed'), 0), 1) AS bpms
+    FROM backups`)
+  ).rows;
+  const [s] = (await ctx.db.execute<{ n: number; bytes: number }>(sql`SELECT count(*) AS n, COALESCE(sum(stored_size), 0) AS bytes FROM shards`)).rows;
+  const num = (v: unknown) => Number(v ?? 0);
+  const total = num(r?.total);
+  const finished = num(r?.completed) + num(r?.failed);
+  return {
+    total_backups: total,
+    completed_backups: num(r?.completed),
+    failed_backups: num(r?.failed),
+    running_backups: num(r?.running),
+    total_original_bytes: num(r?.original),
+    total_stored_bytes: num(s?.bytes),
+    unique_shards: num(s?.n),
+    average_compression_ratio: Math.round(num(r?.comp ?? 1) * 1000) / 1000,
+    average_dedup_ratio: Math.round(num(r?.dedup ?? 1) * 1000) / 1000,
+    average_backup_seconds: Math.round(num(r?.dur) / 10) / 100,
+    backup_throughput_mbps: Math.round(((num(r?.bpms) * 1000) / 1048576) * 100) / 100,
+    success_rate: finished ? Math.round((num(r?.completed) / finished) * 10000) / 10000 : 1,
+  };
+}
+
+export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage[]> {
+  const rows = await ctx.db.execute<{ location: string; bytes: number; objects: number }>(sql`
+    SELECT r.location, COALESCE(sum(s.stored_size), 0) AS bytes, count(*) AS objects
+    FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
+  const by = new Map(rows.rows.map((r) => [r.location, r]));
+  return ctx.locations.all.map((l) => {
+    const u = by.get(l.name);
+    const used = Number(u?.bytes ?? 0);
+    const cap = ctx.locations.capacity(l);
+    return {
+      name: l.name,
+      type: l.config.type,
+      region: l.config.region,
+      priority: l.config.priority,
+      used_bytes: used,
+      objects: Number(u?.objects ?? 0),
+      capacity_bytes: cap,
+      usage_percentage: cap ? Math.round((used / cap) * 10000) / 100 : null,
+      healthy: ctx.locations.healthy(l),
+    };
+  });
+}
+
+export async function getStorageHealth(ctx: EngineContext): Promise<LocationHealth[]> {
+  return Promise.all(
+    ctx.locations.all.map(async (l) => {
+      const t0 = performance.now();
+      let reachable = true;
+      try {
+        await l.backend.ping();
+        ctx.locations.recordSuccess(l);
+      } catch (err) {
+        reachable = false;
+        ctx.locations.recordFailure(l, err);
+      }
+      return {
+        name: l.name,
+        type: l.config.type,
+        reachable,
+        latency_ms: reachable ? Math.round((performance.now() - t0) * 100) / 100 : null,
+        error_rate: l.ops ? Math.round((l.errors / l.ops) * 10000) / 10000 : 0,
+        last_error: l.lastError,
+        checked_at: ctx.now().toISOString(),
+      };
+    }),
+  );
+}
+

@@ -1,0 +1,173 @@
+/**
+ * Key hierarchy: a master key (PLEXICHAT_ENCRYPTION_KEY, or a generated 0600 key file) → per-security-level
+ * key-encryption keys (STANDARD/BASIC: the master key itself; HIGH: PBKDF2-SHA256 100,000 iterations;
+ * MAXIMUM: Argon2id) → one data key per backup, stored only wrapped (AES-256-GCM, key id as additional data).
+ * A separate id key makes content ids keyed hashes, so object names reveal nothing about the data.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, SecurityLevel } from '../config';
+import type { Cipher } from './codec';
+import { EngineError } from './errors';
+
+export interface WrappedKey {
+  id: string;
+  securityLevel: SecurityLevel | 'id';
+  algorithm: Cipher | 'hmac-sha256';
+  wrapped: string; // base64(nonce | ciphertext | tag)
+  kekId: string;
+}
+
+export function loadMasterKey(source: Config['master_key_source'], log: (msg: string) => void): Buffer {
+  if (source.kind === 'env') {
+    const v = source.value.trim();
+    if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
+    const b = Buffer.from(v, 'base64');
+    if (b.length === 32 && /^[A-Za-z0-9+/]+=*$/.test(v)) return b;
+    // A passphrase: stretch it deterministically, so the same passphrase opens the repository anywhere.
+    return scryptSync(v, 'plexichat-backup/master-key/v1', 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  }
+  if (existsSync(source.path)) {
+    const hex = readFileSync(source.path, 'utf8').trim();
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+      throw new EngineError('INVALID', `The master key file ${source.path} is damaged (expected 64 hex characters). Restore it from your key backup.`);
+    }
+    return Buffer.from(hex, 'hex');
+  }
+  mkdirSync(path.dirname(source.path), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(source.path, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(source.path, 0o600);
+  log(
+    `WARNING: generated a new master key at ${source.path}. Every backup is encrypted under it: copy it somewhere safe ` +
+      `(a password manager or a vault). Without it no backup can ever be restored. Set PLEXICHAT_ENCRYPTION_KEY to manage it yourself.`,
+  );
+  return key;
+}
+
+export function keyFingerprint(key: Buffer): string {
+  return `mk-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+export function cipherFor(level: SecurityLevel, encryption: boolean): Cipher {
+  if (!encryption) return 'none';
+  return level === 'basic' ? 'aes-128-gcm' : 'aes-256-gcm';
+}
+
+function seal(kek: Buffer, plain: Buffer, aad: string): string {
+  const nonce = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', kek, nonce);
+  c.setAAD(Buffer.from(aad));
+  return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]).toString('base64');
+}
+
+function unseal(kek: Buffer, sealed: string, aad: string): Buffer {
+  const b = Buffer.from(sealed, 'base64');
+  const d = createDecipheriv('aes-256-gcm', kek, b.subarray(0, 12));
+  d.setAAD(Buffer.from(aad));
+  d.setAuthTag(b.subarray(b.length - 16));
+  return Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]);
+}
+
+/** Seals arbitrary secrets (e.g. cloud credentials in the catalog) under the master key. */
+export function sealSecret(master: Buffer, plain: string, context: string): string {
+  return seal(master, Buffer.from(plain, 'utf8'), `secret:${context}`);
+}
+
+export function openSecret(master: Buffer, sealed: string, context: string): string {
+  return unseal(master, sealed, `secret:${context}`).toString('utf8');
+}
+
+export class KeyRing {
+  readonly masterId: string;
+  private readonly keks = new Map<string, Buffer>();
+  private readonly dataKeys = new Map<string, Buffer>();
+
+  constructor(
+    private readonly master: Buffer,
+    /** Per-repository salt for the HIGH and MAXIMUM key derivations. */
+    private readonly salt: Buffer,
+  ) {
+    this.masterId = keyFingerprint(master);
+  }
+
+  /** The key-encryption key of a security level. */
+  async kek(level: SecurityLevel | 'id'): Promise<Buffer> {
+    const cached = this.keks.get(level);
+    if (cached) return cached;
+    let kek: Buffer;
+    switch (level) {
+      case 'id':
+      case 'basic':
+      case 'standard':
+        kek = this.master;
+        break;
+      case 'high':
+        kek = pbkdf2Sync(this.master, Buffer.concat([this.salt, Buffer.from('high')]), 100_000, 32, 'sha256');
+        break;
+      case 'maximum': {
+        const argon2 = await import('argon2');
+        kek = await argon2.hash(this.master, {
+          type: argon2.argon2id,
+          raw: true,
+          hashLength: 32,
+          salt: Buffer.concat([this.salt, Buffer.from('maximum')]),
+          memoryCost: 64 * 1024,
+          timeCost: 3,
+        });
+        break;
+      }
+      case 'government':
+        throw new EngineError(
+          'INVALID',
+          'Security level GOVERNMENT needs a hardware security module (PKCS#11), which is not configured on this installation; use standard, high or maximum.',
+        );
+    }
+    this.keks.set(level, kek);
+    return kek;
+  }
+
+  async newKey(level: SecurityLevel | 'id', algorithm: WrappedKey['algorithm']): Promise<{ key: Buffer; wrapped: WrappedKey }> {
+    const id = `${level === 'id' ? 'idk' : 'dk'}-${randomBytes(8).toString('hex')}`;
+    const key = randomBytes(algorithm === 'aes-128-gcm' ? 16 : 32);
+    const wrapped = seal(await this.kek(level), key, id);
+    this.dataKeys.set(id, key);
+    return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: this.masterId } };
+  }
+
+  async unwrap(w: WrappedKey): Promise<Buffer> {
+    const cached = this.dataKeys.get(w.id);
+    if (cached) return cached;
+    if (w.kekId !== this.masterId) {
+      throw new EngineError(
+        'INVALID',
+        `Key ${w.id} is wrapped by master key ${w.kekId}, but the configured master key is ${this.masterId}. Set PLEXICHAT_ENCRYPTION_KEY to the key these backups were made with.`,
+      );
+    }
+    let key: Buffer;
+    try {
+      key = unseal(await this.kek(w.securityLevel), w.wrapped, w.id);
+    } catch {
+      throw new EngineError('INTEGRITY', `Cannot unwrap data key ${w.id}: the wrapped key is damaged or the master key is wrong.`);
+    }
+    this.dataKeys.set(w.id, key);
+    return key;
+  }
+
+  /** Synchronous access for the hot path; the key must have been unwrapped before. */
+  cached(id: string): Buffer {
+    const k = this.dataKeys.get(id);
+    if (!k) throw new EngineError('INTEGRITY', `Data key ${id} is not loaded; its key record is missing from the catalog and the repository.`);
+    return k;
+  }
+}
+
+/** Content id: a keyed hash, per security level, so equal data dedups only within one level. */
+export function contentIdKey(idKey: Buffer, level: SecurityLevel): Buffer {
+  return createHmac('sha256', idKey).update(`content-id:${level}`).digest();
+}
+
+export function contentId(levelKey: Buffer, data: Buffer): string {
+  return createHmac('sha256', levelKey).update(data).digest('hex');
+}

@@ -1,0 +1,85 @@
+/**
+ * The storage locations of an installation and the placement policy: each shard goes to
+ * `replication_factor` distinct locations, by priority (lower value first), skipping locations that are
+ * disabled, full (max_size_gb) or failing, and spreading replicas across regions when it can.
+ */
+import type { StorageLocationConfig } from '../config';
+import type { StorageBackend } from './storage/backend';
+
+export interface Location {
+  name: string;
+  config: StorageLocationConfig;
+  backend: StorageBackend;
+  usedBytes: number;
+  /** Consecutive failures; a location failing repeatedly is skipped for a while. */
+  failures: number;
+  lastError: string | null;
+  unhealthyUntil: number;
+  /** Operations and errors seen since start, for the error rate. */
+  ops: number;
+  errors: number;
+}
+
+const UNHEALTHY_AFTER = 3;
+const UNHEALTHY_FOR_MS = 60_000;
+
+export class LocationSet {
+  constructor(
+    readonly all: Location[],
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(name: string): Location | undefined {
+    return this.all.find((l) => l.name === name);
+  }
+
+  enabled(): Location[] {
+    return this.all.filter((l) => l.config.enabled);
+  }
+
+  capacity(l: Location): number | null {
+    return l.config.max_size_gb ? l.config.max_size_gb * 1024 ** 3 : null;
+  }
+
+  healthy(l: Location): boolean {
+    return l.unhealthyUntil <= this.now();
+  }
+
+  /**
+   * Candidate locations for a new object of `size` bytes, best first. Healthy locations with room come first;
+   * among them, each pick prefers a region not used yet. Callers take the first `n` that accept the write.
+   */
+  candidates(size: number, exclude: Set<string> = new Set()): Location[] {
+    const fits = (l: Location) => {
+      const cap = this.capacity(l);
+      return cap === null || l.usedBytes + size <= cap;
+    };
+    const pool = this.enabled()
+      .filter((l) => !exclude.has(l.name) && fits(l))
+      .sort((a, b) => Number(this.healthy(b)) - Number(this.healthy(a)) || a.config.priority - b.config.priority || a.name.localeCompare(b.name));
+    const out: Location[] = [];
+    const regions = new Set<string>();
+    while (pool.length) {
+      const idx = pool.findIndex((l) => !regions.has(l.config.region) && this.healthy(l));
+      const [pick] = pool.splice(idx >= 0 ? idx : 0, 1);
+      out.push(pick!);
+      regions.add(pick!.config.region);
+    }
+    return out;
+  }
+
+  recordSuccess(l: Location, bytesAdded = 0): void {
+    l.ops++;
+    l.usedBytes += bytesAdded;
+    l.failures = 0;
+    l.unhealthyUntil = 0;
+  }
+
+  recordFailure(l: Location, err: unknown): void {
+    l.ops++;
+    l.errors++;
+    l.failures++;
+    l.lastError = err instanceof Error ? err.message : String(err);
+    if (l.failures >= UNHEALTHY_AFTER) l.unhealthyUntil = this.now() + UNHEALTHY_FOR_MS;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Opening an installation: storage backends, the repository identity (salt + id key), shared by the
+ * catalog and every location's config.json. An empty catalog adopts the identity found in storage, so
+ * a lost database can be rebuilt; a new location gets the config written on first use.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../../db/client';
+import { dataKeys, settings } from '../../db/schema';
+import type { Config } from '../config';
+import { EngineError } from './errors';
+import { KeyRing, type WrappedKey } from './keys';
+import { type Location, LocationSet } from './locations';
+import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository';
+import { createBackend } from './storage/factory';
+
+export async function openLocations(config: Config, db: Db, log: (m: string) => void): Promise<LocationSet> {
+  const opts = {
+    timeoutMs: config.storage_timeout_seconds * 1000,
+    retries: config.cloud_retries,
+    backoffMs: config.storage_retry_backoff_seconds * 1000,
+    log,
+  };
+  const used = await db.execute<{ location: string; bytes: number }>(sql`
+    SELECT r.location, COALESCE(SUM(s.stored_size), 0) AS bytes
+    FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
+  const usedBy = new Map(used.rows.map((r) => [r.location, Number(r.bytes)]));
+  const all: Location[] = [];
+  for (const cfg of config.storage_locations) {
+    const backend = await createBackend(cfg, opts);
+    const loc: Location = { name: cfg.name, config: cfg, backend, usedBytes: usedBy.get(cfg.name) ?? 0, failures: 0, lastError: null, unhealthyUntil: 0, ops: 0, errors: 0 };
+    if (cfg.enabled) {
+      try {
+        await backend.init();
+      } catch (err) {
+        loc.failures = 3;
+        loc.lastError = (err as Error).message;
+        loc.unhealthyUntil = Date.now() + 60_000;
+        log(`storage location ${cfg.name} is unavailable: ${(err as Error).message}`);
+      }
+    }
+    all.push(loc);
+  }
+  return new LocationSet(all);
+}
+
+export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
+  let repo = await loadRepoSetting(db);
+  if (!repo) repo = await findRepoInStorage(locations);
+  if (!repo) {
+    const salt = randomBytes(16);
+    const ring = new KeyRing(master, salt);
+    const { wrapped } = await ring.newKey('id', 'hmac-sha256');
+    repo = { format: REPO_FORMAT, version: REPO_VERSION, repo_id: randomUUID(), created_at: new Date().toISOString(), kdf_salt: salt.toString('hex'), id_key: wrapped };
+    log(`initialised repository ${repo.repo_id}`);
+  }
+  const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'));
+  const idKey = await keys.unwrap(repo.id_key).catch(() => {
+    throw new EngineError(
+      'INVALID',
+      `The master key does not open this repository (its keys are wrapped by ${repo.id_key.kekId}, the configured key is ${keys.masterId}). Set PLEXICHAT_ENCRYPTION_KEY to the key it was created with.`,
+    );
+  });
+  await db.insert(settings).values({ key: 'repository', value: repo as unknown as Record<string, unknown> }).onConflictDoNothing();
+  await db
+    .insert(dataKeys)
+    .values({ id: repo.id_key.id, securityLevel: 'id', algorithm: repo.id_key.algorithm, wrappedKey: repo.id_key.wrapped, kekId: repo.id_key.kekId })
+    .onConflictDoNothing();
+  const body = Buffer.from(JSON.stringify(repo, null, 2));
+  for (const loc of locations.enabled()) {
+    try {
+      if (!(await loc.backend.stat(CONFIG_KEY))) await loc.backend.put(CONFIG_KEY, body);
+    } catch (err) {
+      log(`could not write the repository config to ${loc.name}: ${(err as Error).message}`);
+    }
+  }
+  return { keys, idKey, repo };
+}
+
+async function loadRepoSetting(db: Db): Promise<RepoConfig | null> {
+  const [row] = await db.select().from(settings).where(eq(settings.key, 'repository'));
+  return row ? (row.value as unknown as RepoConfig) : null;
+}
+
+async function findRepoInStorage(locations: LocationSet): Promise<RepoConfig | null> {
+  for (const loc of locations.enabled()) {
+    try {
+      const doc = JSON.parse((await loc.backend.get(CONFIG_KEY)).toString('utf8')) as RepoConfig;
+      if (doc.format === REPO_FORMAT) return doc;
+    } catch {
+      // no repository there yet
+    }
+  }
+  return null;
+}
+
+export function wrappedFromRow(k: typeof dataKeys.$inferSelect): WrappedKey {
+  return { id: k.id, securityLevel: k.securityLevel as WrappedKey['securityLevel'], algorithm: k.algorithm as WrappedKey['algorithm'], wrapped: k.wrappedKey, kekId: k.kekId };
+}

@@ -1,0 +1,165 @@
+/**
+ * Writing shards to their replicas and reading them back with fail-over. A shard's catalog row is inserted
+ * only after `replication_factor` replicas are durably stored, so a row always means "complete data".
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { backupShards, shardReplicas, shards } from '../../db/schema';
+import type { Cipher, Encoded } from './codec';
+import { IntegrityError, storedChecksum } from './codec';
+import type { EngineContext } from './context';
+import { EngineError } from './errors';
+import type { Location } from './locations';
+import { shardKey } from './repository';
+import { isStorageError } from './storage/backend';
+
+export interface NewShard {
+  backupId: string;
+  contentId: string;
+  securityLevel: string;
+  keyId: string;
+  key: Buffer | null;
+  cipher: Cipher;
+  kind: 'data' | 'manifest';
+  plain: Buffer;
+}
+
+export interface StoredShard {
+  id: string;
+  plainSize: number;
+  storedSize: number;
+  isNew: boolean;
+}
+
+/** Reuses an existing complete shard with this content (dedup), recording the backup's reference atomically. */
+export async function reuseShard(ctx: EngineContext, backupId: string, contentId: string, level: string): Promise<StoredShard | null> {
+  return ctx.db.transaction(async (tx) => {
+    // Clearing the GC mark and adding the reference in one transaction is what makes GC safe (see docs).
+    const rows = await tx.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
+      UPDATE shards SET gc_marked_at = NULL
+      WHERE id = (
+        SELECT s.id FROM shards s
+        WHERE s.content_id = ${contentId} AND s.security_level = ${level}
+          AND EXISTS (SELECT 1 FROM shard_replicas r WHERE r.shard_id = s.id AND r.state = 'ok')
+        ORDER BY s.created_at LIMIT 1
+      )
+      RETURNING id, plain_size, stored_size`);
+    const row = rows.rows[0];
+    if (!row) return null;
+    await tx.insert(backupShards).values({ backupId, shardId: row.id }).onConflictDoNothing();
+    return { id: row.id, plainSize: Number(row.plain_size), storedSize: Number(row.stored_size), isNew: false };
+  });
+}
+
+/** Encodes and writes a new shard to `replication_factor` locations, then records it. */
+export async function writeShard(ctx: EngineContext, s: NewShard): Promise<StoredShard> {
+  const plainSize = s.plain.length;
+  const id = `${s.contentId}-${randomBytes(6).toString('hex')}`;
+  const enc = await ctx.pool.encode(s.plain, {
+    label: s.contentId,
+    keyId: s.keyId,
+    key: s.key,
+    cipher: s.cipher,
+    compression: ctx.config.enable_compression ? ctx.config.compression_algorithm : 'none',
+    level: ctx.config.compression_level,
+  });
+  const placed = await putReplicas(ctx, shardKey(id), enc.stored, s.backupId);
+  await ctx.db.transaction(async (tx) => {
+    await tx.insert(shards).values({
+      id,
+      contentId: s.contentId,
+      securityLevel: s.securityLevel,
+      keyId: s.keyId,
+      plainSize,
+      storedSize: enc.stored.length,
+      checksum: enc.checksum,
+      compression: enc.compression,
+      kind: s.kind,
+    });
+    await tx.insert(shardReplicas).values(placed.map((l) => ({ shardId: id, location: l.name, state: 'ok', checkedAt: ctx.now() })));
+    await tx.insert(backupShards).values({ backupId: s.backupId, shardId: id }).onConflictDoNothing();
+  });
+  return { id, plainSize, storedSize: enc.stored.length, isNew: true };
+}
+
+/**
+ * Puts an object on `replication_factor` distinct locations, moving on to the next eligible location when
+ * one fails. Throws the spec's "Storage location unavailable" error when the factor cannot be met.
+ */
+export async function putReplicas(
+  ctx: EngineContext,
+  key: string,
+  data: Buffer,
+  backupId: string,
+  opts: { exclude?: Set<string>; want?: number } = {},
+): Promise<Location[]> {
+  const exclude = opts.exclude ?? new Set<string>();
+  const want = opts.want ?? ctx.config.replication_factor;
+  const candidates = ctx.locations.candidates(data.length, exclude);
+  const done: Location[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (done.length < want && next < candidates.length) {
+      const loc = candidates[next++]!;
+      try {
+        await loc.backend.put(key, data);
+        ctx.locations.recordSuccess(loc, data.length);
+        done.push(loc);
+      } catch (err) {
+        ctx.locations.recordFailure(loc, err);
+        errors.push((err as Error).message);
+        ctx.log(`write of ${key} to ${loc.name} failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, want) }, worker));
+  if (done.length < want) {
+    throw new EngineError(
+      'UNAVAILABLE',
+      `Failed to store shards for backup ${backupId}: Storage location unavailable (${done.length} of ${want} replicas written; ${errors.join('; ') || 'no location with free capacity'}). Check storage location connectivity, credentials and free space (plexichat-backup storage health).`,
+    );
+  }
+  return done;
+}
+
+export interface ReplicaRef {
+  location: string;
+  state: string;
+}
+
+/** Reads a shard's stored bytes from the first replica whose checksum matches, falling over to the next. */
+export async function fetchStored(ctx: EngineContext, shardId: string, checksum: string, replicas: ReplicaRef[]): Promise<{ stored: Buffer; from: string }> {
+  const ordered = [...replicas].sort((a, b) => Number(b.state === 'ok') - Number(a.state === 'ok'));
+  const problems: string[] = [];
+  for (const r of ordered) {
+    const loc = ctx.locations.get(r.location);
+    if (!loc) {
+      problems.push(`${r.location}: location not configured`);
+      continue;
+    }
+    try {
+      const stored = await loc.backend.get(shardKey(shardId));
+      if (storedChecksum(stored) !== checksum) {
+        problems.push(`Shard checksum mismatch for ${shardId} at ${r.location}`);
+        await markReplica(ctx, shardId, r.location, 'bad');
+        continue;
+      }
+      return { stored, from: r.location };
+    } catch (err) {
+      if (isStorageError(err, 'not_found')) await markReplica(ctx, shardId, r.location, 'missing');
+      else ctx.locations.recordFailure(loc, err);
+      problems.push((err as Error).message);
+    }
+  }
+  throw new IntegrityError(`Missing required shards: no readable replica of shard ${shardId} (${problems.join('; ') || 'no replicas recorded'})`);
+}
+
+export async function markReplica(ctx: EngineContext, shardId: string, location: string, state: 'ok' | 'bad' | 'missing'): Promise<void> {
+  await ctx.db
+    .update(shardReplicas)
+    .set({ state, checkedAt: ctx.now() })
+    .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+}
+
+export type { Encoded };

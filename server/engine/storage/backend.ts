@@ -1,0 +1,69 @@
+/**
+ * The storage interface every location implements (local disk, S3, Azure Blob, GCS, in-memory).
+ * Deliberately tiny: behaviour such as retries, timeouts and fault injection is added by wrappers.
+ *
+ * Keys are relative, '/'-separated paths such as `data/ab/abcdef…` or `manifests/<backup id>`.
+ * Objects are small (about one shard, ≤ a few tens of MiB), so whole-object Buffers are used.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface StorageUsage {
+  bytes: number;
+  objects: number;
+}
+
+export interface StorageBackend {
+  /** The location's configured name (unique). */
+  readonly name: string;
+  /** local | s3 | azure | gcs | memory */
+  readonly type: string;
+  /** Creates the bucket/container/directory if it is missing and the credentials allow it. */
+  init(): Promise<void>;
+  /**
+   * Stores an object atomically: readers see either no object or the whole new object, never a torn one.
+   * Idempotent: writing the same key twice with the same bytes succeeds.
+   */
+  put(key: string, data: Buffer): Promise<void>;
+  /** Reads a whole object. Throws StorageError with kind 'not_found' when it does not exist. */
+  get(key: string): Promise<Buffer>;
+  /** Size of an object, or null when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Removes an object; removing a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Bytes and objects held under this location. */
+  usage(): Promise<StorageUsage>;
+  /** A cheap round trip proving the location answers (used by health checks). */
+  ping(): Promise<void>;
+  /** Releases sockets/handles. */
+  close(): Promise<void>;
+}
+
+/**
+ * not_found: the object does not exist. unavailable: transient (network, 5xx, timeout) — retrying may help.
+ * permanent: retrying cannot help (auth, bad request). archived: the object sits in an archive tier and must
+ * be rehydrated before it can be read.
+ */
+export type StorageErrorKind = 'not_found' | 'unavailable' | 'permanent' | 'archived';
+
+export class StorageError extends Error {
+  readonly kind: StorageErrorKind;
+  readonly location: string;
+  readonly key: string | undefined;
+
+  constructor(kind: StorageErrorKind, location: string, message: string, options?: { key?: string; cause?: unknown }) {
+    super(`${location}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StorageError';
+    this.kind = kind;
+    this.location = location;
+    this.key = options?.key;
+  }
+}
+
+export function isStorageError(err: unknown, kind?: StorageErrorKind): err is StorageError {
+  return err instanceof StorageError && (kind === undefined || err.kind === kind);
+}

@@ -1,0 +1,166 @@
+/** Public shapes of the engine, shared by the CLI, the tRPC routers and the workers. */
+import type { SecurityLevel } from '../config';
+
+export type { SecurityLevel };
+export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+export const BACKUP_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+
+/** The spec's BackupMetadata, as every face returns it (snake_case, JSON-safe). */
+export interface BackupMetadata {
+  backup_id: string;
+  status: BackupStatus;
+  backup_type: BackupType;
+  security_level: SecurityLevel;
+  user_id: string | null;
+  tags: string[];
+  retention_days: number;
+  priority: number;
+  metadata: Record<string, unknown>;
+  sources: string[];
+  original_size: number;
+  stored_size: number;
+  new_bytes: number;
+  file_count: number;
+  shard_count: number;
+  new_shard_count: number;
+  compression_ratio: number;
+  dedup_ratio: number;
+  duration_seconds: number;
+  throughput_mbps: number;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  expires_at: string | null;
+}
+
+export interface BackupProgress {
+  backup_id: string;
+  status: BackupStatus;
+  phase: 'scanning' | 'backing_up' | 'finalizing' | 'done' | 'failed';
+  bytes_done: number;
+  bytes_total: number;
+  files_done: number;
+  files_total: number;
+  shards_done: number;
+  throughput_mbps: number;
+  eta_seconds: number | null;
+  percent: number;
+  updated_at: string;
+}
+
+export interface BadReplica {
+  shard_id: string;
+  location: string;
+  problem: 'missing' | 'checksum_mismatch' | 'unreadable' | 'decrypt_failed';
+  message: string;
+}
+
+export interface VerifyResult {
+  backup_id: string;
+  status: 'healthy' | 'degraded' | 'corrupted';
+  all_shards_valid: boolean;
+  shards_checked: number;
+  replicas_checked: number;
+  read_data: boolean;
+  bad_shards: BadReplica[];
+  /** Shards with no good replica left: their data is lost. */
+  lost_shards: string[];
+  /** Files whose content touches a lost shard (known when the manifest could be read). */
+  affected_files: string[];
+  checked_at: string;
+}
+
+export interface RepairResult {
+  backup_id: string;
+  repaired: { shard_id: string; location: string }[];
+  unrepairable: string[];
+  status: VerifyResult['status'];
+}
+
+export interface RestoreOptions {
+  target: string;
+  /** Glob patterns (picomatch) on the paths inside the backup; empty = everything. */
+  include?: string[];
+  /** Only files whose mtime falls in this range (ISO dates). */
+  dateRange?: { start?: string; end?: string };
+  /** Restore over existing files (default: refuse to overwrite). */
+  overwrite?: boolean;
+}
+
+export interface RestoreResult {
+  backup_id: string;
+  target: string;
+  files_restored: number;
+  bytes_restored: number;
+  duration_seconds: number;
+  throughput_mbps: number;
+}
+
+/** A data payload in the spec's create_backup(data) form. */
+export type BackupPayload = Record<string, unknown> | Buffer | Uint8Array | string;
+
+export interface CreateBackupOptions {
+  /** Directories/files to back up, or a payload (object, bytes or string). */
+  paths?: string[];
+  payload?: BackupPayload;
+  payloadName?: string;
+  backupType?: BackupType;
+  securityLevel?: SecurityLevel;
+  userId?: string | null;
+  tags?: string[];
+  retentionDays?: number;
+  priority?: number;
+  metadata?: Record<string, unknown>;
+  /** Who asked (for the audit trail): a user email, `cli:<user>`, or `system`. */
+  actor?: string;
+  signal?: AbortSignal;
+}
+
+export interface ListBackupsFilter {
+  userId?: string;
+  backupType?: BackupType;
+  status?: BackupStatus;
+  tags?: string[];
+  limit?: number;
+  offset?: number;
+}
+
+export interface LocationUsage {
+  name: string;
+  type: string;
+  region: string;
+  priority: number;
+  used_bytes: number;
+  objects: number;
+  capacity_bytes: number | null;
+  usage_percentage: number | null;
+  healthy: boolean;
+}
+
+export interface LocationHealth {
+  name: string;
+  type: string;
+  reachable: boolean;
+  latency_ms: number | null;
+  error_rate: number;
+  last_error: string | null;
+  checked_at: string;
+}
+
+export interface BackupStatistics {
+  total_backups: number;
+  completed_backups: number;
+  failed_backups: number;
+  running_backups: number;
+  total_original_bytes: number;
+  total_stored_bytes: number;
+  unique_shards: number;
+  average_compression_ratio: number;
+  average_dedup_ratio: number;
+  average_backup_seconds: number;
+  backup_throughput_mbps: number;
+  success_rate: number;
+}
