@@ -5,7 +5,7 @@
  * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
  * this returns, in the catalog.
  */
-import { open, readlink } from 'node:fs/promises';
+import { open, readFile, readlink } from 'node:fs/promises';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
@@ -55,12 +55,16 @@ export async function writeBackupData(
     ctx.log(`skipped ${abs}: ${why}`);
   };
 
-  if (input.sources) {
-    for await (const it of walkSources(input.sources, () => undefined)) {
-      progress.filesTotal++;
-      progress.bytesTotal += it.size;
-    }
-  } else if (input.payload) {
+  // Totals for progress and ETA come from a stat-only walk running alongside the backup.
+  const scan = input.sources
+    ? (async () => {
+        for await (const it of walkSources(input.sources!, () => undefined)) {
+          if (it.type === 'f') progress.filesTotal++;
+          progress.bytesTotal += it.size;
+        }
+      })().catch(() => undefined)
+    : Promise.resolve();
+  if (input.payload) {
     progress.filesTotal = 1;
     progress.bytesTotal = input.payload.data.length;
   }
@@ -117,8 +121,10 @@ export async function writeBackupData(
       p.end = stream;
       original += n;
     }
-    files++;
-    progress.filesDone++;
+    if (entry.t === 'f') {
+      files++;
+      progress.filesDone++;
+    }
     await flushReady();
   };
 
@@ -127,12 +133,13 @@ export async function writeBackupData(
     const now = ctx.now().getTime();
     await addEntry({ p: name, t: 'f', m: 0o600, mt: now, s: data.length }, oneBlock(data));
   } else if (input.sources) {
-    for await (const it of walkSources(input.sources, onSkip)) {
+    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip))) {
       if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
       const entry = toEntry(it);
       try {
         if (it.type === 'l') entry.l = await readlink(it.abs);
-        await addEntry(entry, it.type === 'f' ? readFileBlocks(it.abs) : null);
+        const data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+        await addEntry(entry, data);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
@@ -142,6 +149,7 @@ export async function writeBackupData(
   }
   await dataSink.end();
   await flushReady();
+  await scan;
   if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
   await filesSink.end();
 
@@ -171,6 +179,40 @@ function toEntry(it: SourceItem): ManifestEntry {
     e.ct = Math.round(it.ctimeMs);
   }
   return e;
+}
+
+const SMALL_FILE = 512 * 1024;
+const AHEAD_FILES = 64;
+const AHEAD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Keeps up to AHEAD_FILES small files being read ahead of the chunker, in walk order: many small files
+ * cost one round trip each, and overlapping them is what makes trees of small files fast.
+ */
+async function* readAhead(items: AsyncIterable<SourceItem>): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
+  const iter = items[Symbol.asyncIterator]();
+  const window: { it: SourceItem; content: Promise<Buffer> | null }[] = [];
+  let bytes = 0;
+  let exhausted = false;
+  for (;;) {
+    while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
+      const r = await iter.next();
+      if (r.done) {
+        exhausted = true;
+        break;
+      }
+      const it = r.value;
+      const small = it.type === 'f' && it.size <= SMALL_FILE;
+      const content = small ? readFile(it.abs) : null;
+      content?.catch(() => undefined);
+      if (small) bytes += it.size;
+      window.push({ it, content });
+    }
+    const next = window.shift();
+    if (!next) return;
+    if (next.content) bytes -= next.it.size;
+    yield next;
+  }
 }
 
 async function* oneBlock(data: Buffer): AsyncIterable<Uint8Array> {

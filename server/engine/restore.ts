@@ -4,7 +4,7 @@
  * directory times at the very end. A file whose data cannot be read is removed, never left short, and the
  * restore fails naming it.
  */
-import { lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, chmod } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BackupRow } from './catalog';
@@ -15,6 +15,8 @@ import { ShardReader } from './shard-reader';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from './types';
 
 const AHEAD = 6;
+const MAX_WRITERS = 32;
+const INLINE_EXTENTS = 4;
 
 export interface RestoreProgress {
   bytesDone: number;
@@ -41,7 +43,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);
     if (!selected(e)) continue;
-    progress.filesTotal++;
+    if (e.t === 'f') progress.filesTotal++;
     progress.bytesTotal += e.s ?? 0;
     for (const [k] of e.x ?? []) needed.add(k);
   }
@@ -68,6 +70,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const dirs: ManifestEntry[] = [];
   const links: ManifestEntry[] = [];
   const safeDirs = new Set<string>([target]);
+  const writers = new Set<Promise<void>>();
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);
     if (!selected(e)) continue;
@@ -75,7 +78,6 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     if (e.t === 'd') {
       await ensureDir(target, dest, safeDirs);
       dirs.push(e);
-      progress.filesDone++;
       continue;
     }
     if (e.t === 'l') {
@@ -83,44 +85,37 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       continue;
     }
     await ensureDir(target, path.dirname(dest), safeDirs);
-    const fh = await open(dest, opts.overwrite ? 'w' : 'wx', 0o600);
-    let ok = true;
-    try {
-      for (const [k, off, len] of e.x ?? []) {
-        let data: Buffer;
-        try {
-          data = await chunk(k);
-        } catch (err) {
-          failed.push({ path: e.p, reason: (err as Error).message });
-          ok = false;
-          break;
-        }
-        if (off + len > data.length) {
-          failed.push({ path: e.p, reason: `chunk ${k} is shorter than the manifest says` });
-          ok = false;
-          break;
-        }
-        await fh.write(data, off, len);
-        progress.bytesDone += len;
-      }
-    } finally {
-      await fh.close();
-    }
-    if (!ok) {
-      await rm(dest, { force: true });
+    const extents = e.x ?? [];
+    if (extents.length > INLINE_EXTENTS) {
+      // A big file streams straight through, one chunk at a time.
+      if (await writeStreaming(dest, e, extents, chunk, opts.overwrite ?? false, failed, progress)) await finish(dest, e, progress);
+      onProgress?.(progress);
       continue;
     }
-    await chmod(dest, e.m);
-    await utimes(dest, new Date(e.mt), new Date(e.mt));
-    progress.filesDone++;
+    // Small files: gather their bytes in order, then write them concurrently (each costs round trips).
+    const pieces: Buffer[] = [];
+    try {
+      for (const [k, off, len] of extents) pieces.push(slice(await chunk(k), k, off, len));
+    } catch (err) {
+      failed.push({ path: e.p, reason: (err as Error).message });
+      continue;
+    }
+    const task = (async () => {
+      await writeFile(dest, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), { flag: opts.overwrite ? 'w' : 'wx', mode: 0o600 });
+      progress.bytesDone += e.s ?? 0;
+      await finish(dest, e, progress);
+    })();
+    writers.add(task);
+    void task.finally(() => writers.delete(task)).catch(() => undefined);
+    while (writers.size >= MAX_WRITERS) await Promise.race(writers);
     onProgress?.(progress);
   }
+  await Promise.all(writers);
   for (const e of links) {
     const dest = resolveInside(target, e.p);
     await ensureDir(target, path.dirname(dest), safeDirs);
     await symlink(e.l ?? '', dest);
     await lutimes(dest, new Date(e.mt), new Date(e.mt)).catch(() => undefined);
-    progress.filesDone++;
   }
   for (const e of dirs.reverse()) {
     const dest = resolveInside(target, e.p);
@@ -146,6 +141,48 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     duration_seconds: seconds,
     throughput_mbps: Math.round((progress.bytesDone / 1048576 / Math.max(seconds, 0.001)) * 100) / 100,
   };
+}
+
+function slice(data: Buffer, k: number, off: number, len: number): Buffer {
+  if (off + len > data.length) throw new EngineError('INTEGRITY', `chunk ${k} is shorter than the manifest says`);
+  return data.subarray(off, off + len);
+}
+
+async function finish(dest: string, e: ManifestEntry, progress: RestoreProgress): Promise<void> {
+  await chmod(dest, e.m);
+  await utimes(dest, new Date(e.mt), new Date(e.mt));
+  progress.filesDone++;
+}
+
+async function writeStreaming(
+  dest: string,
+  e: ManifestEntry,
+  extents: NonNullable<ManifestEntry['x']>,
+  chunk: (k: number) => Promise<Buffer>,
+  overwrite: boolean,
+  failed: { path: string; reason: string }[],
+  progress: RestoreProgress,
+): Promise<boolean> {
+  const fh = await open(dest, overwrite ? 'w' : 'wx', 0o600);
+  let ok = true;
+  try {
+    for (const [k, off, len] of extents) {
+      let data: Buffer;
+      try {
+        data = slice(await chunk(k), k, off, len);
+      } catch (err) {
+        failed.push({ path: e.p, reason: (err as Error).message });
+        ok = false;
+        break;
+      }
+      await fh.write(data);
+      progress.bytesDone += len;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (!ok) await rm(dest, { force: true }); // never leave a short file behind
+  return ok;
 }
 
 function chunkAt(ids: string[], k: number): string {

@@ -1,0 +1,54 @@
+/**
+ * The permission matrix: the one place that says who may call what. Every tRPC procedure is listed here
+ * by its path; the middleware in init.ts checks it on every call, and a procedure missing from this list
+ * is refused for everyone (and fails the permission test). The console reads the same list to hide
+ * controls a role may not use, but the server is what forbids.
+ */
+import type { Role } from '../../db/schema';
+
+export const ACTIONS = ['view', 'create', 'restore', 'verify', 'repair', 'delete', 'configure', 'manage_users', 'read_audit'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** The spec's roles: admin (create, delete, restore, configure, users), operator (create, restore, view), viewer (view). */
+export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
+  admin: ACTIONS,
+  operator: ['view', 'create', 'restore', 'verify', 'repair'],
+  viewer: ['view'],
+};
+
+export const PROCEDURE_ACTIONS = {
+  'auth.me': 'view',
+  'backup.create': 'create',
+  'backup.list': 'view',
+  'backup.get': 'view',
+  'backup.progress': 'view',
+  'backup.shardMap': 'view',
+  'backup.verify': 'verify',
+  'backup.repair': 'repair',
+  'backup.recover': 'restore',
+  'backup.delete': 'delete',
+  'storage.usage': 'view',
+  'storage.health': 'view',
+  'stats.get': 'view',
+  'users.list': 'manage_users',
+  'users.create': 'manage_users',
+  'users.setRole': 'manage_users',
+  'users.disable': 'manage_users',
+  'audit.list': 'read_audit',
+} as const satisfies Record<string, Action>;
+
+export type ProcedurePath = keyof typeof PROCEDURE_ACTIONS;
+
+export function actionFor(path: string): Action | undefined {
+  return Object.hasOwn(PROCEDURE_ACTIONS, path) ? PROCEDURE_ACTIONS[path as ProcedurePath] : undefined;
+}
+
+export function can(role: Role, path: string): boolean {
+  const action = actionFor(path);
+  return action !== undefined && ROLE_ACTIONS[role].includes(action);
+}
+
+/** Procedure paths this role may call (what the console uses to decide which controls to show). */
+export function allowedProcedures(role: Role): ProcedurePath[] {
+  return (Object.keys(PROCEDURE_ACTIONS) as ProcedurePath[]).filter((p) => can(role, p));
+}

@@ -1,0 +1,4 @@
+import { router } from '../../init';
+import { me } from './me';
+
+export const authRouter = router({ me });

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { BACKUP_STATUSES, BACKUP_TYPES } from '../../../engine/types';
+import { procedure } from '../../init';
+
+export const listInput = z
+  .object({
+    userId: z.string().trim().min(1).max(320).optional(),
+    backupType: z.enum(BACKUP_TYPES).optional(),
+    status: z.enum(BACKUP_STATUSES).optional(),
+    tags: z.array(z.string().trim().min(1).max(64)).max(20).optional(),
+    limit: z.number().int().min(1).max(200).default(25),
+    offset: z.number().int().min(0).default(0),
+  })
+  .default({ limit: 25, offset: 0 });
+
+export const list = procedure.input(listInput).query(async ({ ctx, input }) => {
+  const engine = await ctx.services.engine();
+  const [items, total] = await Promise.all([engine.listBackups(input), engine.countBackups({ ...input, limit: undefined, offset: undefined })]);
+  return { items, total, limit: input.limit, offset: input.offset };
+});

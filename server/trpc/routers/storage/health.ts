@@ -1,0 +1,3 @@
+import { procedure } from '../../init';
+
+export const health = procedure.query(async ({ ctx }) => (await ctx.services.engine()).getStorageHealth());

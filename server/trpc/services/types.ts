@@ -1,0 +1,56 @@
+/** What the procedures need from the rest of the server; tests pass stand-ins for these. */
+import type { BackupEngine } from '../../engine/engine';
+import type { NewUser, PublicUser, Role } from '../../auth/users';
+
+export type EngineApi = Pick<
+  BackupEngine,
+  | 'startBackup'
+  | 'listBackups'
+  | 'countBackups'
+  | 'getBackup'
+  | 'getBackupProgress'
+  | 'verifyBackup'
+  | 'repairBackup'
+  | 'restoreBackup'
+  | 'deleteBackup'
+  | 'getShardMap'
+  | 'getStatistics'
+  | 'getStorageUsage'
+  | 'getStorageHealth'
+  | 'audit'
+>;
+
+export interface UsersApi {
+  list(): Promise<PublicUser[]>;
+  create(input: NewUser, actor: string): Promise<PublicUser>;
+  setRole(id: string, role: Role, actor: string): Promise<PublicUser>;
+  setDisabled(id: string, disabled: boolean, actor: string): Promise<PublicUser>;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  outcome?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface AuditApi {
+  list(filter: AuditFilter): Promise<{ events: AuditEvent[]; total: number }>;
+}
+
+export interface Services {
+  engine(): Promise<EngineApi>;
+  users(): Promise<UsersApi>;
+  audit(): Promise<AuditApi>;
+}

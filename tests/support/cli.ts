@@ -1,0 +1,35 @@
+/** Runs the real CLI binary, as a user would. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const CLI = path.resolve('bin/plexichat-backup.mjs');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: unknown;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    if (child.pid) opts.onSpawn?.(child.pid);
+    child.on('close', (code) => {
+      let json: unknown = undefined;
+      if (args.includes('--json')) {
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
