@@ -1,0 +1,128 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupMetadata, BackupProgress, VerifyResult } from '../../server/engine/types';
+import { treeDiff } from '../support/compare';
+import { runCli } from '../support/cli';
+import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
+import { Rng, makeTree } from '../support/tree';
+
+const MiB = 1024 * 1024;
+
+describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => {
+  let t: TestEnv;
+  let src: string;
+
+  beforeAll(async () => {
+    t = await makeEnv(mode);
+    src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 8, smallFiles: 200, bigFiles: [2 * MiB], unicode: true, empties: true, symlinks: true });
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('backs up, lists, shows, verifies, restores and deletes, one JSON document per command', async () => {
+    const b = await runCli(['backup', src, '--tag', 'daily', '--retention-days', '7', '--security-level', 'basic', '--json'], t.env);
+    expect(b.code, b.stderr).toBe(0);
+    const meta = b.json as BackupMetadata;
+    expect(meta).toMatchObject({ status: 'completed', security_level: 'basic', tags: ['daily'], retention_days: 7 });
+    expect(meta.shard_count).toBeGreaterThan(0);
+    expect(meta.stored_size).toBeGreaterThan(0);
+
+    const list = await runCli(['list', '--tag', 'daily', '--json'], t.env);
+    expect((list.json as BackupMetadata[]).map((x) => x.backup_id)).toEqual([meta.backup_id]);
+    const show = await runCli(['show', meta.backup_id, '--json'], t.env);
+    expect((show.json as BackupMetadata).original_size).toBe(meta.original_size);
+    const prog = await runCli(['progress', meta.backup_id, '--json'], t.env);
+    expect(prog.json as BackupProgress).toMatchObject({ status: 'completed', percent: 100, phase: 'done' });
+
+    const v = await runCli(['verify', meta.backup_id, '--read-data', '--json'], t.env);
+    expect(v.code).toBe(0);
+    expect(v.json as VerifyResult).toMatchObject({ status: 'healthy', all_shards_valid: true, bad_shards: [] });
+
+    const target = path.join(t.dir, 'restored');
+    const r = await runCli(['restore', meta.backup_id, '--target', target, '--json'], t.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await treeDiff(src, target)).toEqual([]);
+
+    const stats = await runCli(['stats', '--json'], t.env);
+    expect((stats.json as { completed_backups: number }).completed_backups).toBeGreaterThanOrEqual(1);
+
+    const d = await runCli(['delete', meta.backup_id, '--json'], t.env);
+    expect(d.json).toEqual({ backup_id: meta.backup_id, deleted: true });
+    const gone = await runCli(['show', meta.backup_id, '--json'], t.env);
+    expect(gone.code).not.toBe(0);
+    expect((gone.json as { error: { message: string } }).error.message).toMatch(/not found/);
+  });
+
+  it('answers bad input with one clear line and a usage exit code', async () => {
+    const bad = await runCli(['backup', src, '--type', 'weekly'], t.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--type must be one of full/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    const missing = await runCli(['backup', path.join(t.dir, 'nope')], t.env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/does not exist/);
+    const cfg = await runCli(['list'], { ...t.env, PLEXICHAT_SHARD_SIZE: '1000' });
+    expect(cfg.code).toBe(2);
+    expect(cfg.stderr).toMatch(/shard_size must be between 262144 bytes \(256 KiB–20 MiB\)/);
+    expect(cfg.stderr).toMatch(/PLEXICHAT_SHARD_SIZE/);
+  });
+
+  it('a backup killed with SIGKILL half-way is never completed; the next backup, verify and restore succeed', async () => {
+    const dir = path.join(t.dir, 'killme');
+    const rng = new Rng(5);
+    await makeTree(dir, { seed: 9, smallFiles: 50 });
+    for (let i = 0; i < 4; i++) await writeFile(path.join(dir, `chunk-${i}.bin`), rng.bytes(48 * MiB));
+    let pid = 0;
+    const running = runCli(['backup', dir, '--tag', 'killed', '--json'], t.env, { onSpawn: (p) => (pid = p) });
+    // Wait until it is really under way, then kill it without warning.
+    for (let i = 0; i < 400; i++) {
+      const l = await runCli(['list', '--tag', 'killed', '--json'], t.env);
+      const row = (l.json as BackupMetadata[] | undefined)?.[0];
+      if (row?.status === 'running') {
+        const p = await runCli(['progress', row.backup_id, '--json'], t.env);
+        if ((p.json as BackupProgress).bytes_done > 0) break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(pid, 'SIGKILL');
+    await running;
+    const after = await runCli(['list', '--tag', 'killed', '--json'], t.env);
+    const killed = (after.json as BackupMetadata[])[0]!;
+    expect(killed.status).toBe('failed');
+    expect(killed.error).toMatch(/interrupted/);
+
+    const again = await runCli(['backup', dir, '--json'], t.env);
+    expect(again.code, again.stderr).toBe(0);
+    const id = (again.json as BackupMetadata).backup_id;
+    expect((await runCli(['verify', id, '--read-data'], t.env)).code).toBe(0);
+    const target = path.join(t.dir, 'r-killed');
+    expect((await runCli(['restore', id, '--target', target], t.env)).code).toBe(0);
+    expect(await treeDiff(dir, target)).toEqual([]);
+  });
+
+  it('lets several processes work on one installation at the same time', async () => {
+    const dirs = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const d = path.join(t.dir, `par${i}`);
+        await makeTree(d, { seed: 100 + i, smallFiles: 100, bigFiles: [MiB] });
+        return d;
+      }),
+    );
+    const engine = await t.open();
+    const [a, b, c, local] = await Promise.all([
+      runCli(['backup', dirs[0]!, '--json'], t.env),
+      runCli(['backup', dirs[1]!, '--json'], t.env),
+      runCli(['list', '--json'], t.env),
+      engine.createBackup({ paths: [dirs[2]!] }),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(c.code, c.stderr).toBe(0);
+    expect(local.status).toBe('completed');
+    for (const id of [(a.json as BackupMetadata).backup_id, (b.json as BackupMetadata).backup_id, local.backup_id]) {
+      expect((await engine.verifyBackup(id, { readData: true })).status).toBe('healthy');
+    }
+    expect(await readFile(path.join(dirs[0]!, 'big-0.bin'))).toHaveLength(MiB);
+  });
+});

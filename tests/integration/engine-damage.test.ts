@@ -1,0 +1,89 @@
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupEngine } from '../../server/engine/engine';
+import { treeDiff } from '../support/compare';
+import { runCli } from '../support/cli';
+import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
+import { makeTree } from '../support/tree';
+
+const MiB = 1024 * 1024;
+
+async function shardFile(storageRoot: string, location: string, shardId: string): Promise<string> {
+  return path.join(storageRoot, location, 'data', shardId.slice(0, 2), shardId);
+}
+
+describe.each(CATALOG_MODES)('damage, verify and repair (%s catalog)', (mode) => {
+  let t: TestEnv;
+  let engine: BackupEngine;
+  let src: string;
+
+  beforeAll(async () => {
+    t = await makeEnv(mode);
+    engine = await t.open();
+    src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 42, smallFiles: 300, bigFiles: [6 * MiB, 3 * MiB] });
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('a flipped byte in one replica: degraded, named; restore still works; repair makes it healthy', async () => {
+    const b = await engine.createBackup({ paths: [src] });
+    const map = await engine.getShardMap(b.backup_id);
+    const victim = map.find((s) => s.kind === 'data' && s.stored_size > MiB)!;
+    const loc = victim.replicas[0]!.location;
+    const file = await shardFile(t.config.storage_root, loc, victim.shard_id);
+    const bytes = await readFile(file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    await writeFile(file, bytes);
+
+    const v = await engine.verifyBackup(b.backup_id);
+    expect(v.status).toBe('degraded');
+    expect(v.all_shards_valid).toBe(false);
+    expect(v.bad_shards).toEqual([expect.objectContaining({ shard_id: victim.shard_id, location: loc, problem: 'checksum_mismatch', message: `Shard checksum mismatch for ${victim.shard_id} at ${loc}` })]);
+
+    const target = path.join(t.dir, 'r-degraded');
+    await engine.restoreBackup(b.backup_id, { target });
+    expect(await treeDiff(src, target)).toEqual([]);
+
+    const r = await engine.repairBackup(b.backup_id);
+    expect(r.repaired).toEqual([{ shard_id: victim.shard_id, location: loc }]);
+    expect(r.status).toBe('healthy');
+    expect((await engine.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
+  });
+
+  it('every replica of one shard gone: corrupted; restore fails naming the file and writes no short file', async () => {
+    const b = await engine.createBackup({ paths: [src], tags: ['lost'] });
+    const map = await engine.getShardMap(b.backup_id);
+    // The shard that holds the start of big-1.bin (3 MiB, after the 6 MiB file).
+    const victim = map.filter((s) => s.kind === 'data').sort((a, z) => z.plain_size - a.plain_size)[0]!;
+    for (const r of victim.replicas) await rm(await shardFile(t.config.storage_root, r.location, victim.shard_id));
+
+    const v = await engine.verifyBackup(b.backup_id);
+    expect(v.status).toBe('corrupted');
+    expect(v.lost_shards).toContain(victim.shard_id);
+    expect(v.affected_files.length).toBeGreaterThan(0);
+
+    const target = path.join(t.dir, 'r-lost');
+    const res = await runCli(['restore', b.backup_id, '--target', target], t.env);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/Missing required shards/);
+    for (const f of v.affected_files) {
+      expect(res.stderr).toContain(f);
+      await expect(readFile(path.join(target, f))).rejects.toThrow(/ENOENT/);
+    }
+    // Files that do not touch the lost shard are restored intact.
+    const restored = await readdir(target, { recursive: true });
+    expect(restored.length).toBeGreaterThan(100);
+
+    const cliVerify = await runCli(['verify', b.backup_id, '--json'], t.env);
+    expect(cliVerify.code).toBe(3);
+    expect((cliVerify.json as { status: string }).status).toBe('corrupted');
+  });
+
+  it('a different master key is refused with a clear message', async () => {
+    const res = await runCli(['list', '--json'], { ...t.env, PLEXICHAT_ENCRYPTION_KEY: 'ab'.repeat(32) });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/master key does not open this repository/);
+    expect((res.json as { error: { message: string } }).error.message).toMatch(/PLEXICHAT_ENCRYPTION_KEY/);
+  });
+});
