@@ -14,12 +14,12 @@ export const MAX_SHARD_SIZE = 20 * MiB;
 export const SECURITY_LEVELS = ['basic', 'standard', 'high', 'maximum', 'government'] as const;
 export type SecurityLevel = (typeof SECURITY_LEVELS)[number];
 
-const intIn = (min: number, max: number, unit = '') =>
+const intIn = (min: number, max: number, range = `${min} and ${max}`) =>
   z
-    .number({ error: `must be a whole number between ${min}${unit} and ${max}${unit}` })
-    .int({ error: `must be a whole number between ${min}${unit} and ${max}${unit}` })
-    .min(min, { error: `must be between ${min}${unit} and ${max}${unit}` })
-    .max(max, { error: `must be between ${min}${unit} and ${max}${unit}` });
+    .number({ error: `must be a whole number between ${range}` })
+    .int({ error: `must be a whole number between ${range}` })
+    .min(min, { error: `must be between ${range}` })
+    .max(max, { error: `must be between ${range}` });
 
 const locationSchema = z
   .object({
@@ -42,7 +42,7 @@ const configSchema = z.object({
   data_dir: z.string().min(1),
   storage_root: z.string().min(1),
   database_url: z.string().optional(),
-  shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, ' bytes (256 KiB–20 MiB)'),
+  shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, `${MIN_SHARD_SIZE} and ${MAX_SHARD_SIZE} bytes (256 KiB–20 MiB)`),
   chunking: z.enum(['cdc', 'fixed']),
   replication_factor: intIn(1, 10),
   retention_days: intIn(1, 36500),
@@ -55,7 +55,7 @@ const configSchema = z.object({
   key_rotation_days: intIn(1, 3650),
   max_concurrent_backups: intIn(1, 64),
   enable_health_monitoring: z.boolean(),
-  health_check_interval: intIn(5, 86400, ' s'),
+  health_check_interval: intIn(5, 86400, '5 and 86400 seconds'),
   cloud_retries: intIn(0, 20),
   storage_retry_backoff_seconds: z.number().min(0).max(60),
   storage_timeout_seconds: z.number().positive().max(3600),

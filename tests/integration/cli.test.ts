@@ -64,7 +64,7 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => 
     expect(missing.stderr).toMatch(/does not exist/);
     const cfg = await runCli(['list'], { ...t.env, PLEXICHAT_SHARD_SIZE: '1000' });
     expect(cfg.code).toBe(2);
-    expect(cfg.stderr).toMatch(/shard_size must be between 262144 bytes \(256 KiB–20 MiB\)/);
+    expect(cfg.stderr).toMatch(/shard_size must be between 262144 and 20971520 bytes \(256 KiB–20 MiB\)/);
     expect(cfg.stderr).toMatch(/PLEXICHAT_SHARD_SIZE/);
   });
 
