@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine with Node 20: dependencies, services, then every test
+# (unit, integration against both the embedded PGlite catalog and PostgreSQL, end-to-end in Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export npm_config_nodedir="${npm_config_nodedir:-/usr}" NEXT_TELEMETRY_DISABLED=1
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+eval "$(bash scripts/test-services.sh)"
+exec npx vitest run "$@"
