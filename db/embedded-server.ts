@@ -167,10 +167,19 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions): Promise<{ 
   });
   log(`catalog server listening on ${paths.socketPath} (pid ${process.pid})`);
   armIdle();
+  // If the data dir is removed or taken over underneath us, stop serving a catalog that no longer exists.
+  const watchdog = setInterval(() => {
+    if (readOwner(paths.lockFile) !== String(process.pid)) {
+      log('catalog lock file is gone or taken over; stopping');
+      void stop();
+    }
+  }, 2000);
+  watchdog.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      clearInterval(watchdog);
       if (idleTimer) clearTimeout(idleTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -179,10 +188,18 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions): Promise<{ 
       while (processing) await new Promise((r) => setTimeout(r, 5));
       await db.close();
       rmSync(paths.socketPath, { force: true });
-      rmSync(paths.lockFile, { force: true });
+      if (readOwner(paths.lockFile) === String(process.pid)) rmSync(paths.lockFile, { force: true });
       log('catalog server stopped');
     })());
   return { stop };
+}
+
+function readOwner(lockFile: string): string {
+  try {
+    return readFileSync(lockFile, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** One owner per database directory: a lock file holding the owner's pid; a dead owner's lock is taken over. */

@@ -7,7 +7,8 @@ import { Chunker } from './chunker';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
 import { contentId } from './keys';
-import { reuseShard, writeShard, type StoredShard } from './shard-store';
+import { ShardBatch } from './shard-batch';
+import { storeNewShard, type StoredShard } from './shard-store';
 
 export interface SinkStats {
   chunks: number;
@@ -23,6 +24,8 @@ export class ShardWriter {
   private readonly seen = new Map<string, Promise<StoredShard>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private failure: unknown = null;
+  private readonly batch: ShardBatch;
+  private readonly records = new Set<Promise<void>>();
   onShard: (s: StoredShard) => void = () => undefined;
 
   constructor(
@@ -33,8 +36,10 @@ export class ShardWriter {
     private readonly keyId: string,
     private readonly key: Buffer | null,
     private readonly cipher: Cipher,
-    private readonly maxInFlight = 8,
-  ) {}
+    private readonly maxInFlight = 12,
+  ) {
+    this.batch = new ShardBatch(ctx, backupId, level);
+  }
 
   /**
    * Queues a chunk; resolves once there is room for more work. The shard itself arrives later through the
@@ -63,11 +68,12 @@ export class ShardWriter {
   }
 
   private async store(cid: string, plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
-    const ctx = this.ctx;
-    const reused = ctx.config.enable_deduplication ? await reuseShard(ctx, this.backupId, cid, this.level) : null;
-    const s =
-      reused ??
-      (await writeShard(ctx, {
+    const reused = this.ctx.config.enable_deduplication ? await this.batch.lookup(cid) : null;
+    let s: StoredShard;
+    if (reused) {
+      s = reused;
+    } else {
+      const rec = await storeNewShard(this.ctx, {
         backupId: this.backupId,
         contentId: cid,
         securityLevel: this.level,
@@ -76,8 +82,12 @@ export class ShardWriter {
         cipher: this.cipher,
         kind,
         plain,
-      }));
-    if (s.isNew) {
+      });
+      // The record is batched; the backup waits for it (drain) before it can complete.
+      const recorded = this.batch.record(rec);
+      this.records.add(recorded);
+      recorded.catch((err) => (this.failure ??= err));
+      s = { id: rec.id, plainSize: rec.plainSize, storedSize: rec.storedSize, isNew: true };
       this.stats.newShards++;
       this.stats.newPlainBytes += s.plainSize;
       this.stats.newStoredBytes += s.storedSize;
@@ -89,6 +99,8 @@ export class ShardWriter {
 
   async drain(): Promise<void> {
     while (this.inFlight.size) await Promise.race(this.inFlight);
+    await this.batch.flush();
+    await Promise.allSettled(this.records);
     if (this.failure) throw this.failure;
   }
 }

@@ -4,8 +4,9 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { backupShards, shardReplicas, shards } from '../../db/schema';
+import { shardReplicas } from '../../db/schema';
 import type { Cipher, Encoded } from './codec';
+import type { ShardRecordInput } from './shard-batch';
 import { IntegrityError, storedChecksum } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
@@ -31,28 +32,8 @@ export interface StoredShard {
   isNew: boolean;
 }
 
-/** Reuses an existing complete shard with this content (dedup), recording the backup's reference atomically. */
-export async function reuseShard(ctx: EngineContext, backupId: string, contentId: string, level: string): Promise<StoredShard | null> {
-  return ctx.db.transaction(async (tx) => {
-    // Clearing the GC mark and adding the reference in one transaction is what makes GC safe (see docs).
-    const rows = await tx.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
-      UPDATE shards SET gc_marked_at = NULL
-      WHERE id = (
-        SELECT s.id FROM shards s
-        WHERE s.content_id = ${contentId} AND s.security_level = ${level}
-          AND EXISTS (SELECT 1 FROM shard_replicas r WHERE r.shard_id = s.id AND r.state = 'ok')
-        ORDER BY s.created_at LIMIT 1
-      )
-      RETURNING id, plain_size, stored_size`);
-    const row = rows.rows[0];
-    if (!row) return null;
-    await tx.insert(backupShards).values({ backupId, shardId: row.id }).onConflictDoNothing();
-    return { id: row.id, plainSize: Number(row.plain_size), storedSize: Number(row.stored_size), isNew: false };
-  });
-}
-
-/** Encodes and writes a new shard to `replication_factor` locations, then records it. */
-export async function writeShard(ctx: EngineContext, s: NewShard): Promise<StoredShard> {
+/** Encodes a new shard and writes it to `replication_factor` locations; the caller records it. */
+export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<ShardRecordInput> {
   const plainSize = s.plain.length;
   const id = `${s.contentId}-${randomBytes(6).toString('hex')}`;
   const enc = await ctx.pool.encode(s.plain, {
@@ -64,22 +45,18 @@ export async function writeShard(ctx: EngineContext, s: NewShard): Promise<Store
     level: ctx.config.compression_level,
   });
   const placed = await putReplicas(ctx, shardKey(id), enc.stored, s.backupId);
-  await ctx.db.transaction(async (tx) => {
-    await tx.insert(shards).values({
-      id,
-      contentId: s.contentId,
-      securityLevel: s.securityLevel,
-      keyId: s.keyId,
-      plainSize,
-      storedSize: enc.stored.length,
-      checksum: enc.checksum,
-      compression: enc.compression,
-      kind: s.kind,
-    });
-    await tx.insert(shardReplicas).values(placed.map((l) => ({ shardId: id, location: l.name, state: 'ok', checkedAt: ctx.now() })));
-    await tx.insert(backupShards).values({ backupId: s.backupId, shardId: id }).onConflictDoNothing();
-  });
-  return { id, plainSize, storedSize: enc.stored.length, isNew: true };
+  return {
+    id,
+    contentId: s.contentId,
+    securityLevel: s.securityLevel,
+    keyId: s.keyId,
+    plainSize,
+    storedSize: enc.stored.length,
+    checksum: enc.checksum,
+    compression: enc.compression,
+    kind: s.kind,
+    locations: placed.map((l) => l.name),
+  };
 }
 
 /**

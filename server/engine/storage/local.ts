@@ -8,6 +8,8 @@ const TMP_DIR = '.tmp';
 /** A location on a local (or mounted) file system. Writes go to a temp file, are fsynced, then renamed. */
 export class LocalBackend implements StorageBackend {
   readonly type = 'local';
+  /** Directories known to exist: a mkdir per object costs a round trip on the hot path. */
+  private readonly dirs = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -29,7 +31,11 @@ export class LocalBackend implements StorageBackend {
     const final = this.pathOf(key);
     const tmp = path.join(this.root, TMP_DIR, `${randomBytes(8).toString('hex')}.tmp`);
     try {
-      await mkdir(path.dirname(final), { recursive: true });
+      const dir = path.dirname(final);
+      if (!this.dirs.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        this.dirs.add(dir);
+      }
       const fh = await open(tmp, 'w', 0o600);
       try {
         await fh.writeFile(data);
