@@ -6,7 +6,6 @@
 import { Chunker } from './chunker';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
-import { contentId } from './keys';
 import { ShardBatch } from './shard-batch';
 import { storeNewShard, type StoredShard } from './shard-store';
 
@@ -47,24 +46,29 @@ export class ShardWriter {
    */
   async add(plain: Buffer, kind: 'data' | 'manifest'): Promise<{ shard: Promise<StoredShard> }> {
     if (this.failure) throw this.failure;
-    const cid = contentId(this.levelKey, plain);
     this.stats.chunks++;
-    let p = this.seen.get(cid);
-    if (!p) {
-      p = this.store(cid, plain, kind);
-      this.seen.set(cid, p);
-      const tracked = p.then(
-        () => undefined,
-        (err) => {
-          this.failure ??= err;
-        },
-      );
-      this.inFlight.add(tracked);
-      void tracked.finally(() => this.inFlight.delete(tracked));
-      while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
-      if (this.failure) throw this.failure;
-    }
+    const p = this.process(plain, kind);
+    const tracked = p.then(
+      () => undefined,
+      (err) => {
+        this.failure ??= err;
+      },
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
     return { shard: p };
+  }
+
+  /** The content id is computed in a worker too, so the main thread only reads, chunks and schedules. */
+  private async process(plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
+    const { cid, data } = await this.ctx.pool.contentId(plain, this.levelKey);
+    const existing = this.seen.get(cid);
+    if (existing) return existing;
+    const p = this.store(cid, data, kind);
+    this.seen.set(cid, p);
+    return p;
   }
 
   private async store(cid: string, plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {

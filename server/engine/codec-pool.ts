@@ -68,6 +68,13 @@ export class CodecPool {
     return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
   }
 
+  /** Keyed content id of a chunk; the buffer travels to the worker and back (transferred, not copied). */
+  async contentId(plain: Buffer, levelKey: Buffer): Promise<{ cid: string; data: Buffer }> {
+    const data = transferable(plain);
+    const r = await this.run<{ cid: string; data: Uint8Array }>({ op: 'hash', data, key: new Uint8Array(levelKey) }, [data.buffer as ArrayBuffer]);
+    return { cid: r.cid, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) };
+  }
+
   async decode(stored: Buffer, label: string, keys: Record<string, Buffer>): Promise<Buffer> {
     const data = transferable(stored);
     const k: Record<string, Uint8Array> = {};

@@ -1,8 +1,10 @@
 /** Runs in a worker thread: the CPU-heavy half of the pipeline (compress + encrypt + checksum, and back). */
+import { createHmac } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { decodeObject, encodeObject, type EncodeOptions } from './codec';
 
 type Request =
+  | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
   | { id: number; op: 'encode'; data: Uint8Array; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
   | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array> };
 
@@ -10,7 +12,10 @@ const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLengt
 
 parentPort!.on('message', (req: Request) => {
   try {
-    if (req.op === 'encode') {
+    if (req.op === 'hash') {
+      const cid = createHmac('sha256', toBuf(req.key)).update(req.data).digest('hex');
+      parentPort!.postMessage({ id: req.id, ok: true, cid, data: req.data }, [req.data.buffer as ArrayBuffer]);
+    } else if (req.op === 'encode') {
       const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null });
       const out = new Uint8Array(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength);
       parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression }, [out.buffer as ArrayBuffer]);
