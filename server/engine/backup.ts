@@ -5,7 +5,7 @@
  * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
  * this returns, in the catalog.
  */
-import { open, readFile, readlink } from 'node:fs/promises';
+import { open, readFile, readlink, stat } from 'node:fs/promises';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
@@ -21,9 +21,21 @@ const IDS_PER_LINE = 1000;
 export interface BackupInput {
   sources?: { abs: string; rel: string }[];
   payload?: { name: string; data: Buffer };
+  /** incremental/differential: files unchanged since this backup are referenced, not read. */
+  base?: BaseIndex;
+  /** snapshot: files that change while read are re-read (small) or reported (large). */
+  detectChanges?: boolean;
+}
+
+export interface BaseIndex {
+  backupId: string;
+  entries: Map<string, ManifestEntry>;
+  chunkIds: string[];
 }
 
 export interface BackupOutcome {
+  filesReused: number;
+  changedWhileRead: string[];
   originalSize: number;
   fileCount: number;
   shardCount: number;
@@ -128,18 +140,70 @@ export async function writeBackupData(
     await flushReady();
   };
 
+  // Incremental/differential: a file whose size, mtime, ctime, inode and mode match the base backup is not
+  // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
+  let filesReused = 0;
+  let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
+  const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
+    await dataSink.end();
+    await flushReady();
+    const x: Extent[] = [];
+    for (const [k, off, len] of baseEntry.x ?? []) {
+      const shardId = base.chunkIds[k];
+      if (!shardId) throw new EngineError('INTEGRITY', `The manifest of base backup ${base.backupId} is damaged (chunk ${k} missing); make a full backup.`);
+      let idx: number;
+      if (lastReuse && lastReuse.baseIndex === k && lastReuse.tableLen === dataSink.table.length) idx = lastReuse.newIndex;
+      else {
+        idx = dataSink.appendExisting(writer.reference(shardId));
+        lastReuse = { baseIndex: k, newIndex: idx, tableLen: dataSink.table.length };
+      }
+      x.push([idx, off, len]);
+    }
+    if (x.length) entry.x = x;
+    entry.s = baseEntry.s ?? 0;
+    original += entry.s;
+    progress.bytesDone += entry.s;
+    files++;
+    filesReused++;
+    progress.filesDone++;
+    await filesSink.write(Buffer.from(`${JSON.stringify(entry)}\n`));
+  };
+  const unchanged = (it: SourceItem): ManifestEntry | null => {
+    const b = input.base?.entries.get(it.rel);
+    if (!b || it.type !== 'f' || b.t !== 'f') return null;
+    const same = b.s === it.size && b.mt === Math.round(it.mtimeMs) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || b.ct === Math.round(it.ctimeMs));
+    return same ? b : null;
+  };
+  const changedWhileRead: string[] = [];
+
   if (input.payload) {
     const { name, data } = input.payload;
     const now = ctx.now().getTime();
     await addEntry({ p: name, t: 'f', m: 0o600, mt: now, s: data.length }, oneBlock(data));
   } else if (input.sources) {
-    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip))) {
+    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip), (x) => !unchanged(x))) {
       if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
       const entry = toEntry(it);
       try {
+        const baseEntry = unchanged(it);
+        if (baseEntry) {
+          await reuse(entry, baseEntry, input.base!);
+          continue;
+        }
         if (it.type === 'l') entry.l = await readlink(it.abs);
-        const data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+        let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+        if (input.detectChanges && content) {
+          const stable = await readStable(it, content);
+          data = oneBlock(stable.data);
+          entry.s = stable.data.length;
+          entry.mt = Math.round(it.mtimeMs);
+          if (stable.changed) changedWhileRead.push(it.rel);
+        }
         await addEntry(entry, data);
+        if (input.detectChanges && it.type === 'f' && !content) {
+          const after = await stat(it.abs);
+          if (after.size !== entry.s || after.mtimeMs !== it.mtimeMs) changedWhileRead.push(it.rel);
+        }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
@@ -161,6 +225,8 @@ export async function writeBackupData(
   await writer.drain();
   progress.phase = 'finalizing';
   return {
+    filesReused,
+    changedWhileRead: [...new Set(changedWhileRead)],
     originalSize: original,
     fileCount: files,
     shardCount: referenced.size,
@@ -189,7 +255,7 @@ const AHEAD_BYTES = 32 * 1024 * 1024;
  * Keeps up to AHEAD_FILES small files being read ahead of the chunker, in walk order: many small files
  * cost one round trip each, and overlapping them is what makes trees of small files fast.
  */
-async function* readAhead(items: AsyncIterable<SourceItem>): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
+async function* readAhead(items: AsyncIterable<SourceItem>, wanted: (it: SourceItem) => boolean): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
   const iter = items[Symbol.asyncIterator]();
   const window: { it: SourceItem; content: Promise<Buffer> | null }[] = [];
   let bytes = 0;
@@ -202,7 +268,7 @@ async function* readAhead(items: AsyncIterable<SourceItem>): AsyncGenerator<{ it
         break;
       }
       const it = r.value;
-      const small = it.type === 'f' && it.size <= SMALL_FILE;
+      const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
       const content = small ? readFile(it.abs) : null;
       content?.catch(() => undefined);
       if (small) bytes += it.size;
@@ -213,6 +279,22 @@ async function* readAhead(items: AsyncIterable<SourceItem>): AsyncGenerator<{ it
     if (next.content) bytes -= next.it.size;
     yield next;
   }
+}
+
+/**
+ * Snapshot mode: a small file is read until two stats around the read agree (at most 3 times), so it is
+ * never stored torn; a large file is streamed and, if it changed meanwhile, reported.
+ */
+async function readStable(it: SourceItem, content: Promise<Buffer>): Promise<{ data: Buffer; changed: boolean }> {
+  let data = await content;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const after = await stat(it.abs);
+    if (after.size === it.size && after.mtimeMs === it.mtimeMs && after.size === data.length) return { data, changed: false };
+    it.size = after.size;
+    it.mtimeMs = after.mtimeMs;
+    data = await readFile(it.abs);
+  }
+  return { data, changed: true };
 }
 
 async function* oneBlock(data: Buffer): AsyncIterable<Uint8Array> {

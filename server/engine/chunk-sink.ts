@@ -4,6 +4,7 @@
  * being processed at once (backpressure), so memory stays flat whatever the size of the backup.
  */
 import { Chunker } from './chunker';
+import { EngineError } from './errors';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
 import { ShardBatch } from './shard-batch';
@@ -25,6 +26,7 @@ export class ShardWriter {
   private failure: unknown = null;
   private readonly batch: ShardBatch;
   private readonly records = new Set<Promise<void>>();
+  private readonly refs = new Map<string, Promise<StoredShard>>();
   onShard: (s: StoredShard) => void = () => undefined;
 
   constructor(
@@ -59,6 +61,24 @@ export class ShardWriter {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     return { shard: p };
+  }
+
+  /** References a shard that is already stored (from a base backup's chunk table). */
+  reference(shardId: string): Promise<StoredShard> {
+    let p = this.refs.get(shardId);
+    if (!p) {
+      p = this.batch.reference(shardId).then((s) => {
+        if (!s) {
+          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile). Run the backup again, or make a full backup.`);
+        }
+        this.stats.referencedStoredBytes += s.storedSize;
+        this.onShard(s);
+        return s;
+      });
+      p.catch((err) => (this.failure ??= err));
+      this.refs.set(shardId, p);
+    }
+    return p;
   }
 
   /** The content id is computed in a worker too, so the main thread only reads, chunks and schedules. */
@@ -105,6 +125,7 @@ export class ShardWriter {
     while (this.inFlight.size) await Promise.race(this.inFlight);
     await this.batch.flush();
     await Promise.allSettled(this.records);
+    await Promise.allSettled(this.refs.values());
     if (this.failure) throw this.failure;
   }
 }
@@ -149,6 +170,12 @@ export class ChunkSink {
       this.table.push((await this.writer.add(c, this.kind)).shard);
       this.onChunk(index, start, this.emittedEnd);
     }
+  }
+
+  /** Appends an already-stored shard to the table (no stream bytes); returns its index. */
+  appendExisting(shard: Promise<StoredShard>): number {
+    this.table.push(shard);
+    return this.table.length - 1;
   }
 
   async shardIds(): Promise<string[]> {

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { type Catalog, openCatalog } from '../../db/client';
 import { auditEvents, backups, dataKeys } from '../../db/schema';
 import type { Config } from '../config';
-import { writeBackupData } from './backup';
+import { type BackupInput, writeBackupData } from './backup';
+import { findBase, loadBaseIndex } from './base-index';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
@@ -86,7 +87,9 @@ export class BackupEngine {
     const ctx = this.ctx;
     const type = opts.backupType ?? 'full';
     if (!BACKUP_TYPES.includes(type)) throw new EngineError('INVALID', `Unknown backup type "${type}"; use one of ${BACKUP_TYPES.join(', ')}.`);
-    if (type !== 'full') throw new EngineError('INVALID', `Backup type "${type}" is not available yet in this version; use "full" (every backup is self-contained and deduplicated).`);
+    if (type === 'continuous') {
+      throw new EngineError('INVALID', 'Continuous backups run from a watcher schedule, which this version does not have yet; use full, incremental, differential or snapshot.');
+    }
     const level = opts.securityLevel ?? this.config.default_security_level;
     if (!opts.paths?.length && opts.payload === undefined) throw new EngineError('INVALID', 'Nothing to back up: give one or more paths or a data payload.');
     if (opts.priority !== undefined && (opts.priority < 1 || opts.priority > 10)) throw new EngineError('INVALID', 'priority must be between 1 and 10.');
@@ -95,6 +98,7 @@ export class BackupEngine {
     const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
     const cipher = cipherFor(level, this.config.enable_encryption);
     await ctx.keys.kek(level); // fails early for an unavailable level (e.g. government without an HSM)
+    const baseRow = sources && (type === 'incremental' || type === 'differential') ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
 
     const [running] = await ctx.db.select({ n: count() }).from(backups).where(eq(backups.status, 'running'));
     if ((running?.n ?? 0) >= this.config.max_concurrent_backups) {
@@ -115,7 +119,7 @@ export class BackupEngine {
       tags: opts.tags ?? [],
       retentionDays: retention,
       priority: opts.priority ?? 5,
-      metadata: { ...(opts.metadata ?? {}), host: hostname() },
+      metadata: { ...(opts.metadata ?? {}), host: hostname(), ...(baseRow ? { base_backup_id: baseRow.id } : {}) },
       sources: sources ? sources.map((s) => s.abs) : [`payload:${payload!.name}`],
       keyId: wrapped.id,
       ownerPid: process.pid,
@@ -125,7 +129,8 @@ export class BackupEngine {
     const progress = new ProgressTracker(id, ctx.now);
     this.active.set(id, progress);
     const actor = opts.actor ?? 'system';
-    const done = this.runBackup(id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, { sources, payload }, progress, opts.signal)
+    const input = { sources, payload, detectChanges: type === 'snapshot', baseRow };
+    const done = this.runBackup(id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, input, progress, opts.signal)
       .then(async (meta) => {
         await this.audit({ actor, action: 'backup.create', target: id, details: { original_size: meta.original_size, new_bytes: meta.new_bytes } });
         return meta;
@@ -143,7 +148,7 @@ export class BackupEngine {
     id: string,
     level: string,
     dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> },
-    input: Parameters<typeof writeBackupData>[5],
+    input: Omit<BackupInput, 'base'> & { baseRow: BackupRow | null },
     progress: ProgressTracker,
     signal?: AbortSignal,
   ): Promise<BackupMetadata> {
@@ -156,7 +161,8 @@ export class BackupEngine {
       const [keyRow] = await ctx.db.select().from(dataKeys).where(eq(dataKeys.id, dk.id));
       const keyDoc = Buffer.from(JSON.stringify({ id: keyRow!.id, securityLevel: keyRow!.securityLevel, algorithm: keyRow!.algorithm, wrapped: keyRow!.wrappedKey, kekId: keyRow!.kekId }));
       await putReplicas(ctx, keyKey(dk.id), keyDoc, id, { want: ctx.config.replication_factor });
-      const out = await writeBackupData(ctx, id, level, dk, dk.cipher, input, progress, signal);
+      const base = input.baseRow ? await loadBaseIndex(ctx, input.baseRow) : undefined;
+      const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base }, progress, signal);
       const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));
       const seconds = (Date.now() - started) / 1000;
       const snapshot: SnapshotDoc = {
@@ -187,6 +193,12 @@ export class BackupEngine {
         .update(backups)
         .set({
           status: 'completed',
+          metadata: {
+            ...row!.metadata,
+            files_reused: out.filesReused,
+            ...(out.changedWhileRead.length ? { changed_while_read: out.changedWhileRead.slice(0, 1000) } : {}),
+            ...(out.skipped.length ? { skipped: out.skipped.slice(0, 1000) } : {}),
+          },
           manifestShards: { files: out.filesShards, chunks: out.chunksShards },
           originalSize: out.originalSize,
           storedSize: s.referencedStoredBytes,

@@ -70,6 +70,7 @@ class Batcher<T, R> {
 export class ShardBatch {
   private readonly lookups: Batcher<string, StoredShard | null>;
   private readonly records: Batcher<ShardRecordInput, void>;
+  private readonly refs: Batcher<string, StoredShard | null>;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -78,6 +79,12 @@ export class ShardBatch {
   ) {
     this.lookups = new Batcher(64, 2, (ids) => this.lookupMany(ids));
     this.records = new Batcher(64, 50, (rows) => this.recordMany(rows));
+    this.refs = new Batcher(256, 5, (ids) => this.referenceMany(ids));
+  }
+
+  /** References an existing shard by id (incremental backups reuse a base backup's shards); null if gone. */
+  reference(shardId: string): Promise<StoredShard | null> {
+    return this.refs.add(shardId);
   }
 
   /** Finds a complete shard with this content and records the backup's reference to it. */
@@ -91,6 +98,7 @@ export class ShardBatch {
   }
 
   async flush(): Promise<void> {
+    await this.refs.flush();
     await this.lookups.flush();
     await this.records.flush();
   }
@@ -119,6 +127,23 @@ export class ShardBatch {
     return contentIds.map((c) => {
       const r = by.get(c);
       return r ? { id: r.id, plainSize: Number(r.plain_size), storedSize: Number(r.stored_size), isNew: false } : null;
+    });
+  }
+
+  private async referenceMany(ids: string[]): Promise<(StoredShard | null)[]> {
+    const list = sql.join([...new Set(ids)].map((c) => sql`${c}`), sql`, `);
+    const rows = await this.ctx.db.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
+      WITH hit AS (
+        UPDATE shards SET gc_marked_at = NULL WHERE id IN (${list})
+        RETURNING id, plain_size, stored_size
+      ), ref AS (
+        INSERT INTO backup_shards (backup_id, shard_id) SELECT ${this.backupId}, id FROM hit ON CONFLICT DO NOTHING
+      )
+      SELECT id, plain_size, stored_size FROM hit`);
+    const by = new Map(rows.rows.map((r) => [r.id, r]));
+    return ids.map((id) => {
+      const r = by.get(id);
+      return r ? { id, plainSize: Number(r.plain_size), storedSize: Number(r.stored_size), isNew: false } : null;
     });
   }
 

@@ -69,6 +69,7 @@ export class RetryingBackend implements StorageBackend {
   ) {
     this.name = inner.name;
     this.type = inner.type;
+    countersFor(this.name);
   }
 
   /** This location's counters (shared with any other wrapper of the same location). */
@@ -120,6 +121,9 @@ export class RetryingBackend implements StorageBackend {
       } catch (err) {
         void it.return?.()?.catch(() => undefined);
         await this.afterFailure(err, 'list', prefix, attempt);
+      } finally {
+        // Also when the caller stops early; a no-op on a finished iterator.
+        void it.return?.()?.catch(() => undefined);
       }
     }
   }
@@ -145,7 +149,8 @@ export class RetryingBackend implements StorageBackend {
     const cap = Math.min(this.opts.backoffMs * 2 ** (attempt - 1), this.opts.maxBackoffMs ?? 30_000);
     const delayMs = Math.round((this.opts.random ?? Math.random)() * cap);
     this.stats.retries++;
-    this.opts.log?.(`storage retry ${this.name} ${op} ${key ?? '-'} attempt ${attempt}/${attempts}: ${error.message}`);
+    const detail = error.message.startsWith(`${this.name}: `) ? error.message.slice(this.name.length + 2) : error.message;
+    this.opts.log?.(`storage retry ${this.name} ${op} ${key ?? '-'} attempt ${attempt}/${attempts}: ${detail}`);
     this.opts.onRetry?.({ location: this.name, op, key, attempt, attempts, delayMs, error });
     await (this.opts.sleep ?? realSleep)(delayMs);
   }
@@ -190,7 +195,12 @@ const AUTH_CODES = new Set([
   'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'AuthorizationFailure', 'AuthenticationFailed',
   'AuthorizationPermissionMismatch', 'AuthorizationResourceTypeMismatch', 'ExpiredToken', 'InvalidToken',
   'InvalidClientTokenId', 'AccountIsDisabled', 'forbidden', 'unauthorized', 'authError', 'InvalidAuthenticationInfo',
+  'CredentialsProviderError',
 ]);
+/** Errors of reading local files a location needs (a credentials file): retrying cannot help. */
+const LOCAL_FILE_CODES = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR']);
+/** google-auth-library reports missing or rejected credentials only in words. */
+const AUTH_MESSAGE = /could not load the default credentials|could not load credentials|invalid_grant|unauthorized_client/i;
 const MISSING_CONTAINER_CODES = new Set(['NoSuchBucket', 'ContainerNotFound', 'ContainerBeingDeleted']);
 
 /** Collects status and error codes from an SDK error and its causes (AWS, Azure and GCS spell them differently). */
@@ -216,7 +226,7 @@ function factsOf(err: unknown): ErrorFacts {
   return { status, codes, message };
 }
 
-export type FailureReason = 'archived' | 'not_found' | 'auth' | 'no_container' | 'transient' | 'rejected';
+export type FailureReason = 'archived' | 'not_found' | 'auth' | 'no_container' | 'local_file' | 'transient' | 'rejected';
 
 export function failureReason(err: unknown): FailureReason {
   const { status, codes, message } = factsOf(err);
@@ -225,7 +235,8 @@ export function failureReason(err: unknown): FailureReason {
   // GCS reports a missing bucket with the same reason as a missing object; only the message differs.
   if (has(MISSING_CONTAINER_CODES) || (status === 404 && /bucket does not exist/i.test(message))) return 'no_container';
   if (has(NOT_FOUND_CODES)) return 'not_found';
-  if (has(AUTH_CODES)) return 'auth';
+  if (has(AUTH_CODES) || AUTH_MESSAGE.test(message)) return 'auth';
+  if (has(LOCAL_FILE_CODES)) return 'local_file';
   if (has(NETWORK_CODES) || has(THROTTLE_CODES)) return 'transient';
   if (status === undefined) return 'transient';
   if (status === 404) return 'not_found';
@@ -239,6 +250,7 @@ const KIND_OF: Record<FailureReason, StorageErrorKind> = {
   not_found: 'not_found',
   auth: 'permanent',
   no_container: 'permanent',
+  local_file: 'permanent',
   transient: 'unavailable',
   rejected: 'permanent',
 };
@@ -288,6 +300,7 @@ export function toStorageError(err: unknown, ctx: ErrorContext): StorageError {
     archived: `object${where} is in an archive tier and must be rehydrated before it can be read (${detail}); rehydrate it, then retry`,
     auth: `cannot ${ctx.op}${where}: access denied by ${service} (${detail}); check the location's credentials and that they grant access to ${container}`,
     no_container: `cannot ${ctx.op}${where}: ${container} does not exist (${detail}); create it or let the location's init create it, and check the name in the configuration`,
+    local_file: `cannot ${ctx.op}${where}: a local file the location needs cannot be read (${detail}); check credentials_json and other paths in the location's configuration`,
     transient: `cannot ${ctx.op}${where}: ${service} is unavailable (${detail}); check the endpoint and network — transient failures are retried automatically`,
     rejected: `cannot ${ctx.op}${where}: ${service} rejected the request (${detail}); check the location's configuration`,
   };

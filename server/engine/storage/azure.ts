@@ -1,0 +1,178 @@
+/**
+ * Azure Blob Storage (and Azurite). Objects are block blobs written with one Put Blob, so a reader never sees
+ * a partial object. The SDK's own retries are off: the RetryingBackend wrapper owns the retry policy.
+ */
+import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { AZURE_ACCESS_TIERS, azureLocationKeys, parseCloudKeys, type AzureLocationKeys } from '../../config-cloud';
+import type { StorageLocationConfig } from '../../config';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import type { BackendOptions } from './factory';
+import { failureReason, toStorageError, withRetries } from './retrying';
+
+export interface AzureBackendOptions {
+  /** Time limit of one HTTP request inside the SDK. */
+  timeoutMs?: number;
+}
+
+export class AzureBackend implements StorageBackend {
+  readonly type = 'azure';
+  private readonly container: ContainerClient;
+  private readonly prefix: string;
+
+  constructor(
+    readonly name: string,
+    private readonly keys: AzureLocationKeys,
+    opts: AzureBackendOptions = {},
+  ) {
+    this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    const pipeline: StoragePipelineOptions = { retryOptions: { maxTries: 1, tryTimeoutInMs: opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined } };
+    this.container = serviceClient(keys, pipeline).getContainerClient(keys.container_name);
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.container.getProperties();
+      return;
+    } catch (err) {
+      const reason = failureReason(err);
+      if (reason !== 'not_found' && reason !== 'no_container') throw this.wrap(err, 'reach container');
+    }
+    try {
+      await this.container.createIfNotExists();
+    } catch (err) {
+      throw this.wrap(err, 'create container');
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    try {
+      await this.container.getBlockBlobClient(this.blobName(key)).upload(data, data.length, {
+        tier: this.keys.storage_class && AZURE_ACCESS_TIERS[this.keys.storage_class],
+        blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
+      });
+    } catch (err) {
+      throw this.wrap(err, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      const res = await this.container.getBlobClient(this.blobName(key)).download(0);
+      const body = res.readableStreamBody;
+      if (!body) return Buffer.alloc(0);
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+      return Buffer.concat(chunks);
+    } catch (err) {
+      if (failureReason(err) === 'archived') throw await this.archived(key, err);
+      throw this.wrap(err, 'read', key);
+    }
+  }
+
+  /** Starts rehydration out of the Archive tier so a later read can succeed, and says so in the error. */
+  private async archived(key: string, cause: unknown): Promise<StorageError> {
+    const tier = AZURE_ACCESS_TIERS[this.keys.rehydrate_tier];
+    const priority = this.keys.rehydrate_priority;
+    let what: string;
+    try {
+      await this.container.getBlobClient(this.blobName(key)).setAccessTier(tier, { rehydratePriority: priority });
+      what = `rehydration to the ${tier} tier was started (${priority} priority)`;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'error';
+      what =
+        code === 'BlobBeingRehydrated'
+          ? 'rehydration is already in progress'
+          : `rehydration could not be started (${code}); change the blob's tier to ${tier} in the Azure portal or CLI`;
+    }
+    const wait = priority === 'High' ? 'usually under an hour' : 'up to 15 hours';
+    return new StorageError('archived', this.name, `object ${key} is in the Archive tier and cannot be read until it is rehydrated; ${what} — retry later (${wait})`, { key, cause });
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const props = await this.container.getBlobClient(this.blobName(key)).getProperties();
+      return { key, size: props.contentLength ?? 0 };
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const pages = this.container.listBlobsFlat({ prefix: this.prefix + prefix }).byPage({ maxPageSize: this.keys.list_page_size });
+    const it = pages[Symbol.asyncIterator]();
+    for (;;) {
+      let page;
+      try {
+        page = await it.next();
+      } catch (err) {
+        throw this.wrap(err, 'list', prefix);
+      }
+      if (page.done) return;
+      for (const b of page.value.segment.blobItems) yield { key: b.name.slice(this.prefix.length), size: b.properties.contentLength ?? 0 };
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.container.getBlobClient(this.blobName(key)).deleteIfExists();
+    } catch (err) {
+      throw this.wrap(err, 'delete', key);
+    }
+  }
+
+  async usage(): Promise<StorageUsage> {
+    let bytes = 0;
+    let objects = 0;
+    for await (const o of this.list('')) {
+      bytes += o.size;
+      objects++;
+    }
+    return { bytes, objects };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.container.getProperties();
+    } catch (err) {
+      throw this.wrap(err, 'reach container');
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private blobName(key: string): string {
+    if (key === '' || key.startsWith('/')) throw new StorageError('permanent', this.name, `invalid object key "${key}"`, { key });
+    return this.prefix + key;
+  }
+
+  private wrap(err: unknown, op: string, key?: string): StorageError {
+    // A HEAD on a missing container answers 404 with only a header code; say what is missing.
+    if (op === 'reach container' && failureReason(err) === 'not_found') {
+      return new StorageError('permanent', this.name, `container ${this.keys.container_name} does not exist; create it or let the location's init create it, and check container_name`, { cause: err });
+    }
+    return toStorageError(err, {
+      location: this.name,
+      op,
+      key,
+      service: 'Azure Blob Storage',
+      container: `container ${this.keys.container_name}`,
+      secrets: [this.keys.account_key, this.keys.sas_token, this.keys.connection_string],
+    });
+  }
+}
+
+function serviceClient(keys: AzureLocationKeys, pipeline: StoragePipelineOptions): BlobServiceClient {
+  if (keys.connection_string) return BlobServiceClient.fromConnectionString(keys.connection_string, pipeline);
+  const account = keys.account_name!;
+  const url = (keys.blob_endpoint ?? keys.endpoint ?? `https://${account}.blob.core.windows.net`).replace(/\/+$/, '');
+  if (keys.account_key) return new BlobServiceClient(url, new StorageSharedKeyCredential(account, keys.account_key), pipeline);
+  const sas = keys.sas_token!.replace(/^\?/, '');
+  return new BlobServiceClient(`${url}?${sas}`, new AnonymousCredential(), pipeline);
+}
+
+/** The Azure backend for a configured location, wrapped with the configured retries and timeout. */
+export function createAzureBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
+  const keys = parseCloudKeys(azureLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
+  return withRetries(new AzureBackend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+}

@@ -1,0 +1,168 @@
+/**
+ * Google Cloud Storage. Objects are written with one non-resumable (multipart) upload — shards are small, so a
+ * resumable session would only add round trips — and verified by CRC32C on upload and download. GCS has no
+ * offline tier (Archive objects read in milliseconds), so this backend never reports 'archived'. The SDK's own
+ * retries are off: the RetryingBackend wrapper owns the retry policy.
+ */
+import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
+import { GCS_STORAGE_CLASSES, gcsLocationKeys, parseCloudKeys, type GcsLocationKeys } from '../../config-cloud';
+import type { StorageLocationConfig } from '../../config';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import type { BackendOptions } from './factory';
+import { failureReason, toStorageError, withRetries } from './retrying';
+
+export interface GcsBackendOptions {
+  /** Time limit of one HTTP request inside the SDK. */
+  timeoutMs?: number;
+}
+
+export class GcsBackend implements StorageBackend {
+  readonly type = 'gcs';
+  private readonly storage: Storage;
+  private readonly bucket: Bucket;
+  private readonly prefix: string;
+  private readonly timeout: number | undefined;
+  private readonly storageClass: string | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly keys: GcsLocationKeys,
+    opts: GcsBackendOptions = {},
+  ) {
+    this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    this.timeout = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
+    this.storageClass = keys.storage_class && GCS_STORAGE_CLASSES[keys.storage_class];
+    const options: StorageOptions = {
+      projectId: keys.project,
+      apiEndpoint: keys.api_endpoint,
+      retryOptions: { autoRetry: false },
+      timeout: this.timeout,
+    };
+    const creds = keys.credentials_json;
+    if (creds?.trimStart().startsWith('{')) {
+      try {
+        options.credentials = JSON.parse(creds) as StorageOptions['credentials'];
+      } catch {
+        throw new StorageError('permanent', name, 'credentials_json holds text that is not valid JSON; give the path of the service-account key file, or its exact JSON');
+      }
+    } else if (creds) {
+      options.keyFilename = creds;
+    }
+    this.storage = new Storage(options);
+    this.bucket = this.storage.bucket(keys.bucket_name);
+  }
+
+  async init(): Promise<void> {
+    try {
+      const [exists] = await this.bucket.exists();
+      if (exists) return;
+      await this.storage.createBucket(this.keys.bucket_name, { storageClass: this.storageClass, location: this.keys.location });
+    } catch (err) {
+      // Created concurrently by another process: fine.
+      if ((err as { code?: unknown }).code === 409) return;
+      throw this.wrap(err, 'create bucket');
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    try {
+      await this.bucket.file(this.objectName(key)).save(data, {
+        resumable: false,
+        // The SDK compares the CRC32C the service computed with its own and deletes the object on a mismatch.
+        validation: 'crc32c',
+        metadata: { contentType: 'application/octet-stream', storageClass: this.storageClass },
+        timeout: this.timeout,
+      });
+    } catch (err) {
+      throw this.wrap(err, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      const [data] = await this.bucket.file(this.objectName(key)).download({ validation: 'crc32c' });
+      return data;
+    } catch (err) {
+      throw this.wrap(err, 'read', key);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const [meta] = await this.bucket.file(this.objectName(key)).getMetadata();
+      return { key, size: Number(meta.size ?? 0) };
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let pageToken: string | undefined;
+    do {
+      let files;
+      let next;
+      try {
+        [files, next] = await this.bucket.getFiles({ prefix: this.prefix + prefix, autoPaginate: false, maxResults: this.keys.list_page_size, pageToken });
+      } catch (err) {
+        throw this.wrap(err, 'list', prefix);
+      }
+      for (const f of files) yield { key: f.name.slice(this.prefix.length), size: Number(f.metadata.size ?? 0) };
+      pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.bucket.file(this.objectName(key)).delete({ ignoreNotFound: true });
+    } catch (err) {
+      throw this.wrap(err, 'delete', key);
+    }
+  }
+
+  async usage(): Promise<StorageUsage> {
+    let bytes = 0;
+    let objects = 0;
+    for await (const o of this.list('')) {
+      bytes += o.size;
+      objects++;
+    }
+    return { bytes, objects };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.bucket.getMetadata();
+    } catch (err) {
+      throw this.wrap(err, 'reach bucket');
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private objectName(key: string): string {
+    if (key === '' || key.startsWith('/')) throw new StorageError('permanent', this.name, `invalid object key "${key}"`, { key });
+    return this.prefix + key;
+  }
+
+  private wrap(err: unknown, op: string, key?: string): StorageError {
+    if (op === 'reach bucket' && failureReason(err) === 'not_found') {
+      return new StorageError('permanent', this.name, `bucket ${this.keys.bucket_name} does not exist; create it or let the location's init create it, and check bucket_name`, { cause: err });
+    }
+    const inline = this.keys.credentials_json?.trimStart().startsWith('{') ? this.keys.credentials_json : undefined;
+    return toStorageError(err, {
+      location: this.name,
+      op,
+      key,
+      service: this.keys.api_endpoint ? `the GCS endpoint ${this.keys.api_endpoint}` : 'Google Cloud Storage',
+      container: `bucket ${this.keys.bucket_name}`,
+      secrets: [inline],
+    });
+  }
+}
+
+/** The GCS backend for a configured location, wrapped with the configured retries and timeout. */
+export function createGcsBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
+  const keys = parseCloudKeys(gcsLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
+  return withRetries(new GcsBackend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+}

@@ -1,0 +1,233 @@
+/**
+ * Amazon S3 and S3-compatible stores (MinIO, R2, B2, Wasabi, s3rver). The SDK's own retries are off: the
+ * RetryingBackend wrapper owns the retry policy, so attempts are counted and bounded in one place.
+ */
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  RestoreObjectCommand,
+  S3Client,
+  type BucketLocationConstraint,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { parseCloudKeys, S3_STORAGE_CLASSES, s3LocationKeys, type S3LocationKeys } from '../../config-cloud';
+import type { StorageLocationConfig } from '../../config';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import type { BackendOptions } from './factory';
+import { failureReason, toStorageError, withRetries } from './retrying';
+
+export interface S3BackendOptions {
+  /** Time limit of one HTTP request inside the SDK. */
+  timeoutMs?: number;
+}
+
+export class S3Backend implements StorageBackend {
+  readonly type = 's3';
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(
+    readonly name: string,
+    private readonly keys: S3LocationKeys,
+    opts: S3BackendOptions = {},
+  ) {
+    this.bucket = keys.bucket_name;
+    this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    this.client = new S3Client({
+      region: keys.region && keys.region !== 'local' ? keys.region : 'us-east-1',
+      endpoint: keys.endpoint,
+      forcePathStyle: keys.force_path_style,
+      credentials: keys.access_key_id && keys.secret_access_key ? { accessKeyId: keys.access_key_id, secretAccessKey: keys.secret_access_key, sessionToken: keys.session_token } : undefined,
+      // Without these, streamed uploads to several S3-compatibles store the aws-chunked framing in the object.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: Math.min(opts.timeoutMs ?? 10_000, 10_000), requestTimeout: opts.timeoutMs ?? 0, throwOnRequestTimeout: true },
+    });
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (err) {
+      if (failureReason(err) !== 'not_found' && failureReason(err) !== 'no_container') throw this.wrap(err, 'reach bucket');
+    }
+    const region = await this.client.config.region();
+    try {
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket: this.bucket,
+          // us-east-1 is the default and must not be named as a constraint.
+          CreateBucketConfiguration: region === 'us-east-1' ? undefined : { LocationConstraint: region as BucketLocationConstraint },
+        }),
+      );
+    } catch (err) {
+      const code = (err as { name?: string }).name;
+      if (code === 'BucketAlreadyOwnedByYou') return;
+      if (code === 'BucketAlreadyExists') {
+        throw new StorageError('permanent', this.name, `bucket ${this.bucket} belongs to another account; choose another bucket_name`, { cause: err });
+      }
+      throw this.wrap(err, 'create bucket');
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Body: data,
+          ContentLength: data.length,
+          // The store rejects the upload if the bytes arrive damaged.
+          ContentMD5: createHash('md5').update(data).digest('base64'),
+          ContentType: 'application/octet-stream',
+          StorageClass: this.keys.storage_class && S3_STORAGE_CLASSES[this.keys.storage_class],
+          ServerSideEncryption: this.keys.server_side_encryption,
+          SSEKMSKeyId: this.keys.kms_key_id,
+        }),
+      );
+    } catch (err) {
+      throw this.wrap(err, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      if (!res.Body) return Buffer.alloc(0);
+      return Buffer.from(await res.Body.transformToByteArray());
+    } catch (err) {
+      if (failureReason(err) === 'archived') throw await this.archived(key, err);
+      throw this.wrap(err, 'read', key);
+    }
+  }
+
+  /** Starts a Glacier restore so a later read can succeed, and says so in the error. */
+  private async archived(key: string, cause: unknown): Promise<StorageError> {
+    const storageClass = (cause as { StorageClass?: string }).StorageClass ?? 'an archive storage class';
+    const { restore_days: days, restore_tier: tier } = this.keys;
+    let what: string;
+    try {
+      await this.client.send(new RestoreObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), RestoreRequest: { Days: days, GlacierJobParameters: { Tier: tier } } }));
+      what = `rehydration was started (RestoreObject, ${tier} tier, kept ${days} days)`;
+    } catch (err) {
+      const code = (err as { name?: string }).name ?? 'error';
+      what =
+        code === 'RestoreAlreadyInProgress'
+          ? 'rehydration is already in progress'
+          : `rehydration could not be started (${code}); start a restore of the object in the S3 console or with the AWS CLI`;
+    }
+    return new StorageError('archived', this.name, `object ${key} is in ${storageClass} and cannot be read until it is rehydrated; ${what} — retry later (hours for Glacier, up to 48 h for Deep Archive)`, { key, cause });
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return { key, size: res.ContentLength ?? 0 };
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const Prefix = this.prefix + prefix;
+    const MaxKeys = this.keys.list_page_size;
+    let cursor: string | undefined;
+    for (;;) {
+      let contents;
+      let next: string | undefined;
+      try {
+        if (this.keys.list_version === 2) {
+          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, MaxKeys, ContinuationToken: cursor }));
+          contents = page.Contents ?? [];
+          next = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } else {
+          // Version 1 names no next marker without a delimiter: continue after the last key.
+          const page = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix, MaxKeys, Marker: cursor }));
+          contents = page.Contents ?? [];
+          next = page.IsTruncated ? (page.NextMarker ?? contents[contents.length - 1]?.Key) : undefined;
+        }
+      } catch (err) {
+        throw this.wrap(err, 'list', prefix);
+      }
+      for (const o of contents) {
+        if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
+      if (!next) return;
+      cursor = next;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return;
+      throw this.wrap(err, 'delete', key);
+    }
+  }
+
+  async usage(): Promise<StorageUsage> {
+    let bytes = 0;
+    let objects = 0;
+    for await (const o of this.list('')) {
+      bytes += o.size;
+      objects++;
+    }
+    return { bytes, objects };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      throw this.wrap(err, 'reach bucket');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    if (key === '' || key.startsWith('/')) throw new StorageError('permanent', this.name, `invalid object key "${key}"`, { key });
+    return this.prefix + key;
+  }
+
+  private wrap(err: unknown, op: string, key?: string): StorageError {
+    // HeadBucket/HeadObject answer 404 without a body, so the SDK cannot tell a missing bucket from a missing key.
+    const missingBucket = op === 'reach bucket' && failureReason(err) === 'not_found';
+    if (missingBucket) {
+      return new StorageError('permanent', this.name, `bucket ${this.bucket} does not exist; create it or let the location's init create it, and check bucket_name`, { cause: err });
+    }
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.$metadata?.httpStatusCode === 301 || e.name === 'PermanentRedirect' || e.name === 'AuthorizationHeaderMalformed') {
+      const where = key ? ` ${key}` : '';
+      return new StorageError('permanent', this.name, `cannot ${op}${where}: bucket ${this.bucket} is in another region than "${this.keys.region ?? 'us-east-1'}" (${e.name ?? 'HTTP 301'}); set the location's region to the bucket's`, { key, cause: err });
+    }
+    return toStorageError(err, {
+      location: this.name,
+      op,
+      key,
+      service: this.keys.endpoint ? `the S3 endpoint ${this.keys.endpoint}` : 'S3',
+      container: `bucket ${this.bucket}`,
+      secrets: [this.keys.secret_access_key, this.keys.session_token],
+    });
+  }
+}
+
+/** The S3 backend for a configured location, wrapped with the configured retries and timeout. */
+export function createS3Backend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
+  const keys = parseCloudKeys(s3LocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
+  return withRetries(new S3Backend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+}
