@@ -71,6 +71,9 @@ export type Config = z.infer<typeof configSchema> & {
   master_key_source: { kind: 'env'; value: string } | { kind: 'file'; path: string };
 };
 
+/** The environment as configuration sees it (kept loose so tests can pass a plain object). */
+export type Env = Record<string, string | undefined>;
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -102,7 +105,7 @@ function parseBool(v: string): unknown {
   return v;
 }
 
-function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
+function defaults(env: Env): Record<string, unknown> {
   const port = env.PORT ?? '3000';
   return {
     shard_size: MiB,
@@ -130,7 +133,7 @@ function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
 /**
  * Loads and validates the configuration. Throws ConfigError naming the key, the allowed range and the source.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const merged: Record<string, unknown> = defaults(env);
   const source: Record<string, string> = {};
   const file = env.PLEXICHAT_CONFIG;

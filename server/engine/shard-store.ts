@@ -2,7 +2,7 @@
  * Writing shards to their replicas and reading them back with fail-over. A shard's catalog row is inserted
  * only after `replication_factor` replicas are durably stored, so a row always means "complete data".
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { shardReplicas } from '../../db/schema';
 import type { Cipher, Encoded } from './codec';

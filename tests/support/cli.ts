@@ -11,9 +11,9 @@ export interface CliResult {
   json: unknown;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string | undefined>, opts: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { type Config, loadConfig } from '../../server/config';
+import { type Config, type Env, loadConfig } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
 
 export type CatalogMode = 'embedded' | 'postgres';
@@ -17,9 +17,9 @@ export const CATALOG_MODES: CatalogMode[] = process.env.TEST_DATABASE_URL ? ['em
 
 export interface TestEnv {
   dir: string;
-  env: NodeJS.ProcessEnv;
+  env: Env;
   config: Config;
-  open(extra?: NodeJS.ProcessEnv): Promise<BackupEngine>;
+  open(extra?: Env): Promise<BackupEngine>;
   cleanup(): Promise<void>;
 }
 
@@ -43,13 +43,13 @@ export async function createDatabase(): Promise<{ url: string; drop: () => Promi
   };
 }
 
-export async function makeEnv(mode: CatalogMode, settings: Record<string, unknown> = {}, extraEnv: NodeJS.ProcessEnv = {}): Promise<TestEnv> {
+export async function makeEnv(mode: CatalogMode, settings: Record<string, unknown> = {}, extraEnv: Env = {}): Promise<TestEnv> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pxtest-'));
   const db = mode === 'postgres' ? await createDatabase() : null;
   const cfgFile = path.join(dir, 'config.json');
   const { writeFile } = await import('node:fs/promises');
   await writeFile(cfgFile, JSON.stringify(settings));
-  const env: NodeJS.ProcessEnv = {
+  const env: Env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     PLEXICHAT_DATA_DIR: path.join(dir, 'data'),
