@@ -24,7 +24,9 @@ export const authConfig = {
   logger: {
     // Auth.js logs whole error objects; keep log lines to the error's name so nothing a user typed is echoed.
     error(error) {
-      if (error.name !== 'CredentialsSignin') console.error(`[auth] ${error.name}: ${error.message.split('\n')[0]}`);
+      // A wrong password is an expected outcome (and audited), not a server error. Names are minified: use `type`.
+      const type = (error as { type?: string }).type ?? error.name;
+      if (type !== 'CredentialsSignin') console.error(`[auth] ${type}: ${error.message.split('\n')[0]}`);
     },
     warn(code) {
       console.warn(`[auth] warning ${code}`);

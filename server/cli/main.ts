@@ -20,6 +20,8 @@ Commands:
   repair <backup_id>
   restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite]
   delete <backup_id> [--force]
+  prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
+  cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
@@ -209,6 +211,29 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const id = needId(positionals, 'delete');
       const deleted = await (await open()).deleteBackup(id, { force: Boolean(v.force), actor: actor() });
       return { json: { backup_id: id, deleted }, text: `Deleted ${id}` };
+    }
+    case 'prune':
+    case 'cleanup': {
+      const { values: v } = parse(args, {
+        'keep-last': { type: 'string' },
+        'keep-daily': { type: 'string' },
+        'keep-weekly': { type: 'string' },
+        'keep-monthly': { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+      });
+      const rules = {
+        keepLast: intOpt(v['keep-last'], 'keep-last'),
+        keepDaily: intOpt(v['keep-daily'], 'keep-daily'),
+        keepWeekly: intOpt(v['keep-weekly'], 'keep-weekly'),
+        keepMonthly: intOpt(v['keep-monthly'], 'keep-monthly'),
+      };
+      const plan = await (await open()).prune(rules, { dryRun: Boolean(v['dry-run']), actor: actor() });
+      const lines = [
+        ...plan.keep.map((k) => `keep    ${k.backup_id}  (${k.reasons.join(', ')})`),
+        ...plan.remove.map((r) => `${plan.dry_run ? 'would remove' : 'remove'}  ${r.backup_id}  (${r.reason})`),
+        `${plan.dry_run ? 'dry run: nothing removed' : `removed ${plan.removed} backup(s)`}; kept ${plan.keep.length}`,
+      ];
+      return { json: plan, text: lines.join('\n') };
     }
     case 'stats': {
       parse(args, {});

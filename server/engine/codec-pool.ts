@@ -25,7 +25,8 @@ export class CodecPool {
   private nextId = 1;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
-    const entry = path.join(APP_ROOT, 'server', 'engine', 'worker-entry.mjs');
+    // The comment stops Next's bundler from rewriting a path that must be resolved at run time.
+    const entry = path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'worker-entry.mjs');
     for (let i = 0; i < size; i++) {
       const worker = new Worker(entry);
       worker.unref();

@@ -15,6 +15,7 @@ import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { cipherFor, loadMasterKey } from './keys';
 import { ProgressTracker } from './progress';
+import { type KeepRules, type PrunePlan, planPrune } from './retention';
 import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
 import { restoreBackup, type RestoreProgress } from './restore';
 import { openLocations, openRepository } from './setup';
@@ -317,6 +318,41 @@ export class BackupEngine {
     const ok = await deleteBackup(this.ctx, id, opts.force ?? false);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false } });
     return ok;
+  }
+
+  /**
+   * cleanup_expired_backups / prune: removes the backups no keep-rule keeps (or, without rules, those past
+   * their retention) and then the shards nothing references. Running backups are never touched.
+   */
+  async prune(rules: KeepRules = {}, opts: { dryRun?: boolean; actor?: string } = {}): Promise<PrunePlan & { dry_run: boolean; removed: number }> {
+    await reapInterrupted(this.ctx);
+    const rows = await this.ctx.db
+      .select({ id: backups.id, sources: backups.sources, status: backups.status, completedAt: backups.completedAt, createdAt: backups.createdAt, expiresAt: backups.expiresAt })
+      .from(backups);
+    const plan = planPrune(
+      rows.map((r) => ({
+        backup_id: r.id,
+        group: JSON.stringify(r.sources),
+        status: r.status,
+        completed_at: (r.completedAt ?? r.createdAt).toISOString(),
+        expires_at: r.expiresAt ? r.expiresAt.toISOString() : null,
+      })),
+      rules,
+      this.ctx.now(),
+    );
+    let removed = 0;
+    if (!opts.dryRun) {
+      for (const r of plan.remove) {
+        try {
+          await deleteBackup(this.ctx, r.backup_id, false);
+          removed++;
+        } catch (err) {
+          this.ctx.log(`prune: could not remove ${r.backup_id}: ${(err as Error).message}`);
+        }
+      }
+      await this.audit({ actor: opts.actor ?? 'system', action: 'backup.prune', details: { rules: { ...rules }, removed, kept: plan.keep.length } });
+    }
+    return { ...plan, dry_run: opts.dryRun ?? false, removed };
   }
 
   async getShardMap(id: string) {

@@ -32,6 +32,7 @@ export class S3Backend implements StorageBackend {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly region: string;
 
   constructor(
     readonly name: string,
@@ -40,8 +41,10 @@ export class S3Backend implements StorageBackend {
   ) {
     this.bucket = keys.bucket_name;
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    // 'local' is the storage_locations default region label, not an AWS region.
+    this.region = keys.region && keys.region !== 'local' ? keys.region : 'us-east-1';
     this.client = new S3Client({
-      region: keys.region && keys.region !== 'local' ? keys.region : 'us-east-1',
+      region: this.region,
       endpoint: keys.endpoint,
       forcePathStyle: keys.force_path_style,
       credentials: keys.access_key_id && keys.secret_access_key ? { accessKeyId: keys.access_key_id, secretAccessKey: keys.secret_access_key, sessionToken: keys.session_token } : undefined,
@@ -60,7 +63,7 @@ export class S3Backend implements StorageBackend {
     } catch (err) {
       if (failureReason(err) !== 'not_found' && failureReason(err) !== 'no_container') throw this.wrap(err, 'reach bucket');
     }
-    const region = await this.client.config.region();
+    const region = this.region;
     try {
       await this.client.send(
         new CreateBucketCommand({
@@ -213,7 +216,7 @@ export class S3Backend implements StorageBackend {
     const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
     if (e.$metadata?.httpStatusCode === 301 || e.name === 'PermanentRedirect' || e.name === 'AuthorizationHeaderMalformed') {
       const where = key ? ` ${key}` : '';
-      return new StorageError('permanent', this.name, `cannot ${op}${where}: bucket ${this.bucket} is in another region than "${this.keys.region ?? 'us-east-1'}" (${e.name ?? 'HTTP 301'}); set the location's region to the bucket's`, { key, cause: err });
+      return new StorageError('permanent', this.name, `cannot ${op}${where}: bucket ${this.bucket} is in another region than "${this.region}" (${e.name ?? 'HTTP 301'}); set the location's region to the bucket's`, { key, cause: err });
     }
     return toStorageError(err, {
       location: this.name,

@@ -1,0 +1,85 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import { formatBytes, formatDate, formatDuration, formatPercent, formatRatio } from '../format';
+import { useCan } from '../session';
+import { useTRPC } from '../trpc/client';
+import { StatusBadge } from '../ui/badge';
+import { ButtonLink } from '../ui/button';
+import { Card, DefinitionList, PageHeader } from '../ui/card';
+import { ErrorBox, Loading } from '../ui/feedback';
+import { DeleteBackup } from './delete-backup';
+import { ProgressView } from './progress-view';
+import { RestoreForm } from './restore-form';
+import { ShardMap } from './shard-map';
+import { VerifyPanel } from './verify-panel';
+
+export function BackupDetail({ backupId }: { backupId: string }) {
+  const trpc = useTRPC();
+  const canVerify = useCan('backup.verify');
+  const canRestore = useCan('backup.recover');
+  const canDelete = useCan('backup.delete');
+  const { data: b, error, isPending } = useQuery(
+    trpc.backup.get.queryOptions({ backupId }, { refetchInterval: (q) => (q.state.data?.status === 'running' ? 1000 : false) }),
+  );
+  if (isPending) return <Loading />;
+  if (error)
+    return (
+      <div className="space-y-3">
+        <ErrorBox error={error} title="Could not load this backup" />
+        <ButtonLink href="/backups" variant="secondary">
+          Back to backups
+        </ButtonLink>
+      </div>
+    );
+  const done = b.status === 'completed';
+  return (
+    <div className="space-y-4">
+      <PageHeader
+        title="Backup"
+        subtitle={
+          <span className="flex flex-wrap items-center gap-2">
+            <span className="font-mono text-xs">{b.backup_id}</span>
+            <StatusBadge status={b.status} />
+          </span>
+        }
+        actions={canDelete ? <DeleteBackup backupId={b.backup_id} running={b.status === 'running'} /> : null}
+      />
+      {b.status === 'running' && (
+        <Card title="Progress">
+          <ProgressView backupId={b.backup_id} />
+        </Card>
+      )}
+      {b.error && <ErrorBox error={{ message: b.error }} title="This backup failed" />}
+      <Card title="Details">
+        <DefinitionList
+          items={[
+            ['Sources', b.sources.join(', ')],
+            ['Type', b.backup_type],
+            ['Security level', b.security_level],
+            ['Created by', b.user_id ?? '—'],
+            ['Data', `${formatBytes(b.original_size)} in ${b.file_count} files`],
+            ['Shards', `${b.shard_count} (${b.new_shard_count} new)`],
+            ['New data stored', formatBytes(b.new_bytes)],
+            ['Referenced (stored)', formatBytes(b.stored_size)],
+            ['Compression', formatRatio(b.compression_ratio)],
+            ['Already stored (dedup)', formatPercent(b.dedup_ratio)],
+            ['Duration', done ? formatDuration(b.duration_seconds) : '—'],
+            ['Throughput', done ? `${b.throughput_mbps.toFixed(1)} MB/s` : '—'],
+            ['Started', formatDate(b.started_at)],
+            ['Completed', formatDate(b.completed_at)],
+            ['Retention', `${b.retention_days} days (expires ${formatDate(b.expires_at)})`],
+            ['Priority', String(b.priority)],
+            ['Tags', b.tags.length ? b.tags.join(', ') : '—'],
+          ]}
+        />
+      </Card>
+      {done && (canVerify || canRestore) && (
+        <div className="grid gap-4 lg:grid-cols-2">
+          {canVerify && <VerifyPanel backupId={b.backup_id} />}
+          {canRestore && <RestoreForm backupId={b.backup_id} />}
+        </div>
+      )}
+      <ShardMap backupId={b.backup_id} />
+    </div>
+  );
+}

@@ -1,0 +1,149 @@
+'use client';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useState, type FormEvent } from 'react';
+import { type RouterInputs, useTRPC } from '../trpc/client';
+import { Button } from '../ui/button';
+import { Card, PageHeader } from '../ui/card';
+import { ErrorBox, Notice } from '../ui/feedback';
+import { Field, Input, Select, TextArea } from '../ui/form';
+import { ProgressView } from './progress-view';
+
+type CreateInput = RouterInputs['backup']['create'];
+type Kind = 'paths' | 'text' | 'upload';
+
+async function fileToBase64(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+export function NewBackupForm() {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const [kind, setKind] = useState<Kind>('paths');
+  const [paths, setPaths] = useState('');
+  const [text, setText] = useState('');
+  const [textName, setTextName] = useState('payload.txt');
+  const [file, setFile] = useState<File | null>(null);
+  const [backupType, setBackupType] = useState<NonNullable<CreateInput['backupType']>>('full');
+  const [level, setLevel] = useState<'basic' | 'standard'>('standard');
+  const [tags, setTags] = useState('');
+  const [retention, setRetention] = useState('');
+  const [priority, setPriority] = useState('5');
+  const [localError, setLocalError] = useState<string | null>(null);
+  const create = useMutation(trpc.backup.create.mutationOptions({ onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.backup.list.queryKey() }) }));
+  const started = create.data?.backup_id;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setLocalError(null);
+    let source: CreateInput['source'];
+    if (kind === 'paths') source = { kind, paths: paths.split('\n').map((p) => p.trim()).filter(Boolean) };
+    else if (kind === 'text') source = { kind, name: textName.trim() || 'payload.txt', text };
+    else {
+      if (!file) return setLocalError('Choose a file to upload.');
+      if (file.size > 64 * 1024 * 1024) return setLocalError('Uploads are limited to 64 MiB here; for bigger data, back up a directory on the server.');
+      source = { kind, name: file.name, base64: await fileToBase64(file) };
+    }
+    create.mutate({
+      source,
+      backupType,
+      securityLevel: level,
+      tags: tags.split(',').map((t) => t.trim()).filter(Boolean),
+      retentionDays: retention.trim() ? Number(retention) : undefined,
+      priority: Number(priority),
+    });
+  }
+
+  if (started) {
+    return (
+      <div className="space-y-4">
+        <PageHeader title="Backup in progress" subtitle={<span className="font-mono text-xs">{started}</span>} />
+        <Card title="Progress">
+          <ProgressView backupId={started} />
+        </Card>
+        <div className="flex flex-wrap gap-3 text-sm">
+          <Link href={`/backups/${encodeURIComponent(started)}`} className="font-medium text-indigo-700 hover:underline">
+            Open backup details
+          </Link>
+          <button type="button" className="text-slate-600 hover:underline" onClick={() => create.reset()}>
+            Start another backup
+          </button>
+        </div>
+      </div>
+    );
+  }
+
+  const tab = (k: Kind, label: string) => (
+    <button type="button" role="tab" aria-selected={kind === k} onClick={() => setKind(k)} className={`rounded-md px-3 py-1.5 text-sm ${kind === k ? 'bg-indigo-600 text-white' : 'bg-slate-100 text-slate-700 hover:bg-slate-200'}`}>
+      {label}
+    </button>
+  );
+
+  return (
+    <form onSubmit={submit} className="max-w-3xl space-y-4">
+      <PageHeader title="New backup" subtitle="Everything is chunked, deduplicated, compressed, encrypted and replicated to your storage locations." />
+      <Card title="What to back up">
+        <div className="mb-3 flex flex-wrap gap-2" role="tablist">
+          {tab('paths', 'Directory on the server')}
+          {tab('text', 'Paste text')}
+          {tab('upload', 'Upload a file')}
+        </div>
+        {kind === 'paths' && (
+          <Field label="Source path" hint="A directory or file on the machine running the console; one per line for several.">
+            <TextArea rows={3} value={paths} onChange={(e) => setPaths(e.target.value)} placeholder="/var/lib/plexichat" required />
+          </Field>
+        )}
+        {kind === 'text' && (
+          <div className="space-y-3">
+            <Field label="Name">
+              <Input value={textName} onChange={(e) => setTextName(e.target.value)} />
+            </Field>
+            <Field label="Data">
+              <TextArea rows={6} value={text} onChange={(e) => setText(e.target.value)} required />
+            </Field>
+          </div>
+        )}
+        {kind === 'upload' && (
+          <Field label="File" hint="Up to 64 MiB.">
+            <Input type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          </Field>
+        )}
+      </Card>
+      <Card title="Options">
+        <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3">
+          <Field label="Type">
+            <Select value={backupType} onChange={(e) => setBackupType(e.target.value as typeof backupType)}>
+              <option value="full">full</option>
+              <option value="incremental">incremental</option>
+              <option value="differential">differential</option>
+              <option value="snapshot">snapshot</option>
+            </Select>
+          </Field>
+          <Field label="Security level" hint="basic: AES-128 · standard: AES-256">
+            <Select value={level} onChange={(e) => setLevel(e.target.value as typeof level)}>
+              <option value="standard">standard</option>
+              <option value="basic">basic</option>
+            </Select>
+          </Field>
+          <Field label="Priority" hint="1–10, higher is more important">
+            <Input type="number" min={1} max={10} value={priority} onChange={(e) => setPriority(e.target.value)} />
+          </Field>
+          <Field label="Tags" hint="Comma-separated">
+            <Input value={tags} onChange={(e) => setTags(e.target.value)} placeholder="nightly, db" />
+          </Field>
+          <Field label="Retention (days)" hint="Empty: the configured default">
+            <Input type="number" min={1} value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="90" />
+          </Field>
+        </div>
+      </Card>
+      {localError && <Notice tone="amber">{localError}</Notice>}
+      <ErrorBox error={create.error} title="The backup did not start" />
+      <Button type="submit" busy={create.isPending}>
+        Start backup
+      </Button>
+    </form>
+  );
+}
