@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { cloudLocationIssues, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -34,6 +35,7 @@ const locationSchema = z
   .catchall(z.unknown())
   .superRefine((loc, ctx) => {
     if (loc.type === 'local' && !loc.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required for a local location' });
+    for (const issue of cloudLocationIssues(loc as StorageLocationConfig)) ctx.addIssue({ code: 'custom', message: issue });
   });
 
 export type StorageLocationConfig = z.infer<typeof locationSchema>;
@@ -157,6 +159,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     if (raw === undefined || raw === '') continue;
     merged[key] = parse(raw);
     source[key] = `environment variable ${name}`;
+  }
+  try {
+    // Cloud locations: the spec's `cloud_storage` block, plus PLEXICHAT_AWS_* defaults for s3 locations.
+    const listed = Array.isArray(merged.storage_locations) ? (merged.storage_locations as StorageLocationConfig[]) : [];
+    const cloud = merged.cloud_storage && typeof merged.cloud_storage === 'object' ? (merged.cloud_storage as Record<string, unknown>) : {};
+    merged.storage_locations = [...listed.map((l) => (l && typeof l === 'object' ? withAwsEnvDefaults(l, env) : l)), ...locationsFromCloudStorage(cloud, env)];
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message}`);
   }
   merged.data_dir = path.resolve(cwd, String(merged.data_dir ?? '.plexichat'));
   merged.storage_root = path.resolve(cwd, String(merged.storage_root ?? path.join(String(merged.data_dir), 'storage')));

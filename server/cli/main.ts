@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
+import { EngineError } from '../engine/errors';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
@@ -23,6 +24,7 @@ Commands:
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health
+  user add --email E --password P --role admin|operator|viewer
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
 (see README.md for the configuration reference).`;
@@ -234,6 +236,20 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         `${plan.dry_run ? 'dry run: nothing removed' : `removed ${plan.removed} backup(s)`}; kept ${plan.keep.length}`,
       ];
       return { json: plan, text: lines.join('\n') };
+    }
+    case 'user': {
+      const { values: v, positionals } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } });
+      if (positionals[0] !== 'add') throw new UsageError('Usage: plexichat-backup user add --email E --password P --role admin|operator|viewer');
+      if (!v.email || !v.password || !v.role) throw new UsageError('user add needs --email, --password and --role (admin, operator or viewer).');
+      const { createUser, UserError } = await import('../auth/users');
+      const e = await open();
+      try {
+        const u = await createUser(e.catalog.db, { email: String(v.email), password: String(v.password), role: String(v.role) as 'admin', name: v.name as string | undefined }, { actor: actor() });
+        return { json: u, text: `Created ${u.role} ${u.email}` };
+      } catch (err) {
+        if (err instanceof UserError) throw new EngineError(err.code === 'NOT_FOUND' ? 'NOT_FOUND' : err.code, err.message);
+        throw err;
+      }
     }
     case 'stats': {
       parse(args, {});

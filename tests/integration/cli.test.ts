@@ -68,6 +68,18 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => 
     expect(cfg.stderr).toMatch(/PLEXICHAT_SHARD_SIZE/);
   });
 
+  it('adds console users from the command line', async () => {
+    const ok = await runCli(['user', 'add', '--email', 'ops@example.com', '--password', 'correct horse battery', '--role', 'operator', '--json'], t.env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json).toMatchObject({ email: 'ops@example.com', role: 'operator' });
+    expect(JSON.stringify(ok.json)).not.toMatch(/argon2|password/i);
+    const dup = await runCli(['user', 'add', '--email', 'ops@example.com', '--password', 'correct horse battery', '--role', 'operator'], t.env);
+    expect(dup.code).toBe(6);
+    expect(dup.stderr).toMatch(/already exists/);
+    const bad = await runCli(['user', 'add', '--email', 'x@example.com', '--password', 'correct horse battery', '--role', 'root'], t.env);
+    expect(bad.code).toBe(2);
+  });
+
   it('a backup killed with SIGKILL half-way is never completed; the next backup, verify and restore succeed', async () => {
     const dir = path.join(t.dir, 'killme');
     const rng = new Rng(5);
