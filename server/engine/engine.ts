@@ -39,7 +39,7 @@ import {
   type VerifyResult,
 } from './types';
 
-const HEARTBEAT_MS = 2000;
+const HEARTBEAT_MS = 1000;
 
 export interface AuditInput {
   actor: string;

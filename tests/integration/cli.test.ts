@@ -84,19 +84,19 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => 
     const dir = path.join(t.dir, 'killme');
     const rng = new Rng(5);
     await makeTree(dir, { seed: 9, smallFiles: 50 });
-    for (let i = 0; i < 4; i++) await writeFile(path.join(dir, `chunk-${i}.bin`), rng.bytes(48 * MiB));
+    for (let i = 0; i < 8; i++) await writeFile(path.join(dir, `chunk-${i}.bin`), rng.bytes(64 * MiB));
+    const watcher = await t.open();
     let pid = 0;
     const running = runCli(['backup', dir, '--tag', 'killed', '--json'], t.env, { onSpawn: (p) => (pid = p) });
-    // Wait until it is really under way, then kill it without warning.
-    for (let i = 0; i < 400; i++) {
-      const l = await runCli(['list', '--tag', 'killed', '--json'], t.env);
-      const row = (l.json as BackupMetadata[] | undefined)?.[0];
-      if (row?.status === 'running') {
-        const p = await runCli(['progress', row.backup_id, '--json'], t.env);
-        if ((p.json as BackupProgress).bytes_done > 0) break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    // Wait until it is really under way (data flowing, far from done), then kill it without warning.
+    let seen = false;
+    for (let i = 0; i < 3000 && !seen; i++) {
+      const row = (await watcher.listBackups({ tags: ['killed'] }))[0];
+      const p = row?.status === 'running' ? await watcher.getBackupProgress(row.backup_id) : null;
+      seen = Boolean(p && p.bytes_done > 0 && p.percent < 90);
+      if (!seen) await new Promise((r) => setTimeout(r, 20));
     }
+    expect(seen).toBe(true);
     process.kill(pid, 'SIGKILL');
     await running;
     const after = await runCli(['list', '--tag', 'killed', '--json'], t.env);
