@@ -25,6 +25,7 @@ Commands:
   cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health
   user add --email E --password P --role admin|operator|viewer
+  recover-catalog             rebuild a lost catalog from the storage locations
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
 (see README.md for the configuration reference).`;
@@ -250,6 +251,16 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         if (err instanceof UserError) throw new EngineError(err.code === 'NOT_FOUND' ? 'NOT_FOUND' : err.code, err.message);
         throw err;
       }
+    }
+    case 'recover-catalog': {
+      parse(args, {});
+      const r = await (await open()).rebuildCatalog({ actor: actor() });
+      const text = [
+        `Rebuilt from storage: ${r.backups} backup(s), ${r.shards} shard(s), ${r.keys} key(s).`,
+        ...r.skipped_backups.map((b) => `  could not recover ${b.backup_id}: ${b.reason}`),
+        ...r.damaged_objects.map((d) => `  damaged object ${d}`),
+      ].join('\n');
+      return { json: r, text, code: r.skipped_backups.length ? EXIT.integrity : EXIT.ok };
     }
     case 'stats': {
       parse(args, {});

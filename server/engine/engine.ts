@@ -15,6 +15,7 @@ import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { cipherFor, loadMasterKey } from './keys';
 import { ProgressTracker } from './progress';
+import { type RecoverReport, rebuildCatalog } from './recover-catalog';
 import { type KeepRules, type PrunePlan, planPrune } from './retention';
 import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
 import { restoreBackup, type RestoreProgress } from './restore';
@@ -172,7 +173,16 @@ export class BackupEngine {
         security_level: level,
         files_shards: out.filesShards,
         chunks_shards: out.chunksShards,
-        metadata: { ...toMetadata(row!), status: 'completed', original_size: out.originalSize, file_count: out.fileCount },
+        metadata: {
+          ...toMetadata(row!),
+          status: 'completed',
+          original_size: out.originalSize,
+          file_count: out.fileCount,
+          stored_size: out.stats.referencedStoredBytes,
+          new_bytes: out.stats.newStoredBytes,
+          completed_at: ctx.now().toISOString(),
+          expires_at: new Date(ctx.now().getTime() + row!.retentionDays * 86_400_000).toISOString(),
+        },
       };
       const snap = encodeObject(Buffer.from(JSON.stringify(snapshot)), {
         label: snapshotLabel(id),
@@ -353,6 +363,13 @@ export class BackupEngine {
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.prune', details: { rules: { ...rules }, removed, kept: plan.keep.length } });
     }
     return { ...plan, dry_run: opts.dryRun ?? false, removed };
+  }
+
+  /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */
+  async rebuildCatalog(opts: { actor?: string } = {}): Promise<RecoverReport> {
+    const report = await rebuildCatalog(this.ctx);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'catalog.rebuild', details: { ...report, damaged_objects: report.damaged_objects.length } });
+    return report;
   }
 
   async getShardMap(id: string) {

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BackupMetadata } from '../../server/engine/types';
+import { treeDiff } from '../support/compare';
+import { runCli } from '../support/cli';
+import { makeEnv, type TestEnv } from '../support/engine-env';
+import { makeTree } from '../support/tree';
+
+describe('emergency recovery: the catalog is lost, the storage is not', () => {
+  const envs: TestEnv[] = [];
+  afterAll(async () => Promise.all(envs.map((e) => e.cleanup())));
+
+  it('rebuilds every backup from the storage locations alone, then restores byte for byte', async () => {
+    const a = await makeEnv('embedded');
+    envs.push(a);
+    const src = path.join(a.dir, 'src');
+    await makeTree(src, { seed: 31, smallFiles: 400, bigFiles: [2 * 1024 * 1024], unicode: true, empties: true, symlinks: true });
+    const engine = await a.open();
+    const one = await engine.createBackup({ paths: [src], tags: ['first'] });
+    const two = await engine.createBackup({ paths: [src], tags: ['second'], securityLevel: 'basic' });
+
+    // A new installation: empty catalog, the same storage locations and master key.
+    const locations = ['local-a', 'local-b'].map((name) => ({ name, type: 'local', path: path.join(a.config.storage_root, name) }));
+    const b = await makeEnv('embedded', { storage_locations: locations }, { PLEXICHAT_ENCRYPTION_KEY: a.env.PLEXICHAT_ENCRYPTION_KEY });
+    envs.push(b);
+    const empty = await runCli(['list', '--json'], b.env);
+    expect(empty.json).toEqual([]);
+
+    const wrongKey = await runCli(['recover-catalog', '--json'], { ...b.env, PLEXICHAT_DATA_DIR: path.join(b.dir, 'other'), PLEXICHAT_ENCRYPTION_KEY: 'cd'.repeat(32) });
+    expect(wrongKey.code).not.toBe(0);
+    expect(wrongKey.stderr).toMatch(/master key/);
+
+    const rec = await runCli(['recover-catalog', '--json'], b.env);
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.json).toMatchObject({ backups: 2, damaged_objects: [], skipped_backups: [] });
+
+    const list = (await runCli(['list', '--json'], b.env)).json as BackupMetadata[];
+    expect(list.map((x) => x.backup_id).sort()).toEqual([one.backup_id, two.backup_id].sort());
+    const restored = list.find((x) => x.backup_id === two.backup_id)!;
+    expect(restored).toMatchObject({ status: 'completed', security_level: 'basic', tags: ['second'], original_size: two.original_size, file_count: two.file_count });
+
+    for (const id of [one.backup_id, two.backup_id]) {
+      expect((await runCli(['verify', id, '--read-data'], b.env)).code).toBe(0);
+      const target = path.join(b.dir, `r-${id}`);
+      const r = await runCli(['restore', id, '--target', target], b.env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await treeDiff(src, target)).toEqual([]);
+    }
+    // Running it again changes nothing.
+    const again = await runCli(['recover-catalog', '--json'], b.env);
+    expect(again.json).toMatchObject({ backups: 0, shards: 0, keys: 0 });
+  });
+});
