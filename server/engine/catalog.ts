@@ -1,5 +1,5 @@
 /** Catalog rows ↔ the engine's public shapes, and the small queries several operations share. */
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { backups, dataKeys, shardReplicas, shards } from '../../db/schema';
 import type { WrappedKey } from './keys';
@@ -51,25 +51,25 @@ export interface ShardRecord {
   replicas: { location: string; state: string }[];
 }
 
-/** Every shard a backup references, with its replicas. */
-export async function backupShardRecords(db: Db, backupId: string): Promise<ShardRecord[]> {
-  const rows = await db.execute<{
-    id: string;
-    content_id: string;
-    checksum: string;
-    plain_size: number;
-    stored_size: number;
-    compression: string;
-    kind: string;
-    key_id: string;
-    replicas: { location: string; state: string }[] | null;
-  }>(sql`
+type ShardRow = {
+  id: string;
+  content_id: string;
+  checksum: string;
+  plain_size: number;
+  stored_size: number;
+  compression: string;
+  kind: string;
+  key_id: string;
+  replicas: { location: string; state: string }[] | null;
+};
+
+/** Shards matching `where` (a condition on `s`), each with its replicas. */
+async function selectShards(db: Db, where: SQL): Promise<ShardRecord[]> {
+  const rows = await db.execute<ShardRow>(sql`
     SELECT s.id, s.content_id, s.checksum, s.plain_size, s.stored_size, s.compression, s.kind, s.key_id,
       (SELECT json_agg(json_build_object('location', r.location, 'state', r.state) ORDER BY r.location)
          FROM ${shardReplicas} r WHERE r.shard_id = s.id) AS replicas
-    FROM backup_shards bs JOIN ${shards} s ON s.id = bs.shard_id
-    WHERE bs.backup_id = ${backupId}
-    ORDER BY s.id`);
+    FROM ${shards} s WHERE ${where} ORDER BY s.id`);
   return rows.rows.map((r) => ({
     id: r.id,
     contentId: r.content_id,
@@ -83,38 +83,16 @@ export async function backupShardRecords(db: Db, backupId: string): Promise<Shar
   }));
 }
 
+/** Every shard a backup references, with its replicas. */
+export function backupShardRecords(db: Db, backupId: string): Promise<ShardRecord[]> {
+  return selectShards(db, sql`s.id IN (SELECT shard_id FROM backup_shards WHERE backup_id = ${backupId})`);
+}
+
 export async function shardRecordsByIds(db: Db, ids: string[]): Promise<Map<string, ShardRecord>> {
   const out = new Map<string, ShardRecord>();
   for (let i = 0; i < ids.length; i += 500) {
-    const part = ids.slice(i, i + 500);
-    const rows = await db.execute<{
-      id: string;
-      content_id: string;
-      checksum: string;
-      plain_size: number;
-      stored_size: number;
-      compression: string;
-      kind: string;
-      key_id: string;
-      replicas: { location: string; state: string }[] | null;
-    }>(sql`
-      SELECT s.id, s.content_id, s.checksum, s.plain_size, s.stored_size, s.compression, s.kind, s.key_id,
-        (SELECT json_agg(json_build_object('location', r.location, 'state', r.state) ORDER BY r.location)
-           FROM ${shardReplicas} r WHERE r.shard_id = s.id) AS replicas
-      FROM ${shards} s WHERE s.id IN (${sql.join(part.map((p) => sql`${p}`), sql`, `)})`);
-    for (const r of rows.rows) {
-      out.set(r.id, {
-        id: r.id,
-        contentId: r.content_id,
-        checksum: r.checksum,
-        plainSize: Number(r.plain_size),
-        storedSize: Number(r.stored_size),
-        compression: r.compression,
-        kind: r.kind,
-        keyId: r.key_id,
-        replicas: r.replicas ?? [],
-      });
-    }
+    const part = sql.join(ids.slice(i, i + 500).map((p) => sql`${p}`), sql`, `);
+    for (const rec of await selectShards(db, sql`s.id IN (${part})`)) out.set(rec.id, rec);
   }
   return out;
 }
