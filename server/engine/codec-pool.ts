@@ -76,11 +76,18 @@ export class CodecPool {
     return { cid: r.cid, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) };
   }
 
-  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>): Promise<Buffer> {
+  /** The stored object's checksum (null when damaged). `stored` is transferred and must not be used after. */
+  async checksum(stored: Buffer): Promise<string | null> {
+    const data = transferable(stored);
+    return (await this.run<{ checksum: string | null }>({ op: 'checksum', data }, [data.buffer as ArrayBuffer])).checksum;
+  }
+
+  /** Verifies (against `expected` when given), decrypts and decompresses. `stored` is transferred. */
+  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>, expected?: string): Promise<Buffer> {
     const data = transferable(stored);
     const k: Record<string, Uint8Array> = {};
     for (const [id, key] of Object.entries(keys)) k[id] = new Uint8Array(key);
-    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k }, [data.buffer as ArrayBuffer]);
+    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, expected }, [data.buffer as ArrayBuffer]);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   }
 

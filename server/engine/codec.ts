@@ -90,8 +90,9 @@ export function readHeader(stored: Buffer): ObjectHeader {
 }
 
 /** Verifies, decrypts and decompresses an object. `keyFor` returns the data key named in the header. */
-export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer): Buffer {
-  if (storedChecksum(stored) === null) throw new IntegrityError('checksum mismatch');
+export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer, expectedChecksum?: string): Buffer {
+  const sum = storedChecksum(stored);
+  if (sum === null || (expectedChecksum !== undefined && sum !== expectedChecksum)) throw new IntegrityError('checksum mismatch');
   const h = readHeader(stored);
   const keyLen = stored[7]!;
   const headerLen = 8 + keyLen + (h.cipher === 'none' ? 0 : NONCE);

@@ -3,12 +3,12 @@
  * copies) → decrypt + decompress in the worker pool → content check. Also loads the data keys they need.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { readHeader } from './codec';
+import { IntegrityError, readHeader } from './codec';
 import { type ShardRecord, loadWrappedKey, shardRecordsByIds } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
 import { contentId, contentIdKey } from './keys';
-import { fetchStored } from './shard-store';
+import { fetchShard } from './shard-store';
 import type { SecurityLevel } from './types';
 
 export class ShardReader {
@@ -41,14 +41,16 @@ export class ShardReader {
   async read(id: string): Promise<Buffer> {
     const rec = this.records.get(id);
     if (!rec) throw new EngineError('INTEGRITY', `Missing required shards: shard ${id} is not in the catalog.`);
-    const { stored } = await fetchStored(this.ctx, id, rec.checksum, rec.replicas);
-    const header = readHeader(stored);
-    const key = this.keys.get(header.keyId);
-    const plain = await this.ctx.pool.decode(stored, rec.contentId, key ? { [header.keyId]: key } : {});
-    if (header.cipher === 'none' && contentId(contentIdKey(this.ctx.idKey, this.level), plain) !== rec.contentId) {
-      throw new EngineError('INTEGRITY', `Shard ${id} does not hold the data it should (content id mismatch).`);
-    }
-    return plain;
+    return fetchShard(this.ctx, id, rec.replicas, async (stored) => {
+      // Checksum, decryption and decompression all happen in a worker; the main thread only moves bytes.
+      const header = readHeader(stored);
+      const key = this.keys.get(header.keyId);
+      const plain = await this.ctx.pool.decode(stored, rec.contentId, key ? { [header.keyId]: key } : {}, rec.checksum);
+      if (header.cipher === 'none' && contentId(contentIdKey(this.ctx.idKey, this.level), plain) !== rec.contentId) {
+        throw new IntegrityError('content id mismatch: the shard does not hold the data it should');
+      }
+      return plain;
+    });
   }
 
   /** Yields the decoded shards of a stream, in order, fetching up to `ahead` at a time. */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { shardReplicas } from '../../db/schema';
 import type { Cipher, Encoded } from './codec';
 import type { ShardRecordInput } from './shard-batch';
-import { IntegrityError, storedChecksum } from './codec';
+import { IntegrityError } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
 import type { Location } from './locations';
@@ -105,8 +105,12 @@ export interface ReplicaRef {
   state: string;
 }
 
-/** Reads a shard's stored bytes from the first replica whose checksum matches, falling over to the next. */
-export async function fetchStored(ctx: EngineContext, shardId: string, checksum: string, replicas: ReplicaRef[]): Promise<{ stored: Buffer; from: string }> {
+/**
+ * Reads a shard from the first good replica, falling over to the next when one is missing, unreachable or
+ * damaged. `use` turns the stored bytes into the result (it decodes, and checks the checksum against the
+ * catalog's); an IntegrityError from it marks that replica bad and moves on.
+ */
+export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>): Promise<T> {
   const ordered = [...replicas].sort((a, b) => Number(b.state === 'ok') - Number(a.state === 'ok'));
   const problems: string[] = [];
   for (const r of ordered) {
@@ -115,18 +119,21 @@ export async function fetchStored(ctx: EngineContext, shardId: string, checksum:
       problems.push(`${r.location}: location not configured`);
       continue;
     }
+    let stored: Buffer;
     try {
-      const stored = await loc.backend.get(shardKey(shardId));
-      if (storedChecksum(stored) !== checksum) {
-        problems.push(`Shard checksum mismatch for ${shardId} at ${r.location}`);
-        await markReplica(ctx, shardId, r.location, 'bad');
-        continue;
-      }
-      return { stored, from: r.location };
+      stored = await loc.backend.get(shardKey(shardId));
     } catch (err) {
       if (isStorageError(err, 'not_found')) await markReplica(ctx, shardId, r.location, 'missing');
       else ctx.locations.recordFailure(loc, err);
       problems.push((err as Error).message);
+      continue;
+    }
+    try {
+      return await use(stored);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      problems.push(`Shard checksum mismatch for ${shardId} at ${r.location} (${err.message})`);
+      await markReplica(ctx, shardId, r.location, 'bad');
     }
   }
   throw new IntegrityError(`Missing required shards: no readable replica of shard ${shardId} (${problems.join('; ') || 'no replicas recorded'})`);

@@ -4,7 +4,7 @@
  * Repair rewrites bad or missing replicas from a good one, and tops up shards below the replication factor.
  */
 import { shardReplicas } from '../../db/schema';
-import { IntegrityError, storedChecksum } from './codec';
+import { storedChecksum } from './codec';
 import { type BackupRow, type ShardRecord, backupShardRecords } from './catalog';
 import type { EngineContext } from './context';
 import { parseEntry } from './manifest';
@@ -82,7 +82,7 @@ async function checkReplica(ctx: EngineContext, rec: ShardRecord, location: stri
   if (!loc) return { ...base, problem: 'unreadable', message: `Shard ${rec.id} has a replica at ${location}, which is no longer configured` };
   try {
     const stored = await loc.backend.get(shardKey(rec.id));
-    if (storedChecksum(stored) !== rec.checksum) return { ...base, problem: 'checksum_mismatch', message: `Shard checksum mismatch for ${rec.id} at ${location}` };
+    if ((await ctx.pool.checksum(stored)) !== rec.checksum) return { ...base, problem: 'checksum_mismatch', message: `Shard checksum mismatch for ${rec.id} at ${location}` };
     return null;
   } catch (err) {
     if (isStorageError(err, 'not_found')) return { ...base, problem: 'missing', message: `Shard ${rec.id} is missing at ${location}` };
@@ -173,4 +173,3 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
   return { backup_id: row.id, repaired, unrepairable: [...unrepairable].sort(), status: after.status };
 }
 
-export { IntegrityError };
