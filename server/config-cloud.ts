@@ -178,6 +178,11 @@ function applyAwsEnv(loc: StorageLocationConfig, env: EnvVars, mode: 'override' 
 const SECRET_KEYS = new Set(['secret_access_key', 'access_key_id', 'session_token', 'account_key', 'connection_string', 'sas_token', 'sas', 'password', 'client_secret', 'private_key']);
 const SECRET_PATTERN = /(secret|password|token|credential|connection_string|account_key|private_key)/i;
 
+/** Whether a location key holds a credential (what maskSecrets masks, and what the console store seals). */
+export function isSecretKey(key: string): boolean {
+  return key === 'credentials_json' || SECRET_KEYS.has(key) || SECRET_PATTERN.test(key);
+}
+
 /** A copy for display with every credential replaced by "••••" plus at most its last 4 characters. */
 export function maskSecrets<T extends Record<string, unknown>>(loc: T): T {
   const out: Record<string, unknown> = { ...loc };

@@ -63,7 +63,7 @@ export class BackupEngine {
     const log = opts.log ?? ((line: string) => console.error(line));
     const catalog = opts.catalog ?? (await openCatalog({ databaseUrl: config.database_url, dataDir: config.data_dir }));
     const master = loadMasterKey(config.master_key_source, log);
-    const locations = await openLocations(config, catalog.db, log);
+    const locations = await openLocations(config, catalog.db, log, master);
     const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
     const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
     const engine = new BackupEngine(config, catalog, ctx);

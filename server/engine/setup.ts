@@ -7,14 +7,19 @@ import { eq, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { dataKeys, settings } from '../../db/schema';
-import type { Config } from '../config';
+import type { Config, StorageLocationConfig } from '../config';
 import { EngineError } from './errors';
-import { KeyRing, type WrappedKey } from './keys';
+import { KeyRing, loadMasterKey, type WrappedKey } from './keys';
+import { LocationStore, mergeLocations } from './location-store';
 import { type Location, LocationSet } from './locations';
 import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository';
 import { createBackend } from './storage/factory';
 
-export async function openLocations(config: Config, db: Db, log: (m: string) => void): Promise<LocationSet> {
+/**
+ * The configured locations, plus those added from the console and kept in the catalog (credentials opened
+ * with the master key); on a name clash the config file wins.
+ */
+export async function openLocations(config: Config, db: Db, log: (m: string) => void, master?: Buffer): Promise<LocationSet> {
   const opts = {
     timeoutMs: config.storage_timeout_seconds * 1000,
     retries: config.cloud_retries,
@@ -26,7 +31,10 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
     FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
   const usedBy = new Map(used.rows.map((r) => [r.location, Number(r.bytes)]));
   const all: Location[] = [];
-  for (const cfg of config.storage_locations) {
+  // BackupEngine.open has already loaded (or created) the master key; passing it saves a second derivation.
+  const key = master ?? loadMasterKey(config.master_key_source, log);
+  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, log), log);
+  for (const cfg of configs) {
     const backend = await createBackend(cfg, opts);
     const loc: Location = { name: cfg.name, config: cfg, backend, usedBytes: usedBy.get(cfg.name) ?? 0, failures: 0, lastError: null, unhealthyUntil: 0, ops: 0, errors: 0 };
     if (cfg.enabled) {
@@ -42,6 +50,15 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
     all.push(loc);
   }
   return new LocationSet(all);
+}
+
+async function storedLocations(db: Db, master: Buffer, log: (m: string) => void): Promise<StorageLocationConfig[]> {
+  try {
+    return await new LocationStore(db, master).configs(log);
+  } catch (err) {
+    log(`storage locations added from the console are not used: ${(err as Error).message}`);
+    return [];
+  }
 }
 
 export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {

@@ -76,9 +76,13 @@ export async function putReplicas(
   const done: Location[] = [];
   const errors: string[] = [];
   let next = 0;
+  // Writes under way count towards the factor: without this, a worker that finishes first starts a write to
+  // the next candidate while another is still writing, and the object ends up on more than `want` locations.
+  let inFlight = 0;
   const worker = async () => {
-    while (done.length < want && next < candidates.length) {
+    while (done.length + inFlight < want && next < candidates.length) {
       const loc = candidates[next++]!;
+      inFlight++;
       try {
         await loc.backend.put(key, data);
         ctx.locations.recordSuccess(loc, data.length);
@@ -87,6 +91,8 @@ export async function putReplicas(
         ctx.locations.recordFailure(loc, err);
         errors.push((err as Error).message);
         ctx.log(`write of ${key} to ${loc.name} failed: ${(err as Error).message}`);
+      } finally {
+        inFlight--;
       }
     }
   };
@@ -111,7 +117,13 @@ export interface ReplicaRef {
  * catalog's); an IntegrityError from it marks that replica bad and moves on.
  */
 export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>): Promise<T> {
-  const ordered = [...replicas].sort((a, b) => Number(b.state === 'ok') - Number(a.state === 'ok'));
+  // Good replicas first and, among them, locations not currently failing: a location that is down is then
+  // tried last instead of costing every read its full retry budget before the fail-over.
+  const rank = (r: ReplicaRef) => {
+    const loc = ctx.locations.get(r.location);
+    return (r.state === 'ok' ? 2 : 0) + (loc && ctx.locations.healthy(loc) ? 1 : 0);
+  };
+  const ordered = [...replicas].sort((a, b) => rank(b) - rank(a));
   const problems: string[] = [];
   for (const r of ordered) {
     const loc = ctx.locations.get(r.location);
@@ -122,6 +134,7 @@ export async function fetchShard<T>(ctx: EngineContext, shardId: string, replica
     let stored: Buffer;
     try {
       stored = await loc.backend.get(shardKey(shardId));
+      ctx.locations.recordSuccess(loc);
     } catch (err) {
       if (isStorageError(err, 'not_found')) await markReplica(ctx, shardId, r.location, 'missing');
       else ctx.locations.recordFailure(loc, err);
