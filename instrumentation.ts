@@ -2,5 +2,18 @@
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
   const { getEngine } = await import('./server/context');
-  await getEngine().catch((err: unknown) => console.error(`[plexichat] could not open the backup engine: ${(err as Error).message}`));
+  const engine = await getEngine().catch((err: unknown) => {
+    console.error(`[plexichat] could not open the backup engine: ${(err as Error).message}`);
+    return null;
+  });
+  // The embedded worker: runs schedules and the health monitor in the console's process. Turn it off with
+  // PLEXICHAT_EMBEDDED_WORKER=false when dedicated `plexichat-backup worker` processes do the work.
+  if (engine && !/^(0|false|no|off)$/i.test(process.env.PLEXICHAT_EMBEDDED_WORKER ?? '')) {
+    const { startEmbeddedWorker } = await import('./server/jobs/run-worker');
+    try {
+      startEmbeddedWorker(engine);
+    } catch (err) {
+      console.error(`[plexichat] could not start the schedule worker: ${(err as Error).message}`);
+    }
+  }
 }

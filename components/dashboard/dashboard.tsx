@@ -1,6 +1,8 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
+import { HealthHistoryCard } from '../alerts/health-history-card';
+import { OpenAlertsCard } from '../alerts/open-alerts-card';
 import { BackupTable } from '../backups/backup-table';
 import { BackupsPerDayChart } from '../charts/backups-per-day-chart';
 import { ThroughputChart } from '../charts/throughput-chart';
@@ -71,6 +73,10 @@ export function Dashboard() {
             <LocationHealthList health={data.health} />
           </div>
         </Card>
+      </div>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <OpenAlertsCard />
+        <HealthHistoryCard />
       </div>
     </div>
   );

@@ -16,6 +16,8 @@ const NAV: NavItem[] = [
   { href: '/backups', label: 'Backups' },
   { href: '/backups/new', label: 'New backup', needs: 'backup.create' },
   { href: '/storage', label: 'Storage' },
+  { href: '/schedules', label: 'Schedules' },
+  { href: '/alerts', label: 'Alerts' },
   { href: '/users', label: 'Users', needs: 'users.list' },
   { href: '/audit', label: 'Audit log', needs: 'audit.list' },
 ];

@@ -2,16 +2,19 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { formatBytes } from '../format';
+import { useCan } from '../session';
 import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
+import { ManageLocations } from './manage-locations';
 import { UsageBar } from './usage-bar';
 
 export function StorageOverview() {
   const trpc = useTRPC();
   const usage = useQuery(trpc.storage.usage.queryOptions(undefined, { refetchInterval: 10_000 }));
   const health = useQuery(trpc.storage.health.queryOptions(undefined, { refetchInterval: 30_000 }));
+  const canManage = useCan('storage.listLocations');
   if (usage.isPending) return <Loading />;
   if (usage.error) return <ErrorBox error={usage.error} title="Could not load storage usage" />;
   const total = usage.data.reduce((s, u) => s + u.used_bytes, 0);
@@ -20,7 +23,7 @@ export function StorageOverview() {
       <PageHeader title="Storage" subtitle={`${usage.data.length} location(s) · ${formatBytes(total)} stored across all replicas`} />
       <ErrorBox error={health.error} title="Health check failed" />
       {usage.data.length === 0 ? (
-        <EmptyState title="No storage locations">Add locations under storage_locations in the configuration file (PLEXICHAT_CONFIG), then restart.</EmptyState>
+        <EmptyState title="No storage locations">Add locations under storage_locations in the configuration file (PLEXICHAT_CONFIG){canManage ? ' or below' : ''}, then restart.</EmptyState>
       ) : (
         <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
           {usage.data.map((u) => {
@@ -56,6 +59,7 @@ export function StorageOverview() {
           })}
         </div>
       )}
+      {canManage && <ManageLocations />}
     </div>
   );
 }

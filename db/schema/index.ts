@@ -4,3 +4,4 @@ export * from './keys';
 export * from './storage';
 export * from './users';
 export * from './settings';
+export * from './operations';

@@ -9,6 +9,8 @@ import { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
+import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
+import { runOpsCommand } from './ops-commands';
 import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
 
 const HELP = `Usage: plexichat-backup <command> [options] [--json]
@@ -26,6 +28,12 @@ Commands:
   stats                       storage usage|health
   user add --email E --password P --role admin|operator|viewer
   recover-catalog             rebuild a lost catalog from the storage locations
+  schedule add --name N --cron "EXPR" --path P [--type T] [--retention-days D] [--tag T]... [--timezone Z]
+  schedule list | pause N | resume N | remove N | run N
+  worker [--once] [--no-monitor]   run schedules and the health monitor until stopped
+  health-check                one health-monitor cycle now
+  alerts list [--state S] [--severity S] | ack <alert_id> | test
+  report [--days 7]           the weekly health report
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
 (see README.md for the configuration reference).`;
@@ -93,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
-    const result = await run(cmd, rest, open);
+    const result = (await runOpsCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;
@@ -138,6 +146,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const timer = setInterval(() => {
         void e.getBackupProgress(backup_id).then((p) => p && bar.update({ bytesDone: p.bytes_done, bytesTotal: p.bytes_total, filesDone: p.files_done, filesTotal: p.files_total, mbps: p.throughput_mbps, eta: p.eta_seconds }));
       }, 200);
+      const watched = watchBackup(e, backup_id, done); // alerts on the outcome; never rejects
       try {
         const meta = await done;
         bar.done();
@@ -145,6 +154,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         return { json: meta };
       } finally {
         clearInterval(timer);
+        await watched;
       }
     }
     case 'list': {
@@ -179,6 +189,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'verify': {
       const { values: v, positionals } = parse(args, { 'read-data': { type: 'boolean', default: false } });
       const r = await (await open()).verifyBackup(needId(positionals, 'verify'), { readData: Boolean(v['read-data']), actor: actor() });
+      await alertOnVerify(await open(), r);
       const lines = [`${r.backup_id}: ${r.status} (${r.shards_checked} shards, ${r.replicas_checked} replicas checked${r.read_data ? ', data read and decrypted' : ''})`];
       for (const b of r.bad_shards) lines.push(`  ${b.message}`);
       if (r.affected_files.length) lines.push(`  affected files: ${r.affected_files.join(', ')}`);
@@ -198,14 +209,15 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       if (!v.target) throw new UsageError('restore needs --target DIR (an empty directory to restore into).');
       const bar = new ProgressBar();
       const started = Date.now();
-      const r = await (await open()).restoreBackup(id, {
+      const eng = await open();
+      const r = await watchRestore(eng, id, () => eng.restoreBackup(id, {
         target: String(v.target),
         include: v.include as string[] | undefined,
         dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
         overwrite: Boolean(v.overwrite),
         actor: actor(),
         onProgress: (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
-      });
+      }));
       bar.done();
       return { json: r, text: `Restored ${r.files_restored} entries (${formatBytes(r.bytes_restored)}) to ${r.target} in ${r.duration_seconds.toFixed(1)}s (${r.throughput_mbps} MB/s)` };
     }

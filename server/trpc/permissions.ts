@@ -6,13 +6,13 @@
  */
 import type { Role } from '../../db/schema';
 
-export const ACTIONS = ['view', 'create', 'restore', 'verify', 'repair', 'delete', 'configure', 'manage_users', 'read_audit'] as const;
+export const ACTIONS = ['view', 'create', 'restore', 'verify', 'repair', 'delete', 'configure', 'manage_users', 'read_audit', 'manage_schedules', 'acknowledge_alerts'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** The spec's roles: admin (create, delete, restore, configure, users), operator (create, restore, view), viewer (view). */
 export const ROLE_ACTIONS: Record<Role, readonly Action[]> = {
   admin: ACTIONS,
-  operator: ['view', 'create', 'restore', 'verify', 'repair'],
+  operator: ['view', 'create', 'restore', 'verify', 'repair', 'manage_schedules', 'acknowledge_alerts'],
   viewer: ['view'],
 };
 
@@ -29,12 +29,32 @@ export const PROCEDURE_ACTIONS = {
   'backup.delete': 'delete',
   'storage.usage': 'view',
   'storage.health': 'view',
+  'storage.listLocations': 'configure',
+  'storage.addLocation': 'configure',
+  'storage.updateLocation': 'configure',
+  'storage.testLocation': 'configure',
+  'storage.disableLocation': 'configure',
   'stats.get': 'view',
   'users.list': 'manage_users',
   'users.create': 'manage_users',
   'users.setRole': 'manage_users',
   'users.disable': 'manage_users',
   'audit.list': 'read_audit',
+  'schedules.list': 'view',
+  'schedules.preview': 'view',
+  'schedules.create': 'manage_schedules',
+  'schedules.update': 'manage_schedules',
+  'schedules.pause': 'manage_schedules',
+  'schedules.resume': 'manage_schedules',
+  'schedules.remove': 'manage_schedules',
+  'schedules.runNow': 'manage_schedules',
+  'alerts.list': 'view',
+  'alerts.get': 'view',
+  'alerts.acknowledge': 'acknowledge_alerts',
+  'alerts.settings': 'configure',
+  'alerts.sendTest': 'configure',
+  'reports.health': 'view',
+  'reports.metrics': 'view',
 } as const satisfies Record<string, Action>;
 
 export type ProcedurePath = keyof typeof PROCEDURE_ACTIONS;

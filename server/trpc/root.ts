@@ -5,6 +5,9 @@ import { backupRouter } from './routers/backup';
 import { statsRouter } from './routers/stats';
 import { storageRouter } from './routers/storage';
 import { usersRouter } from './routers/users';
+import { alertsRouter } from './routers/alerts';
+import { reportsRouter } from './routers/reports';
+import { schedulesRouter } from './routers/schedules';
 
 export const appRouter = router({
   auth: authRouter,
@@ -13,6 +16,9 @@ export const appRouter = router({
   stats: statsRouter,
   users: usersRouter,
   audit: auditRouter,
+  schedules: schedulesRouter,
+  alerts: alertsRouter,
+  reports: reportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

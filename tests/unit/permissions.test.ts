@@ -11,7 +11,10 @@ import type { Context } from '../../server/trpc/context';
 import { createCallerFactory } from '../../server/trpc/init';
 import { ACTIONS, can, PROCEDURE_ACTIONS, ROLE_ACTIONS } from '../../server/trpc/permissions';
 import { appRouter } from '../../server/trpc/root';
+import type { LocationsApi } from '../../server/trpc/routers/storage/locations-api';
 import type { EngineApi, Services } from '../../server/trpc/services/types';
+import type { AlertsApi } from '../../server/trpc/routers/alerts/api';
+import type { SchedulesApi } from '../../server/trpc/routers/schedules/api';
 
 const now = new Date().toISOString();
 const backup: BackupMetadata = {
@@ -21,6 +24,36 @@ const backup: BackupMetadata = {
 };
 const progress: BackupProgress = { backup_id: 'b1', status: 'completed', phase: 'done', bytes_done: 10, bytes_total: 10, files_done: 1, files_total: 1, shards_done: 1, throughput_mbps: 1, eta_seconds: 0, percent: 100, updated_at: now };
 const user: PublicUser = { id: 'u1', email: 'v@x.io', name: null, role: 'viewer', disabled: false, lockedUntil: null, createdAt: now, lastLoginAt: null };
+
+const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false } as const;
+const locations: LocationsApi = {
+  list: async () => [location],
+  add: async () => location,
+  update: async () => location,
+  setEnabled: async () => undefined,
+  test: async () => ({ ok: true, latency_ms: 1, error: null }),
+};
+
+const schedule = { id: 's1', name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', paths: ['/src'], backup_type: 'full', security_level: null, tags: [], retention_days: null, paused: false, next_run: now, last_run: null, created_at: now };
+const schedulesStub: SchedulesApi = {
+  list: async () => [schedule],
+  preview: async () => ({ ok: true, runs: [now] }),
+  create: async () => schedule,
+  update: async () => schedule,
+  setPaused: async () => schedule,
+  remove: async () => undefined,
+  runNow: async () => ({ name: 'nightly', run_id: 1, queued_at: now }),
+};
+const alert = { id: 'a1', rule: 'verify_unhealthy', subject_key: 'verify:b1', severity: 'critical' as const, state: 'open' as const, message: 'm', link: 'http://x/backups/b1', details: {}, opened_at: now, last_seen_at: now, acknowledged_at: null, acknowledged_by: null, resolved_at: null };
+const alertsStub = {
+  list: async () => [alert],
+  get: async () => alert,
+  acknowledge: async () => alert,
+  settings: async () => ({}),
+  sendTest: async () => [],
+  report: async () => ({}),
+  metrics: async () => ({ latest: [], series: [] }),
+} as unknown as AlertsApi;
 
 function stubServices(audits: { action: string; outcome?: string }[] = []): Services {
   const engine: EngineApi = {
@@ -39,11 +72,15 @@ function stubServices(audits: { action: string; outcome?: string }[] = []): Serv
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
     audit: async (e) => void audits.push({ action: e.action, outcome: e.outcome }),
   };
-  return {
+  const services: Services & { locations: () => Promise<LocationsApi>; schedules: () => Promise<SchedulesApi>; alerts: () => Promise<AlertsApi> } = {
+    locations: async () => locations,
+    schedules: async () => schedulesStub,
+    alerts: async () => alertsStub,
     engine: async () => engine,
     users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user }),
     audit: async () => ({ list: async () => ({ events: [], total: 0 }) }),
   };
+  return services;
 }
 
 /** A valid input for each procedure, so that every allowed call succeeds. */
@@ -61,6 +98,22 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'users.setRole': { userId: 'u1', role: 'operator' },
   'users.disable': { userId: 'u1' },
   'audit.list': { limit: 10 },
+  'storage.addLocation': { name: 'c1', type: 'local', path: '/tmp/c1' },
+  'storage.updateLocation': { name: 'c1', patch: { priority: 5 } },
+  'storage.testLocation': { name: 'c1' },
+  'storage.disableLocation': { name: 'c1' },
+  'schedules.preview': { cron: '0 3 * * *' },
+  'schedules.create': { name: 'nightly', cron: '0 3 * * *', paths: ['/src'] },
+  'schedules.update': { name: 'nightly', schedule: { name: 'nightly', cron: '0 4 * * *', paths: ['/src'] } },
+  'schedules.pause': { name: 'nightly' },
+  'schedules.resume': { name: 'nightly' },
+  'schedules.remove': { name: 'nightly' },
+  'schedules.runNow': { name: 'nightly' },
+  'alerts.list': { states: ['open'] },
+  'alerts.get': { alertId: 'a1' },
+  'alerts.acknowledge': { alertId: 'a1' },
+  'reports.health': { days: 7 },
+  'reports.metrics': { name: 'storage_usage_percent', hours: 24 },
 };
 
 const procedurePaths = Object.keys(appRouter._def.procedures).sort();
@@ -89,15 +142,19 @@ describe('permission matrix', () => {
     for (const a of ROLE_ACTIONS.viewer) expect(ROLE_ACTIONS.operator).toContain(a);
     for (const a of ROLE_ACTIONS.operator) expect(ROLE_ACTIONS.admin).toContain(a);
     expect(ROLE_ACTIONS.viewer).toEqual(['view']);
-    for (const p of ['backup.delete', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
+    for (const p of ['backup.delete', 'storage.listLocations', 'storage.addLocation', 'storage.updateLocation', 'storage.testLocation', 'storage.disableLocation', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
       expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
     }
     for (const p of ['backup.create', 'backup.recover']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
+    // Operators manage schedules and acknowledge alerts; only admins configure channels and send test alerts.
+    for (const p of ['schedules.create', 'schedules.pause', 'schedules.runNow', 'alerts.acknowledge']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
+    for (const p of ['alerts.settings', 'alerts.sendTest']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
+    for (const p of ['schedules.list', 'alerts.list', 'alerts.get', 'reports.health']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, true]);
     expect(can('admin', 'backup.somethingNew')).toBe(false);
   });
 
   it('has a sample input for every procedure that takes one', () => {
-    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'stats.get', 'users.list']);
+    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'storage.listLocations', 'stats.get', 'users.list', 'schedules.list', 'alerts.settings', 'alerts.sendTest']);
     expect(procedurePaths.filter((p) => !noInput.has(p) && !(p in SAMPLE_INPUT))).toEqual([]);
   });
 

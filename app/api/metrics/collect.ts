@@ -1,6 +1,7 @@
 /** The Prometheus registry: gauges refreshed from the catalog at each scrape. */
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { getEngine } from '@/server/context';
+import { monitorGauges, updateMonitorGauges } from './monitor';
 
 function build() {
   const registry = new Registry();
@@ -27,6 +28,7 @@ function build() {
     capacity: g('plexichat_storage_capacity_bytes', 'Configured capacity per location (absent when unlimited)', ['location', 'type']),
     objects: g('plexichat_storage_objects', 'Shard replicas per location', ['location', 'type']),
     healthy: g('plexichat_storage_healthy', '1 when the location is healthy', ['location', 'type']),
+    monitor: monitorGauges(registry),
   };
 }
 
@@ -58,5 +60,6 @@ export async function collectMetrics(): Promise<{ body: string; contentType: str
     m.healthy.set(labels, u.healthy ? 1 : 0);
     if (u.capacity_bytes !== null) m.capacity.set(labels, u.capacity_bytes);
   }
+  await updateMonitorGauges(m.monitor, engine).catch(() => undefined);
   return { body: await m.registry.metrics(), contentType: m.registry.contentType };
 }

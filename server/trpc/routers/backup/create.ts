@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SECURITY_LEVELS } from '../../../config';
 import { BACKUP_TYPES, type CreateBackupOptions } from '../../../engine/types';
+import { watchBackup } from '../../../monitoring/hooks';
 import { procedure } from '../../init';
 
 const MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -30,7 +31,7 @@ export const create = procedure.input(createInput).mutation(async ({ ctx, input 
         ? { payload: s.text, payloadName: s.name }
         : { payload: Buffer.from(s.base64, 'base64'), payloadName: s.name };
   const engine = await ctx.services.engine();
-  const { backup_id } = await engine.startBackup({
+  const { backup_id, done } = await engine.startBackup({
     ...from,
     backupType: input.backupType,
     securityLevel: input.securityLevel,
@@ -41,5 +42,6 @@ export const create = procedure.input(createInput).mutation(async ({ ctx, input 
     metadata: { created_by: ctx.user.email, via: 'console' },
     actor: ctx.user.email,
   });
+  void watchBackup(engine, backup_id, done); // alerts when it fails (or resolves an earlier failure)
   return { backup_id };
 });

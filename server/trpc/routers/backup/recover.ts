@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { watchRestore } from '../../../monitoring/hooks';
 import { procedure } from '../../init';
 import { backupId } from './schemas';
 
@@ -11,11 +12,14 @@ export const recoverInput = z.object({
 });
 
 /** Restores a backup (or the files matching `include`) into a directory on the server. */
-export const recover = procedure.input(recoverInput).mutation(async ({ ctx, input }) =>
-  (await ctx.services.engine()).restoreBackup(input.backupId, {
-    target: input.target,
-    include: input.include.length ? input.include : undefined,
-    overwrite: input.overwrite,
-    actor: ctx.user.email,
-  }),
-);
+export const recover = procedure.input(recoverInput).mutation(async ({ ctx, input }) => {
+  const engine = await ctx.services.engine();
+  return watchRestore(engine, input.backupId, () =>
+    engine.restoreBackup(input.backupId, {
+      target: input.target,
+      include: input.include.length ? input.include : undefined,
+      overwrite: input.overwrite,
+      actor: ctx.user.email,
+    }),
+  );
+});

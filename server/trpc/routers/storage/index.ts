@@ -1,5 +1,6 @@
 import { router } from '../../init';
 import { health } from './health';
+import { addLocation, disableLocation, listLocations, testLocation, updateLocation } from './locations';
 import { usage } from './usage';
 
-export const storageRouter = router({ usage, health });
+export const storageRouter = router({ usage, health, listLocations, addLocation, updateLocation, testLocation, disableLocation });

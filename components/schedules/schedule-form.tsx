@@ -1,0 +1,88 @@
+'use client';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { type RouterOutputs, useTRPC } from '../trpc/client';
+import { Button } from '../ui/button';
+import { Card } from '../ui/card';
+import { ErrorBox } from '../ui/feedback';
+import { Field, Input, Select } from '../ui/form';
+import { CronPreview } from './cron-preview';
+
+type Schedule = RouterOutputs['schedules']['list'][number];
+const TYPES = ['full', 'incremental', 'differential', 'snapshot'] as const;
+const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Create a schedule, or edit one (`existing`). */
+export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone: () => void }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const [name, setName] = useState(existing?.name ?? '');
+  const [cron, setCron] = useState(existing?.cron ?? '0 2 * * *');
+  const [timezone, setTimezone] = useState(existing?.timezone ?? 'UTC');
+  const [paths, setPaths] = useState(existing?.paths.join(', ') ?? '');
+  const [backupType, setType] = useState<(typeof TYPES)[number]>((existing?.backup_type as (typeof TYPES)[number] | undefined) ?? 'full');
+  const [tags, setTags] = useState(existing?.tags.join(', ') ?? '');
+  const [retention, setRetention] = useState(existing?.retention_days ? String(existing.retention_days) : '');
+  const done = () => {
+    void qc.invalidateQueries({ queryKey: trpc.schedules.list.queryKey() });
+    onDone();
+  };
+  const create = useMutation(trpc.schedules.create.mutationOptions({ onSuccess: done }));
+  const update = useMutation(trpc.schedules.update.mutationOptions({ onSuccess: done }));
+  const submit = () => {
+    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null };
+    if (existing) update.mutate({ name: existing.name, schedule });
+    else create.mutate(schedule);
+  };
+  return (
+    <Card title={existing ? `Edit ${existing.name}` : 'New schedule'}>
+      <form
+        className="grid grid-cols-1 gap-3 md:grid-cols-2"
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <Field label="Name">
+          <Input name="name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="nightly-db" />
+        </Field>
+        <Field label="Paths" hint="comma-separated, on the server">
+          <Input name="paths" value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
+        </Field>
+        <Field label="Cron" hint="minute hour day-of-month month day-of-week">
+          <Input name="cron" value={cron} onChange={(e) => setCron(e.target.value)} required className="font-mono" />
+        </Field>
+        <Field label="Time zone">
+          <Input name="timezone" value={timezone} onChange={(e) => setTimezone(e.target.value)} placeholder="UTC" />
+        </Field>
+        <Field label="Type">
+          <Select value={backupType} onChange={(e) => setType(e.target.value as (typeof TYPES)[number])}>
+            {TYPES.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </Select>
+        </Field>
+        <Field label="Retention (days)" hint="empty = the default">
+          <Input name="retention" type="number" min={1} value={retention} onChange={(e) => setRetention(e.target.value)} />
+        </Field>
+        <Field label="Tags" hint="the schedule's name is always added">
+          <Input name="tags" value={tags} onChange={(e) => setTags(e.target.value)} placeholder="db, nightly" />
+        </Field>
+        <div className="md:col-span-2">
+          <CronPreview cron={cron} timezone={timezone.trim() || 'UTC'} />
+        </div>
+        <div className="flex gap-2 md:col-span-2">
+          <Button type="submit" busy={create.isPending || update.isPending}>
+            {existing ? 'Save' : 'Create schedule'}
+          </Button>
+          <Button variant="secondary" onClick={onDone}>
+            Cancel
+          </Button>
+        </div>
+        <div className="md:col-span-2">
+          <ErrorBox error={create.error ?? update.error} title="Could not save the schedule" />
+        </div>
+      </form>
+    </Card>
+  );
+}

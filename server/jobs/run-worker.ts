@@ -1,0 +1,88 @@
+/**
+ * The worker loop: `plexichat-backup worker` and the console's server process. Ticks the schedule worker
+ * every few seconds and runs the health monitor every health_check_interval, until stopped.
+ */
+import type { BackupEngine } from '../engine/engine';
+import { BackupHealthMonitor } from '../monitoring/health-monitor';
+import { alertsFor } from '../monitoring/hooks';
+import { type RunOutcome, ScheduleWorker } from './worker';
+
+export interface WorkerLoopOptions {
+  once?: boolean;
+  monitor?: boolean;
+  tickMs?: number;
+  log?: (line: string) => void;
+  /** Stops the loop (default: SIGINT / SIGTERM, only for the CLI). */
+  signal?: AbortSignal;
+}
+
+export interface WorkerLoop {
+  stop(): Promise<void>;
+  done: Promise<{ runs: RunOutcome[] }>;
+}
+
+export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = {}): WorkerLoop {
+  const log = opts.log ?? ((l: string) => console.error(`[plexichat] ${l}`));
+  const alerts = alertsFor(engine, log);
+  const worker = new ScheduleWorker(engine, { events: alerts, log });
+  const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
+  const runs: RunOutcome[] = [];
+  const stopper = new AbortController();
+  opts.signal?.addEventListener('abort', () => stopper.abort(), { once: true });
+  const collect = (ps: Promise<RunOutcome>[]) => ps.map((p) => p.then((r) => void runs.push(r)).catch(() => undefined));
+
+  const done = (async () => {
+    if (opts.once) {
+      await Promise.all(collect(await worker.tick()));
+      await monitor?.runCycle();
+      return { runs };
+    }
+    monitor?.start();
+    log(`worker ${worker.id} started`);
+    while (!stopper.signal.aborted) {
+      try {
+        collect(await worker.tick());
+      } catch (err) {
+        log(`worker tick failed: ${(err as Error).message}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, opts.tickMs ?? 5000);
+        stopper.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+    await monitor?.stop();
+    await worker.drain();
+    log(`worker ${worker.id} stopped`);
+    return { runs };
+  })();
+  return {
+    stop: async () => {
+      stopper.abort();
+      await done.catch(() => undefined);
+    },
+    done,
+  };
+}
+
+/** The CLI's `worker` command: runs until SIGINT/SIGTERM (or one pass with --once). */
+export async function runWorker(engine: BackupEngine, opts: Omit<WorkerLoopOptions, 'signal'>): Promise<{ runs: RunOutcome[] }> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await startWorkerLoop(engine, { ...opts, signal: ac.signal }).done;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+type Holder = typeof globalThis & { __plexichatWorker?: WorkerLoop };
+
+/** The console's embedded worker (one per server process, kept across hot reloads). */
+export function startEmbeddedWorker(engine: BackupEngine): void {
+  const holder = globalThis as Holder;
+  if (holder.__plexichatWorker) return;
+  holder.__plexichatWorker = startWorkerLoop(engine, {});
+}

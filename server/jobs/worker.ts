@@ -1,0 +1,134 @@
+/**
+ * ScheduleWorker: enqueues due runs, claims them (SKIP LOCKED) and runs each as a backup tagged with the
+ * schedule's name. Many workers may share one catalog. The clock is injected, so tests need not wait.
+ */
+import { eq } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { schedules } from '../../db/schema';
+import type { BackupEngine } from '../engine/engine';
+import { EngineError } from '../engine/errors';
+import type { BackupMetadata, BackupType, SecurityLevel } from '../engine/types';
+import { claimRuns, enqueueDue, enqueueManual, finishRun, reapRuns, runningCount } from './queue';
+import { getSchedule, type RunRow, type ScheduleRow } from './schedule-store';
+
+/** What the worker tells about finished runs (the AlertService implements it). */
+export interface RunEvents {
+  onBackupFinished(meta: BackupMetadata, opts?: { group?: string }): Promise<void>;
+  onScheduleError(schedule: string, message: string): Promise<void>;
+}
+
+export interface WorkerOptions {
+  now?: () => Date;
+  workerId?: string;
+  events?: RunEvents;
+  /** A run started later than this after its due time is marked late (default 60 s). */
+  lateAfterMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  run_id: number;
+  schedule: string;
+  due_at: string;
+  late: boolean;
+  status: 'completed' | 'failed' | 'queued';
+  backup_id: string | null;
+  error: string | null;
+}
+
+export class ScheduleWorker {
+  readonly id: string;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+  private readonly inflight = new Set<Promise<RunOutcome>>();
+
+  constructor(
+    private readonly engine: BackupEngine,
+    private readonly opts: WorkerOptions = {},
+  ) {
+    this.id = opts.workerId ?? `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  private get db() {
+    return this.engine.catalog.db;
+  }
+
+  /** One pass: reap, enqueue what is due, claim what fits under max_concurrent_backups, start it. */
+  async tick(): Promise<Promise<RunOutcome>[]> {
+    const now = this.now();
+    await reapRuns(this.db, now, 10 * 60_000);
+    await enqueueDue(this.db, now, this.opts.lateAfterMs ?? 60_000, this.log);
+    const slots = this.engine.config.max_concurrent_backups - (await runningCount(this.db));
+    const claimed = await claimRuns(this.db, this.id, slots, now);
+    return claimed.map((run) => this.track(this.execute(run)));
+  }
+
+  /** A tick that waits for the runs it started (tests, `worker --once`). */
+  async runOnce(): Promise<RunOutcome[]> {
+    return Promise.all(await this.tick());
+  }
+
+  /** schedule run N: runs the schedule now in this process and waits for the backup. */
+  async runNow(name: string): Promise<RunOutcome> {
+    const s = await getSchedule(this.db, name);
+    const run = await enqueueManual(this.db, s, this.now(), this.id);
+    return this.track(this.execute(run, s));
+  }
+
+  /** Waits for every run this worker has started. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private track(p: Promise<RunOutcome>): Promise<RunOutcome> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private async execute(run: RunRow, known?: ScheduleRow): Promise<RunOutcome> {
+    const s = known ?? (await this.db.select().from(schedules).where(eq(schedules.id, run.scheduleId)))[0];
+    const base = { run_id: run.id, schedule: s?.name ?? run.scheduleId, due_at: run.dueAt.toISOString(), late: run.late };
+    if (!s) {
+      await finishRun(this.db, run.id, { status: 'failed', error: 'schedule removed', finishedAt: this.now() });
+      return { ...base, status: 'failed', backup_id: null, error: 'schedule removed' };
+    }
+    let backupId: string | null = null;
+    try {
+      const started = await this.engine.startBackup({
+        paths: s.paths,
+        backupType: s.backupType as BackupType,
+        securityLevel: (s.securityLevel ?? undefined) as SecurityLevel | undefined,
+        tags: [...new Set([s.name, ...s.tags])],
+        retentionDays: s.retentionDays ?? undefined,
+        actor: `schedule:${s.name}`,
+        metadata: { schedule: s.name, schedule_run_id: run.id, due_at: run.dueAt.toISOString(), late: run.late },
+      });
+      backupId = started.backup_id;
+      await finishRun(this.db, run.id, { backupId });
+      const meta = await started.done;
+      await finishRun(this.db, run.id, { status: 'completed', finishedAt: this.now() });
+      await this.opts.events?.onBackupFinished(meta, { group: `schedule:${s.name}` }).catch((e: unknown) => this.log(`alerts: ${(e as Error).message}`));
+      this.log(`schedule ${s.name}: backup ${meta.backup_id} completed`);
+      return { ...base, status: 'completed', backup_id: meta.backup_id, error: null };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (err instanceof EngineError && err.code === 'CONFLICT' && !backupId) {
+        // Too many backups running (another process): leave it queued for the next tick.
+        await finishRun(this.db, run.id, { status: 'queued', claimedBy: null, startedAt: null });
+        return { ...base, status: 'queued', backup_id: null, error: message };
+      }
+      await finishRun(this.db, run.id, { status: 'failed', error: message, finishedAt: this.now() });
+      this.log(`schedule ${s.name}: ${message}`);
+      const meta = backupId ? await this.engine.getBackup(backupId) : null;
+      const events = this.opts.events;
+      if (events) {
+        await (meta ? events.onBackupFinished(meta, { group: `schedule:${s.name}` }) : events.onScheduleError(s.name, message)).catch((e: unknown) => this.log(`alerts: ${(e as Error).message}`));
+      }
+      return { ...base, status: 'failed', backup_id: backupId, error: message };
+    }
+  }
+}

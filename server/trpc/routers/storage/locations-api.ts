@@ -1,0 +1,113 @@
+/**
+ * What the location procedures need: listing (masked), add, update, enable/disable and a probe. The live
+ * implementation works on the running engine (its config, catalog and master key source). Services may
+ * provide their own `locations` (tests do); otherwise it is derived from the engine.
+ */
+import type { Config, StorageLocationConfig } from '../../../config';
+import { maskSecrets } from '../../../config-cloud';
+import type { Db } from '../../../../db/client';
+import { EngineError } from '../../../engine/errors';
+import { type LocationInput, LocationStore, validateLocation } from '../../../engine/location-store';
+import type { LocationSet } from '../../../engine/locations';
+import { type ProbeResult, probeLocation } from '../../../engine/storage/probe';
+import { resetStorageRetryStats } from '../../../engine/storage/retrying';
+import type { EngineApi, Services } from '../../services/types';
+
+export interface LocationListing {
+  name: string;
+  type: string;
+  /** config: from the configuration file (read-only here); console: managed from the console. */
+  source: 'config' | 'console';
+  priority: number;
+  region: string;
+  max_size_gb: number | null;
+  enabled: boolean;
+  /** Every other key, credentials masked. */
+  settings: Record<string, unknown>;
+  /** Opened by the running engine; false for changes that take effect at the next start. */
+  active: boolean;
+}
+
+export interface LocationsApi {
+  list(): Promise<LocationListing[]>;
+  add(input: LocationInput, actor: string): Promise<LocationListing>;
+  update(name: string, patch: Partial<LocationInput>, actor: string): Promise<LocationListing>;
+  setEnabled(name: string, enabled: boolean, actor: string): Promise<void>;
+  test(target: { name: string } | { location: LocationInput }): Promise<ProbeResult>;
+}
+
+interface Installation {
+  config: Config;
+  catalog: { db: Db };
+  locations: LocationSet;
+}
+
+const OWN_KEYS = new Set(['name', 'type', 'priority', 'region', 'max_size_gb', 'enabled']);
+
+function listing(loc: StorageLocationConfig, source: LocationListing['source'], active: boolean): LocationListing {
+  const settings = Object.fromEntries(Object.entries(maskSecrets(loc)).filter(([k]) => !OWN_KEYS.has(k)));
+  return { name: loc.name, type: loc.type, source, priority: loc.priority, region: loc.region, max_size_gb: loc.max_size_gb ?? null, enabled: loc.enabled, settings, active };
+}
+
+/** One store per engine: the master key is read (for a passphrase, derived) once, not per request. */
+const stores = new WeakMap<Installation, LocationStore>();
+function storeOf(engine: Installation): LocationStore {
+  let store = stores.get(engine);
+  if (!store) stores.set(engine, (store = LocationStore.forInstallation(engine)));
+  return store;
+}
+
+export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation): LocationsApi {
+  const store = storeOf(engine);
+  const fileNames = () => engine.config.storage_locations.map((l) => l.name);
+  const isActive = (name: string) => engine.locations.get(name) !== undefined;
+  const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0 };
+  return {
+    async list() {
+      const stored = (await store.configs()).filter((l) => !fileNames().includes(l.name));
+      return [...engine.config.storage_locations.map((l) => listing(l, 'config', isActive(l.name))), ...stored.map((l) => listing(l, 'console', isActive(l.name)))];
+    },
+    async add(input, actor) {
+      const loc = await store.add(input, fileNames());
+      await engine.audit({ actor, action: 'storage.addLocation', target: loc.name, details: { type: loc.type } });
+      return listing(loc, 'console', false);
+    },
+    async update(name, patch, actor) {
+      if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; change it there.`);
+      const loc = await store.update(name, patch);
+      await engine.audit({ actor, action: 'storage.updateLocation', target: name, details: { keys: Object.keys(patch).sort() } });
+      return listing(loc, 'console', isActive(name));
+    },
+    async setEnabled(name, enabled, actor) {
+      if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; set "enabled" there.`);
+      await store.setEnabled(name, enabled);
+      await engine.audit({ actor, action: 'storage.disableLocation', target: name, details: { enabled } });
+    },
+    async test(target) {
+      if ('location' in target) {
+        const draft = validateLocation(target.location);
+        const result = await probeLocation(draft, probeOpts);
+        // A draft's retry counters would otherwise show up in the metrics as a location.
+        if (!isActive(draft.name)) resetStorageRetryStats(draft.name);
+        return result;
+      }
+      const loc = engine.config.storage_locations.find((l) => l.name === target.name) ?? (await store.configs()).find((l) => l.name === target.name);
+      if (!loc) throw new EngineError('NOT_FOUND', `No storage location named "${target.name}".`);
+      const result = await probeLocation(loc, probeOpts);
+      if (!isActive(loc.name)) resetStorageRetryStats(loc.name);
+      return result;
+    },
+  };
+}
+
+function isInstallation(e: EngineApi): e is EngineApi & Installation {
+  return 'config' in e && 'catalog' in e && 'locations' in e;
+}
+
+/** The services' own `locations` when given, else one over the running engine. */
+export async function locationsFor(services: Services & { locations?: () => Promise<LocationsApi> }): Promise<LocationsApi> {
+  if (services.locations) return services.locations();
+  const engine = await services.engine();
+  if (!isInstallation(engine)) throw new EngineError('UNAVAILABLE', 'Storage location management is not available in this server.');
+  return liveLocationsApi(engine);
+}
