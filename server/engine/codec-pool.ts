@@ -17,20 +17,23 @@ interface Job {
 interface Slot {
   worker: Worker;
   busy: number;
+  dead: Error | null;
 }
 
 export class CodecPool {
   private readonly slots: Slot[] = [];
   private readonly jobs = new Map<number, Job>();
   private nextId = 1;
+  private closing = false;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
     // The comment stops Next's bundler from rewriting a path that must be resolved at run time.
     const entry = path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'worker-entry.mjs');
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(entry);
+      // The entry registers its own TypeScript loader; inheriting the parent's flags (profilers, -e) only hurts.
+      const worker = new Worker(entry, { execArgv: [] });
       worker.unref();
-      const slot: Slot = { worker, busy: 0 };
+      const slot: Slot = { worker, busy: 0, dead: null };
       worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
         slot.busy--;
         const job = this.jobs.get(msg.id);
@@ -39,18 +42,26 @@ export class CodecPool {
         if (msg.ok) job.resolve(msg);
         else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
       });
-      worker.on('error', (err) => {
+      // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
+      const die = (err: Error) => {
+        slot.dead ??= err;
         for (const [id, job] of this.jobs) {
           job.reject(err);
           this.jobs.delete(id);
         }
+      };
+      worker.on('error', die);
+      worker.on('exit', (code) => {
+        if (!this.closing) die(new Error(`a codec worker stopped unexpectedly (exit code ${code})`));
       });
       this.slots.push(slot);
     }
   }
 
   private run<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.slots.filter((s) => !s.dead);
+    if (!live.length) return Promise.reject(this.slots[0]?.dead ?? new Error('the codec pool is closed'));
+    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
     return new Promise<T>((resolve, reject) => {
@@ -92,6 +103,7 @@ export class CodecPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }
