@@ -1,0 +1,96 @@
+/** What the benchmark runs on and how big: everything comes from the environment, with defaults. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = path.join(REPO_ROOT, 'bin', 'plexichat-backup.mjs');
+export const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
+
+export interface BenchSettings {
+  /** Multiplies every dataset size (BENCH_SCALE, default 1.0; 0.05–0.1 for a quick run). */
+  scale: number;
+  /** Datasets, repositories and restore targets live here (BENCH_DIR, default /tmp/plexichat-bench). */
+  workDir: string;
+  /** `sync; echo 3 > /proc/sys/vm/drop_caches` before every timed backup and restore (BENCH_DROP_CACHES=0 to skip). */
+  dropCaches: boolean;
+  /** PlexiChat's replication_factor (BENCH_REPLICATION); null keeps the shipped default (2 local locations, 2 copies). */
+  replication: number | null;
+  /** The restic binary when it is on PATH (BENCH_RESTIC=0 to skip it). */
+  restic: string | null;
+  /** Runs of every measurement (BENCH_RUNS, default 3), the tools taking turns; the table shows medians. */
+  runs: number;
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const scale = Number(env.BENCH_SCALE ?? '1');
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 16) throw new Error(`BENCH_SCALE must be a number in (0, 16]; got "${env.BENCH_SCALE}".`);
+  const replication = env.BENCH_REPLICATION ? Number(env.BENCH_REPLICATION) : null;
+  if (replication !== null && (!Number.isInteger(replication) || replication < 1 || replication > 2)) {
+    throw new Error(`BENCH_REPLICATION must be 1 or 2 (the benchmark installation has two local locations); got "${env.BENCH_REPLICATION}".`);
+  }
+  const runs = Number(env.BENCH_RUNS ?? '3');
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`BENCH_RUNS must be a whole number from 1 to 20; got "${env.BENCH_RUNS}".`);
+  return {
+    scale,
+    runs,
+    workDir: path.resolve(env.BENCH_DIR ?? '/tmp/plexichat-bench'),
+    dropCaches: env.BENCH_DROP_CACHES !== '0',
+    replication,
+    restic: env.BENCH_RESTIC === '0' ? null : findOnPath('restic', env.PATH ?? ''),
+  };
+}
+
+function findOnPath(name: string, pathVar: string): string | null {
+  for (const dir of pathVar.split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** One class of file sizes in a dataset: its share of the bytes, and the size range (drawn log-uniformly). */
+export interface SizeClass {
+  name: string;
+  share: number;
+  min: number;
+  max: number;
+}
+
+/** Total size of each of the two 1 GiB datasets at scale 1. */
+export const DATASET_BYTES = GiB;
+
+/** (a) incompressible: many small files, some medium, a few large. */
+export const INCOMPRESSIBLE_MIX: SizeClass[] = [
+  { name: 'small', share: 0.2, min: 1 * KiB, max: 64 * KiB },
+  { name: 'medium', share: 0.35, min: 1 * MiB, max: 16 * MiB },
+  { name: 'large', share: 0.45, min: 64 * MiB, max: 256 * MiB },
+];
+
+/** (b) chat exports: many small JSON files, some medium, a few large. */
+export const JSON_MIX: SizeClass[] = [
+  { name: 'small', share: 0.3, min: 4 * KiB, max: 256 * KiB },
+  { name: 'medium', share: 0.4, min: 1 * MiB, max: 16 * MiB },
+  { name: 'large', share: 0.3, min: 32 * MiB, max: 128 * MiB },
+];
+
+/** Small files per directory in (a) and (b). */
+export const FILES_PER_DIR = 500;
+
+/** (d) many small files. */
+export const SMALL_TREE = { files: 200_000, perDir: 1000, min: 100, max: 4 * KiB };
+
+/** (c) json-shifted: bytes inserted near the start of every file, and the share of files also changed. */
+export const SHIFT = { minInsert: 1, maxInsert: 8, changedShare: 0.01, changedBytes: 4 * KiB };
+
+/** The peak RSS a backup of the small-file tree must stay under. */
+export const SMALL_TREE_RSS_LIMIT = 400 * MiB;
+
+/** Fixed keys: runs are reproducible, and nothing here protects real data. */
+export const PLEXICHAT_KEY = 'b3c1e0f2a4d5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f';
+export const RESTIC_PASSWORD = 'plexichat-bench';
