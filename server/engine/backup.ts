@@ -67,8 +67,15 @@ export async function writeBackupData(
     ctx.log(`skipped ${abs}: ${why}`);
   };
 
-  // Totals for progress and ETA come from a stat-only walk running alongside the backup.
-  const scan = input.sources
+  // Totals for progress and ETA come from a stat-only walk running alongside the backup. An incremental
+  // backup, whose cost is the walk itself, estimates them from its base instead of walking twice.
+  if (input.base) {
+    for (const e of input.base.entries.values()) {
+      progress.filesTotal++;
+      progress.bytesTotal += e.s ?? 0;
+    }
+  }
+  const scan = input.sources && !input.base
     ? (async () => {
         for await (const it of walkSources(input.sources!, () => undefined)) {
           if (it.type === 'f') progress.filesTotal++;
@@ -98,6 +105,17 @@ export async function writeBackupData(
   let lastEmittedEnd = 0;
   const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]));
 
+  // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
+  let lines = '';
+  const writeLine = async (entry: ManifestEntry) => {
+    lines += `${JSON.stringify(entry)}\n`;
+    if (lines.length >= 65536) {
+      const block = lines;
+      lines = '';
+      await filesSink.write(Buffer.from(block));
+    }
+  };
+
   const flushReady = async () => {
     for (const [index, a, b] of boundaries) {
       for (const p of pending) {
@@ -110,7 +128,7 @@ export async function writeBackupData(
     }
     boundaries.length = 0;
     while (pending.length && pending[0]!.end <= lastEmittedEnd) {
-      await filesSink.write(Buffer.from(`${JSON.stringify(pending.shift()!.entry)}\n`));
+      await writeLine(pending.shift()!.entry);
     }
   };
 
@@ -145,8 +163,10 @@ export async function writeBackupData(
   let filesReused = 0;
   let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
   const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
-    await dataSink.end();
-    await flushReady();
+    if (pending.length || dataSink.buffered) {
+      await dataSink.end();
+      await flushReady();
+    }
     const x: Extent[] = [];
     for (const [k, off, len] of baseEntry.x ?? []) {
       const shardId = base.chunkIds[k];
@@ -166,7 +186,7 @@ export async function writeBackupData(
     files++;
     filesReused++;
     progress.filesDone++;
-    await filesSink.write(Buffer.from(`${JSON.stringify(entry)}\n`));
+    await writeLine(entry);
   };
   const unchanged = (it: SourceItem): ManifestEntry | null => {
     const b = input.base?.entries.get(it.rel);
@@ -213,6 +233,7 @@ export async function writeBackupData(
   }
   await dataSink.end();
   await flushReady();
+  if (lines) await filesSink.write(Buffer.from(lines));
   await scan;
   if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
   await filesSink.end();

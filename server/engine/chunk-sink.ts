@@ -150,6 +150,11 @@ export class ChunkSink {
 
   private readonly collect = (c: Buffer) => this.pending.push(c);
 
+  /** Bytes written but not yet cut into a chunk. */
+  get buffered(): number {
+    return this.chunker.buffered;
+  }
+
   async write(data: Uint8Array): Promise<void> {
     this.chunker.push(data, this.collect);
     await this.emitPending();

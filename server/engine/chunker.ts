@@ -77,6 +77,10 @@ export class Chunker {
     }
   }
 
+  get buffered(): number {
+    return this.len;
+  }
+
   /** Emits what is left at the end of the stream. */
   flush(emit: (chunk: Buffer) => void): void {
     if (this.len > 0) emit(Buffer.from(this.buf.subarray(0, this.len)));

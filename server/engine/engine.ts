@@ -62,13 +62,19 @@ export class BackupEngine {
   static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog } = {}): Promise<BackupEngine> {
     const log = opts.log ?? ((line: string) => console.error(line));
     const catalog = opts.catalog ?? (await openCatalog({ databaseUrl: config.database_url, dataDir: config.data_dir }));
-    const master = loadMasterKey(config.master_key_source, log);
-    const locations = await openLocations(config, catalog.db, log, master);
-    const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
-    const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
-    const engine = new BackupEngine(config, catalog, ctx);
-    await reapInterrupted(ctx);
-    return engine;
+    try {
+      const master = loadMasterKey(config.master_key_source, log);
+      const locations = await openLocations(config, catalog.db, log, master);
+      const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
+      const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
+      const engine = new BackupEngine(config, catalog, ctx);
+      await reapInterrupted(ctx);
+      return engine;
+    } catch (err) {
+      // A failed open (wrong key, bad location) must not keep the catalog connections alive.
+      if (!opts.catalog) await catalog.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   get locations() {
