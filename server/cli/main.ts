@@ -25,7 +25,7 @@ Commands:
   delete <backup_id> [--force]
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
-  stats                       storage usage|health
+  stats                       storage usage|health|optimize [--dry-run]
   user add --email E --password P --role admin|operator|viewer
   recover-catalog             rebuild a lost catalog from the storage locations
   schedule add --name N --cron "EXPR" --path P [--type T] [--retention-days D] [--tag T]... [--timezone Z]
@@ -280,8 +280,13 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: s, text: Object.entries(s).map(([k, val]) => `${k.padEnd(28)} ${val}`).join('\n') };
     }
     case 'storage': {
-      const { positionals } = parse(args, {});
+      const { positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false } });
       const e = await open();
+      if (positionals[0] === 'optimize') {
+        const r = await e.optimizeStorage({ dryRun: args.includes('--dry-run'), actor: actor() });
+        const text = `${r.dry_run ? 'dry run: ' : ''}${r.shards_checked} shards checked; ${r.copies_added} copies ${r.dry_run ? 'to add' : 'added'}, ${r.copies_removed} ${r.dry_run ? 'to remove' : 'removed'}${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}`;
+        return { json: r, text, code: r.problems.length ? EXIT.unavailable : EXIT.ok };
+      }
       if (positionals[0] === 'health') {
         const h = await e.getStorageHealth();
         return { json: h, text: h.map((l) => `${l.name.padEnd(16)} ${l.reachable ? 'reachable' : 'UNREACHABLE'}  ${l.latency_ms ?? '--'} ms  ${l.last_error ?? ''}`).join('\n') };

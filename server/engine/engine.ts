@@ -14,6 +14,7 @@ import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { cipherFor, loadMasterKey } from './keys';
+import { type OptimizeReport, optimizeStorage } from './optimize';
 import { ProgressTracker } from './progress';
 import { type RecoverReport, rebuildCatalog } from './recover-catalog';
 import { type KeepRules, type PrunePlan, planPrune } from './retention';
@@ -114,7 +115,8 @@ export class BackupEngine {
     }
 
     const id = `backup_${Date.now()}_${randomBytes(3).toString('hex')}`;
-    const retention = opts.retentionDays ?? this.config.retention_days;
+    const perType = type === 'full' ? this.config.full_backup_retention_days : type === 'snapshot' ? this.config.snapshot_retention_days : this.config.incremental_backup_retention_days;
+    const retention = opts.retentionDays ?? perType ?? this.config.retention_days;
     const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
     await ctx.db.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
     const now = ctx.now();
@@ -369,6 +371,13 @@ export class BackupEngine {
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.prune', details: { rules: { ...rules }, removed, kept: plan.keep.length } });
     }
     return { ...plan, dry_run: opts.dryRun ?? false, removed };
+  }
+
+  /** optimize_storage_locations: restores the placement policy after locations changed. */
+  async optimizeStorage(opts: { dryRun?: boolean; actor?: string } = {}): Promise<OptimizeReport> {
+    const report = await optimizeStorage(this.ctx, opts.dryRun ?? false);
+    if (!report.dry_run) await this.audit({ actor: opts.actor ?? 'system', action: 'storage.optimize', details: { added: report.copies_added, removed: report.copies_removed, problems: report.problems.length } });
+    return report;
   }
 
   /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */

@@ -1,0 +1,56 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config';
+import { BackupEngine } from '../../server/engine/engine';
+import { treeDiff } from '../support/compare';
+import { makeEnv, type TestEnv } from '../support/engine-env';
+import { makeTree } from '../support/tree';
+
+describe('optimize_storage_locations', () => {
+  const envs: TestEnv[] = [];
+  const engines: BackupEngine[] = [];
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    await Promise.all(envs.map((e) => e.cleanup()));
+  });
+
+  it('moves replicas off a disabled location and spreads a single-region shard, then the old location can go', async () => {
+    const t = await makeEnv('embedded');
+    envs.push(t);
+    const loc = (name: string, region: string, extra: Record<string, unknown> = {}) => ({ name, type: 'local', path: path.join(t.dir, name), region, ...extra });
+    const cfg = async (locations: unknown[]) => {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ storage_locations: locations }));
+      const e = await BackupEngine.open(loadConfig(t.env), { log: () => undefined });
+      engines.push(e);
+      return e;
+    };
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 5, smallFiles: 300, bigFiles: [2 * 1024 * 1024] });
+
+    const first = await cfg([loc('a', 'eu'), loc('b', 'eu')]);
+    const b = await first.createBackup({ paths: [src] });
+    expect((await first.getShardMap(b.backup_id)).every((s) => s.replicas.map((r) => r.location).sort().join() === 'a,b')).toBe(true);
+
+    // b is being retired; c is a new location in another region.
+    const second = await cfg([loc('a', 'eu'), loc('b', 'eu', { enabled: false }), loc('c', 'us')]);
+    const dry = await second.optimizeStorage({ dryRun: true });
+    expect(dry.copies_added).toBeGreaterThan(0);
+    expect((await second.getShardMap(b.backup_id)).every((s) => s.replicas.some((r) => r.location === 'b'))).toBe(true);
+
+    const done = await second.optimizeStorage();
+    expect(done.problems).toEqual([]);
+    for (const s of await second.getShardMap(b.backup_id)) {
+      expect(s.replicas.map((r) => r.location).sort()).toEqual(['a', 'c']);
+    }
+    await rm(path.join(t.dir, 'b'), { recursive: true, force: true });
+    expect((await second.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
+    const target = path.join(t.dir, 'restored');
+    await second.restoreBackup(b.backup_id, { target });
+    expect(await treeDiff(src, target)).toEqual([]);
+    // Nothing left to do.
+    const again = await second.optimizeStorage();
+    expect(again.copies_added + again.copies_removed).toBe(0);
+  });
+});
