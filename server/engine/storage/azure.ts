@@ -5,7 +5,7 @@
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { AZURE_ACCESS_TIERS, azureLocationKeys, parseCloudKeys, type AzureLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
@@ -121,14 +121,8 @@ export class AzureBackend implements StorageBackend {
     }
   }
 
-  async usage(): Promise<StorageUsage> {
-    let bytes = 0;
-    let objects = 0;
-    for await (const o of this.list('')) {
-      bytes += o.size;
-      objects++;
-    }
-    return { bytes, objects };
+  usage(): Promise<StorageUsage> {
+    return sumListing(this.list(''));
   }
 
   async ping(): Promise<void> {

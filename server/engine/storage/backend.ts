@@ -67,3 +67,14 @@ export class StorageError extends Error {
 export function isStorageError(err: unknown, kind?: StorageErrorKind): err is StorageError {
   return err instanceof StorageError && (kind === undefined || err.kind === kind);
 }
+
+/** Bytes and objects of a listing: the usage of a store that has no cheaper way to tell. */
+export async function sumListing(objects: AsyncIterable<ObjectInfo>): Promise<StorageUsage> {
+  let bytes = 0;
+  let count = 0;
+  for await (const o of objects) {
+    bytes += o.size;
+    count++;
+  }
+  return { bytes, objects: count };
+}

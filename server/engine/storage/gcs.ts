@@ -7,7 +7,7 @@
 import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
 import { GCS_STORAGE_CLASSES, gcsLocationKeys, parseCloudKeys, type GcsLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
@@ -120,14 +120,8 @@ export class GcsBackend implements StorageBackend {
     }
   }
 
-  async usage(): Promise<StorageUsage> {
-    let bytes = 0;
-    let objects = 0;
-    for await (const o of this.list('')) {
-      bytes += o.size;
-      objects++;
-    }
-    return { bytes, objects };
+  usage(): Promise<StorageUsage> {
+    return sumListing(this.list(''));
   }
 
   async ping(): Promise<void> {

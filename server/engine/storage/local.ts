@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 
 const TMP_DIR = '.tmp';
 
@@ -103,14 +103,8 @@ export class LocalBackend implements StorageBackend {
     }
   }
 
-  async usage(): Promise<StorageUsage> {
-    let bytes = 0;
-    let objects = 0;
-    for await (const o of this.list('')) {
-      bytes += o.size;
-      objects += 1;
-    }
-    return { bytes, objects };
+  usage(): Promise<StorageUsage> {
+    return sumListing(this.list(''));
   }
 
   async ping(): Promise<void> {

@@ -4,7 +4,7 @@
  * retry and per-location counters for metrics. Also the one place SDK/HTTP errors are classified into
  * StorageError kinds, so every cloud backend reports failures the same way.
  */
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageErrorKind, type StorageUsage } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageErrorKind, type StorageUsage, sumListing } from './backend';
 
 export interface RetryOptions {
   /** Attempts after the first. */
@@ -93,14 +93,8 @@ export class RetryingBackend implements StorageBackend {
     return this.run('delete', key, () => this.inner.delete(key));
   }
   /** Summed over the wrapped listing, so a large location gets a time limit per page, not one for the whole walk. */
-  async usage(): Promise<StorageUsage> {
-    let bytes = 0;
-    let objects = 0;
-    for await (const o of this.list('')) {
-      bytes += o.size;
-      objects++;
-    }
-    return { bytes, objects };
+  usage(): Promise<StorageUsage> {
+    return sumListing(this.list(''));
   }
   ping(): Promise<void> {
     return this.run('ping', undefined, () => this.inner.ping());

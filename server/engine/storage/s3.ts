@@ -18,7 +18,7 @@ import {
 import { createHash } from 'node:crypto';
 import { parseCloudKeys, S3_STORAGE_CLASSES, s3LocationKeys, type S3LocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
@@ -180,14 +180,8 @@ export class S3Backend implements StorageBackend {
     }
   }
 
-  async usage(): Promise<StorageUsage> {
-    let bytes = 0;
-    let objects = 0;
-    for await (const o of this.list('')) {
-      bytes += o.size;
-      objects++;
-    }
-    return { bytes, objects };
+  usage(): Promise<StorageUsage> {
+    return sumListing(this.list(''));
   }
 
   async ping(): Promise<void> {
