@@ -17,6 +17,7 @@ const HELP = `Usage: plexichat-backup <command> [options] [--json]
 
 Commands:
   backup <path>... [--type full] [--security-level basic|standard|high|maximum] [--tag T]... [--retention-days N] [--priority N]
+  watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
   list [--status S] [--type T] [--tag T]... [--limit N] [--offset N]
   show <backup_id>            progress <backup_id>
   verify <backup_id> [--read-data]
@@ -156,6 +157,22 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         clearInterval(timer);
         await watched;
       }
+    }
+    case 'watch': {
+      const { values: v, positionals } = parse(args, { delay: { type: 'string' }, tag: { type: 'string', multiple: true } });
+      if (!positionals.length) throw new UsageError('watch needs at least one directory: plexichat-backup watch <path>... [--delay SECONDS]');
+      const delaySeconds = v.delay === undefined ? 60 : Number(v.delay);
+      if (!Number.isFinite(delaySeconds) || delaySeconds < 0) throw new UsageError(`--delay must be a number of seconds, got "${String(v.delay)}".`);
+      const { ContinuousWatcher } = await import('../jobs/continuous');
+      const w = new ContinuousWatcher(await open(), { paths: positionals, delayMs: delaySeconds * 1000, tags: v.tag as string[] | undefined, log: (l) => process.stderr.write(`${l}\n`) });
+      await w.start();
+      process.stderr.write(`watching ${positionals.join(', ')}: a backup ${delaySeconds}s after changes; Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await w.stop();
+      return { json: { stopped: true }, text: 'stopped watching' };
     }
     case 'list': {
       const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' } });

@@ -96,9 +96,7 @@ export class BackupEngine {
     const ctx = this.ctx;
     const type = opts.backupType ?? 'full';
     if (!BACKUP_TYPES.includes(type)) throw new EngineError('INVALID', `Unknown backup type "${type}"; use one of ${BACKUP_TYPES.join(', ')}.`);
-    if (type === 'continuous') {
-      throw new EngineError('INVALID', 'Continuous backups run from a watcher schedule, which this version does not have yet; use full, incremental, differential or snapshot.');
-    }
+    if (type === 'continuous' && !opts.paths?.length) throw new EngineError('INVALID', 'A continuous backup watches directories: give one or more paths.');
     const level = opts.securityLevel ?? this.config.default_security_level;
     if (!opts.paths?.length && opts.payload === undefined) throw new EngineError('INVALID', 'Nothing to back up: give one or more paths or a data payload.');
     if (opts.priority !== undefined && (opts.priority < 1 || opts.priority > 10)) throw new EngineError('INVALID', 'priority must be between 1 and 10.');
@@ -107,7 +105,9 @@ export class BackupEngine {
     const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
     const cipher = cipherFor(level, this.config.enable_encryption);
     await ctx.keys.kek(level); // fails early for an unavailable level (e.g. government without an HSM)
-    const baseRow = sources && (type === 'incremental' || type === 'differential') ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
+    // Continuous backups are incremental against the last backup of the same sources.
+    const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
+    const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
 
     const [running] = await ctx.db.select({ n: count() }).from(backups).where(eq(backups.status, 'running'));
     if ((running?.n ?? 0) >= this.config.max_concurrent_backups) {
