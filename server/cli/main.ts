@@ -18,7 +18,7 @@ const HELP = `Usage: plexichat-backup <command> [options] [--json]
 Commands:
   backup <path>... [--type full] [--security-level basic|standard|high|maximum] [--tag T]... [--retention-days N] [--priority N]
   watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
-  list [--status S] [--type T] [--tag T]... [--limit N] [--offset N]
+  list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  (--all: every continuous backup)
   show <backup_id>            progress <backup_id>
   verify <backup_id> [--read-data]
   repair <backup_id>
@@ -175,10 +175,12 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: { stopped: true }, text: 'stopped watching' };
     }
     case 'list': {
-      const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' } });
+      const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' }, all: { type: 'boolean', default: false } });
+      const backupType = oneOf<BackupType>(v.type, BACKUP_TYPES, 'type');
       const list = await (await open()).listBackups({
         status: oneOf<BackupStatus>(v.status, BACKUP_STATUSES, 'status'),
-        backupType: oneOf<BackupType>(v.type, BACKUP_TYPES, 'type'),
+        backupType,
+        collapseContinuous: !v.all && backupType !== 'continuous',
         tags: v.tag as string[] | undefined,
         limit: intOpt(v.limit, 'limit'),
         offset: intOpt(v.offset, 'offset'),

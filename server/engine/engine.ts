@@ -426,6 +426,12 @@ function listConditions(f: ListBackupsFilter): SQL[] {
   if (f.backupType) c.push(eq(backups.backupType, f.backupType));
   if (f.status) c.push(eq(backups.status, f.status));
   if (f.tags?.length) c.push(sql`${backups.tags} @> ${JSON.stringify(f.tags)}::jsonb`);
+  if (f.collapseContinuous) {
+    // A watcher makes many backups: list the newest of each source set, so the list is not flooded.
+    c.push(sql`NOT (${backups.backupType} = 'continuous' AND EXISTS (
+      SELECT 1 FROM backups newer WHERE newer.backup_type = 'continuous' AND newer.sources = ${backups.sources}
+        AND newer.created_at > ${backups.createdAt}))`);
+  }
   return c;
 }
 

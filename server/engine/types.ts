@@ -126,6 +126,8 @@ export interface ListBackupsFilter {
   tags?: string[];
   limit?: number;
   offset?: number;
+  /** Show only the newest continuous backup of each set of sources (the others stay restorable). */
+  collapseContinuous?: boolean;
 }
 
 export interface LocationUsage {

@@ -39,5 +39,7 @@ describe('continuous backups', () => {
     await engine.restoreBackup(last.backup_id, { target });
     expect(await treeDiff(src, target)).toEqual([]);
     expect(await engine.listBackups({ backupType: 'continuous' })).toHaveLength(2);
+    // Listed collapsed, the watcher's backups show as their newest one.
+    expect((await engine.listBackups({ collapseContinuous: true })).map((b) => b.backup_id)).toEqual([last.backup_id]);
   });
 });

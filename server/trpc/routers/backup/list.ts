@@ -15,6 +15,8 @@ export const listInput = z
 
 export const list = procedure.input(listInput).query(async ({ ctx, input }) => {
   const engine = await ctx.services.engine();
-  const [items, total] = await Promise.all([engine.listBackups(input), engine.countBackups({ ...input, limit: undefined, offset: undefined })]);
+  // Continuous backups are collapsed to the newest per source set, unless they are what was asked for.
+  const filter = { ...input, collapseContinuous: input.backupType !== 'continuous' };
+  const [items, total] = await Promise.all([engine.listBackups(filter), engine.countBackups({ ...filter, limit: undefined, offset: undefined })]);
   return { items, total, limit: input.limit, offset: input.offset };
 });
