@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { formatDate } from '../format';
 import { type RouterInputs, useTRPC } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
-import { Button } from '../ui/button';
+import { Pager } from '../ui/pager';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Input, Select } from '../ui/form';
@@ -81,19 +81,7 @@ export function AuditLog() {
               </tbody>
             </table>
           </div>
-          <div className="mt-3 flex items-center justify-between text-sm text-slate-600">
-            <span>
-              {offset + 1}–{offset + data.events.length} of {data.total}
-            </span>
-            <span className="flex gap-2">
-              <Button variant="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                Previous
-              </Button>
-              <Button variant="secondary" disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>
-                Next
-              </Button>
-            </span>
-          </div>
+          <Pager offset={offset} shown={data.events.length} total={data.total} pageSize={PAGE} onChange={setOffset} />
         </Card>
       ) : null}
     </div>

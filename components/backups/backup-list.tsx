@@ -3,7 +3,8 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useCan } from '../session';
 import { type RouterInputs, useTRPC } from '../trpc/client';
-import { Button, ButtonLink } from '../ui/button';
+import { ButtonLink } from '../ui/button';
+import { Pager } from '../ui/pager';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Input, Select } from '../ui/form';
@@ -73,20 +74,9 @@ export function BackupList() {
       ) : data ? (
         <Card>
           <BackupTable items={data.items} />
-          <div className="mt-3 flex items-center justify-between text-sm text-slate-600">
-            <span>
-              {data.offset + 1}–{data.offset + data.items.length} of {data.total}
-              {isFetching && <span className="ml-2 text-xs text-slate-400">refreshing…</span>}
-            </span>
-            <span className="flex gap-2">
-              <Button variant="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                Previous
-              </Button>
-              <Button variant="secondary" disabled={data.offset + data.items.length >= data.total} onClick={() => setOffset(offset + PAGE)}>
-                Next
-              </Button>
-            </span>
-          </div>
+          <Pager offset={data.offset} shown={data.items.length} total={data.total} pageSize={PAGE} onChange={setOffset}>
+            {isFetching && <span className="ml-2 text-xs text-slate-400">refreshing…</span>}
+          </Pager>
         </Card>
       ) : null}
     </div>

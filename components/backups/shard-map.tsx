@@ -3,7 +3,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { formatBytes } from '../format';
 import { useTRPC } from '../trpc/client';
-import { Button } from '../ui/button';
+import { Pager } from '../ui/pager';
 import { Card } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 
@@ -63,19 +63,7 @@ export function ShardMap({ backupId }: { backupId: string }) {
             </table>
           </div>
           {data.total > PAGE && (
-            <div className="mt-2 flex items-center justify-between text-xs text-slate-600">
-              <span>
-                {offset + 1}–{offset + data.shards.length} of {data.total}
-              </span>
-              <span className="flex gap-2">
-                <Button variant="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                  Previous
-                </Button>
-                <Button variant="secondary" disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>
-                  Next
-                </Button>
-              </span>
-            </div>
+            <Pager offset={offset} shown={data.shards.length} total={data.total} pageSize={PAGE} onChange={setOffset} small />
           )}
         </>
       ) : null}
