@@ -1,34 +1,73 @@
 'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
 import { Card, DefinitionList } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
+import { AlertSettingsForm } from './alert-settings-form';
 
 const onOff = (b: boolean) => (b ? 'on' : 'off');
 
-/** Admins: the configured channels and thresholds (from the config file's `alerts` key), and a test send. */
+/** Admins: the channels and thresholds in force, where they come from, editing, and a test send. */
 export function AlertSettingsPanel() {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [editing, setEditing] = useState(false);
   const { data, error } = useQuery(trpc.alerts.settings.queryOptions());
   const test = useMutation(trpc.alerts.sendTest.mutationOptions());
+  const reset = useMutation(trpc.alerts.resetSettings.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.alerts.settings.queryKey() }) }));
+  const fromConsole = data?.origin.source === 'console';
   return (
-    <Card title="Channels and thresholds" actions={<Button variant="secondary" onClick={() => test.mutate()} busy={test.isPending}>Send test alert</Button>}>
-      <ErrorBox error={error ?? test.error} title="Alert settings" />
-      {data && (
-        <DefinitionList
-          items={[
-            ['Email', `${onOff(data.email.enabled)}${data.email.enabled ? ` — ${data.email.smtp_server}:${data.email.smtp_port} to ${data.email.recipients.join(', ')}` : ''}`],
-            ['Slack', `${onOff(data.slack.enabled)}${data.slack.webhook_url ? ` — ${data.slack.webhook_url}${data.slack.channel ? ` ${data.slack.channel}` : ''}` : ''}`],
-            ['Webhook', `${onOff(data.webhook.enabled)}${data.webhook.url ? ` — ${data.webhook.url}` : ''}`],
-            ['Storage usage', `warning ${data.thresholds.storage_usage_warning}% · critical ${data.thresholds.storage_usage_critical}%`],
-            ['Backup failure rate', `warning ${data.thresholds.backup_failure_rate_warning}% · critical ${data.thresholds.backup_failure_rate_critical}%`],
-            ['Recovery time', `warning ${data.thresholds.recovery_time_warning} s · critical ${data.thresholds.recovery_time_critical} s`],
-            ['Rolling verify', `every backup within ${data.rolling_verify_days} days`],
-          ]}
-        />
+    <Card
+      title="Channels and thresholds"
+      actions={
+        !editing && (
+          <>
+            <Button variant="secondary" onClick={() => setEditing(true)} disabled={!data}>
+              Edit alert settings
+            </Button>
+            <Button variant="secondary" onClick={() => test.mutate()} busy={test.isPending}>
+              Send test alert
+            </Button>
+          </>
+        )
+      }
+    >
+      <ErrorBox error={error ?? test.error ?? reset.error} title="Alert settings" />
+      {data && editing && <AlertSettingsForm current={data} onDone={() => setEditing(false)} />}
+      {data && !editing && (
+        <>
+          <DefinitionList
+            items={[
+              ['Email', `${onOff(data.email.enabled)}${data.email.enabled ? ` — ${data.email.smtp_server}:${data.email.smtp_port} to ${data.email.recipients.join(', ')}` : ''}`],
+              ['Slack', `${onOff(data.slack.enabled)}${data.slack.webhook_url ? ` — ${data.slack.webhook_url}${data.slack.channel ? ` ${data.slack.channel}` : ''}` : ''}`],
+              ['Webhook', `${onOff(data.webhook.enabled)}${data.webhook.url ? ` — ${data.webhook.url}` : ''}`],
+              ['Storage usage', `warning ${data.thresholds.storage_usage_warning}% · critical ${data.thresholds.storage_usage_critical}%`],
+              ['Backup failure rate', `warning ${data.thresholds.backup_failure_rate_warning}% · critical ${data.thresholds.backup_failure_rate_critical}%`],
+              ['Recovery time', `warning ${data.thresholds.recovery_time_warning} s · critical ${data.thresholds.recovery_time_critical} s`],
+              ['Rolling verify', `every backup within ${data.rolling_verify_days} days`],
+            ]}
+          />
+          <div className="mt-2 flex flex-wrap items-center gap-2 text-xs text-slate-500">
+            <span data-testid="alert-settings-source">
+              {fromConsole
+                ? `Saved in the console by ${data.origin.updated_by} at ${new Date(data.origin.updated_at ?? '').toLocaleString()}; they replace the configuration file's alerts key.`
+                : "From the configuration file's alerts key (PLEXICHAT_CONFIG). Saving here overrides it for every process of this installation."}
+            </span>
+            {fromConsole && (
+              <Button variant="ghost" busy={reset.isPending} onClick={() => window.confirm("Drop the settings saved in the console and use the configuration file's again?") && reset.mutate()}>
+                Use the configuration file
+              </Button>
+            )}
+          </div>
+          {data.origin.error && (
+            <div className="mt-2">
+              <Notice tone="amber">The settings saved in the console are not in force: {data.origin.error}</Notice>
+            </div>
+          )}
+        </>
       )}
-      <p className="mt-2 text-xs text-slate-500">Change these under the `alerts` key of the configuration file (PLEXICHAT_CONFIG) and restart.</p>
       {test.data && (
         <div className="mt-2">
           <Notice tone={test.data.every((d) => d.ok) ? 'green' : 'amber'}>

@@ -7,36 +7,93 @@ import { backupVerifications } from '../../db/schema';
 import type { Db } from '../../db/client';
 import type { Config } from '../config';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
+import { loadMasterKey } from '../engine/keys';
 import { alertSettings, type AlertSettings } from './alert-settings';
+import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
 import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './alert-store';
 import { type AlertMessage, deliver, type DeliveryResult } from './channels';
 
 export interface AlertServiceOptions {
   now?: () => Date;
   log?: (line: string) => void;
+  /** How long settings read from the catalog are reused before being read again (console edits reach every process within it). */
+  settingsTtlMs?: number;
+}
+
+/** Where the settings in force come from, for the console. */
+export interface SettingsSource {
+  source: 'file' | 'console';
+  updated_by: string | null;
+  updated_at: string | null;
+  /** Console settings that could not be used (the file's apply meanwhile). */
+  error: string | null;
 }
 
 export class AlertService {
-  readonly settings: AlertSettings;
+  /** The settings in force: the console's if an admin saved some, else the config file's. Kept fresh by refresh(). */
+  settings: AlertSettings;
+  origin: SettingsSource = { source: 'file', updated_by: null, updated_at: null, error: null };
+  private readonly fileSettings: AlertSettings;
   private readonly now: () => Date;
   private readonly log: (line: string) => void;
+  private readonly ttlMs: number;
+  private loadedAt = -Infinity;
+  private master: Buffer | null = null;
 
   constructor(
     private readonly db: Db,
-    private readonly config: Pick<Config, 'alerts' | 'alert_thresholds' | 'public_url'>,
+    private readonly config: Pick<Config, 'alerts' | 'alert_thresholds' | 'public_url' | 'master_key_source'>,
     opts: AlertServiceOptions = {},
   ) {
-    this.settings = alertSettings(config);
+    this.fileSettings = alertSettings(config);
+    this.settings = this.fileSettings;
     this.now = opts.now ?? (() => new Date());
     this.log = opts.log ?? ((l) => console.error(`[plexichat] ${l}`));
+    this.ttlMs = opts.settingsTtlMs ?? 10_000;
   }
 
   get thresholds() {
     return this.settings.thresholds;
   }
 
+  private masterKey(): Buffer {
+    this.master ??= loadMasterKey(this.config.master_key_source, this.log);
+    return this.master;
+  }
+
+  /** Re-reads the console's settings when the cached ones are older than the TTL (or always, with force). Never throws. */
+  async refresh(force = false): Promise<AlertSettings> {
+    if (!force && Date.now() - this.loadedAt < this.ttlMs) return this.settings;
+    try {
+      const stored = await loadStoredAlertSettings(this.db, () => this.masterKey());
+      this.settings = stored?.settings ?? this.fileSettings;
+      this.origin = stored ? { source: 'console', updated_by: stored.updated_by, updated_at: stored.updated_at, error: null } : { source: 'file', updated_by: null, updated_at: null, error: null };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.origin.error !== message) this.log(`alerts: the settings saved in the console are not used, the configuration file's apply: ${message}`);
+      this.settings = this.fileSettings;
+      this.origin = { source: 'file', updated_by: null, updated_at: null, error: message };
+    }
+    this.loadedAt = Date.now();
+    return this.settings;
+  }
+
+  /** Saves an admin's edit (validated; secrets kept when left masked) and applies it at once in this process. */
+  async updateSettings(patch: AlertSettingsPatch, actor: string): Promise<AlertSettings> {
+    await this.refresh(true);
+    await saveAlertSettings(this.db, this.masterKey(), this.settings, patch, actor, this.now());
+    return this.refresh(true);
+  }
+
+  /** Drops the console's settings: the config file's `alerts` key applies again. */
+  async resetSettings(): Promise<AlertSettings> {
+    await clearStoredAlertSettings(this.db);
+    return this.refresh(true);
+  }
+
   /** Raises (or refreshes) an alert; notifies only when it opens or escalates. */
   async raise(input: RaiseInput): Promise<AlertRow> {
+    await this.refresh();
     const { row, event } = await raiseAlert(this.db, input, this.config.public_url, this.now());
     if (event) await this.notify(row, event);
     return row;
@@ -50,6 +107,7 @@ export class AlertService {
   }
 
   async notify(row: AlertRow, event: AlertMessage['event']): Promise<DeliveryResult[]> {
+    await this.refresh();
     const msg: AlertMessage = {
       id: row.id,
       rule: row.rule,
@@ -71,6 +129,7 @@ export class AlertService {
 
   /** A test message to every enabled channel (the console's "send test alert"). */
   async sendTest(actor: string): Promise<DeliveryResult[]> {
+    await this.refresh(true);
     const now = this.now();
     const base = this.config.public_url.replace(/\/$/, '');
     return deliver(
@@ -136,7 +195,7 @@ export class AlertService {
   /** After a restore: one slower than recovery_time_warning raises an alert. */
   async onRestore(r: { backup_id: string; duration_seconds: number; ok: boolean; error?: string }): Promise<void> {
     await this.safely(async () => {
-      const t = this.thresholds;
+      const t = (await this.refresh()).thresholds;
       if (!r.ok) {
         await this.raise({ rule: 'restore_failed', subjectKey: `restore:${r.backup_id}`, severity: 'critical', message: `Restore of ${r.backup_id} failed: ${r.error ?? 'unknown error'}`, path: `/backups/${r.backup_id}` });
         return;

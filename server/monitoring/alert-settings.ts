@@ -82,16 +82,20 @@ export function alertSettings(config: Pick<Config, 'alerts' | 'alert_thresholds'
   return { ...s, thresholds: t.data };
 }
 
-/** The settings an admin sees in the console: secrets masked. */
+/** The settings an admin sees in the console: secrets masked (a URL keeps only its origin: the path is the secret). */
 export function publicSettings(s: AlertSettings) {
   return {
-    email: { ...s.email, password: s.email.password ? '••••' : undefined },
-    slack: { ...s.slack, webhook_url: s.slack.webhook_url ? maskUrl(s.slack.webhook_url) : undefined },
-    webhook: { ...s.webhook, url: s.webhook.url ? maskUrl(s.webhook.url) : undefined },
+    email: { ...s.email, password: s.email.password ? '••••' : null },
+    slack: { ...s.slack, webhook_url: s.slack.webhook_url ? maskUrl(s.slack.webhook_url) : null },
+    webhook: { ...s.webhook, url: s.webhook.url ? maskUrl(s.webhook.url) : null },
     thresholds: s.thresholds,
     rolling_verify_days: s.rolling_verify_days,
+    failure_rate_window_hours: s.failure_rate_window_hours,
+    schedule_missed_after_seconds: s.schedule_missed_after_seconds,
   };
 }
+
+export type PublicAlertSettings = ReturnType<typeof publicSettings>;
 
 function maskUrl(u: string): string {
   const url = new URL(u);

@@ -79,6 +79,7 @@ export class BackupHealthMonitor {
         this.log(`health ${name}: ${(err as Error).message}`);
       }
     };
+    await this.alerts.refresh();
     await step('storage usage', () => this.checkUsage(samples));
     await step('storage health', () => this.checkHealth(samples));
     await step('failure rate', () => this.checkFailureRate(samples, now));

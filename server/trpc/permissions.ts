@@ -52,6 +52,8 @@ export const PROCEDURE_ACTIONS = {
   'alerts.get': 'view',
   'alerts.acknowledge': 'acknowledge_alerts',
   'alerts.settings': 'configure',
+  'alerts.updateSettings': 'configure',
+  'alerts.resetSettings': 'configure',
   'alerts.sendTest': 'configure',
   'reports.health': 'view',
   'reports.metrics': 'view',

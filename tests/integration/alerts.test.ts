@@ -1,9 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
 import { createSchedule, setPaused } from '../../server/jobs/schedule-store';
@@ -14,64 +11,25 @@ import { alertOnVerify, alertsFor } from '../../server/monitoring/hooks';
 import { latestSamples, openAlertCounts } from '../../server/monitoring/metric-store';
 import { healthReport } from '../../server/monitoring/report';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
+import { decodedMail as decoded, hookReceiver, smtpReceiver } from '../support/receivers';
 import { makeTree } from '../support/tree';
 
 const MiB = 1024 * 1024;
 const PUBLIC = 'https://backups.example.test';
 
-interface Mail {
-  to: string;
-  body: string;
-}
-
-async function smtp(): Promise<{ server: SMTPServer; port: number; mails: Mail[] }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, cb) {
-      let body = '';
-      stream.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), body });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.server.address() as AddressInfo).port;
-  return { server, port, mails };
-}
-
-async function hooks(): Promise<{ server: Server; url: string; posts: unknown[] }> {
-  const posts: unknown[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString('utf8')));
-    req.on('end', () => {
-      posts.push(JSON.parse(body));
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T000/B000/XXXX`, posts };
-}
-
-const decoded = (m: Mail) => m.body.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
 const linksIn = (s: string) => [...s.matchAll(/https:\/\/backups\.example\.test\/[^\s"<>)]+/g)].map((m) => m[0]);
 
 describe.each(CATALOG_MODES)('alerts (%s catalog)', (mode) => {
   let t: TestEnv;
   let engine: BackupEngine;
-  let mail: Awaited<ReturnType<typeof smtp>>;
-  let slack: Awaited<ReturnType<typeof hooks>>;
+  let mail: Awaited<ReturnType<typeof smtpReceiver>>;
+  let slack: Awaited<ReturnType<typeof hookReceiver>>;
   let src: string;
   let store: string;
 
   beforeAll(async () => {
-    mail = await smtp();
-    slack = await hooks();
+    mail = await smtpReceiver();
+    slack = await hookReceiver();
     store = await mkdtemp(path.join(tmpdir(), 'pxalerts-'));
     t = await makeEnv(mode, {
       public_url: PUBLIC,
@@ -92,8 +50,8 @@ describe.each(CATALOG_MODES)('alerts (%s catalog)', (mode) => {
   afterAll(async () => {
     await t?.cleanup();
     await rm(store, { recursive: true, force: true });
-    await new Promise((r) => mail?.server.close(() => r(undefined)));
-    await new Promise((r) => slack?.server.close(() => r(undefined)));
+    await mail?.close();
+    await slack?.close();
   });
 
   it('a verify that finds a corrupted backup sends one email and one Slack message, once while open', async () => {
@@ -160,7 +118,8 @@ describe.each(CATALOG_MODES)('alerts (%s catalog)', (mode) => {
     const db = engine.catalog.db;
     const svc = alertsFor(engine);
     const before = slack.posts.length;
-    const t0 = new Date(Date.now() - 60 * 60_000);
+    // On a minute boundary, so the first due run is exactly 60 s after t0 and the worker 1 s after it is not late.
+    const t0 = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60 * 60_000);
     await createSchedule(db, { name: 'gone', cron: '* * * * *', paths: [path.join(t.dir, 'no-such-dir')] }, t0);
     const [out] = await new ScheduleWorker(engine, { events: svc, now: () => new Date(t0.getTime() + 61_000) }).runOnce();
     expect(out).toMatchObject({ status: 'failed', late: false });

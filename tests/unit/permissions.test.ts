@@ -50,6 +50,8 @@ const alertsStub = {
   get: async () => alert,
   acknowledge: async () => alert,
   settings: async () => ({}),
+  updateSettings: async () => ({}),
+  resetSettings: async () => ({}),
   sendTest: async () => [],
   report: async () => ({}),
   metrics: async () => ({ latest: [], series: [] }),
@@ -112,6 +114,7 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'alerts.list': { states: ['open'] },
   'alerts.get': { alertId: 'a1' },
   'alerts.acknowledge': { alertId: 'a1' },
+  'alerts.updateSettings': { slack: { enabled: true, webhook_url: 'https://hooks.example.com/T/B/x' }, thresholds: { storage_usage_warning: 70 } },
   'reports.health': { days: 7 },
   'reports.metrics': { name: 'storage_usage_percent', hours: 24 },
 };
@@ -148,13 +151,13 @@ describe('permission matrix', () => {
     for (const p of ['backup.create', 'backup.recover']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
     // Operators manage schedules and acknowledge alerts; only admins configure channels and send test alerts.
     for (const p of ['schedules.create', 'schedules.pause', 'schedules.runNow', 'alerts.acknowledge']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
-    for (const p of ['alerts.settings', 'alerts.sendTest']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
+    for (const p of ['alerts.settings', 'alerts.updateSettings', 'alerts.resetSettings', 'alerts.sendTest']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
     for (const p of ['schedules.list', 'alerts.list', 'alerts.get', 'reports.health']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, true]);
     expect(can('admin', 'backup.somethingNew')).toBe(false);
   });
 
   it('has a sample input for every procedure that takes one', () => {
-    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'storage.listLocations', 'stats.get', 'users.list', 'schedules.list', 'alerts.settings', 'alerts.sendTest']);
+    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'storage.listLocations', 'stats.get', 'users.list', 'schedules.list', 'alerts.settings', 'alerts.resetSettings', 'alerts.sendTest']);
     expect(procedurePaths.filter((p) => !noInput.has(p) && !(p in SAMPLE_INPUT))).toEqual([]);
   });
 

@@ -1,7 +1,9 @@
 /** What the alert and report procedures need; tests provide their own `alerts` service. */
 import { EngineError } from '../../../engine/errors';
 import type { BackupEngine } from '../../../engine/engine';
-import { publicSettings } from '../../../monitoring/alert-settings';
+import { type AlertSettings, publicSettings, type PublicAlertSettings } from '../../../monitoring/alert-settings';
+import type { SettingsSource } from '../../../monitoring/alert-service';
+import type { AlertSettingsPatch } from '../../../monitoring/alert-settings-store';
 import { acknowledgeAlert, type AlertFilter, type AlertView, alertView, getAlert, listAlerts } from '../../../monitoring/alert-store';
 import type { DeliveryResult } from '../../../monitoring/channels';
 import { alertsFor as alertServiceFor } from '../../../monitoring/hooks';
@@ -13,11 +15,18 @@ export interface AlertsApi {
   list(filter: AlertFilter): Promise<AlertView[]>;
   get(id: string): Promise<AlertView>;
   acknowledge(id: string, actor: string): Promise<AlertView>;
-  settings(): Promise<ReturnType<typeof publicSettings>>;
+  settings(): Promise<AlertSettingsView>;
+  updateSettings(patch: AlertSettingsPatch, actor: string): Promise<AlertSettingsView>;
+  resetSettings(actor: string): Promise<AlertSettingsView>;
   sendTest(actor: string): Promise<DeliveryResult[]>;
   report(days: number): Promise<HealthReport>;
   metrics(name: string, hours: number): Promise<{ latest: { name: string; labels?: Record<string, string>; value: number; at: string }[]; series: { labels: Record<string, string>; value: number; at: string }[] }>;
 }
+
+export type AlertSettingsView = PublicAlertSettings & { origin: SettingsSource };
+
+/** What the audit trail keeps of a settings change: which channels are on, never a secret. */
+const auditSummary = (s: AlertSettings) => ({ email: s.email.enabled, slack: s.slack.enabled, webhook: s.webhook.enabled, thresholds: s.thresholds });
 
 export function liveAlertsApi(engine: BackupEngine): AlertsApi {
   const db = engine.catalog.db;
@@ -29,7 +38,27 @@ export function liveAlertsApi(engine: BackupEngine): AlertsApi {
       await engine.audit({ actor, action: 'alert.acknowledge', target: id });
       return alertView(row);
     },
-    settings: async () => publicSettings(alertServiceFor(engine).settings),
+    async settings() {
+      const svc = alertServiceFor(engine);
+      return { ...publicSettings(await svc.refresh(true)), origin: svc.origin };
+    },
+    async updateSettings(patch, actor) {
+      const svc = alertServiceFor(engine);
+      try {
+        const s = await svc.updateSettings(patch, actor);
+        await engine.audit({ actor, action: 'alert.settings.update', details: auditSummary(s) });
+        return { ...publicSettings(s), origin: svc.origin };
+      } catch (err) {
+        await engine.audit({ actor, action: 'alert.settings.update', outcome: 'failure', details: { error: (err as Error).message } });
+        throw err;
+      }
+    },
+    async resetSettings(actor) {
+      const svc = alertServiceFor(engine);
+      const s = await svc.resetSettings();
+      await engine.audit({ actor, action: 'alert.settings.reset', details: auditSummary(s) });
+      return { ...publicSettings(s), origin: svc.origin };
+    },
     async sendTest(actor) {
       const r = await alertServiceFor(engine).sendTest(actor);
       await engine.audit({ actor, action: 'alert.test', outcome: r.every((d) => d.ok) ? 'success' : 'failure', details: { channels: r.map((d) => `${d.channel}:${d.ok ? 'ok' : d.error}`) } });

@@ -2,6 +2,6 @@ import { router } from '../../init';
 import { acknowledge } from './acknowledge';
 import { get } from './get';
 import { list } from './list';
-import { sendTest, settings } from './settings';
+import { resetSettings, sendTest, settings, updateSettings } from './settings';
 
-export const alertsRouter = router({ list, get, acknowledge, settings, sendTest });
+export const alertsRouter = router({ list, get, acknowledge, settings, updateSettings, resetSettings, sendTest });
