@@ -4,7 +4,7 @@
 // the data dir, then runs `next start` and opens the engine at once (the first admin is created then).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,15 +87,56 @@ async function warmUp() {
   }
 }
 
-if (!env.AUTH_SECRET) env.AUTH_SECRET = authSecret(env.PLEXICHAT_DATA_DIR);
-const stale = buildIsStale();
-if (stale) {
-  console.log(`[start] building the console (${stale}) …`);
-  const code = await run(['build']);
-  if (code !== 0) {
-    console.error('[start] the build failed; see the errors above.');
-    process.exit(code);
+/**
+ * One build at a time: a second `npm start` while another one builds waits for it (and then finds the
+ * build fresh) instead of writing into the same .next directory. A lock left by a killed build is taken over.
+ */
+const LOCK = path.join(root, '.next-build.lock');
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
   }
+}
+async function withBuildLock(fn) {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(path.join(LOCK, 'pid'), 'utf8'));
+      } catch {
+        // being created or removed; look again
+      }
+      if (holder && !alive(holder)) rmSync(LOCK, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+if (!env.AUTH_SECRET) env.AUTH_SECRET = authSecret(env.PLEXICHAT_DATA_DIR);
+if (buildIsStale()) {
+  await withBuildLock(async () => {
+    const stale = buildIsStale();
+    if (!stale) return;
+    console.log(`[start] building the console (${stale}) …`);
+    const code = await run(['build']);
+    if (code !== 0) {
+      console.error('[start] the build failed; see the errors above.');
+      process.exit(code);
+    }
+  });
 }
 const server = run(['start', '-p', port]);
 void warmUp();

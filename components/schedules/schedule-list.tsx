@@ -51,7 +51,7 @@ export function ScheduleList() {
               {data.map((s) => (
                 <tr key={s.id}>
                   <td className="py-2 font-medium">
-                    {s.name} {s.paused && <Badge tone="amber">paused</Badge>}
+                    <span>{s.name}</span> {s.paused && <Badge tone="amber">paused</Badge>}
                   </td>
                   <td>
                     <code>{s.cron}</code> <span className="text-xs text-slate-500">{s.timezone}</span>

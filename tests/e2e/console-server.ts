@@ -69,6 +69,8 @@ export async function startConsole(): Promise<ConsoleServer> {
     PLEXICHAT_METRICS_TOKEN: metricsToken,
     PLEXICHAT_ENCRYPTION_KEY: encryptionKey,
     PLEXICHAT_CATALOG_IDLE_MS: '5000',
+    // Alert links point at this console, so a test can follow them.
+    PLEXICHAT_PUBLIC_URL: `http://127.0.0.1:${port}`,
   };
   for (const k of ['AUTH_SECRET', 'DATABASE_URL', 'PLEXICHAT_CONFIG', 'NODE_ENV']) delete env[k];
   let output = '';

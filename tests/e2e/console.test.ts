@@ -4,16 +4,15 @@
  * users and audit pages, metrics and health, and a viewer who sees no create/delete control and whose
  * forged delete call is refused. Screenshots go to tests/artifacts/screenshots/.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { treeDiff } from '../support/compare';
 import { makeTree, Rng } from '../support/tree';
+import { callMutation, launchChromium, newContext as contextOn, SHOTS, shot, signIn } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
-const SHOTS = path.resolve('tests/artifacts/screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-features=AutofillServerCommunication'];
 const VIEWER = { email: 'viewer@e2e.test', password: 'viewer-password-123' };
 
 let server: ConsoleServer;
@@ -24,32 +23,15 @@ let src: string;
 let backupId = '';
 const trpcBodies: string[] = [];
 
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(p: Page, email: string, password: string): Promise<void> {
-  await p.getByLabel('Email').fill(email);
-  await p.getByLabel('Password').fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function newContext(): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } });
-  ctx.on('response', async (res) => {
-    if (res.url().includes('/api/trpc/')) trpcBodies.push(await res.text().catch(() => ''));
-  });
-  return ctx;
-}
+const newContext = (): Promise<BrowserContext> => contextOn(browser, server.url, trpcBodies);
 
 describe('console end to end (Chromium)', () => {
   beforeAll(async () => {
-    await mkdir(SHOTS, { recursive: true });
     server = await startConsole();
     src = path.join(server.dir, 'source');
     await makeTree(src, { seed: 11, smallFiles: 300, smallMin: 0, smallMax: 20_000, bigFiles: [24 * 1024 * 1024, 3 * 1024 * 1024 + 17], unicode: true, empties: true });
     await writeFile(path.join(src, 'chat.json'), new Rng(5).bytes(1).toString('hex').repeat(200_000));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     admin = await newContext();
     page = await admin.newPage();
   }, 300_000);
@@ -167,12 +149,7 @@ describe('console end to end (Chromium)', () => {
     await viewer.getByRole('link', { name: backupId }).waitFor();
     expect(await viewer.getByRole('link', { name: /New backup|Create your first backup/ }).count()).toBe(0);
     expect(await viewer.getByRole('link', { name: 'Users' }).count()).toBe(0);
-    const forged = await viewer.evaluate(async (id) => {
-      const res = await fetch('/api/trpc/backup.delete', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ backupId: id }) });
-      return { status: res.status, body: (await res.json()) as { error?: { data?: { code?: string } } } };
-    }, backupId);
-    expect(forged.status).toBe(403);
-    expect(forged.body.error?.data?.code).toBe('FORBIDDEN');
+    expect(await callMutation(viewer, 'backup.delete', { backupId })).toEqual({ status: 403, code: 'FORBIDDEN' });
     await viewer.goto(`/backups/${encodeURIComponent(backupId)}`);
     await viewer.getByText('Shard map').waitFor();
     await ctx.close();

@@ -1,0 +1,46 @@
+/**
+ * What every console e2e file shares: Debian's Chromium through playwright-core, screenshots, sign-in, and
+ * contexts that keep every tRPC response body so a test can check that no secret ever left the server.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const SHOTS = path.resolve('tests/artifacts/screenshots');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-features=AutofillServerCommunication'];
+
+export async function launchChromium(): Promise<Browser> {
+  await mkdir(SHOTS, { recursive: true });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+export async function shot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+export async function signIn(p: Page, email: string, password: string): Promise<void> {
+  await p.getByLabel('Email').fill(email);
+  await p.getByLabel('Password').fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** A fresh browser context on the console; every tRPC response body is appended to `bodies`. */
+export async function newContext(browser: Browser, baseURL: string, bodies: string[]): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } });
+  ctx.on('response', async (res) => {
+    if (res.url().includes('/api/trpc/')) bodies.push(await res.text().catch(() => ''));
+  });
+  return ctx;
+}
+
+/** A tRPC mutation called from inside the page (with its session cookie), as a forged request would be. */
+export async function callMutation(p: Page, procedure: string, input: unknown): Promise<{ status: number; code: string | undefined }> {
+  return p.evaluate(
+    async ([proc, body]) => {
+      const res = await fetch(`/api/trpc/${proc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const json = (await res.json()) as { error?: { data?: { code?: string } } };
+      return { status: res.status, code: json.error?.data?.code };
+    },
+    [procedure, input] as const,
+  );
+}
