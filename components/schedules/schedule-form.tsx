@@ -9,7 +9,7 @@ import { Field, Input, Select } from '../ui/form';
 import { CronPreview } from './cron-preview';
 
 type Schedule = RouterOutputs['schedules']['list'][number];
-const TYPES = ['full', 'incremental', 'differential', 'snapshot'] as const;
+const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
 const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Create a schedule, or edit one (`existing`). */
@@ -23,6 +23,8 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const [backupType, setType] = useState<(typeof TYPES)[number]>((existing?.backup_type as (typeof TYPES)[number] | undefined) ?? 'full');
   const [tags, setTags] = useState(existing?.tags.join(', ') ?? '');
   const [retention, setRetention] = useState(existing?.retention_days ? String(existing.retention_days) : '');
+  const [delay, setDelay] = useState(String(existing?.delay_seconds ?? 60));
+  const continuous = backupType === 'continuous';
   const done = () => {
     void qc.invalidateQueries({ queryKey: trpc.schedules.list.queryKey() });
     onDone();
@@ -30,7 +32,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const create = useMutation(trpc.schedules.create.mutationOptions({ onSuccess: done }));
   const update = useMutation(trpc.schedules.update.mutationOptions({ onSuccess: done }));
   const submit = () => {
-    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null };
+    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null };
     if (existing) update.mutate({ name: existing.name, schedule });
     else create.mutate(schedule);
   };
@@ -49,7 +51,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         <Field label="Paths" hint="comma-separated, on the server">
           <Input name="paths" value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
         </Field>
-        <Field label="Cron" hint="minute hour day-of-month month day-of-week">
+        <Field label="Cron" hint={continuous ? 'also backs up on this schedule, as a safety net for changes a watcher cannot see' : 'minute hour day-of-month month day-of-week'}>
           <Input name="cron" value={cron} onChange={(e) => setCron(e.target.value)} required className="font-mono" />
         </Field>
         <Field label="Time zone">
@@ -62,6 +64,11 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
             ))}
           </Select>
         </Field>
+        {continuous && (
+          <Field label="Delay after changes (s)" hint="a worker watches the paths and backs up this long after the last change">
+            <Input name="delay" type="number" min={1} max={86400} value={delay} onChange={(e) => setDelay(e.target.value)} />
+          </Field>
+        )}
         <Field label="Retention (days)" hint="empty = the default">
           <Input name="retention" type="number" min={1} value={retention} onChange={(e) => setRetention(e.target.value)} />
         </Field>

@@ -58,6 +58,11 @@ export function ScheduleList() {
                   </td>
                   <td>
                     {s.backup_type} · {s.paths.join(', ')}
+                    {s.backup_type === 'continuous' && (
+                      <span className="block text-xs text-slate-500">
+                        {s.delay_seconds} s after changes · {s.watcher ? `watched by ${s.watcher.worker}` : s.paused ? 'not watched while paused' : 'waiting for a worker to watch'}
+                      </span>
+                    )}
                   </td>
                   <td>{s.next_run ? formatDate(s.next_run) : '—'}</td>
                   <td>

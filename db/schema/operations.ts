@@ -16,6 +16,11 @@ export const schedules = pgTable('schedules', {
   tags: jsonb('tags').$type<string[]>().notNull().default([]),
   retentionDays: integer('retention_days'),
   paused: boolean('paused').notNull().default(false),
+  /** Continuous schedules: seconds after the last change seen before a backup starts. */
+  delaySeconds: integer('delay_seconds'),
+  /** Continuous schedules: the worker holding the watcher lease, and when it last renewed it. */
+  watcherId: text('watcher_id'),
+  watcherSeenAt: timestamp('watcher_seen_at', { withTimezone: true }),
   /** The latest due time already enqueued (or the creation time): the next due run is the first cron time after it. */
   enqueuedThrough: timestamp('enqueued_through', { withTimezone: true }).notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

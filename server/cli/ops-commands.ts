@@ -38,7 +38,8 @@ const log = (l: string) => process.stderr.write(`${l}\n`);
 
 function scheduleLine(s: ScheduleView): string {
   const last = s.last_run ? `last ${s.last_run.due_at} ${s.last_run.status}${s.last_run.late ? ' (late)' : ''}${s.last_run.backup_id ? ` ${s.last_run.backup_id}` : ''}` : 'never run';
-  return `${s.name}  "${s.cron}" ${s.timezone}  ${s.backup_type}  ${s.paths.join(', ')}  ${s.paused ? 'PAUSED' : `next ${s.next_run}`}  ${last}`;
+  const type = s.backup_type === 'continuous' ? `continuous (${s.delay_seconds} s after changes${s.watcher ? `, watched by ${s.watcher.worker}` : ', no worker watching'})` : s.backup_type;
+  return `${s.name}  "${s.cron}" ${s.timezone}  ${type}  ${s.paths.join(', ')}  ${s.paused ? 'PAUSED' : `next ${s.next_run}`}  ${last}`;
 }
 
 async function schedule(args: string[], open: () => Promise<BackupEngine>): Promise<Result> {
@@ -52,6 +53,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
     'retention-days': { type: 'string' },
     tag: { type: 'string', multiple: true },
     timezone: { type: 'string' },
+    delay: { type: 'string' },
   });
   const name = () => {
     const n = positionals[0] ?? (v.name as string | undefined);
@@ -63,7 +65,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
   const now = new Date();
   switch (sub) {
     case 'add': {
-      if (!v.name || !v.cron || !v.path) throw new UsageError('schedule add needs --name N --cron "EXPR" --path P [--type T] [--retention-days D] [--tag T] [--timezone Z].');
+      if (!v.name || !v.cron || !v.path) throw new UsageError('schedule add needs --name N --cron "EXPR" --path P [--type T] [--delay S (continuous)] [--retention-days D] [--tag T] [--timezone Z].');
       const type = (v.type as string | undefined) ?? 'full';
       if (!(SCHEDULE_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${SCHEDULE_TYPES.join(', ')}; got "${type}".`);
       const level = v['security-level'] as string | undefined;
@@ -77,6 +79,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
         securityLevel: (level ?? null) as (typeof SECURITY_LEVELS)[number] | null,
         tags: (v.tag as string[] | undefined) ?? [],
         retentionDays: int(v['retention-days'], 'retention-days') ?? null,
+        delaySeconds: int(v.delay, 'delay') ?? null,
       }, now);
       await e.audit({ actor: 'cli', action: 'schedule.create', target: row.name, details: { cron: row.cron } });
       const view = toView(row, null, now);

@@ -13,6 +13,8 @@ export interface ContinuousOptions {
   tags?: string[];
   log?: (line: string) => void;
   onBackup?: (meta: BackupMetadata) => void;
+  /** What a burst of changes triggers, instead of a plain engine backup (a schedule's run, in the worker). */
+  run?: () => Promise<void>;
 }
 
 export class ContinuousWatcher {
@@ -51,6 +53,10 @@ export class ContinuousWatcher {
     this.timer = null;
     this.running = (async () => {
       try {
+        if (this.opts.run) {
+          await this.opts.run();
+          return;
+        }
         const meta = await this.engine.createBackup({ paths: this.opts.paths, backupType: 'continuous', tags: ['continuous', ...(this.opts.tags ?? [])], actor: 'system:continuous' });
         this.opts.log?.(`continuous: ${meta.backup_id} ${meta.status} (${meta.metadata.files_reused ?? 0} of ${meta.file_count} files unchanged)`);
         this.opts.onBackup?.(meta);

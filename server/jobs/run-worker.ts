@@ -1,10 +1,12 @@
 /**
  * The worker loop: `plexichat-backup worker` and the console's server process. Ticks the schedule worker
- * every few seconds and runs the health monitor every health_check_interval, until stopped.
+ * every few seconds (and the watchers of continuous schedules, see continuous-schedules.ts) and runs the
+ * health monitor every health_check_interval, until stopped.
  */
 import type { BackupEngine } from '../engine/engine';
 import { BackupHealthMonitor } from '../monitoring/health-monitor';
 import { alertsFor } from '../monitoring/hooks';
+import { ContinuousSchedules } from './continuous-schedules';
 import { type RunOutcome, ScheduleWorker } from './worker';
 
 export interface WorkerLoopOptions {
@@ -25,6 +27,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
   const log = opts.log ?? ((l: string) => console.error(`[plexichat] ${l}`));
   const alerts = alertsFor(engine, log);
   const worker = new ScheduleWorker(engine, { events: alerts, log });
+  const continuous = new ContinuousSchedules(engine, worker, { log, events: alerts });
   const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
   const runs: RunOutcome[] = [];
   const stopper = new AbortController();
@@ -42,6 +45,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
     while (!stopper.signal.aborted) {
       try {
         collect(await worker.tick());
+        await continuous.tick();
       } catch (err) {
         log(`worker tick failed: ${(err as Error).message}`);
       }
@@ -51,6 +55,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
       });
     }
     await monitor?.stop();
+    await continuous.stop().catch((err: unknown) => log(`stopping continuous watchers: ${(err as Error).message}`));
     await worker.drain();
     log(`worker ${worker.id} stopped`);
     return { runs };

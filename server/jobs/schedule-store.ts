@@ -8,7 +8,9 @@ import { SECURITY_LEVELS } from '../config';
 import { EngineError, notFound } from '../engine/errors';
 import { CronError, nextRuns, parseCron } from './cron';
 
-export const SCHEDULE_TYPES = ['full', 'incremental', 'differential', 'snapshot'] as const;
+export const SCHEDULE_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+/** Default wait after the last change before a continuous schedule backs up. */
+export const DEFAULT_CONTINUOUS_DELAY_S = 60;
 
 export const scheduleInput = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: 'name must be 1–63 letters, digits, "_", "." or "-"' }),
@@ -19,6 +21,8 @@ export const scheduleInput = z.object({
   securityLevel: z.enum(SECURITY_LEVELS).nullable().default(null),
   tags: z.array(z.string().min(1)).default([]),
   retentionDays: z.number().int().min(1).nullable().default(null),
+  /** Continuous schedules only: seconds after the last change before the backup starts. */
+  delaySeconds: z.number().int().min(1).max(86_400).nullable().default(null),
 });
 export type ScheduleInput = z.input<typeof scheduleInput>;
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -35,6 +39,9 @@ export interface ScheduleView {
   tags: string[];
   retention_days: number | null;
   paused: boolean;
+  /** Continuous schedules: the delay after changes, and the worker watching the paths (null when none does). */
+  delay_seconds: number | null;
+  watcher: { worker: string; seen_at: string } | null;
   next_run: string | null;
   last_run: { due_at: string; status: string; late: boolean; backup_id: string | null; finished_at: string | null; error: string | null } | null;
   created_at: string;
@@ -49,7 +56,12 @@ function validate(input: ScheduleInput) {
     if (err instanceof CronError) throw new EngineError('INVALID', err.message);
     throw err;
   }
-  return parsed.data;
+  const v = parsed.data;
+  if (v.backupType !== 'continuous') {
+    if (v.delaySeconds !== null) throw new EngineError('INVALID', 'delaySeconds: only a continuous schedule has a delay; choose the type "continuous" or leave the delay out.');
+    return v;
+  }
+  return { ...v, delaySeconds: v.delaySeconds ?? DEFAULT_CONTINUOUS_DELAY_S };
 }
 
 export async function createSchedule(db: Db, input: ScheduleInput, now: Date): Promise<ScheduleRow> {
@@ -127,6 +139,8 @@ export function toView(r: ScheduleRow, run: RunRow | null, now: Date): ScheduleV
     tags: r.tags,
     retention_days: r.retentionDays,
     paused: r.paused,
+    delay_seconds: r.delaySeconds,
+    watcher: r.backupType === 'continuous' && !r.paused && r.watcherId && r.watcherSeenAt ? { worker: r.watcherId, seen_at: r.watcherSeenAt.toISOString() } : null,
     next_run: next ? next.toISOString() : null,
     last_run: run
       ? { due_at: run.dueAt.toISOString(), status: run.status, late: run.late, backup_id: run.backupId, finished_at: run.finishedAt?.toISOString() ?? null, error: run.error }

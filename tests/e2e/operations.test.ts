@@ -100,6 +100,25 @@ describe('operations pages end to end (Chromium)', () => {
     expect(await row(page, 'nightly-docs').getByText('paused', { exact: true }).count()).toBe(0);
   });
 
+  it('runs a continuous schedule: the console worker watches the paths and backs up after changes', async () => {
+    await page.getByRole('button', { name: 'New schedule' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('live-docs');
+    await page.getByLabel('Paths').fill(src);
+    await page.getByLabel('Type').selectOption('continuous');
+    await page.getByLabel('Delay after changes (s)').fill('2');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    const live = row(page, 'live-docs');
+    await live.getByText(/2 s after changes · watched by /).waitFor({ timeout: 30_000 });
+    // The watcher's first run catches up; then a change gives one more backup.
+    await live.getByText('completed', { exact: true }).first().waitFor({ timeout: 60_000 });
+    const first = await live.getByRole('link').getAttribute('href');
+    await writeFile(path.join(src, 'edited-while-watched.txt'), 'a change the watcher sees');
+    await expect.poll(() => live.getByRole('link').getAttribute('href'), { timeout: 60_000, interval: 1_000 }).not.toBe(first);
+    await shot(page, 'schedules-continuous');
+    await live.getByRole('button', { name: 'Pause' }).click();
+    await live.getByText('not watched while paused').waitFor({ timeout: 30_000 });
+  });
+
   it('lets the admin set up email and Slack, refuses inconsistent thresholds, and sends a test alert', async () => {
     await page.goto('/alerts');
     await page.getByTestId('alert-settings-source').getByText('configuration file').waitFor();

@@ -13,4 +13,5 @@ export const scheduleFields = z.object({
   securityLevel: z.enum(SECURITY_LEVELS).nullable().default(null),
   tags: z.array(z.string().trim().min(1).max(64)).max(20).default([]),
   retentionDays: z.number().int().min(1).max(36500).nullable().default(null),
+  delaySeconds: z.number().int().min(1).max(86_400).nullable().default(null),
 });
