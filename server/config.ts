@@ -61,6 +61,8 @@ const configSchema = z.object({
   max_concurrent_backups: intIn(1, 64),
   enable_health_monitoring: z.boolean(),
   health_check_interval: intIn(5, 86400, '5 and 86400 seconds'),
+  /** Hours between two runs of the daily maintenance (expired-backup cleanup, orphan sweep); 0 turns it off. */
+  cleanup_interval_hours: intIn(0, 8760, '0 (off) and 8760 hours'),
   cloud_retries: intIn(0, 20),
   storage_retry_backoff_seconds: z.number().min(0).max(60),
   storage_timeout_seconds: z.number().positive().max(3600),
@@ -100,6 +102,7 @@ const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_ENABLE_ENCRYPTION: ['enable_encryption', parseBool],
   PLEXICHAT_MAX_CONCURRENT_BACKUPS: ['max_concurrent_backups', Number],
   PLEXICHAT_HEALTH_CHECK_INTERVAL: ['health_check_interval', Number],
+  PLEXICHAT_CLEANUP_INTERVAL_HOURS: ['cleanup_interval_hours', Number],
   PLEXICHAT_CLOUD_RETRIES: ['cloud_retries', Number],
   PLEXICHAT_PUBLIC_URL: ['public_url', String],
 };
@@ -127,6 +130,7 @@ function defaults(env: Env): Record<string, unknown> {
     max_concurrent_backups: 5,
     enable_health_monitoring: true,
     health_check_interval: 300,
+    cleanup_interval_hours: 24,
     cloud_retries: 3,
     storage_retry_backoff_seconds: 0.5,
     storage_timeout_seconds: 60,

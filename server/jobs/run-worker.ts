@@ -1,12 +1,13 @@
 /**
  * The worker loop: `plexichat-backup worker` and the console's server process. Ticks the schedule worker
- * every few seconds (and the watchers of continuous schedules, see continuous-schedules.ts) and runs the
+ * every few seconds (with the watchers of continuous schedules and the daily maintenance) and runs the
  * health monitor every health_check_interval, until stopped.
  */
 import type { BackupEngine } from '../engine/engine';
 import { BackupHealthMonitor } from '../monitoring/health-monitor';
 import { alertsFor } from '../monitoring/hooks';
 import { ContinuousSchedules } from './continuous-schedules';
+import { MaintenanceJob } from './maintenance';
 import { type RunOutcome, ScheduleWorker } from './worker';
 
 export interface WorkerLoopOptions {
@@ -28,6 +29,8 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
   const alerts = alertsFor(engine, log);
   const worker = new ScheduleWorker(engine, { events: alerts, log });
   const continuous = new ContinuousSchedules(engine, worker, { log, events: alerts });
+  const maintenance = new MaintenanceJob(engine, worker.id, { log });
+  let maintaining: Promise<unknown> | null = null;
   const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
   const runs: RunOutcome[] = [];
   const stopper = new AbortController();
@@ -46,6 +49,11 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
       try {
         collect(await worker.tick());
         await continuous.tick();
+        // The daily cleanup may take a while: it runs beside the loop, one at a time.
+        maintaining ??= maintenance
+          .tick()
+          .catch((err: unknown) => log(`maintenance: ${(err as Error).message}`))
+          .finally(() => (maintaining = null));
       } catch (err) {
         log(`worker tick failed: ${(err as Error).message}`);
       }
@@ -55,6 +63,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
       });
     }
     await monitor?.stop();
+    await maintaining;
     await continuous.stop().catch((err: unknown) => log(`stopping continuous watchers: ${(err as Error).message}`));
     await worker.drain();
     log(`worker ${worker.id} stopped`);
