@@ -20,12 +20,20 @@ export function Dashboard() {
   const canCreate = useCan('backup.create');
   const { data, error, isPending } = useQuery(trpc.stats.get.queryOptions(undefined, { refetchInterval: 10_000 }));
   const newButton = canCreate ? <ButtonLink href="/backups/new">New backup</ButtonLink> : null;
+  const actions = (
+    <>
+      <ButtonLink href="/reports" variant="secondary">
+        Health report
+      </ButtonLink>
+      {newButton}
+    </>
+  );
   if (isPending) return <Loading />;
   if (error) return <ErrorBox error={error} title="Could not load the dashboard" />;
   const s = data.statistics;
   return (
     <div className="space-y-5">
-      <PageHeader title="Dashboard" subtitle="Backups, storage and health at a glance" actions={newButton} />
+      <PageHeader title="Dashboard" subtitle="Backups, storage and health at a glance" actions={actions} />
       {s.total_backups === 0 && (
         <EmptyState title="No backups yet" action={newButton}>
           {canCreate

@@ -18,6 +18,7 @@ const NAV: NavItem[] = [
   { href: '/storage', label: 'Storage' },
   { href: '/schedules', label: 'Schedules' },
   { href: '/alerts', label: 'Alerts' },
+  { href: '/reports', label: 'Reports' },
   { href: '/users', label: 'Users', needs: 'users.list' },
   { href: '/audit', label: 'Audit log', needs: 'audit.list' },
 ];

@@ -2,6 +2,7 @@
 import { desc, gte } from 'drizzle-orm';
 import { backupVerifications } from '../../db/schema';
 import type { BackupEngine } from '../engine/engine';
+import { lastMaintenance } from '../jobs/maintenance';
 import { alertView, listAlerts } from './alert-store';
 import { failureRate } from './checks';
 
@@ -10,13 +11,14 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
   const days = opts.days ?? 7;
   const since = new Date(now.getTime() - days * 86_400_000);
   const db = engine.catalog.db;
-  const [statistics, usage, health, rate, verifications, alerts] = await Promise.all([
+  const [statistics, usage, health, rate, verifications, alerts, maintenance] = await Promise.all([
     engine.getStatistics(),
     engine.getStorageUsage(),
     engine.getStorageHealth(),
     failureRate(db, since),
     db.select().from(backupVerifications).where(gte(backupVerifications.verifiedAt, since)).orderBy(desc(backupVerifications.verifiedAt)),
     listAlerts(db, { since, limit: 1000 }),
+    lastMaintenance(engine),
   ]);
   const byStatus = (s: string) => verifications.filter((v) => v.status === s).length;
   return {
@@ -38,6 +40,8 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
       resolved: alerts.filter((a) => a.state === 'resolved').length,
       items: alerts.map(alertView),
     },
+    /** The last daily maintenance (expired-backup cleanup), or null before the first. */
+    maintenance,
   };
 }
 export type HealthReport = Awaited<ReturnType<typeof healthReport>>;
@@ -63,6 +67,10 @@ export function formatReport(r: HealthReport): string {
     '',
     `Alerts: ${r.alerts.total} (${r.alerts.open} open, ${r.alerts.acknowledged} acknowledged, ${r.alerts.resolved} resolved)`,
     ...r.alerts.items.slice(0, 50).map((a) => `  [${a.severity}] ${a.state.padEnd(12)} ${a.message}  ${a.link}`),
+    '',
+    r.maintenance
+      ? `Maintenance: last cleanup ${r.maintenance.started_at} by ${r.maintenance.worker}: ${r.maintenance.error ? `FAILED: ${r.maintenance.error}` : `${r.maintenance.removed} expired backup(s) removed`}`
+      : 'Maintenance: no cleanup has run yet (a worker runs it every cleanup_interval_hours)',
   ];
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@
  * scheduled run whose Slack button opens its page, acknowledged there; and a viewer who sees the pages but
  * no control, with forged calls refused.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,21 @@ describe('operations pages end to end (Chromium)', () => {
     await page.getByTestId('alert-list').getByText(/Scheduled backup "vanishing" could not start/).waitFor();
     await page.getByLabel('Severity').selectOption('warning');
     await page.getByText('Nothing matches these filters.').waitFor();
+  });
+
+  it('opens the health report from the dashboard, with the period\'s alerts, and downloads it as JSON', async () => {
+    await page.goto('/');
+    await page.getByRole('link', { name: 'Health report' }).click();
+    await page.waitForURL(`${server.url}/reports`);
+    await page.getByTestId('report-alerts').getByText(/Scheduled backup "vanishing" could not start/).waitFor();
+    await page.getByTestId('report-storage').getByText('reachable').first().waitFor();
+    await shot(page, 'health-report');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download JSON' }).click()]);
+    const report = JSON.parse(await readFile((await download.path())!, 'utf8')) as { alerts: { total: number }; statistics: { total_backups: number }; maintenance: { error: string | null } | null };
+    expect(report.alerts.total).toBeGreaterThanOrEqual(1);
+    expect(report.statistics.total_backups).toBeGreaterThanOrEqual(2);
+    // The console's worker ran the daily maintenance when it started.
+    expect(report.maintenance).toMatchObject({ error: null });
   });
 
   it('shows a viewer schedules and alerts without any control, and refuses forged calls', async () => {
