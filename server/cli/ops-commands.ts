@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SECURITY_LEVELS } from '../config';
 import type { BackupEngine } from '../engine/engine';
 import { nextRuns } from '../jobs/cron';
-import { createSchedule, getSchedule, listSchedules, removeSchedule, SCHEDULE_TYPES, setPaused, toView, type ScheduleView } from '../jobs/schedule-store';
+import { createSchedule, getSchedule, listSchedules, removeSchedule, SCHEDULE_TYPES, setPaused, toView, updateSchedule, type ScheduleView } from '../jobs/schedule-store';
 import { runWorker } from '../jobs/run-worker';
 import { ScheduleWorker } from '../jobs/worker';
 import { acknowledgeAlert, ALERT_STATES, alertView, listAlerts, type AlertState } from '../monitoring/alert-store';
@@ -54,6 +54,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
     tag: { type: 'string', multiple: true },
     timezone: { type: 'string' },
     delay: { type: 'string' },
+    rename: { type: 'string' },
   });
   const name = () => {
     const n = positionals[0] ?? (v.name as string | undefined);
@@ -86,6 +87,28 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
       const next = nextRuns(row.cron, row.timezone, 5, now).map((d) => d.toISOString());
       return { json: { ...view, next_runs: next }, text: `Added ${scheduleLine(view)}\nnext runs: ${next.join(', ')}` };
     }
+    case 'edit': {
+      // Only the options given change; the rest keeps its current value.
+      const cur = await getSchedule(db, name());
+      const type = (v.type as string | undefined) ?? cur.backupType;
+      if (!(SCHEDULE_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${SCHEDULE_TYPES.join(', ')}; got "${type}".`);
+      const level = (v['security-level'] as string | undefined) ?? cur.securityLevel;
+      if (level !== null && !(SECURITY_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--security-level must be one of ${SECURITY_LEVELS.join(', ')}.`);
+      const row = await updateSchedule(db, cur.name, {
+        name: (v.rename as string | undefined) ?? cur.name,
+        cron: (v.cron as string | undefined) ?? cur.cron,
+        timezone: (v.timezone as string | undefined) ?? cur.timezone,
+        paths: (v.path as string[] | undefined) ?? cur.paths,
+        backupType: type as (typeof SCHEDULE_TYPES)[number],
+        securityLevel: level as (typeof SECURITY_LEVELS)[number] | null,
+        tags: (v.tag as string[] | undefined) ?? cur.tags,
+        retentionDays: int(v['retention-days'], 'retention-days') ?? cur.retentionDays,
+        delaySeconds: type === 'continuous' ? (int(v.delay, 'delay') ?? cur.delaySeconds) : null,
+      }, now);
+      await e.audit({ actor: 'cli', action: 'schedule.update', target: row.name, details: { cron: row.cron } });
+      const view = toView(row, null, now);
+      return { json: view, text: `Updated ${scheduleLine(view)}` };
+    }
     case 'list': {
       const list = await listSchedules(db, now);
       return { json: list, text: list.length ? list.map(scheduleLine).join('\n') : 'No schedules. Add one with plexichat-backup schedule add.' };
@@ -109,7 +132,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
       return { json: out, text: `${s.name}: ${out.status}${out.backup_id ? ` ${out.backup_id}` : ''}${out.error ? ` — ${out.error}` : ''}`, code: out.status === 'completed' ? 0 : 1 };
     }
     default:
-      throw new UsageError('Usage: plexichat-backup schedule add|list|pause|resume|remove|run …');
+      throw new UsageError('Usage: plexichat-backup schedule add|edit|list|pause|resume|remove|run …');
   }
 }
 

@@ -116,7 +116,7 @@ describe.each(CATALOG_MODES)('schedules (%s catalog)', (mode) => {
     await setPaused(engine.catalog.db, 'proc', true, new Date());
   }, 90_000);
 
-  it('invalid cron names the field; CLI add/list/pause/run/remove', async () => {
+  it('invalid cron names the field; CLI add/list/pause/run/edit/remove', async () => {
     const open = async () => engine;
     await expect(runOpsCommand('schedule', ['add', '--name', 'bad', '--cron', '61 * * * *', '--path', src], open)).rejects.toThrow(/minute 61 is out of range/);
     await expect(runOpsCommand('schedule', ['add', '--name', 'bad', '--cron', '0 25 * * *', '--path', src], open)).rejects.toThrow(/hour 25/);
@@ -132,8 +132,14 @@ describe.each(CATALOG_MODES)('schedules (%s catalog)', (mode) => {
     const b = await engine.getBackup((ran?.json as { backup_id: string }).backup_id);
     expect(b).toMatchObject({ backup_type: 'incremental', retention_days: 14 });
     expect(b?.tags).toEqual(expect.arrayContaining(['cli', 'nightly']));
-    await runOpsCommand('schedule', ['remove', 'cli'], open);
-    await expect(runOpsCommand('schedule', ['run', 'cli'], open)).rejects.toThrow(/not found/);
+    // edit changes only what it is given; a continuous type takes a delay.
+    const edited = await runOpsCommand('schedule', ['edit', 'cli', '--cron', '15 4 * * *', '--type', 'continuous', '--delay', '30'], open);
+    expect(edited?.json).toMatchObject({ name: 'cli', cron: '15 4 * * *', timezone: 'Europe/Berlin', backup_type: 'continuous', delay_seconds: 30, retention_days: 14, tags: ['nightly'] });
+    await expect(runOpsCommand('schedule', ['edit', 'cli', '--cron', '0 0 31 2 * *'], open)).rejects.toThrow(/field/);
+    await runOpsCommand('schedule', ['edit', 'cli', '--rename', 'cli2', '--type', 'full'], open);
+    expect((await runOpsCommand('schedule', ['list'], open))?.json).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'cli2', backup_type: 'full', delay_seconds: null })]));
+    await runOpsCommand('schedule', ['remove', 'cli2'], open);
+    await expect(runOpsCommand('schedule', ['run', 'cli2'], open)).rejects.toThrow(/not found/);
     expect(await runOpsCommand('backup', [], open)).toBeNull();
   });
 });
