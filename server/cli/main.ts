@@ -27,6 +27,8 @@ Commands:
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health|optimize [--dry-run]
+  storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know: a run marks them,
+                              a run at least H hours later (default 24) deletes them
   user add --email E --password P --role admin|operator|viewer
   recover-catalog             rebuild a lost catalog from the storage locations
   schedule add --name N --cron "EXPR" --path P [--type T] [--retention-days D] [--tag T]... [--timezone Z]
@@ -299,7 +301,9 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: s, text: Object.entries(s).map(([k, val]) => `${k.padEnd(28)} ${val}`).join('\n') };
     }
     case 'storage': {
-      const { positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false } });
+      const { values: v, positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false }, 'grace-hours': { type: 'string' } });
+      if (positionals[0] === 'gc') return storageGc(await open(), { dryRun: Boolean(v['dry-run']), graceHours: hoursOpt(v['grace-hours'], 'grace-hours') });
+      if (v['grace-hours'] !== undefined) throw new UsageError('--grace-hours applies only to plexichat-backup storage gc.');
       const e = await open();
       if (positionals[0] === 'optimize') {
         const r = await e.optimizeStorage({ dryRun: args.includes('--dry-run'), actor: actor() });
@@ -316,6 +320,38 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     default:
       throw new UsageError(`Unknown command "${cmd}". Run plexichat-backup --help for the list of commands.`);
   }
+}
+
+function hoursOpt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number of hours, 0 or more (e.g. 24 or 0.5); got "${String(v)}".`);
+  return n;
+}
+
+async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: number }): Promise<Result> {
+  const r = await e.sweepOrphans({ ...opts, actor: actor() });
+  const size = (t: { objects: number; bytes: number }) => `${t.objects} (${formatBytes(t.bytes)})`;
+  const lines = [r.dry_run ? 'dry run: nothing was marked or deleted' : `grace period ${r.grace_hours} h`];
+  const p = r.previous_mark;
+  if (p) {
+    const why = p.state === 'ripe' ? 'its objects were re-checked and deleted' : p.state === 'grace_period' ? `nothing is deleted before ${p.ripe_at}` : `waiting for running backups: ${p.waiting_for.join(', ')}`;
+    lines.push(`earlier mark: ${p.candidates} object(s) marked at ${p.marked_at}; ${why}`);
+  }
+  for (const l of r.locations) {
+    const reasons = Object.entries(l.kept.reasons).map(([k, n]) => `${k} ${n}`).join(', ');
+    const verb = r.dry_run ? ['would mark', 'would delete'] : ['marked', 'deleted'];
+    lines.push(
+      `${l.location.padEnd(16)} ${l.scanned.objects} objects scanned; ${verb[0]} ${size(l.marked)}; ${verb[1]} ${size(l.deleted)}; kept ${size(l.kept)}${reasons ? ` (${reasons})` : ''}${l.skipped_reason ? `; NOT SWEPT: ${l.skipped_reason}` : ''}`,
+    );
+  }
+  if (r.new_mark) {
+    const running = r.new_mark.running_backups_at_mark;
+    const after = `a run after ${r.grace_hours} h${running.length ? `, once backups ${running.join(', ')} have ended,` : ''} deletes those still unreferenced then`;
+    lines.push(`${r.new_mark.candidates} object(s) ${r.dry_run ? 'would be ' : ''}marked; ${after}`);
+  }
+  for (const problem of r.problems) lines.push(`problem: ${problem}`);
+  return { json: r, text: lines.join('\n'), code: r.problems.length ? EXIT.unavailable : EXIT.ok };
 }
 
 function printIfText(args: string[], fn: () => void): void {

@@ -15,6 +15,7 @@ import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { cipherFor, loadMasterKey } from './keys';
 import { type OptimizeReport, optimizeStorage } from './optimize';
+import { type OrphanSweepReport, type SweepOptions, sweepOrphans } from './orphans';
 import { ProgressTracker } from './progress';
 import { type RecoverReport, rebuildCatalog } from './recover-catalog';
 import { type KeepRules, type PrunePlan, planPrune } from './retention';
@@ -378,6 +379,25 @@ export class BackupEngine {
     const report = await optimizeStorage(this.ctx, opts.dryRun ?? false);
     if (!report.dry_run) await this.audit({ actor: opts.actor ?? 'system', action: 'storage.optimize', details: { added: report.copies_added, removed: report.copies_removed, problems: report.problems.length } });
     return report;
+  }
+
+  /**
+   * storage gc: deletes objects the catalog does not know, in two sweeps at least a grace period apart
+   * (see orphans.ts). A dry run reports what would be marked and deleted and changes nothing.
+   */
+  async sweepOrphans(opts: SweepOptions & { actor?: string } = {}): Promise<OrphanSweepReport> {
+    const actor = opts.actor ?? 'system';
+    try {
+      const r = await sweepOrphans(this.ctx, opts);
+      if (!r.dry_run) {
+        const details = { grace_hours: r.grace_hours, marked: r.totals.marked.objects, deleted: r.totals.deleted.objects, bytes_deleted: r.totals.deleted.bytes, kept: r.totals.kept.objects, problems: r.problems.length };
+        await this.audit({ actor, action: 'storage.gc', outcome: r.problems.length ? 'failure' : 'success', details });
+      }
+      return r;
+    } catch (err) {
+      if (!opts.dryRun) await this.audit({ actor, action: 'storage.gc', outcome: 'failure', details: { error: (err as Error).message } }).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */

@@ -13,17 +13,9 @@ import { markReplica, putReplicas } from './shard-store';
 import { shardKey } from './repository';
 import { isStorageError } from './storage/backend';
 import type { BadReplica, RepairResult, SecurityLevel, VerifyResult } from './types';
+import { forEachLimit } from './for-each-limit';
 
 const CONCURRENCY = 8;
-
-async function forEachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (i < items.length) await fn(items[i++]!);
-    }),
-  );
-}
 
 export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData: boolean): Promise<VerifyResult> {
   const records = await backupShardRecords(ctx.db, row.id);
@@ -172,4 +164,3 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
   const after = await verifyBackup(ctx, row, false);
   return { backup_id: row.id, repaired, unrepairable: [...unrepairable].sort(), status: after.status };
 }
-

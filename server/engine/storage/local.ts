@@ -3,7 +3,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:f
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 
-const TMP_DIR = '.tmp';
+export const TMP_DIR = '.tmp';
 
 /** A location on a local (or mounted) file system. Writes go to a temp file, are fsynced, then renamed. */
 export class LocalBackend implements StorageBackend {
