@@ -236,7 +236,12 @@ export class BackupEngine {
           expiresAt: new Date(completedAt.getTime() + row!.retentionDays * 86_400_000),
           ownerPid: null,
         })
-        .where(eq(backups.id, id));
+        .where(and(eq(backups.id, id), eq(backups.status, 'running')))
+        .returning({ id: backups.id })
+        .then((done) => {
+          // Reaped while it ran (no heartbeat for 20 s: a stalled machine or catalog): its references are gone.
+          if (!done.length) throw new EngineError('CONFLICT', `Backup ${id} was marked interrupted while it was still running (its heartbeat stalled for more than 20 s). It is not listed as completed; run the backup again.`);
+        });
       return toMetadata((await getBackupRow(ctx.db, id))!);
     } catch (err) {
       progress.phase = 'failed';
@@ -248,6 +253,8 @@ export class BackupEngine {
         // Its shards become unreferenced: garbage collection (or a later backup through dedup) picks them up.
         await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
       });
+      // A snapshot already written must not let recover-catalog bring a failed backup back as completed.
+      await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch(() => undefined)));
       throw err instanceof EngineError ? err : new EngineError('UNAVAILABLE', message, {}, { cause: err });
     } finally {
       clearInterval(beat);

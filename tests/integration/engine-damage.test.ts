@@ -1,5 +1,6 @@
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
 import { treeDiff } from '../support/compare';
@@ -78,6 +79,21 @@ describe.each(CATALOG_MODES)('damage, verify and repair (%s catalog)', (mode) =>
     const cliVerify = await runCli(['verify', b.backup_id, '--json'], t.env);
     expect(cliVerify.code).toBe(3);
     expect((cliVerify.json as { status: string }).status).toBe('corrupted');
+  });
+
+  it('a backup marked interrupted while it still runs (stalled heartbeat) never becomes completed', async () => {
+    const big = path.join(t.dir, 'big');
+    await makeTree(big, { seed: 7, smallFiles: 10, bigFiles: [40 * MiB] });
+    const { backup_id: id, done } = await engine.startBackup({ paths: [big] });
+    // What reapInterrupted does to a backup whose heartbeat is older than 20 s, done while it runs.
+    await engine.catalog.db.execute(sql`UPDATE backups SET status = 'failed', error = 'interrupted' WHERE id = ${id} AND status = 'running'`);
+    await engine.catalog.db.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
+    await expect(done).rejects.toThrow(/was marked interrupted while it was still running.*run the backup again/);
+    expect(await engine.getBackup(id)).toMatchObject({ status: 'failed' });
+    for (const loc of await readdir(t.config.storage_root)) {
+      expect(await readdir(path.join(t.config.storage_root, loc, 'snapshots')).catch(() => [])).not.toContain(id);
+    }
+    await rm(big, { recursive: true });
   });
 
   it('a different master key is refused with a clear message', async () => {
