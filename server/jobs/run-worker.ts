@@ -7,7 +7,7 @@ import type { BackupEngine } from '../engine/engine';
 import { BackupHealthMonitor } from '../monitoring/health-monitor';
 import { alertsFor } from '../monitoring/hooks';
 import { ContinuousSchedules } from './continuous-schedules';
-import { MaintenanceJob } from './maintenance';
+import { type MaintenanceExtra, MaintenanceJob } from './maintenance';
 import { type RunOutcome, ScheduleWorker } from './worker';
 
 export interface WorkerLoopOptions {
@@ -24,12 +24,25 @@ export interface WorkerLoop {
   done: Promise<{ runs: RunOutcome[] }>;
 }
 
+/**
+ * After the cleanup, the orphan sweep: marks objects the catalog does not know and deletes the ones an earlier
+ * run marked. Its grace is an hour short of the interval, so each run deletes what the previous one marked.
+ */
+const ORPHAN_SWEEP: MaintenanceExtra = {
+  name: 'orphan sweep',
+  async run(engine) {
+    const r = await engine.sweepOrphans({ graceHours: Math.max(1, engine.config.cleanup_interval_hours - 1), actor: 'system:maintenance' });
+    const problems = r.problems.length ? `; problems: ${r.problems.join('; ')}` : '';
+    return `${r.totals.deleted.objects} orphan object(s) deleted (${r.totals.deleted.bytes} bytes), ${r.totals.marked.objects} marked for the next run${problems}`;
+  },
+};
+
 export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = {}): WorkerLoop {
   const log = opts.log ?? ((l: string) => console.error(`[plexichat] ${l}`));
   const alerts = alertsFor(engine, log);
   const worker = new ScheduleWorker(engine, { events: alerts, log });
   const continuous = new ContinuousSchedules(engine, worker, { log, events: alerts });
-  const maintenance = new MaintenanceJob(engine, worker.id, { log });
+  const maintenance = new MaintenanceJob(engine, worker.id, { log, extras: [ORPHAN_SWEEP] });
   let maintaining: Promise<unknown> | null = null;
   const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
   const runs: RunOutcome[] = [];
