@@ -31,9 +31,12 @@ Commands:
                               a run at least H hours later (default 24) deletes them
   user add --email E --password P --role admin|operator|viewer
   recover-catalog             rebuild a lost catalog from the storage locations
-  schedule add --name N --cron "EXPR" --path P [--type T] [--retention-days D] [--tag T]... [--timezone Z]
+  schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
+                              (--type continuous: a worker watches P and backs up S seconds after changes)
+  schedule edit N [--cron "EXPR"] [--path P]... [--type T] [--delay S] [--rename NEW] …   only what is given changes
   schedule list | pause N | resume N | remove N | run N
-  worker [--once] [--no-monitor]   run schedules and the health monitor until stopped
+  worker [--once] [--no-monitor]   run schedules, continuous watchers, the health monitor and the daily
+                              maintenance (cleanup, storage gc) until stopped
   health-check                one health-monitor cycle now
   alerts list [--state S] [--severity S] | ack <alert_id> | test
   report [--days 7]           the weekly health report
