@@ -26,6 +26,7 @@ import { fetchShard, markReplica } from './shard-store';
 import type { ObjectInfo } from './storage/backend';
 import { TMP_DIR } from './storage/local';
 import { forEachLimit } from './for-each-limit';
+import { ADOPTED_KEY } from './setup';
 
 export const MARK_KEY = 'gc:orphans';
 export const DEFAULT_GRACE_HOURS = 24;
@@ -162,6 +163,13 @@ async function catalogRepoId(ctx: EngineContext): Promise<string> {
  * an orphan. Refuse instead of marking the whole repository for deletion.
  */
 async function refuseEmptyCatalog(ctx: EngineContext): Promise<void> {
+  const adopted = await ctx.db.execute<{ at: string }>(sql`SELECT value->>'at' AS at FROM settings WHERE key = ${ADOPTED_KEY}`);
+  if (adopted.rows.length) {
+    throw new EngineError(
+      'CONFLICT',
+      `This catalog was created on ${adopted.rows[0]!.at} over storage that already held this repository (the previous catalog was lost or replaced), and recover-catalog has not run since: storage gc would delete every backup it does not know. Run plexichat-backup recover-catalog first (with every location reachable); it keeps what this catalog has and adds what storage holds.`,
+    );
+  }
   const rows = await ctx.db.execute<{ known: boolean }>(sql`SELECT (EXISTS (SELECT 1 FROM backups) OR EXISTS (SELECT 1 FROM shards)) AS known`);
   if (rows.rows[0]?.known) return;
   for (const loc of ctx.locations.enabled()) {

@@ -10,6 +10,7 @@ import { readHeader, storedChecksum } from './codec';
 import type { EngineContext } from './context';
 import type { WrappedKey } from './keys';
 import { snapshotLabel, type SnapshotDoc } from './repository';
+import { ADOPTED_KEY } from './setup';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from './types';
 
@@ -144,5 +145,7 @@ export async function rebuildCatalog(ctx: EngineContext): Promise<RecoverReport>
       report.skipped_backups.push({ backup_id: backupId, reason: (err as Error).message });
     }
   }
+  // Every enabled location was read: the catalog now knows what storage holds, and storage gc may run.
+  if (locs.length === ctx.locations.enabled().length) await ctx.db.execute(sql`DELETE FROM settings WHERE key = ${ADOPTED_KEY}`);
   return report;
 }

@@ -61,9 +61,13 @@ async function storedLocations(db: Db, master: Buffer, log: (m: string) => void)
   }
 }
 
+/** Settings key present while a catalog created over an existing repository has not been recovered. */
+export const ADOPTED_KEY = 'repository_adopted';
+
 export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
   let repo = await loadRepoSetting(db);
-  if (!repo) repo = await findRepoInStorage(locations);
+  // A new catalog over storage that already holds a repository: the previous catalog was lost or replaced.
+  const adopted = !repo && (repo = await findRepoInStorage(locations)) !== null;
   if (!repo) {
     const salt = randomBytes(16);
     const ring = new KeyRing(master, salt);
@@ -78,7 +82,12 @@ export async function openRepository(db: Db, locations: LocationSet, master: Buf
       `The master key does not open this repository (its keys are wrapped by ${repo.id_key.kekId}, the configured key is ${keys.masterId}). Set PLEXICHAT_ENCRYPTION_KEY to the key it was created with.`,
     );
   });
-  await db.insert(settings).values({ key: 'repository', value: repo as unknown as Record<string, unknown> }).onConflictDoNothing();
+  const created = await db.insert(settings).values({ key: 'repository', value: repo as unknown as Record<string, unknown> }).onConflictDoNothing().returning({ key: settings.key });
+  if (adopted && created.length) {
+    // Until recover-catalog has run, this catalog does not know the repository's backups: storage gc refuses.
+    await db.insert(settings).values({ key: ADOPTED_KEY, value: { at: new Date().toISOString() } }).onConflictDoNothing();
+    log(`this catalog is new but storage already holds repository ${repo.repo_id}: run plexichat-backup recover-catalog to list its backups again`);
+  }
   await db
     .insert(dataKeys)
     .values({ id: repo.id_key.id, securityLevel: 'id', algorithm: repo.id_key.algorithm, wrappedKey: repo.id_key.wrapped, kekId: repo.id_key.kekId })

@@ -3,7 +3,9 @@
  * failure rate of recent backups, schedules that did not run, and re-verifies a sample of completed
  * backups (so each is verified within rolling_verify_days). Results go to metric_samples and to alerts.
  */
+import { sql } from 'drizzle-orm';
 import type { BackupEngine } from '../engine/engine';
+import { ADOPTED_KEY } from '../engine/setup';
 import type { AlertService } from './alert-service';
 import { openSubjects } from './alert-store';
 import { failureRate, missedSchedules, verifySample } from './checks';
@@ -85,6 +87,7 @@ export class BackupHealthMonitor {
     await step('failure rate', () => this.checkFailureRate(samples, now));
     await step('schedules', () => this.checkSchedules(samples, now));
     await step('rolling verify', () => this.rollingVerify(samples, verified));
+    await step('catalog', () => this.checkCatalog());
     await step('statistics', async () => {
       const s = await this.engine.getStatistics();
       samples.push(
@@ -179,6 +182,23 @@ export class BackupHealthMonitor {
       });
     }
     for (const key of await openSubjects(this.db, 'schedule_missed:')) if (!names.has(key.slice('schedule_missed:'.length))) await this.alerts.resolve(key, 'schedule ran');
+  }
+
+  /** A catalog created over an existing repository lists none of its earlier backups until recover-catalog runs. */
+  private async checkCatalog(): Promise<void> {
+    const r = await this.db.execute<{ at: string }>(sql`SELECT value->>'at' AS at FROM settings WHERE key = ${ADOPTED_KEY}`);
+    const at = r.rows[0]?.at;
+    if (!at) {
+      await this.alerts.resolve('catalog:not_recovered', 'recover-catalog ran');
+      return;
+    }
+    await this.alerts.raise({
+      rule: 'catalog_not_recovered',
+      subjectKey: 'catalog:not_recovered',
+      severity: 'critical',
+      message: `The catalog was created on ${at} over storage that already holds this repository: its earlier backups are not listed (and storage gc refuses to run) until you run plexichat-backup recover-catalog.`,
+      path: null,
+    });
   }
 
   private async rollingVerify(samples: Sample[], verified: CycleReport['verified']): Promise<void> {

@@ -26,6 +26,18 @@ describe('emergency recovery: the catalog is lost, the storage is not', () => {
     const empty = await runCli(['list', '--json'], b.env);
     expect(empty.json).toEqual([]);
 
+    // Meanwhile a new backup in the new catalog makes it non-empty: storage gc must still refuse, or it would
+    // delete every backup the new catalog does not know.
+    const newer = await runCli(['backup', src, '--json'], b.env);
+    expect(newer.code, newer.stderr).toBe(0);
+    const gc = await runCli(['storage', 'gc', '--json'], b.env);
+    expect(gc.code).toBe(6);
+    expect(gc.stderr).toMatch(/Run plexichat-backup recover-catalog first/);
+    // The health monitor says so too, as a critical alert.
+    expect((await runCli(['health-check', '--json'], b.env)).code).toBe(0);
+    const alerts = (await runCli(['alerts', 'list', '--json'], b.env)).json as { rule: string; severity: string; state: string }[];
+    expect(alerts).toContainEqual(expect.objectContaining({ rule: 'catalog_not_recovered', severity: 'critical', state: 'open' }));
+
     const wrongKey = await runCli(['recover-catalog', '--json'], { ...b.env, PLEXICHAT_DATA_DIR: path.join(b.dir, 'other'), PLEXICHAT_ENCRYPTION_KEY: 'cd'.repeat(32) });
     expect(wrongKey.code).not.toBe(0);
     expect(wrongKey.stderr).toMatch(/master key/);
@@ -35,7 +47,7 @@ describe('emergency recovery: the catalog is lost, the storage is not', () => {
     expect(rec.json).toMatchObject({ backups: 2, damaged_objects: [], skipped_backups: [] });
 
     const list = (await runCli(['list', '--json'], b.env)).json as BackupMetadata[];
-    expect(list.map((x) => x.backup_id).sort()).toEqual([one.backup_id, two.backup_id].sort());
+    expect(list.map((x) => x.backup_id).sort()).toEqual([one.backup_id, two.backup_id, (newer.json as BackupMetadata).backup_id].sort());
     const restored = list.find((x) => x.backup_id === two.backup_id)!;
     expect(restored).toMatchObject({ status: 'completed', security_level: 'basic', tags: ['second'], original_size: two.original_size, file_count: two.file_count });
 
@@ -49,5 +61,12 @@ describe('emergency recovery: the catalog is lost, the storage is not', () => {
     // Running it again changes nothing.
     const again = await runCli(['recover-catalog', '--json'], b.env);
     expect(again.json).toMatchObject({ backups: 0, shards: 0, keys: 0 });
+    // Recovered: storage gc runs, and finds nothing to mark.
+    const gc2 = await runCli(['storage', 'gc', '--json'], b.env);
+    expect(gc2.code, gc2.stderr).toBe(0);
+    expect(gc2.json).toMatchObject({ totals: { marked: { objects: 0 } } });
+    expect((await runCli(['health-check', '--json'], b.env)).code).toBe(0);
+    const after = (await runCli(['alerts', 'list', '--json'], b.env)).json as { rule: string; state: string }[];
+    expect(after.filter((a) => a.rule === 'catalog_not_recovered' && a.state !== 'resolved')).toEqual([]);
   });
 });
