@@ -35,8 +35,9 @@ export function ManageLocations() {
     <section className="space-y-3" aria-label="Manage storage locations">
       <Card title="Manage locations" actions={<Button onClick={() => setEditing('new')}>Add location</Button>}>
         <Notice tone="blue">
-          Locations added here are stored in the catalog with their credentials encrypted under the master key. Changes take effect when the server restarts. Locations from the
-          configuration file are read-only here, and win over a console location of the same name.
+          Locations added here are stored in the catalog with their credentials encrypted under the master key. Changes apply at once here and within seconds in every
+          worker; new backups use them right away (`plexichat-backup storage optimize` moves existing replicas). Locations from the configuration file are read-only here, and win over
+          a console location of the same name.
         </Notice>
         <table className="mt-3 w-full text-left text-sm">
           <thead className="text-xs uppercase text-slate-500">
@@ -61,7 +62,7 @@ export function ManageLocations() {
                 <td className="space-x-1">
                   <Badge tone={l.source === 'config' ? 'slate' : 'blue'}>{l.source === 'config' ? 'config file' : 'console'}</Badge>
                   <Badge tone={l.enabled ? 'green' : 'slate'}>{l.enabled ? 'enabled' : 'disabled'}</Badge>
-                  {!l.active && l.enabled && <Badge tone="amber">after restart</Badge>}
+                  {!l.active && l.enabled && <Badge tone="amber">not open — see the server log</Badge>}
                   {tested[l.name] && <span className="block text-xs text-slate-600">{tested[l.name]}</span>}
                 </td>
                 <td className="space-x-1 text-right">

@@ -23,7 +23,7 @@ export function StorageOverview() {
       <PageHeader title="Storage" subtitle={`${usage.data.length} location(s) · ${formatBytes(total)} stored across all replicas`} />
       <ErrorBox error={health.error} title="Health check failed" />
       {usage.data.length === 0 ? (
-        <EmptyState title="No storage locations">Add locations under storage_locations in the configuration file (PLEXICHAT_CONFIG){canManage ? ' or below' : ''}, then restart.</EmptyState>
+        <EmptyState title="No storage locations">{canManage ? 'Add one below, or under storage_locations in the configuration file (PLEXICHAT_CONFIG) and restart.' : 'An admin adds them in the console or in the configuration file.'}</EmptyState>
       ) : (
         <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
           {usage.data.map((u) => {

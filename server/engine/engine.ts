@@ -14,6 +14,7 @@ import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { cipherFor, loadMasterKey } from './keys';
+import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
 import type { OrphanSweepReport, SweepOptions } from './orphan-report';
 import { sweepOrphans } from './orphans';
@@ -60,6 +61,7 @@ export class BackupEngine {
     readonly config: Config,
     readonly catalog: Catalog,
     private readonly ctx: EngineContext,
+    private readonly reloader: LocationReloader,
   ) {}
 
   static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog } = {}): Promise<BackupEngine> {
@@ -70,7 +72,7 @@ export class BackupEngine {
       const locations = await openLocations(config, catalog.db, log, master);
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
-      const engine = new BackupEngine(config, catalog, ctx);
+      const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, master, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
       return engine;
     } catch (err) {
@@ -82,6 +84,14 @@ export class BackupEngine {
 
   get locations() {
     return this.ctx.locations;
+  }
+
+  /**
+   * Applies storage-location changes saved in the console (by this process or another) without a restart;
+   * null when nothing changed since the last look. Cheap: one small catalog query when nothing changed.
+   */
+  refreshLocations(force = false): Promise<LocationChanges | null> {
+    return this.reloader.refresh(force);
   }
 
   async audit(e: AuditInput): Promise<void> {
@@ -444,6 +454,7 @@ export class BackupEngine {
   async close(): Promise<void> {
     await this.ctx.pool.close();
     await Promise.all(this.ctx.locations.all.map((l) => l.backend.close().catch(() => undefined)));
+    await this.reloader.closeRetired();
     await this.catalog.close();
   }
 }

@@ -29,6 +29,14 @@ export class LocationSet {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * Swaps the locations in place (a reload): everything that holds this set sees the new ones at its next
+   * call, while a call in progress keeps the Location objects it already picked.
+   */
+  replace(next: Location[]): void {
+    this.all.splice(0, this.all.length, ...next);
+  }
+
   get(name: string): Location | undefined {
     return this.all.find((l) => l.name === name);
   }

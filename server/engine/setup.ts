@@ -19,7 +19,12 @@ import { createBackend } from './storage/factory';
  * The configured locations, plus those added from the console and kept in the catalog (credentials opened
  * with the master key); on a name clash the config file wins.
  */
-export async function openLocations(config: Config, db: Db, log: (m: string) => void, master?: Buffer): Promise<LocationSet> {
+/**
+ * The locations of the config file and the console, opened. With `previous` (a reload), a location whose
+ * configuration did not change is kept as it is — its connections, health and counters — and only new or
+ * changed ones are opened.
+ */
+export async function openLocations(config: Config, db: Db, log: (m: string) => void, master?: Buffer, previous?: LocationSet): Promise<LocationSet> {
   const opts = {
     timeoutMs: config.storage_timeout_seconds * 1000,
     retries: config.cloud_retries,
@@ -35,6 +40,11 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
   const key = master ?? loadMasterKey(config.master_key_source, log);
   const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, log), log);
   for (const cfg of configs) {
+    const same = previous?.get(cfg.name);
+    if (same && JSON.stringify(same.config) === JSON.stringify(cfg)) {
+      all.push(same);
+      continue;
+    }
     const backend = await createBackend(cfg, opts);
     const loc: Location = { name: cfg.name, config: cfg, backend, usedBytes: usedBy.get(cfg.name) ?? 0, failures: 0, lastError: null, unhealthyUntil: 0, ops: 0, errors: 0 };
     if (cfg.enabled) {

@@ -60,6 +60,8 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
     log(`worker ${worker.id} started`);
     while (!stopper.signal.aborted) {
       try {
+        // Storage locations changed in the console (in any process) apply here too.
+        await engine.refreshLocations().catch((err: unknown) => log(`reloading storage locations: ${(err as Error).message}`));
         collect(await worker.tick());
         await continuous.tick();
         // The daily cleanup may take a while: it runs beside the loop, one at a time.

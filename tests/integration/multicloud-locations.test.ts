@@ -4,6 +4,7 @@
  * Azurite, and merged with the config file's locations when the engine opens (the file wins on a clash).
  */
 import { sql } from 'drizzle-orm';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
 import { loadMasterKey } from '../../server/engine/keys';
@@ -119,12 +120,30 @@ describe('console-managed storage locations (embedded catalog)', () => {
     expect((await store.list()).map((l) => l.name)).toContain('local-b');
   });
 
-  it('an engine opened after the change uses the console location (changes take effect at the next open)', async () => {
-    const next = await t.open();
-    expect(next.locations.all.map((l) => l.name)).toEqual(['local-a', 'local-b', 's3-console', 'azure-console']);
-    expect(next.locations.enabled().map((l) => l.name)).toEqual(['local-a', 'local-b', 'azure-console']);
-    const azure = (await next.getStorageHealth()).find((h) => h.name === 'azure-console');
-    expect(azure).toMatchObject({ reachable: true });
-    expect((await caller('admin').storage.listLocations()).find((l) => l.name === 'azure-console')!.active).toBe(false);
+  it('the running engine applies console changes at once; another process picks them up on its next refresh', async () => {
+    // The tRPC calls above (update, disable) already applied to this engine without a restart.
+    expect(engine.locations.all.map((l) => l.name)).toEqual(['local-a', 'local-b', 's3-console', 'azure-console']);
+    expect(engine.locations.get('s3-console')!.config).toMatchObject({ enabled: false, priority: 5 });
+    expect((await caller('admin').storage.listLocations()).find((l) => l.name === 'azure-console')!.active).toBe(true);
+
+    // Another process (its own engine) sees nothing new until the stored locations change.
+    const other = await t.open();
+    expect(await other.refreshLocations()).toBeNull();
+    const localA = other.locations.get('local-a');
+    const store = LocationStore.forInstallation(other);
+    await store.add({ name: 'local-c', type: 'local', path: path.join(t.dir, 'local-c'), priority: 1, region: 'other-region' });
+    expect(await engine.refreshLocations()).toEqual({ added: ['local-c'], changed: [], removed: [] });
+    expect(await other.refreshLocations()).toEqual({ added: ['local-c'], changed: [], removed: [] });
+    expect(other.locations.get('local-a')).toBe(localA); // unchanged locations keep their connections and health
+
+    // New backups use the new location at once; disabling it applies just as fast.
+    const b = await other.createBackup({ payload: 'placed on the new location '.repeat(2000) });
+    const places = (await other.getShardMap(b.backup_id)).flatMap((sh) => sh.replicas.map((r) => r.location));
+    expect(places).toContain('local-c');
+    await store.setEnabled('local-c', false);
+    expect(await other.refreshLocations()).toEqual({ added: [], changed: ['local-c'], removed: [] });
+    const b2 = await other.createBackup({ payload: 'not on the disabled one '.repeat(2000) });
+    expect((await other.getShardMap(b2.backup_id)).flatMap((sh) => sh.replicas.map((r) => r.location))).not.toContain('local-c');
+    expect((await other.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
   });
 });

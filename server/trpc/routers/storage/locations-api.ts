@@ -24,7 +24,7 @@ export interface LocationListing {
   enabled: boolean;
   /** Every other key, credentials masked. */
   settings: Record<string, unknown>;
-  /** Opened by the running engine; false for changes that take effect at the next start. */
+  /** Opened by the running engine (false only if opening it failed; the server log says why). */
   active: boolean;
 }
 
@@ -40,6 +40,8 @@ interface Installation {
   config: Config;
   catalog: { db: Db };
   locations: LocationSet;
+  /** Applies saved location changes to the running engine at once (other processes follow within seconds). */
+  refreshLocations(): Promise<unknown>;
 }
 
 const OWN_KEYS = new Set(['name', 'type', 'priority', 'region', 'max_size_gb', 'enabled']);
@@ -61,6 +63,8 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
   const store = storeOf(engine);
   const fileNames = () => engine.config.storage_locations.map((l) => l.name);
   const isActive = (name: string) => engine.locations.get(name) !== undefined;
+  // Saved is saved: a location that cannot be opened yet is logged by the reload and retried on the next change.
+  const applyNow = () => engine.refreshLocations().catch(() => undefined);
   const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0 };
   return {
     async list() {
@@ -70,18 +74,21 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
     async add(input, actor) {
       const loc = await store.add(input, fileNames());
       await engine.audit({ actor, action: 'storage.addLocation', target: loc.name, details: { type: loc.type } });
-      return listing(loc, 'console', false);
+      await applyNow();
+      return listing(loc, 'console', isActive(loc.name));
     },
     async update(name, patch, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; change it there.`);
       const loc = await store.update(name, patch);
       await engine.audit({ actor, action: 'storage.updateLocation', target: name, details: { keys: Object.keys(patch).sort() } });
+      await applyNow();
       return listing(loc, 'console', isActive(name));
     },
     async setEnabled(name, enabled, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; set "enabled" there.`);
       await store.setEnabled(name, enabled);
       await engine.audit({ actor, action: 'storage.disableLocation', target: name, details: { enabled } });
+      await applyNow();
     },
     async test(target) {
       if ('location' in target) {
@@ -101,7 +108,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
 }
 
 function isInstallation(e: EngineApi): e is EngineApi & Installation {
-  return 'config' in e && 'catalog' in e && 'locations' in e;
+  return 'config' in e && 'catalog' in e && 'locations' in e && 'refreshLocations' in e;
 }
 
 /** The services' own `locations` when given, else one over the running engine. */
