@@ -2,7 +2,7 @@
  * Storage locations managed from the console, kept in the `storage_locations` catalog table: the non-secret
  * keys in `settings`, the credentials sealed under the master key in `secrets` (never in plain text, never
  * returned by an API: listings are masked). At engine open they are merged with the config file's locations;
- * the config file wins on a name clash. Changes take effect at the next engine open.
+ * the config file wins on a name clash. A running engine applies changes when it refreshes (location-reload.ts).
  */
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
