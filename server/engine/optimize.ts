@@ -7,6 +7,7 @@
 import { sql } from 'drizzle-orm';
 import { shardRecordsByIds } from './catalog';
 import type { EngineContext } from './context';
+import type { Location } from './locations';
 import { shardKey } from './repository';
 import { fetchShard, putReplicas } from './shard-store';
 
@@ -74,13 +75,79 @@ export async function optimizeStorage(ctx: EngineContext, dryRun: boolean): Prom
       if (good.length + added.length - (needsSpread && added.length ? 1 : 0) < R) drop.length = 0;
       for (const name of drop) {
         if (!dryRun) {
-          await ctx.locations.get(name)?.backend.delete(shardKey(rec.id)).catch(() => undefined);
           await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${name}`);
+          await ctx.locations.get(name)?.backend.delete(shardKey(rec.id)).catch(() => undefined);
         }
         report.copies_removed++;
       }
       report.moves.push({ shard_id: rec.id, from: drop.join(',') || null, to: added, reason: reason || 'replica on a disabled or removed location' });
     }
   }
+  for (const full of ctx.locations.enabled()) await relieve(ctx, full, report);
   return report;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * A location holding more than its capacity (max_size_gb was lowered, or data arrived while it was not
+ * full): replicas move to locations with room, largest shards first, until it is back under its capacity.
+ * Each move copies first and drops after, like every other move here; a shard is never left with fewer
+ * good replicas than it had.
+ */
+async function relieve(ctx: EngineContext, full: Location, report: OptimizeReport): Promise<void> {
+  const cap = ctx.locations.capacity(full);
+  if (cap === null || full.usedBytes <= cap) return;
+  let excess = full.usedBytes - cap;
+  const planned = new Map<string, number>();
+  const reason = `${full.name} holds ${(full.usedBytes / MiB).toFixed(1)} MiB, over its capacity of ${(cap / MiB).toFixed(1)} MiB`;
+  // Candidates re-read in pages: each move changes nothing about the shards not yet seen.
+  let offset = 0;
+  while (excess > 0) {
+    const page = await ctx.db.execute<{ id: string }>(sql`
+      SELECT s.id FROM shards s JOIN shard_replicas r ON r.shard_id = s.id AND r.location = ${full.name}
+      ORDER BY s.stored_size DESC, s.id LIMIT 200 OFFSET ${offset}`);
+    if (!page.rows.length) break;
+    offset += page.rows.length;
+    const records = await shardRecordsByIds(ctx.db, page.rows.map((r) => r.id));
+    for (const rec of records.values()) {
+      if (excess <= 0) break;
+      const exclude = new Set(rec.replicas.map((r) => r.location));
+      const roomFor = (l: Location) => {
+        const c = ctx.locations.capacity(l);
+        return c === null || l.usedBytes + (planned.get(l.name) ?? 0) + rec.storedSize <= c;
+      };
+      const target = ctx.locations.candidates(rec.storedSize, exclude).find(roomFor);
+      if (!target) {
+        report.problems.push(`${reason}, and no other enabled location has room for shard ${rec.id} (${rec.storedSize} bytes): add a location or raise a capacity.`);
+        return;
+      }
+      let to = [target.name];
+      if (!report.dry_run) {
+        try {
+          const stored = await fetchShard(ctx, rec.id, rec.replicas, async (b) => b);
+          const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want: 1 });
+          to = placed.map((l) => l.name);
+          if (!to.length) throw new Error('no location accepted the copy');
+          await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES (${rec.id}, ${to[0]!}, 'ok', now())
+            ON CONFLICT (shard_id, location) DO UPDATE SET state = 'ok', checked_at = now()`);
+          // The row goes first: an object whose delete fails is then an orphan copy that storage gc removes.
+          await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${full.name}`);
+          await full.backend.delete(shardKey(rec.id)).catch(() => undefined);
+          offset--; // this shard left the page's listing
+        } catch (err) {
+          report.problems.push(`${rec.id}: ${(err as Error).message}`);
+          continue;
+        }
+        full.usedBytes -= rec.storedSize;
+      } else {
+        // A dry run changes nothing, not even the usage counters: it keeps its own tally of what it would add.
+        planned.set(target.name, (planned.get(target.name) ?? 0) + rec.storedSize);
+      }
+      excess -= rec.storedSize;
+      report.copies_added++;
+      report.copies_removed++;
+      report.moves.push({ shard_id: rec.id, from: full.name, to, reason });
+    }
+  }
 }

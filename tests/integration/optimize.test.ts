@@ -53,4 +53,42 @@ describe('optimize_storage_locations', () => {
     const again = await second.optimizeStorage();
     expect(again.copies_added + again.copies_removed).toBe(0);
   });
+
+  it('moves replicas off a location over its capacity until it fits, largest first; the dry run changes nothing', async () => {
+    const t = await makeEnv('embedded');
+    envs.push(t);
+    const loc = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'local', path: path.join(t.dir, name), region: 'eu', ...extra });
+    const cfg = async (locations: unknown[]) => {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ storage_locations: locations }));
+      const e = await BackupEngine.open(loadConfig(t.env), { log: () => undefined });
+      engines.push(e);
+      return e;
+    };
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 9, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
+    const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
+    const b = await first.createBackup({ paths: [src] });
+    const usage = async (e: BackupEngine) => Object.fromEntries((await e.getStorageUsage()).map((u) => [u.name, u.used_bytes])) as Record<'a' | 'b' | 'c', number>;
+    const before = await usage(first);
+    expect(before.c).toBe(0);
+
+    // a's capacity is lowered below what it holds (≈ 6 MiB): 3 MiB.
+    const capGb = 3 / 1024;
+    const second = await cfg([loc('a', { priority: 1, max_size_gb: capGb }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
+    const dry = await second.optimizeStorage({ dryRun: true });
+    expect(dry.moves.length).toBeGreaterThan(0);
+    expect(dry.moves.every((m) => m.from === 'a' && m.to.join() === 'c' && /over its capacity/.test(m.reason))).toBe(true);
+    expect(await usage(second)).toEqual(before);
+
+    const done = await second.optimizeStorage();
+    expect(done.problems).toEqual([]);
+    expect(done.moves.length).toBe(dry.moves.length);
+    const after = await usage(second);
+    expect(after.a).toBeLessThanOrEqual(capGb * 1024 ** 3);
+    expect(after.a + after.c).toBe(before.a);
+    for (const s of await second.getShardMap(b.backup_id)) expect(new Set(s.replicas.map((r) => r.location)).size).toBe(2);
+    expect((await second.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
+    expect((await second.optimizeStorage()).moves).toEqual([]);
+  });
 });
