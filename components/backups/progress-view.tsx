@@ -22,7 +22,6 @@ export function ProgressView({ backupId }: { backupId: string }) {
   if (error) return <ErrorBox error={error} title="Could not read progress" />;
   if (!p) return <p className="text-sm text-slate-500">Waiting for the first progress report…</p>;
   const pct = Math.max(0, Math.min(100, p.percent));
-  const tone = p.status === 'failed' ? 'bg-red-500' : p.status === 'completed' ? 'bg-emerald-500' : 'bg-indigo-500';
   return (
     <div className="space-y-3" data-testid="progress" data-status={p.status}>
       <div className="flex flex-wrap items-center justify-between gap-2 text-sm">
@@ -32,9 +31,7 @@ export function ProgressView({ backupId }: { backupId: string }) {
         </span>
         <span className="font-semibold tabular-nums">{pct.toFixed(1)}%</span>
       </div>
-      <div className="h-3 w-full overflow-hidden rounded-full bg-slate-100" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
-        <div className={`h-full transition-all duration-500 ${tone}`} style={{ width: `${pct}%` }} />
-      </div>
+      <ProgressBar percent={pct} status={p.status} />
       <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-5">
         <Metric label="Bytes" value={`${formatBytes(p.bytes_done)} / ${formatBytes(p.bytes_total)}`} />
         <Metric label="Files" value={`${p.files_done} / ${p.files_total}`} />
@@ -46,7 +43,17 @@ export function ProgressView({ backupId }: { backupId: string }) {
   );
 }
 
-function Metric({ label, value }: { label: string; value: string }) {
+/** The bar of a running, completed or failed operation (backups and restores). */
+export function ProgressBar({ percent, status }: { percent: number; status: string }) {
+  const tone = status === 'failed' ? 'bg-red-500' : status === 'completed' ? 'bg-emerald-500' : 'bg-indigo-500';
+  return (
+    <div className="h-3 w-full overflow-hidden rounded-full bg-slate-100" role="progressbar" aria-valuenow={percent} aria-valuemin={0} aria-valuemax={100}>
+      <div className={`h-full transition-all duration-500 ${tone}`} style={{ width: `${percent}%` }} />
+    </div>
+  );
+}
+
+export function Metric({ label, value }: { label: string; value: string }) {
   return (
     <div className="rounded-md bg-slate-50 px-3 py-2">
       <dt className="text-xs text-slate-500">{label}</dt>

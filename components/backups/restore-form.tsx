@@ -1,24 +1,37 @@
 'use client';
-import { useMutation } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { formatBytes, formatDuration } from '../format';
 import { useTRPC } from '../trpc/client';
+import { StatusBadge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
 import { Field, Input } from '../ui/form';
+import { Metric, ProgressBar } from './progress-view';
 
+/** Restore into a directory on the server: everything, or files by pattern and modification date; live progress. */
 export function RestoreForm({ backupId }: { backupId: string }) {
   const trpc = useTRPC();
   const [target, setTarget] = useState('');
   const [include, setInclude] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const [overwrite, setOverwrite] = useState(false);
-  const restore = useMutation(trpc.backup.recover.mutationOptions());
+  const start = useMutation(trpc.backup.recover.mutationOptions());
+  const restoreId = start.data?.restore_id;
+  const { data: job, error: pollError } = useQuery(
+    trpc.backup.restoreProgress.queryOptions(
+      { restoreId: restoreId ?? '' },
+      { enabled: Boolean(restoreId), staleTime: 0, refetchInterval: (q) => (q.state.data && q.state.data.status !== 'running' ? false : 1000) },
+    ),
+  );
+  const running = start.isPending || job?.status === 'running';
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    restore.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), overwrite });
+    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite });
   };
-  const r = restore.data;
+  const r = job?.result;
   return (
     <Card title="Restore">
       <form onSubmit={submit} className="space-y-3">
@@ -28,13 +41,37 @@ export function RestoreForm({ backupId }: { backupId: string }) {
         <Field label="Include patterns" hint="Optional, comma-separated globs, e.g. **/*.json, db/**">
           <Input value={include} onChange={(e) => setInclude(e.target.value)} placeholder="everything" />
         </Field>
+        <div className="grid grid-cols-2 gap-3">
+          <Field label="Modified from" hint="Optional (UTC day)">
+            <Input type="date" value={from} onChange={(e) => setFrom(e.target.value)} />
+          </Field>
+          <Field label="Modified to" hint="Optional, inclusive">
+            <Input type="date" value={to} onChange={(e) => setTo(e.target.value)} />
+          </Field>
+        </div>
         <label className="flex items-center gap-2 text-sm text-slate-700">
           <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite existing files
         </label>
-        <Button type="submit" busy={restore.isPending}>
+        <Button type="submit" busy={running}>
           Restore
         </Button>
-        <ErrorBox error={restore.error} title="Restore failed" />
+        <ErrorBox error={start.error ?? pollError} title="Restore failed" />
+        {job && (
+          <div className="space-y-2" data-testid="restore-progress" data-status={job.status}>
+            <div className="flex items-center justify-between text-sm">
+              <StatusBadge status={job.status} />
+              <span className="font-semibold tabular-nums">{job.progress.percent.toFixed(1)}%</span>
+            </div>
+            <ProgressBar percent={job.progress.percent} status={job.status} />
+            <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-4">
+              <Metric label="Bytes" value={`${formatBytes(job.progress.bytes_done)} / ${formatBytes(job.progress.bytes_total)}`} />
+              <Metric label="Files" value={`${job.progress.files_done} / ${job.progress.files_total}`} />
+              <Metric label="Speed" value={`${job.progress.throughput_mbps.toFixed(1)} MB/s`} />
+              <Metric label="ETA" value={job.status !== 'running' ? 'done' : job.progress.eta_seconds === null ? '—' : formatDuration(job.progress.eta_seconds)} />
+            </dl>
+            {job.error && <ErrorBox error={new Error(job.error)} title="Restore failed" />}
+          </div>
+        )}
         {r && (
           <Notice>
             <span data-testid="restore-result">

@@ -26,6 +26,7 @@ export const PROCEDURE_ACTIONS = {
   'backup.verify': 'verify',
   'backup.repair': 'repair',
   'backup.recover': 'restore',
+  'backup.restoreProgress': 'restore',
   'backup.delete': 'delete',
   'storage.usage': 'view',
   'storage.health': 'view',

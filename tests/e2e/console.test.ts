@@ -78,11 +78,13 @@ describe('console end to end (Chromium)', () => {
     await page.getByTestId('verify-result').filter({ hasText: 'healthy' }).waitFor({ timeout: 120_000 });
   });
 
-  it('restores it into a directory on the server, byte for byte', async () => {
+  it('restores it into a directory on the server, byte for byte, with live progress', async () => {
     const target = path.join(server.dir, 'restored');
     await page.getByLabel('Target directory').fill(target);
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.getByTestId('restore-result').waitFor({ timeout: 120_000 });
+    // The restore ran as a background job whose progress the page followed to the end.
+    await page.locator('[data-testid="restore-progress"][data-status="completed"]').getByText('100.0%').waitFor();
     expect(await treeDiff(src, target)).toEqual([]);
   });
 

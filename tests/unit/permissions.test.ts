@@ -15,6 +15,7 @@ import type { LocationsApi } from '../../server/trpc/routers/storage/locations-a
 import type { EngineApi, Services } from '../../server/trpc/services/types';
 import type { AlertsApi } from '../../server/trpc/routers/alerts/api';
 import type { SchedulesApi } from '../../server/trpc/routers/schedules/api';
+import { startRestoreJob } from '../../server/trpc/services/restore-jobs';
 
 const now = new Date().toISOString();
 const backup: BackupMetadata = {
@@ -57,8 +58,8 @@ const alertsStub = {
   metrics: async () => ({ latest: [], series: [] }),
 } as unknown as AlertsApi;
 
-function stubServices(audits: { action: string; outcome?: string }[] = []): Services {
-  const engine: EngineApi = {
+function stubEngine(audits: { action: string; outcome?: string }[] = []): EngineApi {
+  return {
     startBackup: async () => ({ backup_id: 'b1', done: Promise.resolve(backup) }),
     listBackups: async () => [backup],
     countBackups: async () => 1,
@@ -74,6 +75,10 @@ function stubServices(audits: { action: string; outcome?: string }[] = []): Serv
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
     audit: async (e) => void audits.push({ action: e.action, outcome: e.outcome }),
   };
+}
+
+function stubServices(audits: { action: string; outcome?: string }[] = []): Services {
+  const engine = stubEngine(audits);
   const services: Services & { locations: () => Promise<LocationsApi>; schedules: () => Promise<SchedulesApi>; alerts: () => Promise<AlertsApi> } = {
     locations: async () => locations,
     schedules: async () => schedulesStub,
@@ -94,7 +99,9 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'backup.shardMap': { backupId: 'b1' },
   'backup.verify': { backupId: 'b1' },
   'backup.repair': { backupId: 'b1' },
-  'backup.recover': { backupId: 'b1', target: '/tmp/restore' },
+  'backup.recover': { backupId: 'b1', target: '/tmp/restore', from: '2024-01-01', to: '2024-12-31' },
+  // A restore job that exists in this process (started on the stub engine, which restores at once).
+  'backup.restoreProgress': { restoreId: startRestoreJob(stubEngine(), 'b1', { target: '/t' }, 'a@x.io').restore_id },
   'backup.delete': { backupId: 'b1' },
   'users.create': { email: 'new@x.io', password: 'long enough password', role: 'viewer' },
   'users.setRole': { userId: 'u1', role: 'operator' },

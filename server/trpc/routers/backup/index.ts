@@ -4,9 +4,9 @@ import { remove } from './delete';
 import { get } from './get';
 import { list } from './list';
 import { progress } from './progress';
-import { recover } from './recover';
+import { recover, restoreProgress } from './recover';
 import { repair } from './repair';
 import { shardMap } from './shard-map';
 import { verify } from './verify';
 
-export const backupRouter = router({ create, list, get, progress, verify, repair, recover, delete: remove, shardMap });
+export const backupRouter = router({ create, list, get, progress, verify, repair, recover, restoreProgress, delete: remove, shardMap });

@@ -1,25 +1,38 @@
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { watchRestore } from '../../../monitoring/hooks';
+import { getRestoreJob, startRestoreJob } from '../../services/restore-jobs';
 import { procedure } from '../../init';
 import { backupId } from './schemas';
 
-export const recoverInput = z.object({
-  backupId,
-  /** A directory on the server. */
-  target: z.string().trim().min(1, 'give a target directory on the server').max(4096),
-  include: z.array(z.string().trim().min(1).max(1024)).max(100).default([]),
-  overwrite: z.boolean().default(false),
-});
+const isoDate = z.iso.date({ error: 'use a date like 2024-06-01' }).optional();
 
-/** Restores a backup (or the files matching `include`) into a directory on the server. */
+export const recoverInput = z
+  .object({
+    backupId,
+    /** A directory on the server. */
+    target: z.string().trim().min(1, 'give a target directory on the server').max(4096),
+    include: z.array(z.string().trim().min(1).max(1024)).max(100).default([]),
+    /** Only files modified in this range (inclusive days, UTC). */
+    from: isoDate,
+    to: isoDate,
+    overwrite: z.boolean().default(false),
+  })
+  .refine((v) => !v.from || !v.to || v.from <= v.to, { error: '"from" must not be after "to"', path: ['from'] });
+
+/**
+ * Restores a backup (or the files matching `include` and the date range) into a directory on the server.
+ * Returns the restore job at once; `restoreProgress` follows it.
+ */
 export const recover = procedure.input(recoverInput).mutation(async ({ ctx, input }) => {
   const engine = await ctx.services.engine();
-  return watchRestore(engine, input.backupId, () =>
-    engine.restoreBackup(input.backupId, {
-      target: input.target,
-      include: input.include.length ? input.include : undefined,
-      overwrite: input.overwrite,
-      actor: ctx.user.email,
-    }),
-  );
+  // Refuse a missing backup now, not in the background.
+  if (!(await engine.getBackup(input.backupId))) throw new TRPCError({ code: 'NOT_FOUND', message: `Backup ${input.backupId} not found; it may have been deleted.` });
+  const dateRange = input.from || input.to ? { start: input.from, end: input.to } : undefined;
+  return startRestoreJob(engine, input.backupId, { target: input.target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite }, ctx.user.email);
+});
+
+export const restoreProgress = procedure.input(z.object({ restoreId: z.string().trim().min(1).max(100) })).query(({ input }) => {
+  const job = getRestoreJob(input.restoreId);
+  if (!job) throw new TRPCError({ code: 'NOT_FOUND', message: `Restore ${input.restoreId} is not known to this server (it ended more than an hour ago, or the server restarted).` });
+  return job;
 });
