@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
@@ -15,17 +15,23 @@ describe('optimize_storage_locations', () => {
     await Promise.all(envs.map((e) => e.cleanup()));
   });
 
-  it('moves replicas off a disabled location and spreads a single-region shard, then the old location can go', async () => {
+  /** An installation whose storage locations a test rewrites in its config file, reopening the engine each time. */
+  async function installation() {
     const t = await makeEnv('embedded');
     envs.push(t);
-    const loc = (name: string, region: string, extra: Record<string, unknown> = {}) => ({ name, type: 'local', path: path.join(t.dir, name), region, ...extra });
+    const at = (name: string, extra: Record<string, unknown>) => ({ name, type: 'local', path: path.join(t.dir, name), ...extra });
     const cfg = async (locations: unknown[]) => {
-      const { writeFile } = await import('node:fs/promises');
       await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ storage_locations: locations }));
       const e = await BackupEngine.open(loadConfig(t.env), { log: () => undefined });
       engines.push(e);
       return e;
     };
+    return { t, cfg, at };
+  }
+
+  it('moves replicas off a disabled location and spreads a single-region shard, then the old location can go', async () => {
+    const { t, cfg, at } = await installation();
+    const loc = (name: string, region: string, extra: Record<string, unknown> = {}) => at(name, { region, ...extra });
     const src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 5, smallFiles: 300, bigFiles: [2 * 1024 * 1024] });
 
@@ -55,16 +61,8 @@ describe('optimize_storage_locations', () => {
   });
 
   it('moves replicas off a location over its capacity until it fits, largest first; the dry run changes nothing', async () => {
-    const t = await makeEnv('embedded');
-    envs.push(t);
-    const loc = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'local', path: path.join(t.dir, name), region: 'eu', ...extra });
-    const cfg = async (locations: unknown[]) => {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ storage_locations: locations }));
-      const e = await BackupEngine.open(loadConfig(t.env), { log: () => undefined });
-      engines.push(e);
-      return e;
-    };
+    const { t, cfg, at } = await installation();
+    const loc = (name: string, extra: Record<string, unknown> = {}) => at(name, { region: 'eu', ...extra });
     const src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 9, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
     const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
