@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { cloudLocationIssues, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
+import { cloudLocationIssues, isSecretKey, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -40,6 +40,15 @@ const locationSchema = z
 
 export type StorageLocationConfig = z.infer<typeof locationSchema>;
 
+/** Security level GOVERNMENT's HSM (PKCS#11). The PIN belongs in PLEXICHAT_HSM_PIN, not in a file. */
+const hsmSchema = z.object({
+  module: z.string().min(1),
+  token_label: z.string().min(1),
+  pin: z.string().min(1).optional(),
+  key_label: z.string().min(1).default('plexichat-kek'),
+});
+export type HsmConfig = z.infer<typeof hsmSchema>;
+
 const configSchema = z.object({
   data_dir: z.string().min(1),
   storage_root: z.string().min(1),
@@ -71,6 +80,7 @@ const configSchema = z.object({
   cloud_storage: z.record(z.string(), z.unknown()).default({}),
   alerts: z.record(z.string(), z.unknown()).default({}),
   alert_thresholds: z.record(z.string(), z.number()).default({}),
+  hsm: hsmSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -167,6 +177,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     merged[key] = parse(raw);
     source[key] = `environment variable ${name}`;
   }
+  const hsmEnv = { module: env.PLEXICHAT_HSM_MODULE, token_label: env.PLEXICHAT_HSM_TOKEN_LABEL, pin: env.PLEXICHAT_HSM_PIN, key_label: env.PLEXICHAT_HSM_KEY_LABEL };
+  if (Object.values(hsmEnv).some(Boolean)) {
+    const fromFile = merged.hsm && typeof merged.hsm === 'object' ? (merged.hsm as Record<string, unknown>) : {};
+    merged.hsm = { ...fromFile, ...Object.fromEntries(Object.entries(hsmEnv).filter(([, v]) => v)) };
+    source.hsm = 'environment variables PLEXICHAT_HSM_*';
+  }
   try {
     // Cloud locations: the spec's `cloud_storage` block, plus PLEXICHAT_AWS_* defaults for s3 locations.
     const listed = Array.isArray(merged.storage_locations) ? (merged.storage_locations as StorageLocationConfig[]) : [];
@@ -184,7 +200,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       const key = issue.path.join('.');
       const top = String(issue.path[0] ?? '');
       const got = issue.path.reduce<unknown>((o, p) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[p as string] : undefined), merged);
-      return `${key} ${issue.message}; got ${JSON.stringify(got)}${source[top] ? ` (from ${source[top]})` : ''}`;
+      return `${key} ${issue.message}; got ${JSON.stringify(redact(got, issue.path.map(String)))}${source[top] ? ` (from ${source[top]})` : ''}`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
   }
@@ -218,4 +234,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ...cfg,
     master_key_source: key ? { kind: 'env', value: key } : { kind: 'file', path: path.join(cfg.data_dir, 'master.key') },
   };
+}
+
+const isSecretName = (k: string) => k === 'pin' || isSecretKey(k);
+
+/** A value quoted in a config error, with every secret in it (a PIN, a credential) masked. */
+function redact(value: unknown, pathKeys: string[]): unknown {
+  if (pathKeys.some(isSecretName)) return value === undefined ? undefined : '••••';
+  if (Array.isArray(value)) return value.map((v) => redact(v, []));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretName(k) ? '••••' : redact(v, [])]));
+  return value;
 }

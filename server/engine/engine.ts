@@ -13,6 +13,7 @@ import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
+import { Hsm } from './hsm';
 import { cipherFor, loadMasterKey } from './keys';
 import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
@@ -67,16 +68,19 @@ export class BackupEngine {
   static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog } = {}): Promise<BackupEngine> {
     const log = opts.log ?? ((line: string) => console.error(line));
     const catalog = opts.catalog ?? (await openCatalog({ databaseUrl: config.database_url, dataDir: config.data_dir }));
+    let hsm: Hsm | null = null;
     try {
       const master = loadMasterKey(config.master_key_source, log);
       const locations = await openLocations(config, catalog.db, log, master);
-      const { keys, idKey } = await openRepository(catalog.db, locations, master, log);
+      hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
+      const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm);
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, master, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
       return engine;
     } catch (err) {
-      // A failed open (wrong key, bad location) must not keep the catalog connections alive.
+      // A failed open (wrong key, bad location) must not keep the catalog connections (or an HSM session) alive.
+      hsm?.close();
       if (!opts.catalog) await catalog.close().catch(() => undefined);
       throw err;
     }
@@ -116,7 +120,8 @@ export class BackupEngine {
     const sources = opts.paths?.length ? await resolveSources(opts.paths) : undefined;
     const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
     const cipher = cipherFor(level, this.config.enable_encryption);
-    await ctx.keys.kek(level); // fails early for an unavailable level (e.g. government without an HSM)
+    await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM)
+    if (level === 'government' && cipher === 'none') throw new EngineError('INVALID', 'Security level GOVERNMENT requires encryption; set enable_encryption to true or choose another level.');
     // Continuous backups are incremental against the last backup of the same sources.
     const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
     const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
@@ -455,6 +460,7 @@ export class BackupEngine {
     await this.ctx.pool.close();
     await Promise.all(this.ctx.locations.all.map((l) => l.backend.close().catch(() => undefined)));
     await this.reloader.closeRetired();
+    this.ctx.keys.close();
     await this.catalog.close();
   }
 }

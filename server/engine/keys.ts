@@ -1,7 +1,8 @@
 /**
  * Key hierarchy: a master key (PLEXICHAT_ENCRYPTION_KEY, or a generated 0600 key file) → per-security-level
  * key-encryption keys (STANDARD/BASIC: the master key itself; HIGH: PBKDF2-SHA256 100,000 iterations;
- * MAXIMUM: Argon2id) → one data key per backup, stored only wrapped (AES-256-GCM, key id as additional data).
+ * MAXIMUM: Argon2id; GOVERNMENT: a non-extractable AES-256 key inside an HSM, see hsm.ts) → one data key per
+ * backup, stored only wrapped (AES-256-GCM, key id as additional data).
  * A separate id key makes content ids keyed hashes, so object names reveal nothing about the data.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import type { Config, SecurityLevel } from '../config';
 import type { Cipher } from './codec';
 import { EngineError } from './errors';
+import type { Hsm } from './hsm';
 
 export interface WrappedKey {
   id: string;
@@ -88,8 +90,24 @@ export class KeyRing {
     private readonly master: Buffer,
     /** Per-repository salt for the HIGH and MAXIMUM key derivations. */
     private readonly salt: Buffer,
+    /** GOVERNMENT's key-encryption key lives in this HSM (never in memory); absent, that level is refused. */
+    private readonly hsm: Hsm | null = null,
   ) {
     this.masterId = keyFingerprint(master);
+  }
+
+  /** Throws a clear error when a security level cannot be used on this installation (GOVERNMENT without an HSM). */
+  async assertAvailable(level: SecurityLevel): Promise<void> {
+    if (level === 'government') this.requireHsm();
+    else await this.kek(level);
+  }
+
+  private requireHsm(): Hsm {
+    if (this.hsm) return this.hsm;
+    throw new EngineError(
+      'INVALID',
+      'Security level GOVERNMENT needs a hardware security module (PKCS#11), which is not configured on this installation: set PLEXICHAT_HSM_MODULE, PLEXICHAT_HSM_TOKEN_LABEL and PLEXICHAT_HSM_PIN (see README), or use standard, high or maximum.',
+    );
   }
 
   /** The key-encryption key of a security level. */
@@ -119,10 +137,9 @@ export class KeyRing {
         break;
       }
       case 'government':
-        throw new EngineError(
-          'INVALID',
-          'Security level GOVERNMENT needs a hardware security module (PKCS#11), which is not configured on this installation; use standard, high or maximum.',
-        );
+        // Its key-encryption key never leaves the HSM: wrapping goes through the token (newKey, unwrap).
+        this.requireHsm();
+        throw new EngineError('INVALID', 'The GOVERNMENT key-encryption key stays inside the HSM; it is used through it, never read.');
     }
     this.keks.set(level, kek);
     return kek;
@@ -131,6 +148,12 @@ export class KeyRing {
   async newKey(level: SecurityLevel | 'id', algorithm: WrappedKey['algorithm']): Promise<{ key: Buffer; wrapped: WrappedKey }> {
     const id = `${level === 'id' ? 'idk' : 'dk'}-${randomBytes(8).toString('hex')}`;
     const key = randomBytes(algorithm === 'aes-128-gcm' ? 16 : 32);
+    if (level === 'government') {
+      const hsm = this.requireHsm();
+      const wrapped = hsm.wrap(key, id);
+      this.dataKeys.set(id, key);
+      return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: hsm.kekId } };
+    }
     const wrapped = seal(await this.kek(level), key, id);
     this.dataKeys.set(id, key);
     return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: this.masterId } };
@@ -139,6 +162,7 @@ export class KeyRing {
   async unwrap(w: WrappedKey): Promise<Buffer> {
     const cached = this.dataKeys.get(w.id);
     if (cached) return cached;
+    if (w.securityLevel === 'government') return this.unwrapWithHsm(w);
     if (w.kekId !== this.masterId) {
       throw new EngineError(
         'INVALID',
@@ -153,6 +177,26 @@ export class KeyRing {
     }
     this.dataKeys.set(w.id, key);
     return key;
+  }
+
+  private unwrapWithHsm(w: WrappedKey): Buffer {
+    const hsm = this.requireHsm();
+    if (w.kekId !== hsm.kekId) {
+      throw new EngineError('INVALID', `Key ${w.id} is wrapped by HSM key ${w.kekId}, but the configured HSM key is ${hsm.kekId}. Configure the token and key label these backups were made with.`);
+    }
+    let key: Buffer;
+    try {
+      key = hsm.unwrap(w.wrapped, w.id);
+    } catch {
+      throw new EngineError('INTEGRITY', `The HSM could not unwrap data key ${w.id}: the wrapped key is damaged or belongs to another HSM key.`);
+    }
+    this.dataKeys.set(w.id, key);
+    return key;
+  }
+
+  /** Ends the HSM session, if any. */
+  close(): void {
+    this.hsm?.close();
   }
 
   /** Synchronous access for the hot path; the key must have been unwrapped before. */

@@ -9,6 +9,7 @@ import type { Db } from '../../db/client';
 import { dataKeys, settings } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
 import { EngineError } from './errors';
+import type { Hsm } from './hsm';
 import { KeyRing, loadMasterKey, type WrappedKey } from './keys';
 import { LocationStore, mergeLocations } from './location-store';
 import { type Location, LocationSet } from './locations';
@@ -74,7 +75,7 @@ async function storedLocations(db: Db, master: Buffer, log: (m: string) => void)
 /** Settings key present while a catalog created over an existing repository has not been recovered. */
 export const ADOPTED_KEY = 'repository_adopted';
 
-export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
+export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void, hsm: Hsm | null = null): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
   let repo = await loadRepoSetting(db);
   // A new catalog over storage that already holds a repository: the previous catalog was lost or replaced.
   const adopted = !repo && (repo = await findRepoInStorage(locations)) !== null;
@@ -85,7 +86,7 @@ export async function openRepository(db: Db, locations: LocationSet, master: Buf
     repo = { format: REPO_FORMAT, version: REPO_VERSION, repo_id: randomUUID(), created_at: new Date().toISOString(), kdf_salt: salt.toString('hex'), id_key: wrapped };
     log(`initialised repository ${repo.repo_id}`);
   }
-  const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'));
+  const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'), hsm);
   const idKey = await keys.unwrap(repo.id_key).catch(() => {
     throw new EngineError(
       'INVALID',
