@@ -28,7 +28,7 @@ export function NewBackupForm() {
   const [textName, setTextName] = useState('payload.txt');
   const [file, setFile] = useState<File | null>(null);
   const [backupType, setBackupType] = useState<NonNullable<CreateInput['backupType']>>('full');
-  const [level, setLevel] = useState<'basic' | 'standard'>('standard');
+  const [level, setLevel] = useState<'basic' | 'standard' | 'high' | 'maximum' | 'government'>('standard');
   const [tags, setTags] = useState('');
   const [retention, setRetention] = useState('');
   const [priority, setPriority] = useState('5');
@@ -122,10 +122,13 @@ export function NewBackupForm() {
               <option value="snapshot">snapshot</option>
             </Select>
           </Field>
-          <Field label="Security level" hint="basic: AES-128 · standard: AES-256">
+          <Field label="Security level" hint="basic: AES-128 · standard: AES-256 · high: + PBKDF2 · maximum: + Argon2id · government: key in the HSM">
             <Select value={level} onChange={(e) => setLevel(e.target.value as typeof level)}>
               <option value="standard">standard</option>
               <option value="basic">basic</option>
+              <option value="high">high</option>
+              <option value="maximum">maximum</option>
+              <option value="government">government</option>
             </Select>
           </Field>
           <Field label="Priority" hint="1–10, higher is more important">

@@ -16,7 +16,7 @@ import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes,
 const HELP = `Usage: plexichat-backup <command> [options] [--json]
 
 Commands:
-  backup <path>... [--type full] [--security-level basic|standard|high|maximum] [--tag T]... [--retention-days N] [--priority N]
+  backup <path>... [--type full] [--security-level basic|standard|high|maximum|government] [--tag T]... [--retention-days N] [--priority N]
   watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
   list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  (--all: every continuous backup)
   show <backup_id>            progress <backup_id>
