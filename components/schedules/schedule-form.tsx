@@ -10,6 +10,7 @@ import { CronPreview } from './cron-preview';
 
 type Schedule = RouterOutputs['schedules']['list'][number];
 const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+const LEVELS = ['basic', 'standard', 'high', 'maximum', 'government'] as const;
 const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Create a schedule, or edit one (`existing`). */
@@ -24,6 +25,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const [tags, setTags] = useState(existing?.tags.join(', ') ?? '');
   const [retention, setRetention] = useState(existing?.retention_days ? String(existing.retention_days) : '');
   const [delay, setDelay] = useState(String(existing?.delay_seconds ?? 60));
+  const [level, setLevel] = useState<(typeof LEVELS)[number] | ''>((existing?.security_level as (typeof LEVELS)[number] | null) ?? '');
   const continuous = backupType === 'continuous';
   const done = () => {
     void qc.invalidateQueries({ queryKey: trpc.schedules.list.queryKey() });
@@ -32,7 +34,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const create = useMutation(trpc.schedules.create.mutationOptions({ onSuccess: done }));
   const update = useMutation(trpc.schedules.update.mutationOptions({ onSuccess: done }));
   const submit = () => {
-    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null };
+    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null, securityLevel: level || null };
     if (existing) update.mutate({ name: existing.name, schedule });
     else create.mutate(schedule);
   };
@@ -69,6 +71,14 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
             <Input name="delay" type="number" min={1} max={86400} value={delay} onChange={(e) => setDelay(e.target.value)} />
           </Field>
         )}
+        <Field label="Security level" hint="empty = the configured default">
+          <Select value={level} onChange={(e) => setLevel(e.target.value as typeof level)}>
+            <option value="">default</option>
+            {LEVELS.map((l) => (
+              <option key={l}>{l}</option>
+            ))}
+          </Select>
+        </Field>
         <Field label="Retention (days)" hint="empty = the default">
           <Input name="retention" type="number" min={1} value={retention} onChange={(e) => setRetention(e.target.value)} />
         </Field>
