@@ -85,7 +85,10 @@ const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema> & {
   /** Where the master key came from: the environment, or a key file generated under data_dir. */
-  master_key_source: { kind: 'env'; value: string } | { kind: 'file'; path: string };
+  master_key_source: ({ kind: 'env'; value: string } | { kind: 'file'; path: string }) & {
+    /** Keys replaced by a rotation, still accepted to open what they wrapped (PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS). */
+    previous?: string[];
+  };
 };
 
 /** The environment as configuration sees it (kept loose so tests can pass a plain object). */
@@ -232,7 +235,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const key = env.PLEXICHAT_ENCRYPTION_KEY;
   return {
     ...cfg,
-    master_key_source: key ? { kind: 'env', value: key } : { kind: 'file', path: path.join(cfg.data_dir, 'master.key') },
+    master_key_source: {
+      ...(key ? { kind: 'env' as const, value: key } : { kind: 'file' as const, path: path.join(cfg.data_dir, 'master.key') }),
+      previous: (env.PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    },
   };
 }
 

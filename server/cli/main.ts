@@ -10,6 +10,7 @@ import { EngineError } from '../engine/errors';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
+import { runKeyCommand } from './key-commands';
 import { runOpsCommand } from './ops-commands';
 import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
 
@@ -40,6 +41,12 @@ Commands:
   health-check                one health-monitor cycle now
   alerts list [--state S] [--severity S] | ack <alert_id> | test
   report [--days 7]           the weekly health report
+  keys status                 the master key, its age against key_rotation_days, data keys per master key
+  keys rotate                 re-wrap every key under a new master key (a generated key file gets a new key;
+                              with PLEXICHAT_ENCRYPTION_KEY, set the new key there and the old one in
+                              PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS first)
+  keys escrow export --public-key PEM [--out FILE]   the master keys sealed to an escrow holder's RSA key
+  keys escrow open --in FILE --private-key PEM        recover them (prints the keys)
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
 (see README.md for the configuration reference).`;
@@ -107,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
-    const result = (await runOpsCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
+    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;

@@ -5,7 +5,7 @@ import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Catalog, openCatalog } from '../../db/client';
-import { auditEvents, backups, dataKeys } from '../../db/schema';
+import { auditEvents, backups, dataKeys, settings } from '../../db/schema';
 import type { Config } from '../config';
 import { type BackupInput, writeBackupData } from './backup';
 import { findBase, loadBaseIndex } from './base-index';
@@ -14,7 +14,9 @@ import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { Hsm } from './hsm';
-import { cipherFor, loadMasterKey } from './keys';
+import { cipherFor, loadMasterKey, loadPreviousMasterKeys } from './keys';
+import { type EscrowPackage, sealEscrow } from './escrow';
+import { assertCurrentMaster, KEYS_SETTING, type RotationReport, rotateKeys, rotatedElsewhere } from './key-rotation';
 import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
 import type { OrphanSweepReport, SweepOptions } from './orphan-report';
@@ -73,7 +75,7 @@ export class BackupEngine {
       const master = loadMasterKey(config.master_key_source, log);
       const locations = await openLocations(config, catalog.db, log, master);
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
-      const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm);
+      const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source));
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, master, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
@@ -134,8 +136,15 @@ export class BackupEngine {
     const id = `backup_${Date.now()}_${randomBytes(3).toString('hex')}`;
     const perType = type === 'full' ? this.config.full_backup_retention_days : type === 'snapshot' ? this.config.snapshot_retention_days : this.config.incremental_backup_retention_days;
     const retention = opts.retentionDays ?? perType ?? this.config.retention_days;
+    await assertCurrentMaster(ctx);
     const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
-    await ctx.db.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
+    await ctx.db.transaction(async (tx) => {
+      // Under the row lock a rotation takes when it starts: a key wrapped by a replaced master is never recorded after it.
+      const current = await tx.execute<{ mk: string | null }>(sql`SELECT value->>'master_key' AS mk FROM settings WHERE key = ${KEYS_SETTING} FOR SHARE`);
+      const mk = current.rows[0]?.mk;
+      if (level !== 'government' && mk && mk !== wrapped.kekId) throw rotatedElsewhere(mk, wrapped.kekId);
+      await tx.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
+    });
     const now = ctx.now();
     await ctx.db.insert(backups).values({
       id,
@@ -421,6 +430,31 @@ export class BackupEngine {
       if (!opts.dryRun) await this.audit({ actor, action: 'storage.gc', outcome: 'failure', details: { error: (err as Error).message } }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Re-wraps every key and sealed secret under the current master key (see key-rotation.ts); `complete` says
+   * when the replaced keys may be dropped. Audited.
+   */
+  async rotateKeys(opts: { actor?: string } = {}): Promise<RotationReport> {
+    const r = await rotateKeys(this.ctx);
+    const { master_key, previous_keys, data_keys, complete } = r;
+    await this.audit({ actor: opts.actor ?? 'system', action: 'key.rotate', outcome: complete ? 'success' : 'failure', details: { master_key, previous_keys, data_keys, complete } });
+    return r;
+  }
+
+  /** Key escrow: the master keys sealed to an escrow holder's RSA public key (see escrow.ts). Audited. */
+  async exportKeyEscrow(publicKeyPem: string, opts: { actor?: string } = {}): Promise<EscrowPackage> {
+    const [row] = await this.ctx.db.select().from(settings).where(eq(settings.key, 'repository'));
+    const repoId = (row?.value as { repo_id?: string } | undefined)?.repo_id ?? 'unknown';
+    const pkg = sealEscrow(this.ctx.keys.allMasters, repoId, publicKeyPem, this.ctx.now());
+    await this.audit({ actor: opts.actor ?? 'system', action: 'key.escrow', details: { master_keys: pkg.master_keys, recipient: pkg.recipient } });
+    return pkg;
+  }
+
+  /** Fingerprints of the master key in force and of the replaced ones still configured. */
+  get masterKeys(): { current: string; previous: string[] } {
+    return { current: this.ctx.keys.masterId, previous: this.ctx.keys.previousIds };
   }
 
   /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */

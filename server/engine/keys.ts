@@ -21,15 +21,35 @@ export interface WrappedKey {
   kekId: string;
 }
 
-export function loadMasterKey(source: Config['master_key_source'], log: (msg: string) => void): Buffer {
-  if (source.kind === 'env') {
-    const v = source.value.trim();
-    if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
-    const b = Buffer.from(v, 'base64');
-    if (b.length === 32 && /^[A-Za-z0-9+/]+=*$/.test(v)) return b;
-    // A passphrase: stretch it deterministically, so the same passphrase opens the repository anywhere.
-    return scryptSync(v, 'plexichat-backup/master-key/v1', 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+/** A master key as given in the environment: 64 hex characters, 32 bytes base64, or a passphrase. */
+function parseKeyText(text: string): Buffer {
+  const v = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
+  const b = Buffer.from(v, 'base64');
+  if (b.length === 32 && /^[A-Za-z0-9+/]+=*$/.test(v)) return b;
+  // A passphrase: stretch it deterministically, so the same passphrase opens the repository anywhere.
+  return scryptSync(v, 'plexichat-backup/master-key/v1', 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+}
+
+/** Where a generated key file keeps the keys a rotation replaced, until every key is wrapped by the new one. */
+export const previousKeyFile = (keyFile: string) => `${keyFile}.previous`;
+
+/**
+ * The keys replaced by a rotation that may still wrap something: PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS, and for a
+ * generated key file its `.previous` file (one hex key per line). They open old wrappings; nothing new uses them.
+ */
+export function loadPreviousMasterKeys(source: Config['master_key_source']): Buffer[] {
+  const keys = (source.previous ?? []).map(parseKeyText);
+  if (source.kind === 'file' && existsSync(previousKeyFile(source.path))) {
+    for (const line of readFileSync(previousKeyFile(source.path), 'utf8').split('\n')) {
+      if (/^[0-9a-fA-F]{64}$/.test(line.trim())) keys.push(Buffer.from(line.trim(), 'hex'));
+    }
   }
+  return keys;
+}
+
+export function loadMasterKey(source: Config['master_key_source'], log: (msg: string) => void): Buffer {
+  if (source.kind === 'env') return parseKeyText(source.value);
   if (existsSync(source.path)) {
     const hex = readFileSync(source.path, 'utf8').trim();
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
@@ -81,19 +101,67 @@ export function openSecret(master: Buffer, sealed: string, context: string): str
   return unseal(master, sealed, `secret:${context}`).toString('utf8');
 }
 
+/** Opens a secret sealed under any of these keys (the current one first, then keys a rotation replaced). */
+export function openSecretAny(masters: Buffer[], sealed: string, context: string): string {
+  for (const m of masters.slice(0, -1)) {
+    try {
+      return openSecret(m, sealed, context);
+    } catch {
+      // sealed under another key: try the next
+    }
+  }
+  return openSecret(masters[masters.length - 1]!, sealed, context);
+}
+
 export class KeyRing {
-  readonly masterId: string;
+  private currentId: string;
   private readonly keks = new Map<string, Buffer>();
   private readonly dataKeys = new Map<string, Buffer>();
+  /** The current master key and the ones a rotation replaced, by fingerprint. */
+  private readonly masters = new Map<string, Buffer>();
 
   constructor(
-    private readonly master: Buffer,
+    master: Buffer,
     /** Per-repository salt for the HIGH and MAXIMUM key derivations. */
     private readonly salt: Buffer,
     /** GOVERNMENT's key-encryption key lives in this HSM (never in memory); absent, that level is refused. */
     private readonly hsm: Hsm | null = null,
+    /** Master keys replaced by a rotation: they open what they wrapped; nothing new is wrapped by them. */
+    previous: Buffer[] = [],
   ) {
-    this.masterId = keyFingerprint(master);
+    this.currentId = keyFingerprint(master);
+    this.adopt(master, previous);
+  }
+
+  /** Fingerprint of the master key that wraps new keys. */
+  get masterId(): string {
+    return this.currentId;
+  }
+
+  /** Takes a new current master key (another process rotated); the keys held so far stay usable for unwrapping. */
+  adopt(current: Buffer, previous: Buffer[] = []): void {
+    const ordered = new Map<string, Buffer>([[keyFingerprint(current), current]]);
+    for (const m of [...previous, ...this.masters.values()]) if (!ordered.has(keyFingerprint(m))) ordered.set(keyFingerprint(m), m);
+    this.masters.clear();
+    for (const [id, m] of ordered) this.masters.set(id, m);
+    this.currentId = keyFingerprint(current);
+  }
+
+  /** Fingerprints of the replaced master keys this ring still holds. */
+  get previousIds(): string[] {
+    return [...this.masters.keys()].filter((id) => id !== this.masterId);
+  }
+
+  /** Every master key, the current one first (for secrets sealed before a rotation finished). */
+  get allMasters(): Buffer[] {
+    return [...this.masters.values()];
+  }
+
+  /** Re-wraps a data key under the current master key (a rotation); GOVERNMENT keys stay with the HSM. */
+  async rewrap(w: WrappedKey): Promise<WrappedKey> {
+    if (w.securityLevel === 'government' || w.kekId === this.masterId) return w;
+    const key = await this.unwrap(w);
+    return { ...w, wrapped: seal(await this.kek(w.securityLevel), key, w.id), kekId: this.masterId };
   }
 
   /** Throws a clear error when a security level cannot be used on this installation (GOVERNMENT without an HSM). */
@@ -110,23 +178,26 @@ export class KeyRing {
     );
   }
 
-  /** The key-encryption key of a security level. */
-  async kek(level: SecurityLevel | 'id'): Promise<Buffer> {
-    const cached = this.keks.get(level);
+  /** The key-encryption key of a security level, under the current master key or (to unwrap) a previous one. */
+  async kek(level: SecurityLevel | 'id', masterId = this.masterId): Promise<Buffer> {
+    const cacheKey = `${masterId}:${level}`;
+    const cached = this.keks.get(cacheKey);
     if (cached) return cached;
+    const master = this.masters.get(masterId);
+    if (!master) throw new EngineError('INVALID', `Master key ${masterId} is not configured.`);
     let kek: Buffer;
     switch (level) {
       case 'id':
       case 'basic':
       case 'standard':
-        kek = this.master;
+        kek = master;
         break;
       case 'high':
-        kek = pbkdf2Sync(this.master, Buffer.concat([this.salt, Buffer.from('high')]), 100_000, 32, 'sha256');
+        kek = pbkdf2Sync(master, Buffer.concat([this.salt, Buffer.from('high')]), 100_000, 32, 'sha256');
         break;
       case 'maximum': {
         const argon2 = await import('argon2');
-        kek = await argon2.hash(this.master, {
+        kek = await argon2.hash(master, {
           type: argon2.argon2id,
           raw: true,
           hashLength: 32,
@@ -141,7 +212,7 @@ export class KeyRing {
         this.requireHsm();
         throw new EngineError('INVALID', 'The GOVERNMENT key-encryption key stays inside the HSM; it is used through it, never read.');
     }
-    this.keks.set(level, kek);
+    this.keks.set(cacheKey, kek);
     return kek;
   }
 
@@ -163,15 +234,15 @@ export class KeyRing {
     const cached = this.dataKeys.get(w.id);
     if (cached) return cached;
     if (w.securityLevel === 'government') return this.unwrapWithHsm(w);
-    if (w.kekId !== this.masterId) {
+    if (!this.masters.has(w.kekId)) {
       throw new EngineError(
         'INVALID',
-        `Key ${w.id} is wrapped by master key ${w.kekId}, but the configured master key is ${this.masterId}. Set PLEXICHAT_ENCRYPTION_KEY to the key these backups were made with.`,
+        `Key ${w.id} is wrapped by master key ${w.kekId}, but the configured master key is ${this.masterId}. Set PLEXICHAT_ENCRYPTION_KEY to the key these backups were made with (after a rotation that has not finished, the replaced key goes in PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS).`,
       );
     }
     let key: Buffer;
     try {
-      key = unseal(await this.kek(w.securityLevel), w.wrapped, w.id);
+      key = unseal(await this.kek(w.securityLevel, w.kekId), w.wrapped, w.id);
     } catch {
       throw new EngineError('INTEGRITY', `Cannot unwrap data key ${w.id}: the wrapped key is damaged or the master key is wrong.`);
     }

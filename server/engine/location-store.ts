@@ -11,7 +11,7 @@ import { storageLocations } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
 import { cloudLocationIssues, isSecretKey, maskSecrets } from '../config-cloud';
 import { EngineError } from './errors';
-import { loadMasterKey, openSecret, sealSecret } from './keys';
+import { loadMasterKey, loadPreviousMasterKeys, openSecretAny, sealSecret } from './keys';
 
 /** The credential keys of the cloud types; any other key isSecretKey recognises is treated the same way. */
 export const CREDENTIAL_KEYS = ['access_key_id', 'secret_access_key', 'session_token', 'connection_string', 'account_key', 'sas_token', 'credentials_json'] as const;
@@ -80,17 +80,19 @@ export class LocationStore {
   constructor(
     private readonly db: Db,
     private readonly master: Buffer,
+    /** Master keys a rotation replaced: credentials sealed under them still open until the rotation re-seals them. */
+    private readonly previous: Buffer[] = [],
   ) {}
 
-  /** For an open engine (or anything with its config and catalog): the master key is read from its source. */
+  /** For an open engine (or anything with its config and catalog): the master keys are read from their source. */
   static forInstallation(i: { config: Config; catalog: { db: Db } }): LocationStore {
-    return new LocationStore(i.catalog.db, loadMasterKey(i.config.master_key_source, () => undefined));
+    return new LocationStore(i.catalog.db, loadMasterKey(i.config.master_key_source, () => undefined), loadPreviousMasterKeys(i.config.master_key_source));
   }
 
   private secretsOf(row: Row): Record<string, string> {
     if (!row.secrets) return {};
     try {
-      return JSON.parse(openSecret(this.master, row.secrets, sealContext(row.name))) as Record<string, string>;
+      return JSON.parse(openSecretAny([this.master, ...this.previous], row.secrets, sealContext(row.name))) as Record<string, string>;
     } catch {
       throw new EngineError('INVALID', `The credentials of storage location "${row.name}" cannot be opened with the configured master key; enter them again.`);
     }
@@ -206,4 +208,17 @@ export function mergeLocations(fromFile: StorageLocationConfig[], stored: Storag
     out.push(loc);
   }
   return out;
+}
+
+/** A rotation: re-seals every stored location's credentials under the current master key. Returns how many. */
+export async function resealLocationSecrets(db: Db, masters: Buffer[]): Promise<number> {
+  const rows = await db.select({ name: storageLocations.name, secrets: storageLocations.secrets }).from(storageLocations);
+  let n = 0;
+  for (const r of rows) {
+    if (!r.secrets) continue;
+    const plain = openSecretAny(masters, r.secrets, sealContext(r.name));
+    await db.update(storageLocations).set({ secrets: sealSecret(masters[0]!, plain, sealContext(r.name)) }).where(eq(storageLocations.name, r.name));
+    n++;
+  }
+  return n;
 }

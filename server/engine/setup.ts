@@ -10,7 +10,7 @@ import { dataKeys, settings } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
 import { EngineError } from './errors';
 import type { Hsm } from './hsm';
-import { KeyRing, loadMasterKey, type WrappedKey } from './keys';
+import { KeyRing, loadMasterKey, loadPreviousMasterKeys, type WrappedKey } from './keys';
 import { LocationStore, mergeLocations } from './location-store';
 import { type Location, LocationSet } from './locations';
 import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository';
@@ -39,7 +39,7 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
   const all: Location[] = [];
   // BackupEngine.open has already loaded (or created) the master key; passing it saves a second derivation.
   const key = master ?? loadMasterKey(config.master_key_source, log);
-  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, log), log);
+  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, loadPreviousMasterKeys(config.master_key_source), log), log);
   for (const cfg of configs) {
     const same = previous?.get(cfg.name);
     if (same && JSON.stringify(same.config) === JSON.stringify(cfg)) {
@@ -63,9 +63,9 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
   return new LocationSet(all);
 }
 
-async function storedLocations(db: Db, master: Buffer, log: (m: string) => void): Promise<StorageLocationConfig[]> {
+async function storedLocations(db: Db, master: Buffer, previous: Buffer[], log: (m: string) => void): Promise<StorageLocationConfig[]> {
   try {
-    return await new LocationStore(db, master).configs(log);
+    return await new LocationStore(db, master, previous).configs(log);
   } catch (err) {
     log(`storage locations added from the console are not used: ${(err as Error).message}`);
     return [];
@@ -75,7 +75,14 @@ async function storedLocations(db: Db, master: Buffer, log: (m: string) => void)
 /** Settings key present while a catalog created over an existing repository has not been recovered. */
 export const ADOPTED_KEY = 'repository_adopted';
 
-export async function openRepository(db: Db, locations: LocationSet, master: Buffer, log: (m: string) => void, hsm: Hsm | null = null): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
+export async function openRepository(
+  db: Db,
+  locations: LocationSet,
+  master: Buffer,
+  log: (m: string) => void,
+  hsm: Hsm | null = null,
+  previous: Buffer[] = [],
+): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
   let repo = await loadRepoSetting(db);
   // A new catalog over storage that already holds a repository: the previous catalog was lost or replaced.
   const adopted = !repo && (repo = await findRepoInStorage(locations)) !== null;
@@ -86,7 +93,7 @@ export async function openRepository(db: Db, locations: LocationSet, master: Buf
     repo = { format: REPO_FORMAT, version: REPO_VERSION, repo_id: randomUUID(), created_at: new Date().toISOString(), kdf_salt: salt.toString('hex'), id_key: wrapped };
     log(`initialised repository ${repo.repo_id}`);
   }
-  const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'), hsm);
+  const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'), hsm, previous);
   const idKey = await keys.unwrap(repo.id_key).catch(() => {
     throw new EngineError(
       'INVALID',

@@ -7,7 +7,7 @@ import { backupVerifications } from '../../db/schema';
 import type { Db } from '../../db/client';
 import type { Config } from '../config';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
-import { loadMasterKey } from '../engine/keys';
+import { loadMasterKey, loadPreviousMasterKeys } from '../engine/keys';
 import { alertSettings, type AlertSettings } from './alert-settings';
 import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
 import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './alert-store';
@@ -65,7 +65,7 @@ export class AlertService {
   async refresh(force = false): Promise<AlertSettings> {
     if (!force && Date.now() - this.loadedAt < this.ttlMs) return this.settings;
     try {
-      const stored = await loadStoredAlertSettings(this.db, () => this.masterKey());
+      const stored = await loadStoredAlertSettings(this.db, () => [this.masterKey(), ...loadPreviousMasterKeys(this.config.master_key_source)]);
       this.settings = stored?.settings ?? this.fileSettings;
       this.origin = stored ? { source: 'console', updated_by: stored.updated_by, updated_at: stored.updated_at, error: null } : { source: 'file', updated_by: null, updated_at: null, error: null };
     } catch (err) {

@@ -10,7 +10,7 @@ import type { Db } from '../../db/client';
 import { settings } from '../../db/schema';
 import { ConfigError } from '../config';
 import { EngineError } from '../engine/errors';
-import { openSecret, sealSecret } from '../engine/keys';
+import { openSecretAny, sealSecret } from '../engine/keys';
 import { alertSettings, type AlertSettings } from './alert-settings';
 
 const KEY = 'alerts';
@@ -74,7 +74,7 @@ function validate(raw: Record<string, unknown>): AlertSettings {
 }
 
 /** The stored settings, or null when the console never saved any (the config file's then apply). */
-export async function loadStoredAlertSettings(db: Db, master: () => Buffer): Promise<StoredAlertSettings | null> {
+export async function loadStoredAlertSettings(db: Db, masters: () => Buffer[]): Promise<StoredAlertSettings | null> {
   const [row] = await db.select().from(settings).where(eq(settings.key, KEY));
   if (!row) return null;
   const v = row.value as unknown as StoredValue;
@@ -82,7 +82,7 @@ export async function loadStoredAlertSettings(db: Db, master: () => Buffer): Pro
   if (v.sealed) {
     let secrets: Record<string, string>;
     try {
-      secrets = JSON.parse(openSecret(master(), v.sealed, SEAL_CONTEXT)) as Record<string, string>;
+      secrets = JSON.parse(openSecretAny(masters(), v.sealed, SEAL_CONTEXT)) as Record<string, string>;
     } catch {
       throw new EngineError('INVALID', 'The alert settings saved in the console cannot be opened with the configured master key; enter the channel secrets again.');
     }
@@ -135,3 +135,4 @@ export async function clearStoredAlertSettings(db: Db): Promise<boolean> {
   const done = await db.delete(settings).where(eq(settings.key, KEY)).returning({ key: settings.key });
   return done.length > 0;
 }
+

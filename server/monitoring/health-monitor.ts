@@ -5,6 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { BackupEngine } from '../engine/engine';
+import { readKeysSetting } from '../engine/key-rotation';
 import { ADOPTED_KEY } from '../engine/setup';
 import type { AlertService } from './alert-service';
 import { openSubjects } from './alert-store';
@@ -88,6 +89,7 @@ export class BackupHealthMonitor {
     await step('schedules', () => this.checkSchedules(samples, now));
     await step('rolling verify', () => this.rollingVerify(samples, verified));
     await step('catalog', () => this.checkCatalog());
+    await step('keys', () => this.checkKeyRotation(now));
     await step('statistics', async () => {
       const s = await this.engine.getStatistics();
       samples.push(
@@ -182,6 +184,30 @@ export class BackupHealthMonitor {
       });
     }
     for (const key of await openSubjects(this.db, 'schedule_missed:')) if (!names.has(key.slice('schedule_missed:'.length))) await this.alerts.resolve(key, 'schedule ran');
+  }
+
+  /** key_rotation_days: the master key is older than the policy allows, or a rotation was left unfinished. */
+  private async checkKeyRotation(now: Date): Promise<void> {
+    const setting = await readKeysSetting(this.engine.catalog);
+    const r = await this.db.execute<{ created_at: string | null }>(sql`SELECT value->>'created_at' AS created_at FROM settings WHERE key = 'repository'`);
+    const since = setting?.rotated_at ?? r.rows[0]?.created_at;
+    const days = this.engine.config.key_rotation_days;
+    const ageDays = since ? (now.getTime() - Date.parse(since)) / 86_400_000 : 0;
+    const unfinished = setting !== null && setting.rotated_at === null;
+    if (!unfinished && ageDays <= days) {
+      await this.alerts.resolve('keys:rotation', 'master key rotated');
+      return;
+    }
+    await this.alerts.raise({
+      rule: 'key_rotation_due',
+      subjectKey: 'keys:rotation',
+      severity: 'warning',
+      message: unfinished
+        ? `A master key rotation to ${setting.master_key} has not finished: keep the replaced key configured and run plexichat-backup keys rotate again.`
+        : `The master key ${this.engine.masterKeys.current} is ${Math.floor(ageDays)} days old (key_rotation_days is ${days}): run plexichat-backup keys rotate.`,
+      path: null,
+      details: { age_days: Math.floor(ageDays), key_rotation_days: days, unfinished },
+    });
   }
 
   /** A catalog created over an existing repository lists none of its earlier backups until recover-catalog runs. */
