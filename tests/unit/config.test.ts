@@ -17,7 +17,7 @@ describe('configuration', () => {
     expect(c).toMatchObject({ shard_size: 1048576, replication_factor: 2, retention_days: 90, default_security_level: 'standard', enable_encryption: true });
     expect(c.storage_locations.map((l) => l.name)).toEqual(['local-a', 'local-b']);
     expect(c.data_dir).toBe(path.join(dir, '.plexichat'));
-    expect(c.master_key_source).toEqual({ kind: 'file', path: path.join(dir, '.plexichat', 'master.key') });
+    expect(c.master_key_source).toEqual({ kind: 'file', path: path.join(dir, '.plexichat', 'master.key'), previous: [] });
   });
 
   it('layers defaults < config file < environment', () => {
@@ -36,6 +36,8 @@ describe('configuration', () => {
   });
 
   it('takes an encryption key from the environment', () => {
-    expect(loadConfig({ PLEXICHAT_ENCRYPTION_KEY: 'k'.repeat(64) }, dir).master_key_source).toEqual({ kind: 'env', value: 'k'.repeat(64) });
+    expect(loadConfig({ PLEXICHAT_ENCRYPTION_KEY: 'k'.repeat(64) }, dir).master_key_source).toEqual({ kind: 'env', value: 'k'.repeat(64), previous: [] });
+    // Keys a rotation replaced: still accepted to open what they wrapped.
+    expect(loadConfig({ PLEXICHAT_ENCRYPTION_KEY: 'k'.repeat(64), PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS: ' a1 , b2,' }, dir).master_key_source.previous).toEqual(['a1', 'b2']);
   });
 });
