@@ -4,8 +4,16 @@
  */
 export type EngineErrorCode = 'NOT_FOUND' | 'INVALID' | 'CONFLICT' | 'UNAVAILABLE' | 'INTEGRITY' | 'FORBIDDEN';
 
+/**
+ * Marks engine errors across module copies: the console's server bundles the engine more than once (the
+ * instrumentation that opens it, and the route handlers that call it), so `instanceof` tests the brand, not
+ * the class object, or an engine's error would reach a browser as "something went wrong".
+ */
+const BRAND = Symbol.for('plexichat.EngineError');
+
 export class EngineError extends Error {
   override readonly name = 'EngineError';
+  readonly [BRAND] = true;
   constructor(
     readonly code: EngineErrorCode,
     message: string,
@@ -13,6 +21,10 @@ export class EngineError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

@@ -29,6 +29,14 @@ describe('error mapping', () => {
     expect(mapError(wrap(new UserError('CONFLICT', 'exists')))).toMatchObject({ key: 'CONFLICT', message: 'exists' });
   });
 
+  it('recognises an engine error from another copy of the engine module (the console bundles it twice)', () => {
+    // What an EngineError made by the instrumentation bundle's class looks like to the route handler's copy.
+    const foreign = Object.assign(new Error('The escrow key must be an RSA public key of at least 3072 bits'), { name: 'EngineError', code: 'INVALID', [Symbol.for('plexichat.EngineError')]: true });
+    expect(foreign instanceof EngineError).toBe(true);
+    expect(mapError(wrap(foreign))).toEqual({ key: 'BAD_REQUEST', message: 'The escrow key must be an RSA public key of at least 3072 bits', unexpected: false });
+    expect(new Error('plain') instanceof EngineError).toBe(false);
+  });
+
   it('hides unexpected errors and makes validation errors readable', () => {
     expect(mapError(wrap(new Error('relation "users" does not exist; password_hash=...')))).toEqual({ key: 'INTERNAL_SERVER_ERROR', message: GENERIC_MESSAGE, unexpected: true });
     const zodLike = { issues: [{ path: ['source', 'paths'], message: 'give at least one path' }] };
