@@ -19,6 +19,7 @@ const NAV: NavItem[] = [
   { href: '/schedules', label: 'Schedules' },
   { href: '/alerts', label: 'Alerts' },
   { href: '/reports', label: 'Reports' },
+  { href: '/keys', label: 'Keys', needs: 'keys.status' },
   { href: '/users', label: 'Users', needs: 'users.list' },
   { href: '/audit', label: 'Audit log', needs: 'audit.list' },
 ];

@@ -11,7 +11,7 @@ import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { BackupEngine } from '../engine/engine';
 import { type EscrowPackage, openEscrow } from '../engine/escrow';
-import { readKeysSetting, type RotationReport } from '../engine/key-rotation';
+import type { RotationReport } from '../engine/key-rotation';
 import { previousKeyFile } from '../engine/keys';
 import { EXIT, UsageError } from './output';
 
@@ -102,28 +102,12 @@ async function rotate(config: Config, open: () => Promise<BackupEngine>): Promis
   return { json: r, text: rotationText(r, 'Remove PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS from every process of this installation and restart them.'), code: r.complete ? EXIT.ok : EXIT.failure };
 }
 
-async function status(config: Config, open: () => Promise<BackupEngine>): Promise<Result> {
-  const e = await open();
-  const byKek = await e.catalog.db.execute<{ kek_id: string; n: number }>(sql`SELECT kek_id, count(*)::int AS n FROM data_keys GROUP BY kek_id ORDER BY kek_id`);
-  const setting = await readKeysSetting(e.catalog);
-  const [repo] = (await e.catalog.db.execute<{ created_at: string }>(sql`SELECT value->>'created_at' AS created_at FROM settings WHERE key = 'repository'`)).rows;
-  const since = setting?.rotated_at ?? repo?.created_at ?? null;
-  const ageDays = since ? (Date.now() - Date.parse(since)) / 86_400_000 : null;
-  const doc = {
-    master_key: e.masterKeys.current,
-    previous_keys: e.masterKeys.previous,
-    source: config.master_key_source.kind === 'file' ? `file ${config.master_key_source.path}` : 'PLEXICHAT_ENCRYPTION_KEY',
-    last_rotation: setting?.rotated_at ?? null,
-    key_age_days: ageDays === null ? null : Math.floor(ageDays),
-    key_rotation_days: config.key_rotation_days,
-    rotation_due: ageDays !== null && ageDays > config.key_rotation_days,
-    rotation_unfinished: Boolean(setting && setting.rotated_at === null) || e.masterKeys.previous.length > 0,
-    data_keys_by_master: Object.fromEntries(byKek.rows.map((r) => [r.kek_id, r.n])),
-  };
+async function status(open: () => Promise<BackupEngine>): Promise<Result> {
+  const doc = await (await open()).keyStatus();
   const text = [
     `master key ${doc.master_key} (${doc.source}), ${doc.key_age_days ?? '?'} days old; rotation every ${doc.key_rotation_days} days${doc.rotation_due ? ' — DUE: run "plexichat-backup keys rotate"' : ''}`,
     doc.previous_keys.length ? `replaced keys still configured: ${doc.previous_keys.join(', ')}${doc.rotation_unfinished ? ' (rotation unfinished: run keys rotate)' : ''}` : 'no replaced key configured',
-    `data keys: ${byKek.rows.map((r) => `${r.n} under ${r.kek_id}`).join(', ') || 'none'}`,
+    `data keys: ${Object.entries(doc.data_keys_by_master).map(([k, n]) => `${n} under ${k}`).join(', ') || 'none'}`,
   ].join('\n');
   return { json: doc, text };
 }
@@ -154,6 +138,6 @@ export async function runKeyCommand(cmd: string, args: string[], open: () => Pro
   if (sub === 'escrow') return escrow(rest, open);
   parse(rest);
   if (sub === 'rotate') return rotate(config, open);
-  if (sub === 'status') return status(config, open);
+  if (sub === 'status') return status(open);
   throw new UsageError(USAGE);
 }

@@ -16,7 +16,7 @@ import { EngineError, notFound } from './errors';
 import { Hsm } from './hsm';
 import { cipherFor, loadMasterKey, loadPreviousMasterKeys } from './keys';
 import { type EscrowPackage, sealEscrow } from './escrow';
-import { assertCurrentMaster, KEYS_SETTING, type RotationReport, rotateKeys, rotatedElsewhere } from './key-rotation';
+import { assertCurrentMaster, KEYS_SETTING, type KeyStatus, keyStatus, type RotationReport, rotateKeys, rotatedElsewhere } from './key-rotation';
 import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
 import type { OrphanSweepReport, SweepOptions } from './orphan-report';
@@ -450,6 +450,10 @@ export class BackupEngine {
     const pkg = sealEscrow(this.ctx.keys.allMasters, repoId, publicKeyPem, this.ctx.now());
     await this.audit({ actor: opts.actor ?? 'system', action: 'key.escrow', details: { master_keys: pkg.master_keys, recipient: pkg.recipient } });
     return pkg;
+  }
+
+  keyStatus(): Promise<KeyStatus> {
+    return keyStatus(this.ctx);
   }
 
   /** Fingerprints of the master key in force and of the replaced ones still configured. */

@@ -179,3 +179,36 @@ export const rotatedElsewhere = (now: string, mine: string) =>
     'CONFLICT',
     `The master key was rotated to ${now}, but this process still uses ${mine}: set PLEXICHAT_ENCRYPTION_KEY to the new key (and the replaced one in PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS until the rotation has finished), then restart it.`,
   );
+
+export interface KeyStatus {
+  master_key: string;
+  previous_keys: string[];
+  source: string;
+  last_rotation: string | null;
+  key_age_days: number | null;
+  key_rotation_days: number;
+  rotation_due: boolean;
+  rotation_unfinished: boolean;
+  data_keys_by_master: Record<string, number>;
+}
+
+/** The master key in force, its age against key_rotation_days, and how many data keys each master key wraps. */
+export async function keyStatus(ctx: EngineContext): Promise<KeyStatus> {
+  const byKek = await ctx.db.execute<{ kek_id: string; n: number }>(sql`SELECT kek_id, count(*)::int AS n FROM data_keys GROUP BY kek_id ORDER BY kek_id`);
+  const setting = await readKeysSetting(ctx);
+  const [repo] = (await ctx.db.execute<{ created_at: string }>(sql`SELECT value->>'created_at' AS created_at FROM settings WHERE key = 'repository'`)).rows;
+  const since = setting?.rotated_at ?? repo?.created_at ?? null;
+  const ageDays = since ? (ctx.now().getTime() - Date.parse(since)) / 86_400_000 : null;
+  const source = ctx.config.master_key_source;
+  return {
+    master_key: ctx.keys.masterId,
+    previous_keys: ctx.keys.previousIds,
+    source: source.kind === 'file' ? `file ${source.path}` : 'PLEXICHAT_ENCRYPTION_KEY',
+    last_rotation: setting?.rotated_at ?? null,
+    key_age_days: ageDays === null ? null : Math.floor(ageDays),
+    key_rotation_days: ctx.config.key_rotation_days,
+    rotation_due: ageDays !== null && ageDays > ctx.config.key_rotation_days,
+    rotation_unfinished: Boolean(setting && setting.rotated_at === null) || ctx.keys.previousIds.length > 0,
+    data_keys_by_master: Object.fromEntries(byKek.rows.map((r) => [r.kek_id, r.n])),
+  };
+}

@@ -56,6 +56,8 @@ export const PROCEDURE_ACTIONS = {
   'alerts.updateSettings': 'configure',
   'alerts.resetSettings': 'configure',
   'alerts.sendTest': 'configure',
+  'keys.status': 'configure',
+  'keys.escrow': 'configure',
   'reports.health': 'view',
   'reports.metrics': 'view',
 } as const satisfies Record<string, Action>;

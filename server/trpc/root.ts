@@ -7,6 +7,7 @@ import { storageRouter } from './routers/storage';
 import { usersRouter } from './routers/users';
 import { alertsRouter } from './routers/alerts';
 import { reportsRouter } from './routers/reports';
+import { keysRouter } from './routers/keys';
 import { schedulesRouter } from './routers/schedules';
 
 export const appRouter = router({
@@ -19,6 +20,7 @@ export const appRouter = router({
   schedules: schedulesRouter,
   alerts: alertsRouter,
   reports: reportsRouter,
+  keys: keysRouter,
 });
 
 export type AppRouter = typeof appRouter;

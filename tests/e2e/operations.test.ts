@@ -5,10 +5,13 @@
  * scheduled run whose Slack button opens its page, acknowledged there; and a viewer who sees the pages but
  * no control, with forged calls refused.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowPackage, openEscrow } from '../../server/engine/escrow';
+import { keyFingerprint } from '../../server/engine/keys';
 import { hookReceiver, smtpReceiver } from '../support/receivers';
 import { makeTree } from '../support/tree';
 import { callMutation, launchChromium, newContext, SHOTS, shot, signIn } from './browser';
@@ -203,6 +206,27 @@ describe('operations pages end to end (Chromium)', () => {
     expect(report.maintenance).toMatchObject({ error: null });
   });
 
+  it('shows the admin the master key state and exports a key escrow package sealed to a public key', async () => {
+    await page.goto('/keys');
+    await page.getByText(/^mk-[0-9a-f]{16}$/).waitFor();
+    await page.getByText('within policy').waitFor();
+    const weak = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    await page.getByLabel("Escrow holder's public key").fill(weak.publicKey);
+    await page.getByRole('button', { name: 'Export escrow package' }).click();
+    await page.getByRole('alert').filter({ hasText: 'at least 3072 bits' }).waitFor();
+    const pair = generateKeyPairSync('rsa', { modulusLength: 3072, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    await page.getByLabel("Escrow holder's public key").fill(pair.publicKey);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export escrow package' }).click()]);
+    await page.getByTestId('escrow-result').waitFor();
+    await shot(page, 'keys');
+    const pkg = JSON.parse(await readFile((await download.path())!, 'utf8')) as EscrowPackage;
+    expect(pkg).toMatchObject({ format: 'plexichat-key-escrow', algorithm: 'RSA-OAEP-SHA256/AES-256-GCM' });
+    // Only the private key opens it, and what it holds is this installation's master key.
+    const [master] = openEscrow(pkg, pair.privateKey);
+    expect(keyFingerprint(master!)).toBe(pkg.master_keys[0]);
+    expect(await page.getByText(pkg.master_keys[0]!).count()).toBeGreaterThan(0);
+  });
+
   it('shows a viewer schedules and alerts without any control, and refuses forged calls', async () => {
     expect(await callMutation(page, 'users.create', { email: VIEWER.email, password: VIEWER.password, role: 'viewer' })).toMatchObject({ status: 200 });
     const ctx = await newContext(browser, server.url, trpcBodies);
@@ -220,6 +244,8 @@ describe('operations pages end to end (Chromium)', () => {
     for (const name of ['Acknowledge', 'Edit alert settings', 'Send test alert']) expect(await viewer.getByRole('button', { name }).count()).toBe(0);
     expect(await callMutation(viewer, 'alerts.updateSettings', { webhook: { enabled: true, url: 'https://attacker.example/hook' } })).toEqual({ status: 403, code: 'FORBIDDEN' });
     expect(await callMutation(viewer, 'schedules.runNow', { name: 'nightly-docs' })).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect(await viewer.getByRole('link', { name: 'Keys' }).count()).toBe(0);
+    expect(await callMutation(viewer, 'keys.escrow', { publicKeyPem: generateKeyPairSync('rsa', { modulusLength: 3072, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey })).toEqual({ status: 403, code: 'FORBIDDEN' });
     await ctx.close();
   });
 

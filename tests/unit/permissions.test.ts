@@ -73,6 +73,8 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }),
     getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', priority: 10, used_bytes: 8, objects: 1, capacity_bytes: null, usage_percentage: null, healthy: true }],
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
+    keyStatus: async () => ({ master_key: 'mk-1', previous_keys: [], source: 'file', last_rotation: null, key_age_days: 1, key_rotation_days: 30, rotation_due: false, rotation_unfinished: false, data_keys_by_master: {} }),
+    exportKeyEscrow: async () => ({ format: 'plexichat-key-escrow', version: 1, created_at: now, repo_id: 'r', master_keys: ['mk-1'], algorithm: 'RSA-OAEP-SHA256/AES-256-GCM', recipient: 'x', wrapped_key: '', nonce: '', ciphertext: '' }),
     audit: async (e) => void audits.push({ action: e.action, outcome: e.outcome }),
   };
 }
@@ -122,6 +124,7 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'alerts.get': { alertId: 'a1' },
   'alerts.acknowledge': { alertId: 'a1' },
   'alerts.updateSettings': { slack: { enabled: true, webhook_url: 'https://hooks.example.com/T/B/x' }, thresholds: { storage_usage_warning: 70 } },
+  'keys.escrow': { publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${'A'.repeat(120)}\n-----END PUBLIC KEY-----` },
   'reports.health': { days: 7 },
   'reports.metrics': { name: 'storage_usage_percent', hours: 24 },
 };
@@ -158,13 +161,13 @@ describe('permission matrix', () => {
     for (const p of ['backup.create', 'backup.recover']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
     // Operators manage schedules and acknowledge alerts; only admins configure channels and send test alerts.
     for (const p of ['schedules.create', 'schedules.pause', 'schedules.runNow', 'alerts.acknowledge']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
-    for (const p of ['alerts.settings', 'alerts.updateSettings', 'alerts.resetSettings', 'alerts.sendTest']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
+    for (const p of ['alerts.settings', 'alerts.updateSettings', 'alerts.resetSettings', 'alerts.sendTest', 'keys.status', 'keys.escrow']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
     for (const p of ['schedules.list', 'alerts.list', 'alerts.get', 'reports.health']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, true]);
     expect(can('admin', 'backup.somethingNew')).toBe(false);
   });
 
   it('has a sample input for every procedure that takes one', () => {
-    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'storage.listLocations', 'stats.get', 'users.list', 'schedules.list', 'alerts.settings', 'alerts.resetSettings', 'alerts.sendTest']);
+    const noInput = new Set(['auth.me', 'storage.usage', 'storage.health', 'storage.listLocations', 'stats.get', 'users.list', 'schedules.list', 'alerts.settings', 'alerts.resetSettings', 'alerts.sendTest', 'keys.status']);
     expect(procedurePaths.filter((p) => !noInput.has(p) && !(p in SAMPLE_INPUT))).toEqual([]);
   });
 
