@@ -16,7 +16,7 @@ import { EngineError, notFound } from './errors';
 import { Hsm } from './hsm';
 import { cipherFor, loadMasterKey, loadPreviousMasterKeys } from './keys';
 import { type EscrowPackage, sealEscrow } from './escrow';
-import { assertCurrentMaster, KEYS_SETTING, type KeyStatus, keyStatus, type RotationReport, rotateKeys, rotatedElsewhere } from './key-rotation';
+import { assertCurrentMaster, KEYS_SETTING, type KeyStatus, keyStatus, type RotationReport, rotateKeys, rotatedElsewhere, syncMasterKeys } from './key-rotation';
 import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
 import type { OrphanSweepReport, SweepOptions } from './orphan-report';
@@ -77,7 +77,7 @@ export class BackupEngine {
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source));
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
-      const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, master, await locationsFingerprint(ctx)));
+      const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
       return engine;
     } catch (err) {
@@ -450,6 +450,15 @@ export class BackupEngine {
     const pkg = sealEscrow(this.ctx.keys.allMasters, repoId, publicKeyPem, this.ctx.now());
     await this.audit({ actor: opts.actor ?? 'system', action: 'key.escrow', details: { master_keys: pkg.master_keys, recipient: pkg.recipient } });
     return pkg;
+  }
+
+  /**
+   * The master keys, the current one first, for sealing and opening the secrets the console stores (location
+   * credentials, alert channels). Follows a rotation made by another process first. Server-side only.
+   */
+  async secretKeys(): Promise<Buffer[]> {
+    await syncMasterKeys(this.ctx);
+    return this.ctx.keys.allMasters;
   }
 
   keyStatus(): Promise<KeyStatus> {

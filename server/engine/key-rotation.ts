@@ -162,16 +162,24 @@ async function resealSettings(ctx: EngineContext, masters: Buffer[]): Promise<nu
  * generated key file (it is already there), or refuse with what to set (a key from the environment).
  */
 export async function assertCurrentMaster(ctx: EngineContext): Promise<void> {
+  const expected = await syncMasterKeys(ctx);
+  if (expected) throw rotatedElsewhere(expected, ctx.keys.masterId);
+}
+
+/**
+ * Catches up with a rotation made by another process: a generated key file already holds the new key, so
+ * this process takes it (keeping the keys it has for unwrapping). Returns the expected fingerprint when this
+ * process still cannot follow (a key from the environment), else null.
+ */
+export async function syncMasterKeys(ctx: EngineContext): Promise<string | null> {
   const s = await readKeysSetting(ctx);
-  if (!s || s.master_key === ctx.keys.masterId) return;
+  if (!s || s.master_key === ctx.keys.masterId) return null;
   const source = ctx.config.master_key_source;
   const current = loadMasterKey(source, ctx.log);
-  if (keyFingerprint(current) === s.master_key) {
-    ctx.keys.adopt(current, loadPreviousMasterKeys(source));
-    ctx.log(`the master key was rotated to ${s.master_key} by another process; this process uses it from now on`);
-    return;
-  }
-  throw rotatedElsewhere(s.master_key, ctx.keys.masterId);
+  if (keyFingerprint(current) !== s.master_key) return s.master_key;
+  ctx.keys.adopt(current, loadPreviousMasterKeys(source));
+  ctx.log(`the master key was rotated to ${s.master_key} by another process; this process uses it from now on`);
+  return null;
 }
 
 export const rotatedElsewhere = (now: string, mine: string) =>

@@ -7,6 +7,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { EngineContext } from './context';
+import { syncMasterKeys } from './key-rotation';
 import type { Location } from './locations';
 import { openLocations } from './setup';
 
@@ -30,7 +31,6 @@ export class LocationReloader {
 
   constructor(
     private readonly ctx: EngineContext,
-    private readonly master: Buffer,
     private fingerprint: string,
   ) {}
 
@@ -46,7 +46,10 @@ export class LocationReloader {
     if (!force && fingerprint === this.fingerprint) return null;
     const set = this.ctx.locations;
     const before = new Map(set.all.map((l) => [l.name, l]));
-    const next = await openLocations(this.ctx.config, this.ctx.db, this.ctx.log, this.master, set);
+    // Stored credentials are sealed under the current master key, which a rotation elsewhere may have changed.
+    await syncMasterKeys(this.ctx);
+    const [current, ...previous] = this.ctx.keys.allMasters;
+    const next = await openLocations(this.ctx.config, this.ctx.db, this.ctx.log, current, set, previous);
     const changes: LocationChanges = { added: [], changed: [], removed: [] };
     for (const l of next.all) {
       const old = before.get(l.name);

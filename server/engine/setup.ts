@@ -25,7 +25,15 @@ import { createBackend } from './storage/factory';
  * configuration did not change is kept as it is — its connections, health and counters — and only new or
  * changed ones are opened.
  */
-export async function openLocations(config: Config, db: Db, log: (m: string) => void, master?: Buffer, previous?: LocationSet): Promise<LocationSet> {
+export async function openLocations(
+  config: Config,
+  db: Db,
+  log: (m: string) => void,
+  master?: Buffer,
+  previous?: LocationSet,
+  /** Replaced master keys that may still seal stored credentials (default: from the key source). */
+  previousKeys?: Buffer[],
+): Promise<LocationSet> {
   const opts = {
     timeoutMs: config.storage_timeout_seconds * 1000,
     retries: config.cloud_retries,
@@ -39,7 +47,7 @@ export async function openLocations(config: Config, db: Db, log: (m: string) => 
   const all: Location[] = [];
   // BackupEngine.open has already loaded (or created) the master key; passing it saves a second derivation.
   const key = master ?? loadMasterKey(config.master_key_source, log);
-  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, loadPreviousMasterKeys(config.master_key_source), log), log);
+  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, previousKeys ?? loadPreviousMasterKeys(config.master_key_source), log), log);
   for (const cfg of configs) {
     const same = previous?.get(cfg.name);
     if (same && JSON.stringify(same.config) === JSON.stringify(cfg)) {

@@ -18,6 +18,8 @@ export interface AlertServiceOptions {
   log?: (line: string) => void;
   /** How long settings read from the catalog are reused before being read again (console edits reach every process within it). */
   settingsTtlMs?: number;
+  /** The master keys, current first, that seal the channel secrets (an engine's, so they follow a rotation); default: the config's key source. */
+  keys?: () => Promise<Buffer[]>;
 }
 
 /** Where the settings in force come from, for the console. */
@@ -38,7 +40,7 @@ export class AlertService {
   private readonly log: (line: string) => void;
   private readonly ttlMs: number;
   private loadedAt = -Infinity;
-  private master: Buffer | null = null;
+  private readonly keys: () => Promise<Buffer[]>;
 
   constructor(
     private readonly db: Db,
@@ -50,22 +52,19 @@ export class AlertService {
     this.now = opts.now ?? (() => new Date());
     this.log = opts.log ?? ((l) => console.error(`[plexichat] ${l}`));
     this.ttlMs = opts.settingsTtlMs ?? 10_000;
+    this.keys = opts.keys ?? (async () => [loadMasterKey(config.master_key_source, this.log), ...loadPreviousMasterKeys(config.master_key_source)]);
   }
 
   get thresholds() {
     return this.settings.thresholds;
   }
 
-  private masterKey(): Buffer {
-    this.master ??= loadMasterKey(this.config.master_key_source, this.log);
-    return this.master;
-  }
-
   /** Re-reads the console's settings when the cached ones are older than the TTL (or always, with force). Never throws. */
   async refresh(force = false): Promise<AlertSettings> {
     if (!force && Date.now() - this.loadedAt < this.ttlMs) return this.settings;
     try {
-      const stored = await loadStoredAlertSettings(this.db, () => [this.masterKey(), ...loadPreviousMasterKeys(this.config.master_key_source)]);
+      const keys = await this.keys();
+      const stored = await loadStoredAlertSettings(this.db, () => keys);
       this.settings = stored?.settings ?? this.fileSettings;
       this.origin = stored ? { source: 'console', updated_by: stored.updated_by, updated_at: stored.updated_at, error: null } : { source: 'file', updated_by: null, updated_at: null, error: null };
     } catch (err) {
@@ -81,7 +80,8 @@ export class AlertService {
   /** Saves an admin's edit (validated; secrets kept when left masked) and applies it at once in this process. */
   async updateSettings(patch: AlertSettingsPatch, actor: string): Promise<AlertSettings> {
     await this.refresh(true);
-    await saveAlertSettings(this.db, this.masterKey(), this.settings, patch, actor, this.now());
+    const [current] = await this.keys();
+    await saveAlertSettings(this.db, current!, this.settings, patch, actor, this.now());
     return this.refresh(true);
   }
 

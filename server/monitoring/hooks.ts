@@ -12,7 +12,7 @@ const services = new WeakMap<BackupEngine, AlertService>();
 export function alertsFor(engine: BackupEngine, log?: (line: string) => void): AlertService {
   let s = services.get(engine);
   if (!s) {
-    s = new AlertService(engine.catalog.db, engine.config, { log });
+    s = new AlertService(engine.catalog.db, engine.config, { log, keys: () => engine.secretKeys() });
     services.set(engine, s);
   }
   return s;

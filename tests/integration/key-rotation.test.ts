@@ -14,6 +14,7 @@ import { BackupEngine } from '../../server/engine/engine';
 import { keyFingerprint } from '../../server/engine/keys';
 import { LocationStore } from '../../server/engine/location-store';
 import { AlertService } from '../../server/monitoring/alert-service';
+import { alertsFor } from '../../server/monitoring/hooks';
 import { runCli } from '../support/cli';
 import { treeDiff } from '../support/compare';
 import { makeEnv, type TestEnv } from '../support/engine-env';
@@ -57,6 +58,7 @@ describe('master key rotation with a generated key file', () => {
 
   it('re-wraps every key and secret under a new key; backups of every level verify and restore', async () => {
     const oldId = keyFingerprint(Buffer.from(oldKey, 'hex'));
+    const holder = await open(env); // a long-running process (a console) opened before the rotation
     const r = await runCli(['keys', 'rotate', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     const newKey = (await readFile(path.join(t.config.data_dir, 'master.key'), 'utf8')).trim();
@@ -92,13 +94,28 @@ describe('master key rotation with a generated key file', () => {
       await e.close();
     }
 
+    // The process opened before the rotation follows it: it takes the new key from the file, keeps opening the
+    // re-sealed console secrets (alerts, location credentials) and wraps new keys with the new master.
+    try {
+      const alerts = alertsFor(holder);
+      await alerts.refresh(true);
+      expect([alerts.origin.source, alerts.settings.email.password]).toEqual(['console', 'smtp-secret-rot']);
+      await holder.refreshLocations(true);
+      expect(holder.locations.get('s3-off')?.config).toMatchObject({ secret_access_key: 'rotate-me-secret' });
+      expect((await holder.createBackup({ payload: 'from the long-running process' })).status).toBe('completed');
+      expect(holder.masterKeys.current).toBe(newId);
+      expect((await keyObjects(t.config.storage_root)).every((k) => k.kekId === newId)).toBe(true);
+    } finally {
+      await holder.close();
+    }
+
     // The old key alone no longer opens the repository.
     const stale = await runCli(['list', '--json'], { ...env, PLEXICHAT_ENCRYPTION_KEY: oldKey });
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/master key does not open this repository/);
 
     const status = await runCli(['keys', 'status', '--json'], env);
-    expect(status.json).toMatchObject({ master_key: newId, previous_keys: [], rotation_due: false, rotation_unfinished: false, data_keys_by_master: { [newId]: 5 } });
+    expect(status.json).toMatchObject({ master_key: newId, previous_keys: [], rotation_due: false, rotation_unfinished: false, data_keys_by_master: { [newId]: 6 } });
   });
 
   it('resumes a rotation interrupted after the key swap', async () => {

@@ -42,6 +42,8 @@ interface Installation {
   locations: LocationSet;
   /** Applies saved location changes to the running engine at once (other processes follow within seconds). */
   refreshLocations(): Promise<unknown>;
+  /** Master keys, current first, for the stored credentials. */
+  secretKeys(): Promise<Buffer[]>;
 }
 
 const OWN_KEYS = new Set(['name', 'type', 'priority', 'region', 'max_size_gb', 'enabled']);
@@ -51,16 +53,13 @@ function listing(loc: StorageLocationConfig, source: LocationListing['source'], 
   return { name: loc.name, type: loc.type, source, priority: loc.priority, region: loc.region, max_size_gb: loc.max_size_gb ?? null, enabled: loc.enabled, settings, active };
 }
 
-/** One store per engine: the master key is read (for a passphrase, derived) once, not per request. */
-const stores = new WeakMap<Installation, LocationStore>();
-function storeOf(engine: Installation): LocationStore {
-  let store = stores.get(engine);
-  if (!store) stores.set(engine, (store = LocationStore.forInstallation(engine)));
-  return store;
+/** A store over the engine's master keys (current first), so credentials follow a key rotation at once. */
+async function storeOf(engine: Installation): Promise<LocationStore> {
+  const [current, ...previous] = await engine.secretKeys();
+  return new LocationStore(engine.catalog.db, current!, previous);
 }
 
 export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation): LocationsApi {
-  const store = storeOf(engine);
   const fileNames = () => engine.config.storage_locations.map((l) => l.name);
   const isActive = (name: string) => engine.locations.get(name) !== undefined;
   // Saved is saved: a location that cannot be opened yet is logged by the reload and retried on the next change.
@@ -68,25 +67,25 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
   const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0 };
   return {
     async list() {
-      const stored = (await store.configs()).filter((l) => !fileNames().includes(l.name));
+      const stored = (await (await storeOf(engine)).configs()).filter((l) => !fileNames().includes(l.name));
       return [...engine.config.storage_locations.map((l) => listing(l, 'config', isActive(l.name))), ...stored.map((l) => listing(l, 'console', isActive(l.name)))];
     },
     async add(input, actor) {
-      const loc = await store.add(input, fileNames());
+      const loc = await (await storeOf(engine)).add(input, fileNames());
       await engine.audit({ actor, action: 'storage.addLocation', target: loc.name, details: { type: loc.type } });
       await applyNow();
       return listing(loc, 'console', isActive(loc.name));
     },
     async update(name, patch, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; change it there.`);
-      const loc = await store.update(name, patch);
+      const loc = await (await storeOf(engine)).update(name, patch);
       await engine.audit({ actor, action: 'storage.updateLocation', target: name, details: { keys: Object.keys(patch).sort() } });
       await applyNow();
       return listing(loc, 'console', isActive(name));
     },
     async setEnabled(name, enabled, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; set "enabled" there.`);
-      await store.setEnabled(name, enabled);
+      await (await storeOf(engine)).setEnabled(name, enabled);
       await engine.audit({ actor, action: 'storage.disableLocation', target: name, details: { enabled } });
       await applyNow();
     },
@@ -98,7 +97,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
         if (!isActive(draft.name)) resetStorageRetryStats(draft.name);
         return result;
       }
-      const loc = engine.config.storage_locations.find((l) => l.name === target.name) ?? (await store.configs()).find((l) => l.name === target.name);
+      const loc = engine.config.storage_locations.find((l) => l.name === target.name) ?? (await (await storeOf(engine)).configs()).find((l) => l.name === target.name);
       if (!loc) throw new EngineError('NOT_FOUND', `No storage location named "${target.name}".`);
       const result = await probeLocation(loc, probeOpts);
       if (!isActive(loc.name)) resetStorageRetryStats(loc.name);
@@ -108,7 +107,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
 }
 
 function isInstallation(e: EngineApi): e is EngineApi & Installation {
-  return 'config' in e && 'catalog' in e && 'locations' in e && 'refreshLocations' in e;
+  return 'config' in e && 'catalog' in e && 'locations' in e && 'refreshLocations' in e && 'secretKeys' in e;
 }
 
 /** The services' own `locations` when given, else one over the running engine. */
