@@ -1,4 +1,5 @@
 /** Entry point of the detached embedded catalog process (see embedded-server.ts). */
+import { spawn } from 'node:child_process';
 import { CatalogLockedError, runEmbeddedServer } from './embedded-server';
 
 const dataDir = process.argv[2];
@@ -10,7 +11,12 @@ const idleMs = Number(process.env.PLEXICHAT_CATALOG_IDLE_MS ?? 60_000);
 const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
 
 try {
-  const server = await runEmbeddedServer({ dataDir, idleMs, log });
+  const server = await runEmbeddedServer({ dataDir, idleMs, log, restartAfterInit: true });
+  if (server.restart) {
+    // A new process serves the new database (same command line, same log); clients keep waiting for the socket.
+    spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { cwd: process.cwd(), detached: true, stdio: 'inherit', env: process.env }).unref();
+    process.exit(0);
+  }
   const shutdown = () => void server.stop().then(() => process.exit(0));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

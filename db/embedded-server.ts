@@ -10,7 +10,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { embeddedPaths, MIGRATIONS_DIR } from './paths';
@@ -39,7 +39,14 @@ export interface EmbeddedServerOptions {
   log?: (msg: string) => void;
 }
 
-export async function runEmbeddedServer(opts: EmbeddedServerOptions): Promise<{ stop: () => Promise<void> }> {
+/**
+ * What runEmbeddedServer did: serving, or — after creating a new database — stopped so that the caller starts
+ * a fresh process: PGlite's initdb grows the WebAssembly heap to ~900 MiB, and a heap never shrinks, while a
+ * process opening an existing database needs ~400 MiB.
+ */
+export type EmbeddedServer = { stop: () => Promise<void>; restart?: false } | { restart: true };
+
+export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartAfterInit?: boolean }): Promise<EmbeddedServer> {
   const log = opts.log ?? (() => undefined);
   const paths = embeddedPaths(opts.dataDir);
   mkdirSync(path.dirname(paths.dbDir), { recursive: true });
@@ -47,9 +54,16 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions): Promise<{ 
   acquireLock(paths.lockFile);
 
   let db: PGlite;
+  const fresh = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
   try {
     db = await PGlite.create(paths.dbDir);
     await migrate(drizzle(db), { migrationsFolder: MIGRATIONS_DIR });
+    if (fresh && opts.restartAfterInit) {
+      await db.close();
+      rmSync(paths.lockFile, { force: true });
+      log('created the catalog database; restarting to release the memory initdb used');
+      return { restart: true };
+    }
   } catch (err) {
     rmSync(paths.lockFile, { force: true });
     throw err;
