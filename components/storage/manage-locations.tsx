@@ -36,7 +36,7 @@ export function ManageLocations() {
       <Card title="Manage locations" actions={<Button onClick={() => setEditing('new')}>Add location</Button>}>
         <Notice tone="blue">
           Locations added here are stored in the catalog with their credentials encrypted under the master key. Changes apply at once here and within seconds in every
-          worker; new backups use them right away (`plexichat-backup storage optimize` moves existing replicas). Locations from the configuration file are read-only here, and win over
+          worker; new backups use them right away (Optimize placement, below, moves existing replicas). Locations from the configuration file are read-only here, and win over
           a console location of the same name.
         </Notice>
         <table className="mt-3 w-full text-left text-sm">

@@ -8,6 +8,7 @@ import { Badge } from '../ui/badge';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { ManageLocations } from './manage-locations';
+import { StorageMaintenance } from './storage-maintenance';
 import { UsageBar } from './usage-bar';
 
 export function StorageOverview() {
@@ -60,6 +61,7 @@ export function StorageOverview() {
         </div>
       )}
       {canManage && <ManageLocations />}
+      {canManage && <StorageMaintenance />}
     </div>
   );
 }

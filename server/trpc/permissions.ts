@@ -35,6 +35,8 @@ export const PROCEDURE_ACTIONS = {
   'storage.updateLocation': 'configure',
   'storage.testLocation': 'configure',
   'storage.disableLocation': 'configure',
+  'storage.optimize': 'configure',
+  'storage.gc': 'configure',
   'stats.get': 'view',
   'users.list': 'manage_users',
   'users.create': 'manage_users',

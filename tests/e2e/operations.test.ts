@@ -227,6 +227,18 @@ describe('operations pages end to end (Chromium)', () => {
     expect(await page.getByText(pkg.master_keys[0]!).count()).toBeGreaterThan(0);
   });
 
+  it('previews and runs storage maintenance (optimize, orphan sweep) from the storage page', async () => {
+    await page.goto('/storage');
+    await page.getByRole('button', { name: 'Preview optimize' }).click();
+    await page.getByTestId('optimize-result').getByText(/^Preview: would add 0 and remove 0 replica\(s\) over 0 shard\(s\) of \d+ checked\.$/).waitFor();
+    await page.getByRole('button', { name: 'Preview sweep' }).click();
+    await page.getByTestId('gc-result').getByText(/^Preview: would mark 0 object/).waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Sweep now' }).click();
+    await page.getByTestId('gc-result').getByText(/^Marked 0 object/).waitFor();
+    await shot(page, 'storage-maintenance');
+  });
+
   it('shows a viewer schedules and alerts without any control, and refuses forged calls', async () => {
     expect(await callMutation(page, 'users.create', { email: VIEWER.email, password: VIEWER.password, role: 'viewer' })).toMatchObject({ status: 200 });
     const ctx = await newContext(browser, server.url, trpcBodies);
@@ -245,6 +257,10 @@ describe('operations pages end to end (Chromium)', () => {
     expect(await callMutation(viewer, 'alerts.updateSettings', { webhook: { enabled: true, url: 'https://attacker.example/hook' } })).toEqual({ status: 403, code: 'FORBIDDEN' });
     expect(await callMutation(viewer, 'schedules.runNow', { name: 'nightly-docs' })).toEqual({ status: 403, code: 'FORBIDDEN' });
     expect(await viewer.getByRole('link', { name: 'Keys' }).count()).toBe(0);
+    await viewer.goto('/storage');
+    await viewer.getByRole('heading', { name: 'Storage' }).waitFor();
+    expect(await viewer.getByRole('button', { name: /Optimize now|Sweep now/ }).count()).toBe(0);
+    expect(await callMutation(viewer, 'storage.gc', { dryRun: false })).toEqual({ status: 403, code: 'FORBIDDEN' });
     expect(await callMutation(viewer, 'keys.escrow', { publicKeyPem: generateKeyPairSync('rsa', { modulusLength: 3072, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).publicKey })).toEqual({ status: 403, code: 'FORBIDDEN' });
     await ctx.close();
   });

@@ -73,6 +73,8 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }),
     getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', priority: 10, used_bytes: 8, objects: 1, capacity_bytes: null, usage_percentage: null, healthy: true }],
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
+    optimizeStorage: async () => ({ shards_checked: 1, copies_added: 0, copies_removed: 0, moves: [], problems: [], dry_run: true }),
+    sweepOrphans: async () => ({ dry_run: true, grace_hours: 24, previous_mark: null, new_mark: null, locations: [], totals: { marked: { objects: 0, bytes: 0 }, deleted: { objects: 0, bytes: 0 }, kept: { objects: 0, bytes: 0 } }, problems: [] }),
     keyStatus: async () => ({ master_key: 'mk-1', previous_keys: [], source: 'file', last_rotation: null, key_age_days: 1, key_rotation_days: 30, rotation_due: false, rotation_unfinished: false, data_keys_by_master: {} }),
     exportKeyEscrow: async () => ({ format: 'plexichat-key-escrow', version: 1, created_at: now, repo_id: 'r', master_keys: ['mk-1'], algorithm: 'RSA-OAEP-SHA256/AES-256-GCM', recipient: 'x', wrapped_key: '', nonce: '', ciphertext: '' }),
     audit: async (e) => void audits.push({ action: e.action, outcome: e.outcome }),
@@ -113,6 +115,8 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'storage.updateLocation': { name: 'c1', patch: { priority: 5 } },
   'storage.testLocation': { name: 'c1' },
   'storage.disableLocation': { name: 'c1' },
+  'storage.optimize': { dryRun: true },
+  'storage.gc': { dryRun: false },
   'schedules.preview': { cron: '0 3 * * *' },
   'schedules.create': { name: 'nightly', cron: '0 3 * * *', paths: ['/src'] },
   'schedules.update': { name: 'nightly', schedule: { name: 'nightly', cron: '0 4 * * *', paths: ['/src'] } },
@@ -155,7 +159,7 @@ describe('permission matrix', () => {
     for (const a of ROLE_ACTIONS.viewer) expect(ROLE_ACTIONS.operator).toContain(a);
     for (const a of ROLE_ACTIONS.operator) expect(ROLE_ACTIONS.admin).toContain(a);
     expect(ROLE_ACTIONS.viewer).toEqual(['view']);
-    for (const p of ['backup.delete', 'storage.listLocations', 'storage.addLocation', 'storage.updateLocation', 'storage.testLocation', 'storage.disableLocation', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
+    for (const p of ['backup.delete', 'storage.optimize', 'storage.gc', 'storage.listLocations', 'storage.addLocation', 'storage.updateLocation', 'storage.testLocation', 'storage.disableLocation', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
       expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
     }
     for (const p of ['backup.create', 'backup.recover']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
