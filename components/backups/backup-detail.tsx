@@ -9,6 +9,7 @@ import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 import { DeleteBackup } from './delete-backup';
 import { ProgressView } from './progress-view';
+import { BackupFiles } from './backup-files';
 import { RestoreForm } from './restore-form';
 import { ShardMap } from './shard-map';
 import { VerifyPanel } from './verify-panel';
@@ -79,6 +80,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
           {canRestore && <RestoreForm backupId={b.backup_id} />}
         </div>
       )}
+      {done && <BackupFiles backupId={b.backup_id} />}
       <ShardMap backupId={b.backup_id} />
     </div>
   );

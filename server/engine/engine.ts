@@ -13,6 +13,7 @@ import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
+import { type BackupFileEntry, listFiles, openFile } from './browse';
 import { Hsm } from './hsm';
 import { cipherFor, loadMasterKey, loadPreviousMasterKeys } from './keys';
 import { type EscrowPackage, sealEscrow } from './escrow';
@@ -363,6 +364,20 @@ export class BackupEngine {
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, outcome: 'failure', details: { error: (err as Error).message } });
       throw err;
     }
+  }
+
+  /** The files of a completed backup, filtered by a path substring, one page at a time. */
+  async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
+    return listFiles(this.ctx, await this.completedRow(id), { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 });
+  }
+
+  /** One file of a completed backup as a byte stream (a download); audited like a restore. */
+  async readBackupFile(id: string, filePath: string, opts: { actor?: string } = {}): Promise<{ entry: BackupFileEntry; bytes: AsyncIterable<Buffer> }> {
+    const row = await this.completedRow(id);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'download', backup_id: id } });
+    const file = await openFile(this.ctx, row, filePath);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.download', target: id, details: { path: filePath, bytes: file.entry.size } });
+    return file;
   }
 
   async deleteBackup(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<boolean> {

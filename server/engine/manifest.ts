@@ -59,3 +59,16 @@ export function parseEntry(line: string): ManifestEntry {
   if (e.t !== 'f' && e.t !== 'd' && e.t !== 'l') throw new EngineError('INTEGRITY', `Manifest entry ${JSON.stringify(e.p)} has an unknown type.`);
   return e;
 }
+
+/** The bytes of an extent within its chunk; a chunk shorter than the manifest says is an integrity error. */
+export function slice(data: Buffer, k: number, off: number, len: number): Buffer {
+  if (off + len > data.length) throw new EngineError('INTEGRITY', `chunk ${k} is shorter than the manifest says`);
+  return data.subarray(off, off + len);
+}
+
+/** The shard id of chunk k of a backup's chunk table. */
+export function chunkAt(ids: string[], k: number): string {
+  const id = ids[k];
+  if (id === undefined) throw new EngineError('INTEGRITY', `The manifest refers to chunk ${k}, which its chunk table does not have. The backup's manifest is damaged.`);
+  return id;
+}

@@ -10,7 +10,7 @@ import picomatch from 'picomatch';
 import type { BackupRow } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
-import { type ManifestEntry, parseEntry, resolveInside } from './manifest';
+import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from './manifest';
 import { ShardReader } from './shard-reader';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from './types';
 
@@ -143,11 +143,6 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   };
 }
 
-function slice(data: Buffer, k: number, off: number, len: number): Buffer {
-  if (off + len > data.length) throw new EngineError('INTEGRITY', `chunk ${k} is shorter than the manifest says`);
-  return data.subarray(off, off + len);
-}
-
 async function finish(dest: string, e: ManifestEntry, progress: RestoreProgress): Promise<void> {
   await chmod(dest, e.m);
   await utimes(dest, new Date(e.mt), new Date(e.mt));
@@ -183,12 +178,6 @@ async function writeStreaming(
   }
   if (!ok) await rm(dest, { force: true }); // never leave a short file behind
   return ok;
-}
-
-function chunkAt(ids: string[], k: number): string {
-  const id = ids[k];
-  if (id === undefined) throw new EngineError('INTEGRITY', `The manifest refers to chunk ${k}, which its chunk table does not have. The backup's manifest is damaged.`);
-  return id;
 }
 
 function selector(opts: RestoreOptions): (e: ManifestEntry) => boolean {

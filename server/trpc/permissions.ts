@@ -23,6 +23,7 @@ export const PROCEDURE_ACTIONS = {
   'backup.get': 'view',
   'backup.progress': 'view',
   'backup.shardMap': 'view',
+  'backup.files': 'view',
   'backup.verify': 'verify',
   'backup.repair': 'repair',
   'backup.recover': 'restore',

@@ -4,7 +4,7 @@
  * users and audit pages, metrics and health, and a viewer who sees no create/delete control and whose
  * forged delete call is refused. Screenshots go to tests/artifacts/screenshots/.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,18 @@ describe('console end to end (Chromium)', () => {
     expect(await treeDiff(src, target)).toEqual([]);
   });
 
+  it('lists the files inside the backup and downloads one, byte for byte', async () => {
+    await page.goto(`/backups/${encodeURIComponent(backupId)}`);
+    await page.getByLabel('Search files').fill('chat.json');
+    const row = page.getByTestId('backup-files').locator('tr', { hasText: 'chat.json' });
+    await expect.poll(() => page.getByTestId('backup-files').locator('tbody tr').count(), { timeout: 10_000 }).toBe(1);
+    await row.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe('chat.json');
+    expect((await readFile((await download.path())!)).equals(await readFile(path.join(src, 'chat.json')))).toBe(true);
+    await shot(page, 'backup-files');
+  });
+
   it('renders the dashboard charts with data', async () => {
     await page.goto('/');
     await page.locator('[data-chart="throughput"] .recharts-line-dot').first().waitFor({ timeout: 30_000 });
@@ -152,6 +164,12 @@ describe('console end to end (Chromium)', () => {
     expect(await viewer.getByRole('link', { name: /New backup|Create your first backup/ }).count()).toBe(0);
     expect(await viewer.getByRole('link', { name: 'Users' }).count()).toBe(0);
     expect(await callMutation(viewer, 'backup.delete', { backupId })).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // Viewers see what a backup holds, but a download is a restore.
+    await viewer.goto(`/backups/${encodeURIComponent(backupId)}`);
+    await viewer.getByTestId('backup-files').waitFor();
+    expect(await viewer.getByRole('link', { name: 'Download' }).count()).toBe(0);
+    const status = await viewer.evaluate(async (id) => (await fetch(`/api/backups/${encodeURIComponent(id)}/file?path=chat.json`)).status, backupId);
+    expect(status).toBe(403);
     await viewer.goto(`/backups/${encodeURIComponent(backupId)}`);
     await viewer.getByText('Shard map').waitFor();
     await ctx.close();

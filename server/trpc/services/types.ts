@@ -17,6 +17,8 @@ export type EngineApi = Pick<
   | 'getStatistics'
   | 'getStorageUsage'
   | 'getStorageHealth'
+  | 'listBackupFiles'
+  | 'readBackupFile'
   | 'optimizeStorage'
   | 'sweepOrphans'
   | 'keyStatus'

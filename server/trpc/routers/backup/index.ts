@@ -1,6 +1,7 @@
 import { router } from '../../init';
 import { create } from './create';
 import { remove } from './delete';
+import { files } from './files';
 import { get } from './get';
 import { list } from './list';
 import { progress } from './progress';
@@ -9,4 +10,4 @@ import { repair } from './repair';
 import { shardMap } from './shard-map';
 import { verify } from './verify';
 
-export const backupRouter = router({ create, list, get, progress, verify, repair, recover, restoreProgress, delete: remove, shardMap });
+export const backupRouter = router({ create, list, get, files, progress, verify, repair, recover, restoreProgress, delete: remove, shardMap });
