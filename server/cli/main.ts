@@ -21,6 +21,7 @@ Commands:
   watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
   list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  (--all: every continuous backup)
   show <backup_id>            progress <backup_id>
+  ls <backup_id> [--filter TEXT] [--limit N] [--offset N]   the files inside a backup
   verify <backup_id> [--read-data]
   repair <backup_id>
   restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite]
@@ -209,6 +210,17 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       if (!b) throw new UsageError(`Backup ${id} not found; run plexichat-backup list to see existing backups.`);
       printIfText(args, () => printBackup(b));
       return { json: b };
+    }
+    case 'ls': {
+      const { values: v, positionals } = parse(args, { filter: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } });
+      const id = needId(positionals, 'ls');
+      const limit = v.limit === undefined ? 1000 : Number(v.limit);
+      const offset = v.offset === undefined ? 0 : Number(v.offset);
+      if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) throw new UsageError('--limit must be a whole number ≥ 1 and --offset ≥ 0.');
+      const r = await (await open()).listBackupFiles(id, { filter: v.filter as string | undefined, limit, offset });
+      const lines = r.entries.map((e) => `${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${String(e.size).padStart(12)} ${e.mtime.slice(0, 19).replace('T', ' ')}  ${e.path}`);
+      if (r.total > offset + r.entries.length) lines.push(`… ${r.total - offset - r.entries.length} more (--offset ${offset + r.entries.length})`);
+      return { json: r, text: lines.join('\n') || 'No file matches.' };
     }
     case 'progress': {
       const { positionals } = parse(args, {});

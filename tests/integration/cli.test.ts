@@ -20,7 +20,7 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => 
   });
   afterAll(async () => t?.cleanup());
 
-  it('backs up, lists, shows, verifies, restores and deletes, one JSON document per command', async () => {
+  it('backs up, lists, shows, lists files, verifies, restores and deletes, one JSON document per command', async () => {
     const b = await runCli(['backup', src, '--tag', 'daily', '--retention-days', '7', '--security-level', 'basic', '--json'], t.env);
     expect(b.code, b.stderr).toBe(0);
     const meta = b.json as BackupMetadata;
@@ -32,6 +32,11 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => 
     expect((list.json as BackupMetadata[]).map((x) => x.backup_id)).toEqual([meta.backup_id]);
     const show = await runCli(['show', meta.backup_id, '--json'], t.env);
     expect((show.json as BackupMetadata).original_size).toBe(meta.original_size);
+    const ls = await runCli(['ls', meta.backup_id, '--json'], t.env);
+    expect((ls.json as { total: number }).total).toBeGreaterThanOrEqual(meta.file_count);
+    const lsText = await runCli(['ls', meta.backup_id, '--limit', '2'], t.env);
+    expect(lsText.stdout).toMatch(/^[-dl] +\d+ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}\S/m);
+    expect(lsText.stdout).toMatch(/more \(--offset 2\)/);
     const prog = await runCli(['progress', meta.backup_id, '--json'], t.env);
     expect(prog.json as BackupProgress).toMatchObject({ status: 'completed', percent: 100, phase: 'done' });
 
