@@ -1,6 +1,7 @@
 'use client';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
+import { downloadJson } from '../download';
 import { formatDate } from '../format';
 import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
@@ -9,15 +10,6 @@ import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { ErrorBox, Loading, Notice } from '../ui/feedback';
 import { Field, TextArea } from '../ui/form';
 
-function download(name: string, doc: unknown): void {
-  const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  URL.revokeObjectURL(url);
-}
-
 /** Admins: the master key (fingerprint only), its rotation state, and key escrow. */
 export function KeysPanel() {
   const trpc = useTRPC();
@@ -25,7 +17,7 @@ export function KeysPanel() {
   const [pem, setPem] = useState('');
   const escrow = useMutation(
     trpc.keys.escrow.mutationOptions({
-      onSuccess: (pkg) => download(`key-escrow-${pkg.created_at.slice(0, 10)}.json`, pkg),
+      onSuccess: (pkg) => downloadJson(`key-escrow-${pkg.created_at.slice(0, 10)}.json`, pkg),
     }),
   );
   const submit = (e: FormEvent) => {

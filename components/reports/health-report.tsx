@@ -2,26 +2,15 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
+import { downloadJson } from '../download';
 import { formatBytes, formatDate, formatPercent } from '../format';
 import { AlertStateBadge, SeverityBadge } from '../alerts/alert-badges';
-import { type RouterOutputs, useTRPC } from '../trpc/client';
+import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card, DefinitionList, PageHeader, Stat } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 import { Select } from '../ui/form';
-
-type Report = RouterOutputs['reports']['health'];
-
-/** Saves the report as JSON, the document `plexichat-backup report --json` prints. */
-function download(r: Report): void {
-  const url = URL.createObjectURL(new Blob([JSON.stringify(r, null, 2)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `health_report_${r.period.to.slice(0, 10).replace(/-/g, '')}.json`;
-  a.click();
-  URL.revokeObjectURL(url);
-}
 
 const localPath = (link: string) => {
   try {
@@ -50,7 +39,7 @@ export function HealthReportView() {
                 <option value="90">Last 90 days</option>
               </Select>
             </div>
-            <Button variant="secondary" disabled={!r} onClick={() => r && download(r)}>
+            <Button variant="secondary" disabled={!r} onClick={() => r && downloadJson(`health_report_${r.period.to.slice(0, 10).replace(/-/g, '')}.json`, r)}>
               Download JSON
             </Button>
           </>
