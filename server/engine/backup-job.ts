@@ -1,0 +1,204 @@
+/**
+ * Creating a backup: validation, the data key (recorded under the rotation lock), the running row, then
+ * the data, the manifest and the snapshot in the order docs/repository-format.md gives ("Write ordering"),
+ * and only then `completed`. A failure at any point leaves a failed row, never a completed one.
+ */
+import { and, count, eq, sql } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { backups, dataKeys } from '../../db/schema';
+import { type BackupInput, writeBackupData } from './backup';
+import { findBase, loadBaseIndex } from './base-index';
+import { type BackupRow, getBackupRow, toMetadata } from './catalog';
+import { encodeObject } from './codec';
+import type { EngineContext } from './context';
+import { EngineError } from './errors';
+import { assertCurrentMaster, KEYS_SETTING, rotatedElsewhere } from './key-rotation';
+import { cipherFor } from './keys';
+import { ProgressTracker } from './progress';
+import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
+import { putReplicas } from './shard-store';
+import { resolveSources } from './source';
+import { BACKUP_TYPES, type BackupMetadata, type CreateBackupOptions } from './types';
+
+const HEARTBEAT_MS = 1000;
+
+/** Validates, records the backup as running and starts it; `done` settles when it completes or fails. */
+export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptions): Promise<{ backup_id: string; progress: ProgressTracker; done: Promise<BackupMetadata> }> {
+  const config = ctx.config;
+  const type = opts.backupType ?? 'full';
+  if (!BACKUP_TYPES.includes(type)) throw new EngineError('INVALID', `Unknown backup type "${type}"; use one of ${BACKUP_TYPES.join(', ')}.`);
+  if (type === 'continuous' && !opts.paths?.length) throw new EngineError('INVALID', 'A continuous backup watches directories: give one or more paths.');
+  const level = opts.securityLevel ?? config.default_security_level;
+  if (!opts.paths?.length && opts.payload === undefined) throw new EngineError('INVALID', 'Nothing to back up: give one or more paths or a data payload.');
+  if (opts.priority !== undefined && (opts.priority < 1 || opts.priority > 10)) throw new EngineError('INVALID', 'priority must be between 1 and 10.');
+  if (opts.retentionDays !== undefined && (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1)) throw new EngineError('INVALID', 'retention_days must be a whole number of days, at least 1.');
+  const sources = opts.paths?.length ? await resolveSources(opts.paths) : undefined;
+  const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
+  const cipher = cipherFor(level, config.enable_encryption);
+  await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM)
+  if (level === 'government' && cipher === 'none') throw new EngineError('INVALID', 'Security level GOVERNMENT requires encryption; set enable_encryption to true or choose another level.');
+  // Continuous backups are incremental against the last backup of the same sources.
+  const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
+  const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
+
+  const [running] = await ctx.db.select({ n: count() }).from(backups).where(eq(backups.status, 'running'));
+  if ((running?.n ?? 0) >= config.max_concurrent_backups) {
+    throw new EngineError('CONFLICT', `${running?.n} backups are already running (max_concurrent_backups is ${config.max_concurrent_backups}). Wait for one to finish, or raise the limit.`);
+  }
+
+  const id = `backup_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const perType = type === 'full' ? config.full_backup_retention_days : type === 'snapshot' ? config.snapshot_retention_days : config.incremental_backup_retention_days;
+  const retention = opts.retentionDays ?? perType ?? config.retention_days;
+  await assertCurrentMaster(ctx);
+  const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
+  await ctx.db.transaction(async (tx) => {
+    // Under the row lock a rotation takes when it starts: a key wrapped by a replaced master is never recorded after it.
+    const current = await tx.execute<{ mk: string | null }>(sql`SELECT value->>'master_key' AS mk FROM settings WHERE key = ${KEYS_SETTING} FOR SHARE`);
+    const mk = current.rows[0]?.mk;
+    if (level !== 'government' && mk && mk !== wrapped.kekId) throw rotatedElsewhere(mk, wrapped.kekId);
+    await tx.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
+  });
+  const now = ctx.now();
+  await ctx.db.insert(backups).values({
+    id,
+    status: 'running',
+    backupType: type,
+    securityLevel: level,
+    userId: opts.userId ?? null,
+    tags: opts.tags ?? [],
+    retentionDays: retention,
+    priority: opts.priority ?? 5,
+    metadata: { ...(opts.metadata ?? {}), host: hostname(), ...(baseRow ? { base_backup_id: baseRow.id } : {}) },
+    sources: sources ? sources.map((s) => s.abs) : [`payload:${payload!.name}`],
+    keyId: wrapped.id,
+    ownerPid: process.pid,
+    heartbeatAt: now,
+    startedAt: now,
+  });
+  const progress = new ProgressTracker(id, ctx.now);
+  const input = { sources, payload, detectChanges: type === 'snapshot', baseRow };
+  const done = runBackup(ctx, id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, input, progress, opts.signal);
+  done.catch(() => undefined);
+  return { backup_id: id, progress, done };
+}
+
+/** Writes the data, the manifest and the snapshot, then marks the backup completed — or failed, loudly. */
+async function runBackup(
+  ctx: EngineContext,
+  id: string,
+  level: string,
+  dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> },
+  input: Omit<BackupInput, 'base'> & { baseRow: BackupRow | null },
+  progress: ProgressTracker,
+  signal?: AbortSignal,
+): Promise<BackupMetadata> {
+  const started = Date.now();
+  const beat = setInterval(() => {
+    void ctx.db.update(backups).set({ heartbeatAt: ctx.now(), progress: { ...progress.snapshot() } }).where(eq(backups.id, id)).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  try {
+    const [keyRow] = await ctx.db.select().from(dataKeys).where(eq(dataKeys.id, dk.id));
+    const keyDoc = Buffer.from(JSON.stringify({ id: keyRow!.id, securityLevel: keyRow!.securityLevel, algorithm: keyRow!.algorithm, wrapped: keyRow!.wrappedKey, kekId: keyRow!.kekId }));
+    await putReplicas(ctx, keyKey(dk.id), keyDoc, id, { want: ctx.config.replication_factor });
+    const base = input.baseRow ? await loadBaseIndex(ctx, input.baseRow) : undefined;
+    const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base }, progress, signal);
+    const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));
+    const seconds = (Date.now() - started) / 1000;
+    const snapshot: SnapshotDoc = {
+      backup_id: id,
+      key_id: dk.id,
+      security_level: level,
+      files_shards: out.filesShards,
+      chunks_shards: out.chunksShards,
+      metadata: {
+        ...toMetadata(row!),
+        status: 'completed',
+        original_size: out.originalSize,
+        file_count: out.fileCount,
+        stored_size: out.stats.referencedStoredBytes,
+        new_bytes: out.stats.newStoredBytes,
+        completed_at: ctx.now().toISOString(),
+        expires_at: new Date(ctx.now().getTime() + row!.retentionDays * 86_400_000).toISOString(),
+      },
+    };
+    const snap = encodeObject(Buffer.from(JSON.stringify(snapshot)), {
+      label: snapshotLabel(id),
+      keyId: dk.id,
+      key: dk.key,
+      cipher: dk.cipher,
+      compression: 'zstd',
+      level: 3,
+    });
+    // Snapshots go to every healthy location: any single surviving location can then list every backup.
+    await putReplicas(ctx, snapshotKey(id), snap.stored, id, { want: ctx.config.replication_factor });
+    const others = ctx.locations.enabled().filter((l) => ctx.locations.healthy(l));
+    await Promise.all(others.map((l) => l.backend.stat(snapshotKey(id)).then((s) => (s ? null : l.backend.put(snapshotKey(id), snap.stored))).catch(() => null)));
+    const s = out.stats;
+    const completedAt = ctx.now();
+    progress.phase = 'done';
+    progress.status = 'completed';
+    await ctx.db
+      .update(backups)
+      .set({
+        status: 'completed',
+        metadata: {
+          ...row!.metadata,
+          files_reused: out.filesReused,
+          ...(out.changedWhileRead.length ? { changed_while_read: out.changedWhileRead.slice(0, 1000) } : {}),
+          ...(out.skipped.length ? { skipped: out.skipped.slice(0, 1000) } : {}),
+        },
+        manifestShards: { files: out.filesShards, chunks: out.chunksShards },
+        originalSize: out.originalSize,
+        storedSize: s.referencedStoredBytes,
+        newBytes: s.newStoredBytes,
+        fileCount: out.fileCount,
+        shardCount: out.shardCount,
+        newShardCount: s.newShards,
+        compressionRatio: s.newStoredBytes > 0 ? round(s.newPlainBytes / s.newStoredBytes) : 1,
+        // Share of this backup's data that was already stored (0 = all new, 1 = all deduplicated).
+        dedupRatio: out.originalSize > 0 ? round(Math.max(0, 1 - dataNewPlain(s, out) / out.originalSize)) : 0,
+        durationMs: Math.round(seconds * 1000),
+        throughputMbps: round(out.originalSize / 1048576 / Math.max(seconds, 0.001)),
+        progress: { ...progress.snapshot() },
+        completedAt,
+        expiresAt: new Date(completedAt.getTime() + row!.retentionDays * 86_400_000),
+        ownerPid: null,
+      })
+      .where(and(eq(backups.id, id), eq(backups.status, 'running')))
+      .returning({ id: backups.id })
+      .then((done) => {
+        // Reaped while it ran (no heartbeat for 20 s: a stalled machine or catalog): its references are gone.
+        if (!done.length) throw new EngineError('CONFLICT', `Backup ${id} was marked interrupted while it was still running (its heartbeat stalled for more than 20 s). It is not listed as completed; run the backup again.`);
+      });
+    return toMetadata((await getBackupRow(ctx.db, id))!);
+  } catch (err) {
+    progress.phase = 'failed';
+    progress.status = 'failed';
+    const message = err instanceof EngineError ? err.message : `Backup ${id} failed: ${(err as Error).message}`;
+    ctx.log(message);
+    await ctx.db.transaction(async (tx) => {
+      await tx.update(backups).set({ status: 'failed', error: message, progress: { ...progress.snapshot() }, completedAt: ctx.now(), ownerPid: null }).where(eq(backups.id, id));
+      // Its shards become unreferenced: garbage collection (or a later backup through dedup) picks them up.
+      await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
+    });
+    // A snapshot already written must not let recover-catalog bring a failed backup back as completed.
+    await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch(() => undefined)));
+    throw err instanceof EngineError ? err : new EngineError('UNAVAILABLE', message, {}, { cause: err });
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+function toPayload(data: unknown, name?: string): { name: string; data: Buffer } {
+  if (typeof data === 'string') return { name: name ?? 'payload.txt', data: Buffer.from(data, 'utf8') };
+  if (data instanceof Uint8Array) return { name: name ?? 'payload.bin', data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+  return { name: name ?? 'payload.json', data: Buffer.from(JSON.stringify(data)) };
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** New plaintext bytes of file data (manifest shards excluded), bounded by the data size. */
+function dataNewPlain(s: { newPlainBytes: number }, out: { originalSize: number }): number {
+  return Math.min(s.newPlainBytes, out.originalSize);
+}
