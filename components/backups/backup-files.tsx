@@ -36,8 +36,8 @@ export function BackupFiles({ backupId }: { backupId: string }) {
             <thead className="text-xs uppercase text-slate-500">
               <tr>
                 <th className="py-1">Path</th>
-                <th className="text-right">Size</th>
-                <th>Modified</th>
+                <th className="px-3 text-right">Size</th>
+                <th className="px-3">Modified</th>
                 {canDownload && <th />}
               </tr>
             </thead>
@@ -48,8 +48,8 @@ export function BackupFiles({ backupId }: { backupId: string }) {
                     {f.path}
                     {f.type !== 'file' && <span className="ml-1 text-slate-400">({f.type})</span>}
                   </td>
-                  <td className="whitespace-nowrap text-right tabular-nums">{f.type === 'file' ? formatBytes(f.size) : ''}</td>
-                  <td className="whitespace-nowrap text-xs text-slate-500">{formatDate(f.mtime)}</td>
+                  <td className="whitespace-nowrap px-3 text-right tabular-nums">{f.type === 'file' ? formatBytes(f.size) : ''}</td>
+                  <td className="whitespace-nowrap px-3 text-xs text-slate-500">{formatDate(f.mtime)}</td>
                   {canDownload && (
                     <td className="text-right">
                       {f.type === 'file' && (
