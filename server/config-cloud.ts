@@ -85,6 +85,12 @@ export type GcsLocationKeys = z.infer<typeof gcsLocationKeys>;
 
 const KEY_SCHEMAS: Record<string, z.ZodType> = { s3: s3LocationKeys, azure: azureLocationKeys, gcs: gcsLocationKeys };
 
+/** The keys a location of this type may hold beyond the common ones (empty for local and unknown types). */
+export function knownLocationKeys(type: string): string[] {
+  const schema = KEY_SCHEMAS[type];
+  return schema && 'shape' in schema ? Object.keys((schema as unknown as z.ZodObject).shape) : [];
+}
+
 /** Problems with a cloud location's keys, each naming the location and key; empty when valid or not a cloud type. */
 export function cloudLocationIssues(loc: StorageLocationConfig): string[] {
   const schema = KEY_SCHEMAS[loc.type];

@@ -3,9 +3,13 @@
  * This is the only module that reads process.env for settings; everything else receives a Config.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { cloudLocationIssues, isSecretKey, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
+import { cloudLocationIssues, isSecretKey, knownLocationKeys, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
+import { alertSettings } from './alert-config';
+import { ConfigError } from './config-error';
+import { closestKey } from './config-keys';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -49,6 +53,34 @@ const hsmSchema = z.object({
 });
 export type HsmConfig = z.infer<typeof hsmSchema>;
 
+/** An IPv4 or IPv6 network in CIDR notation ("10.0.0.0/8", "fe80::/10"); a bare address means a single host. */
+export const cidr = z.string().refine(
+  (v) => {
+    const [addr, bits, extra] = v.split('/');
+    const family = isIP(addr ?? '');
+    if (!family || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: 'must be an IP network in CIDR notation, e.g. "10.0.0.0/8" or "fe80::/10"' },
+);
+
+/**
+ * Networks the product never connects to unless told otherwise: link-local (and so the cloud metadata
+ * services at 169.254.169.254 and fd00:ec2::254), Alibaba's metadata address, and "this network".
+ */
+export const DEFAULT_DENIED_NETWORKS = ['169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128', '100.100.100.200/32', '0.0.0.0/8'];
+
+const outboundSchema = z.strictObject({
+  /** No outbound request (storage, Slack, webhook, SMTP) may reach an address in these networks. */
+  denied_networks: z.array(cidr).default(DEFAULT_DENIED_NETWORKS),
+  /** When set, outbound requests may reach only these networks (the denied list still applies). */
+  allowed_networks: z.array(cidr).optional(),
+});
+export type OutboundPolicyConfig = z.infer<typeof outboundSchema>;
+
+const absoluteDir = z.string().refine((v) => path.isAbsolute(v) && !v.split(/[\\/]/).includes('..'), { error: 'must be an absolute directory without ".."' });
+
 const configSchema = z.object({
   data_dir: z.string().min(1),
   storage_root: z.string().min(1),
@@ -81,6 +113,15 @@ const configSchema = z.object({
   alerts: z.record(z.string(), z.unknown()).default({}),
   alert_thresholds: z.record(z.string(), z.number()).default({}),
   hsm: hsmSchema.optional(),
+  /** Where operators may back up from through the console and API (admins: anywhere but the installation's own files). */
+  allowed_backup_paths: z.array(absoluteDir).default([]),
+  /** Where operators may restore to through the console and API. */
+  allowed_restore_paths: z.array(absoluteDir).default([]),
+  outbound: outboundSchema.default({ denied_networks: DEFAULT_DENIED_NETWORKS }),
+  /** Peers whose X-Forwarded-For header is believed (reverse proxies); nobody else's is. */
+  trusted_proxies: z.array(cidr).default([]),
+  /** Largest upload accepted by the console, in MiB (streamed to a temporary file, never held in memory). */
+  max_upload_mb: intIn(1, 1024 * 1024),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -94,9 +135,7 @@ export type Config = z.infer<typeof configSchema> & {
 /** The environment as configuration sees it (kept loose so tests can pass a plain object). */
 export type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Environment variables the spec names, mapped to config keys and parsers. */
 const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
@@ -118,6 +157,10 @@ const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_CLEANUP_INTERVAL_HOURS: ['cleanup_interval_hours', Number],
   PLEXICHAT_CLOUD_RETRIES: ['cloud_retries', Number],
   PLEXICHAT_PUBLIC_URL: ['public_url', String],
+  PLEXICHAT_ALLOWED_BACKUP_PATHS: ['allowed_backup_paths', (v) => v.split(':').filter(Boolean)],
+  PLEXICHAT_ALLOWED_RESTORE_PATHS: ['allowed_restore_paths', (v) => v.split(':').filter(Boolean)],
+  PLEXICHAT_TRUSTED_PROXIES: ['trusted_proxies', (v) => v.split(',').map((x) => x.trim()).filter(Boolean)],
+  PLEXICHAT_MAX_UPLOAD_MB: ['max_upload_mb', Number],
 };
 
 function parseBool(v: string): unknown {
@@ -149,6 +192,7 @@ function defaults(env: Env): Record<string, unknown> {
     storage_timeout_seconds: 60,
     public_url: `http://localhost:${port}`,
     storage_locations: [],
+    max_upload_mb: 1024,
   };
 }
 
@@ -169,6 +213,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new ConfigError(`Config file ${file} must hold a JSON object of settings.`);
     }
+    const unknown = unknownKeys(parsed as Record<string, unknown>);
+    if (unknown.length) throw new ConfigError(`Invalid configuration in ${file} (PLEXICHAT_CONFIG): ${unknown.join('; ')}. Fix the spelling or remove the setting.`);
     for (const [k, v] of Object.entries(parsed)) {
       merged[k] = v;
       source[k] = `config file ${file}`;
@@ -232,6 +278,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       `Invalid configuration: replication_factor is ${cfg.replication_factor} but only ${enabled} storage location(s) are enabled; add locations under storage_locations or lower replication_factor.`,
     );
   }
+  alertSettings(cfg); // the alerts block is checked at start like the rest (throws ConfigError naming the field)
   const key = env.PLEXICHAT_ENCRYPTION_KEY;
   return {
     ...cfg,
@@ -240,6 +287,33 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       previous: (env.PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     },
   };
+}
+
+/** Settings the config file may hold that are not in the schema: the spec's block that becomes storage locations. */
+const FILE_ONLY_KEYS = ['cloud_storage'];
+
+/** Keys of the config file that no setting has, each with the closest known name: a typo must not silently fall back to a default. */
+function unknownKeys(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const check = (obj: unknown, known: string[], where: string) => {
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
+    for (const k of Object.keys(obj)) {
+      if (known.includes(k)) continue;
+      const near = closestKey(k, known);
+      problems.push(`unknown setting "${where}${k}"${near ? ` (did you mean "${where}${near}"?)` : ''}`);
+    }
+  };
+  check(doc, [...Object.keys(configSchema.shape), ...FILE_ONLY_KEYS], '');
+  check(doc.hsm, Object.keys(hsmSchema.shape), 'hsm.');
+  check(doc.outbound, Object.keys(outboundSchema.shape), 'outbound.');
+  if (Array.isArray(doc.storage_locations)) {
+    doc.storage_locations.forEach((loc, i) => {
+      if (!loc || typeof loc !== 'object') return;
+      const type = String((loc as { type?: unknown }).type);
+      check(loc, [...Object.keys(locationSchema.shape), ...knownLocationKeys(type)], `storage_locations.${i}.`);
+    });
+  }
+  return problems;
 }
 
 const isSecretName = (k: string) => k === 'pin' || isSecretKey(k);

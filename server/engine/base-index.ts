@@ -10,6 +10,7 @@ import type { EngineContext } from './context';
 import { parseEntry, type ManifestEntry } from './manifest';
 import { ShardReader } from './shard-reader';
 import type { BackupType, SecurityLevel } from './types';
+import { readChunkTable } from './chunk-table';
 
 export async function findBase(ctx: EngineContext, type: BackupType, sources: string[], level: string): Promise<BackupRow | null> {
   const conds = [eq(backups.status, 'completed'), eq(backups.securityLevel, level), sql`${backups.sources} = ${JSON.stringify(sources)}::jsonb`];
@@ -22,8 +23,7 @@ export async function loadBaseIndex(ctx: EngineContext, row: BackupRow): Promise
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
-  const chunkIds: string[] = [];
-  for await (const line of reader.lines(chunks)) chunkIds.push(...(JSON.parse(line) as string[]));
+  const chunkIds = await readChunkTable(reader.lines(chunks));
   const entries = new Map<string, ManifestEntry>();
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);

@@ -9,6 +9,7 @@ import { EngineError } from './errors';
 import { chunkAt, parseEntry, slice } from './manifest';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from './types';
+import { readChunkTable } from './chunk-table';
 
 export interface BackupFileEntry {
   path: string;
@@ -52,8 +53,7 @@ export async function openFile(ctx: EngineContext, row: BackupRow, filePath: str
   }
   if (!found) throw new EngineError('NOT_FOUND', `Backup ${row.id} has no file "${filePath}"; list its files to see the exact path.`);
   if (found.t !== 'f') throw new EngineError('INVALID', `"${filePath}" in backup ${row.id} is a ${TYPES[found.t]}, not a file; restore it instead.`);
-  const chunkIds: string[] = [];
-  for await (const line of reader.lines(chunks)) chunkIds.push(...(JSON.parse(line) as string[]));
+  const chunkIds = await readChunkTable(reader.lines(chunks));
   const extents = found.x ?? [];
   await reader.load([...new Set(extents.map(([k]) => chunkAt(chunkIds, k)))]);
   const entry: BackupFileEntry = { path: found.p, type: 'file', size: found.s ?? 0, mtime: new Date(found.mt).toISOString(), mode: found.m };

@@ -13,6 +13,7 @@ import { snapshotLabel, type SnapshotDoc } from './repository';
 import { ADOPTED_KEY } from './setup';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from './types';
+import { readChunkTable } from './chunk-table';
 
 export interface RecoverReport {
   keys: number;
@@ -101,8 +102,7 @@ export async function rebuildCatalog(ctx: EngineContext): Promise<RecoverReport>
       const doc = JSON.parse((await ctx.pool.decode(stored, snapshotLabel(backupId), k ? { [h.keyId]: k } : {})).toString('utf8')) as SnapshotDoc;
       const reader = new ShardReader(ctx, doc.security_level as SecurityLevel);
       await reader.load([...doc.files_shards, ...doc.chunks_shards]);
-      const chunkIds: string[] = [];
-      for await (const line of reader.lines(doc.chunks_shards)) chunkIds.push(...(JSON.parse(line) as string[]));
+      const chunkIds = await readChunkTable(reader.lines(doc.chunks_shards));
       const refs = [...new Set([...doc.files_shards, ...doc.chunks_shards, ...chunkIds])];
       const m = doc.metadata as Record<string, unknown>;
       const num = (v: unknown) => (typeof v === 'number' ? v : 0);

@@ -13,6 +13,7 @@ import { EngineError } from './errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from './manifest';
 import { ShardReader } from './shard-reader';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from './types';
+import { readChunkTable } from './chunk-table';
 
 const AHEAD = 6;
 const MAX_WRITERS = 32;
@@ -33,8 +34,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
 
-  const chunkIds: string[] = [];
-  for await (const line of reader.lines(chunks)) chunkIds.push(...(JSON.parse(line) as string[]));
+  const chunkIds = await readChunkTable(reader.lines(chunks));
   const selected = selector(opts);
 
   // Pass 1: which chunks the selected files need, and totals for progress.

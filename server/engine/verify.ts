@@ -14,6 +14,7 @@ import { shardKey } from './repository';
 import { isStorageError } from './storage/backend';
 import type { BadReplica, RepairResult, SecurityLevel, VerifyResult } from './types';
 import { forEachLimit } from './for-each-limit';
+import { readChunkTable } from './chunk-table';
 
 const CONCURRENCY = 8;
 
@@ -89,8 +90,7 @@ async function affectedFiles(ctx: EngineContext, row: BackupRow, lost: Set<strin
   try {
     const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
     await reader.load([...files, ...chunks]);
-    const chunkIds: string[] = [];
-    for await (const line of reader.lines(chunks)) chunkIds.push(...(JSON.parse(line) as string[]));
+    const chunkIds = await readChunkTable(reader.lines(chunks));
     const out: string[] = [];
     for await (const line of reader.lines(files)) {
       const e = parseEntry(line);

@@ -41,3 +41,40 @@ describe('configuration', () => {
     expect(loadConfig({ PLEXICHAT_ENCRYPTION_KEY: 'k'.repeat(64), PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS: ' a1 , b2,' }, dir).master_key_source.previous).toEqual(['a1', 'b2']);
   });
 });
+
+describe('configuration refuses what it does not understand', () => {
+  it('stops at start on a misspelled key, naming the key it resembles', () => {
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ replicaton_factor: 2 }) }, dir)).toThrow(/unknown setting "replicaton_factor" \(did you mean "replication_factor"\?\)/);
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ totally_unrelated_thing: 1 }) }, dir)).toThrow(/unknown setting "totally_unrelated_thing"/);
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ outbound: { denied_network: [] } }) }, dir)).toThrow(/unknown setting "outbound.denied_network" \(did you mean "outbound.denied_networks"\?\)/);
+    expect(() =>
+      loadConfig({ PLEXICHAT_CONFIG: file({ storage_locations: [{ name: 'a', type: 'local', path: '/a', priorty: 1 }, { name: 'b', type: 'local', path: '/b' }] }) }, dir),
+    ).toThrow(/unknown setting "storage_locations.0.priorty" \(did you mean "storage_locations.0.priority"\?\)/);
+  });
+
+  it('accepts the cloud keys of a location of that type', () => {
+    const c = loadConfig({ PLEXICHAT_CONFIG: file({ replication_factor: 1, storage_locations: [{ name: 's', type: 's3', bucket_name: 'bkt', endpoint: 'http://127.0.0.1:1', force_path_style: true }] }) }, dir);
+    expect(c.storage_locations[0]).toMatchObject({ bucket_name: 'bkt' });
+  });
+
+  it('validates the alerts block at start', () => {
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ alerts: { email: { smtp_port: 'x' } } }) }, dir)).toThrow(/alerts\.email\.smtp_port/);
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ alerts: { slak: {} } }) }, dir)).toThrow(/alerts has unknown setting\(s\) "slak"/);
+  });
+
+  it("maps the spec's alert_thresholds names", () => {
+    const c = loadConfig({ PLEXICHAT_CONFIG: file({ alert_thresholds: { storage_usage: 85, failed_backup_rate: 5 } }) }, dir);
+    expect(c.alert_thresholds).toEqual({ storage_usage: 85, failed_backup_rate: 5 });
+  });
+
+  it('reads the path policy, the network policy and the trusted proxies', () => {
+    const c = loadConfig({ PLEXICHAT_ALLOWED_BACKUP_PATHS: '/srv/a:/srv/b', PLEXICHAT_ALLOWED_RESTORE_PATHS: '/restore', PLEXICHAT_TRUSTED_PROXIES: '127.0.0.1, ::1' }, dir);
+    expect(c.allowed_backup_paths).toEqual(['/srv/a', '/srv/b']);
+    expect(c.allowed_restore_paths).toEqual(['/restore']);
+    expect(c.trusted_proxies).toEqual(['127.0.0.1', '::1']);
+    expect(c.outbound.denied_networks).toContain('169.254.0.0/16');
+    expect(c.max_upload_mb).toBe(1024);
+    expect(() => loadConfig({ PLEXICHAT_ALLOWED_BACKUP_PATHS: 'relative/dir' }, dir)).toThrow(/allowed_backup_paths.0 must be an absolute directory/);
+    expect(() => loadConfig({ PLEXICHAT_CONFIG: file({ outbound: { denied_networks: ['10.0.0.0/33'] } }) }, dir)).toThrow(/outbound.denied_networks.0 must be an IP network/);
+  });
+});
