@@ -10,7 +10,7 @@ import { EngineError } from './errors';
 export const SHARD_ID = /^[0-9a-f]{64}-[0-9a-f]{12}$/;
 
 /** More chunks than this in one backup is not a table we wrote (4 PiB at the smallest chunk size). */
-const MAX_CHUNKS = 1 << 34;
+const MAX_CHUNKS = 2 ** 34;
 
 export function parseChunkTableLine(line: string, lineNo: number): string[] {
   let ids: unknown;
