@@ -5,7 +5,20 @@ import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, 
 
 export const TMP_DIR = '.tmp';
 
-/** A location on a local (or mounted) file system. Writes go to a temp file, are fsynced, then renamed. */
+/** The file-system calls a write makes: a seam, so a test can see what is fsynced and in which order. */
+export interface LocalFs {
+  open: typeof open;
+  rename: typeof rename;
+  mkdir: typeof mkdir;
+}
+const NODE_FS: LocalFs = { open, rename, mkdir };
+
+/**
+ * A location on a local (or mounted) file system. A write goes to a temp file, which is fsynced, renamed
+ * into place, and then its directory is fsynced: without that last step the rename (the object's name) can
+ * be lost in a power cut although its bytes were synced. A new directory is made durable the same way, by
+ * fsyncing its parent. This is what restic's local backend does.
+ */
 export class LocalBackend implements StorageBackend {
   readonly type = 'local';
   /** Directories known to exist: a mkdir per object costs a round trip on the hot path. */
@@ -14,6 +27,7 @@ export class LocalBackend implements StorageBackend {
   constructor(
     readonly name: string,
     private readonly root: string,
+    private readonly fs: LocalFs = NODE_FS,
   ) {}
 
   async init(): Promise<void> {
@@ -33,20 +47,45 @@ export class LocalBackend implements StorageBackend {
     try {
       const dir = path.dirname(final);
       if (!this.dirs.has(dir)) {
-        await mkdir(dir, { recursive: true });
+        await this.makeDir(dir);
         this.dirs.add(dir);
       }
-      const fh = await open(tmp, 'w', 0o600);
+      const fh = await this.fs.open(tmp, 'w', 0o600);
       try {
         await fh.writeFile(data);
         await fh.datasync();
       } finally {
         await fh.close();
       }
-      await rename(tmp, final);
+      await this.fs.rename(tmp, final);
+      await this.syncDir(dir);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw this.wrap(err, key, 'write');
+    }
+  }
+
+  /** Creates `dir` (and missing parents), then fsyncs the parent of each directory it created. */
+  private async makeDir(dir: string): Promise<void> {
+    const first = await this.fs.mkdir(dir, { recursive: true });
+    if (first === undefined) return; // it existed already
+    for (let d = dir; ; d = path.dirname(d)) {
+      await this.syncDir(path.dirname(d));
+      if (d === first || path.dirname(d) === d) break;
+    }
+  }
+
+  /** fsync of a directory, so the names in it survive a power cut. */
+  private async syncDir(dir: string): Promise<void> {
+    const fh = await this.fs.open(dir, 'r');
+    try {
+      await fh.sync();
+    } catch (err) {
+      // A few file systems cannot fsync a directory (they sync names with the data, or not at all).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    } finally {
+      await fh.close();
     }
   }
 
