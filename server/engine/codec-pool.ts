@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { APP_ROOT } from '../../db/paths';
-import { IntegrityError, type Encoded, type EncodeOptions } from './codec';
+import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
 
 interface Job {
@@ -93,12 +93,16 @@ export class CodecPool {
     return (await this.run<{ checksum: string | null }>({ op: 'checksum', data }, [data.buffer as ArrayBuffer])).checksum;
   }
 
-  /** Verifies (against `expected` when given), decrypts and decompresses. `stored` is transferred. */
-  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>, expected?: string): Promise<Buffer> {
+  /**
+   * Verifies (against the expected checksum when given), decrypts and decompresses. `stored` is transferred:
+   * read its length before calling.
+   */
+  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>, opts: DecodeOptions | string = {}): Promise<Buffer> {
     const data = transferable(stored);
     const k: Record<string, Uint8Array> = {};
     for (const [id, key] of Object.entries(keys)) k[id] = new Uint8Array(key);
-    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, expected }, [data.buffer as ArrayBuffer]);
+    const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
+    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o }, [data.buffer as ArrayBuffer]);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   }
 

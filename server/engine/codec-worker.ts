@@ -1,12 +1,12 @@
 /** Runs in a worker thread: the CPU-heavy half of the pipeline (compress + encrypt + checksum, and back). */
 import { createHmac } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { decodeObject, encodeObject, storedChecksum, type EncodeOptions } from './codec';
+import { decodeObject, encodeObject, storedChecksum, type DecodeOptions, type EncodeOptions } from './codec';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
   | { id: number; op: 'encode'; data: Uint8Array; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
-  | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; expected?: string }
+  | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions }
   | { id: number; op: 'checksum'; data: Uint8Array };
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -23,11 +23,7 @@ parentPort!.on('message', (req: Request) => {
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
-      const plain = decodeObject(toBuf(req.data), req.label, (k) => {
-        const key = req.keys[k];
-        if (!key) throw new Error(`data key ${k} not provided`);
-        return toBuf(key);
-      }, req.expected);
+      const plain = decodeObject(toBuf(req.data), req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts);
       const out = new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
       const transfer = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? [out.buffer] : [];
       parentPort!.postMessage({ id: req.id, ok: true, plain: out }, transfer as ArrayBuffer[]);

@@ -8,7 +8,7 @@
  * label (its content id), so a header edit or an object swapped under another name fails authentication.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { compressAdaptive, compressionCode, compressionFromCode, decompress, type Compression, type CompressionPolicy } from './compression';
+import { compressAdaptive, compressionCode, compressionFromCode, decompress, DecompressionError, type Compression, type CompressionPolicy } from './compression';
 
 const MAGIC = Buffer.from('PXS1');
 const VERSION = 1;
@@ -81,29 +81,60 @@ export interface ObjectHeader {
   compression: Compression;
 }
 
+/** Key ids we write are short printable ASCII (`dk-<hex>`); anything else in a header is damage. */
+const KEY_ID = /^[\x21-\x7e]*$/;
+const KEY_BYTES: Record<Exclude<Cipher, 'none'>, number> = { 'aes-256-gcm': 32, 'aes-128-gcm': 16 };
+
+/**
+ * Parses the header of untrusted bytes. Every length it reads is checked against the object's size first:
+ * the key-id length byte cannot make the body start (or the tag sit) outside the object.
+ */
 export function readHeader(stored: Buffer): ObjectHeader {
   if (stored.length < 8 + SUM || !stored.subarray(0, 4).equals(MAGIC)) throw new IntegrityError('not a PlexiChat repository object');
   if (stored[4] !== VERSION) throw new IntegrityError(`unsupported object format version ${stored[4]}`);
   const cipher = CIPHERS[stored[6]!];
   if (!cipher) throw new IntegrityError(`unknown cipher code ${stored[6]}`);
-  return { keyId: stored.subarray(8, 8 + stored[7]!).toString('ascii'), cipher, compression: compressionFromCode(stored[5]!) };
+  const compression = compressionFromCode(stored[5]!);
+  if (!compression) throw new IntegrityError(`unknown compression code ${stored[5]}`);
+  if (headerLength(stored, cipher) + (cipher === 'none' ? 0 : TAG) + SUM > stored.length) throw new IntegrityError('the header claims more bytes than the object holds');
+  const keyId = stored.subarray(8, 8 + stored[7]!).toString('latin1');
+  if (!KEY_ID.test(keyId)) throw new IntegrityError('the header names a key id that is not one');
+  return { keyId, cipher, compression };
 }
 
-/** Verifies, decrypts and decompresses an object. `keyFor` returns the data key named in the header. */
-export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer, expectedChecksum?: string): Buffer {
+function headerLength(stored: Buffer, cipher: Cipher): number {
+  return 8 + stored[7]! + (cipher === 'none' ? 0 : NONCE);
+}
+
+export interface DecodeOptions {
+  /** The checksum the catalog recorded; a different object under the same name is refused. */
+  expectedChecksum?: string;
+  /** false: an object without encryption is refused (the repository requires encryption). Default true. */
+  allowPlain?: boolean;
+}
+
+/**
+ * Verifies, decrypts and decompresses an object. `keyFor` returns the data key named in the header (or
+ * null when it is not one we hold). Every way hostile bytes can fail is an IntegrityError.
+ */
+export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer | null, opts: DecodeOptions | string = {}): Buffer {
+  const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
   const sum = storedChecksum(stored);
-  if (sum === null || (expectedChecksum !== undefined && sum !== expectedChecksum)) throw new IntegrityError('checksum mismatch');
+  if (sum === null || (o.expectedChecksum !== undefined && sum !== o.expectedChecksum)) throw new IntegrityError('checksum mismatch');
   const h = readHeader(stored);
-  const keyLen = stored[7]!;
-  const headerLen = 8 + keyLen + (h.cipher === 'none' ? 0 : NONCE);
+  const headerLen = headerLength(stored, h.cipher);
   const end = stored.length - SUM;
   let body: Buffer;
   if (h.cipher === 'none') {
+    if (o.allowPlain === false) throw new IntegrityError('the object is not encrypted, but this repository requires encryption (planted or tampered object)');
     body = stored.subarray(headerLen, end);
   } else {
+    const key = keyFor(h.keyId);
+    if (!key) throw new IntegrityError(`the object names data key ${h.keyId}, which is not a key of this repository`);
+    if (key.length !== KEY_BYTES[h.cipher]) throw new IntegrityError(`the object claims ${h.cipher}, which data key ${h.keyId} is not for`);
     const header = stored.subarray(0, headerLen);
-    const nonce = stored.subarray(8 + keyLen, headerLen);
-    const d = createDecipheriv(h.cipher as 'aes-256-gcm', keyFor(h.keyId), nonce);
+    const nonce = stored.subarray(headerLen - NONCE, headerLen);
+    const d = createDecipheriv(h.cipher as 'aes-256-gcm', key, nonce);
     d.setAAD(Buffer.concat([header, Buffer.from(label)]));
     d.setAuthTag(stored.subarray(end - TAG, end));
     try {
@@ -112,5 +143,10 @@ export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: stri
       throw new IntegrityError('decryption failed (wrong key or tampered data)');
     }
   }
-  return decompress(body, h.compression);
+  try {
+    return decompress(body, h.compression);
+  } catch (err) {
+    if (err instanceof DecompressionError) throw new IntegrityError(err.message);
+    throw err;
+  }
 }

@@ -8,6 +8,7 @@
 import * as lz4 from 'lz4-napi';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
+import * as zstdFrames from 'zstd-napi/binding';
 
 export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -19,10 +20,16 @@ export function compressionCode(c: Compression): number {
   return COMPRESSIONS.indexOf(c);
 }
 
-export function compressionFromCode(code: number): Compression {
-  const c = COMPRESSIONS[code];
-  if (!c) throw new Error(`unknown compression code ${code}`);
-  return c;
+/** Any stored object's plaintext is at most this (the largest shard is 4 × 20 MiB); more is not ours. */
+export const MAX_PLAIN = 128 * 1024 * 1024;
+
+/** Stored bytes that cannot be decompressed: a damaged or forged object, never a crash of the reader. */
+export class DecompressionError extends Error {
+  override readonly name = 'DecompressionError';
+}
+
+export function compressionFromCode(code: number): Compression | null {
+  return COMPRESSIONS[code] ?? null;
 }
 
 function sampleOf(data: Buffer): Buffer {
@@ -63,17 +70,45 @@ export function compress(data: Buffer, algo: Compression, level: number): Buffer
   }
 }
 
+/**
+ * Decompresses stored bytes, which may be hostile: the size a frame declares is checked against MAX_PLAIN
+ * before anything is allocated, and every library error becomes a DecompressionError.
+ */
 export function decompress(data: Buffer, algo: Compression): Buffer {
-  switch (algo) {
-    case 'none':
-      return data;
-    case 'zstd':
-      return zstd.decompress(data);
-    case 'lz4':
-      return lz4.uncompressSync(data);
-    case 'gzip':
-      return gunzipSync(data);
+  try {
+    switch (algo) {
+      case 'none':
+        return data;
+      case 'zstd':
+        return zstdDecompress(data);
+      case 'lz4': {
+        // lz4-napi prepends the plaintext size (u32 LE) and allocates it up front.
+        // lz4 never expands more than 255:1, so a larger claim is a lie told to make us allocate.
+        if (data.length < 4 || data.readUInt32LE(0) > Math.min(MAX_PLAIN, data.length * 255 + 64)) throw new DecompressionError('lz4 block declares an impossible size');
+        return lz4.uncompressSync(data);
+      }
+      case 'gzip':
+        return gunzipSync(data, { maxOutputLength: MAX_PLAIN });
+    }
+  } catch (err) {
+    if (err instanceof DecompressionError) throw err;
+    throw new DecompressionError(`${algo} data is damaged (${(err as Error).message})`);
   }
+}
+
+/**
+ * One zstd frame with its content size declared (what `compress` writes). zstd-napi's own decompress would
+ * allocate whatever a frame declares, and loops for ever on some damaged frames without a declared size.
+ */
+function zstdDecompress(data: Buffer): Buffer {
+  const size = zstdFrames.getFrameContentSize(data);
+  // A block of at least 4 bytes yields at most 128 KiB, so a frame cannot honestly claim more than this.
+  if (size === null || size > Math.min(MAX_PLAIN, data.length * 32768)) throw new DecompressionError('zstd frame without a plausible content size');
+  if (zstdFrames.findFrameCompressedSize(data) !== data.length) throw new DecompressionError('zstd data is not exactly one frame');
+  const out = Buffer.allocUnsafe(size);
+  const n = zstdFrames.decompress(out, data);
+  if (n !== size) throw new DecompressionError('zstd frame is shorter than it declares');
+  return out;
 }
 
 /** Compresses with the chosen algorithm; falls back to 'none' when the gain is under 3%. */
