@@ -16,8 +16,8 @@ export async function signInAction(_prev: SignInState, form: FormData): Promise<
     if (err instanceof CredentialsSignin) {
       return {
         error:
-          err.code === 'locked'
-            ? 'Too many failed sign-ins: this account is locked for a while. Try again later, or ask an admin.'
+          err.code === 'throttled'
+            ? 'Too many failed sign-ins for this email or from this address. Wait 15 minutes and try again, or ask an admin to unlock the account.'
             : 'Wrong email or password.',
       };
     }

@@ -12,12 +12,16 @@ export const authConfig = {
   session: { strategy: 'jwt', maxAge: SESSION_MAX_AGE_S, updateAge: 15 * 60 },
   providers: [],
   callbacks: {
+    // The session id (server/auth/sessions.ts) rides in the JWT; getCurrentUser checks it on every request.
     jwt({ token, user }) {
       if (user?.id) token.sub = user.id;
+      const sid = (user as { sid?: unknown } | undefined)?.sid;
+      if (typeof sid === 'string') token.sid = sid;
       return token;
     },
     session({ session, token }) {
       if (token.sub) session.user.id = token.sub;
+      if (typeof token.sid === 'string') (session as { sid?: string }).sid = token.sid;
       return session;
     },
   },

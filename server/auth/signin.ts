@@ -1,98 +1,73 @@
 /**
- * Checking a sign-in: argon2id verification, slowing repeated failures, and locking the account for a
- * while after too many. Every attempt, failure and lock lands in the audit trail. Framework-free.
+ * Checking a sign-in: throttling (server/auth/throttle.ts), then argon2id verification. Unknown and known
+ * emails take the same path and get the same answers: a throttled attempt is refused before any account is
+ * looked at, and a wrong password and an unknown email both cost one argon2 verification. Every attempt
+ * (with its outcome) and every block that starts lands in the audit trail. Framework-free.
  */
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { auditEvents, users } from '../../db/schema';
+import { clientKey } from './client-address';
 import { dummyHash, verifyPassword } from './password';
+import { activeBlock, DEFAULT_THROTTLE, delayFor as scopeDelay, failureDelay, prune, recordFailure, recordSuccess, reserve, type ThrottlePolicy } from './throttle';
 import { normalizeEmail, type PublicUser, toPublicUser } from './users';
-
-export interface LockoutPolicy {
-  /** Failures in a row before the account is locked. */
-  maxFailures: number;
-  lockMs: number;
-  /** Failures in a row after which each answer is delayed (doubling, up to maxDelayMs). */
-  slowAfter: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_POLICY: LockoutPolicy = { maxFailures: 5, lockMs: 15 * 60_000, slowAfter: 2, baseDelayMs: 500, maxDelayMs: 4000 };
 
 export type SignInResult =
   | { ok: true; user: PublicUser }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'locked'; lockedUntil: string };
+  /** Too many failures for this email from this client, from this client, or for this email: wait. */
+  | { ok: false; reason: 'throttled'; retryAfterS: number };
+
+/** The delay schedule of one email from one client (what a user retrying a forgotten password meets). */
+export const DEFAULT_POLICY = { slowAfter: DEFAULT_THROTTLE.pair.slowAfter, baseDelayMs: DEFAULT_THROTTLE.baseDelayMs, maxDelayMs: DEFAULT_THROTTLE.maxDelayMs };
+export const delayFor = (failures: number, p: typeof DEFAULT_POLICY): number => scopeDelay(failures, p, p);
 
 export interface SignInOptions {
+  /** The client's address (server/auth/client-address.ts), null when unknown. */
   ip?: string | null;
-  policy?: LockoutPolicy;
+  policy?: ThrottlePolicy;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Failures for emails that have no account, kept in memory so unknown and known emails are slowed alike. */
-const unknownFailures = new Map<string, number>();
-
-export function delayFor(failures: number, p: LockoutPolicy): number {
-  if (failures < p.slowAfter) return 0;
-  return Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (failures - p.slowAfter));
-}
-
 export async function authenticate(db: Db, rawEmail: string, password: string, opts: SignInOptions = {}): Promise<SignInResult> {
-  const p = opts.policy ?? DEFAULT_POLICY;
-  const now = opts.now ?? (() => new Date());
+  const p = opts.policy ?? DEFAULT_THROTTLE;
+  const now = (opts.now ?? (() => new Date()))();
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const email = normalizeEmail(rawEmail).slice(0, 320);
-  const details = opts.ip ? { ip: opts.ip } : {};
-  const audit = (action: string, outcome: 'success' | 'failure' | 'denied', extra: Record<string, unknown> = {}) =>
-    db.insert(auditEvents).values({ actor: email || '(empty)', action, target: email || null, outcome, details: { ...details, ...extra } });
+  const subject = { email, client: clientKey(opts.ip ?? null) };
+  const base = { ip: opts.ip ?? null };
+  const audit = (action: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>) =>
+    db.insert(auditEvents).values({ actor: email || '(empty)', action, target: email || null, outcome, details: { ...base, ...details } });
+  const throttled = async (scope: string, until: Date | null): Promise<SignInResult> => {
+    await audit('auth.signin', 'denied', { reason: 'throttled', scope, ...(until ? { blocked_until: until.toISOString() } : {}) });
+    const retryAfterS = until ? Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) : 60;
+    return { ok: false, reason: 'throttled', retryAfterS };
+  };
+
+  await prune(db, p, now);
+  const block = await activeBlock(db, subject, p, now);
+  if (block) return throttled(block.scope, block.until);
+  const reservation = await reserve(db, subject, p, now);
+  if (reservation.over) return throttled(reservation.over, null);
 
   const [row] = email ? await db.select().from(users).where(eq(users.email, email)) : [];
-  if (!row) {
-    await verifyPassword(await dummyHash(), password);
-    const n = (unknownFailures.get(email) ?? 0) + 1;
-    unknownFailures.set(email, n);
-    if (unknownFailures.size > 10_000) unknownFailures.clear();
-    await audit('auth.signin', 'failure', { reason: 'unknown_user' });
-    await sleep(delayFor(n, p));
-    return { ok: false, reason: 'invalid' };
-  }
-
-  if (row.lockedUntil && row.lockedUntil > now()) {
-    await audit('auth.signin', 'denied', { reason: 'locked', locked_until: row.lockedUntil.toISOString() });
-    await sleep(p.maxDelayMs);
-    return { ok: false, reason: 'locked', lockedUntil: row.lockedUntil.toISOString() };
-  }
-
-  const good = await verifyPassword(row.passwordHash, password);
-  if (good && !row.disabled) {
-    const [updated] = await db.update(users).set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where(eq(users.id, row.id)).returning();
-    await audit('auth.signin', 'success');
+  // The same argon2 work whether or not the account exists, so timing does not tell them apart.
+  const good = await verifyPassword(row?.passwordHash ?? (await dummyHash()), password);
+  if (row && good && !row.disabled) {
+    await recordSuccess(db, subject, now);
+    const [updated] = await db.update(users).set({ lastLoginAt: now }).where(eq(users.id, row.id)).returning();
+    await audit('auth.signin', 'success', {});
     return { ok: true, user: toPublicUser(updated!) };
   }
-  if (good && row.disabled) {
-    await audit('auth.signin', 'denied', { reason: 'disabled' });
-    await sleep(delayFor(p.slowAfter, p));
-    return { ok: false, reason: 'invalid' };
-  }
 
-  // Count the failure atomically, so parallel guesses cannot slip past the limit.
-  const [counted] = await db
-    .update(users)
-    .set({ failedLogins: sql`${users.failedLogins} + 1` })
-    .where(eq(users.id, row.id))
-    .returning({ failures: users.failedLogins });
-  const failures = counted?.failures ?? 1;
-  await audit('auth.signin', 'failure', { reason: 'bad_password', failures });
-  if (failures >= p.maxFailures) {
-    const until = new Date(now().getTime() + p.lockMs);
-    await db.update(users).set({ lockedUntil: until, failedLogins: 0 }).where(eq(users.id, row.id));
-    await audit('auth.lock', 'success', { failures, locked_until: until.toISOString() });
-    await sleep(delayFor(failures, p));
-    return { ok: false, reason: 'locked', lockedUntil: until.toISOString() };
+  // A disabled account with its right password is answered like a wrong password (and counted like one).
+  const reason = !row ? 'unknown_user' : good ? 'disabled' : 'bad_password';
+  const blocks = await recordFailure(db, subject, reservation, p, now);
+  await audit('auth.signin', reason === 'disabled' ? 'denied' : 'failure', { reason, failures: reservation.counts });
+  for (const b of blocks) {
+    await audit('auth.block', 'success', { scope: b.scope, client: b.scope === 'account' ? null : subject.client, blocked_until: b.until.toISOString() });
   }
-  await sleep(delayFor(failures, p));
+  await sleep(failureDelay(reservation, p));
   return { ok: false, reason: 'invalid' };
 }

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { auditEvents, ROLES, type Role, users } from '../../db/schema';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './password';
+import { revokeUserSessions } from './sessions';
+import { blocksByEmail, unlockEmail } from './throttle';
 
 export { ROLES, type Role };
 
@@ -17,6 +19,7 @@ export interface PublicUser {
   name: string | null;
   role: Role;
   disabled: boolean;
+  /** The latest sign-in block in force on this email (from some client, or for every unknown client), if any. */
   lockedUntil: string | null;
   createdAt: string;
   lastLoginAt: string | null;
@@ -34,14 +37,14 @@ export class UserError extends Error {
 
 type UserRow = typeof users.$inferSelect;
 
-export function toPublicUser(r: UserRow): PublicUser {
+export function toPublicUser(r: UserRow, lockedUntil: Date | null = null): PublicUser {
   return {
     id: r.id,
     email: r.email,
     name: r.name,
     role: r.role,
     disabled: r.disabled,
-    lockedUntil: r.lockedUntil && r.lockedUntil.getTime() > Date.now() ? r.lockedUntil.toISOString() : null,
+    lockedUntil: lockedUntil ? lockedUntil.toISOString() : null,
     createdAt: r.createdAt.toISOString(),
     lastLoginAt: r.lastLoginAt ? r.lastLoginAt.toISOString() : null,
   };
@@ -79,12 +82,15 @@ export async function createUser(db: Db, input: NewUser, opts: { actor?: string 
 
 export async function listUsers(db: Db): Promise<PublicUser[]> {
   const rows = await db.select().from(users).orderBy(asc(users.createdAt), asc(users.email));
-  return rows.map(toPublicUser);
+  const blocks = await blocksByEmail(db, rows.map((r) => r.email), new Date());
+  return rows.map((r) => toPublicUser(r, blocks.get(r.email) ?? null));
 }
 
 export async function getUser(db: Db, id: string): Promise<PublicUser | null> {
   const [row] = await db.select().from(users).where(eq(users.id, id));
-  return row ? toPublicUser(row) : null;
+  if (!row) return null;
+  const blocks = await blocksByEmail(db, [row.email], new Date());
+  return toPublicUser(row, blocks.get(row.email) ?? null);
 }
 
 export async function countUsers(db: Db): Promise<number> {
@@ -100,16 +106,30 @@ async function assertAnotherAdmin(tx: Pick<Db, 'select'>, exceptId: string): Pro
   }
 }
 
-async function change(db: Db, id: string, actor: string, action: string, apply: (row: UserRow) => Partial<UserRow>, details: Record<string, unknown>, guardAdmin: (row: UserRow) => boolean): Promise<PublicUser> {
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+async function change(
+  db: Db,
+  id: string,
+  actor: string,
+  action: string,
+  apply: (row: UserRow) => Partial<UserRow>,
+  details: Record<string, unknown>,
+  guardAdmin: (row: UserRow) => boolean,
+  /** More work in the same transaction; what it returns is added to the audit details. */
+  also?: (tx: Tx, row: UserRow) => Promise<Record<string, unknown>>,
+): Promise<PublicUser> {
   const row = await db.transaction(async (tx) => {
     const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update');
     if (!current) throw new UserError('NOT_FOUND', `User ${id} not found; refresh the user list.`);
     if (guardAdmin(current)) await assertAnotherAdmin(tx, id);
-    const [updated] = await tx.update(users).set(apply(current)).where(eq(users.id, id)).returning();
-    await tx.insert(auditEvents).values({ actor, action, target: current.email, details });
+    const patch = apply(current);
+    const [updated] = Object.keys(patch).length ? await tx.update(users).set(patch).where(eq(users.id, id)).returning() : [current];
+    const extra = also ? await also(tx, current) : {};
+    await tx.insert(auditEvents).values({ actor, action, target: current.email, details: { ...details, ...extra } });
     return updated!;
   });
-  return toPublicUser(row);
+  return getUser(db, row.id).then((u) => u ?? toPublicUser(row));
 }
 
 export function setRole(db: Db, id: string, role: Role, opts: { actor?: string } = {}): Promise<PublicUser> {
@@ -123,14 +143,34 @@ export function setDisabled(db: Db, id: string, disabled: boolean, opts: { actor
     id,
     opts.actor ?? 'system',
     disabled ? 'user.disable' : 'user.enable',
-    () => (disabled ? { disabled } : { disabled, failedLogins: 0, lockedUntil: null }),
+    () => ({ disabled }),
     {},
     (u) => disabled && u.role === 'admin',
   );
 }
 
+/**
+ * Sets a new password (an admin's reset, or `user passwd`): every session of the user ends, and sign-in
+ * blocks on the email are lifted so the user can use the new password at once. One transaction, audited.
+ */
 export async function setPassword(db: Db, id: string, password: string, opts: { actor?: string } = {}): Promise<PublicUser> {
   if (password.length < MIN_PASSWORD_LENGTH) throw new UserError('INVALID', `The password must be at least ${MIN_PASSWORD_LENGTH} characters long.`);
+  if (password.length > 1024) throw new UserError('INVALID', 'The password must be at most 1024 characters long.');
   const passwordHash = await hashPassword(password);
-  return change(db, id, opts.actor ?? 'system', 'user.set_password', () => ({ passwordHash, failedLogins: 0, lockedUntil: null }), {}, () => false);
+  return change(db, id, opts.actor ?? 'system', 'user.set_password', () => ({ passwordHash }), {}, () => false, async (tx, row) => ({
+    sessions_revoked: await revokeUserSessions(tx, row.id),
+    blocks_lifted: await unlockEmail(tx, row.email, new Date()),
+  }));
+}
+
+/** Lifts every sign-in block on the user's email (from every client). Audited, also when nothing was blocked. */
+export function unlockUser(db: Db, id: string, opts: { actor?: string } = {}): Promise<PublicUser> {
+  return change(db, id, opts.actor ?? 'system', 'user.unlock', () => ({}), {}, () => false, async (tx, row) => ({
+    blocks_lifted: await unlockEmail(tx, row.email, new Date()),
+  }));
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<PublicUser | null> {
+  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.email, normalizeEmail(email)));
+  return row ? getUser(db, row.id) : null;
 }

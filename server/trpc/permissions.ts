@@ -43,6 +43,8 @@ export const PROCEDURE_ACTIONS = {
   'users.create': 'manage_users',
   'users.setRole': 'manage_users',
   'users.disable': 'manage_users',
+  'users.unlock': 'manage_users',
+  'users.resetPassword': 'manage_users',
   'audit.list': 'read_audit',
   'schedules.list': 'view',
   'schedules.preview': 'view',

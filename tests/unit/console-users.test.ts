@@ -1,16 +1,17 @@
-/** Users service, sign-in throttling and lockout, and first-admin bootstrap, against the embedded catalog. */
+/** Users service, sign-in basics, and first-admin bootstrap, against the embedded catalog (attacks: tests/security/). */
 import { desc } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client';
 import { auditEvents } from '../../db/schema';
 import { ensureFirstAdmin } from '../../server/auth/bootstrap';
-import { authenticate, delayFor, DEFAULT_POLICY, type LockoutPolicy } from '../../server/auth/signin';
-import { createUser, listUsers, setDisabled, setRole, UserError } from '../../server/auth/users';
+import { authenticate } from '../../server/auth/signin';
+import { DEFAULT_THROTTLE, delayFor, type ThrottlePolicy } from '../../server/auth/throttle';
+import { createUser, listUsers, setDisabled, setPassword, setRole, unlockUser, UserError } from '../../server/auth/users';
 import { makeEnv, type TestEnv } from '../support/engine-env';
 
 let t: TestEnv;
 let db: Db;
-const policy: LockoutPolicy = { ...DEFAULT_POLICY, maxFailures: 3, lockMs: 60_000 };
+const policy: ThrottlePolicy = { ...DEFAULT_THROTTLE, pair: { ...DEFAULT_THROTTLE.pair, limit: 3, blockMs: 60_000 } };
 const sleeps: number[] = [];
 const sleep = async (ms: number) => void sleeps.push(ms);
 
@@ -61,24 +62,25 @@ describe('users', () => {
 });
 
 describe('sign-in', () => {
-  it('slows repeated failures, locks the account, audits every attempt, and unlocks after the lock', async () => {
+  it('slows repeated failures, blocks the email from that client, audits every attempt, and lets in after the block', async () => {
     await createUser(db, { email: 'v@example.com', password: 'viewer-pass-1', role: 'viewer' });
+    const ip = '10.0.0.9';
     sleeps.length = 0;
-    expect(await authenticate(db, 'v@example.com', 'wrong-1', { policy, sleep })).toEqual({ ok: false, reason: 'invalid' });
-    expect(await authenticate(db, 'v@example.com', 'wrong-2', { policy, sleep })).toEqual({ ok: false, reason: 'invalid' });
-    const locked = await authenticate(db, 'v@example.com', 'wrong-3', { policy, sleep, ip: '10.0.0.9' });
-    expect(locked).toMatchObject({ ok: false, reason: 'locked' });
-    expect(sleeps).toEqual([0, delayFor(2, policy), delayFor(3, policy)]);
-    expect(sleeps[2]!).toBeGreaterThan(0);
-    const [lock, failure] = await lastAudit(2);
-    expect(lock).toMatchObject({ action: 'auth.lock', target: 'v@example.com' });
-    expect(failure).toMatchObject({ action: 'auth.signin', outcome: 'failure', details: { ip: '10.0.0.9', reason: 'bad_password', failures: 3 } });
+    expect(await authenticate(db, 'v@example.com', 'wrong-1', { policy, sleep, ip })).toEqual({ ok: false, reason: 'invalid' });
+    expect(await authenticate(db, 'v@example.com', 'wrong-2', { policy, sleep, ip })).toEqual({ ok: false, reason: 'invalid' });
+    expect(await authenticate(db, 'v@example.com', 'wrong-3', { policy, sleep, ip })).toEqual({ ok: false, reason: 'invalid' });
+    expect(sleeps).toEqual([0, delayFor(2, policy.pair, policy), delayFor(3, policy.pair, policy)]);
+    expect(sleeps[2]!).toBeGreaterThan(sleeps[1]!);
+    const [block, failure] = await lastAudit(2);
+    expect(block).toMatchObject({ action: 'auth.block', target: 'v@example.com', details: { ip, scope: 'pair', client: ip } });
+    expect(failure).toMatchObject({ action: 'auth.signin', outcome: 'failure', details: { ip, reason: 'bad_password', failures: { pair: 3 } } });
+    expect((await listUsers(db)).find((u) => u.email === 'v@example.com')?.lockedUntil).toBeTruthy();
 
-    // Locked: even the right password is refused (and audited as denied) until the lock expires.
-    expect(await authenticate(db, 'v@example.com', 'viewer-pass-1', { policy, sleep })).toMatchObject({ ok: false, reason: 'locked' });
-    expect((await lastAudit())[0]).toMatchObject({ action: 'auth.signin', outcome: 'denied' });
+    // Blocked: even the right password is refused (and audited as denied) until the block ends.
+    expect(await authenticate(db, 'v@example.com', 'viewer-pass-1', { policy, sleep, ip })).toMatchObject({ ok: false, reason: 'throttled' });
+    expect((await lastAudit())[0]).toMatchObject({ action: 'auth.signin', outcome: 'denied', details: { reason: 'throttled', scope: 'pair' } });
     const later = () => new Date(Date.now() + 61_000);
-    expect(await authenticate(db, 'v@example.com', 'viewer-pass-1', { policy, sleep, now: later })).toMatchObject({ ok: true });
+    expect(await authenticate(db, 'v@example.com', 'viewer-pass-1', { policy, sleep, ip, now: later })).toMatchObject({ ok: true });
     expect((await lastAudit())[0]).toMatchObject({ action: 'auth.signin', outcome: 'success' });
   });
 
@@ -89,5 +91,18 @@ describe('sign-in', () => {
     await setDisabled(db, v.id, true);
     expect(await authenticate(db, 'v@example.com', 'viewer-pass-1', { policy, sleep })).toEqual({ ok: false, reason: 'invalid' });
     expect((await lastAudit())[0]).toMatchObject({ outcome: 'denied', details: { reason: 'disabled' } });
+    await setDisabled(db, v.id, false);
+  });
+
+  it('unlock and password reset are audited, and a reset refuses short passwords', async () => {
+    const v = (await listUsers(db)).find((u) => u.email === 'v@example.com')!;
+    expect(await unlockUser(db, v.id, { actor: 'admin@localhost' })).toMatchObject({ email: 'v@example.com', lockedUntil: null });
+    expect((await lastAudit())[0]).toMatchObject({ actor: 'admin@localhost', action: 'user.unlock', target: 'v@example.com', details: { blocks_lifted: 0 } });
+    await expect(setPassword(db, v.id, 'short')).rejects.toMatchObject({ code: 'INVALID' });
+    await setPassword(db, v.id, 'a-new-viewer-pass', { actor: 'admin@localhost' });
+    expect((await lastAudit())[0]).toMatchObject({ action: 'user.set_password', target: 'v@example.com', details: { sessions_revoked: 0 } });
+    expect(JSON.stringify(await lastAudit())).not.toContain('a-new-viewer-pass');
+    expect(await authenticate(db, 'v@example.com', 'a-new-viewer-pass', { policy, sleep, ip: '10.0.0.10' })).toMatchObject({ ok: true });
+    await expect(unlockUser(db, 'no-such-id')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

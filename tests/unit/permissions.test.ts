@@ -90,7 +90,7 @@ function stubServices(audits: { action: string; outcome?: string }[] = []): Serv
     schedules: async () => schedulesStub,
     alerts: async () => alertsStub,
     engine: async () => engine,
-    users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user }),
+    users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user, unlock: async () => user, setPassword: async () => user }),
     audit: async () => ({ list: async () => ({ events: [], total: 0 }) }),
   };
   return services;
@@ -113,6 +113,8 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'users.create': { email: 'new@x.io', password: 'long enough password', role: 'viewer' },
   'users.setRole': { userId: 'u1', role: 'operator' },
   'users.disable': { userId: 'u1' },
+  'users.unlock': { userId: 'u1' },
+  'users.resetPassword': { userId: 'u1', password: 'long enough password' },
   'audit.list': { limit: 10 },
   'storage.addLocation': { name: 'c1', type: 'local', path: '/tmp/c1' },
   'storage.updateLocation': { name: 'c1', patch: { priority: 5 } },

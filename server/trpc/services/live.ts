@@ -2,7 +2,7 @@
 import { and, count, desc, eq, ilike, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../db/client';
 import { auditEvents } from '../../../db/schema';
-import { createUser, listUsers, setDisabled, setRole } from '../../auth/users';
+import { createUser, listUsers, setDisabled, setPassword, setRole, unlockUser } from '../../auth/users';
 import { getDb, getEngine } from '../../context';
 import type { AuditApi, AuditFilter, Services, UsersApi } from './types';
 
@@ -12,6 +12,8 @@ function usersApi(db: Db): UsersApi {
     create: (input, actor) => createUser(db, input, { actor }),
     setRole: (id, role, actor) => setRole(db, id, role, { actor }),
     setDisabled: (id, disabled, actor) => setDisabled(db, id, disabled, { actor }),
+    unlock: (id, actor) => unlockUser(db, id, { actor }),
+    setPassword: (id, password, actor) => setPassword(db, id, password, { actor }),
   };
 }
 

@@ -31,6 +31,9 @@ export interface UsersApi {
   create(input: NewUser, actor: string): Promise<PublicUser>;
   setRole(id: string, role: Role, actor: string): Promise<PublicUser>;
   setDisabled(id: string, disabled: boolean, actor: string): Promise<PublicUser>;
+  unlock(id: string, actor: string): Promise<PublicUser>;
+  /** Also ends every session of the user. */
+  setPassword(id: string, password: string, actor: string): Promise<PublicUser>;
 }
 
 export interface AuditEvent {

@@ -2,6 +2,8 @@ import { router } from '../../init';
 import { create } from './create';
 import { disable } from './disable';
 import { list } from './list';
+import { resetPassword } from './reset-password';
 import { setRole } from './set-role';
+import { unlock } from './unlock';
 
-export const usersRouter = router({ list, create, setRole, disable });
+export const usersRouter = router({ list, create, setRole, disable, unlock, resetPassword });
