@@ -6,12 +6,12 @@ import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
-import { EngineError } from '../engine/errors';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
 import { runKeyCommand } from './key-commands';
 import { runOpsCommand } from './ops-commands';
+import { runUserCommand, USER_HELP } from './user-commands';
 import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
 
 const HELP = `Usage: plexichat-backup <command> [options] [--json]
@@ -31,7 +31,7 @@ Commands:
   stats                       storage usage|health|optimize [--dry-run]
   storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know: a run marks them,
                               a run at least H hours later (default 24) deletes them
-  user add --email E --password P --role admin|operator|viewer
+${USER_HELP}
   recover-catalog             rebuild a lost catalog from the storage locations
   schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
                               (--type continuous: a worker watches P and backs up S seconds after changes)
@@ -115,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
-    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
+    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await runUserCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;
@@ -292,20 +292,6 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         `${plan.dry_run ? 'dry run: nothing removed' : `removed ${plan.removed} backup(s)`}; kept ${plan.keep.length}`,
       ];
       return { json: plan, text: lines.join('\n') };
-    }
-    case 'user': {
-      const { values: v, positionals } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } });
-      if (positionals[0] !== 'add') throw new UsageError('Usage: plexichat-backup user add --email E --password P --role admin|operator|viewer');
-      if (!v.email || !v.password || !v.role) throw new UsageError('user add needs --email, --password and --role (admin, operator or viewer).');
-      const { createUser, UserError } = await import('../auth/users');
-      const e = await open();
-      try {
-        const u = await createUser(e.catalog.db, { email: String(v.email), password: String(v.password), role: String(v.role) as 'admin', name: v.name as string | undefined }, { actor: actor() });
-        return { json: u, text: `Created ${u.role} ${u.email}` };
-      } catch (err) {
-        if (err instanceof UserError) throw new EngineError(err.code === 'NOT_FOUND' ? 'NOT_FOUND' : err.code, err.message);
-        throw err;
-      }
     }
     case 'recover-catalog': {
       parse(args, {});
