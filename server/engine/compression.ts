@@ -8,7 +8,7 @@
 import * as lz4 from 'lz4-napi';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
-import * as zstdFrames from 'zstd-napi/binding';
+import * as zstdBinding from 'zstd-napi/binding';
 
 export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -19,6 +19,9 @@ const SAMPLE = 16 * 1024;
 export function compressionCode(c: Compression): number {
   return COMPRESSIONS.indexOf(c);
 }
+
+// A native CommonJS module: under an ES-module loader (the codec worker) its exports sit on `default`.
+const zstdFrames = ((zstdBinding as unknown as { default?: typeof zstdBinding }).default ?? zstdBinding) as typeof zstdBinding;
 
 /** Any stored object's plaintext is at most this (the largest shard is 4 × 20 MiB); more is not ours. */
 export const MAX_PLAIN = 128 * 1024 * 1024;
