@@ -32,7 +32,7 @@ Commands:
   storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know: a run marks them,
                               a run at least H hours later (default 24) deletes them
 ${USER_HELP}
-  recover-catalog             rebuild a lost catalog from the storage locations
+  recover-catalog [--read-data]   rebuild a lost catalog from the storage locations (--read-data: check every shard's content)
   schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
                               (--type continuous: a worker watches P and backs up S seconds after changes)
   schedule edit N [--cron "EXPR"] [--path P]... [--type T] [--delay S] [--rename NEW] …   only what is given changes
@@ -294,14 +294,19 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: plan, text: lines.join('\n') };
     }
     case 'recover-catalog': {
-      parse(args, {});
-      const r = await (await open()).rebuildCatalog({ actor: actor() });
+      const { values: v } = parse(args, { 'read-data': { type: 'boolean', default: false } });
+      const r = await (await open()).rebuildCatalog({ actor: actor(), readData: Boolean(v['read-data']) });
       const text = [
-        `Rebuilt from storage: ${r.backups} backup(s), ${r.shards} shard(s), ${r.keys} key(s).`,
+        `Rebuilt from storage in ${r.duration_seconds.toFixed(1)}s: ${r.backups} backup(s), ${r.shards} shard(s), ${r.keys} key(s).`,
+        ...r.damaged_backups.map((b) => `  ${b.backup_id} is ${b.status}: ${b.reason}. Run: plexichat-backup verify ${b.backup_id}`),
         ...r.skipped_backups.map((b) => `  could not recover ${b.backup_id}: ${b.reason}`),
         ...r.damaged_objects.map((d) => `  damaged object ${d}`),
+        ...r.incomplete_locations.map((l) => `  could not list ${l.location}: ${l.error}`),
+        ...(r.unverified_shards ? [`  ${r.unverified_shards} data shard(s) were not read: run verify --read-data (or recover-catalog --read-data) before new backups deduplicate onto them.`] : []),
+        ...(r.unreferenced_count ? [`  ${r.unreferenced_count} data object(s) belong to no backup; storage gc removes them.`] : []),
       ].join('\n');
-      return { json: r, text, code: r.skipped_backups.length ? EXIT.integrity : EXIT.ok };
+      const damaged = r.damaged_backups.length + r.skipped_backups.length + r.damaged_objects.length + r.incomplete_locations.length;
+      return { json: r, text, code: damaged ? EXIT.integrity : EXIT.ok };
     }
     case 'stats': {
       parse(args, {});

@@ -18,6 +18,7 @@ import { cipherFor } from './keys';
 import { ProgressTracker } from './progress';
 import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
 import { putReplicas } from './shard-store';
+import { sealSnapshot } from './repo-trust';
 import { resolveSources } from './source';
 import { BACKUP_TYPES, type BackupMetadata, type CreateBackupOptions } from './types';
 
@@ -122,7 +123,7 @@ async function runBackup(
         expires_at: new Date(ctx.now().getTime() + row!.retentionDays * 86_400_000).toISOString(),
       },
     };
-    const snap = encodeObject(Buffer.from(JSON.stringify(snapshot)), {
+    const snap = encodeObject(sealSnapshot(ctx.idKey, snapshot), {
       label: snapshotLabel(id),
       keyId: dk.id,
       key: dk.key,

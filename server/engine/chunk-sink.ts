@@ -69,7 +69,7 @@ export class ShardWriter {
     if (!p) {
       p = this.batch.reference(shardId).then((s) => {
         if (!s) {
-          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile). Run the backup again, or make a full backup.`);
+          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile), or was rebuilt from storage and not yet checked (run verify --read-data on the base backup). Run the backup again, or make a full backup.`);
         }
         this.stats.referencedStoredBytes += s.storedSize;
         this.onShard(s);

@@ -66,7 +66,7 @@ export class BackupEngine {
       const master = loadMasterKey(config.master_key_source, log);
       const locations = await openLocations(config, catalog.db, log, master);
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
-      const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source));
+      const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source), { encrypted: config.enable_encryption });
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
@@ -319,9 +319,9 @@ export class BackupEngine {
   }
 
   /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */
-  async rebuildCatalog(opts: { actor?: string } = {}): Promise<RecoverReport> {
-    const report = await rebuildCatalog(this.ctx);
-    await this.audit({ actor: opts.actor ?? 'system', action: 'catalog.rebuild', details: { ...report, damaged_objects: report.damaged_objects.length } });
+  async rebuildCatalog(opts: { actor?: string; readData?: boolean } = {}): Promise<RecoverReport> {
+    const report = await rebuildCatalog(this.ctx, { readData: opts.readData });
+    await this.audit({ actor: opts.actor ?? 'system', action: 'catalog.rebuild', details: { ...report, damaged_objects: report.damaged_objects.length, unreferenced_objects: report.unreferenced_count } });
     return report;
   }
 

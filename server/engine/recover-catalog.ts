@@ -1,19 +1,28 @@
 /**
- * Emergency recovery: rebuilds the catalog from the repositories alone (the database was lost). Keys come
- * from keys/, shards from data/ (each object's header names its key; its trailer is its checksum),
- * backups from snapshots/ (decrypted with their data keys), and each backup's references from its manifest.
- * Idempotent: rows that already exist are left as they are, so it can also merge a location back in.
+ * Emergency recovery: rebuilds the catalog from the repositories alone (the database was lost).
+ *
+ * Storage is untrusted, so nothing is imported on its word: keys must unwrap under the master key, a
+ * snapshot must be authentic (repo-trust.ts), every manifest shard is fully checked (content id included),
+ * and every shard its chunk table names is checked against the listings. Data shards are not downloaded
+ * (sizes come from the listings) unless `readData`: until their content is checked they are imported as
+ * unverified (checksum UNVERIFIED), which restore checks on read and dedup never reuses. A backup with a
+ * missing or damaged shard is imported with a `degraded` (a copy survives, fewer than the replication
+ * factor) or `corrupted` (no readable copy) verification and named in the report. Each backup is imported
+ * in one transaction. Idempotent: backups already in the catalog are left as they are.
  */
 import { sql } from 'drizzle-orm';
-import { backups, dataKeys } from '../../db/schema';
-import { readHeader, storedChecksum } from './codec';
+import { dataKeys } from '../../db/schema';
 import type { EngineContext } from './context';
+import { forEachLimit } from './for-each-limit';
 import type { WrappedKey } from './keys';
-import { snapshotLabel, type SnapshotDoc } from './repository';
+import { listRepository } from './rebuild-listing';
+import { type RebuildContext, type RebuiltBackup, checkCopies, readBackup, type RepoKey } from './rebuild-snapshot';
+import { type DamagedBackup, importBackup } from './rebuild-import';
+import { plaintextAllowed } from './repo-trust';
 import { ADOPTED_KEY } from './setup';
-import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from './types';
-import { readChunkTable } from './chunk-table';
+
+export type { DamagedBackup };
 
 export interface RecoverReport {
   keys: number;
@@ -21,131 +30,121 @@ export interface RecoverReport {
   damaged_objects: string[];
   backups: number;
   skipped_backups: { backup_id: string; reason: string }[];
+  /** Backups imported with a missing or damaged shard: verify reports the same status. */
+  damaged_backups: DamagedBackup[];
+  /** Data shards imported from listings without reading them: not dedup targets until verify --read-data. */
+  unverified_shards: number;
+  /** Data objects no authentic snapshot references (left for storage gc); the first 1000 names. */
+  unreferenced_objects: string[];
+  unreferenced_count: number;
+  /** Locations that could not be listed: the rebuild is incomplete. */
+  incomplete_locations: { location: string; error: string }[];
+  read_data: boolean;
+  duration_seconds: number;
 }
 
-export async function rebuildCatalog(ctx: EngineContext): Promise<RecoverReport> {
-  const report: RecoverReport = { keys: 0, shards: 0, damaged_objects: [], backups: 0, skipped_backups: [] };
+export async function rebuildCatalog(ctx: EngineContext, opts: { readData?: boolean } = {}): Promise<RecoverReport> {
+  const started = Date.now();
+  const readData = Boolean(opts.readData);
+  const report: RecoverReport = {
+    keys: 0,
+    shards: 0,
+    damaged_objects: [],
+    backups: 0,
+    skipped_backups: [],
+    damaged_backups: [],
+    unverified_shards: 0,
+    unreferenced_objects: [],
+    unreferenced_count: 0,
+    incomplete_locations: [],
+    read_data: readData,
+    duration_seconds: 0,
+  };
   const locs = ctx.locations.enabled().filter((l) => ctx.locations.healthy(l));
+  const listing = await listRepository(locs);
+  report.incomplete_locations = listing.failed;
 
-  // 1. Data keys.
-  const keys = new Map<string, WrappedKey>();
-  for (const loc of locs) {
-    for await (const o of loc.backend.list('keys/')) {
-      try {
-        const w = JSON.parse((await loc.backend.get(o.key)).toString('utf8')) as WrappedKey;
-        if (!keys.has(w.id)) keys.set(w.id, w);
-      } catch (err) {
-        report.damaged_objects.push(`${loc.name}:${o.key} (${(err as Error).message})`);
-      }
+  const rc: RebuildContext = { ctx, listing, keys: await loadKeys(ctx, listing, report), allowPlain: await plaintextAllowed(ctx) };
+  const referenced = new Set<string>();
+  const known = new Set((await ctx.db.execute<{ id: string }>(sql`SELECT id FROM backups`)).rows.map((r) => r.id));
+  // Reads run in parallel; imports one at a time (backups share shards: no lock contention between them).
+  let importing: Promise<void> = Promise.resolve();
+  await forEachLimit([...listing.snapshots.keys()].sort(), 4, async (backupId) => {
+    if (known.has(backupId)) {
+      const refs = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${backupId}`);
+      for (const r of refs.rows) referenced.add(r.shard_id);
+      return;
     }
-  }
-  const keyBytes = new Map<string, Buffer>();
-  for (const w of keys.values()) {
-    keyBytes.set(w.id, await ctx.keys.unwrap(w)); // throws a clear error when the master key is wrong
-    const inserted = await ctx.db
-      .insert(dataKeys)
-      .values({ id: w.id, securityLevel: w.securityLevel, algorithm: w.algorithm, wrappedKey: w.wrapped, kekId: w.kekId })
-      .onConflictDoNothing()
-      .returning({ id: dataKeys.id });
-    report.keys += inserted.length;
-  }
-
-  // 2. Shards and where their replicas are.
-  const replicas = new Map<string, string[]>();
-  for (const loc of locs) {
-    for await (const o of loc.backend.list('data/')) {
-      const id = o.key.slice(o.key.lastIndexOf('/') + 1);
-      replicas.set(id, [...(replicas.get(id) ?? []), loc.name]);
-    }
-  }
-  for (const [id, where] of replicas) {
-    let recorded = false;
-    for (const name of where) {
-      const loc = ctx.locations.get(name)!;
-      try {
-        const stored = await loc.backend.get(`data/${id.slice(0, 2)}/${id}`);
-        const checksum = storedChecksum(stored);
-        if (!checksum) {
-          report.damaged_objects.push(`${name}:${id} (checksum mismatch)`);
-          continue;
-        }
-        const h = readHeader(stored);
-        const key = keyBytes.get(h.keyId);
-        const contentId = id.split('-')[0]!;
-        const plain = await ctx.pool.decode(stored, contentId, key ? { [h.keyId]: key } : {});
-        const res = await ctx.db.execute(sql`
-          INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind)
-          VALUES (${id}, ${contentId}, ${keys.get(h.keyId)?.securityLevel ?? 'standard'}, ${h.keyId}, ${plain.length}, ${stored.length}, ${checksum}, ${h.compression}, 'data')
-          ON CONFLICT (id) DO NOTHING RETURNING id`);
-        report.shards += res.rows.length;
-        recorded = true;
-        break;
-      } catch (err) {
-        report.damaged_objects.push(`${name}:${id} (${(err as Error).message})`);
-      }
-    }
-    if (!recorded) continue;
-    for (const name of where) {
-      await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state) VALUES (${id}, ${name}, 'ok') ON CONFLICT DO NOTHING`);
-    }
-  }
-
-  // 3. Backups, from their snapshots, and what each references.
-  const snapshots = new Map<string, string>();
-  for (const loc of locs) for await (const o of loc.backend.list('snapshots/')) if (!snapshots.has(o.key)) snapshots.set(o.key, loc.name);
-  for (const [key, name] of snapshots) {
-    const backupId = key.slice('snapshots/'.length);
+    let b: RebuiltBackup;
     try {
-      const stored = await ctx.locations.get(name)!.backend.get(key);
-      const h = readHeader(stored);
-      const k = keyBytes.get(h.keyId);
-      const doc = JSON.parse((await ctx.pool.decode(stored, snapshotLabel(backupId), k ? { [h.keyId]: k } : {})).toString('utf8')) as SnapshotDoc;
-      const reader = new ShardReader(ctx, doc.security_level as SecurityLevel);
-      await reader.load([...doc.files_shards, ...doc.chunks_shards]);
-      const chunkIds = await readChunkTable(reader.lines(doc.chunks_shards));
-      const refs = [...new Set([...doc.files_shards, ...doc.chunks_shards, ...chunkIds])];
-      const m = doc.metadata as Record<string, unknown>;
-      const num = (v: unknown) => (typeof v === 'number' ? v : 0);
-      const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : null);
-      const inserted = await ctx.db
-        .insert(backups)
-        .values({
-          id: backupId,
-          status: 'completed',
-          backupType: String(m.backup_type ?? 'full'),
-          securityLevel: doc.security_level,
-          userId: (m.user_id as string | null) ?? null,
-          tags: (m.tags as string[]) ?? [],
-          retentionDays: num(m.retention_days) || 90,
-          priority: num(m.priority) || 5,
-          metadata: { ...((m.metadata as Record<string, unknown>) ?? {}), recovered_from_storage: true },
-          sources: (m.sources as string[]) ?? [],
-          keyId: doc.key_id,
-          manifestShards: { files: doc.files_shards, chunks: doc.chunks_shards },
-          originalSize: num(m.original_size),
-          storedSize: num(m.stored_size),
-          newBytes: num(m.new_bytes),
-          fileCount: num(m.file_count),
-          shardCount: refs.length,
-          createdAt: date(m.created_at) ?? ctx.now(),
-          startedAt: date(m.started_at),
-          completedAt: date(m.completed_at) ?? ctx.now(),
-          expiresAt: date(m.expires_at),
-        })
-        .onConflictDoNothing()
-        .returning({ id: backups.id });
-      if (!inserted.length) continue;
-      for (let i = 0; i < refs.length; i += 500) {
-        const part = sql.join(refs.slice(i, i + 500).map((r) => sql`(${backupId}, ${r})`), sql`, `);
-        await ctx.db.execute(sql`INSERT INTO backup_shards (backup_id, shard_id) VALUES ${part} ON CONFLICT DO NOTHING`);
-      }
-      await ctx.db.execute(sql`UPDATE shards SET kind = 'manifest' WHERE id IN (${sql.join([...doc.files_shards, ...doc.chunks_shards].map((r) => sql`${r}`), sql`, `)})`);
-      report.backups++;
+      b = await readBackup(rc, backupId);
     } catch (err) {
       report.skipped_backups.push({ backup_id: backupId, reason: (err as Error).message });
+      for (const loc of listing.snapshots.get(backupId) ?? []) report.damaged_objects.push(`${loc}:snapshots/${backupId} (${(err as Error).message})`);
+      return;
     }
+    for (const id of [...b.manifest.keys(), ...(b.chunkIds ?? [])]) referenced.add(id);
+    if (readData && b.chunkIds) await forEachLimit([...new Set(b.chunkIds)], 8, async (id) => void (await checkCopies(rc, id, b.doc.security_level as SecurityLevel)));
+    const run = importing.then(() => importBackup(rc, b, readData, report));
+    importing = run.catch(() => undefined);
+    try {
+      await run;
+    } catch (err) {
+      report.skipped_backups.push({ backup_id: backupId, reason: `not imported: ${(err as Error).message}` });
+    }
+  });
+  await importing;
+  await mergeReplicas(ctx, listing.data, referenced);
+
+  for (const [id, copies] of listing.data) {
+    if (referenced.has(id)) continue;
+    report.unreferenced_count++;
+    if (report.unreferenced_objects.length < 1000) report.unreferenced_objects.push(...copies.map((c) => `${c.location}:data/${id.slice(0, 2)}/${id}`));
   }
+  report.damaged_objects.sort();
+  report.damaged_backups.sort((a, z) => a.backup_id.localeCompare(z.backup_id));
   // Every enabled location was read: the catalog now knows what storage holds, and storage gc may run.
-  if (locs.length === ctx.locations.enabled().length) await ctx.db.execute(sql`DELETE FROM settings WHERE key = ${ADOPTED_KEY}`);
+  if (locs.length === ctx.locations.enabled().length && !listing.failed.length) await ctx.db.execute(sql`DELETE FROM settings WHERE key = ${ADOPTED_KEY}`);
+  report.duration_seconds = (Date.now() - started) / 1000;
   return report;
 }
+
+/** Key objects that unwrap under the master key (a planted or damaged one is reported, not fatal). */
+async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], report: RecoverReport): Promise<Map<string, RepoKey>> {
+  const keys = new Map<string, RepoKey>();
+  await forEachLimit([...listing.keys.entries()], 8, async ([name, where]) => {
+    for (const loc of where) {
+      try {
+        const w = JSON.parse((await ctx.locations.get(loc)!.backend.get(name)).toString('utf8')) as WrappedKey;
+        if (name !== `keys/${w.id}.json`) throw new Error('it is stored under another key id');
+        if (keys.has(w.id)) return;
+        keys.set(w.id, { key: await ctx.keys.unwrap(w), level: w.securityLevel });
+        const inserted = await ctx.db
+          .insert(dataKeys)
+          .values({ id: w.id, securityLevel: w.securityLevel, algorithm: w.algorithm, wrappedKey: w.wrapped, kekId: w.kekId })
+          .onConflictDoNothing()
+          .returning({ id: dataKeys.id });
+        report.keys += inserted.length;
+        return;
+      } catch (err) {
+        report.damaged_objects.push(`${loc}:${name} (${(err as Error).message})`);
+      }
+    }
+  });
+  return keys;
+}
+
+/** Copies found in storage of shards the catalog already knows (merging a location back in). */
+async function mergeReplicas(ctx: EngineContext, data: RebuildContext['listing']['data'], referenced: Set<string>): Promise<void> {
+  const ids = [...referenced].filter((id) => data.has(id));
+  for (let i = 0; i < ids.length; i += 500) {
+    const values = ids.slice(i, i + 500).flatMap((id) => data.get(id)!.map((c) => sql`(${id}, ${c.location})`));
+    if (!values.length) continue;
+    await ctx.db.execute(sql`
+      INSERT INTO shard_replicas (shard_id, location, state)
+      SELECT v.id, v.loc, 'ok' FROM (VALUES ${sql.join(values, sql`, `)}) AS v(id, loc)
+      WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
+      ON CONFLICT DO NOTHING`);
+  }
+}
+

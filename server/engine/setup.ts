@@ -14,6 +14,7 @@ import { KeyRing, loadMasterKey, loadPreviousMasterKeys, type WrappedKey } from 
 import { LocationStore, mergeLocations } from './location-store';
 import { type Location, LocationSet } from './locations';
 import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository';
+import { repoEncryption, type TrustedRepoConfig, withEncryption } from './repo-trust';
 import { createBackend } from './storage/factory';
 
 /**
@@ -39,6 +40,7 @@ export async function openLocations(
     retries: config.cloud_retries,
     backoffMs: config.storage_retry_backoff_seconds * 1000,
     log,
+    outbound: config.outbound,
   };
   const used = await db.execute<{ location: string; bytes: number }>(sql`
     SELECT r.location, COALESCE(SUM(s.stored_size), 0) AS bytes
@@ -90,8 +92,10 @@ export async function openRepository(
   log: (m: string) => void,
   hsm: Hsm | null = null,
   previous: Buffer[] = [],
+  /** enable_encryption of this installation: false marks the repository as one that may hold plaintext. */
+  opts: { encrypted?: boolean } = {},
 ): Promise<{ keys: KeyRing; idKey: Buffer; repo: RepoConfig }> {
-  let repo = await loadRepoSetting(db);
+  let repo: TrustedRepoConfig | null = await loadRepoSetting(db);
   // A new catalog over storage that already holds a repository: the previous catalog was lost or replaced.
   const adopted = !repo && (repo = await findRepoInStorage(locations)) !== null;
   if (!repo) {
@@ -101,14 +105,23 @@ export async function openRepository(
     repo = { format: REPO_FORMAT, version: REPO_VERSION, repo_id: randomUUID(), created_at: new Date().toISOString(), kdf_salt: salt.toString('hex'), id_key: wrapped };
     log(`initialised repository ${repo.repo_id}`);
   }
+  const wrappedId = repo.id_key;
   const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'), hsm, previous);
-  const idKey = await keys.unwrap(repo.id_key).catch(() => {
+  const idKey = await keys.unwrap(wrappedId).catch(() => {
     throw new EngineError(
       'INVALID',
-      `The master key does not open this repository (its keys are wrapped by ${repo.id_key.kekId}, the configured key is ${keys.masterId}). Set PLEXICHAT_ENCRYPTION_KEY to the key it was created with.`,
+      `The master key does not open this repository (its keys are wrapped by ${wrappedId.kekId}, the configured key is ${keys.masterId}). Set PLEXICHAT_ENCRYPTION_KEY to the key it was created with.`,
     );
   });
+  // The encryption rule is believed only with a valid MAC (see repo-trust.ts); plaintext is allowed for good
+  // once an installation configured without encryption opens the repository.
+  const current = repoEncryption(idKey, repo);
+  const rule = opts.encrypted === false ? 'optional' : current;
+  const flipped = rule !== current;
+  const restate = flipped || repo.encryption !== rule || !repo.auth;
+  if (restate) repo = withEncryption(idKey, repo, rule);
   const created = await db.insert(settings).values({ key: 'repository', value: repo as unknown as Record<string, unknown> }).onConflictDoNothing().returning({ key: settings.key });
+  if (!created.length && restate) await db.update(settings).set({ value: repo as unknown as Record<string, unknown> }).where(eq(settings.key, 'repository'));
   if (adopted && created.length) {
     // Until recover-catalog has run, this catalog does not know the repository's backups: storage gc refuses.
     await db.insert(settings).values({ key: ADOPTED_KEY, value: { at: new Date().toISOString() } }).onConflictDoNothing();
@@ -121,7 +134,7 @@ export async function openRepository(
   const body = Buffer.from(JSON.stringify(repo, null, 2));
   for (const loc of locations.enabled()) {
     try {
-      if (!(await loc.backend.stat(CONFIG_KEY))) await loc.backend.put(CONFIG_KEY, body);
+      if (!(await loc.backend.stat(CONFIG_KEY)) || (flipped && (await storedRepoId(loc)) === repo.repo_id)) await loc.backend.put(CONFIG_KEY, body);
     } catch (err) {
       log(`could not write the repository config to ${loc.name}: ${(err as Error).message}`);
     }
@@ -129,12 +142,20 @@ export async function openRepository(
   return { keys, idKey, repo };
 }
 
-async function loadRepoSetting(db: Db): Promise<RepoConfig | null> {
+async function loadRepoSetting(db: Db): Promise<TrustedRepoConfig | null> {
   const [row] = await db.select().from(settings).where(eq(settings.key, 'repository'));
-  return row ? (row.value as unknown as RepoConfig) : null;
+  return row ? (row.value as unknown as TrustedRepoConfig) : null;
 }
 
-async function findRepoInStorage(locations: LocationSet): Promise<RepoConfig | null> {
+async function storedRepoId(loc: Location): Promise<string | null> {
+  try {
+    return (JSON.parse((await loc.backend.get(CONFIG_KEY)).toString('utf8')) as RepoConfig).repo_id;
+  } catch {
+    return null;
+  }
+}
+
+async function findRepoInStorage(locations: LocationSet): Promise<TrustedRepoConfig | null> {
   for (const loc of locations.enabled()) {
     try {
       const doc = JSON.parse((await loc.backend.get(CONFIG_KEY)).toString('utf8')) as RepoConfig;

@@ -8,6 +8,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { EngineContext } from './context';
+import { UNVERIFIED } from './content-check';
 import type { StoredShard } from './shard-store';
 
 export interface ShardRecordInput {
@@ -82,7 +83,10 @@ export class ShardBatch {
     this.refs = new Batcher(256, 5, (ids) => this.referenceMany(ids));
   }
 
-  /** References an existing shard by id (incremental backups reuse a base backup's shards); null if gone. */
+  /**
+   * References an existing shard by id (incremental backups reuse a base backup's shards); null if gone, or
+   * if it was imported from storage and its content not yet checked (verify --read-data checks it).
+   */
   reference(shardId: string): Promise<StoredShard | null> {
     return this.refs.add(shardId);
   }
@@ -104,7 +108,8 @@ export class ShardBatch {
   }
 
   /**
-   * One statement: pick one good shard per content id, clear its GC mark (locking the row), and add the
+   * One statement: pick one good shard per content id (never one imported from storage whose content was not
+   * checked: see content-check.ts), clear its GC mark (locking the row), and add the
    * backup's references. GC locks rows before it re-checks references, so the two can never cross.
    */
   private async lookupMany(contentIds: string[]): Promise<(StoredShard | null)[]> {
@@ -113,7 +118,7 @@ export class ShardBatch {
       WITH cand AS (
         SELECT DISTINCT ON (s.content_id) s.id
         FROM shards s
-        WHERE s.content_id IN (${list}) AND s.security_level = ${this.level}
+        WHERE s.content_id IN (${list}) AND s.security_level = ${this.level} AND s.checksum <> ${UNVERIFIED}
           AND EXISTS (SELECT 1 FROM shard_replicas r WHERE r.shard_id = s.id AND r.state = 'ok')
         ORDER BY s.content_id, s.created_at
       ), hit AS (
@@ -134,7 +139,7 @@ export class ShardBatch {
     const list = sql.join([...new Set(ids)].map((c) => sql`${c}`), sql`, `);
     const rows = await this.ctx.db.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
       WITH hit AS (
-        UPDATE shards SET gc_marked_at = NULL WHERE id IN (${list})
+        UPDATE shards SET gc_marked_at = NULL WHERE id IN (${list}) AND checksum <> ${UNVERIFIED}
         RETURNING id, plain_size, stored_size
       ), ref AS (
         INSERT INTO backup_shards (backup_id, shard_id) SELECT ${this.backupId}, id FROM hit ON CONFLICT DO NOTHING
