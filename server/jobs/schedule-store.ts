@@ -3,7 +3,7 @@ import { desc, eq, inArray } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
-import { scheduleRuns, schedules } from '../../db/schema';
+import { scheduleRuns, schedules, settings } from '../../db/schema';
 import { SECURITY_LEVELS } from '../config';
 import { EngineError, notFound } from '../engine/errors';
 import { CronError, nextRuns, parseCron } from './cron';
@@ -64,18 +64,50 @@ function validate(input: ScheduleInput) {
   return { ...v, delaySeconds: v.delaySeconds ?? DEFAULT_CONTINUOUS_DELAY_S };
 }
 
-export async function createSchedule(db: Db, input: ScheduleInput, now: Date): Promise<ScheduleRow> {
+/**
+ * Who chose a schedule's paths, so a run applies their rules (server/engine/path-policy.ts): a console or
+ * API user (their role's rules), or the local shell (the CLI: not limited). Kept in a `settings` row per
+ * schedule (`schedule_owner:<id>`), set when a schedule is created and whenever its paths change. A schedule
+ * without one (made before owners were recorded) runs under admin rules.
+ */
+export type ScheduleOwner = { via: 'console'; email: string; role: 'admin' | 'operator' | 'viewer' } | { via: 'cli' };
+export const LOCAL_OWNER: ScheduleOwner = { via: 'cli' };
+const ownerKey = (scheduleId: string) => `schedule_owner:${scheduleId}`;
+
+export async function getScheduleOwner(db: Db, scheduleId: string): Promise<ScheduleOwner | null> {
+  const [row] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, ownerKey(scheduleId)));
+  const v = row?.value as ScheduleOwner | undefined;
+  if (v?.via === 'cli') return LOCAL_OWNER;
+  if (v?.via === 'console' && typeof v.email === 'string' && ['admin', 'operator', 'viewer'].includes(v.role)) return { via: 'console', email: v.email, role: v.role };
+  return null;
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+async function setOwner(db: Db | Tx, scheduleId: string, owner: ScheduleOwner, now: Date): Promise<void> {
+  const value = { ...owner, at: now.toISOString() } as Record<string, unknown>;
+  await db.insert(settings).values({ key: ownerKey(scheduleId), value, updatedAt: now }).onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: now } });
+}
+
+const samePaths = (a: string[], b: string[]) => a.length === b.length && a.every((p, i) => p === b[i]);
+
+/** `owner`: who chose the paths (default: the local shell, i.e. the CLI). */
+export async function createSchedule(db: Db, input: ScheduleInput, now: Date, owner: ScheduleOwner = LOCAL_OWNER): Promise<ScheduleRow> {
   const v = validate(input);
   const [existing] = await db.select({ id: schedules.id }).from(schedules).where(eq(schedules.name, v.name));
   if (existing) throw new EngineError('CONFLICT', `A schedule named "${v.name}" already exists.`);
-  const [row] = await db
-    .insert(schedules)
-    .values({ id: `sched_${randomBytes(6).toString('hex')}`, ...v, enqueuedThrough: now, createdAt: now, updatedAt: now })
-    .returning();
-  return row!;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(schedules)
+      .values({ id: `sched_${randomBytes(6).toString('hex')}`, ...v, enqueuedThrough: now, createdAt: now, updatedAt: now })
+      .returning();
+    await setOwner(tx, row!.id, owner, now);
+    return row!;
+  });
 }
 
-export async function updateSchedule(db: Db, name: string, input: ScheduleInput, now: Date): Promise<ScheduleRow> {
+/** `owner` becomes the schedule's owner when the paths change (default: the local shell, i.e. the CLI). */
+export async function updateSchedule(db: Db, name: string, input: ScheduleInput, now: Date, owner: ScheduleOwner = LOCAL_OWNER): Promise<ScheduleRow> {
   const current = await getSchedule(db, name);
   const v = validate(input);
   if (v.name !== current.name) {
@@ -83,12 +115,15 @@ export async function updateSchedule(db: Db, name: string, input: ScheduleInput,
     if (taken) throw new EngineError('CONFLICT', `A schedule named "${v.name}" already exists.`);
   }
   const cronChanged = v.cron !== current.cron || v.timezone !== current.timezone;
-  const [row] = await db
-    .update(schedules)
-    .set({ ...v, updatedAt: now, ...(cronChanged ? { enqueuedThrough: now } : {}) })
-    .where(eq(schedules.id, current.id))
-    .returning();
-  return row!;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(schedules)
+      .set({ ...v, updatedAt: now, ...(cronChanged ? { enqueuedThrough: now } : {}) })
+      .where(eq(schedules.id, current.id))
+      .returning();
+    if (!samePaths(current.paths, v.paths)) await setOwner(tx, current.id, owner, now);
+    return row!;
+  });
 }
 
 export async function getSchedule(db: Db, name: string): Promise<ScheduleRow> {
@@ -111,6 +146,7 @@ export async function setPaused(db: Db, name: string, paused: boolean, now: Date
 export async function removeSchedule(db: Db, name: string): Promise<void> {
   const current = await getSchedule(db, name);
   await db.delete(schedules).where(eq(schedules.id, current.id));
+  await db.delete(settings).where(eq(settings.key, ownerKey(current.id)));
 }
 
 export async function listRuns(db: Db, scheduleId: string, limit = 20): Promise<RunRow[]> {

@@ -8,9 +8,10 @@ import { hostname } from 'node:os';
 import { schedules } from '../../db/schema';
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
+import { PathPolicy } from '../engine/path-policy';
 import type { BackupMetadata, BackupType, SecurityLevel } from '../engine/types';
 import { claimRuns, enqueueDue, enqueueManual, finishRun, reapRuns, runningCount } from './queue';
-import { getSchedule, type RunRow, type ScheduleRow } from './schedule-store';
+import { getSchedule, getScheduleOwner, type RunRow, type ScheduleRow } from './schedule-store';
 
 /** What the worker tells about finished runs (the AlertService implements it). */
 export interface RunEvents {
@@ -89,6 +90,19 @@ export class ScheduleWorker {
     return p;
   }
 
+  /**
+   * The path policy of whoever chose the schedule's paths, checked again at every run (a directory may have
+   * become a symlink since): a console user's role rules; none for the local shell (CLI); admin rules for a
+   * schedule made before owners were recorded. A refusal fails the run (audited, and alerted like any failure).
+   */
+  private async checkPaths(s: ScheduleRow): Promise<void> {
+    const owner = await getScheduleOwner(this.db, s.id);
+    if (owner?.via === 'cli') return;
+    const actor = owner ?? { email: 'unknown', role: 'admin' as const };
+    const policy = PathPolicy.forInstallation(this.engine, (e) => this.engine.audit(e));
+    await policy.checkBackupSources(actor, s.paths, { action: 'schedule.run', auditActor: `schedule:${s.name}`, details: { schedule: s.name, owner: owner?.email ?? null } });
+  }
+
   private async execute(run: RunRow, known?: ScheduleRow): Promise<RunOutcome> {
     const s = known ?? (await this.db.select().from(schedules).where(eq(schedules.id, run.scheduleId)))[0];
     const base = { run_id: run.id, schedule: s?.name ?? run.scheduleId, due_at: run.dueAt.toISOString(), late: run.late };
@@ -98,6 +112,7 @@ export class ScheduleWorker {
     }
     let backupId: string | null = null;
     try {
+      await this.checkPaths(s);
       const started = await this.engine.startBackup({
         paths: s.paths,
         backupType: s.backupType as BackupType,
