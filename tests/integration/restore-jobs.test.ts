@@ -35,7 +35,8 @@ async function finished(restoreId: string) {
 
 beforeAll(async () => {
   t = await makeEnv('embedded');
-  engine = await t.open();
+  // Operators restore only under allowed_restore_paths (tests/security/path-policy.test.ts).
+  engine = await t.open({ PLEXICHAT_ALLOWED_RESTORE_PATHS: t.dir });
   const src = path.join(t.dir, 'src');
   await mkdir(src, { recursive: true });
   for (const [name, day] of [['january.txt', '2024-01-15'], ['june.txt', '2024-06-15'], ['december.txt', '2024-12-15']] as const) {

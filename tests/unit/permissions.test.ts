@@ -6,6 +6,7 @@ import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../db/schema';
 import type { PublicUser } from '../../server/auth/users';
+import { PathPolicy } from '../../server/engine/path-policy';
 import type { BackupMetadata, BackupProgress } from '../../server/engine/types';
 import type { Context } from '../../server/trpc/context';
 import { createCallerFactory } from '../../server/trpc/init';
@@ -85,11 +86,13 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
 
 function stubServices(audits: { action: string; outcome?: string }[] = []): Services {
   const engine = stubEngine(audits);
-  const services: Services & { locations: () => Promise<LocationsApi>; schedules: () => Promise<SchedulesApi>; alerts: () => Promise<AlertsApi> } = {
+  const services: Services & { locations: () => Promise<LocationsApi>; schedules: () => Promise<SchedulesApi>; alerts: () => Promise<AlertsApi>; pathPolicy: () => Promise<PathPolicy> } = {
     locations: async () => locations,
     schedules: async () => schedulesStub,
     alerts: async () => alertsStub,
     engine: async () => engine,
+    // The stub engine has no installation: a policy that lets the sample paths through (tests/security covers the rules).
+    pathPolicy: async () => new PathPolicy({ allowedBackupPaths: ['/'], allowedRestorePaths: ['/tmp'], protectedPaths: async () => [] }),
     users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user, unlock: async () => user, setPassword: async () => user }),
     audit: async () => ({ list: async () => ({ events: [], total: 0 }) }),
   };

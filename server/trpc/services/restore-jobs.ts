@@ -27,7 +27,15 @@ const KEEP_MS = 60 * 60_000;
 type Holder = typeof globalThis & { __plexichatRestoreJobs?: Map<string, RestoreJob> };
 const jobs = ((globalThis as Holder).__plexichatRestoreJobs ??= new Map<string, RestoreJob>());
 
-export function startRestoreJob(engine: EngineApi, backupId: string, opts: RestoreOptions, actor: string): RestoreJob {
+export interface RestoreJobChecks {
+  /**
+   * Checks the target again when the job starts (a symlink swapped in since the request was checked) and
+   * returns the real path to restore into; a refusal fails the job with its message.
+   */
+  checkTarget?: () => Promise<string>;
+}
+
+export function startRestoreJob(engine: EngineApi, backupId: string, opts: RestoreOptions, actor: string, checks: RestoreJobChecks = {}): RestoreJob {
   const started = Date.now();
   const job: RestoreJob = {
     restore_id: `restore_${started}_${randomBytes(3).toString('hex')}`,
@@ -59,7 +67,12 @@ export function startRestoreJob(engine: EngineApi, backupId: string, opts: Resto
     Object.assign(job, patch, { finished_at: new Date().toISOString() });
     setTimeout(() => jobs.delete(job.restore_id), KEEP_MS).unref();
   };
-  watchRestore(engine, backupId, () => engine.restoreBackup(backupId, { ...opts, actor, onProgress })).then(
+  const run = async () => {
+    const target = checks.checkTarget ? await checks.checkTarget() : opts.target;
+    job.target = target;
+    return engine.restoreBackup(backupId, { ...opts, target, actor, onProgress });
+  };
+  watchRestore(engine, backupId, run).then(
     (result) => finish({ status: 'completed', result, progress: { ...job.progress, percent: 100, eta_seconds: 0 } }),
     (err: unknown) => finish({ status: 'failed', error: (err as Error).message }),
   );

@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { pathPolicyFor } from '../../services/path-policy';
 import { getRestoreJob, startRestoreJob } from '../../services/restore-jobs';
 import { procedure } from '../../init';
 import { backupId } from './schemas';
@@ -21,14 +22,19 @@ export const recoverInput = z
 
 /**
  * Restores a backup (or the files matching `include` and the date range) into a directory on the server.
- * Returns the restore job at once; `restoreProgress` follows it.
+ * Returns the restore job at once; `restoreProgress` follows it. The target goes through the path policy
+ * (operators: only under allowed_restore_paths, never overwriting; nobody: the installation's own files),
+ * now and again when the job starts; the engine gets the real path that was checked.
  */
 export const recover = procedure.input(recoverInput).mutation(async ({ ctx, input }) => {
   const engine = await ctx.services.engine();
   // Refuse a missing backup now, not in the background.
   if (!(await engine.getBackup(input.backupId))) throw new TRPCError({ code: 'NOT_FOUND', message: `Backup ${input.backupId} not found; it may have been deleted.` });
+  const policy = await pathPolicyFor(ctx.services);
+  const checkTarget = () => policy.checkRestoreTarget(ctx.user, input.target, input.overwrite, { action: 'backup.restore', details: { backup_id: input.backupId } });
+  const target = await checkTarget();
   const dateRange = input.from || input.to ? { start: input.from, end: input.to } : undefined;
-  return startRestoreJob(engine, input.backupId, { target: input.target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite }, ctx.user.email);
+  return startRestoreJob(engine, input.backupId, { target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite }, ctx.user.email, { checkTarget });
 });
 
 export const restoreProgress = procedure.input(z.object({ restoreId: z.string().trim().min(1).max(100) })).query(({ input }) => {

@@ -6,6 +6,7 @@
 import { EngineError } from '../../../engine/errors';
 import type { BackupEngine } from '../../../engine/engine';
 import { CronError, nextRuns } from '../../../jobs/cron';
+import { type PathActor, PathPolicy } from '../../../engine/path-policy';
 import { createSchedule, getSchedule, listSchedules, removeSchedule, type ScheduleInput, type ScheduleView, setPaused, toView, updateSchedule } from '../../../jobs/schedule-store';
 import { scheduleRuns } from '../../../../db/schema';
 import type { Services } from '../../services/types';
@@ -13,8 +14,10 @@ import type { Services } from '../../services/types';
 export interface SchedulesApi {
   list(): Promise<ScheduleView[]>;
   preview(cron: string, timezone: string, count: number): Promise<{ ok: true; runs: string[] } | { ok: false; error: string }>;
-  create(input: ScheduleInput, actor: string): Promise<ScheduleView>;
-  update(name: string, input: ScheduleInput, actor: string): Promise<ScheduleView>;
+  /** The paths go through the path policy with the user's role; the user is recorded as the schedule's owner. */
+  create(input: ScheduleInput, user: PathActor): Promise<ScheduleView>;
+  /** Changed paths are checked with the user's role, who then becomes the owner; otherwise the owner stays. */
+  update(name: string, input: ScheduleInput, user: PathActor): Promise<ScheduleView>;
   setPaused(name: string, paused: boolean, actor: string): Promise<ScheduleView>;
   remove(name: string, actor: string): Promise<void>;
   runNow(name: string, actor: string): Promise<{ name: string; run_id: number; queued_at: string }>;
@@ -32,17 +35,23 @@ export function previewCron(cron: string, timezone: string, count: number, now =
 export function liveSchedulesApi(engine: BackupEngine): SchedulesApi {
   const db = engine.catalog.db;
   const audit = (actor: string, action: string, target: string, details: Record<string, unknown> = {}) => engine.audit({ actor, action: `schedule.${action}`, target, details });
+  const policy = PathPolicy.forInstallation(engine, (e) => engine.audit(e));
   return {
     list: () => listSchedules(db, new Date()),
     preview: async (cron, timezone, count) => previewCron(cron, timezone, count),
-    async create(input, actor) {
-      const row = await createSchedule(db, input, new Date());
-      await audit(actor, 'create', row.name, { cron: row.cron, timezone: row.timezone });
+    async create(input, user) {
+      // Directories a schedule will back up need not exist yet; the run checks them again, in place.
+      await policy.checkBackupSources(user, input.paths, { action: 'schedule.create', mustExist: false, details: { schedule: input.name } });
+      const row = await createSchedule(db, input, new Date(), { via: 'console', email: user.email, role: user.role });
+      await audit(user.email, 'create', row.name, { cron: row.cron, timezone: row.timezone, paths: row.paths });
       return toView(row, null, new Date());
     },
-    async update(name, input, actor) {
-      const row = await updateSchedule(db, name, input, new Date());
-      await audit(actor, 'update', row.name, { cron: row.cron, timezone: row.timezone });
+    async update(name, input, user) {
+      const current = await getSchedule(db, name);
+      const pathsChanged = current.paths.length !== input.paths.length || current.paths.some((p, i) => p !== input.paths[i]);
+      if (pathsChanged) await policy.checkBackupSources(user, input.paths, { action: 'schedule.update', mustExist: false, details: { schedule: name } });
+      const row = await updateSchedule(db, name, input, new Date(), { via: 'console', email: user.email, role: user.role });
+      await audit(user.email, 'update', row.name, { cron: row.cron, timezone: row.timezone, ...(pathsChanged ? { paths: row.paths } : {}) });
       return toView(row, null, new Date());
     },
     async setPaused(name, paused, actor) {

@@ -5,4 +5,4 @@ import { scheduleFields, scheduleName } from './schemas';
 
 export const update = procedure
   .input(z.object({ name: scheduleName, schedule: scheduleFields }))
-  .mutation(async ({ ctx, input }) => (await schedulesFor(ctx.services)).update(input.name, input.schedule, ctx.user.email));
+  .mutation(async ({ ctx, input }) => (await schedulesFor(ctx.services)).update(input.name, input.schedule, ctx.user));
