@@ -6,18 +6,23 @@ import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, typ
 import { AZURE_ACCESS_TIERS, azureLocationKeys, parseCloudKeys, type AzureLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { agentFor, guardedAgents, type GuardedAgents } from '../net/agents';
+import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
 export interface AzureBackendOptions {
   /** Time limit of one HTTP request inside the SDK. */
   timeoutMs?: number;
+  /** Where the client may connect (config.outbound); default: the default denied networks. */
+  policy?: OutboundPolicy;
 }
 
 export class AzureBackend implements StorageBackend {
   readonly type = 'azure';
   private readonly container: ContainerClient;
   private readonly prefix: string;
+  private readonly agents: GuardedAgents;
 
   constructor(
     readonly name: string,
@@ -26,7 +31,13 @@ export class AzureBackend implements StorageBackend {
   ) {
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
     const pipeline: StoragePipelineOptions = { retryOptions: { maxTries: 1, tryTimeoutInMs: opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined } };
-    this.container = serviceClient(keys, pipeline).getContainerClient(keys.container_name);
+    // The pipeline takes one agent for every request (core-rest-pipeline's `agent` option, passed through by
+    // storage-blob but not in its types), and node refuses an https agent for an http URL: pick the one of the
+    // endpoint's protocol. A redirect to the other protocol then fails instead of leaving the policy.
+    this.agents = guardedAgents(opts.policy ?? OutboundPolicy.for(), { keepAlive: true });
+    const endpoint = serviceClient(keys, pipeline).url;
+    const guarded = { ...pipeline, agent: agentFor(this.agents, endpoint) } as StoragePipelineOptions;
+    this.container = serviceClient(keys, guarded).getContainerClient(keys.container_name);
   }
 
   async init(): Promise<void> {
@@ -78,7 +89,9 @@ export class AzureBackend implements StorageBackend {
       await this.container.getBlobClient(this.blobName(key)).setAccessTier(tier, { rehydratePriority: priority });
       what = `rehydration to the ${tier} tier was started (${priority} priority)`;
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'error';
+      // The code comes from the endpoint's answer: shown only when it looks like an error code.
+      const raw = (err as { code?: unknown }).code;
+      const code = typeof raw === 'string' && /^[A-Za-z][\w.-]{0,63}$/.test(raw) ? raw : 'error';
       what =
         code === 'BlobBeingRehydrated'
           ? 'rehydration is already in progress'
@@ -133,7 +146,10 @@ export class AzureBackend implements StorageBackend {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
 
   private blobName(key: string): string {
     if (key === '' || key.startsWith('/')) throw new StorageError('permanent', this.name, `invalid object key "${key}"`, { key });
@@ -141,6 +157,9 @@ export class AzureBackend implements StorageBackend {
   }
 
   private wrap(err: unknown, op: string, key?: string): StorageError {
+    // A refusal by the outbound policy is configuration, not a network hiccup: never retried.
+    const denied = findOutboundDenial(err);
+    if (denied) return new StorageError('permanent', this.name, `cannot ${op}${key ? ` ${key}` : ''}: ${denied.message}`, { key, cause: err });
     // A HEAD on a missing container answers 404 with only a header code; say what is missing.
     if (op === 'reach container' && failureReason(err) === 'not_found') {
       return new StorageError('permanent', this.name, `container ${this.keys.container_name} does not exist; create it or let the location's init create it, and check container_name`, { cause: err });
@@ -168,5 +187,5 @@ function serviceClient(keys: AzureLocationKeys, pipeline: StoragePipelineOptions
 /** The Azure backend for a configured location, wrapped with the configured retries and timeout. */
 export function createAzureBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(azureLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new AzureBackend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+  return withRetries(new AzureBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
 }

@@ -1,4 +1,4 @@
-import type { StorageLocationConfig } from '../../config';
+import type { OutboundPolicyConfig, StorageLocationConfig } from '../../config';
 import type { StorageBackend } from './backend';
 import { LocalBackend } from './local';
 
@@ -10,6 +10,8 @@ export interface BackendOptions {
   /** Base of the exponential backoff between attempts. */
   backoffMs: number;
   log?: (msg: string) => void;
+  /** The installation's outbound network policy (config.outbound); unset: the default denied networks. */
+  outbound?: Partial<OutboundPolicyConfig>;
 }
 
 /** Builds the backend for one configured location. Cloud SDKs are loaded only when a location uses them. */

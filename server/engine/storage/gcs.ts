@@ -5,15 +5,20 @@
  * retries are off: the RetryingBackend wrapper owns the retry policy.
  */
 import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
+import { pool as teenyRequestAgents } from 'teeny-request/build/src/agents';
 import { GCS_STORAGE_CLASSES, gcsLocationKeys, parseCloudKeys, type GcsLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { installContextualAgents, withOutboundPolicy } from '../net/agents';
+import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
 export interface GcsBackendOptions {
   /** Time limit of one HTTP request inside the SDK. */
   timeoutMs?: number;
+  /** Where the client may connect (config.outbound); default: the default denied networks. */
+  policy?: OutboundPolicy;
 }
 
 export class GcsBackend implements StorageBackend {
@@ -23,6 +28,7 @@ export class GcsBackend implements StorageBackend {
   private readonly prefix: string;
   private readonly timeout: number | undefined;
   private readonly storageClass: string | undefined;
+  private readonly policy: OutboundPolicy;
 
   constructor(
     readonly name: string,
@@ -32,6 +38,10 @@ export class GcsBackend implements StorageBackend {
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
     this.timeout = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
     this.storageClass = keys.storage_class && GCS_STORAGE_CLASSES[keys.storage_class];
+    // The SDK's HTTP layer (teeny-request) takes no agent per client; its pool gets agents that apply the
+    // policy of the async context, and every call below runs inside this backend's policy.
+    installContextualAgents(teenyRequestAgents);
+    this.policy = opts.policy ?? OutboundPolicy.for();
     const options: StorageOptions = {
       projectId: keys.project,
       apiEndpoint: keys.api_endpoint,
@@ -54,9 +64,9 @@ export class GcsBackend implements StorageBackend {
 
   async init(): Promise<void> {
     try {
-      const [exists] = await this.bucket.exists();
+      const [exists] = await this.guard(() => this.bucket.exists());
       if (exists) return;
-      await this.storage.createBucket(this.keys.bucket_name, { storageClass: this.storageClass, location: this.keys.location });
+      await this.guard(() => this.storage.createBucket(this.keys.bucket_name, { storageClass: this.storageClass, location: this.keys.location }));
     } catch (err) {
       // Created concurrently by another process: fine.
       if ((err as { code?: unknown }).code === 409) return;
@@ -66,13 +76,16 @@ export class GcsBackend implements StorageBackend {
 
   async put(key: string, data: Buffer): Promise<void> {
     try {
-      await this.bucket.file(this.objectName(key)).save(data, {
-        resumable: false,
-        // The SDK compares the CRC32C the service computed with its own and deletes the object on a mismatch.
-        validation: 'crc32c',
-        metadata: { contentType: 'application/octet-stream', storageClass: this.storageClass },
-        timeout: this.timeout,
-      });
+      const file = this.bucket.file(this.objectName(key));
+      await this.guard(() =>
+        file.save(data, {
+          resumable: false,
+          // The SDK compares the CRC32C the service computed with its own and deletes the object on a mismatch.
+          validation: 'crc32c',
+          metadata: { contentType: 'application/octet-stream', storageClass: this.storageClass },
+          timeout: this.timeout,
+        }),
+      );
     } catch (err) {
       throw this.wrap(err, 'write', key);
     }
@@ -80,7 +93,8 @@ export class GcsBackend implements StorageBackend {
 
   async get(key: string): Promise<Buffer> {
     try {
-      const [data] = await this.bucket.file(this.objectName(key)).download({ validation: 'crc32c' });
+      const file = this.bucket.file(this.objectName(key));
+      const [data] = await this.guard(() => file.download({ validation: 'crc32c' }));
       return data;
     } catch (err) {
       throw this.wrap(err, 'read', key);
@@ -89,7 +103,8 @@ export class GcsBackend implements StorageBackend {
 
   async stat(key: string): Promise<ObjectInfo | null> {
     try {
-      const [meta] = await this.bucket.file(this.objectName(key)).getMetadata();
+      const file = this.bucket.file(this.objectName(key));
+      const [meta] = await this.guard(() => file.getMetadata());
       return { key, size: Number(meta.size ?? 0) };
     } catch (err) {
       if (failureReason(err) === 'not_found') return null;
@@ -103,7 +118,8 @@ export class GcsBackend implements StorageBackend {
       let files;
       let next;
       try {
-        [files, next] = await this.bucket.getFiles({ prefix: this.prefix + prefix, autoPaginate: false, maxResults: this.keys.list_page_size, pageToken });
+        const query = { prefix: this.prefix + prefix, autoPaginate: false, maxResults: this.keys.list_page_size, pageToken };
+        [files, next] = await this.guard(() => this.bucket.getFiles(query));
       } catch (err) {
         throw this.wrap(err, 'list', prefix);
       }
@@ -114,7 +130,8 @@ export class GcsBackend implements StorageBackend {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.bucket.file(this.objectName(key)).delete({ ignoreNotFound: true });
+      const file = this.bucket.file(this.objectName(key));
+      await this.guard(() => file.delete({ ignoreNotFound: true }));
     } catch (err) {
       throw this.wrap(err, 'delete', key);
     }
@@ -126,7 +143,7 @@ export class GcsBackend implements StorageBackend {
 
   async ping(): Promise<void> {
     try {
-      await this.bucket.getMetadata();
+      await this.guard(() => this.bucket.getMetadata());
     } catch (err) {
       throw this.wrap(err, 'reach bucket');
     }
@@ -134,12 +151,20 @@ export class GcsBackend implements StorageBackend {
 
   async close(): Promise<void> {}
 
+  /** Runs an SDK call under this location's outbound policy (read by the contextual agents). */
+  private guard<T>(fn: () => Promise<T>): Promise<T> {
+    return withOutboundPolicy(this.policy, fn);
+  }
+
   private objectName(key: string): string {
     if (key === '' || key.startsWith('/')) throw new StorageError('permanent', this.name, `invalid object key "${key}"`, { key });
     return this.prefix + key;
   }
 
   private wrap(err: unknown, op: string, key?: string): StorageError {
+    // A refusal by the outbound policy is configuration, not a network hiccup: never retried.
+    const denied = findOutboundDenial(err);
+    if (denied) return new StorageError('permanent', this.name, `cannot ${op}${key ? ` ${key}` : ''}: ${denied.message}`, { key, cause: err });
     if (op === 'reach bucket' && failureReason(err) === 'not_found') {
       return new StorageError('permanent', this.name, `bucket ${this.keys.bucket_name} does not exist; create it or let the location's init create it, and check bucket_name`, { cause: err });
     }
@@ -158,5 +183,5 @@ export class GcsBackend implements StorageBackend {
 /** The GCS backend for a configured location, wrapped with the configured retries and timeout. */
 export function createGcsBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(gcsLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new GcsBackend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+  return withRetries(new GcsBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
 }

@@ -291,8 +291,15 @@ export function toStorageError(err: unknown, ctx: ErrorContext): StorageError {
   if (err instanceof StorageError) return err;
   const reason = failureReason(err);
   const facts = factsOf(err);
-  const code = facts.codes[0] ?? (facts.status !== undefined ? `HTTP ${facts.status}` : 'error');
-  const detail = redact(`${code}${facts.message && facts.message !== code ? `: ${facts.message.split('\n')[0]!.slice(0, 200)}` : ''}`, ctx.secrets);
+  // With an HTTP status the message came from the endpoint's answer: report the status and an error-code-shaped
+  // code only, so whoever runs an endpoint cannot put text into logs, the console or a probe result.
+  const named = facts.codes.find((c) => /^[A-Za-z][\w.-]{0,63}$/.test(c));
+  const detail = redact(
+    facts.status !== undefined
+      ? `${named ? `${named}, ` : ''}HTTP ${facts.status}`
+      : `${named ?? 'error'}${facts.message && facts.message !== named ? `: ${facts.message.split('\n')[0]!.slice(0, 200)}` : ''}`,
+    ctx.secrets,
+  );
   const service = ctx.service ?? 'the storage service';
   const where = ctx.key ? ` ${ctx.key}` : '';
   const container = ctx.container ?? 'the bucket';

@@ -19,12 +19,16 @@ import { createHash } from 'node:crypto';
 import { parseCloudKeys, S3_STORAGE_CLASSES, s3LocationKeys, type S3LocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { guardedAgents } from '../net/agents';
+import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './factory';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
 export interface S3BackendOptions {
   /** Time limit of one HTTP request inside the SDK. */
   timeoutMs?: number;
+  /** Where the client may connect (config.outbound); default: the default denied networks. */
+  policy?: OutboundPolicy;
 }
 
 export class S3Backend implements StorageBackend {
@@ -43,6 +47,8 @@ export class S3Backend implements StorageBackend {
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
     // 'local' is the storage_locations default region label, not an AWS region.
     this.region = keys.region && keys.region !== 'local' ? keys.region : 'us-east-1';
+    // The SDK's handler connects only through these: each socket goes to an address the policy checked.
+    const agents = guardedAgents(opts.policy ?? OutboundPolicy.for(), { keepAlive: true });
     this.client = new S3Client({
       region: this.region,
       endpoint: keys.endpoint,
@@ -52,7 +58,13 @@ export class S3Backend implements StorageBackend {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: Math.min(opts.timeoutMs ?? 10_000, 10_000), requestTimeout: opts.timeoutMs ?? 0, throwOnRequestTimeout: true },
+      requestHandler: {
+        connectionTimeout: Math.min(opts.timeoutMs ?? 10_000, 10_000),
+        requestTimeout: opts.timeoutMs ?? 0,
+        throwOnRequestTimeout: true,
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
+      },
     });
   }
 
@@ -123,7 +135,9 @@ export class S3Backend implements StorageBackend {
       await this.client.send(new RestoreObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), RestoreRequest: { Days: days, GlacierJobParameters: { Tier: tier } } }));
       what = `rehydration was started (RestoreObject, ${tier} tier, kept ${days} days)`;
     } catch (err) {
-      const code = (err as { name?: string }).name ?? 'error';
+      // The code comes from the endpoint's answer: shown only when it looks like an error code.
+      const raw = (err as { name?: unknown }).name;
+      const code = typeof raw === 'string' && /^[A-Za-z][\w.-]{0,63}$/.test(raw) ? raw : 'error';
       what =
         code === 'RestoreAlreadyInProgress'
           ? 'rehydration is already in progress'
@@ -202,6 +216,9 @@ export class S3Backend implements StorageBackend {
   }
 
   private wrap(err: unknown, op: string, key?: string): StorageError {
+    // A refusal by the outbound policy is configuration, not a network hiccup: never retried.
+    const denied = findOutboundDenial(err);
+    if (denied) return new StorageError('permanent', this.name, `cannot ${op}${key ? ` ${key}` : ''}: ${denied.message}`, { key, cause: err });
     // HeadBucket/HeadObject answer 404 without a body, so the SDK cannot tell a missing bucket from a missing key.
     const missingBucket = op === 'reach bucket' && failureReason(err) === 'not_found';
     if (missingBucket) {
@@ -226,5 +243,5 @@ export class S3Backend implements StorageBackend {
 /** The S3 backend for a configured location, wrapped with the configured retries and timeout. */
 export function createS3Backend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(s3LocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new S3Backend(loc.name, keys, { timeoutMs: opts.timeoutMs }), opts);
+  return withRetries(new S3Backend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
 }

@@ -64,7 +64,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
   const isActive = (name: string) => engine.locations.get(name) !== undefined;
   // Saved is saved: a location that cannot be opened yet is logged by the reload and retried on the next change.
   const applyNow = () => engine.refreshLocations().catch(() => undefined);
-  const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0 };
+  const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0, outbound: engine.config.outbound };
   return {
     async list() {
       const stored = (await (await storeOf(engine)).configs()).filter((l) => !fileNames().includes(l.name));
