@@ -8,6 +8,7 @@ import type { Db } from '../../db/client';
 import type { Config } from '../config';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
 import { loadMasterKey, loadPreviousMasterKeys } from '../engine/keys';
+import { OutboundPolicy } from '../engine/net/outbound-policy';
 import { alertSettings, type AlertSettings } from './alert-settings';
 import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
 import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './alert-store';
@@ -44,7 +45,7 @@ export class AlertService {
 
   constructor(
     private readonly db: Db,
-    private readonly config: Pick<Config, 'alerts' | 'alert_thresholds' | 'public_url' | 'master_key_source'>,
+    private readonly config: Pick<Config, 'alerts' | 'alert_thresholds' | 'public_url' | 'master_key_source'> & Partial<Pick<Config, 'outbound'>>,
     opts: AlertServiceOptions = {},
   ) {
     this.fileSettings = alertSettings(config);
@@ -120,7 +121,7 @@ export class AlertService {
       at: this.now().toISOString(),
     };
     try {
-      return await deliver(this.settings, msg, this.log);
+      return await deliver(this.settings, msg, this.log, OutboundPolicy.for(this.config.outbound));
     } catch (err) {
       this.log(`alert ${row.id}: delivery error: ${(err as Error).message}`);
       return [];
@@ -136,6 +137,7 @@ export class AlertService {
       this.settings,
       { id: 'test', rule: 'test', subject_key: 'test', severity: 'warning', state: 'open', event: 'test', message: `Test alert sent by ${actor}`, link: `${base}/alerts`, at: now.toISOString() },
       this.log,
+      OutboundPolicy.for(this.config.outbound),
     );
   }
 
