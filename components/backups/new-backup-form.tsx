@@ -7,6 +7,7 @@ import { Button } from '../ui/button';
 import { Card, PageHeader } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
 import { Field, Input, Select, TextArea } from '../ui/form';
+import { pathRootsHint, usePathPolicy } from './path-roots';
 import { ProgressView } from './progress-view';
 
 type CreateInput = RouterInputs['backup']['create'];
@@ -33,6 +34,7 @@ export function NewBackupForm() {
   const [retention, setRetention] = useState('');
   const [priority, setPriority] = useState('5');
   const [localError, setLocalError] = useState<string | null>(null);
+  const pathPolicy = usePathPolicy();
   const create = useMutation(trpc.backup.create.mutationOptions({ onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.backup.list.queryKey() }) }));
   const started = create.data?.backup_id;
 
@@ -92,7 +94,7 @@ export function NewBackupForm() {
           {tab('upload', 'Upload a file')}
         </div>
         {kind === 'paths' && (
-          <Field label="Source path" hint="A directory or file on the machine running the console; one per line for several.">
+          <Field label="Source path" hint={pathRootsHint(pathPolicy, 'backup', 'A directory or file on the machine running the console; one per line for several.')}>
             <TextArea rows={3} value={paths} onChange={(e) => setPaths(e.target.value)} placeholder="/var/lib/plexichat" required />
           </Field>
         )}

@@ -8,6 +8,7 @@ import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
 import { Field, Input } from '../ui/form';
+import { pathRootsHint, usePathPolicy } from './path-roots';
 import { Metric, ProgressBar } from './progress-view';
 
 /** Restore into a directory on the server: everything, or files by pattern and modification date; live progress. */
@@ -18,6 +19,9 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [overwrite, setOverwrite] = useState(false);
+  const pathPolicy = usePathPolicy();
+  // Only admins may overwrite during a console restore: the box is not shown to others, and never sent as true.
+  const mayOverwrite = pathPolicy?.mayOverwrite === true;
   const start = useMutation(trpc.backup.recover.mutationOptions());
   const restoreId = start.data?.restore_id;
   const { data: job, error: pollError } = useQuery(
@@ -29,13 +33,13 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const running = start.isPending || job?.status === 'running';
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite });
+    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite });
   };
   const r = job?.result;
   return (
     <Card title="Restore">
       <form onSubmit={submit} className="space-y-3">
-        <Field label="Target directory" hint="On the server. Existing files are not overwritten unless you allow it.">
+        <Field label="Target directory" hint={pathRootsHint(pathPolicy, 'restore', mayOverwrite ? 'On the server. Existing files are not overwritten unless you allow it.' : 'On the server; an empty or new directory (existing files are never overwritten).')}>
           <Input value={target} onChange={(e) => setTarget(e.target.value)} placeholder="/srv/restore/2024-06-01" required />
         </Field>
         <Field label="Include patterns" hint="Optional, comma-separated globs, e.g. **/*.json, db/**">
@@ -49,9 +53,11 @@ export function RestoreForm({ backupId }: { backupId: string }) {
             <Input type="date" value={to} onChange={(e) => setTo(e.target.value)} />
           </Field>
         </div>
-        <label className="flex items-center gap-2 text-sm text-slate-700">
-          <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite existing files
-        </label>
+        {mayOverwrite && (
+          <label className="flex items-center gap-2 text-sm text-slate-700">
+            <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite existing files
+          </label>
+        )}
         <Button type="submit" busy={running}>
           Restore
         </Button>

@@ -6,6 +6,7 @@ import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox } from '../ui/feedback';
 import { Field, Input, Select } from '../ui/form';
+import { pathRootsHint, usePathPolicy } from '../backups/path-roots';
 import { CronPreview } from './cron-preview';
 
 type Schedule = RouterOutputs['schedules']['list'][number];
@@ -27,6 +28,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const [delay, setDelay] = useState(String(existing?.delay_seconds ?? 60));
   const [level, setLevel] = useState<(typeof LEVELS)[number] | ''>((existing?.security_level as (typeof LEVELS)[number] | null) ?? '');
   const continuous = backupType === 'continuous';
+  const pathPolicy = usePathPolicy();
   const done = () => {
     void qc.invalidateQueries({ queryKey: trpc.schedules.list.queryKey() });
     onDone();
@@ -50,7 +52,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         <Field label="Name">
           <Input name="name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="nightly-db" />
         </Field>
-        <Field label="Paths" hint="comma-separated, on the server">
+        <Field label="Paths" hint={pathRootsHint(pathPolicy, 'backup', 'comma-separated, on the server.')}>
           <Input name="paths" value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
         </Field>
         <Field label="Cron" hint={continuous ? 'also backs up on this schedule, as a safety net for changes a watcher cannot see' : 'minute hour day-of-month month day-of-week'}>
