@@ -24,7 +24,7 @@ Commands:
   ls <backup_id> [--filter TEXT] [--limit N] [--offset N]   the files inside a backup
   verify <backup_id> [--read-data]
   repair <backup_id>
-  restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite]
+  restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite] [--preserve-special-bits]
   delete <backup_id> [--force]
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
@@ -247,7 +247,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: r, text, code: r.status === 'healthy' ? EXIT.ok : EXIT.integrity };
     }
     case 'restore': {
-      const { values: v, positionals } = parse(args, { target: { type: 'string' }, include: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, overwrite: { type: 'boolean', default: false } });
+      const { values: v, positionals } = parse(args, { target: { type: 'string' }, include: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'preserve-special-bits': { type: 'boolean', default: false } });
       const id = needId(positionals, 'restore');
       if (!v.target) throw new UsageError('restore needs --target DIR (an empty directory to restore into).');
       const bar = new ProgressBar();
@@ -258,6 +258,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         include: v.include as string[] | undefined,
         dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
         overwrite: Boolean(v.overwrite),
+        preserveSpecialBits: Boolean(v['preserve-special-bits']),
         actor: actor(),
         onProgress: (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
       }));

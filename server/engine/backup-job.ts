@@ -13,6 +13,7 @@ import { type BackupRow, getBackupRow, toMetadata } from './catalog';
 import { encodeObject } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
+import { checkPayloadName } from './manifest';
 import { assertCurrentMaster, KEYS_SETTING, rotatedElsewhere } from './key-rotation';
 import { cipherFor } from './keys';
 import { ProgressTracker } from './progress';
@@ -36,6 +37,7 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
   if (opts.retentionDays !== undefined && (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1)) throw new EngineError('INVALID', 'retention_days must be a whole number of days, at least 1.');
   const sources = opts.paths?.length ? await resolveSources(opts.paths) : undefined;
   const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
+  if (payload) checkPayloadName(payload.name); // refused before any row exists: such a backup could never be restored
   const cipher = cipherFor(level, config.enable_encryption);
   await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM)
   if (level === 'government' && cipher === 'none') throw new EngineError('INVALID', 'Security level GOVERNMENT requires encryption; set enable_encryption to true or choose another level.');

@@ -10,7 +10,7 @@ import type { Cipher } from './codec';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
 import { contentIdKey } from './keys';
-import type { Extent, ManifestEntry } from './manifest';
+import { checkPayloadName, type Extent, joinNs, type ManifestEntry, splitNs } from './manifest';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import type { ProgressTracker } from './progress';
 import { walkSources, type SourceItem } from './source';
@@ -77,7 +77,7 @@ export async function writeBackupData(
   }
   const scan = input.sources && !input.base
     ? (async () => {
-        for await (const it of walkSources(input.sources!, () => undefined)) {
+        for await (const it of walkSources(input.sources!, () => undefined, { xattrs: false })) {
           if (it.type === 'f') progress.filesTotal++;
           progress.bytesTotal += it.size;
         }
@@ -158,15 +158,35 @@ export async function writeBackupData(
     await flushReady();
   };
 
+  /** Cuts the data stream, so every pending entry gets its complete extents and is written out. */
+  const cut = async () => {
+    if (pending.length || dataSink.buffered) {
+      await dataSink.end();
+      await flushReady();
+    }
+  };
+
+  // Hard links: the first path of an inode (same dev+ino) is read; later paths are written with its extents
+  // and `h` naming it, so the data is stored once and a restore can link them (or write a copy of a link
+  // whose first path it does not restore).
+  const firstLinks = new Map<string, ManifestEntry>();
+  const hardLink = async (entry: ManifestEntry, first: ManifestEntry) => {
+    await cut();
+    entry.h = first.p;
+    entry.s = first.s ?? 0;
+    if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
+    files++;
+    progress.filesDone++;
+    progress.bytesDone += entry.s;
+    await writeLine(entry);
+  };
+
   // Incremental/differential: a file whose size, mtime, ctime, inode and mode match the base backup is not
   // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
   let filesReused = 0;
   let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
   const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
-    if (pending.length || dataSink.buffered) {
-      await dataSink.end();
-      await flushReady();
-    }
+    await cut();
     const x: Extent[] = [];
     for (const [k, off, len] of baseEntry.x ?? []) {
       const shardId = base.chunkIds[k];
@@ -191,7 +211,7 @@ export async function writeBackupData(
   const unchanged = (it: SourceItem): ManifestEntry | null => {
     const b = input.base?.entries.get(it.rel);
     if (!b || it.type !== 'f' || b.t !== 'f') return null;
-    const same = b.s === it.size && b.mt === Math.round(it.mtimeMs) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || b.ct === Math.round(it.ctimeMs));
+    const same = b.s === it.size && sameTime(it.mtimeNs, b.mt, b.mtn) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || sameTime(it.ctimeNs, b.ct, b.ctn));
     return same ? b : null;
   };
   const changedWhileRead: string[] = [];
@@ -199,12 +219,18 @@ export async function writeBackupData(
   if (input.payload) {
     const { name, data } = input.payload;
     const now = ctx.now().getTime();
-    await addEntry({ p: name, t: 'f', m: 0o600, mt: now, s: data.length }, oneBlock(data));
+    await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
   } else if (input.sources) {
     for await (const { it, content } of readAhead(walkSources(input.sources, onSkip), (x) => !unchanged(x))) {
       if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
       const entry = toEntry(it);
       try {
+        const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
+        if (first) {
+          await hardLink(entry, first);
+          continue;
+        }
+        if (it.linkKey) firstLinks.set(it.linkKey, entry);
         const baseEntry = unchanged(it);
         if (baseEntry) {
           await reuse(entry, baseEntry, input.base!);
@@ -216,13 +242,13 @@ export async function writeBackupData(
           const stable = await readStable(it, content);
           data = oneBlock(stable.data);
           entry.s = stable.data.length;
-          entry.mt = Math.round(it.mtimeMs);
+          [entry.mt, entry.mtn] = splitNs(it.mtimeNs);
           if (stable.changed) changedWhileRead.push(it.rel);
         }
         await addEntry(entry, data);
         if (input.detectChanges && it.type === 'f' && !content) {
-          const after = await stat(it.abs);
-          if (after.size !== entry.s || after.mtimeMs !== it.mtimeMs) changedWhileRead.push(it.rel);
+          const after = await stat(it.abs, { bigint: true });
+          if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
         }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -259,13 +285,25 @@ export async function writeBackupData(
 }
 
 function toEntry(it: SourceItem): ManifestEntry {
-  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt: Math.round(it.mtimeMs) };
+  const [mt, mtn] = splitNs(it.mtimeNs);
+  const [at, atn] = splitNs(it.atimeNs);
+  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt, mtn, at, atn, u: it.uid, g: it.gid };
   if (it.type === 'f') {
     e.s = it.size;
     e.i = it.ino;
-    e.ct = Math.round(it.ctimeMs);
+    [e.ct, e.ctn] = splitNs(it.ctimeNs);
   }
+  if (it.xattrs) e.xa = Object.fromEntries(Object.entries(it.xattrs).map(([k, v]) => [k, v.toString('base64')]));
   return e;
+}
+
+/**
+ * The change rule's time test. A manifest with the ns field compares the exact nanosecond; an older one
+ * kept a rounded millisecond, compared the way it was made (a mismatch only costs one re-read).
+ */
+function sameTime(ns: bigint, ms: number, sub: number | undefined): boolean {
+  if (sub !== undefined) return joinNs(ms, sub) === ns;
+  return ms === Number((ns + 500_000n) / 1_000_000n); // Math.round of the ms, without a double's loss
 }
 
 const SMALL_FILE = 512 * 1024;
@@ -309,10 +347,10 @@ async function* readAhead(items: AsyncIterable<SourceItem>, wanted: (it: SourceI
 async function readStable(it: SourceItem, content: Promise<Buffer>): Promise<{ data: Buffer; changed: boolean }> {
   let data = await content;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const after = await stat(it.abs);
-    if (after.size === it.size && after.mtimeMs === it.mtimeMs && after.size === data.length) return { data, changed: false };
-    it.size = after.size;
-    it.mtimeMs = after.mtimeMs;
+    const after = await stat(it.abs, { bigint: true });
+    if (Number(after.size) === it.size && after.mtimeNs === it.mtimeNs && Number(after.size) === data.length) return { data, changed: false };
+    it.size = Number(after.size);
+    it.mtimeNs = after.mtimeNs;
     data = await readFile(it.abs);
   }
   return { data, changed: true };

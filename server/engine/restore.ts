@@ -1,16 +1,18 @@
 /**
  * Restore: manifest → the chunks the selected files need, fetched in order with read-ahead → files written
- * byte for byte, then modes and mtimes, symlinks last (so no restored link is ever followed while writing),
- * directory times at the very end. A file whose data cannot be read is removed, never left short, and the
- * restore fails naming it.
+ * byte for byte (all-zero blocks left as holes), then owner, mode, xattrs and times; hard links linked to
+ * the first restored path of their inode; symlinks last; directory metadata at the very end. Nothing is
+ * ever written through a link (restore-writer.ts). A file whose data cannot be read is removed, never left
+ * short, and the restore fails naming it.
  */
-import { chmod, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BackupRow } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError } from './errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from './manifest';
+import { RestoreTree, writeSparse } from './restore-writer';
 import { ShardReader } from './shard-reader';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from './types';
 import { readChunkTable } from './chunk-table';
@@ -26,10 +28,13 @@ export interface RestoreProgress {
   filesTotal: number;
 }
 
+type Failure = { path: string; reason: string };
+
 export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: RestoreOptions, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
   const started = Date.now();
   const target = path.resolve(opts.target);
   await prepareTarget(target, opts.overwrite ?? false);
+  const tree = new RestoreTree(target, { overwrite: opts.overwrite ?? false, preserveSpecialBits: opts.preserveSpecialBits ?? false });
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
@@ -37,13 +42,16 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const chunkIds = await readChunkTable(reader.lines(chunks));
   const selected = selector(opts);
 
-  // Pass 1: which chunks the selected files need, and totals for progress.
+  // Pass 1: which chunks the selected files need, totals for progress, and which paths hard links name.
+  // (A link's extents are its first path's, so adding them costs nothing when both are selected.)
   const needed = new Set<number>();
+  const linkTargets = new Set<string>();
   const progress: RestoreProgress = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 };
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);
     if (!selected(e)) continue;
     if (e.t === 'f') progress.filesTotal++;
+    if (e.h) linkTargets.add(e.h);
     progress.bytesTotal += e.s ?? 0;
     for (const [k] of e.x ?? []) needed.add(k);
   }
@@ -66,17 +74,20 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     return p;
   };
 
-  const failed: { path: string; reason: string }[] = [];
+  const failed: Failure[] = [];
   const dirs: ManifestEntry[] = [];
   const links: ManifestEntry[] = [];
-  const safeDirs = new Set<string>([target]);
+  // Hard-link groups (key: the first path): the restored path the others link to, or null if it failed.
+  // The first selected member is written — the first path itself, or a stand-in when a filter left it out.
+  const groups = new Map<string, Promise<string | null>>();
   const writers = new Set<Promise<void>>();
+  let bytesWritten = 0;
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);
     if (!selected(e)) continue;
     const dest = resolveInside(target, e.p);
     if (e.t === 'd') {
-      await ensureDir(target, dest, safeDirs);
+      await tree.dir(dest);
       dirs.push(e);
       continue;
     }
@@ -84,11 +95,24 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       links.push(e);
       continue;
     }
-    await ensureDir(target, path.dirname(dest), safeDirs);
+    const group = e.h ?? (linkTargets.has(e.p) ? e.p : undefined);
+    const first = group === undefined ? undefined : groups.get(group);
+    if (first) {
+      const firstDest = await first;
+      if (firstDest === null) failed.push({ path: e.p, reason: `it is a hard link of ${group}, which could not be restored` });
+      else {
+        await tree.hardLink(firstDest, dest);
+        progress.filesDone++;
+        progress.bytesTotal -= e.s ?? 0;
+      }
+      continue;
+    }
     const extents = e.x ?? [];
     if (extents.length > INLINE_EXTENTS) {
       // A big file streams straight through, one chunk at a time.
-      if (await writeStreaming(dest, e, extents, chunk, opts.overwrite ?? false, failed, progress)) await finish(dest, e, progress);
+      const ok = await writeStreaming(tree, dest, e, chunk, failed, progress);
+      if (ok) bytesWritten += e.s ?? 0;
+      if (group !== undefined) groups.set(group, Promise.resolve(ok ? dest : null));
       onProgress?.(progress);
       continue;
     }
@@ -98,30 +122,33 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       for (const [k, off, len] of extents) pieces.push(slice(await chunk(k), k, off, len));
     } catch (err) {
       failed.push({ path: e.p, reason: (err as Error).message });
+      if (group !== undefined) groups.set(group, Promise.resolve(null));
       continue;
     }
     const task = (async () => {
-      await writeFile(dest, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), { flag: opts.overwrite ? 'w' : 'wx', mode: 0o600 });
+      const fh = await tree.createFile(dest);
+      let finished = false;
+      try {
+        await writeSparse(fh, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), 0);
+        await fh.truncate(e.s ?? 0);
+        finished = true;
+      } finally {
+        if (!finished) await fh.close();
+      }
+      await tree.finishFile(fh, e, dest);
       progress.bytesDone += e.s ?? 0;
-      await finish(dest, e, progress);
+      bytesWritten += e.s ?? 0;
+      progress.filesDone++;
     })();
     writers.add(task);
+    if (group !== undefined) groups.set(group, task.then(() => dest));
     void task.finally(() => writers.delete(task)).catch(() => undefined);
     while (writers.size >= MAX_WRITERS) await Promise.race(writers);
     onProgress?.(progress);
   }
   await Promise.all(writers);
-  for (const e of links) {
-    const dest = resolveInside(target, e.p);
-    await ensureDir(target, path.dirname(dest), safeDirs);
-    await symlink(e.l ?? '', dest);
-    await lutimes(dest, new Date(e.mt), new Date(e.mt)).catch(() => undefined);
-  }
-  for (const e of dirs.reverse()) {
-    const dest = resolveInside(target, e.p);
-    await chmod(dest, e.m);
-    await utimes(dest, new Date(e.mt), new Date(e.mt));
-  }
+  for (const e of links) await tree.symlink(e, resolveInside(target, e.p));
+  for (const e of dirs.reverse()) await tree.finishDir(e, resolveInside(target, e.p));
   onProgress?.(progress);
   if (failed.length) {
     const names = failed.map((f) => f.path);
@@ -137,47 +164,50 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     backup_id: row.id,
     target,
     files_restored: progress.filesDone,
-    bytes_restored: progress.bytesDone,
+    bytes_restored: bytesWritten,
     duration_seconds: seconds,
-    throughput_mbps: Math.round((progress.bytesDone / 1048576 / Math.max(seconds, 0.001)) * 100) / 100,
+    throughput_mbps: Math.round((bytesWritten / 1048576 / Math.max(seconds, 0.001)) * 100) / 100,
   };
 }
 
-async function finish(dest: string, e: ManifestEntry, progress: RestoreProgress): Promise<void> {
-  await chmod(dest, e.m);
-  await utimes(dest, new Date(e.mt), new Date(e.mt));
-  progress.filesDone++;
-}
-
 async function writeStreaming(
+  tree: RestoreTree,
   dest: string,
   e: ManifestEntry,
-  extents: NonNullable<ManifestEntry['x']>,
   chunk: (k: number) => Promise<Buffer>,
-  overwrite: boolean,
-  failed: { path: string; reason: string }[],
+  failed: Failure[],
   progress: RestoreProgress,
 ): Promise<boolean> {
-  const fh = await open(dest, overwrite ? 'w' : 'wx', 0o600);
-  let ok = true;
+  const fh = await tree.createFile(dest);
+  let pos = 0;
+  let lost: Error | null = null;
   try {
-    for (const [k, off, len] of extents) {
+    for (const [k, off, len] of e.x ?? []) {
       let data: Buffer;
       try {
         data = slice(await chunk(k), k, off, len);
       } catch (err) {
-        failed.push({ path: e.p, reason: (err as Error).message });
-        ok = false;
+        lost = err as Error;
         break;
       }
-      await fh.write(data);
+      await writeSparse(fh, data, pos);
+      pos += len;
       progress.bytesDone += len;
     }
-  } finally {
+    if (!lost) await fh.truncate(pos);
+  } catch (err) {
     await fh.close();
+    throw err;
   }
-  if (!ok) await rm(dest, { force: true }); // never leave a short file behind
-  return ok;
+  if (lost) {
+    await fh.close();
+    failed.push({ path: e.p, reason: lost.message });
+    await rm(dest, { force: true }); // never leave a short file behind (a file we created: no link)
+    return false;
+  }
+  await tree.finishFile(fh, e, dest);
+  progress.filesDone++;
+  return true;
 }
 
 function selector(opts: RestoreOptions): (e: ManifestEntry) => boolean {
@@ -200,19 +230,4 @@ async function prepareTarget(target: string, overwrite: boolean): Promise<void> 
   if (!overwrite && (await readdir(target)).length > 0) {
     throw new EngineError('INVALID', `Restore target ${target} is not empty. Choose an empty directory, or pass --overwrite to replace files in it.`);
   }
-}
-
-/** Creates a directory inside the target, refusing to pass through a symlink (which could lead outside). */
-async function ensureDir(target: string, dir: string, safe: Set<string>): Promise<void> {
-  if (safe.has(dir)) return;
-  const parent = path.dirname(dir);
-  if (parent !== dir && dir !== target) await ensureDir(target, parent, safe);
-  try {
-    const st = await lstat(dir);
-    if (!st.isDirectory()) throw new EngineError('INTEGRITY', `Refusing to restore through ${dir}: it is not a directory (a symlink or file is in the way).`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await mkdir(dir, { mode: 0o700 });
-  }
-  safe.add(dir);
 }

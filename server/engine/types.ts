@@ -86,8 +86,10 @@ export interface RestoreOptions {
   include?: string[];
   /** Only files whose mtime falls in this range (ISO dates). */
   dateRange?: { start?: string; end?: string };
-  /** Restore over existing files (default: refuse to overwrite). */
+  /** Restore over existing files, links and directories, replacing them — never writing through a link (default: refuse). */
   overwrite?: boolean;
+  /** Keep setuid/setgid/sticky bits as stored (CLI `--preserve-special-bits` only; default: dropped). */
+  preserveSpecialBits?: boolean;
 }
 
 export interface RestoreResult {
