@@ -29,8 +29,8 @@ Commands:
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health|optimize [--dry-run]
-  storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know: a run marks them,
-                              a run at least H hours later (default 24) deletes them
+  storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know, and shards no backup
+                              references: a run marks them, a run at least H hours later (default 24) deletes them
 ${USER_HELP}
   recover-catalog [--read-data]   rebuild a lost catalog from the storage locations (--read-data: check every shard's content)
   schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
@@ -350,8 +350,13 @@ async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: 
   const p = r.previous_mark;
   if (p) {
     const why = p.state === 'ripe' ? 'its objects were re-checked and deleted' : p.state === 'grace_period' ? `nothing is deleted before ${p.ripe_at}` : `waiting for running backups: ${p.waiting_for.join(', ')}`;
-    lines.push(`earlier mark: ${p.candidates} object(s) marked at ${p.marked_at}; ${why}`);
+    lines.push(`earlier mark: ${p.candidates} object(s) and ${p.shards} unreferenced shard(s) marked at ${p.marked_at}; ${why}`);
   }
+  const sh = r.shards;
+  const shKept = Object.entries(sh.kept.reasons).map(([k, n]) => `${k} ${n}`).join(', ');
+  lines.push(
+    `unreferenced shards: ${r.dry_run ? 'would delete' : 'deleted'} ${sh.deleted.shards} with ${size(sh.deleted)} object(s); ${r.dry_run ? 'would mark' : 'marked'} ${sh.marked.shards} with ${size(sh.marked)} object(s); kept ${sh.kept.shards}${shKept ? ` (${shKept})` : ''}`,
+  );
   for (const l of r.locations) {
     const reasons = Object.entries(l.kept.reasons).map(([k, n]) => `${k} ${n}`).join(', ');
     const verb = r.dry_run ? ['would mark', 'would delete'] : ['marked', 'deleted'];
@@ -362,7 +367,7 @@ async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: 
   if (r.new_mark) {
     const running = r.new_mark.running_backups_at_mark;
     const after = `a run after ${r.grace_hours} h${running.length ? `, once backups ${running.join(', ')} have ended,` : ''} deletes those still unreferenced then`;
-    lines.push(`${r.new_mark.candidates} object(s) ${r.dry_run ? 'would be ' : ''}marked; ${after}`);
+    lines.push(`${r.new_mark.candidates} object(s) and ${r.new_mark.shards} unreferenced shard(s) ${r.dry_run ? 'would be ' : ''}marked; ${after}`);
   }
   for (const problem of r.problems) lines.push(`problem: ${problem}`);
   return { json: r, text: lines.join('\n'), code: r.problems.length ? EXIT.unavailable : EXIT.ok };

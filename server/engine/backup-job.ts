@@ -182,7 +182,8 @@ async function runBackup(
     ctx.log(message);
     await ctx.db.transaction(async (tx) => {
       await tx.update(backups).set({ status: 'failed', error: message, progress: { ...progress.snapshot() }, completedAt: ctx.now(), ownerPid: null }).where(eq(backups.id, id));
-      // Its shards become unreferenced: garbage collection (or a later backup through dedup) picks them up.
+      // The shards it recorded stay, unreferenced: a later backup may reuse them through dedup, and storage gc
+      // deletes those still unreferenced after its grace period (gc-shards.ts).
       await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
     });
     // A snapshot already written must not let recover-catalog bring a failed backup back as completed.

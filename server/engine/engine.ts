@@ -58,7 +58,7 @@ export class BackupEngine {
     private readonly reloader: LocationReloader,
   ) {}
 
-  static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog } = {}): Promise<BackupEngine> {
+  static async open(config: Config, opts: { log?: (line: string) => void; catalog?: Catalog; now?: () => Date } = {}): Promise<BackupEngine> {
     const log = opts.log ?? ((line: string) => console.error(line));
     const catalog = opts.catalog ?? (await openCatalog({ databaseUrl: config.database_url, dataDir: config.data_dir }));
     let hsm: Hsm | null = null;
@@ -67,7 +67,7 @@ export class BackupEngine {
       const locations = await openLocations(config, catalog.db, log, master);
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source), { encrypted: config.enable_encryption });
-      const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: () => new Date() };
+      const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: opts.now ?? (() => new Date()) };
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
       return engine;
@@ -262,15 +262,16 @@ export class BackupEngine {
   }
 
   /**
-   * storage gc: deletes objects the catalog does not know, in two sweeps at least a grace period apart
-   * (see orphans.ts). A dry run reports what would be marked and deleted and changes nothing.
+   * storage gc: deletes objects the catalog does not know and shard rows no backup references (with their
+   * objects), in two sweeps at least a grace period apart (see orphans.ts). A dry run reports what would be
+   * marked and deleted and changes nothing.
    */
   async sweepOrphans(opts: SweepOptions & { actor?: string } = {}): Promise<OrphanSweepReport> {
     const actor = opts.actor ?? 'system';
     try {
       const r = await sweepOrphans(this.ctx, opts);
       if (!r.dry_run) {
-        const details = { grace_hours: r.grace_hours, marked: r.totals.marked.objects, deleted: r.totals.deleted.objects, bytes_deleted: r.totals.deleted.bytes, kept: r.totals.kept.objects, problems: r.problems.length };
+        const details = { grace_hours: r.grace_hours, marked: r.totals.marked.objects, deleted: r.totals.deleted.objects, bytes_deleted: r.totals.deleted.bytes, shards_deleted: r.shards.deleted.shards, kept: r.totals.kept.objects, problems: r.problems.length };
         await this.audit({ actor, action: 'storage.gc', outcome: r.problems.length ? 'failure' : 'success', details });
       }
       return r;

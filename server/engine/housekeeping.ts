@@ -8,7 +8,8 @@ import { backups, dataKeys } from '../../db/schema';
 import { getBackupRow } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
-import { keyKey, shardKey, snapshotKey } from './repository';
+import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
+import { keyKey, snapshotKey } from './repository';
 import type { BackupStatistics, LocationHealth, LocationUsage } from './types';
 
 const STALE_AFTER_MS = 20_000;
@@ -22,7 +23,11 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Marks failed every running backup whose process is gone (killed, crashed, machine restarted). */
+/**
+ * Marks failed every running backup whose process is gone (killed, crashed, machine restarted), and drops its
+ * references. The shards it had recorded stay: a later backup may reuse them through dedup, and storage gc
+ * deletes those still unreferenced after its grace period (gc-shards.ts).
+ */
 export async function reapInterrupted(ctx: EngineContext): Promise<number> {
   const cutoff = new Date(ctx.now().getTime() - STALE_AFTER_MS);
   const rows = await ctx.db
@@ -63,40 +68,17 @@ export async function deleteBackup(ctx: EngineContext, id: string, force: boolea
 }
 
 /**
- * Removes the given shards if nothing references them any more. The rows are locked first, then the
- * references are checked in a fresh statement, so a backup reusing one of them at the same moment either
- * committed its reference before (and the shard stays) or waits and then finds the row gone (and writes a
- * new shard under a new name). Objects are deleted only after the rows are gone.
+ * Removes the given shards if nothing references them any more: rows locked, references re-checked, rows
+ * (with their replica rows) deleted, then the objects (see gc-shards.ts for why a backup reusing one of them
+ * at the same moment never loses it). An object whose delete fails is an orphan object for storage gc; a
+ * row left behind (the process died before its turn) is an unreferenced shard row, which storage gc
+ * collects after its grace period.
  */
 export async function collectShards(ctx: EngineContext, candidates: string[]): Promise<number> {
   let removed = 0;
   for (let i = 0; i < candidates.length; i += 200) {
-    const part = candidates.slice(i, i + 200);
-    const list = sql.join(part.map((p) => sql`${p}`), sql`, `);
-    const gone = await ctx.db.transaction(async (tx) => {
-      await tx.execute(sql`SELECT id FROM shards WHERE id IN (${list}) ORDER BY id FOR UPDATE`);
-      const rows = await tx.execute<{ id: string; locations: string[] | null; key_id: string }>(sql`
-        WITH dead AS (
-          SELECT s.id FROM shards s WHERE s.id IN (${list})
-            AND NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)
-        ), locs AS (
-          SELECT r.shard_id, array_agg(r.location) AS locations FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
-        )
-        DELETE FROM shards s USING dead LEFT JOIN locs ON locs.shard_id = dead.id
-        WHERE s.id = dead.id RETURNING s.id, locs.locations, s.key_id`);
-      return rows.rows;
-    });
-    for (const g of gone) {
-      for (const name of g.locations ?? []) {
-        const loc = ctx.locations.get(name);
-        if (!loc) continue;
-        try {
-          await loc.backend.delete(shardKey(g.id));
-        } catch (err) {
-          ctx.log(`could not delete shard ${g.id} at ${name}: ${(err as Error).message} (it is now an orphan object)`);
-        }
-      }
-    }
+    const gone = await deleteUnreferencedRows(ctx, candidates.slice(i, i + 200), null);
+    await deleteShardObjects(ctx, gone, (msg) => ctx.log(msg));
     removed += gone.length;
   }
   return removed;

@@ -1,6 +1,8 @@
 /**
  * The mark of storage gc (orphans.ts): the candidates one sweep found, stored in the catalog's settings
  * (`gc:orphans`) with the backups running at that moment, and the rules a later sweep applies to it.
+ * Orphan objects are listed in the mark; unreferenced shard rows carry the mark's time in their own
+ * `gc_marked_at` column (gc-shards.ts), and the mark only counts them.
  */
 import { type SQL, sql } from 'drizzle-orm';
 import type { EngineContext } from './context';
@@ -19,6 +21,8 @@ export interface OrphanMark {
   marked_at: string;
   running_backups_at_mark: string[];
   candidates: Record<string, string[]>;
+  /** Unreferenced shard rows marked (gc_marked_at) at or before marked_at; absent in marks of older versions. */
+  shards?: number;
 }
 
 export interface MarkState {
@@ -44,6 +48,7 @@ function parseMark(raw: unknown): OrphanMark | null {
   const m = raw as Partial<OrphanMark> | null;
   if (!m || typeof m.marked_at !== 'string' || Number.isNaN(Date.parse(m.marked_at))) return null;
   if (!Array.isArray(m.running_backups_at_mark) || !m.candidates || typeof m.candidates !== 'object') return null;
+  if (m.shards !== undefined && typeof m.shards !== 'number') return null;
   const lists = Object.values(m.candidates);
   if (!lists.every((l) => Array.isArray(l) && l.every((k) => typeof k === 'string'))) return null;
   return m as OrphanMark;
@@ -55,6 +60,7 @@ export async function assessMark(ctx: EngineContext, mark: OrphanMark | null, gr
   const base = {
     marked_at: mark.marked_at,
     candidates: Object.values(mark.candidates).reduce((n, l) => n + l.length, 0),
+    shards: mark.shards ?? 0,
     running_backups_at_mark: mark.running_backups_at_mark,
     ripe_at: ripeAt.toISOString(),
   };
@@ -82,14 +88,24 @@ export async function activeBackupIds(ctx: EngineContext, among?: string[]): Pro
 }
 
 /**
- * Writes the next mark. The backups running are read only now, after every location was listed: any
- * backup that wrote a candidate started before its listing, so it is either in this list or has ended.
- * Compare-and-set on the previous value, so two sweeps at once cannot interleave their marks.
+ * Writes the next mark, made at `markedAt` (the time written into the shard rows it covers). The backups
+ * running are read only now, after every location was listed: any backup that wrote a candidate started
+ * before its listing, so it is either in this list or has ended. Compare-and-set on the previous value, so
+ * two sweeps at once cannot interleave their marks (shard rows one of them marked meanwhile wait for a mark
+ * made after them: a row is deleted only under a mark at least as late as its own).
  */
-export async function saveMark(ctx: EngineContext, previous: StoredMark | null, candidates: Record<string, string[]>, dryRun: boolean): Promise<OrphanSweepReport['new_mark']> {
-  const count = Object.values(candidates).reduce((n, l) => n + l.length, 0);
-  const next: OrphanMark = { marked_at: ctx.now().toISOString(), running_backups_at_mark: await activeBackupIds(ctx), candidates };
-  const summary = count ? { marked_at: next.marked_at, candidates: count, running_backups_at_mark: next.running_backups_at_mark } : null;
+export async function saveMark(
+  ctx: EngineContext,
+  previous: StoredMark | null,
+  candidates: Record<string, string[]>,
+  shards: number,
+  markedAt: Date,
+  dryRun: boolean,
+): Promise<OrphanSweepReport['new_mark']> {
+  const objects = Object.values(candidates).reduce((n, l) => n + l.length, 0);
+  const count = objects + shards;
+  const next: OrphanMark = { marked_at: markedAt.toISOString(), running_backups_at_mark: await activeBackupIds(ctx), candidates, shards };
+  const summary = count ? { marked_at: next.marked_at, candidates: objects, shards, running_backups_at_mark: next.running_backups_at_mark } : null;
   if (dryRun) return summary;
   const prev = previous ? JSON.stringify(previous.raw) : null;
   let saved;

@@ -1,4 +1,5 @@
-/** What a storage gc run reports (orphans.ts), per location and in total. */
+/** What a storage gc run reports (orphans.ts): orphan objects per location, unreferenced shard rows, totals. */
+import type { ShardGcHooks } from './gc-shards';
 
 export type ObjectKind = 'shard' | 'shard_copy' | 'snapshot' | 'key' | 'temp' | 'unknown';
 export type KeepReason =
@@ -29,6 +30,24 @@ export interface LocationGcReport {
   objects_truncated: boolean;
 }
 
+/** Shard rows and the replica objects they record (bytes: what those objects hold on storage). */
+export interface RowTally {
+  shards: number;
+  objects: number;
+  bytes: number;
+}
+
+/** Shard rows no backup references (left by failed, reaped or deleted backups): see gc-shards.ts. */
+export interface ShardGcReport {
+  /** Unreferenced rows the new mark covers (a dry run: would cover): a run after the grace period deletes them. */
+  marked: RowTally;
+  /** Rows deleted; objects deleted and the bytes freed (a dry run: would delete, from the catalog's sizes). */
+  deleted: RowTally;
+  kept: RowTally & { reasons: Partial<Record<KeepReason, number>> };
+  /** Objects of deleted rows whose delete failed: orphan objects now, removed by a later run. */
+  objects_left: number;
+}
+
 export interface OrphanSweepReport {
   dry_run: boolean;
   grace_hours: number;
@@ -36,14 +55,20 @@ export interface OrphanSweepReport {
   previous_mark: {
     marked_at: string;
     candidates: number;
+    /** Unreferenced shard rows the mark covered when it was made. */
+    shards: number;
     running_backups_at_mark: string[];
     state: 'ripe' | 'grace_period' | 'backups_running';
     ripe_at: string;
     waiting_for: string[];
   } | null;
   /** The mark this sweep wrote (in a dry run: would write). */
-  new_mark: { marked_at: string; candidates: number; running_backups_at_mark: string[] } | null;
+  new_mark: { marked_at: string; candidates: number; shards: number; running_backups_at_mark: string[] } | null;
+  /** Orphan objects, per location. */
   locations: LocationGcReport[];
+  /** Unreferenced shard rows and their objects. */
+  shards: ShardGcReport;
+  /** Objects of both kinds: orphan objects and the objects of unreferenced shard rows. */
   totals: { marked: Tally; deleted: Tally; kept: Tally };
   problems: string[];
 }
@@ -51,6 +76,8 @@ export interface OrphanSweepReport {
 export interface SweepOptions {
   dryRun?: boolean;
   graceHours?: number;
+  /** Tests only: see ShardGcHooks. */
+  hooks?: ShardGcHooks;
 }
 
 export function add(t: Tally, bytes: number): void {
@@ -58,8 +85,8 @@ export function add(t: Tally, bytes: number): void {
   t.bytes += bytes;
 }
 
-export function totalsOf(locations: LocationGcReport[]): OrphanSweepReport['totals'] {
-  const sum = (pick: (l: LocationGcReport) => Tally): Tally =>
-    locations.reduce((t, l) => ({ objects: t.objects + pick(l).objects, bytes: t.bytes + pick(l).bytes }), { objects: 0, bytes: 0 });
-  return { marked: sum((l) => l.marked), deleted: sum((l) => l.deleted), kept: sum((l) => ({ objects: l.kept.objects, bytes: l.kept.bytes })) };
+export function totalsOf(locations: LocationGcReport[], shards: ShardGcReport): OrphanSweepReport['totals'] {
+  const sum = (pick: (l: LocationGcReport) => Tally, extra: RowTally): Tally =>
+    locations.reduce((t, l) => ({ objects: t.objects + pick(l).objects, bytes: t.bytes + pick(l).bytes }), { objects: extra.objects, bytes: extra.bytes });
+  return { marked: sum((l) => l.marked, shards.marked), deleted: sum((l) => l.deleted, shards.deleted), kept: sum((l) => ({ objects: l.kept.objects, bytes: l.kept.bytes }), shards.kept) };
 }

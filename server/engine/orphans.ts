@@ -1,16 +1,24 @@
 /**
- * storage gc: removes objects a storage location holds but the catalog does not know — shards written by a
- * backup that died before recording them, copies whose delete failed, snapshots and keys of deleted backups,
- * temp files of crashed local writes. Backups may run meanwhile, so nothing is deleted on sight:
+ * storage gc: removes what storage holds that no backup needs —
+ *
+ *   - objects a storage location holds but the catalog does not know: shards written by a backup that died
+ *     before recording them, copies whose delete failed, snapshots and keys of deleted backups, temp files of
+ *     crashed local writes;
+ *   - shard rows no backup references, and their objects: the shards of failed and reaped backups (which
+ *     drop their references), and of deleted backups whose own collection was cut short (gc-shards.ts).
+ *
+ * Backups may run meanwhile, so nothing is deleted on sight:
  *
  *   1. a sweep lists every enabled location and MARKS the unreferenced objects (settings key `gc:orphans`),
- *      together with the backups running at that moment;
- *   2. a later sweep deletes a marked object only when the mark is older than the grace period, every backup
- *      running at mark time has ended, a fresh catalog query right before the delete still finds no
- *      reference, and the object still exists. What it finds unreferenced for the first time is marked for
- *      the sweep after.
+ *      and the unreferenced shard rows (their `gc_marked_at`), together with the backups running at that
+ *      moment;
+ *   2. a later sweep deletes what the mark covers only when the mark is older than the grace period and
+ *      every backup running at mark time has ended: shard rows still marked and unreferenced, locked and
+ *      re-checked in one transaction, then their objects; marked objects that a fresh catalog query right
+ *      before the delete still finds unreferenced, and that still exist. What it finds unreferenced for the
+ *      first time is marked for the sweep after.
  *
- * Why this is safe is written down in docs/repository-format.md ("Orphan objects").
+ * Why this is safe is written down in docs/repository-format.md ("Garbage collection").
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { readdir, stat } from 'node:fs/promises';
@@ -26,6 +34,7 @@ import { fetchShard, markReplica } from './shard-store';
 import type { ObjectInfo } from './storage/backend';
 import { TMP_DIR } from './storage/local';
 import { forEachLimit } from './for-each-limit';
+import { collectMarkedShards, countWaiting, emptyShardReport, markUnreferencedShards } from './gc-shards';
 import { ADOPTED_KEY } from './setup';
 import { assessMark, loadMark, MARK_KEY, type MarkState, saveMark } from './orphan-mark';
 import { add, type KeepReason, type LocationGcReport, type ObjectKind, type OrphanSweepReport, type SweepOptions, totalsOf } from './orphan-report';
@@ -56,6 +65,12 @@ export async function sweepOrphans(ctx: EngineContext, opts: SweepOptions = {}):
   const { state, summary } = await assessMark(ctx, mark, graceHours);
 
   const problems: string[] = [];
+  // Shard rows first: objects whose delete fails here are orphans the listing below finds and marks.
+  const shards = emptyShardReport();
+  const collecting = mark && state.ripe ? new Date(mark.marked_at) : null;
+  if (collecting) await collectMarkedShards(ctx, collecting, { dryRun, report: shards, problems, hooks: opts.hooks });
+  else if (mark) await countWaiting(ctx, new Date(mark.marked_at), state.waitReason === 'backups_running' ? 'backups_running' : 'grace_period', shards);
+
   const candidates: Record<string, string[]> = {};
   const budget = { left: MAX_MARKED };
   const locations: LocationGcReport[] = [];
@@ -65,8 +80,13 @@ export async function sweepOrphans(ctx: EngineContext, opts: SweepOptions = {}):
     locations.push(sweep.report);
     if (sweep.candidates.length) candidates[loc.name] = sweep.candidates;
   }
-  const newMark = state.canMark ? await saveMark(ctx, stored, candidates, dryRun) : null;
-  return { dry_run: dryRun, grace_hours: graceHours, previous_mark: summary, new_mark: newMark, locations, totals: totalsOf(locations), problems };
+  let newMark: OrphanSweepReport['new_mark'] = null;
+  if (state.canMark) {
+    const markedAt = ctx.now();
+    shards.marked = await markUnreferencedShards(ctx, markedAt, { dryRun, collecting });
+    newMark = await saveMark(ctx, stored, candidates, shards.marked.shards, markedAt, dryRun);
+  }
+  return { dry_run: dryRun, grace_hours: graceHours, previous_mark: summary, new_mark: newMark, locations, shards, totals: totalsOf(locations, shards), problems };
 }
 
 function checkGraceHours(h: number): number {

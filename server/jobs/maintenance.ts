@@ -1,7 +1,9 @@
 /**
  * The daily maintenance (the spec's `daily_maintenance`): removes the backups past their retention
- * (`cleanup_expired_backups`, then the shards nothing references, with the GC's row locks) every
- * `cleanup_interval_hours`. Every worker ticks it; one run per interval happens across all of them, claimed
+ * (`cleanup_expired_backups`: each delete collects the shards only it referenced, under the row locks of
+ * housekeeping.ts's collectShards) every `cleanup_interval_hours`, then runs its extras — in the worker loop
+ * (run-worker.ts), `storage gc`, which deletes orphan objects and the shard rows no backup references
+ * (those of failed and reaped backups) that its previous run marked. Every worker ticks it; one run per interval happens across all of them, claimed
  * with a conditional UPDATE of the `settings` row `maintenance:cleanup` (the same catalog-side exactly-once
  * idea as the schedule queue). The row also keeps the last outcome, for the console and `report`.
  */

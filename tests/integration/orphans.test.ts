@@ -310,7 +310,8 @@ describe.each(CATALOG_MODES)('storage gc: orphan objects (%s catalog)', (mode) =
     for (const k of unrecorded) expect(await exists('b', k)).toBe(false);
     expect(await unaccounted()).toEqual([]);
 
-    // The data the killed backup did record is reused by the next backup, which verifies and restores.
+    // What the killed backup did record is unreferenced (its references were dropped when it was reaped), so
+    // the sweeps collected it too; the next backup writes it again, and verifies and restores.
     const again = await engine.createBackup({ paths: [dir] });
     expect((await engine.verifyBackup(again.backup_id, { readData: true })).status).toBe('healthy');
     expect((await engine.verifyBackup(backupId, { readData: true })).status).toBe('healthy');
