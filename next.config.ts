@@ -8,7 +8,6 @@ const nextConfig: NextConfig = {
     'zstd-napi',
     'lz4-napi',
     'pkcs11js',
-    'pg-boss',
     'argon2',
     'pg',
     'tsx',
