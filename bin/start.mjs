@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: brings the console up on http://localhost:${PORT:-3000} from a fresh checkout. Builds with
 // `next build` when .next is missing or older than the sources, keeps a generated AUTH_SECRET (0600) under
-// the data dir, then runs `next start` and opens the engine at once (the first admin is created then).
+// the data dir, then runs the console's server (bin/server.mjs: `next start` plus the client's socket address
+// for sign-in throttling) and opens the engine at once (the first admin is created then).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -54,9 +55,9 @@ function buildIsStale() {
   return changed ? `${changed} changed since the last build` : null;
 }
 
-function run(args) {
+function run(args, script = nextBin) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [nextBin, ...args], { cwd: root, env, stdio: 'inherit' });
+    const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: 'inherit' });
     const forward = (sig) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -75,7 +76,7 @@ async function warmUp() {
     try {
       const res = await fetch(url);
       const body = await res.json();
-      if (body.database?.ok) {
+      if (body.status === 'ok' || body.status === 'degraded') {
         console.log(`\nPlexiChat Backup is ready: open http://localhost:${port} and sign in.`);
         return;
       }
@@ -138,7 +139,7 @@ if (buildIsStale()) {
     }
   });
 }
-const server = run(['start', '-p', port]);
+const server = run([], path.join(root, 'bin', 'server.mjs'));
 void warmUp();
 process.exitCode = await server;
 stopped = true;

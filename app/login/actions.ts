@@ -17,7 +17,7 @@ export async function signInAction(_prev: SignInState, form: FormData): Promise<
       return {
         error:
           err.code === 'throttled'
-            ? 'Too many failed sign-ins for this email or from this address. Wait 15 minutes and try again, or ask an admin to unlock the account.'
+            ? 'Too many failed sign-ins for this email or from this address. Try again in 15 minutes (an hour after many failures), or ask an admin to unlock the account.'
             : 'Wrong email or password.',
       };
     }
