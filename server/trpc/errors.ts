@@ -3,9 +3,12 @@
  * are written for people and pass through verbatim; unexpected errors are reduced to a generic message so
  * nothing internal (SQL, paths of secrets, stack traces) reaches a browser.
  */
+import type { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { EngineError, type EngineErrorCode } from '../engine/errors';
 import { UserError } from '../auth/users';
+import { errorIdFor, isDatabaseError } from '../http/safe-errors';
 
 const ENGINE_CODES: Record<EngineErrorCode, TRPC_ERROR_CODE_KEY> = {
   NOT_FOUND: 'NOT_FOUND',
@@ -16,15 +19,8 @@ const ENGINE_CODES: Record<EngineErrorCode, TRPC_ERROR_CODE_KEY> = {
   FORBIDDEN: 'FORBIDDEN',
 };
 
-const HTTP: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PRECONDITION_FAILED: 412,
-  INTERNAL_SERVER_ERROR: 500,
-};
+/** tRPC's own table (405 for a GET on a mutation, 413, 415, 429 …): a code missing here once became a 500. */
+const httpStatus = (key: TRPC_ERROR_CODE_KEY): number => getHTTPStatusCodeFromError({ code: key } as TRPCError);
 
 export const GENERIC_MESSAGE = 'Something went wrong on the server; the server log has the details.';
 
@@ -57,6 +53,12 @@ export interface MappedError {
 
 export function mapError(error: { code: TRPC_ERROR_CODE_KEY; message: string; cause?: unknown }): MappedError {
   const cause = error.cause;
+  // A driver or query-builder error never reaches a user, whatever code it was thrown with (an engine
+  // error's own words pass, unless they quote a query).
+  const quotesQuery = isDatabaseError({ message: cause instanceof Error ? cause.message : error.message });
+  if (quotesQuery || (!(cause instanceof EngineError) && !(cause instanceof UserError) && isDatabaseError(cause ?? error))) {
+    return { key: 'INTERNAL_SERVER_ERROR', message: GENERIC_MESSAGE, unexpected: true };
+  }
   if (cause instanceof EngineError) return { key: ENGINE_CODES[cause.code], message: cause.message, unexpected: false };
   if (cause instanceof UserError) return { key: cause.code === 'INVALID' ? 'BAD_REQUEST' : cause.code, message: cause.message, unexpected: false };
   const issues = issuesOf(cause);
@@ -65,10 +67,14 @@ export function mapError(error: { code: TRPC_ERROR_CODE_KEY; message: string; ca
   return { key: error.code, message: error.message, unexpected: false };
 }
 
-export function shapeFor(mapped: MappedError, path: string | undefined) {
+/** The id an unexpected error is logged under (the same for the log line and the client's message). */
+export const errorIdOf = (error: { cause?: unknown }): string => errorIdFor(error.cause ?? error);
+
+/** The client's error shape; an unexpected error's message carries the id of its log line. */
+export function shapeFor(mapped: MappedError, path: string | undefined, errorId?: string) {
   return {
-    message: mapped.message,
+    message: errorId && mapped.unexpected ? `${mapped.message} (error id ${errorId})` : mapped.message,
     code: TRPC_ERROR_CODES_BY_KEY[mapped.key],
-    data: { code: mapped.key, httpStatus: HTTP[mapped.key] ?? 500, ...(path ? { path } : {}) },
+    data: { code: mapped.key, httpStatus: httpStatus(mapped.key), ...(path ? { path } : {}), ...(errorId && mapped.unexpected ? { errorId } : {}) },
   };
 }
