@@ -13,11 +13,14 @@ import { ProgressView } from './progress-view';
 type CreateInput = RouterInputs['backup']['create'];
 type Kind = 'paths' | 'text' | 'upload';
 
-async function fileToBase64(file: File): Promise<string> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
+/** Streams the file as the request body to the upload route (never read whole into memory here). */
+async function uploadFile(file: File, opts: Record<string, string | undefined>): Promise<string> {
+  const q = new URLSearchParams({ name: file.name });
+  for (const [k, v] of Object.entries(opts)) if (v) q.set(k, v);
+  const res = await fetch(`/api/backups/upload?${q}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
+  const json = (await res.json().catch(() => null)) as { backup_id?: string; error?: { message?: string } } | null;
+  if (!res.ok || !json?.backup_id) throw new Error(json?.error?.message ?? `The upload failed (HTTP ${res.status}).`);
+  return json.backup_id;
 }
 
 export function NewBackupForm() {
@@ -36,7 +39,8 @@ export function NewBackupForm() {
   const [localError, setLocalError] = useState<string | null>(null);
   const pathPolicy = usePathPolicy();
   const create = useMutation(trpc.backup.create.mutationOptions({ onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.backup.list.queryKey() }) }));
-  const started = create.data?.backup_id;
+  const upload = useMutation({ mutationFn: (f: File) => uploadFile(f, { backupType, securityLevel: level, tags, retentionDays: retention.trim(), priority }), onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.backup.list.queryKey() }) });
+  const started = create.data?.backup_id ?? upload.data;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -46,8 +50,7 @@ export function NewBackupForm() {
     else if (kind === 'text') source = { kind, name: textName.trim() || 'payload.txt', text };
     else {
       if (!file) return setLocalError('Choose a file to upload.');
-      if (file.size > 64 * 1024 * 1024) return setLocalError('Uploads are limited to 64 MiB here; for bigger data, back up a directory on the server.');
-      source = { kind, name: file.name, base64: await fileToBase64(file) };
+      return upload.mutate(file);
     }
     create.mutate({
       source,
@@ -70,7 +73,7 @@ export function NewBackupForm() {
           <Link href={`/backups/${encodeURIComponent(started)}`} className="font-medium text-indigo-700 hover:underline">
             Open backup details
           </Link>
-          <button type="button" className="text-slate-600 hover:underline" onClick={() => create.reset()}>
+          <button type="button" className="text-slate-600 hover:underline" onClick={() => (create.reset(), upload.reset())}>
             Start another backup
           </button>
         </div>
@@ -109,7 +112,7 @@ export function NewBackupForm() {
           </div>
         )}
         {kind === 'upload' && (
-          <Field label="File" hint="Up to 64 MiB.">
+          <Field label="File" hint="Streamed to the server, up to its max_upload_mb (1 GiB by default).">
             <Input type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
           </Field>
         )}
@@ -145,8 +148,8 @@ export function NewBackupForm() {
         </div>
       </Card>
       {localError && <Notice tone="amber">{localError}</Notice>}
-      <ErrorBox error={create.error} title="The backup did not start" />
-      <Button type="submit" busy={create.isPending}>
+      <ErrorBox error={create.error ?? upload.error} title="The backup did not start" />
+      <Button type="submit" busy={create.isPending || upload.isPending}>
         Start backup
       </Button>
     </form>

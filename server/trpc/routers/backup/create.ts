@@ -20,7 +20,6 @@ const payloadName = z
 const source = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('paths'), paths: z.array(z.string().trim().min(1).max(4096)).min(1, 'give at least one path').max(50) }),
   z.object({ kind: z.literal('text'), name: payloadName.default('payload.txt'), text: z.string().max(MAX_PAYLOAD) }),
-  z.object({ kind: z.literal('upload'), name: z.string().trim().min(1).max(255), base64: z.string().max(Math.ceil((MAX_PAYLOAD * 4) / 3) + 4) }),
 ]);
 
 export const createInput = z.object({
@@ -43,9 +42,7 @@ export const create = procedure.input(createInput).mutation(async ({ ctx, input 
   const from: Pick<CreateBackupOptions, 'paths' | 'payload' | 'payloadName'> =
     s.kind === 'paths'
       ? { paths: s.paths }
-      : s.kind === 'text'
-        ? { payload: s.text, payloadName: s.name }
-        : { payload: Buffer.from(s.base64, 'base64'), payloadName: s.name };
+      : { payload: s.text, payloadName: s.name }; // files are uploaded to POST /api/backups/upload (streamed)
   const engine = await ctx.services.engine();
   const { backup_id, done } = await engine.startBackup({
     ...from,
