@@ -40,9 +40,10 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
     if (child.exitCode !== null) throw new Error(`the console exited with ${child.exitCode}:\n${log().slice(-4000)}`);
     try {
       const res = await fetch(`${url}/api/health`);
-      const body = (await res.json()) as { database?: { ok?: boolean; error?: string } };
-      if (body.database?.ok) return;
-      last = body.database?.error ?? String(res.status);
+      // Signed out, /api/health says only ok, degraded (the database answers; a location does not) or down.
+      const body = (await res.json()) as { status?: string };
+      if (body.status === 'ok' || body.status === 'degraded') return;
+      last = `${res.status} ${body.status ?? ''}`;
       // Built and listening: the engine gets 60 s more to open, then its error is the answer.
       if (!answering) deadline = Math.min(deadline, Date.now() + 60_000);
       answering = true;

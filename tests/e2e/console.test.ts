@@ -135,9 +135,9 @@ describe('console end to end (Chromium)', () => {
   });
 
   it('serves health without sign-in and metrics only with the bearer token', async () => {
-    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { status: string; version: string; database: { ok: boolean }; storage: unknown[] };
-    expect(health).toMatchObject({ status: 'ok', database: { ok: true } });
-    expect(health.storage.length).toBeGreaterThanOrEqual(2);
+    // Signed out, only the status; the details are for signed-in users (tests/security/requests.test.ts).
+    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { status: string };
+    expect(health).toEqual({ status: 'ok' });
     expect((await fetch(`${server.url}/api/metrics`)).status).toBe(401);
     expect((await fetch(`${server.url}/api/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     const res = await fetch(`${server.url}/api/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } });
