@@ -12,7 +12,7 @@ import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
 import { runKeyCommand } from './key-commands';
 import { runOpsCommand } from './ops-commands';
 import { runUserCommand, USER_HELP } from './user-commands';
-import { EXIT, ProgressBar, UsageError, errorDocument, exitCodeFor, formatBytes, printJson } from './output';
+import { EXIT, MAX_INT_OPT, ProgressBar, UsageError, errorDocument, errorMessage, exitCodeFor, formatBytes, printJson } from './output';
 
 const HELP = `Usage: plexichat-backup <command> [options] [--json]
 
@@ -63,10 +63,10 @@ function parse(args: string[], options: Opts) {
   }
 }
 
-function intOpt(v: unknown, name: string): number | undefined {
+function intOpt(v: unknown, name: string, max = MAX_INT_OPT): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${String(v)}".`);
+  if (!/^\s*\d+\s*$/.test(String(v)) || !Number.isSafeInteger(n) || n < 0 || n > max) throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got "${String(v)}".`);
   return n;
 }
 
@@ -122,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (wantsJson) printJson(errorDocument(err));
     const hint = exitCodeFor(err) === EXIT.failure && !(err instanceof UsageError) ? `\n(unexpected error; details: ${(err as Error).stack?.split('\n')[1]?.trim() ?? 'n/a'})` : '';
-    process.stderr.write(`Error: ${(err as Error).message}${hint}\n`);
+    process.stderr.write(`Error: ${errorMessage(err)}${hint}\n`);
     return exitCodeFor(err);
   } finally {
     await engine?.close().catch(() => undefined);
@@ -190,13 +190,13 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'list': {
       const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' }, all: { type: 'boolean', default: false } });
       const backupType = oneOf<BackupType>(v.type, BACKUP_TYPES, 'type');
+      const page = { limit: intOpt(v.limit, 'limit'), offset: intOpt(v.offset, 'offset') }; // checked before the engine opens
       const list = await (await open()).listBackups({
         status: oneOf<BackupStatus>(v.status, BACKUP_STATUSES, 'status'),
         backupType,
         collapseContinuous: !v.all && backupType !== 'continuous',
         tags: v.tag as string[] | undefined,
-        limit: intOpt(v.limit, 'limit'),
-        offset: intOpt(v.offset, 'offset'),
+        ...page,
       });
       const text = list.length
         ? list.map((b) => `${b.backup_id}  ${b.status.padEnd(9)} ${b.created_at}  ${formatBytes(b.original_size).padStart(10)}  ${b.file_count} files  ${b.tags.join(',')}`).join('\n')
@@ -216,7 +216,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const id = needId(positionals, 'ls');
       const limit = v.limit === undefined ? 1000 : Number(v.limit);
       const offset = v.offset === undefined ? 0 : Number(v.offset);
-      if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) throw new UsageError('--limit must be a whole number ≥ 1 and --offset ≥ 0.');
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_INT_OPT || !Number.isSafeInteger(offset) || offset < 0 || offset > MAX_INT_OPT) throw new UsageError('--limit must be a whole number ≥ 1 and --offset ≥ 0.');
       const r = await (await open()).listBackupFiles(id, { filter: v.filter as string | undefined, limit, offset });
       const lines = r.entries.map((e) => `${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${String(e.size).padStart(12)} ${e.mtime.slice(0, 19).replace('T', ' ')}  ${e.path}`);
       if (r.total > offset + r.entries.length) lines.push(`… ${r.total - offset - r.entries.length} more (--offset ${offset + r.entries.length})`);

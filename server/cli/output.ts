@@ -1,8 +1,17 @@
-/** CLI output: one JSON document with --json, readable lines otherwise; errors mapped to exit codes once. */
+/**
+ * CLI output: one JSON document with --json, readable lines otherwise; errors mapped to exit codes and to
+ * words once. A database or query-builder error is never printed as is (it may quote SQL and its
+ * parameters): the user gets a sentence and an id, and the details go to stderr under that id only with
+ * PLEXICHAT_DEBUG=1.
+ */
 import { ConfigError } from '../config';
 import { EngineError } from '../engine/errors';
+import { errorDetails, errorIdFor, isDatabaseError } from '../http/safe-errors';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, integrity: 3, notFound: 4, unavailable: 5, conflict: 6 } as const;
+
+/** The largest whole-number option a command takes (--limit, --offset, --retention-days …). */
+export const MAX_INT_OPT = 1_000_000_000;
 
 export class UsageError extends Error {}
 
@@ -27,10 +36,22 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.failure;
 }
 
+const debugging = () => process.env.PLEXICHAT_DEBUG === '1' || process.env.PLEXICHAT_DEBUG === 'true';
+const shown = new Set<string>();
+
+/** What the user reads about an error: its own words, unless the database said them. */
+export function errorMessage(err: unknown): string {
+  const own = err instanceof EngineError || err instanceof UsageError || err instanceof ConfigError;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!isDatabaseError(err) && !(own && isDatabaseError({ message }))) return message;
+  const id = errorIdFor(err);
+  if (debugging() && !shown.has(id) && shown.add(id)) process.stderr.write(`[error ${id}] ${errorDetails(err)}\n`);
+  return `The catalog database could not complete the request (error id ${id}); run again with PLEXICHAT_DEBUG=1 for the details.`;
+}
+
 export function errorDocument(err: unknown): Record<string, unknown> {
-  const e = err as Error;
   const code = err instanceof EngineError ? err.code : err instanceof UsageError || err instanceof ConfigError ? 'INVALID' : 'INTERNAL';
-  return { error: { code, message: e.message, ...(err instanceof EngineError ? err.details : {}) } };
+  return { error: { code, message: errorMessage(err), ...(err instanceof EngineError ? err.details : {}) } };
 }
 
 export function printJson(doc: unknown): void {

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { BACKUP_STATUSES, BACKUP_TYPES } from '../../../engine/types';
 import { procedure } from '../../init';
 
+/** Far beyond any catalog, and well inside PostgreSQL's bigint and JavaScript's safe integers. */
+export const MAX_OFFSET = 1_000_000_000;
+
 export const listInput = z
   .object({
     userId: z.string().trim().min(1).max(320).optional(),
@@ -9,7 +12,7 @@ export const listInput = z
     status: z.enum(BACKUP_STATUSES).optional(),
     tags: z.array(z.string().trim().min(1).max(64)).max(20).optional(),
     limit: z.number().int().min(1).max(200).default(25),
-    offset: z.number().int().min(0).default(0),
+    offset: z.number().int().min(0).max(MAX_OFFSET, `must be at most ${MAX_OFFSET}`).default(0),
   })
   .default({ limit: 25, offset: 0 });
 
