@@ -8,6 +8,7 @@ const nextConfig: NextConfig = {
     'zstd-napi',
     'lz4-napi',
     'pkcs11js',
+    '@napi-rs/xattr',
     'argon2',
     'pg',
     'tsx',
