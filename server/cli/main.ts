@@ -32,7 +32,9 @@ Commands:
   storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know, and shards no backup
                               references: a run marks them, a run at least H hours later (default 24) deletes them
 ${USER_HELP}
-  recover-catalog [--read-data]   rebuild a lost catalog from the storage locations (--read-data: check every shard's content)
+  recover-catalog [--read-data] [--skip-catalog-snapshot]   rebuild a lost catalog from the storage locations: the
+                              newest catalog snapshot (users, schedules, settings, locations, audit), then the backups
+                              (--read-data: check every shard's content; --skip-catalog-snapshot: ignore the snapshots)
   schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
                               (--type continuous: a worker watches P and backs up S seconds after changes)
   schedule edit N [--cron "EXPR"] [--path P]... [--type T] [--delay S] [--rename NEW] …   only what is given changes
@@ -295,9 +297,16 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: plan, text: lines.join('\n') };
     }
     case 'recover-catalog': {
-      const { values: v } = parse(args, { 'read-data': { type: 'boolean', default: false } });
-      const r = await (await open()).rebuildCatalog({ actor: actor(), readData: Boolean(v['read-data']) });
+      const { values: v } = parse(args, { 'read-data': { type: 'boolean', default: false }, 'skip-catalog-snapshot': { type: 'boolean', default: false } });
+      const r = await (await open()).rebuildCatalog({ actor: actor(), readData: Boolean(v['read-data']), skipCatalogSnapshot: Boolean(v['skip-catalog-snapshot']) });
+      const cs = r.catalog_snapshot;
       const text = [
+        cs.used
+          ? `Catalog snapshot ${cs.used} (${cs.created_at}): ${cs.restored.users} user(s), ${cs.restored.schedules} schedule(s), ${cs.restored.settings} setting(s), ${cs.restored.locations} location(s)${cs.locations.length ? ` [${cs.locations.join(', ')}]` : ''}, ${cs.restored.audit_events} audit event(s) restored.`
+          : `No catalog snapshot restored: ${cs.not_restored_reason}. Users, schedules, alert settings and console-added locations must be set up again.`,
+        ...cs.kept_existing.map((k) => `  ${k} already existed in this catalog: kept it, not the snapshot's`),
+        ...cs.rejected.map((x) => `  refused catalog snapshot ${x.object}: ${x.reason}`),
+        ...(cs.audit_left_out ? [`  ${cs.audit_left_out} audit event(s) older than the snapshot's cap were not in it.`] : []),
         `Rebuilt from storage in ${r.duration_seconds.toFixed(1)}s: ${r.backups} backup(s), ${r.shards} shard(s), ${r.keys} key(s).`,
         ...r.damaged_backups.map((b) => `  ${b.backup_id} is ${b.status}: ${b.reason}. Run: plexichat-backup verify ${b.backup_id}`),
         ...r.skipped_backups.map((b) => `  could not recover ${b.backup_id}: ${b.reason}`),
@@ -306,7 +315,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         ...(r.unverified_shards ? [`  ${r.unverified_shards} data shard(s) were not read: run verify --read-data (or recover-catalog --read-data) before new backups deduplicate onto them.`] : []),
         ...(r.unreferenced_count ? [`  ${r.unreferenced_count} data object(s) belong to no backup; storage gc removes them.`] : []),
       ].join('\n');
-      const damaged = r.damaged_backups.length + r.skipped_backups.length + r.damaged_objects.length + r.incomplete_locations.length;
+      const damaged = r.damaged_backups.length + r.skipped_backups.length + r.damaged_objects.length + r.incomplete_locations.length + cs.rejected.length;
       return { json: r, text, code: damaged ? EXIT.integrity : EXIT.ok };
     }
     case 'stats': {

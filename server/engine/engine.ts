@@ -7,6 +7,7 @@ import { auditEvents, backups, settings } from '../../db/schema';
 import type { Config } from '../config';
 import { startBackupJob } from './backup-job';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
+import { CatalogSnapshotter } from './catalog-snapshot';
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
@@ -50,6 +51,7 @@ export interface AuditInput {
 
 export class BackupEngine {
   private readonly active = new Map<string, ProgressTracker>();
+  private snapshots?: CatalogSnapshotter;
 
   private constructor(
     readonly config: Config,
@@ -109,6 +111,7 @@ export class BackupEngine {
     const done = job.done
       .then(async (meta) => {
         await this.audit({ actor, action: 'backup.create', target: id, details: { original_size: meta.original_size, new_bytes: meta.new_bytes } });
+        await this.snapshotCatalog();
         return meta;
       })
       .catch(async (err: unknown) => {
@@ -319,9 +322,17 @@ export class BackupEngine {
     return { current: this.ctx.keys.masterId, previous: this.ctx.keys.previousIds };
   }
 
-  /** Emergency recovery: rebuilds the catalog from the storage locations (see recover-catalog.ts). */
-  async rebuildCatalog(opts: { actor?: string; readData?: boolean } = {}): Promise<RecoverReport> {
-    const report = await rebuildCatalog(this.ctx, { readData: opts.readData });
+  /**
+   * Writes a catalog snapshot to every location when the catalog changed (audit events since the last one)
+   * and the last is old enough, or a day old; on close, whenever it changed. Never throws (see catalog-snapshot.ts).
+   */
+  snapshotCatalog(trigger: 'change' | 'close' = 'change'): Promise<void> {
+    return (this.snapshots ??= new CatalogSnapshotter(this.ctx)).trigger(trigger);
+  }
+
+  /** Emergency recovery: the newest catalog snapshot, then the catalog rebuilt from the storage locations (see recover-catalog.ts). */
+  async rebuildCatalog(opts: { actor?: string; readData?: boolean; skipCatalogSnapshot?: boolean } = {}): Promise<RecoverReport> {
+    const report = await rebuildCatalog(this.ctx, { readData: opts.readData, skipCatalogSnapshot: opts.skipCatalogSnapshot, reloadLocations: () => this.refreshLocations(true) });
     await this.audit({ actor: opts.actor ?? 'system', action: 'catalog.rebuild', details: { ...report, damaged_objects: report.damaged_objects.length, unreferenced_objects: report.unreferenced_count } });
     return report;
   }
@@ -353,6 +364,7 @@ export class BackupEngine {
   }
 
   async close(): Promise<void> {
+    await this.snapshotCatalog('close');
     await this.ctx.pool.close();
     await Promise.all(this.ctx.locations.all.map((l) => l.backend.close().catch(() => undefined)));
     await this.reloader.closeRetired();

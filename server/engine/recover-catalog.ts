@@ -9,9 +9,14 @@
  * missing or damaged shard is imported with a `degraded` (a copy survives, fewer than the replication
  * factor) or `corrupted` (no readable copy) verification and named in the report. Each backup is imported
  * in one transaction. Idempotent: backups already in the catalog are left as they are.
+ *
+ * First, unless skipped, the newest authentic catalog snapshot is restored (catalog-snapshot-restore.ts):
+ * users, schedules, settings, locations and audit history, which storage alone cannot rebuild. Locations
+ * it brings back are opened (`reloadLocations`) before the listing, so storage only they hold is scanned.
  */
 import { sql } from 'drizzle-orm';
 import { dataKeys } from '../../db/schema';
+import { type CatalogSnapshotReport, emptySnapshotReport, restoreCatalogSnapshot } from './catalog-snapshot-restore';
 import type { EngineContext } from './context';
 import { forEachLimit } from './for-each-limit';
 import type { WrappedKey } from './keys';
@@ -25,6 +30,8 @@ import type { SecurityLevel } from './types';
 export type { DamagedBackup };
 
 export interface RecoverReport {
+  /** What the catalog snapshot brought back (users, schedules, settings, locations, audit history), or why nothing. */
+  catalog_snapshot: CatalogSnapshotReport;
   keys: number;
   shards: number;
   damaged_objects: string[];
@@ -43,10 +50,22 @@ export interface RecoverReport {
   duration_seconds: number;
 }
 
-export async function rebuildCatalog(ctx: EngineContext, opts: { readData?: boolean } = {}): Promise<RecoverReport> {
+export interface RebuildOptions {
+  readData?: boolean;
+  /** Ignore catalog snapshots (one is suspected to be compromised): rebuild from the repository alone. */
+  skipCatalogSnapshot?: boolean;
+  /** Opens the locations the restored catalog lists (the engine's location reload). */
+  reloadLocations?: () => Promise<unknown>;
+}
+
+export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = {}): Promise<RecoverReport> {
   const started = Date.now();
   const readData = Boolean(opts.readData);
   const report: RecoverReport = {
+    catalog_snapshot: opts.skipCatalogSnapshot
+      ? emptySnapshotReport('skipped (--skip-catalog-snapshot)')
+      : // A failed restore (rolled back) must not stop the backups from coming back: it is reported instead.
+        await restoreCatalogSnapshot(ctx).catch((err: unknown) => emptySnapshotReport(`the catalog snapshot could not be restored: ${(err as Error).message}`)),
     keys: 0,
     shards: 0,
     damaged_objects: [],
@@ -60,9 +79,12 @@ export async function rebuildCatalog(ctx: EngineContext, opts: { readData?: bool
     read_data: readData,
     duration_seconds: 0,
   };
+  if (report.catalog_snapshot.locations.length) await opts.reloadLocations?.();
   const locs = ctx.locations.enabled().filter((l) => ctx.locations.healthy(l));
   const listing = await listRepository(locs);
-  report.incomplete_locations = listing.failed;
+  // An enabled location that cannot be reached (e.g. restored from the snapshot, its bucket gone) is not scanned.
+  const down = ctx.locations.enabled().filter((l) => !locs.includes(l)).map((l) => ({ location: l.name, error: `unreachable: ${l.lastError ?? 'marked unhealthy'}` }));
+  report.incomplete_locations = [...listing.failed, ...down];
 
   const rc: RebuildContext = { ctx, listing, keys: await loadKeys(ctx, listing, report), allowPlain: await plaintextAllowed(ctx) };
   const referenced = new Set<string>();

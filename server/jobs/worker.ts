@@ -64,6 +64,8 @@ export class ScheduleWorker {
     await enqueueDue(this.db, now, this.opts.lateAfterMs ?? 60_000, this.log);
     const slots = this.engine.config.max_concurrent_backups - (await runningCount(this.db));
     const claimed = await claimRuns(this.db, this.id, slots, now);
+    // Console and CLI changes reach storage within minutes (catalog-snapshot.ts); in the background, never failing the tick.
+    void this.engine.snapshotCatalog();
     return claimed.map((run) => this.track(this.execute(run)));
   }
 
