@@ -80,7 +80,7 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
     startedAt: now,
   });
   const progress = new ProgressTracker(id, ctx.now);
-  const input = { sources, payload, detectChanges: type === 'snapshot', baseRow };
+  const input = { sources, payload, detectChanges: type === 'snapshot', baseRow, recordAtime: opts.recordAtime };
   const done = runBackup(ctx, id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, input, progress, opts.signal);
   done.catch(() => undefined);
   return { backup_id: id, progress, done };

@@ -5,6 +5,7 @@
  * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
  * this returns, in the catalog.
  */
+import { createHash } from 'node:crypto';
 import { open, readFile, readlink, stat } from 'node:fs/promises';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
@@ -25,6 +26,8 @@ export interface BackupInput {
   base?: BaseIndex;
   /** snapshot: files that change while read are re-read (small) or reported (large). */
   detectChanges?: boolean;
+  /** Record atimes in the manifest (see CreateBackupOptions.recordAtime). */
+  recordAtime?: boolean;
 }
 
 export interface BaseIndex {
@@ -140,7 +143,10 @@ export async function writeBackupData(
     pending.push(p);
     if (data) {
       let n = 0;
+      // The content hash is taken from the same blocks the chunker gets (no second read of the file).
+      const sha = createHash('sha256');
       for await (const block of data) {
+        sha.update(block);
         n += block.length;
         stream += block.length;
         progress.bytesDone += block.length;
@@ -148,6 +154,7 @@ export async function writeBackupData(
         await flushReady();
       }
       entry.s = n;
+      if (entry.t === 'f') entry.sha = sha.digest('hex');
       p.end = stream;
       original += n;
     }
@@ -175,6 +182,7 @@ export async function writeBackupData(
     entry.h = first.p;
     entry.s = first.s ?? 0;
     if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
+    if (first.sha) entry.sha = first.sha;
     files++;
     progress.filesDone++;
     progress.bytesDone += entry.s;
@@ -201,6 +209,7 @@ export async function writeBackupData(
     }
     if (x.length) entry.x = x;
     entry.s = baseEntry.s ?? 0;
+    if (baseEntry.sha) entry.sha = baseEntry.sha;
     original += entry.s;
     progress.bytesDone += entry.s;
     files++;
@@ -223,7 +232,7 @@ export async function writeBackupData(
   } else if (input.sources) {
     for await (const { it, content } of readAhead(walkSources(input.sources, onSkip), (x) => !unchanged(x))) {
       if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
-      const entry = toEntry(it);
+      const entry = toEntry(it, input.recordAtime ?? false);
       try {
         const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
         if (first) {
@@ -284,10 +293,10 @@ export async function writeBackupData(
   };
 }
 
-function toEntry(it: SourceItem): ManifestEntry {
+function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
   const [mt, mtn] = splitNs(it.mtimeNs);
-  const [at, atn] = splitNs(it.atimeNs);
-  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt, mtn, at, atn, u: it.uid, g: it.gid };
+  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt, mtn, u: it.uid, g: it.gid };
+  if (atime) [e.at, e.atn] = splitNs(it.atimeNs);
   if (it.type === 'f') {
     e.s = it.size;
     e.i = it.ino;

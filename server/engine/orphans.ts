@@ -336,7 +336,8 @@ const TEMP_NAME = new RegExp(`^${TMP_DIR.replace(/\./g, '\\.')}/[^/]+$`);
  * count only where this engine makes temp files (local locations).
  */
 function classify(key: string, hasTempFiles: boolean): Parsed | 'config' | null {
-  if (key === CONFIG_KEY) return 'config';
+  // Catalog snapshots are kept and pruned by catalog-snapshot.ts (newest few per location), never by gc.
+  if (key === CONFIG_KEY || key.startsWith('catalog/')) return 'config';
   const shard = SHARD_NAME.exec(key);
   if (shard) return shard[2]!.startsWith(shard[1]!) ? { kind: 'shard', id: shard[2]! } : null;
   const snap = SNAPSHOT_NAME.exec(key);

@@ -100,6 +100,20 @@ describe.each(CATALOG_MODES)('faithful restore (%s catalog)', (mode) => {
     expect((await lstat(path.join(target, 'one.txt')).catch(() => null))).toBeNull();
   }, 120_000);
 
+  it('atimes are recorded and restored when asked (recordAtime)', async () => {
+    const dir = path.join(t.dir, 'atime-src');
+    await mkdir(dir);
+    const f = path.join(dir, 'f.txt');
+    await writeFile(f, 'read me');
+    await utimes(f, fsTime(1_600_000_000_999, 999_000), fsTime(1_700_000_000_000, 0));
+    const meta = await engine.createBackup({ paths: [dir], recordAtime: true });
+    const target = path.join(t.dir, 'atime-restored');
+    await engine.restoreBackup(meta.backup_id, { target });
+    const st = await lstat(path.join(target, 'f.txt'), { bigint: true });
+    expect(st.atimeNs).toBe(1_600_000_000_999_999_000n);
+    expect(st.mtimeNs).toBe(1_700_000_000_000_000_000n);
+  }, 120_000);
+
   it('an incremental backup of the unchanged tree reuses every file (the change rule reads the new fields)', async () => {
     const base = await engine.createBackup({ paths: [src], backupType: 'full' });
     const inc = await engine.createBackup({ paths: [src], backupType: 'incremental' });
