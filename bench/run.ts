@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDatasets } from './datasets';
+import { runRebuildBench } from './rebuild';
 import { PlexichatTool } from './plexichat-tool';
 import { buildChecks, buildRows, otherCpuShare, renderReport, type Report, writeResults } from './report';
 import { ResticTool } from './restic-tool';
@@ -19,6 +20,8 @@ const log = (line: string) => process.stderr.write(`[${((performance.now() - sta
 async function main(): Promise<number> {
   const s = settingsFromEnv();
   const machine = machineFacts(s.restic);
+  // BENCH_ONLY=rebuild: only the catalog rebuild benchmark (bench/rebuild.ts).
+  if (process.env.BENCH_ONLY === 'rebuild') return runRebuildBench(s, machine, log);
   log(`scale ${s.scale}, work dir ${s.workDir}, ${machine.nproc} cores, ${machine.restic_version ?? 'no restic on PATH'}`);
   await mkdir(s.workDir, { recursive: true });
   const datasets = await ensureDatasets(s, log);
@@ -48,7 +51,8 @@ async function main(): Promise<number> {
   };
   process.stdout.write(renderReport(report));
   await writeResults(report);
-  return report.checks.every((c) => c.ok) ? 0 : 1;
+  const rebuild = await runRebuildBench(s, machine, log);
+  return report.checks.every((c) => c.ok) && rebuild === 0 ? 0 : 1;
 }
 
 process.exitCode = await main().catch((err: unknown) => {
