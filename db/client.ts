@@ -79,7 +79,7 @@ function canConnect(socketPath: string): Promise<boolean> {
 }
 
 /** Starts the catalog server for this data dir if none answers, and waits until it accepts connections. */
-export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 60_000): Promise<void> {
+export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 180_000): Promise<void> {
   const paths = embeddedPaths(dataDir);
   if (await canConnect(paths.socketPath)) return;
   mkdirSync(dataDir, { recursive: true });
