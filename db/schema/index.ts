@@ -6,3 +6,4 @@ export * from './users';
 export * from './auth';
 export * from './settings';
 export * from './operations';
+export * from './drills';

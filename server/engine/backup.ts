@@ -209,7 +209,6 @@ export async function writeBackupData(
     }
     if (x.length) entry.x = x;
     entry.s = baseEntry.s ?? 0;
-    if (baseEntry.sha) entry.sha = baseEntry.sha;
     original += entry.s;
     progress.bytesDone += entry.s;
     files++;

@@ -10,6 +10,7 @@ import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './
 import { CatalogSnapshotter } from './catalog-snapshot';
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
+import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './drill';
 import { EngineError, notFound } from './errors';
 import { type BackupFileEntry, listFiles, openFile } from './browse';
 import { Hsm } from './hsm';
@@ -200,6 +201,44 @@ export class BackupEngine {
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, outcome: 'failure', details: { error: (err as Error).message } });
       throw err;
     }
+  }
+
+  /**
+   * A restore drill (see drill.ts) of one backup: the one given, else the newest completed one (of
+   * `sources`, when given). Audited as a key use and a `backup.drill`; a failed drill is a result, not a throw.
+   */
+  async runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
+    const id = opts.backupId ?? (await this.newestCompleted(opts.sources));
+    if (!id) throw notFound(`A completed backup${opts.sources?.length ? ` of ${opts.sources.join(', ')}` : ''} to drill`);
+    const row = await this.completedRow(id);
+    const actor = opts.actor ?? 'system';
+    await this.audit({ actor, action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'drill', backup_id: row.id } });
+    const r = await runDrill(this.ctx, row, opts);
+    const { drill_id, status, rto_seconds, files_checked, bytes_checked, sample_percent, error } = r;
+    await this.audit({ actor, action: 'backup.drill', target: row.id, outcome: status === 'passed' ? 'success' : 'failure', details: { drill_id, rto_seconds, files_checked, bytes_checked, sample_percent, error } });
+    return r;
+  }
+
+  /** Drills of the newest completed backup of every source set (of those including `sources`), one after another. */
+  async runDrills(opts: Omit<DrillOptions, 'backupId'> = {}): Promise<DrillResult[]> {
+    const out: DrillResult[] = [];
+    for (const id of await drillTargets(this.ctx, opts.sources)) out.push(await this.runDrill({ ...opts, backupId: id }));
+    if (!out.length) throw notFound(`A completed backup${opts.sources?.length ? ` of ${opts.sources.join(', ')}` : ''} to drill`);
+    return out;
+  }
+
+  listDrills(opts: { limit?: number; since?: Date; backupId?: string } = {}): Promise<DrillView[]> {
+    return listDrills(this.ctx, opts);
+  }
+
+  private async newestCompleted(sources?: string[]): Promise<string | undefined> {
+    const [r] = await this.ctx.db
+      .select({ id: backups.id })
+      .from(backups)
+      .where(and(eq(backups.status, 'completed'), ...(sources?.length ? [sql`${backups.sources} @> ${JSON.stringify(sources)}::jsonb`] : [])))
+      .orderBy(desc(backups.completedAt), desc(backups.createdAt))
+      .limit(1);
+    return r?.id;
   }
 
   /** The files of a completed backup, filtered by a path substring, one page at a time. */

@@ -42,6 +42,12 @@ export interface ManifestEntry {
   h?: string;
   /** Extended attributes: name → base64 value. */
   xa?: Record<string, string>;
+  /**
+   * SHA-256 (hex) of the file's bytes, computed while it was read (restore drills compare it). Absent in older
+   * manifests and on files an incremental backup reused without reading: 32 incompressible bytes per file
+   * would make an unchanged incremental's manifest several times larger.
+   */
+  sha?: string;
 }
 
 /** Bounds on what a line may carry (far above what Linux filesystems hold; a forged line stays small). */
@@ -176,6 +182,10 @@ function parseContent(r: Record<string, unknown>, e: ManifestEntry): void {
     e.x = (r.x as Extent[]).map(([k, off, len]) => [k, off, len]);
     if (sum !== size) throw bad(e, 'extents do not add up to the size');
   } else if (size !== 0) throw bad(e, 'a non-empty file without extents');
+  if (r.sha !== undefined) {
+    if (typeof r.sha !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha)) throw bad(e, 'content hash');
+    e.sha = r.sha;
+  }
   if (r.h !== undefined) {
     try {
       e.h = checkEntryPath(r.h as string);
