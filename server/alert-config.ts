@@ -17,6 +17,8 @@ export const DEFAULT_THRESHOLDS = {
   backup_failure_rate_critical: 10,
   recovery_time_warning: 1800,
   recovery_time_critical: 3600,
+  /** A restore drill whose measured RTO exceeds this raises a warning. */
+  restore_time_objective_minutes: 240,
 } as const;
 
 const pct = z.number().min(0).max(100);
@@ -48,6 +50,7 @@ const thresholdsSchema = z
     backup_failure_rate_critical: pct.default(DEFAULT_THRESHOLDS.backup_failure_rate_critical),
     recovery_time_warning: z.number().positive().default(DEFAULT_THRESHOLDS.recovery_time_warning),
     recovery_time_critical: z.number().positive().default(DEFAULT_THRESHOLDS.recovery_time_critical),
+    restore_time_objective_minutes: z.number().positive().default(DEFAULT_THRESHOLDS.restore_time_objective_minutes),
   })
   .refine((t) => t.storage_usage_warning <= t.storage_usage_critical, { error: 'storage_usage_warning must not exceed storage_usage_critical' })
   .refine((t) => t.backup_failure_rate_warning <= t.backup_failure_rate_critical, { error: 'backup_failure_rate_warning must not exceed backup_failure_rate_critical' });

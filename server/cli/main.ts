@@ -9,6 +9,7 @@ import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
+import { DRILL_HELP, runDrillCommand } from './drill-commands';
 import { runKeyCommand } from './key-commands';
 import { runOpsCommand } from './ops-commands';
 import { runUserCommand, USER_HELP } from './user-commands';
@@ -41,6 +42,7 @@ ${USER_HELP}
   schedule list | pause N | resume N | remove N | run N
   worker [--once] [--no-monitor]   run schedules, continuous watchers, the health monitor and the daily
                               maintenance (cleanup, storage gc) until stopped
+${DRILL_HELP}
   health-check                one health-monitor cycle now
   alerts list [--state S] [--severity S] | ack <alert_id> | test
   report [--days 7]           the weekly health report
@@ -117,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
-    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await runUserCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
+    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await runDrillCommand(cmd, rest, open)) ?? (await runUserCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;

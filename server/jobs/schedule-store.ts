@@ -8,7 +8,8 @@ import { SECURITY_LEVELS } from '../config';
 import { EngineError, notFound } from '../engine/errors';
 import { CronError, nextRuns, parseCron } from './cron';
 
-export const SCHEDULE_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+/** `drill`: a restore drill of the newest completed backup of the schedule's paths (server/engine/drill.ts), not a backup. */
+export const SCHEDULE_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous', 'drill'] as const;
 /** Default wait after the last change before a continuous schedule backs up. */
 export const DEFAULT_CONTINUOUS_DELAY_S = 60;
 

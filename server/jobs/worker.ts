@@ -5,7 +5,9 @@
 import { eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { schedules } from '../../db/schema';
+import type { DrillResult } from '../engine/drill';
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { PathPolicy } from '../engine/path-policy';
@@ -17,6 +19,7 @@ import { getSchedule, getScheduleOwner, type RunRow, type ScheduleRow } from './
 export interface RunEvents {
   onBackupFinished(meta: BackupMetadata, opts?: { group?: string }): Promise<void>;
   onScheduleError(schedule: string, message: string): Promise<void>;
+  onDrillFinished?(result: DrillResult): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -105,6 +108,28 @@ export class ScheduleWorker {
     await policy.checkBackupSources(actor, s.paths, { action: 'schedule.run', auditActor: `schedule:${s.name}`, details: { schedule: s.name, owner: owner?.email ?? null } });
   }
 
+  /**
+   * A drill schedule: drills the newest completed backup of every source set that includes the schedule's
+   * paths. It reads no source, so the path policy does not apply; a failed drill fails the run and alerts.
+   */
+  private async executeDrill(run: RunRow, s: ScheduleRow, base: Omit<RunOutcome, 'status' | 'backup_id' | 'error'>): Promise<RunOutcome> {
+    try {
+      const results = await this.engine.runDrills({ sources: s.paths.map((p) => path.resolve(p)), actor: `schedule:${s.name}` });
+      for (const r of results) await this.opts.events?.onDrillFinished?.(r).catch((e: unknown) => this.log(`alerts: ${(e as Error).message}`));
+      const failed = results.filter((r) => r.status === 'failed');
+      const error = failed.length ? failed.map((r) => r.error).join('; ') : null;
+      const backupId = (failed[0] ?? results[0])?.backup_id ?? null;
+      await finishRun(this.db, run.id, { backupId, status: failed.length ? 'failed' : 'completed', error, finishedAt: this.now() });
+      this.log(`schedule ${s.name}: ${results.length} drill(s), ${failed.length} failed`);
+      return { ...base, status: failed.length ? 'failed' : 'completed', backup_id: backupId, error };
+    } catch (err) {
+      const message = (err as Error).message;
+      await finishRun(this.db, run.id, { status: 'failed', error: message, finishedAt: this.now() });
+      await this.opts.events?.onScheduleError(s.name, message).catch((e: unknown) => this.log(`alerts: ${(e as Error).message}`));
+      return { ...base, status: 'failed', backup_id: null, error: message };
+    }
+  }
+
   private async execute(run: RunRow, known?: ScheduleRow): Promise<RunOutcome> {
     const s = known ?? (await this.db.select().from(schedules).where(eq(schedules.id, run.scheduleId)))[0];
     const base = { run_id: run.id, schedule: s?.name ?? run.scheduleId, due_at: run.dueAt.toISOString(), late: run.late };
@@ -112,6 +137,7 @@ export class ScheduleWorker {
       await finishRun(this.db, run.id, { status: 'failed', error: 'schedule removed', finishedAt: this.now() });
       return { ...base, status: 'failed', backup_id: null, error: 'schedule removed' };
     }
+    if (s.backupType === 'drill') return this.executeDrill(run, s, base);
     let backupId: string | null = null;
     try {
       await this.checkPaths(s);

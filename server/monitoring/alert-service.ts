@@ -6,6 +6,7 @@
 import { backupVerifications } from '../../db/schema';
 import type { Db } from '../../db/client';
 import type { Config } from '../config';
+import type { DrillResult } from '../engine/drill';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
 import { loadMasterKey, loadPreviousMasterKeys } from '../engine/keys';
 import { OutboundPolicy } from '../engine/net/outbound-policy';
@@ -13,6 +14,7 @@ import { alertSettings, type AlertSettings } from './alert-settings';
 import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
 import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './alert-store';
 import { type AlertMessage, deliver, type DeliveryResult } from './channels';
+import { alertOnDrillResult } from './drill-alerts';
 
 export interface AlertServiceOptions {
   now?: () => Date;
@@ -213,6 +215,11 @@ export class AlertService {
         details: { duration_seconds: r.duration_seconds },
       });
     });
+  }
+
+  /** After every restore drill (CLI, console, drill schedules): see drill-alerts.ts. */
+  async onDrillFinished(r: DrillResult): Promise<void> {
+    await this.safely(() => alertOnDrillResult(this, r));
   }
 
   private async safely(fn: () => Promise<unknown>): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
+import type { DrillResult } from '../engine/drill';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
 import { AlertService } from './alert-service';
 
@@ -28,6 +29,7 @@ async function safely(fn: () => Promise<void>): Promise<void> {
 
 export const alertOnVerify = (engine: BackupEngine, result: VerifyResult) => safely(() => alertsFor(engine).onVerify(result));
 export const alertOnBackup = (engine: BackupEngine, meta: BackupMetadata) => safely(() => alertsFor(engine).onBackupFinished(meta));
+export const alertOnDrill = (engine: BackupEngine, r: DrillResult) => safely(() => alertsFor(engine).onDrillFinished(r));
 export const alertOnRestore = (engine: BackupEngine, r: { backup_id: string; duration_seconds: number; ok: boolean; error?: string }) => safely(() => alertsFor(engine).onRestore(r));
 
 /**
@@ -60,6 +62,10 @@ function isEngine(e: unknown): e is BackupEngine {
 }
 
 /** For faces that hold the engine behind an interface (tRPC services): alerts only on a real engine. */
+export async function alertOnDrillIfEngine(engine: unknown, r: DrillResult): Promise<void> {
+  if (isEngine(engine)) await alertOnDrill(engine, r);
+}
+
 export async function alertOnVerifyIfEngine(engine: unknown, result: VerifyResult): Promise<void> {
   if (isEngine(engine)) await alertOnVerify(engine, result);
 }
