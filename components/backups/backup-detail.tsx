@@ -13,6 +13,7 @@ import { BackupFiles } from './backup-files';
 import { RestoreForm } from './restore-form';
 import { ShardMap } from './shard-map';
 import { VerifyPanel } from './verify-panel';
+import { DrillPanel } from './drill-panel';
 
 export function BackupDetail({ backupId }: { backupId: string }) {
   const trpc = useTRPC();
@@ -80,6 +81,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
           {canRestore && <RestoreForm backupId={b.backup_id} />}
         </div>
       )}
+      {done && <DrillPanel backupId={b.backup_id} />}
       {done && <BackupFiles backupId={b.backup_id} />}
       <ShardMap backupId={b.backup_id} />
     </div>

@@ -7,6 +7,7 @@ import { BackupTable } from '../backups/backup-table';
 import { BackupsPerDayChart } from '../charts/backups-per-day-chart';
 import { ThroughputChart } from '../charts/throughput-chart';
 import { formatBytes, formatPercent, formatRatio } from '../format';
+import { DrillsCard } from './drills-card';
 import { useCan } from '../session';
 import { LocationHealthList } from '../storage/location-health-list';
 import { UsageBar } from '../storage/usage-bar';
@@ -81,6 +82,9 @@ export function Dashboard() {
             <LocationHealthList health={data.health} />
           </div>
         </Card>
+      </div>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <DrillsCard />
       </div>
       <div className="grid gap-4 lg:grid-cols-2">
         <OpenAlertsCard />

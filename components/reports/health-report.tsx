@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
 import { downloadJson } from '../download';
-import { formatBytes, formatDate, formatPercent } from '../format';
+import { formatBytes, formatDate, formatDuration, formatPercent } from '../format';
 import { AlertStateBadge, SeverityBadge } from '../alerts/alert-badges';
 import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
@@ -114,6 +114,26 @@ export function HealthReportView() {
                     <span className="text-slate-500">
                       {v.lost_shards} lost, {v.bad_shards} bad shard(s), {formatDate(v.verified_at)}
                     </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Card>
+          <Card title={`Restore drills (${r.drills.passed} passed, ${r.drills.failed} failed)`}>
+            {r.drills.items.length === 0 ? (
+              <p className="text-sm text-slate-600">No restore drill ran in this period.</p>
+            ) : (
+              <ul className="divide-y divide-slate-100 text-sm" data-testid="report-drills">
+                {r.drills.items.slice(0, 100).map((d) => (
+                  <li key={d.drill_id} className="flex flex-wrap items-center gap-2 py-1.5">
+                    <Badge tone={d.status === 'passed' ? 'green' : d.status === 'failed' ? 'red' : 'slate'}>{d.status}</Badge>
+                    <Link className="text-indigo-700 hover:underline" href={`/backups/${encodeURIComponent(d.backup_id)}`}>
+                      {d.sources.join(', ') || d.backup_id}
+                    </Link>
+                    <span className="text-slate-500">
+                      RTO {formatDuration(d.rto_seconds)} · {d.files_checked} file(s), {formatBytes(d.bytes_checked)} · {d.sample_percent} % · {formatDate(d.started_at)}
+                    </span>
+                    {d.error && <span className="text-xs text-red-700">{d.error}</span>}
                   </li>
                 ))}
               </ul>

@@ -10,7 +10,7 @@ import { pathRootsHint, usePathPolicy } from '../backups/path-roots';
 import { CronPreview } from './cron-preview';
 
 type Schedule = RouterOutputs['schedules']['list'][number];
-const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous', 'drill'] as const;
 const LEVELS = ['basic', 'standard', 'high', 'maximum', 'government'] as const;
 const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -52,7 +52,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         <Field label="Name">
           <Input name="name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="nightly-db" />
         </Field>
-        <Field label="Paths" hint={pathRootsHint(pathPolicy, 'backup', 'comma-separated, on the server.')}>
+        <Field label="Paths" hint={backupType === 'drill' ? 'a restore drill of the newest completed backup of these sources (comma-separated)' : pathRootsHint(pathPolicy, 'backup', 'comma-separated, on the server.')}>
           <Input name="paths" value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
         </Field>
         <Field label="Cron" hint={continuous ? 'also backs up on this schedule, as a safety net for changes a watcher cannot see' : 'minute hour day-of-month month day-of-week'}>

@@ -1,4 +1,4 @@
-/** The weekly health report: statistics, storage health and usage, verify results and the period's alerts. */
+/** The weekly health report: statistics, storage health and usage, verify results, restore drills and the period's alerts. */
 import { desc, gte } from 'drizzle-orm';
 import { backupVerifications } from '../../db/schema';
 import type { BackupEngine } from '../engine/engine';
@@ -11,7 +11,7 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
   const days = opts.days ?? 7;
   const since = new Date(now.getTime() - days * 86_400_000);
   const db = engine.catalog.db;
-  const [statistics, usage, health, rate, verifications, alerts, maintenance] = await Promise.all([
+  const [statistics, usage, health, rate, verifications, alerts, maintenance, drills] = await Promise.all([
     engine.getStatistics(),
     engine.getStorageUsage(),
     engine.getStorageHealth(),
@@ -19,6 +19,7 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
     db.select().from(backupVerifications).where(gte(backupVerifications.verifiedAt, since)).orderBy(desc(backupVerifications.verifiedAt)),
     listAlerts(db, { since, limit: 1000 }),
     lastMaintenance(engine),
+    engine.listDrills({ since, limit: 1000 }),
   ]);
   const byStatus = (s: string) => verifications.filter((v) => v.status === s).length;
   return {
@@ -39,6 +40,13 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
       acknowledged: alerts.filter((a) => a.state === 'acknowledged').length,
       resolved: alerts.filter((a) => a.state === 'resolved').length,
       items: alerts.map(alertView),
+    },
+    /** Restore drills started in the period, newest first. */
+    drills: {
+      total: drills.length,
+      passed: drills.filter((d) => d.status === 'passed').length,
+      failed: drills.filter((d) => d.status === 'failed').length,
+      items: drills,
     },
     /** The last daily maintenance (expired-backup cleanup), or null before the first. */
     maintenance,
@@ -64,6 +72,9 @@ export function formatReport(r: HealthReport): string {
     '',
     `Verify: ${r.verify.checked} checked — ${r.verify.healthy} healthy, ${r.verify.degraded} degraded, ${r.verify.corrupted} corrupted`,
     ...r.verify.unhealthy.map((v) => `  ${v.backup_id}: ${v.status} (${v.lost_shards} lost, ${v.bad_shards} bad) at ${v.verified_at}`),
+    '',
+    `Restore drills: ${r.drills.total} (${r.drills.passed} passed, ${r.drills.failed} failed)`,
+    ...r.drills.items.slice(0, 50).map((d) => `  ${d.started_at}  ${d.status.padEnd(7)} ${d.backup_id} (${d.sources.join(', ')})  ${d.sample_percent}%  ${d.files_checked} file(s)  RTO ${d.rto_seconds === null ? 'n/a' : `${Math.round(d.rto_seconds)} s`}${d.error ? `  ${d.error}` : ''}`),
     '',
     `Alerts: ${r.alerts.total} (${r.alerts.open} open, ${r.alerts.acknowledged} acknowledged, ${r.alerts.resolved} resolved)`,
     ...r.alerts.items.slice(0, 50).map((a) => `  [${a.severity}] ${a.state.padEnd(12)} ${a.message}  ${a.link}`),

@@ -65,6 +65,8 @@ export const PROCEDURE_ACTIONS = {
   'keys.escrow': 'configure',
   'reports.health': 'view',
   'reports.metrics': 'view',
+  'drills.list': 'view',
+  'drills.run': 'verify',
 } as const satisfies Record<string, Action>;
 
 export type ProcedurePath = keyof typeof PROCEDURE_ACTIONS;

@@ -9,6 +9,7 @@ import { alertsRouter } from './routers/alerts';
 import { reportsRouter } from './routers/reports';
 import { keysRouter } from './routers/keys';
 import { schedulesRouter } from './routers/schedules';
+import { drillsRouter } from './routers/drills';
 
 export const appRouter = router({
   auth: authRouter,
@@ -21,6 +22,7 @@ export const appRouter = router({
   alerts: alertsRouter,
   reports: reportsRouter,
   keys: keysRouter,
+  drills: drillsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -81,6 +81,8 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     keyStatus: async () => ({ master_key: 'mk-1', previous_keys: [], source: 'file', last_rotation: null, key_age_days: 1, key_rotation_days: 30, rotation_due: false, rotation_unfinished: false, data_keys_by_master: {} }),
     exportKeyEscrow: async () => ({ format: 'plexichat-key-escrow', version: 1, created_at: now, repo_id: 'r', master_keys: ['mk-1'], algorithm: 'RSA-OAEP-SHA256/AES-256-GCM', recipient: 'x', wrapped_key: '', nonce: '', ciphertext: '' }),
     audit: async (e) => void audits.push({ action: e.action, outcome: e.outcome }),
+    runDrill: async () => ({ drill_id: 'd1', backup_id: 'b1', sources: ['/src'], status: 'passed', sample_percent: 100, seed: null, started_at: now, finished_at: now, measured_seconds: 1, rto_seconds: 1, files_checked: 1, bytes_checked: 10, files_total: 1, bytes_total: 10, method: 'sha256', note: null, error: null }),
+    listDrills: async () => [],
   };
 }
 
@@ -139,6 +141,8 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'keys.escrow': { publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${'A'.repeat(120)}\n-----END PUBLIC KEY-----` },
   'reports.health': { days: 7 },
   'reports.metrics': { name: 'storage_usage_percent', hours: 24 },
+  'drills.run': { backupId: 'b1', samplePercent: 10 },
+  'drills.list': { limit: 10 },
 };
 
 const procedurePaths = Object.keys(appRouter._def.procedures).sort();

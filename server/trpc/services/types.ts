@@ -24,6 +24,8 @@ export type EngineApi = Pick<
   | 'keyStatus'
   | 'exportKeyEscrow'
   | 'audit'
+  | 'runDrill'
+  | 'listDrills'
 >;
 
 export interface UsersApi {
