@@ -14,6 +14,7 @@ const THRESHOLDS = [
   ['backup_failure_rate_critical', 'Failure rate critical (%)'],
   ['recovery_time_warning', 'Recovery time warning (s)'],
   ['recovery_time_critical', 'Recovery time critical (s)'],
+  ['restore_time_objective_minutes', 'Restore time objective, drills (min)'],
 ] as const;
 
 type ThresholdKey = (typeof THRESHOLDS)[number][0];

@@ -46,6 +46,7 @@ export function AlertSettingsPanel() {
               ['Storage usage', `warning ${data.thresholds.storage_usage_warning}% · critical ${data.thresholds.storage_usage_critical}%`],
               ['Backup failure rate', `warning ${data.thresholds.backup_failure_rate_warning}% · critical ${data.thresholds.backup_failure_rate_critical}%`],
               ['Recovery time', `warning ${data.thresholds.recovery_time_warning} s · critical ${data.thresholds.recovery_time_critical} s`],
+              ['Restore drills', `warning when a drill's RTO exceeds ${data.thresholds.restore_time_objective_minutes} min`],
               ['Rolling verify', `every backup within ${data.rolling_verify_days} days`],
             ]}
           />
