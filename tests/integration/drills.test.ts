@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runDrillCommand } from '../../server/cli/drill-commands';
@@ -70,6 +70,15 @@ describe.each(CATALOG_MODES)('restore drills (%s catalog)', (mode) => {
     const again = await engine.runDrill({ backupId: b!.backup_id, samplePercent: 10, seed: 1234 });
     expect(again.bytes_checked).toBe(r.bytes_checked);
     expect(await readdir(scratchRoot)).toEqual([]);
+  });
+
+  it('files an incremental backup reused have no content hash: the drill says how they were checked', async () => {
+    await writeFile(path.join(src, 'd0', 'f1.dat'), 'changed for the incremental');
+    const inc = await engine.createBackup({ paths: [src], backupType: 'incremental' });
+    expect(inc.metadata.files_reused).toBe(200);
+    const r = await engine.runDrill({ backupId: inc.backup_id });
+    expect(r).toMatchObject({ status: 'passed', method: 'mixed', files_checked: 201 });
+    expect(r.note).toMatch(/^200 file\(s\) have no content hash .*authenticated chunk reads/);
   });
 
   it('a drill of a backup with a lost shard fails, raises a critical alert linking to the backup, and removes its scratch copy', async () => {
