@@ -26,6 +26,7 @@ Commands:
   verify <backup_id> [--read-data]
   repair <backup_id>
   restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite] [--preserve-special-bits]
+      [--allow-partial [--min-shard-threshold 0.8] [--skip-shard-repair]]   restore every readable file, report the lost ones (exit 3)
   delete <backup_id> [--force]
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
@@ -251,9 +252,12 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: r, text, code: r.status === 'healthy' ? EXIT.ok : EXIT.integrity };
     }
     case 'restore': {
-      const { values: v, positionals } = parse(args, { target: { type: 'string' }, include: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'preserve-special-bits': { type: 'boolean', default: false } });
+      const { values: v, positionals } = parse(args, { target: { type: 'string' }, include: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'preserve-special-bits': { type: 'boolean', default: false }, 'allow-partial': { type: 'boolean', default: false }, 'min-shard-threshold': { type: 'string' }, 'skip-shard-repair': { type: 'boolean', default: false } });
       const id = needId(positionals, 'restore');
       if (!v.target) throw new UsageError('restore needs --target DIR (an empty directory to restore into).');
+      const threshold = v['min-shard-threshold'] === undefined ? undefined : Number(v['min-shard-threshold']);
+      if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new UsageError('--min-shard-threshold must be a number from 0 to 1 (e.g. 0.8).');
+      if ((threshold !== undefined || v['skip-shard-repair']) && !v['allow-partial']) throw new UsageError('--min-shard-threshold and --skip-shard-repair go with --allow-partial.');
       const bar = new ProgressBar();
       const started = Date.now();
       const eng = await open();
@@ -263,11 +267,19 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
         overwrite: Boolean(v.overwrite),
         preserveSpecialBits: Boolean(v['preserve-special-bits']),
+        allowPartial: Boolean(v['allow-partial']),
+        minShardThreshold: threshold,
+        repairMissingShards: !v['skip-shard-repair'],
         actor: actor(),
         onProgress: (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
       }));
       bar.done();
-      return { json: r, text: `Restored ${r.files_restored} entries (${formatBytes(r.bytes_restored)}) to ${r.target} in ${r.duration_seconds.toFixed(1)}s (${r.throughput_mbps} MB/s)` };
+      const text = `Restored ${r.files_restored} entries (${formatBytes(r.bytes_restored)}) to ${r.target} in ${r.duration_seconds.toFixed(1)}s (${r.throughput_mbps} MB/s)`;
+      if (!r.lost) return { json: r, text };
+      const lostText = r.lost.length
+        ? `\n${r.lost.length} file(s) lost (${Math.round((r.readable_fraction ?? 0) * 1000) / 10}% of the needed shards readable):\n${r.lost.map((f) => `  ${f.path} (${formatBytes(f.bytes)})`).join('\n')}`
+        : '';
+      return { json: r, text: text + lostText, code: r.lost.length ? EXIT.integrity : EXIT.ok };
     }
     case 'delete': {
       const { values: v, positionals } = parse(args, { force: { type: 'boolean', default: false } });

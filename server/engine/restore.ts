@@ -3,7 +3,9 @@
  * byte for byte (all-zero blocks left as holes), then owner, mode, xattrs and times; hard links linked to
  * the first restored path of their inode; symlinks last; directory metadata at the very end. Nothing is
  * ever written through a link (restore-writer.ts). A file whose data cannot be read is removed, never left
- * short, and the restore fails naming it.
+ * short; the other files are restored and kept, and the restore fails naming the lost files and saying how
+ * much it restored. With allowPartial (partial-restore.ts) lost shards are found before writing, files
+ * touching them are skipped, and the result reports restored and lost files instead of failing.
  */
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { RestoreTree, writeSparse } from './restore-writer';
 import { ShardReader } from './shard-reader';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from './types';
 import { readChunkTable } from './chunk-table';
+import { lostShardsOf, type PartialPlan, planPartial, readableFraction } from './partial-restore';
 
 const AHEAD = 6;
 const MAX_WRITERS = 32;
@@ -28,7 +31,7 @@ export interface RestoreProgress {
   filesTotal: number;
 }
 
-type Failure = { path: string; reason: string };
+type Failure = { path: string; reason: string; e?: ManifestEntry };
 
 export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: RestoreOptions, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
   const started = Date.now();
@@ -57,6 +60,10 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   }
   const order = [...needed].sort((a, b) => a - b);
   await reader.load(order.map((k) => chunkAt(chunkIds, k)));
+  // allow_partial_recovery: find the lost shards before writing anything (refused below the threshold).
+  const plan: PartialPlan | null = opts.allowPartial ? await planPartial(ctx, row, reader, order.map((k) => chunkAt(chunkIds, k)), opts) : null;
+  const lostIds = new Set(plan?.lost ?? []); // grows with shards that fail their checks while read
+  const restored: { path: string; bytes: number }[] = [];
 
   // Chunks are consumed in increasing order, so a sliding window of prefetches is all the memory needed.
   const inFlight = new Map<number, Promise<Buffer>>();
@@ -65,8 +72,9 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     for (const idx of inFlight.keys()) if (idx < k) inFlight.delete(idx);
     while (cursor < order.length && (inFlight.size < AHEAD || order[cursor]! <= k)) {
       const idx = order[cursor++]!;
-      const p = reader.read(chunkAt(chunkIds, idx));
-      p.catch(() => undefined);
+      const id = chunkAt(chunkIds, idx);
+      const p = plan?.lost.has(id) ? Promise.reject(new EngineError('INTEGRITY', `Missing required shards: shard ${id} has no readable replica.`)) : reader.read(id);
+      p.catch(() => lostIds.add(id));
       inFlight.set(idx, p);
     }
     const p = inFlight.get(k);
@@ -99,12 +107,19 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     const first = group === undefined ? undefined : groups.get(group);
     if (first) {
       const firstDest = await first;
-      if (firstDest === null) failed.push({ path: e.p, reason: `it is a hard link of ${group}, which could not be restored` });
+      if (firstDest === null) failed.push({ path: e.p, reason: `it is a hard link of ${group}, which could not be restored`, e });
       else {
         await tree.hardLink(firstDest, dest);
+        restored.push({ path: e.p, bytes: e.s ?? 0 });
         progress.filesDone++;
         progress.bytesTotal -= e.s ?? 0;
       }
+      continue;
+    }
+    if (plan && lostShardsOf(e, chunkIds, plan.lost).length) {
+      // Known lost before writing: leave whatever is at dest alone rather than create and remove it.
+      failed.push({ path: e.p, reason: 'its data lies in a lost shard', e });
+      if (group !== undefined) groups.set(group, Promise.resolve(null));
       continue;
     }
     const extents = e.x ?? [];
@@ -112,6 +127,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       // A big file streams straight through, one chunk at a time.
       const ok = await writeStreaming(tree, dest, e, chunk, failed, progress);
       if (ok) bytesWritten += e.s ?? 0;
+      if (ok) restored.push({ path: e.p, bytes: e.s ?? 0 });
       if (group !== undefined) groups.set(group, Promise.resolve(ok ? dest : null));
       onProgress?.(progress);
       continue;
@@ -121,7 +137,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     try {
       for (const [k, off, len] of extents) pieces.push(slice(await chunk(k), k, off, len));
     } catch (err) {
-      failed.push({ path: e.p, reason: (err as Error).message });
+      failed.push({ path: e.p, reason: (err as Error).message, e });
       if (group !== undefined) groups.set(group, Promise.resolve(null));
       continue;
     }
@@ -139,6 +155,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       progress.bytesDone += e.s ?? 0;
       bytesWritten += e.s ?? 0;
       progress.filesDone++;
+      restored.push({ path: e.p, bytes: e.s ?? 0 });
     })();
     writers.add(task);
     if (group !== undefined) groups.set(group, task.then(() => dest));
@@ -150,16 +167,24 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   for (const e of links) await tree.symlink(e, resolveInside(target, e.p));
   for (const e of dirs.reverse()) await tree.finishDir(e, resolveInside(target, e.p));
   onProgress?.(progress);
-  if (failed.length) {
+  const lost = failed.map((f) => ({ path: f.path, bytes: f.e?.s ?? 0, shards: lostShardsOf(f.e, chunkIds, lostIds) }));
+  if (failed.length && !plan) {
+    // Everything readable was restored and stays; only the files named here are absent (never short).
     const names = failed.map((f) => f.path);
     throw new EngineError(
       'INTEGRITY',
-      `Unable to recover backup ${row.id}: Missing required shards. ${failed.length} file(s) could not be restored: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}. ` +
-        `Cause: ${failed[0]!.reason}. Run \`plexichat-backup verify ${row.id}\` and \`repair\`, or restore the other files with --include.`,
-      { affected_files: names },
+      `Unable to recover backup ${row.id}: Missing required shards. Restored ${restored.length} file(s) (${bytesWritten} bytes) to ${target}; ${failed.length} file(s) could not be restored: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}. ` +
+        `Cause: ${failed[0]!.reason}. Run \`plexichat-backup verify ${row.id}\` and \`repair\`, or restore what is readable with --allow-partial.`,
+      { affected_files: names, files_restored: restored.length, bytes_restored: bytesWritten, lost },
     );
   }
   const seconds = (Date.now() - started) / 1000;
+  const partial = plan && {
+    restored,
+    lost,
+    readable_fraction: readableFraction(plan.needed.size, [...lostIds].filter((id) => plan.needed.has(id)).length),
+    recreated_shards: plan.recreated.map((r) => r.shard_id),
+  };
   return {
     backup_id: row.id,
     target,
@@ -167,6 +192,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     bytes_restored: bytesWritten,
     duration_seconds: seconds,
     throughput_mbps: Math.round((bytesWritten / 1048576 / Math.max(seconds, 0.001)) * 100) / 100,
+    ...partial,
   };
 }
 
@@ -201,7 +227,7 @@ async function writeStreaming(
   }
   if (lost) {
     await fh.close();
-    failed.push({ path: e.p, reason: lost.message });
+    failed.push({ path: e.p, reason: lost.message, e });
     await rm(dest, { force: true }); // never leave a short file behind (a file we created: no link)
     return false;
   }

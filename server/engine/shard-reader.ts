@@ -37,6 +37,11 @@ export class ShardReader {
     }
   }
 
+  /** Drops cached records (a shard re-created under its name has a new row); load them again before reading. */
+  forget(ids: string[]): void {
+    for (const id of ids) this.records.delete(id);
+  }
+
   record(id: string): ShardRecord | undefined {
     return this.records.get(id);
   }

@@ -90,6 +90,26 @@ export interface RestoreOptions {
   overwrite?: boolean;
   /** Keep setuid/setgid/sticky bits as stored (CLI `--preserve-special-bits` only; default: dropped). */
   preserveSpecialBits?: boolean;
+  /**
+   * allow_partial_recovery: restore every file whose data is readable and report the others, instead of
+   * failing; refused when fewer than `minShardThreshold` (0.8) of the needed shards are readable.
+   */
+  allowPartial?: boolean;
+  minShardThreshold?: number;
+  /** repair_missing_shards (partial restores; default true): re-create lost shards before giving up. */
+  repairMissingShards?: boolean;
+}
+
+export interface RestoredFile {
+  path: string;
+  bytes: number;
+}
+
+export interface LostFile {
+  path: string;
+  bytes: number;
+  /** The lost shards its extents touch (empty when it failed for another reason, e.g. its hard-link target). */
+  shards: string[];
 }
 
 export interface RestoreResult {
@@ -99,6 +119,12 @@ export interface RestoreResult {
   bytes_restored: number;
   duration_seconds: number;
   throughput_mbps: number;
+  /** Partial restores only: every file restored, every file lost, and the share of needed shards readable. */
+  restored?: RestoredFile[];
+  lost?: LostFile[];
+  readable_fraction?: number;
+  /** Partial restores only: lost shards re-created before restoring (repair_missing_shards). */
+  recreated_shards?: string[];
 }
 
 /** A data payload in the spec's create_backup(data) form. */

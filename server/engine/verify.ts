@@ -4,7 +4,7 @@
  * SHA-256 matches the catalog (no key needed); with read-data it also decrypts and checks the content.
  * A shard imported from storage unverified (content-check.ts) is checked in full by read-data, and from
  * then on is an ordinary shard (a dedup target). Repair rewrites bad or missing replicas from a good one,
- * and tops up shards below the replication factor.
+ * and tops up shards below the replication factor; a lost shard is re-created where it can be (shard-rebuild.ts).
  */
 import { sql } from 'drizzle-orm';
 import { shardReplicas } from '../../db/schema';
@@ -20,6 +20,7 @@ import { isStorageError } from './storage/backend';
 import type { BadReplica, RepairResult, SecurityLevel, VerifyResult } from './types';
 import { forEachLimit } from './for-each-limit';
 import { readChunkTable } from './chunk-table';
+import { recreateLostShards } from './shard-rebuild';
 
 const CONCURRENCY = 8;
 
@@ -151,9 +152,15 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
   const before = await verifyBackup(ctx, row, false);
   const repaired: RepairResult['repaired'] = [];
   const unrepairable = new Set(before.lost_shards);
-  const records = new Map((await backupShardRecords(ctx.db, row.id)).map((r) => [r.id, r]));
-  const touched = new Set(before.bad_shards.map((b) => b.shard_id).filter((id) => !unrepairable.has(id) && records.has(id)));
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
+  // repair_missing_shards: a shard with no good copy is re-created from another shard with the same content
+  // or from the source files (shard-rebuild.ts); what is left is unrepairable.
+  for (const r of await recreateLostShards(ctx, row, reader, before.lost_shards)) {
+    unrepairable.delete(r.shard_id);
+    for (const location of r.locations) repaired.push({ shard_id: r.shard_id, location });
+  }
+  const records = new Map((await backupShardRecords(ctx.db, row.id)).map((r) => [r.id, r]));
+  const touched = new Set(before.bad_shards.map((b) => b.shard_id).filter((id) => !unrepairable.has(id) && !before.lost_shards.includes(id) && records.has(id)));
   await forEachLimit([...touched], CONCURRENCY, async (id) => {
     const rec = records.get(id)!;
     let source: Buffer | null = null;
