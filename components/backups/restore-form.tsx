@@ -19,6 +19,7 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [overwrite, setOverwrite] = useState(false);
+  const [allowPartial, setAllowPartial] = useState(false);
   const pathPolicy = usePathPolicy();
   // Only admins may overwrite during a console restore: the box is not shown to others, and never sent as true.
   const mayOverwrite = pathPolicy?.mayOverwrite === true;
@@ -33,7 +34,7 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const running = start.isPending || job?.status === 'running';
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite });
+    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite, allowPartial });
   };
   const r = job?.result;
   return (
@@ -58,6 +59,10 @@ export function RestoreForm({ backupId }: { backupId: string }) {
             <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite existing files
           </label>
         )}
+        <label className="flex items-center gap-2 text-sm text-slate-700">
+          <input type="checkbox" checked={allowPartial} onChange={(e) => setAllowPartial(e.target.checked)} data-testid="restore-allow-partial" /> Allow partial restore (restore every
+          readable file if shards are lost; refused when under 80% of the needed shards are readable)
+        </label>
         <Button type="submit" busy={running}>
           Restore
         </Button>
@@ -83,6 +88,12 @@ export function RestoreForm({ backupId }: { backupId: string }) {
             <span data-testid="restore-result">
               Restored {r.files_restored} files ({formatBytes(r.bytes_restored)}) to <span className="font-mono">{r.target}</span> in {formatDuration(r.duration_seconds)} ({r.throughput_mbps.toFixed(1)} MB/s).
             </span>
+            {r.lost && r.lost.length > 0 && (
+              <span className="block" data-testid="restore-lost">
+                {r.lost.length} file(s) lost ({Math.round((r.readable_fraction ?? 0) * 1000) / 10}% of the needed shards readable):{' '}
+                <span className="font-mono">{r.lost.slice(0, 50).map((f) => f.path).join(', ')}{r.lost.length > 50 ? ', …' : ''}</span>
+              </span>
+            )}
           </Notice>
         )}
       </form>

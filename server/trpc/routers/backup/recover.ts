@@ -17,6 +17,9 @@ export const recoverInput = z
     from: isoDate,
     to: isoDate,
     overwrite: z.boolean().default(false),
+    /** allow_partial_recovery: restore every readable file and report the lost ones (refused below the threshold). */
+    allowPartial: z.boolean().default(false),
+    minShardThreshold: z.number().min(0).max(1).optional(),
   })
   .refine((v) => !v.from || !v.to || v.from <= v.to, { error: '"from" must not be after "to"', path: ['from'] });
 
@@ -34,7 +37,7 @@ export const recover = procedure.input(recoverInput).mutation(async ({ ctx, inpu
   const checkTarget = () => policy.checkRestoreTarget(ctx.user, input.target, input.overwrite, { action: 'backup.restore', details: { backup_id: input.backupId } });
   const target = await checkTarget();
   const dateRange = input.from || input.to ? { start: input.from, end: input.to } : undefined;
-  return startRestoreJob(engine, input.backupId, { target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite }, ctx.user.email, { checkTarget });
+  return startRestoreJob(engine, input.backupId, { target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite, allowPartial: input.allowPartial, minShardThreshold: input.minShardThreshold }, ctx.user.email, { checkTarget });
 });
 
 export const restoreProgress = procedure.input(z.object({ restoreId: z.string().trim().min(1).max(100) })).query(({ input }) => {
