@@ -5,6 +5,24 @@ import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, 
 
 export const TMP_DIR = '.tmp';
 
+/** Listing: stat calls in flight at once, and files stat'ed before any of them is yielded. */
+const STAT_PARALLEL = 48;
+const STAT_BATCH = 1024;
+
+/** The sizes of `paths`, in order, with up to STAT_PARALLEL stat calls in flight. */
+async function statAll(paths: string[]): Promise<number[]> {
+  const sizes = new Array<number>(paths.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      sizes[i] = (await stat(paths[i]!)).size;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STAT_PARALLEL, paths.length) }, worker));
+  return sizes;
+}
+
 /** The file-system calls a write makes: a seam, so a test can see what is fsynced and in which order. */
 export interface LocalFs {
   open: typeof open;
@@ -117,6 +135,10 @@ export class LocalBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Depth-first, in readdir order (as before). A directory's files are stat'ed in parallel, up to
+   * STAT_PARALLEL at a time (one at a time, 100,000 files took ~25 s from a cold cache), and yielded in order.
+   */
   private async *walk(dir: string, keyPrefix: string): AsyncIterable<ObjectInfo> {
     let entries;
     try {
@@ -125,13 +147,25 @@ export class LocalBackend implements StorageBackend {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw this.wrap(err, keyPrefix, 'list');
     }
+    let files: { key: string; full: string }[] = [];
+    const flush = async function* (): AsyncIterable<ObjectInfo> {
+      const sizes = await statAll(files.map((f) => f.full));
+      for (let i = 0; i < files.length; i++) yield { key: files[i]!.key, size: sizes[i]! };
+      files = [];
+    };
     for (const e of entries) {
       if (!keyPrefix && e.name === TMP_DIR) continue;
       const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
       const full = path.join(dir, e.name);
-      if (e.isDirectory()) yield* this.walk(full, key);
-      else if (e.isFile()) yield { key, size: (await stat(full)).size };
+      if (e.isDirectory()) {
+        yield* flush();
+        yield* this.walk(full, key);
+      } else if (e.isFile()) {
+        files.push({ key, full });
+        if (files.length >= STAT_BATCH) yield* flush();
+      }
     }
+    yield* flush();
   }
 
   async delete(key: string): Promise<void> {
