@@ -12,6 +12,9 @@ import { type RebuildContext, type RebuiltBackup, checkCopies } from './rebuild-
 import { shardKey } from './repository';
 import type { SecurityLevel } from './types';
 
+/** Rows per INSERT (one JSON parameter each): a backup of up to this many shards takes 3 statements. */
+const ROWS_PER_STATEMENT = 5000;
+
 export interface DamagedBackup {
   backup_id: string;
   status: 'degraded' | 'corrupted';
@@ -38,7 +41,12 @@ interface Counters {
   damaged_backups: DamagedBackup[];
 }
 
-export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readData: boolean, report: Counters): Promise<void> {
+/**
+ * Imports the backup (one transaction). Returns the shards whose every listed copy now has a replica row
+ * (those present, when the backup was imported; none when it already existed), so the caller's replica merge
+ * can skip them.
+ */
+export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readData: boolean, report: Counters): Promise<string[]> {
   const { ctx } = rc;
   const { doc } = b;
   const level = doc.security_level as SecurityLevel;
@@ -91,29 +99,36 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
       .onConflictDoNothing()
       .returning({ id: backups.id });
     if (!row.length) return false;
-    for (let i = 0; i < present.length; i += 500) {
-      const part = present.slice(i, i + 500);
-      const values = part.map((r) => {
+    // Few, large statements: each takes its rows as one JSON parameter (no limit of 65535 parameters, and
+    // the single-threaded catalog server parses one value instead of thousands).
+    for (let i = 0; i < present.length; i += ROWS_PER_STATEMENT) {
+      const part = present.slice(i, i + ROWS_PER_STATEMENT);
+      const shardRows = part.map((r) => {
         const c = r.checked;
-        const size = c?.storedSize ?? r.good[0]!.size;
-        return sql`(${r.id}, ${contentIdOf(r.id)}, ${level}, ${c?.keyId ?? ''}, ${c?.plainSize ?? 0}, ${size}, ${c?.checksum ?? UNVERIFIED}, ${c?.compression ?? 'unknown'}, ${r.kind})`;
+        return { id: r.id, cid: contentIdOf(r.id), key: c?.keyId ?? '', plain: c?.plainSize ?? 0, size: c?.storedSize ?? r.good[0]!.size, sum: c?.checksum ?? UNVERIFIED, comp: c?.compression ?? 'unknown', kind: r.kind };
       });
       // A shard imported unverified by an earlier backup is completed when this one checked it.
-      const res = await tx.execute<{ inserted: boolean; checksum: string }>(sql`
-        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind)
-        VALUES ${sql.join(values, sql`, `)}
-        ON CONFLICT (id) DO UPDATE SET key_id = EXCLUDED.key_id, plain_size = EXCLUDED.plain_size, stored_size = EXCLUDED.stored_size,
-          checksum = EXCLUDED.checksum, compression = EXCLUDED.compression, kind = EXCLUDED.kind
-          WHERE shards.checksum = ${UNVERIFIED} AND EXCLUDED.checksum <> ${UNVERIFIED}
-        RETURNING (xmax = 0) AS inserted, checksum`);
-      for (const r of res.rows) {
-        if (!r.inserted) continue;
-        inserted++;
-        if (r.checksum === UNVERIFIED) unverified++;
-      }
-      const reps = part.flatMap((r) => [...r.good.map((c) => sql`(${r.id}, ${c.location}, 'ok')`), ...r.bad.map((x) => sql`(${r.id}, ${x.copy.location}, 'bad')`)]);
-      await tx.execute(sql`INSERT INTO shard_replicas (shard_id, location, state) VALUES ${sql.join(reps, sql`, `)} ON CONFLICT DO NOTHING`);
-      await tx.execute(sql`INSERT INTO backup_shards (backup_id, shard_id) VALUES ${sql.join(part.map((r) => sql`(${doc.backup_id}, ${r.id})`), sql`, `)} ON CONFLICT DO NOTHING`);
+      const res = await tx.execute<{ inserted: number; unverified: number }>(sql`
+        WITH ins AS (
+          INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind)
+          SELECT x.id, x.cid, ${level}, x.key, x.plain, x.size, x.sum, x.comp, x.kind
+          FROM jsonb_to_recordset(${JSON.stringify(shardRows)}::jsonb) AS x(id text, cid text, key text, plain integer, size integer, sum text, comp text, kind text)
+          ON CONFLICT (id) DO UPDATE SET key_id = EXCLUDED.key_id, plain_size = EXCLUDED.plain_size, stored_size = EXCLUDED.stored_size,
+            checksum = EXCLUDED.checksum, compression = EXCLUDED.compression, kind = EXCLUDED.kind
+            WHERE shards.checksum = ${UNVERIFIED} AND EXCLUDED.checksum <> ${UNVERIFIED}
+          RETURNING (xmax = 0) AS inserted, checksum)
+        SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE inserted AND checksum = ${UNVERIFIED})::int AS unverified FROM ins`);
+      inserted += Number(res.rows[0]?.inserted ?? 0);
+      unverified += Number(res.rows[0]?.unverified ?? 0);
+      const reps = part.flatMap((r) => [...r.good.map((c) => ({ id: r.id, loc: c.location, state: 'ok' })), ...r.bad.map((x) => ({ id: r.id, loc: x.copy.location, state: 'bad' }))]);
+      await tx.execute(sql`
+        INSERT INTO shard_replicas (shard_id, location, state)
+        SELECT x.id, x.loc, x.state FROM jsonb_to_recordset(${JSON.stringify(reps)}::jsonb) AS x(id text, loc text, state text)
+        ON CONFLICT DO NOTHING`);
+      await tx.execute(sql`
+        INSERT INTO backup_shards (backup_id, shard_id)
+        SELECT ${doc.backup_id}, x.id FROM jsonb_array_elements_text(${JSON.stringify(part.map((r) => r.id))}::jsonb) AS x(id)
+        ON CONFLICT DO NOTHING`);
     }
     if (status !== 'healthy' || readData) {
       const rec = { status, verifiedAt: ctx.now(), lostShards: lost.length, badShards: under.length };
@@ -121,7 +136,7 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
     }
     return true;
   });
-  if (!imported) return;
+  if (!imported) return [];
   report.backups++;
   report.shards += inserted;
   report.unverified_shards += unverified;
@@ -134,4 +149,5 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
         : `${under.length} shard(s) have fewer than ${R} good copies`;
     report.damaged_backups.push({ backup_id: doc.backup_id, status, lost_shards: lost, under_replicated: under, reason });
   }
+  return present.map((r) => r.id);
 }

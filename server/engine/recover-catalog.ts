@@ -88,6 +88,8 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
 
   const rc: RebuildContext = { ctx, listing, keys: await loadKeys(ctx, listing, report), allowPlain: await plaintextAllowed(ctx) };
   const referenced = new Set<string>();
+  /** Shards this run imported with a replica row for every listed copy: the replica merge skips them. */
+  const replicated = new Set<string>();
   const known = new Set((await ctx.db.execute<{ id: string }>(sql`SELECT id FROM backups`)).rows.map((r) => r.id));
   // Reads run in parallel; imports one at a time (backups share shards: no lock contention between them).
   let importing: Promise<void> = Promise.resolve();
@@ -108,15 +110,18 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
     for (const id of [...b.manifest.keys(), ...(b.chunkIds ?? [])]) referenced.add(id);
     if (readData && b.chunkIds) await forEachLimit([...new Set(b.chunkIds)], 8, async (id) => void (await checkCopies(rc, id, b.doc.security_level as SecurityLevel)));
     const run = importing.then(() => importBackup(rc, b, readData, report));
-    importing = run.catch(() => undefined);
+    importing = run.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      await run;
+      for (const id of await run) replicated.add(id);
     } catch (err) {
       report.skipped_backups.push({ backup_id: backupId, reason: `not imported: ${(err as Error).message}` });
     }
   });
   await importing;
-  await mergeReplicas(ctx, listing.data, referenced);
+  await mergeReplicas(ctx, listing.data, referenced, replicated);
 
   for (const [id, copies] of listing.data) {
     if (referenced.has(id)) continue;
@@ -156,17 +161,22 @@ async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], 
   return keys;
 }
 
-/** Copies found in storage of shards the catalog already knows (merging a location back in). */
-async function mergeReplicas(ctx: EngineContext, data: RebuildContext['listing']['data'], referenced: Set<string>): Promise<void> {
-  const ids = [...referenced].filter((id) => data.has(id));
-  for (let i = 0; i < ids.length; i += 500) {
-    const values = ids.slice(i, i + 500).flatMap((id) => data.get(id)!.map((c) => sql`(${id}, ${c.location})`));
-    if (!values.length) continue;
+/**
+ * Copies found in storage of shards the catalog already knows (merging a location back in). Shards this run
+ * imported already have a row for every listed copy (`replicated`) and are skipped; the rest go in a few
+ * set-based statements, each taking its rows as one JSON parameter.
+ */
+async function mergeReplicas(ctx: EngineContext, data: RebuildContext['listing']['data'], referenced: Set<string>, replicated: Set<string>): Promise<void> {
+  const rows: { id: string; loc: string }[] = [];
+  for (const id of referenced) {
+    if (replicated.has(id)) continue;
+    for (const c of data.get(id) ?? []) rows.push({ id, loc: c.location });
+  }
+  for (let i = 0; i < rows.length; i += 10_000) {
     await ctx.db.execute(sql`
       INSERT INTO shard_replicas (shard_id, location, state)
-      SELECT v.id, v.loc, 'ok' FROM (VALUES ${sql.join(values, sql`, `)}) AS v(id, loc)
+      SELECT v.id, v.loc, 'ok' FROM jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 10_000))}::jsonb) AS v(id text, loc text)
       WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
       ON CONFLICT DO NOTHING`);
   }
 }
-
