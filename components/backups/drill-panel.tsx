@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { formatBytes, formatDate, formatDuration } from '../format';
 import { useCan } from '../session';
 import { useTRPC } from '../trpc/client';
-import { StatusBadge } from '../ui/badge';
+import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
@@ -53,7 +53,7 @@ export function DrillPanel({ backupId }: { backupId: string }) {
         <ul className="mt-3 space-y-1 text-sm" data-testid="backup-drills">
           {drills.data.map((d) => (
             <li key={d.drill_id} className="flex flex-wrap items-center gap-2">
-              <StatusBadge status={d.status === 'passed' ? 'healthy' : d.status} />
+              <Badge tone={d.status === 'passed' ? 'green' : d.status === 'failed' ? 'red' : 'slate'}>{d.status}</Badge>
               <span className="text-slate-600">{formatDate(d.started_at)}</span>
               <span className="text-slate-500">
                 RTO {d.rto_seconds === null ? '—' : formatDuration(d.rto_seconds)} · {d.files_checked} file(s) · {d.sample_percent} % · by {d.actor}

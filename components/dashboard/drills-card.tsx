@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { RtoTrendChart } from '../charts/rto-trend-chart';
 import { formatBytes, formatDuration, timeAgo } from '../format';
 import { useTRPC } from '../trpc/client';
-import { StatusBadge } from '../ui/badge';
+import { Badge } from '../ui/badge';
 import { Card } from '../ui/card';
 import { ErrorBox } from '../ui/feedback';
 
@@ -22,7 +22,7 @@ export function DrillsCard() {
     .filter((d) => d.status === 'passed' && d.rto_seconds !== null)
     .slice(0, 50)
     .reverse()
-    .map((d) => ({ at: d.started_at, minutes: d.rto_seconds! / 60, backup_id: d.backup_id }));
+    .map((d) => ({ at: d.started_at, seconds: d.rto_seconds!, backup_id: d.backup_id }));
   return (
     <Card title="Restore drills" className="lg:col-span-2">
       <ErrorBox error={error} title="Could not load the drills" />
@@ -47,7 +47,7 @@ export function DrillsCard() {
                     </Link>
                   </td>
                   <td className="py-1.5 pr-2">
-                    <StatusBadge status={d.status === 'passed' ? 'healthy' : d.status} /> <span className="text-xs text-slate-500">{timeAgo(d.started_at)}</span>
+                    <Badge tone={d.status === 'passed' ? 'green' : d.status === 'failed' ? 'red' : 'slate'}>{d.status}</Badge> <span className="text-xs text-slate-500">{timeAgo(d.started_at)}</span>
                   </td>
                   <td className="py-1.5 pr-2">{d.rto_seconds === null ? '—' : formatDuration(d.rto_seconds)}</td>
                   <td className="py-1.5 text-xs text-slate-600">
@@ -59,7 +59,7 @@ export function DrillsCard() {
             </tbody>
           </table>
           <div>
-            <p className="mb-1 text-xs text-slate-500">RTO of passing drills (minutes)</p>
+            <p className="mb-1 text-xs text-slate-500">RTO of passing drills</p>
             {trend.length ? <RtoTrendChart points={trend} /> : <p className="py-12 text-center text-sm text-slate-500">No passing drill yet.</p>}
           </div>
         </div>
