@@ -30,6 +30,7 @@ export const alertSettingsInput = z.strictObject({
       backup_failure_rate_critical: num,
       recovery_time_warning: num,
       recovery_time_critical: num,
+      restore_time_objective_minutes: num,
     })
     .partial()
     .optional(),
