@@ -9,7 +9,7 @@ import { Rng, makeTree } from '../support/tree';
 
 const MiB = 1024 * 1024;
 
-describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', (mode) => {
+describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', { timeout: 360_000 }, (mode) => {
   let t: TestEnv;
   let src: string;
 
