@@ -21,10 +21,38 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-export function formatDate(iso: string | null | undefined): string {
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * The console's one date format: "2026-12-02 16:40:12 UTC". Always UTC and always named, so a time read
+ * in the console matches the audit log, its CSV export and the server's logs, whatever the browser's zone,
+ * and the server-rendered HTML equals the browser's (no hydration mismatch).
+ */
+export function formatDate(iso: string | Date | null | undefined): string {
   if (!iso) return '—';
-  const d = new Date(iso);
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+}
+
+/** A time in a named zone, same layout, with the zone's abbreviation: "2026-12-02 17:40 CET" (schedules show their own zone). */
+export function formatInZone(iso: string | Date | null | undefined, timeZone: string, withSeconds = false): string {
+  if (!iso) return '—';
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return '—';
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).formatToParts(d);
+  const p = (t: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === t)?.value ?? '';
+  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}${withSeconds ? `:${p('second')}` : ''} ${p('timeZoneName')}`;
 }
 
 export function timeAgo(iso: string | null | undefined, now = Date.now()): string {

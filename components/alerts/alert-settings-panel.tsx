@@ -1,9 +1,11 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { formatDate } from '../format';
 import { useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
 import { Card, DefinitionList } from '../ui/card';
+import { useConfirm } from '../ui/confirm-dialog';
 import { ErrorBox, Notice } from '../ui/feedback';
 import { AlertSettingsForm } from './alert-settings-form';
 
@@ -18,6 +20,7 @@ export function AlertSettingsPanel() {
   const test = useMutation(trpc.alerts.sendTest.mutationOptions());
   const reset = useMutation(trpc.alerts.resetSettings.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.alerts.settings.queryKey() }) }));
   const fromConsole = data?.origin.source === 'console';
+  const [dialog, confirm] = useConfirm();
   return (
     <Card
       title="Channels and thresholds"
@@ -34,6 +37,7 @@ export function AlertSettingsPanel() {
         )
       }
     >
+      {dialog}
       <ErrorBox error={error ?? test.error ?? reset.error} title="Alert settings" />
       {data && editing && <AlertSettingsForm current={data} onDone={() => setEditing(false)} />}
       {data && !editing && (
@@ -53,11 +57,11 @@ export function AlertSettingsPanel() {
           <div className="mt-2 flex flex-wrap items-center gap-2 text-xs text-slate-500">
             <span data-testid="alert-settings-source">
               {fromConsole
-                ? `Saved in the console by ${data.origin.updated_by} at ${new Date(data.origin.updated_at ?? '').toLocaleString()}; they replace the configuration file's alerts key.`
+                ? `Saved in the console by ${data.origin.updated_by} at ${formatDate(data.origin.updated_at)}; they replace the configuration file's alerts key.`
                 : "From the configuration file's alerts key (PLEXICHAT_CONFIG). Saving here overrides it for every process of this installation."}
             </span>
             {fromConsole && (
-              <Button variant="ghost" busy={reset.isPending} onClick={() => window.confirm("Drop the settings saved in the console and use the configuration file's again?") && reset.mutate()}>
+              <Button variant="ghost" busy={reset.isPending} onClick={async () => (await confirm({ title: 'Use the configuration file?', body: "The alert settings saved in the console are dropped; the configuration file's alerts key (or the defaults) apply again.", confirmLabel: 'Use the configuration file', tone: 'danger' })) && reset.mutate()}>
                 Use the configuration file
               </Button>
             )}

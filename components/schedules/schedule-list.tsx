@@ -7,6 +7,7 @@ import { useCan } from '../session';
 import { type RouterOutputs, useTRPC } from '../trpc/client';
 import { Badge, StatusBadge } from '../ui/badge';
 import { Button } from '../ui/button';
+import { useConfirm } from '../ui/confirm-dialog';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading, Notice } from '../ui/feedback';
 import { ScheduleForm } from './schedule-form';
@@ -24,8 +25,10 @@ export function ScheduleList() {
   const resume = useMutation(trpc.schedules.resume.mutationOptions({ onSuccess: refresh }));
   const runNow = useMutation(trpc.schedules.runNow.mutationOptions({ onSuccess: refresh }));
   const remove = useMutation(trpc.schedules.remove.mutationOptions({ onSuccess: refresh }));
+  const [dialog, confirm] = useConfirm();
   return (
     <div className="space-y-4">
+      {dialog}
       <PageHeader title="Schedules" subtitle="Backups that run by themselves (cron, in a time zone)" actions={canManage && !editing ? <Button onClick={() => setEditing('new')}>New schedule</Button> : null} />
       {editing && <ScheduleForm existing={editing === 'new' ? undefined : editing} onDone={() => setEditing(null)} />}
       {runNow.data && <Notice tone="blue">Run of {runNow.data.name} queued; a worker starts it within seconds.</Notice>}
@@ -82,7 +85,7 @@ export function ScheduleList() {
                       <Button variant="secondary" onClick={() => runNow.mutate({ name: s.name })} busy={runNow.isPending && runNow.variables?.name === s.name}>Run now</Button>
                       {s.paused ? <Button variant="secondary" onClick={() => resume.mutate({ name: s.name })}>Resume</Button> : <Button variant="secondary" onClick={() => pause.mutate({ name: s.name })}>Pause</Button>}
                       <Button variant="ghost" onClick={() => setEditing(s)}>Edit</Button>
-                      <Button variant="danger" onClick={() => window.confirm(`Remove schedule ${s.name}? Its backups stay.`) && remove.mutate({ name: s.name })}>Remove</Button>
+                      <Button variant="danger" onClick={async () => (await confirm({ title: `Remove schedule ${s.name}?`, body: 'It stops running; the backups it made stay.', confirmLabel: 'Remove schedule', tone: 'danger' })) && remove.mutate({ name: s.name })}>Remove</Button>
                     </td>
                   )}
                 </tr>

@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { formatBytes, formatDate } from '../format';
 import { useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
+import { useConfirm } from '../ui/confirm-dialog';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
 
@@ -11,10 +12,12 @@ export function StorageMaintenance() {
   const trpc = useTRPC();
   const optimize = useMutation(trpc.storage.optimize.mutationOptions());
   const gc = useMutation(trpc.storage.gc.mutationOptions());
+  const [dialog, confirm] = useConfirm();
   const o = optimize.data;
   const g = gc.data;
   return (
     <Card title="Maintenance">
+      {dialog}
       <div className="space-y-4 text-sm">
         <section className="space-y-2">
           <div className="flex flex-wrap items-center justify-between gap-2">
@@ -26,7 +29,7 @@ export function StorageMaintenance() {
               <Button variant="secondary" busy={optimize.isPending && optimize.variables?.dryRun} onClick={() => optimize.mutate({ dryRun: true })}>
                 Preview optimize
               </Button>
-              <Button busy={optimize.isPending && !optimize.variables?.dryRun} onClick={() => window.confirm('Move replicas now?') && optimize.mutate({ dryRun: false })}>
+              <Button busy={optimize.isPending && !optimize.variables?.dryRun} onClick={async () => (await confirm({ title: 'Move replicas now?', body: 'Copies shards to their new locations first, then drops the old replicas. Run the preview to see what moves.', confirmLabel: 'Optimize now' })) && optimize.mutate({ dryRun: false })}>
                 Optimize now
               </Button>
             </span>
@@ -51,7 +54,7 @@ export function StorageMaintenance() {
               <Button variant="secondary" busy={gc.isPending && gc.variables?.dryRun} onClick={() => gc.mutate({ dryRun: true })}>
                 Preview sweep
               </Button>
-              <Button busy={gc.isPending && !gc.variables?.dryRun} onClick={() => window.confirm('Mark and delete orphan objects now?') && gc.mutate({ dryRun: false })}>
+              <Button busy={gc.isPending && !gc.variables?.dryRun} onClick={async () => (await confirm({ title: 'Mark and delete orphan objects now?', body: 'Objects marked by an earlier run and still unknown to the catalog are deleted; new ones are marked for a later run.', confirmLabel: 'Sweep now', tone: 'danger' })) && gc.mutate({ dryRun: false })}>
                 Sweep now
               </Button>
             </span>

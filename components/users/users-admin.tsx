@@ -3,16 +3,26 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { formatDate } from '../format';
 import { useConsoleUser } from '../session';
-import { useTRPC } from '../trpc/client';
+import { type RouterOutputs, useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card, PageHeader } from '../ui/card';
+import { useConfirm } from '../ui/confirm-dialog';
+import { DataTable } from '../ui/data-table';
 import { ErrorBox, Loading, Notice } from '../ui/feedback';
 import { Select } from '../ui/form';
 import { NewUserForm } from './new-user-form';
 import { ResetPasswordPanel } from './reset-password-panel';
 
 const ROLES = ['admin', 'operator', 'viewer'] as const;
+type Role = (typeof ROLES)[number];
+type User = RouterOutputs['users']['list'][number];
+
+const ROLE_HELP: Record<Role, string> = {
+  admin: 'Admins do everything: create, restore and delete backups, configure storage, keys and alerts, manage users, read the audit log.',
+  operator: 'Operators create, verify and restore backups and manage schedules; they cannot delete backups, configure or manage users.',
+  viewer: 'Viewers only read: backups, storage, schedules, alerts and reports.',
+};
 
 export function UsersAdmin() {
   const trpc = useTRPC();
@@ -25,8 +35,31 @@ export function UsersAdmin() {
   const unlock = useMutation(trpc.users.unlock.mutationOptions({ onSettled: refresh }));
   const [resetting, setResetting] = useState<{ id: string; email: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [dialog, confirm] = useConfirm();
+
+  const changeRole = async (u: User, role: Role) => {
+    if (role === u.role) return;
+    const self = u.email === me.email;
+    const ok = await confirm({
+      title: `Make ${u.email} ${role === 'admin' ? 'an' : 'a'} ${role}?`,
+      body: `${ROLE_HELP[role]}${self ? ' This is your own account: you lose what the new role may not do at once.' : ' The change applies to their open sessions at once.'}`,
+      confirmLabel: `Make ${role}`,
+      tone: u.role === 'admin' ? 'danger' : 'primary',
+    });
+    if (ok) setRole.mutate({ userId: u.id, role });
+  };
+  const toggleDisabled = async (u: User) => {
+    const ok = u.disabled
+      ? await confirm({ title: `Enable ${u.email}?`, body: 'They can sign in again with their password.', confirmLabel: 'Enable' })
+      : await confirm({ title: `Disable ${u.email}?`, body: 'Every session of this user ends at once and they cannot sign in until an admin enables the account again. Their backups and audit entries stay.', confirmLabel: 'Disable', tone: 'danger' });
+    if (ok) disable.mutate({ userId: u.id, disabled: !u.disabled });
+  };
+  const unlockUser = async (u: User) => {
+    if (await confirm({ title: `Unlock ${u.email}?`, body: 'The sign-in blocks on this account end for every client; they can sign in again at once.', confirmLabel: 'Unlock' })) unlock.mutate({ userId: u.id });
+  };
   return (
     <div className="space-y-4">
+      {dialog}
       <PageHeader title="Users" subtitle="admin: everything · operator: create, verify, restore · viewer: read only" />
       <NewUserForm onCreated={refresh} />
       <ErrorBox error={setRole.error ?? disable.error ?? unlock.error} title="Change refused" />
@@ -50,67 +83,78 @@ export function UsersAdmin() {
         ) : users.error ? (
           <ErrorBox error={users.error} />
         ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
-                <tr>
-                  <th className="py-2 pr-3 font-medium">User</th>
-                  <th className="py-2 pr-3 font-medium">Role</th>
-                  <th className="py-2 pr-3 font-medium">State</th>
-                  <th className="hidden py-2 pr-3 font-medium md:table-cell">Last sign-in</th>
-                  <th className="py-2 text-right font-medium">Actions</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {users.data.map((u) => (
-                  <tr key={u.id}>
-                    <td className="py-2 pr-3">
-                      <div className="font-medium text-slate-800">{u.email}</div>
-                      {u.name && <div className="text-xs text-slate-500">{u.name}</div>}
-                    </td>
-                    <td className="py-2 pr-3">
-                      <Select aria-label={`Role of ${u.email}`} value={u.role} className="w-32" onChange={(e) => setRole.mutate({ userId: u.id, role: e.target.value as (typeof ROLES)[number] })}>
-                        {ROLES.map((r) => (
-                          <option key={r}>{r}</option>
-                        ))}
-                      </Select>
-                    </td>
-                    <td className="py-2 pr-3">
-                      {u.disabled ? <Badge tone="red">disabled</Badge> : u.lockedUntil ? <Badge tone="amber">locked until {formatDate(u.lockedUntil)}</Badge> : <Badge tone="green">active</Badge>}
-                    </td>
-                    <td className="hidden py-2 pr-3 text-xs text-slate-500 md:table-cell">{formatDate(u.lastLoginAt)}</td>
-                    <td className="py-2 text-right">
-                      <div className="flex flex-wrap justify-end gap-2">
-                        {u.lockedUntil && (
-                          <Button
-                            variant="secondary"
-                            busy={unlock.isPending && unlock.variables?.userId === u.id}
-                            onClick={() => window.confirm(`Unlock ${u.email}? Sign-in blocks on this account end for every client.`) && unlock.mutate({ userId: u.id })}
-                          >
-                            Unlock
-                          </Button>
-                        )}
-                        <Button
-                          variant="secondary"
-                          onClick={() => {
-                            setNotice(null);
-                            setResetting({ id: u.id, email: u.email });
-                          }}
-                        >
-                          Reset password
-                        </Button>
-                        {u.email !== me.email && (
-                          <Button variant="secondary" onClick={() => disable.mutate({ userId: u.id, disabled: !u.disabled })}>
-                            {u.disabled ? 'Enable' : 'Disable'}
-                          </Button>
-                        )}
-                      </div>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            data-testid="users-table"
+            rows={users.data}
+            rowKey={(u) => u.id}
+            rowProps={(u) => ({ 'data-testid': `user-${u.email}` })}
+            columns={[
+              {
+                key: 'user',
+                header: 'User',
+                sortValue: (u) => u.email,
+                cell: (u) => (
+                  <>
+                    <div className="font-medium text-slate-800">{u.email}</div>
+                    {u.name && <div className="text-xs text-slate-500">{u.name}</div>}
+                  </>
+                ),
+              },
+              {
+                key: 'role',
+                header: 'Role',
+                sortValue: (u) => u.role,
+                cell: (u) => (
+                  <Select aria-label={`Role of ${u.email}`} value={u.role} className="w-32" onChange={(e) => void changeRole(u, e.target.value as Role)}>
+                    {ROLES.map((r) => (
+                      <option key={r}>{r}</option>
+                    ))}
+                  </Select>
+                ),
+              },
+              {
+                key: 'state',
+                header: 'State',
+                sortValue: (u) => (u.disabled ? 'disabled' : u.lockedUntil ? 'locked' : 'active'),
+                cell: (u) => (u.disabled ? <Badge tone="red">disabled</Badge> : u.lockedUntil ? <Badge tone="amber">locked until {formatDate(u.lockedUntil)}</Badge> : <Badge tone="green">active</Badge>),
+              },
+              {
+                key: 'last',
+                header: 'Last sign-in',
+                className: 'hidden md:table-cell whitespace-nowrap text-xs text-slate-500',
+                sortValue: (u) => u.lastLoginAt,
+                cell: (u) => formatDate(u.lastLoginAt),
+              },
+              {
+                key: 'actions',
+                header: <span className="sr-only">Actions</span>,
+                align: 'right',
+                cell: (u) => (
+                  <div className="flex flex-wrap justify-end gap-2">
+                    {u.lockedUntil && (
+                      <Button variant="secondary" busy={unlock.isPending && unlock.variables?.userId === u.id} onClick={() => void unlockUser(u)}>
+                        Unlock
+                      </Button>
+                    )}
+                    <Button
+                      variant="secondary"
+                      onClick={() => {
+                        setNotice(null);
+                        setResetting({ id: u.id, email: u.email });
+                      }}
+                    >
+                      Reset password
+                    </Button>
+                    {u.email !== me.email && (
+                      <Button variant="secondary" busy={disable.isPending && disable.variables?.userId === u.id} onClick={() => void toggleDisabled(u)}>
+                        {u.disabled ? 'Enable' : 'Disable'}
+                      </Button>
+                    )}
+                  </div>
+                ),
+              },
+            ]}
+          />
         )}
       </Card>
     </div>

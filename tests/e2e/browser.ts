@@ -24,6 +24,32 @@ export async function signIn(p: Page, email: string, password: string): Promise<
   await p.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/**
+ * Opens `path` signed out, signs in on the login page the console redirects to, and waits to be back on
+ * `path`: how every e2e test starts a user's session.
+ */
+export async function signInAt(p: Page, path: string, who: { email: string; password: string }, log?: () => string): Promise<void> {
+  await p.goto(path);
+  await p.waitForURL(/\/login/);
+  await signIn(p, who.email, who.password);
+  const target = new URL(path, p.url()).href;
+  await p.waitForURL(target).catch((err: Error) => {
+    throw new Error(`sign-in of ${who.email} did not reach ${path}: ${err.message}${log ? `\n${log().slice(-3000)}` : ''}`);
+  });
+}
+
+/** The Cookie header of a context's session, for fetch() calls made as that user from the test. */
+export async function cookieHeader(ctx: BrowserContext): Promise<string> {
+  return (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+/** Answers the console's confirmation dialog (components/ui/confirm-dialog.tsx) with its confirm button. */
+export async function confirmDialog(p: Page, confirmLabel: string): Promise<void> {
+  const dialog = p.getByRole('dialog');
+  await dialog.getByRole('button', { name: confirmLabel, exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+}
+
 /** A fresh browser context on the console; every tRPC response body is appended to `bodies`. */
 export async function newContext(browser: Browser, baseURL: string, bodies: string[]): Promise<BrowserContext> {
   const ctx = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } });

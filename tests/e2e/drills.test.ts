@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, newContext, SHOTS, shot, signIn } from './browser';
+import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 let server: ConsoleServer;
@@ -32,10 +32,7 @@ describe('restore drills in the console (Chromium)', () => {
     server = await startConsole();
     browser = await launchChromium();
     page = await (await newContext(browser, server.url, [])).newPage();
-    await page.goto('/');
-    await page.waitForURL(/\/login/);
-    await signIn(page, server.admin.email, server.admin.password);
-    await page.waitForURL(`${server.url}/`);
+    await signInAt(page, '/', server.admin);
   }, 300_000);
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ import { type EscrowPackage, openEscrow } from '../../server/engine/escrow';
 import { keyFingerprint } from '../../server/engine/keys';
 import { hookReceiver, smtpReceiver } from '../support/receivers';
 import { makeTree } from '../support/tree';
-import { callMutation, launchChromium, newContext, SHOTS, shot, signIn } from './browser';
+import { callMutation, confirmDialog, launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 const VIEWER = { email: 'viewer-ops@e2e.test', password: 'viewer-ops-password-1' };
@@ -53,10 +53,7 @@ describe('operations pages end to end (Chromium)', () => {
     browser = await launchChromium();
     admin = await newContext(browser, server.url, trpcBodies);
     page = await admin.newPage();
-    await page.goto('/schedules');
-    await page.waitForURL(/\/login/);
-    await signIn(page, server.admin.email, server.admin.password);
-    await page.waitForURL(`${server.url}/schedules`);
+    await signInAt(page, '/schedules', server.admin);
   }, 300_000);
 
   afterAll(async () => {
@@ -233,8 +230,8 @@ describe('operations pages end to end (Chromium)', () => {
     await page.getByTestId('optimize-result').getByText(/^Preview: would add 0 and remove 0 replica\(s\) over 0 shard\(s\) of \d+ checked\.$/).waitFor();
     await page.getByRole('button', { name: 'Preview sweep' }).click();
     await page.getByTestId('gc-result').getByText(/^Preview: would mark 0 object/).waitFor();
-    page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Sweep now' }).click();
+    await confirmDialog(page, 'Sweep now');
     await page.getByTestId('gc-result').getByText(/^Marked 0 object/).waitFor();
     await shot(page, 'storage-maintenance');
   });
@@ -243,10 +240,7 @@ describe('operations pages end to end (Chromium)', () => {
     expect(await callMutation(page, 'users.create', { email: VIEWER.email, password: VIEWER.password, role: 'viewer' })).toMatchObject({ status: 200 });
     const ctx = await newContext(browser, server.url, trpcBodies);
     const viewer = await ctx.newPage();
-    await viewer.goto('/schedules');
-    await viewer.waitForURL(/\/login/);
-    await signIn(viewer, VIEWER.email, VIEWER.password);
-    await viewer.waitForURL(`${server.url}/schedules`);
+    await signInAt(viewer, '/schedules', VIEWER);
     await row(viewer, 'nightly-docs').waitFor();
     for (const name of ['New schedule', 'Run now', 'Pause', 'Edit', 'Remove']) expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
     await viewer.goto('/alerts');

@@ -17,7 +17,7 @@ import { checkMutationRequest } from '../../server/http/request-guard';
 import { findUnsafeText, uploadNameProblem } from '../../server/http/text-rules';
 import { GENERIC_MESSAGE, mapError } from '../../server/trpc/errors';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, shot, signIn } from '../e2e/browser';
+import { cookieHeader, launchChromium, shot, signInAt } from '../e2e/browser';
 import { type ConsoleServer, startConsole } from '../e2e/console-server';
 import { runCli } from '../support/cli';
 
@@ -125,13 +125,8 @@ describe('request layer (real console)', () => {
     browser = await launchChromium();
     const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } });
     page = await ctx.newPage();
-    await page.goto('/backups');
-    await page.waitForURL(/\/login\?callbackUrl=/);
-    await signIn(page, server.admin.email, server.admin.password);
-    await page.waitForURL(`${server.url}/backups`).catch((err: Error) => {
-      throw new Error(`sign-in did not finish: ${err.message}\n${server.log().slice(-3000)}`);
-    });
-    cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    await signInAt(page, '/backups', server.admin, server.log);
+    cookie = await cookieHeader(ctx);
     expect(cookie).toMatch(/session-token/);
   }, 400_000);
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client';
 import { createSession, revokeSession, SESSION_IDLE_MS, sessionUser } from '../../server/auth/sessions';
 import { createUser, setPassword } from '../../server/auth/users';
-import { launchChromium, newContext, SHOTS, shot, signIn } from '../e2e/browser';
+import { confirmDialog, cookieHeader, launchChromium, newContext, SHOTS, shot, signIn, signInAt } from '../e2e/browser';
 import { type ConsoleServer, startConsole } from '../e2e/console-server';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 
@@ -52,7 +52,6 @@ describe('console over HTTP (Chromium)', () => {
   let admin: BrowserContext;
   let page: Page;
 
-  const cookieHeader = async (ctx: BrowserContext) => (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   const me = async (cookie: string) => (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie } })).status;
   const query = async <T,>(cookie: string, proc: string, input: unknown): Promise<T> => {
     const res = await fetch(`${server.url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { cookie } });
@@ -65,9 +64,7 @@ describe('console over HTTP (Chromium)', () => {
     browser = await launchChromium();
     admin = await newContext(browser, server.url, []);
     page = await admin.newPage();
-    await page.goto('/login');
-    await signIn(page, server.admin.email, server.admin.password);
-    await page.waitForURL(`${server.url}/`);
+    await signInAt(page, '/', server.admin);
   }, 600_000);
 
   afterAll(async () => {
@@ -79,9 +76,7 @@ describe('console over HTTP (Chromium)', () => {
   it('the session cookie copied before sign-out gets 401 after it', async () => {
     const ctx = await newContext(browser, server.url, []);
     const p = await ctx.newPage();
-    await p.goto('/login');
-    await signIn(p, server.admin.email, server.admin.password);
-    await p.waitForURL(`${server.url}/`);
+    await signInAt(p, '/', server.admin);
     const copied = await cookieHeader(ctx);
     expect(await me(copied)).toBe(200);
     await p.getByRole('button', { name: 'Sign out' }).click();
@@ -122,8 +117,8 @@ describe('console over HTTP (Chromium)', () => {
     const row = page.getByRole('row').filter({ hasText: VIEWER.email });
     await row.getByText(/locked until/).waitFor();
     await shot(page, 'users-locked');
-    page.once('dialog', (d) => void d.accept());
     await row.getByRole('button', { name: 'Unlock' }).click();
+    await confirmDialog(page, 'Unlock');
     await row.getByText('active').waitFor();
 
     // The viewer signs in (its cookie copied), then an admin resets the password: that cookie is refused.
