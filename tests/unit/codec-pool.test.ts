@@ -1,0 +1,40 @@
+/**
+ * The codec pool moves buffers between threads. Small Buffers live in Node's shared pool: transferring one
+ * would detach its neighbours, and from Node 21 on postMessage refuses it. Every size must round-trip, and a
+ * neighbour sharing the pool with the input must survive the call.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CodecPool } from '../../server/engine/codec-pool';
+
+const pool = new CodecPool(2);
+afterAll(() => pool.close());
+
+const key = randomBytes(32);
+const opts = { label: 'shard:test', keyId: 'k1', key, cipher: 'aes-256-gcm' as const, compression: 'auto' as const, level: 3 };
+
+describe('codec pool buffer ownership', () => {
+  it.each([0, 1, 100, 4000, 70_000, 1 << 20])('round-trips %i bytes, pooled or not, and leaves the shared pool intact', async (size) => {
+    const neighbour = Buffer.from('a neighbour in the same pool'); // small: allocated from Node's pool
+    const plain = size < 4096 ? Buffer.from(randomBytes(size)) : randomBytes(size);
+    const copy = Buffer.from(plain);
+    const enc = await pool.encode(plain, opts);
+    expect(neighbour.toString()).toBe('a neighbour in the same pool');
+    const storedCopy = Buffer.from(enc.stored);
+    expect(await pool.checksum(Buffer.from(storedCopy))).toBe(enc.checksum);
+    const { cid, data } = await pool.contentId(Buffer.from(copy), key);
+    expect(cid).toMatch(/^[0-9a-f]{64}$/);
+    expect(data.equals(copy)).toBe(true);
+    const back = await pool.decode(storedCopy, 'shard:test', { k1: key }, enc.checksum);
+    expect(back.equals(copy)).toBe(true);
+    expect(neighbour.toString()).toBe('a neighbour in the same pool');
+  });
+
+  it('decodes highly compressible data whose plain text is larger than the stored object', async () => {
+    const plain = Buffer.alloc(300_000, 'x');
+    const enc = await pool.encode(Buffer.from(plain), opts);
+    expect(enc.stored.length).toBeLessThan(plain.length);
+    const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum);
+    expect(back.equals(plain)).toBe(true);
+  });
+});
