@@ -27,7 +27,9 @@ export function ProgressView({ backupId }: { backupId: string }) {
       <div className="flex flex-wrap items-center justify-between gap-2 text-sm">
         <span className="flex items-center gap-2">
           <StatusBadge status={p.status} />
-          <span className="text-slate-600">{PHASES[p.phase] ?? p.phase}</span>
+          <span className="text-slate-600" data-testid="progress-phase">
+            {p.phase === 'queued' ? `queued (position ${p.queue_position ?? '?'}): waiting for a free slot (max_concurrent_backups)` : (PHASES[p.phase] ?? p.phase)}
+          </span>
         </span>
         <span className="font-semibold tabular-nums">{pct.toFixed(1)}%</span>
       </div>

@@ -162,8 +162,16 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         priority: intOpt(v.priority, 'priority'),
         actor: actor(),
       });
+      let shownPosition: number | null = null;
       const timer = setInterval(() => {
-        void e.getBackupProgress(backup_id).then((p) => p && bar.update({ bytesDone: p.bytes_done, bytesTotal: p.bytes_total, filesDone: p.files_done, filesTotal: p.files_total, mbps: p.throughput_mbps, eta: p.eta_seconds }));
+        void e.getBackupProgress(backup_id).then((p) => {
+          if (p?.phase === 'queued') {
+            if (p.queue_position !== shownPosition) process.stderr.write(`${backup_id}: queued (position ${p.queue_position ?? '?'}), waiting for a free slot (max_concurrent_backups)\n`);
+            shownPosition = p.queue_position ?? null;
+            return;
+          }
+          if (p) bar.update({ bytesDone: p.bytes_done, bytesTotal: p.bytes_total, filesDone: p.files_done, filesTotal: p.files_total, mbps: p.throughput_mbps, eta: p.eta_seconds });
+        });
       }, 200);
       const watched = watchBackup(e, backup_id, done); // alerts on the outcome; never rejects
       try {
@@ -222,7 +230,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const limit = v.limit === undefined ? 1000 : Number(v.limit);
       const offset = v.offset === undefined ? 0 : Number(v.offset);
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_INT_OPT || !Number.isSafeInteger(offset) || offset < 0 || offset > MAX_INT_OPT) throw new UsageError('--limit must be a whole number ≥ 1 and --offset ≥ 0.');
-      const r = await (await open()).listBackupFiles(id, { filter: v.filter as string | undefined, limit, offset });
+      const r = await (await open()).listBackupFiles(id, { filter: v.filter as string | undefined, limit, offset, actor: actor() });
       const lines = r.entries.map((e) => `${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${String(e.size).padStart(12)} ${e.mtime.slice(0, 19).replace('T', ' ')}  ${e.path}`);
       if (r.total > offset + r.entries.length) lines.push(`… ${r.total - offset - r.entries.length} more (--offset ${offset + r.entries.length})`);
       return { json: r, text: lines.join('\n') || 'No file matches.' };

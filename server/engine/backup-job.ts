@@ -1,14 +1,17 @@
 /**
- * Creating a backup: validation, the data key (recorded under the rotation lock), the running row, then
- * the data, the manifest and the snapshot in the order docs/repository-format.md gives ("Write ordering"),
- * and only then `completed`. A failure at any point leaves a failed row, never a completed one.
+ * Creating a backup: validation, a `pending` row that waits its turn in the backup queue (backup-queue.ts:
+ * priority first, then age, under max_concurrent_backups), then the data key (recorded under the rotation
+ * lock), the data, the manifest and the snapshot in the order docs/repository-format.md gives ("Write
+ * ordering"), and only then `completed`. A failure at any point leaves a failed row, never a completed one.
  */
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { backups, dataKeys } from '../../db/schema';
 import { type BackupInput, writeBackupData } from './backup';
 import { findBase, loadBaseIndex } from './base-index';
+import { waitForSlot } from './backup-queue';
+import { auditKeyUse } from './key-audit';
 import { type BackupRow, getBackupRow, toMetadata } from './catalog';
 import { encodeObject } from './codec';
 import type { EngineContext } from './context';
@@ -21,7 +24,7 @@ import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './reposito
 import { putReplicas } from './shard-store';
 import { sealSnapshot } from './repo-trust';
 import { resolveSources } from './source';
-import { BACKUP_TYPES, type BackupMetadata, type CreateBackupOptions } from './types';
+import { BACKUP_TYPES, type BackupMetadata, type BackupType, type CreateBackupOptions, type SecurityLevel } from './types';
 
 const HEARTBEAT_MS = 1000;
 
@@ -41,49 +44,91 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
   const cipher = cipherFor(level, config.enable_encryption);
   await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM)
   if (level === 'government' && cipher === 'none') throw new EngineError('INVALID', 'Security level GOVERNMENT requires encryption; set enable_encryption to true or choose another level.');
-  // Continuous backups are incremental against the last backup of the same sources.
-  const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
-  const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
-
-  const [running] = await ctx.db.select({ n: count() }).from(backups).where(eq(backups.status, 'running'));
-  if ((running?.n ?? 0) >= config.max_concurrent_backups) {
-    throw new EngineError('CONFLICT', `${running?.n} backups are already running (max_concurrent_backups is ${config.max_concurrent_backups}). Wait for one to finish, or raise the limit.`);
-  }
+  await assertCurrentMaster(ctx);
 
   const id = `backup_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const perType = type === 'full' ? config.full_backup_retention_days : type === 'snapshot' ? config.snapshot_retention_days : config.incremental_backup_retention_days;
   const retention = opts.retentionDays ?? perType ?? config.retention_days;
-  await assertCurrentMaster(ctx);
-  const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
-  await ctx.db.transaction(async (tx) => {
-    // Under the row lock a rotation takes when it starts: a key wrapped by a replaced master is never recorded after it.
-    const current = await tx.execute<{ mk: string | null }>(sql`SELECT value->>'master_key' AS mk FROM settings WHERE key = ${KEYS_SETTING} FOR SHARE`);
-    const mk = current.rows[0]?.mk;
-    if (level !== 'government' && mk && mk !== wrapped.kekId) throw rotatedElsewhere(mk, wrapped.kekId);
-    await tx.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
-  });
   const now = ctx.now();
+  // Recorded as pending at once: the caller gets the id (the console shows "queued (position N)") while it waits.
   await ctx.db.insert(backups).values({
     id,
-    status: 'running',
+    status: 'pending',
     backupType: type,
     securityLevel: level,
     userId: opts.userId ?? null,
     tags: opts.tags ?? [],
     retentionDays: retention,
     priority: opts.priority ?? 5,
-    metadata: { ...(opts.metadata ?? {}), host: hostname(), ...(baseRow ? { base_backup_id: baseRow.id } : {}) },
+    metadata: { ...(opts.metadata ?? {}), host: hostname() },
     sources: sources ? sources.map((s) => s.abs) : [`payload:${payload!.name}`],
-    keyId: wrapped.id,
     ownerPid: process.pid,
     heartbeatAt: now,
-    startedAt: now,
   });
   const progress = new ProgressTracker(id, ctx.now);
-  const input = { sources, payload, detectChanges: type === 'snapshot', baseRow, recordAtime: opts.recordAtime };
-  const done = runBackup(ctx, id, level, { id: wrapped.id, key: cipher === 'none' ? null : key, cipher }, input, progress, opts.signal);
+  progress.phase = 'queued';
+  progress.status = 'pending';
+  const done = (async () => {
+    try {
+      await waitForSlot(ctx, id, (position) => (progress.queuePosition = position), opts.signal);
+    } catch (err) {
+      progress.phase = 'failed';
+      progress.status = 'failed';
+      await ctx.db.update(backups).set({ status: 'failed', error: (err as Error).message, completedAt: ctx.now(), ownerPid: null }).where(and(eq(backups.id, id), eq(backups.status, 'pending')));
+      throw err;
+    }
+    progress.phase = 'scanning';
+    progress.status = 'running';
+    progress.queuePosition = null;
+    const { baseRow, dk } = await prepareRunning(ctx, id, type, level, cipher, sources, opts.actor ?? 'system', progress);
+    const input = { sources, payload, detectChanges: type === 'snapshot', baseRow, recordAtime: opts.recordAtime };
+    return runBackup(ctx, id, level, dk, input, progress, opts.signal, baseRow ? opts.actor ?? 'system' : undefined);
+  })();
   done.catch(() => undefined);
   return { backup_id: id, progress, done };
+}
+
+/**
+ * Once the backup holds a slot: its base (chosen now, so a backup of the same sources that completed while
+ * this one waited is used), and its data key, recorded under the rotation lock and audited as a key use.
+ * A failure here fails the row like any later one.
+ */
+async function prepareRunning(
+  ctx: EngineContext,
+  id: string,
+  type: BackupType,
+  level: SecurityLevel,
+  cipher: ReturnType<typeof cipherFor>,
+  sources: Awaited<ReturnType<typeof resolveSources>> | undefined,
+  actor: string,
+  progress: ProgressTracker,
+): Promise<{ baseRow: BackupRow | null; dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> } }> {
+  try {
+    // Continuous backups are incremental against the last backup of the same sources.
+    const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
+    const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
+    await assertCurrentMaster(ctx);
+    const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
+    await ctx.db.transaction(async (tx) => {
+      // Under the row lock a rotation takes when it starts: a key wrapped by a replaced master is never recorded after it.
+      const current = await tx.execute<{ mk: string | null }>(sql`SELECT value->>'master_key' AS mk FROM settings WHERE key = ${KEYS_SETTING} FOR SHARE`);
+      const mk = current.rows[0]?.mk;
+      if (level !== 'government' && mk && mk !== wrapped.kekId) throw rotatedElsewhere(mk, wrapped.kekId);
+      await tx.insert(dataKeys).values({ id: wrapped.id, securityLevel: level, algorithm: wrapped.algorithm, wrappedKey: wrapped.wrapped, kekId: wrapped.kekId });
+      await tx
+        .update(backups)
+        .set({ keyId: wrapped.id, ...(baseRow ? { metadata: sql`${backups.metadata} || ${JSON.stringify({ base_backup_id: baseRow.id })}::jsonb` } : {}) })
+        .where(eq(backups.id, id));
+    });
+    await auditKeyUse(ctx.db, { actor, keyId: wrapped.id, purpose: 'backup', backupId: id, securityLevel: level });
+    return { baseRow, dk: { id: wrapped.id, key: cipher === 'none' ? null : key, cipher } };
+  } catch (err) {
+    progress.phase = 'failed';
+    progress.status = 'failed';
+    const message = err instanceof EngineError ? err.message : `Backup ${id} failed before it read any data: ${(err as Error).message}`;
+    await ctx.db.update(backups).set({ status: 'failed', error: message, completedAt: ctx.now(), ownerPid: null }).where(eq(backups.id, id));
+    throw err instanceof EngineError ? err : new EngineError('UNAVAILABLE', message, {}, { cause: err });
+  }
 }
 
 /** Writes the data, the manifest and the snapshot, then marks the backup completed — or failed, loudly. */
@@ -95,6 +140,8 @@ async function runBackup(
   input: Omit<BackupInput, 'base'> & { baseRow: BackupRow | null },
   progress: ProgressTracker,
   signal?: AbortSignal,
+  /** Set when an incremental reads its base: whose key use that is (audited). */
+  baseActor?: string,
 ): Promise<BackupMetadata> {
   const started = Date.now();
   const beat = setInterval(() => {
@@ -104,6 +151,10 @@ async function runBackup(
     const [keyRow] = await ctx.db.select().from(dataKeys).where(eq(dataKeys.id, dk.id));
     const keyDoc = Buffer.from(JSON.stringify({ id: keyRow!.id, securityLevel: keyRow!.securityLevel, algorithm: keyRow!.algorithm, wrapped: keyRow!.wrappedKey, kekId: keyRow!.kekId }));
     await putReplicas(ctx, keyKey(dk.id), keyDoc, id, { want: ctx.config.replication_factor });
+    if (input.baseRow && baseActor) {
+      const b = input.baseRow;
+      await auditKeyUse(ctx.db, { actor: baseActor, keyId: b.keyId, purpose: 'backup-base', backupId: b.id, securityLevel: b.securityLevel, details: { for_backup: id } });
+    }
     const base = input.baseRow ? await loadBaseIndex(ctx, input.baseRow) : undefined;
     const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base }, progress, signal);
     const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));

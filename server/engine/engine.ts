@@ -6,6 +6,7 @@ import { type Catalog, openCatalog } from '../../db/client';
 import { auditEvents, backups, settings } from '../../db/schema';
 import type { Config } from '../config';
 import { startBackupJob } from './backup-job';
+import { queuePosition } from './backup-queue';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
 import { CatalogSnapshotter } from './catalog-snapshot';
 import { CodecPool } from './codec-pool';
@@ -16,6 +17,7 @@ import { type BackupFileEntry, listFiles, openFile } from './browse';
 import { Hsm } from './hsm';
 import { loadMasterKey, loadPreviousMasterKeys } from './keys';
 import { type EscrowPackage, sealEscrow } from './escrow';
+import { auditKeyUse, type KeyUse } from './key-audit';
 import { type KeyStatus, keyStatus, type RotationReport, rotateKeys, syncMasterKeys } from './key-rotation';
 import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
 import { type OptimizeReport, optimizeStorage } from './optimize';
@@ -155,10 +157,12 @@ export class BackupEngine {
     if (!row) return null;
     const p = (row.progress ?? {}) as Partial<BackupProgress>;
     const done = row.status === 'completed';
+    const queued = row.status === 'pending';
     return {
       backup_id: id,
       status: row.status as BackupProgress['status'],
-      phase: done ? 'done' : row.status === 'failed' ? 'failed' : (p.phase ?? 'scanning'),
+      phase: done ? 'done' : row.status === 'failed' ? 'failed' : queued ? 'queued' : (p.phase ?? 'scanning'),
+      queue_position: queued ? await queuePosition(this.ctx, id) : null,
       bytes_done: p.bytes_done ?? (done ? row.originalSize : 0),
       bytes_total: p.bytes_total ?? row.originalSize,
       files_done: p.files_done ?? (done ? row.fileCount : 0),
@@ -178,21 +182,31 @@ export class BackupEngine {
     return row;
   }
 
+  /** One `key.use` audit row for this backup's data key (see key-audit.ts). */
+  private keyUse(row: BackupRow, actor: string | undefined, purpose: KeyUse['purpose'], details?: Record<string, unknown>, coalesce = false): Promise<void> {
+    return auditKeyUse(this.ctx.db, { actor: actor ?? 'system', keyId: row.keyId, purpose, backupId: row.id, securityLevel: row.securityLevel, details }, { coalesce });
+  }
+
   async verifyBackup(id: string, opts: { readData?: boolean; actor?: string } = {}): Promise<VerifyResult> {
-    const result = await verifyBackup(this.ctx, await this.completedRow(id), opts.readData ?? false);
+    const row = await this.completedRow(id);
+    // Even without --read-data, verify decrypts the manifest's chunk table with the data key.
+    await this.keyUse(row, opts.actor, 'verify', { read_data: opts.readData ?? false });
+    const result = await verifyBackup(this.ctx, row, opts.readData ?? false);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.verify', target: id, outcome: result.status === 'healthy' ? 'success' : 'failure', details: { status: result.status, bad: result.bad_shards.length, lost: result.lost_shards.length } });
     return result;
   }
 
   async repairBackup(id: string, opts: { actor?: string } = {}): Promise<RepairResult> {
-    const result = await repairBackup(this.ctx, await this.completedRow(id));
+    const row = await this.completedRow(id);
+    await this.keyUse(row, opts.actor, 'repair');
+    const result = await repairBackup(this.ctx, row);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.repair', target: id, details: { repaired: result.repaired.length, status: result.status } });
     return result;
   }
 
   async restoreBackup(id: string, opts: RestoreOptions & { actor?: string; onProgress?: (p: RestoreProgress) => void }): Promise<RestoreResult> {
     const row = await this.completedRow(id);
-    await this.audit({ actor: opts.actor ?? 'system', action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'restore', backup_id: id } });
+    await this.keyUse(row, opts.actor, 'restore');
     try {
       const result = await restoreBackup(this.ctx, row, opts, opts.onProgress);
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, details: { target: result.target, files: result.files_restored, bytes: result.bytes_restored } });
@@ -212,7 +226,7 @@ export class BackupEngine {
     if (!id) throw notFound(`A completed backup${opts.sources?.length ? ` of ${opts.sources.join(', ')}` : ''} to drill`);
     const row = await this.completedRow(id);
     const actor = opts.actor ?? 'system';
-    await this.audit({ actor, action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'drill', backup_id: row.id } });
+    await this.keyUse(row, actor, 'drill');
     const r = await runDrill(this.ctx, row, opts);
     const { drill_id, status, rto_seconds, files_checked, bytes_checked, sample_percent, error } = r;
     await this.audit({ actor, action: 'backup.drill', target: row.id, outcome: status === 'passed' ? 'success' : 'failure', details: { drill_id, rto_seconds, files_checked, bytes_checked, sample_percent, error } });
@@ -242,14 +256,17 @@ export class BackupEngine {
   }
 
   /** The files of a completed backup, filtered by a path substring, one page at a time. */
-  async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
-    return listFiles(this.ctx, await this.completedRow(id), { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 });
+  async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number; actor?: string } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
+    const row = await this.completedRow(id);
+    // Paging and filtering re-read the manifest: one row per viewer and backup every few minutes, not one per page.
+    await this.keyUse(row, opts.actor, 'browse', undefined, true);
+    return listFiles(this.ctx, row, { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 });
   }
 
   /** One file of a completed backup as a byte stream (a download); audited like a restore. */
   async readBackupFile(id: string, filePath: string, opts: { actor?: string } = {}): Promise<{ entry: BackupFileEntry; bytes: AsyncIterable<Buffer> }> {
     const row = await this.completedRow(id);
-    await this.audit({ actor: opts.actor ?? 'system', action: 'key.use', target: row.keyId ?? undefined, details: { purpose: 'download', backup_id: id } });
+    await this.keyUse(row, opts.actor, 'download', { path: filePath });
     const file = await openFile(this.ctx, row, filePath);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.download', target: id, details: { path: filePath, bytes: file.entry.size } });
     return file;

@@ -2,7 +2,7 @@
  * Deleting backups (and the shards nothing else references), reaping backups whose process died, and the
  * statistics, usage and health views.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { hostname } from 'node:os';
 import { backups, dataKeys } from '../../db/schema';
 import { getBackupRow } from './catalog';
@@ -24,27 +24,30 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Marks failed every running backup whose process is gone (killed, crashed, machine restarted), and drops its
+ * Marks failed every running (or queued, `pending`) backup whose process is gone (killed, crashed, machine restarted), and drops its
  * references. The shards it had recorded stay: a later backup may reuse them through dedup, and storage gc
  * deletes those still unreferenced after its grace period (gc-shards.ts).
  */
 export async function reapInterrupted(ctx: EngineContext): Promise<number> {
   const cutoff = new Date(ctx.now().getTime() - STALE_AFTER_MS);
   const rows = await ctx.db
-    .select({ id: backups.id, pid: backups.ownerPid, meta: backups.metadata, heartbeatAt: backups.heartbeatAt })
+    .select({ id: backups.id, status: backups.status, pid: backups.ownerPid, meta: backups.metadata, heartbeatAt: backups.heartbeatAt })
     .from(backups)
-    .where(eq(backups.status, 'running'));
+    .where(inArray(backups.status, ['running', 'pending']));
   let reaped = 0;
   for (const r of rows) {
     const sameHost = r.meta?.host === hostname();
     const dead = (sameHost && r.pid !== null && r.pid !== process.pid && !pidAlive(r.pid)) || (r.heartbeatAt !== null && r.heartbeatAt < cutoff);
     if (!dead) continue;
-    const message = `Backup ${r.id} was interrupted: the process running it (pid ${r.pid ?? '?'}) stopped before it finished. Nothing from it is listed as completed; run the backup again.`;
+    const message =
+      r.status === 'pending'
+        ? `Backup ${r.id} was interrupted while it waited in the queue: the process that requested it (pid ${r.pid ?? '?'}) stopped. Nothing was backed up; run the backup again.`
+        : `Backup ${r.id} was interrupted: the process running it (pid ${r.pid ?? '?'}) stopped before it finished. Nothing from it is listed as completed; run the backup again.`;
     await ctx.db.transaction(async (tx) => {
       const done = await tx
         .update(backups)
         .set({ status: 'failed', error: message, completedAt: ctx.now(), ownerPid: null })
-        .where(and(eq(backups.id, r.id), eq(backups.status, 'running')))
+        .where(and(eq(backups.id, r.id), eq(backups.status, r.status)))
         .returning({ id: backups.id });
       if (done.length) await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${r.id}`);
     });

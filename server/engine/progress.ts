@@ -9,6 +9,8 @@ export class ProgressTracker {
   filesDone = 0;
   filesTotal = 0;
   shardsDone = 0;
+  /** While queued: 1 = next to start (backup-queue.ts). */
+  queuePosition: number | null = null;
   private readonly started: number;
 
   constructor(
@@ -27,6 +29,7 @@ export class ProgressTracker {
       backup_id: this.backupId,
       status: this.status,
       phase: this.phase,
+      queue_position: this.phase === 'queued' ? this.queuePosition : null,
       bytes_done: this.bytesDone,
       bytes_total: this.bytesTotal,
       files_done: this.filesDone,

@@ -39,7 +39,10 @@ export interface BackupMetadata {
 export interface BackupProgress {
   backup_id: string;
   status: BackupStatus;
-  phase: 'scanning' | 'backing_up' | 'finalizing' | 'done' | 'failed';
+  /** queued: waiting for a free slot (max_concurrent_backups); see queue_position. */
+  phase: 'queued' | 'scanning' | 'backing_up' | 'finalizing' | 'done' | 'failed';
+  /** While queued: 1 = the next backup to start. Null once it runs. */
+  queue_position?: number | null;
   bytes_done: number;
   bytes_total: number;
   files_done: number;
