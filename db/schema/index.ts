@@ -7,3 +7,4 @@ export * from './auth';
 export * from './settings';
 export * from './operations';
 export * from './drills';
+export * from './restores';

@@ -2,6 +2,7 @@
  * plexichat-backup: the command-line face of the engine. Every command accepts --json and then prints
  * exactly one JSON document on stdout; logs and progress go to stderr. Exit status 0 only on success.
  */
+import path from 'node:path';
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config';
@@ -269,25 +270,35 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const bar = new ProgressBar();
       const started = Date.now();
       const eng = await open();
-      const r = await watchRestore(eng, id, () => eng.restoreBackup(id, {
-        target: String(v.target),
-        include: v.include as string[] | undefined,
-        dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
-        overwrite: Boolean(v.overwrite),
-        preserveSpecialBits: Boolean(v['preserve-special-bits']),
-        allowPartial: Boolean(v['allow-partial']),
-        minShardThreshold: threshold,
-        repairMissingShards: !v['skip-shard-repair'],
-        actor: actor(),
-        onProgress: (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
-      }));
+      // Recorded in restore_jobs like a console restore: the console's Restores page shows it, with its progress.
+      const { result: r, restore_id } = await watchRestore(eng, id, () =>
+        eng.runRecordedRestore(
+          {
+            backupId: id,
+            target: path.resolve(String(v.target)),
+            options: {
+              include: v.include as string[] | undefined,
+              dateRange: v.from || v.to ? { start: v.from as string | undefined, end: v.to as string | undefined } : undefined,
+              overwrite: Boolean(v.overwrite),
+              preserveSpecialBits: Boolean(v['preserve-special-bits']),
+              allowPartial: Boolean(v['allow-partial']),
+              minShardThreshold: threshold,
+              repairMissingShards: !v['skip-shard-repair'],
+            },
+            actor: actor(),
+            actorRole: null,
+            via: 'cli',
+          },
+          (p) => bar.update({ ...p, mbps: p.bytesDone / 1048576 / Math.max(0.001, (Date.now() - started) / 1000), eta: null }),
+        ).then((x) => ({ ...x, duration_seconds: x.result.duration_seconds })),
+      );
       bar.done();
       const text = `Restored ${r.files_restored} entries (${formatBytes(r.bytes_restored)}) to ${r.target} in ${r.duration_seconds.toFixed(1)}s (${r.throughput_mbps} MB/s)`;
-      if (!r.lost) return { json: r, text };
+      if (!r.lost) return { json: { ...r, restore_id }, text };
       const lostText = r.lost.length
         ? `\n${r.lost.length} file(s) lost (${Math.round((r.readable_fraction ?? 0) * 1000) / 10}% of the needed shards readable):\n${r.lost.map((f) => `  ${f.path} (${formatBytes(f.bytes)})`).join('\n')}`
         : '';
-      return { json: r, text: text + lostText, code: r.lost.length ? EXIT.integrity : EXIT.ok };
+      return { json: { ...r, restore_id }, text: text + lostText, code: r.lost.length ? EXIT.integrity : EXIT.ok };
     }
     case 'delete': {
       const { values: v, positionals } = parse(args, { force: { type: 'boolean', default: false } });

@@ -27,6 +27,22 @@ import { type ProgressTracker } from './progress';
 import { type RecoverReport, rebuildCatalog } from './recover-catalog';
 import { type KeepRules, type PrunePlan, planPrune } from './retention';
 import { restoreBackup, type RestoreProgress } from './restore';
+import { runRestoreJob } from './restore-job-run';
+import {
+  claimRestoreJobs,
+  enqueueRestoreJob,
+  getRestoreJobRow,
+  insertRunningRestoreJob,
+  listRestoreJobRows,
+  type ListRestoreJobsFilter,
+  type NewRestoreJob,
+  processId,
+  reapRestoreJobs,
+  type RestoreJobRow,
+  type RestoreJobView,
+  toRestoreJobView,
+} from './restore-jobs';
+import { PathPolicy, type PolicyRole } from './path-policy';
 import { openLocations, openRepository } from './setup';
 import { deleteBackup, getStatistics, getStorageHealth, getStorageUsage, reapInterrupted } from './housekeeping';
 import { repairBackup, verifyBackup } from './verify';
@@ -52,9 +68,17 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
+/** A restore job this process claimed and runs: `done` settles with its result or error. */
+export interface RunningRestore {
+  job: RestoreJobView;
+  done: Promise<RestoreResult>;
+}
+
 export class BackupEngine {
   private readonly active = new Map<string, ProgressTracker>();
   private snapshots?: CatalogSnapshotter;
+  /** This process's name in restore_jobs.claimed_by. */
+  readonly processId = processId();
 
   private constructor(
     readonly config: Config,
@@ -75,6 +99,7 @@ export class BackupEngine {
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: opts.now ?? (() => new Date()) };
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
+      await reapRestoreJobs(ctx.db, ctx.now());
       return engine;
     } catch (err) {
       // A failed open (wrong key, bad location) must not keep the catalog connections (or an HSM session) alive.
@@ -215,6 +240,67 @@ export class BackupEngine {
       await this.audit({ actor: opts.actor ?? 'system', action: 'backup.restore', target: id, outcome: 'failure', details: { error: (err as Error).message } });
       throw err;
     }
+  }
+
+  /**
+   * Queues a restore (the console): any console or worker claims it (`claimRestores`), usually the caller
+   * at once. A console job's target is checked again for its actor's role when it starts.
+   */
+  async enqueueRestore(job: NewRestoreJob): Promise<RestoreJobView> {
+    await this.completedRow(job.backupId);
+    return toRestoreJobView(await enqueueRestoreJob(this.ctx.db, job, this.ctx.now()), this.ctx.now());
+  }
+
+  /** Claims queued restores (up to `limit`, or only `onlyId`) and runs them here, in the background. */
+  async claimRestores(opts: { limit?: number; onlyId?: string } = {}): Promise<RunningRestore[]> {
+    await reapRestoreJobs(this.ctx.db, this.ctx.now());
+    const rows = await claimRestoreJobs(this.ctx.db, this.processId, opts.limit ?? 1, this.ctx.now(), opts.onlyId);
+    return rows.map((row) => {
+      const done = this.runRestoreRow(row);
+      done.catch(() => undefined);
+      return { job: toRestoreJobView(row, this.ctx.now()), done };
+    });
+  }
+
+  /** A restore run here and now (the CLI), recorded in restore_jobs like the console's. */
+  async runRecordedRestore(job: NewRestoreJob, onProgress?: (p: RestoreProgress) => void): Promise<{ restore_id: string; result: RestoreResult }> {
+    await this.completedRow(job.backupId);
+    const row = await insertRunningRestoreJob(this.ctx.db, job, this.processId, this.ctx.now());
+    return { restore_id: row.id, result: await this.runRestoreRow(row, onProgress) };
+  }
+
+  async getRestoreJob(id: string): Promise<RestoreJobView | null> {
+    await reapRestoreJobs(this.ctx.db, this.ctx.now());
+    const row = await getRestoreJobRow(this.ctx.db, id);
+    return row ? toRestoreJobView(row, this.ctx.now()) : null;
+  }
+
+  async listRestoreJobs(filter: ListRestoreJobsFilter = {}): Promise<{ jobs: RestoreJobView[]; total: number }> {
+    await reapRestoreJobs(this.ctx.db, this.ctx.now());
+    const { rows, total } = await listRestoreJobRows(this.ctx.db, filter);
+    return { jobs: rows.map((r) => toRestoreJobView(r, this.ctx.now())), total };
+  }
+
+  private runRestoreRow(row: RestoreJobRow, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
+    const checkTarget = async (r: RestoreJobRow) => {
+      if (r.via !== 'console') return r.target;
+      // A console job: the actor's path policy again (a symlink swapped in since the request), for the real path.
+      const role = (r.actorRole ?? 'viewer') as PolicyRole;
+      const policy = PathPolicy.forInstallation(this, (e) => this.audit(e));
+      return policy.checkRestoreTarget({ email: r.actor, role }, r.target, r.options.overwrite === true, { action: 'backup.restore', details: { backup_id: r.backupId, restore_id: r.id } });
+    };
+    return runRestoreJob(
+      {
+        db: this.ctx.db,
+        now: this.ctx.now,
+        worker: this.processId,
+        log: this.ctx.log,
+        checkTarget,
+        onProgress,
+        restore: (opts) => this.restoreBackup(row.backupId, { ...opts, actor: row.actor }),
+      },
+      row,
+    );
   }
 
   /**

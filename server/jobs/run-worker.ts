@@ -5,7 +5,7 @@
  */
 import type { BackupEngine } from '../engine/engine';
 import { BackupHealthMonitor } from '../monitoring/health-monitor';
-import { alertsFor } from '../monitoring/hooks';
+import { alertsFor, watchRestore } from '../monitoring/hooks';
 import { ContinuousSchedules } from './continuous-schedules';
 import { type MaintenanceExtra, MaintenanceJob } from './maintenance';
 import { type RunOutcome, ScheduleWorker } from './worker';
@@ -49,10 +49,21 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
   const stopper = new AbortController();
   opts.signal?.addEventListener('abort', () => stopper.abort(), { once: true });
   const collect = (ps: Promise<RunOutcome>[]) => ps.map((p) => p.then((r) => void runs.push(r)).catch(() => undefined));
+  // Restores queued by a console that did not run them itself (restore_jobs): one more per tick, alerting like any restore.
+  const restores = new Set<Promise<unknown>>();
+  const claimRestores = async () => {
+    for (const r of await engine.claimRestores({ limit: restores.size < 2 ? 1 : 0 })) {
+      const p = watchRestore(engine, r.job.backup_id, () => r.done).catch((err: unknown) => log(`restore ${r.job.restore_id} failed: ${(err as Error).message}`));
+      restores.add(p);
+      void p.finally(() => restores.delete(p));
+    }
+  };
 
   const done = (async () => {
     if (opts.once) {
       await Promise.all(collect(await worker.tick()));
+      await claimRestores();
+      await Promise.all([...restores]);
       await monitor?.runCycle();
       return { runs };
     }
@@ -63,6 +74,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
         // Storage locations changed in the console (in any process) apply here too.
         await engine.refreshLocations().catch((err: unknown) => log(`reloading storage locations: ${(err as Error).message}`));
         collect(await worker.tick());
+        await claimRestores();
         await continuous.tick();
         // The daily cleanup may take a while: it runs beside the loop, one at a time.
         maintaining ??= maintenance

@@ -67,6 +67,8 @@ export const PROCEDURE_ACTIONS = {
   'reports.metrics': 'view',
   'drills.list': 'view',
   'drills.run': 'verify',
+  'restores.list': 'view',
+  'restores.get': 'view',
 } as const satisfies Record<string, Action>;
 
 export type ProcedurePath = keyof typeof PROCEDURE_ACTIONS;

@@ -10,6 +10,7 @@ import { reportsRouter } from './routers/reports';
 import { keysRouter } from './routers/keys';
 import { schedulesRouter } from './routers/schedules';
 import { drillsRouter } from './routers/drills';
+import { restoresRouter } from './routers/restores';
 
 export const appRouter = router({
   auth: authRouter,
@@ -23,6 +24,7 @@ export const appRouter = router({
   reports: reportsRouter,
   keys: keysRouter,
   drills: drillsRouter,
+  restores: restoresRouter,
 });
 
 export type AppRouter = typeof appRouter;

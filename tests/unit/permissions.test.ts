@@ -16,7 +16,7 @@ import type { LocationsApi } from '../../server/trpc/routers/storage/locations-a
 import type { EngineApi, Services } from '../../server/trpc/services/types';
 import type { AlertsApi } from '../../server/trpc/routers/alerts/api';
 import type { SchedulesApi } from '../../server/trpc/routers/schedules/api';
-import { startRestoreJob } from '../../server/trpc/services/restore-jobs';
+import type { RestoreJobView } from '../../server/engine/restore-jobs';
 
 const now = new Date().toISOString();
 const backup: BackupMetadata = {
@@ -25,6 +25,10 @@ const backup: BackupMetadata = {
   compression_ratio: 1, dedup_ratio: 0, duration_seconds: 1, throughput_mbps: 1, error: null, created_at: now, started_at: now, completed_at: now, expires_at: null,
 };
 const progress: BackupProgress = { backup_id: 'b1', status: 'completed', phase: 'done', bytes_done: 10, bytes_total: 10, files_done: 1, files_total: 1, shards_done: 1, throughput_mbps: 1, eta_seconds: 0, percent: 100, updated_at: now };
+const restoreJob: RestoreJobView = {
+  restore_id: 'restore_1', backup_id: 'b1', status: 'completed', actor: 'a@x.io', via: 'console', target: '/t', options: {}, created_at: now, started_at: now, finished_at: now, claimed_by: null,
+  progress: { bytes_done: 10, bytes_total: 10, files_done: 1, files_total: 1, percent: 100, throughput_mbps: 1, eta_seconds: null }, result: null, error: null,
+};
 const user: PublicUser = { id: 'u1', email: 'v@x.io', name: null, role: 'viewer', disabled: false, lockedUntil: null, createdAt: now, lastLoginAt: null };
 
 const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false } as const;
@@ -69,6 +73,10 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     verifyBackup: async () => ({ backup_id: 'b1', status: 'healthy', all_shards_valid: true, shards_checked: 1, replicas_checked: 2, read_data: true, bad_shards: [], lost_shards: [], affected_files: [], checked_at: now }),
     repairBackup: async () => ({ backup_id: 'b1', repaired: [], unrepairable: [], status: 'healthy' }),
     restoreBackup: async () => ({ backup_id: 'b1', target: '/t', files_restored: 1, bytes_restored: 10, duration_seconds: 1, throughput_mbps: 1 }),
+    enqueueRestore: async () => ({ ...restoreJob, status: 'queued' }),
+    claimRestores: async () => [],
+    getRestoreJob: async () => restoreJob,
+    listRestoreJobs: async () => ({ jobs: [restoreJob], total: 1 }),
     deleteBackup: async () => true,
     getShardMap: async () => [{ shard_id: 's1', kind: 'data', plain_size: 10, stored_size: 8, compression: 'zstd', replicas: [{ location: 'a', state: 'ok' }] }],
     getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }),
@@ -112,8 +120,9 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'backup.verify': { backupId: 'b1' },
   'backup.repair': { backupId: 'b1' },
   'backup.recover': { backupId: 'b1', target: '/tmp/restore', from: '2024-01-01', to: '2024-12-31' },
-  // A restore job that exists in this process (started on the stub engine, which restores at once).
-  'backup.restoreProgress': { restoreId: startRestoreJob(stubEngine(), 'b1', { target: '/t' }, 'a@x.io').restore_id },
+  'backup.restoreProgress': { restoreId: 'restore_1' },
+  'restores.get': { restoreId: 'restore_1' },
+  'restores.list': { backupId: 'b1' },
   'backup.delete': { backupId: 'b1' },
   'users.create': { email: 'new@x.io', password: 'long enough password', role: 'viewer' },
   'users.setRole': { userId: 'u1', role: 'operator' },

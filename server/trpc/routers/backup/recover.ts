@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { pathPolicyFor } from '../../services/path-policy';
-import { getRestoreJob, startRestoreJob } from '../../services/restore-jobs';
+import { startRestoreJob } from '../../services/restore-jobs';
 import { procedure } from '../../init';
 import { backupId } from './schemas';
 
@@ -11,7 +11,13 @@ export const recoverInput = z
   .object({
     backupId,
     /** A directory on the server. */
-    target: z.string().trim().min(1, 'give a target directory on the server').max(4096),
+    target: z
+      .string()
+      .trim()
+      .min(1, 'give a target directory on the server')
+      .max(4096)
+      // A relative path would land in the server's working directory (the app's own folder).
+      .refine((t) => t.startsWith('/'), { error: 'give an absolute directory on the server, starting with "/" (a relative path would land in the console\'s own folder)' }),
     include: z.array(z.string().trim().min(1).max(1024)).max(100).default([]),
     /** Only files modified in this range (inclusive days, UTC). */
     from: isoDate,
@@ -34,14 +40,16 @@ export const recover = procedure.input(recoverInput).mutation(async ({ ctx, inpu
   // Refuse a missing backup now, not in the background.
   if (!(await engine.getBackup(input.backupId))) throw new TRPCError({ code: 'NOT_FOUND', message: `Backup ${input.backupId} not found; it may have been deleted.` });
   const policy = await pathPolicyFor(ctx.services);
-  const checkTarget = () => policy.checkRestoreTarget(ctx.user, input.target, input.overwrite, { action: 'backup.restore', details: { backup_id: input.backupId } });
-  const target = await checkTarget();
+  // Checked now (a clear refusal), and again for the same user when the job starts (restore-jobs.ts).
+  const target = await policy.checkRestoreTarget(ctx.user, input.target, input.overwrite, { action: 'backup.restore', details: { backup_id: input.backupId } });
   const dateRange = input.from || input.to ? { start: input.from, end: input.to } : undefined;
-  return startRestoreJob(engine, input.backupId, { target, include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite, allowPartial: input.allowPartial, minShardThreshold: input.minShardThreshold }, ctx.user.email, { checkTarget });
+  const options = { include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite, allowPartial: input.allowPartial, minShardThreshold: input.minShardThreshold };
+  return startRestoreJob(engine, input.backupId, target, options, { email: ctx.user.email, role: ctx.user.role });
 });
 
-export const restoreProgress = procedure.input(z.object({ restoreId: z.string().trim().min(1).max(100) })).query(({ input }) => {
-  const job = getRestoreJob(input.restoreId);
-  if (!job) throw new TRPCError({ code: 'NOT_FOUND', message: `Restore ${input.restoreId} is not known to this server (it ended more than an hour ago, or the server restarted).` });
+/** One restore job from the catalog: started by any console or the CLI, run by any process. */
+export const restoreProgress = procedure.input(z.object({ restoreId: z.string().trim().min(1).max(100) })).query(async ({ ctx, input }) => {
+  const job = await (await ctx.services.engine()).getRestoreJob(input.restoreId);
+  if (!job) throw new TRPCError({ code: 'NOT_FOUND', message: `Restore ${input.restoreId} not found; see the Restores page for the restores on record.` });
   return job;
 });
