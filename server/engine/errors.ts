@@ -30,3 +30,11 @@ export class EngineError extends Error {
 
 export const notFound = (what: string, hint = 'run `plexichat-backup list` to see existing backups') =>
   new EngineError('NOT_FOUND', `${what} not found; ${hint}`);
+
+/**
+ * A restore refused because it would replace something: the message ends with the CLI's way out
+ * (--overwrite); `details.without_hint` lets the console say it in its own words (restore-job-run.ts).
+ */
+export function needsOverwrite(base: string, cliHint: string, code: EngineErrorCode = 'INVALID'): EngineError {
+  return new EngineError(code, `${base} ${cliHint}`, { needs_overwrite: true, without_hint: base });
+}

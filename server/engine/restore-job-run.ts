@@ -4,6 +4,7 @@
  * until it records the result or the error. Another process reading the row sees the same progress.
  */
 import type { Db } from '../../db/client';
+import { EngineError } from './errors';
 import type { RestoreJobProgress } from '../../db/schema';
 import type { RestoreProgress } from './restore';
 import { finishRestoreJob, HEARTBEAT_MS, recordRestoreProgress, type RestoreJobRow, setRestoreTarget } from './restore-jobs';
@@ -54,11 +55,18 @@ export async function runRestoreJob(deps: RestoreJobDeps, row: RestoreJobRow): P
   } catch (err) {
     clearInterval(beat);
     await writing;
-    await finishRestoreJob(deps.db, row.id, deps.worker, { error: (err as Error).message, progress: latest }, deps.now(), started).catch((e: unknown) =>
+    await finishRestoreJob(deps.db, row.id, deps.worker, { error: row.via === 'console' ? consoleWording(err, row.actorRole) : (err as Error).message, progress: latest }, deps.now(), started).catch((e: unknown) =>
       deps.log(`restore ${row.id}: could not record its failure: ${(e as Error).message}`),
     );
     throw err;
   } finally {
     clearInterval(beat);
   }
+}
+
+/** The console's words for a refusal whose message names a CLI flag (--overwrite). */
+export function consoleWording(err: unknown, role: string | null): string {
+  if (!(err instanceof EngineError) || err.details.needs_overwrite !== true) return (err as Error).message;
+  const way = role === 'admin' ? 'Choose an empty or new directory, or tick "Overwrite existing files" to replace what is there.' : 'Choose an empty or new directory; only admins may overwrite existing files.';
+  return `${String(err.details.without_hint)} ${way}`;
 }

@@ -17,7 +17,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
-import { EngineError } from './errors';
+import { EngineError, needsOverwrite } from './errors';
 import { joinNs, type ManifestEntry } from './manifest';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
@@ -54,7 +54,7 @@ export class RestoreTree {
     const st = await lstat(dir).catch((err) => (code(err) === 'ENOENT' ? null : Promise.reject(err)));
     if (st && !st.isDirectory()) {
       if (!this.opts.overwrite) {
-        throw new EngineError('INTEGRITY', `Refusing to restore through ${dir}: it is not a directory (a symlink or file is in the way). Pass --overwrite to replace it.`);
+        throw needsOverwrite(`Refusing to restore through ${dir}: it is not a directory (a symlink or file is in the way).`, 'Pass --overwrite to replace it.', 'INTEGRITY');
       }
       await unlink(dir);
     }
@@ -86,7 +86,7 @@ export class RestoreTree {
         return await create();
       } catch (err) {
         if (code(err) !== 'EEXIST' || attempt >= 2) throw err;
-        if (!this.opts.overwrite) throw new EngineError('INTEGRITY', `${dest} already exists (the manifest names it twice, or something else wrote into the target). Pass --overwrite to replace it.`);
+        if (!this.opts.overwrite) throw needsOverwrite(`${dest} already exists (the manifest names it twice, or something else wrote into the target).`, 'Pass --overwrite to replace it.', 'INTEGRITY');
         await this.clear(dest);
       }
     }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BackupRow } from './catalog';
 import type { EngineContext } from './context';
-import { EngineError } from './errors';
+import { EngineError, needsOverwrite } from './errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from './manifest';
 import { RestoreTree, writeSparse } from './restore-writer';
 import { ShardReader } from './shard-reader';
@@ -254,6 +254,6 @@ async function prepareTarget(target: string, overwrite: boolean): Promise<void> 
   const st = await lstat(target);
   if (!st.isDirectory()) throw new EngineError('INVALID', `Restore target ${target} is not a directory.`);
   if (!overwrite && (await readdir(target)).length > 0) {
-    throw new EngineError('INVALID', `Restore target ${target} is not empty. Choose an empty directory, or pass --overwrite to replace files in it.`);
+    throw needsOverwrite(`Restore target ${target} is not empty.`, 'Choose an empty directory, or pass --overwrite to replace files in it.');
   }
 }
