@@ -33,16 +33,21 @@ export function UsersAdmin() {
   const setRole = useMutation(trpc.users.setRole.mutationOptions({ onSettled: refresh }));
   const disable = useMutation(trpc.users.disable.mutationOptions({ onSettled: refresh }));
   const unlock = useMutation(trpc.users.unlock.mutationOptions({ onSettled: refresh }));
+  const remove = useMutation(
+    trpc.users.delete.mutationOptions({
+      onSuccess: (u) => setNotice(`Deleted ${u.email}; their sessions have ended. Their audit entries stay.`),
+      onSettled: refresh,
+    }),
+  );
   const [resetting, setResetting] = useState<{ id: string; email: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [dialog, confirm] = useConfirm();
 
   const changeRole = async (u: User, role: Role) => {
     if (role === u.role) return;
-    const self = u.email === me.email;
     const ok = await confirm({
       title: `Make ${u.email} ${role === 'admin' ? 'an' : 'a'} ${role}?`,
-      body: `${ROLE_HELP[role]}${self ? ' This is your own account: you lose what the new role may not do at once.' : ' The change applies to their open sessions at once.'}`,
+      body: `${ROLE_HELP[role]} The change applies to their open sessions at once.`,
       confirmLabel: `Make ${role}`,
       tone: u.role === 'admin' ? 'danger' : 'primary',
     });
@@ -54,6 +59,18 @@ export function UsersAdmin() {
       : await confirm({ title: `Disable ${u.email}?`, body: 'Every session of this user ends at once and they cannot sign in until an admin enables the account again. Their backups and audit entries stay.', confirmLabel: 'Disable', tone: 'danger' });
     if (ok) disable.mutate({ userId: u.id, disabled: !u.disabled });
   };
+  const deleteUser = async (u: User) => {
+    const ok = await confirm({
+      title: `Delete ${u.email}?`,
+      body: 'The account is removed and every session of this user ends at once. Their audit entries stay. This cannot be undone; to stop access for a while, disable the account instead.',
+      confirmLabel: 'Delete user',
+      tone: 'danger',
+    });
+    if (ok) {
+      setNotice(null);
+      remove.mutate({ userId: u.id });
+    }
+  };
   const unlockUser = async (u: User) => {
     if (await confirm({ title: `Unlock ${u.email}?`, body: 'The sign-in blocks on this account end for every client; they can sign in again at once.', confirmLabel: 'Unlock' })) unlock.mutate({ userId: u.id });
   };
@@ -62,7 +79,7 @@ export function UsersAdmin() {
       {dialog}
       <PageHeader title="Users" subtitle="admin: everything · operator: create, verify, restore · viewer: read only" />
       <NewUserForm onCreated={refresh} />
-      <ErrorBox error={setRole.error ?? disable.error ?? unlock.error} title="Change refused" />
+      <ErrorBox error={setRole.error ?? disable.error ?? unlock.error ?? remove.error} title="Change refused" />
       {notice && <Notice>{notice}</Notice>}
       {resetting && (
         <ResetPasswordPanel
@@ -105,7 +122,14 @@ export function UsersAdmin() {
                 header: 'Role',
                 sortValue: (u) => u.role,
                 cell: (u) => (
-                  <Select aria-label={`Role of ${u.email}`} value={u.role} className="w-32" onChange={(e) => void changeRole(u, e.target.value as Role)}>
+                  <Select
+                    aria-label={`Role of ${u.email}`}
+                    value={u.role}
+                    className="w-32"
+                    disabled={u.email === me.email}
+                    title={u.email === me.email ? 'You cannot change your own role; ask another admin.' : undefined}
+                    onChange={(e) => void changeRole(u, e.target.value as Role)}
+                  >
                     {ROLES.map((r) => (
                       <option key={r}>{r}</option>
                     ))}
@@ -146,9 +170,14 @@ export function UsersAdmin() {
                       Reset password
                     </Button>
                     {u.email !== me.email && (
-                      <Button variant="secondary" busy={disable.isPending && disable.variables?.userId === u.id} onClick={() => void toggleDisabled(u)}>
-                        {u.disabled ? 'Enable' : 'Disable'}
-                      </Button>
+                      <>
+                        <Button variant="secondary" busy={disable.isPending && disable.variables?.userId === u.id} onClick={() => void toggleDisabled(u)}>
+                          {u.disabled ? 'Enable' : 'Disable'}
+                        </Button>
+                        <Button variant="danger" busy={remove.isPending && remove.variables?.userId === u.id} onClick={() => void deleteUser(u)}>
+                          Delete
+                        </Button>
+                      </>
                     )}
                   </div>
                 ),

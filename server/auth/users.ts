@@ -108,6 +108,12 @@ async function assertAnotherAdmin(tx: Pick<Db, 'select'>, exceptId: string): Pro
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+async function lockUser(tx: Tx, id: string): Promise<UserRow> {
+  const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+  if (!current) throw new UserError('NOT_FOUND', `User ${id} not found; refresh the user list.`);
+  return current;
+}
+
 async function change(
   db: Db,
   id: string,
@@ -118,10 +124,12 @@ async function change(
   guardAdmin: (row: UserRow) => boolean,
   /** More work in the same transaction; what it returns is added to the audit details. */
   also?: (tx: Tx, row: UserRow) => Promise<Record<string, unknown>>,
+  /** Refused on the actor's own account (by email), with this reason. */
+  notOnSelf?: string,
 ): Promise<PublicUser> {
   const row = await db.transaction(async (tx) => {
-    const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update');
-    if (!current) throw new UserError('NOT_FOUND', `User ${id} not found; refresh the user list.`);
+    const current = await lockUser(tx, id);
+    if (notOnSelf && current.email === normalizeEmail(actor)) throw new UserError('CONFLICT', notOnSelf);
     if (guardAdmin(current)) await assertAnotherAdmin(tx, id);
     const patch = apply(current);
     const [updated] = Object.keys(patch).length ? await tx.update(users).set(patch).where(eq(users.id, id)).returning() : [current];
@@ -134,9 +142,20 @@ async function change(
 
 export function setRole(db: Db, id: string, role: Role, opts: { actor?: string } = {}): Promise<PublicUser> {
   if (!ROLES.includes(role)) throw new UserError('INVALID', `Unknown role "${role}"; use one of ${ROLES.join(', ')}.`);
-  return change(db, id, opts.actor ?? 'system', 'user.set_role', () => ({ role }), { role }, (u) => u.role === 'admin' && role !== 'admin');
+  return change(
+    db,
+    id,
+    opts.actor ?? 'system',
+    'user.set_role',
+    () => ({ role }),
+    { role },
+    (u) => u.role === 'admin' && role !== 'admin',
+    undefined,
+    'You cannot change your own role; ask another admin.',
+  );
 }
 
+/** Disabling ends every session of the user at once (in the same transaction) and is refused on yourself. */
 export function setDisabled(db: Db, id: string, disabled: boolean, opts: { actor?: string } = {}): Promise<PublicUser> {
   return change(
     db,
@@ -146,7 +165,26 @@ export function setDisabled(db: Db, id: string, disabled: boolean, opts: { actor
     () => ({ disabled }),
     {},
     (u) => disabled && u.role === 'admin',
+    disabled ? async (tx, row) => ({ sessions_revoked: await revokeUserSessions(tx, row.id) }) : undefined,
+    disabled ? 'You cannot disable your own account; ask another admin.' : undefined,
   );
+}
+
+/**
+ * Deletes an account: its sessions end (the rows go with it), its audit entries stay (they name the email).
+ * Refused on yourself and on the last enabled admin. One transaction, audited as user.delete.
+ */
+export async function deleteUser(db: Db, id: string, opts: { actor?: string } = {}): Promise<PublicUser> {
+  const actor = opts.actor ?? 'system';
+  return db.transaction(async (tx) => {
+    const current = await lockUser(tx, id);
+    if (current.email === normalizeEmail(actor)) throw new UserError('CONFLICT', 'You cannot delete your own account; ask another admin.');
+    if (current.role === 'admin') await assertAnotherAdmin(tx, id);
+    const sessionsEnded = await revokeUserSessions(tx, id);
+    await tx.delete(users).where(eq(users.id, id));
+    await tx.insert(auditEvents).values({ actor, action: 'user.delete', target: current.email, details: { role: current.role, sessions_revoked: sessionsEnded } });
+    return toPublicUser(current);
+  });
 }
 
 /**

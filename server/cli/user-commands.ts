@@ -1,7 +1,7 @@
 /**
  * `plexichat-backup user …`: add, unlock (lift sign-in blocks), passwd (set a password; ends the user's
- * sessions). The CLI is a local shell user with full access, like `user add` always was; every change is
- * audited as `cli:<os user>`.
+ * sessions), delete (ends the user's sessions). The CLI is a local shell user with full access, like
+ * `user add` always was; every change is audited as `cli:<os user>`.
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,9 @@ interface Result {
 export const USER_HELP = `  user add --email E --password P --role admin|operator|viewer [--name N]
   user unlock --email E       lift the sign-in blocks on an account (from every client)
   user passwd --email E [--password P]   set a password (read from stdin when --password is absent,
-                              which keeps it out of the process list); ends every session of the user`;
+                              which keeps it out of the process list); ends every session of the user
+  user delete --email E --yes  delete an account and end its sessions (not the last enabled admin);
+                              its audit entries stay`;
 
 const USAGE = `Usage:\n${USER_HELP}`;
 
@@ -26,7 +28,7 @@ function parse(args: string[]) {
   try {
     return parseArgs({
       args,
-      options: { json: { type: 'boolean', default: false }, email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
+      options: { json: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false }, email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
@@ -123,6 +125,14 @@ export async function runUserCommand(cmd: string, args: string[], open: () => Pr
       const target = await byEmail(db);
       const u = await withUserErrors(() => users.setPassword(db, target.id, password, { actor: actor() }));
       return { json: u, text: `Set a new password for ${u.email}; its sessions have ended and it must sign in again.` };
+    }
+    case 'delete': {
+      if (!email) throw new UsageError(`user delete needs --email E.\n${USAGE}`);
+      if (!v.yes) throw new UsageError(`user delete cannot be undone: add --yes to delete ${email}.`);
+      const db = (await open()).catalog.db;
+      const target = await byEmail(db);
+      const u = await withUserErrors(() => users.deleteUser(db, target.id, { actor: actor() }));
+      return { json: { deleted: u }, text: `Deleted ${u.role} ${u.email}; its sessions have ended. Its audit entries stay.` };
     }
     default:
       throw new UsageError(USAGE);

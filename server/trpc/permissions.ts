@@ -45,6 +45,7 @@ export const PROCEDURE_ACTIONS = {
   'users.disable': 'manage_users',
   'users.unlock': 'manage_users',
   'users.resetPassword': 'manage_users',
+  'users.delete': 'manage_users',
   'audit.list': 'read_audit',
   'schedules.list': 'view',
   'schedules.preview': 'view',

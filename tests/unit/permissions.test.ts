@@ -103,7 +103,7 @@ function stubServices(audits: { action: string; outcome?: string }[] = []): Serv
     engine: async () => engine,
     // The stub engine has no installation: a policy that lets the sample paths through (tests/security covers the rules).
     pathPolicy: async () => new PathPolicy({ allowedBackupPaths: ['/'], allowedRestorePaths: ['/tmp'], protectedPaths: async () => [] }),
-    users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user, unlock: async () => user, setPassword: async () => user }),
+    users: async () => ({ list: async () => [user], create: async () => user, setRole: async () => user, setDisabled: async () => user, unlock: async () => user, setPassword: async () => user, remove: async () => user }),
     audit: async () => ({ list: async () => ({ events: [], total: 0 }) }),
   };
   return services;
@@ -129,6 +129,7 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'users.disable': { userId: 'u1' },
   'users.unlock': { userId: 'u1' },
   'users.resetPassword': { userId: 'u1', password: 'long enough password' },
+  'users.delete': { userId: 'u1' },
   'audit.list': { limit: 10 },
   'storage.addLocation': { name: 'c1', type: 'local', path: '/tmp/c1' },
   'storage.updateLocation': { name: 'c1', patch: { priority: 5 } },

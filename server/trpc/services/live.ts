@@ -2,7 +2,7 @@
 import { and, count, desc, eq, ilike, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../db/client';
 import { auditEvents } from '../../../db/schema';
-import { createUser, listUsers, setDisabled, setPassword, setRole, unlockUser } from '../../auth/users';
+import { createUser, deleteUser, listUsers, setDisabled, setPassword, setRole, unlockUser } from '../../auth/users';
 import { getDb, getEngine } from '../../context';
 import type { AuditApi, AuditFilter, Services, UsersApi } from './types';
 
@@ -14,6 +14,7 @@ function usersApi(db: Db): UsersApi {
     setDisabled: (id, disabled, actor) => setDisabled(db, id, disabled, { actor }),
     unlock: (id, actor) => unlockUser(db, id, { actor }),
     setPassword: (id, password, actor) => setPassword(db, id, password, { actor }),
+    remove: (id, actor) => deleteUser(db, id, { actor }),
   };
 }
 

@@ -40,6 +40,8 @@ export interface UsersApi {
   unlock(id: string, actor: string): Promise<PublicUser>;
   /** Also ends every session of the user. */
   setPassword(id: string, password: string, actor: string): Promise<PublicUser>;
+  /** Deletes the account and ends its sessions; refused on the actor and on the last enabled admin. */
+  remove(id: string, actor: string): Promise<PublicUser>;
 }
 
 export interface AuditEvent {
