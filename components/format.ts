@@ -79,3 +79,8 @@ export function errorMessage(err: unknown): string {
   if (err && typeof err === 'object' && 'message' in err && typeof err.message === 'string') return err.message;
   return String(err);
 }
+
+/** "1 location", "2 locations": a count with its noun, singular or plural (`plural` for irregular nouns). */
+export function plural(n: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : pluralNoun}`;
+}

@@ -1,6 +1,6 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
-import { formatBytes, formatDate, formatDuration, formatPercent, formatRatio } from '../format';
+import { formatBytes, formatDate, formatDuration, formatPercent, formatRatio, plural } from '../format';
 import { useCan } from '../session';
 import { useTRPC } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
@@ -8,7 +8,7 @@ import { ButtonLink } from '../ui/button';
 import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 import { DeleteBackup } from './delete-backup';
-import { ProgressView } from './progress-view';
+import { backupTitle, ProgressView, useBackupProgress } from './progress-view';
 import { BackupFiles } from './backup-files';
 import { RestoreForm } from './restore-form';
 import { ShardMap } from './shard-map';
@@ -23,6 +23,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
   const { data: b, error, isPending } = useQuery(
     trpc.backup.get.queryOptions({ backupId }, { refetchInterval: (q) => (q.state.data?.status === 'running' ? 1000 : false) }),
   );
+  const live = useBackupProgress(backupId, b?.status === 'running').data;
   if (isPending) return <Loading />;
   if (error)
     return (
@@ -34,10 +35,12 @@ export function BackupDetail({ backupId }: { backupId: string }) {
       </div>
     );
   const done = b.status === 'completed';
+  // Sizes, ratios and counts are written when a backup completes; before that they read 0 ("0 B, dedup 100 %").
+  const final = <T,>(v: T) => (done ? v : '—');
   return (
     <div className="space-y-4">
       <PageHeader
-        title="Backup"
+        title={backupTitle(b.status)}
         subtitle={
           <span className="flex flex-wrap items-center gap-2">
             <span className="font-mono text-xs">{b.backup_id}</span>
@@ -58,13 +61,13 @@ export function BackupDetail({ backupId }: { backupId: string }) {
             ['Sources', b.sources.join(', ')],
             ['Type', b.backup_type],
             ['Security level', b.security_level],
-            ['Created by', b.user_id ?? '—'],
-            ['Data', `${formatBytes(b.original_size)} in ${b.file_count} files`],
-            ['Shards', `${b.shard_count} (${b.new_shard_count} new)`],
-            ['New data stored', formatBytes(b.new_bytes)],
-            ['Referenced (stored)', formatBytes(b.stored_size)],
-            ['Compression', formatRatio(b.compression_ratio)],
-            ['Already stored (dedup)', formatPercent(b.dedup_ratio)],
+            ['Created by', b.user_id ?? 'CLI'],
+            ['Data', b.status === 'running' ? liveData(live) : final(`${formatBytes(b.original_size)} in ${plural(b.file_count, 'file')}`)],
+            ['Shards', final(`${b.shard_count} (${b.new_shard_count} new)`)],
+            ['New data stored', final(formatBytes(b.new_bytes))],
+            ['Referenced (stored)', final(formatBytes(b.stored_size))],
+            ['Compression', final(formatRatio(b.compression_ratio))],
+            ['Already stored (dedup)', final(formatPercent(b.dedup_ratio))],
             ['Duration', done ? formatDuration(b.duration_seconds) : '—'],
             ['Throughput', done ? `${b.throughput_mbps.toFixed(1)} MB/s` : '—'],
             ['Started', formatDate(b.started_at)],
@@ -86,4 +89,10 @@ export function BackupDetail({ backupId }: { backupId: string }) {
       <ShardMap backupId={b.backup_id} />
     </div>
   );
+}
+
+/** A running backup's data so far, from its live progress. */
+function liveData(p: { bytes_done: number; bytes_total: number; files_done: number; files_total: number } | undefined): string {
+  if (!p) return '—';
+  return `${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)} so far · ${p.files_done} of ${plural(p.files_total, 'file')}`;
 }

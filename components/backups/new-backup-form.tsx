@@ -8,7 +8,7 @@ import { Card, PageHeader } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
 import { Field, Input, Select, TextArea } from '../ui/form';
 import { pathRootsHint, usePathPolicy } from './path-roots';
-import { ProgressView } from './progress-view';
+import { backupTitle, ProgressView, useBackupProgress } from './progress-view';
 
 type CreateInput = RouterInputs['backup']['create'];
 type Kind = 'paths' | 'text' | 'upload';
@@ -62,24 +62,7 @@ export function NewBackupForm() {
     });
   }
 
-  if (started) {
-    return (
-      <div className="space-y-4">
-        <PageHeader title="Backup in progress" subtitle={<span className="font-mono text-xs">{started}</span>} />
-        <Card title="Progress">
-          <ProgressView backupId={started} />
-        </Card>
-        <div className="flex flex-wrap gap-3 text-sm">
-          <Link href={`/backups/${encodeURIComponent(started)}`} className="font-medium text-indigo-700 hover:underline">
-            Open backup details
-          </Link>
-          <button type="button" className="text-slate-600 hover:underline" onClick={() => (create.reset(), upload.reset())}>
-            Start another backup
-          </button>
-        </div>
-      </div>
-    );
-  }
+  if (started) return <StartedBackup backupId={started} onAnother={() => (create.reset(), upload.reset())} />;
 
   const tab = (k: Kind, label: string) => (
     <button type="button" role="tab" aria-selected={kind === k} onClick={() => setKind(k)} className={`rounded-md px-3 py-1.5 text-sm ${kind === k ? 'bg-indigo-600 text-white' : 'bg-slate-100 text-slate-700 hover:bg-slate-200'}`}>
@@ -153,5 +136,26 @@ export function NewBackupForm() {
         Start backup
       </Button>
     </form>
+  );
+}
+
+/** The backup just started: its live progress, under a title that follows its status. */
+function StartedBackup({ backupId, onAnother }: { backupId: string; onAnother: () => void }) {
+  const { data: p } = useBackupProgress(backupId);
+  return (
+    <div className="space-y-4">
+      <PageHeader title={backupTitle(p?.status ?? 'running')} subtitle={<span className="font-mono text-xs">{backupId}</span>} />
+      <Card title="Progress">
+        <ProgressView backupId={backupId} />
+      </Card>
+      <div className="flex flex-wrap gap-3 text-sm">
+        <Link href={`/backups/${encodeURIComponent(backupId)}`} className="font-medium text-indigo-700 hover:underline">
+          Open backup details
+        </Link>
+        <button type="button" className="text-slate-600 hover:underline" onClick={onAnother}>
+          Start another backup
+        </button>
+      </div>
+    </div>
   );
 }

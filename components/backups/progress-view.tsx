@@ -7,18 +7,24 @@ import { ErrorBox } from '../ui/feedback';
 
 const PHASES: Record<string, string> = { scanning: 'Scanning sources', backing_up: 'Backing up', finalizing: 'Writing the manifest', done: 'Done', failed: 'Failed' };
 
-/** Live progress of a backup: polls backup.progress every second until it completes or fails. */
-export function ProgressView({ backupId }: { backupId: string }) {
+/** A backup's progress, polled every second until it completes or fails (one cache entry per backup, shared by every caller). */
+export function useBackupProgress(backupId: string, enabled = true) {
   const trpc = useTRPC();
-  const { data: p, error } = useQuery(
+  return useQuery(
     trpc.backup.progress.queryOptions(
       { backupId },
       {
         refetchInterval: (q) => (q.state.data?.status === 'completed' || q.state.data?.status === 'failed' ? false : 1000),
         staleTime: 0,
+        enabled,
       },
     ),
   );
+}
+
+/** Live progress of a backup: polls backup.progress every second until it completes or fails. */
+export function ProgressView({ backupId }: { backupId: string }) {
+  const { data: p, error } = useBackupProgress(backupId);
   if (error) return <ErrorBox error={error} title="Could not read progress" />;
   if (!p) return <p className="text-sm text-slate-500">Waiting for the first progress report…</p>;
   const pct = Math.max(0, Math.min(100, p.percent));
@@ -62,4 +68,12 @@ export function Metric({ label, value }: { label: string; value: string }) {
       <dd className="font-medium tabular-nums text-slate-800">{value}</dd>
     </div>
   );
+}
+
+/** The page title follows the backup's live status (the page polls while it runs). */
+export function backupTitle(status: string): string {
+  if (status === 'running' || status === 'pending') return 'Backup in progress';
+  if (status === 'failed') return 'Backup failed';
+  if (status === 'completed') return 'Backup completed';
+  return 'Backup';
 }

@@ -1,5 +1,6 @@
 'use client';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { niceTicks, shortTime } from './ticks';
 
 export interface ThroughputPoint {
   at: string;
@@ -7,18 +8,21 @@ export interface ThroughputPoint {
   backup_id: string;
 }
 
-const short = (iso: string) => new Date(iso).toLocaleString(undefined, { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit' });
-
+/**
+ * One point per completed backup, on a time axis (backups minutes apart are not drawn a day apart). A
+ * monotone line never swings above or below its neighbouring samples; the y ticks are round numbers.
+ */
 export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
-  const data = points.map((p) => ({ ...p, label: short(p.at) }));
+  const data = points.map((p) => ({ ...p, t: Date.parse(p.at) }));
+  const ticks = niceTicks(Math.max(...data.map((d) => d.mbps), 0));
   return (
     <div className="h-56 w-full" data-chart="throughput">
       <ResponsiveContainer width="100%" height="100%">
-        <LineChart data={data} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
+        <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={24} />
-          <YAxis tick={{ fontSize: 11 }} width={40} />
-          <Tooltip formatter={(v) => [`${Number(v).toFixed(1)} MB/s`, 'Throughput']} labelFormatter={(l) => String(l)} />
+          <XAxis dataKey="t" type="number" scale="time" domain={['dataMin', 'dataMax']} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
+          <YAxis tick={{ fontSize: 11 }} width={44} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} />
+          <Tooltip formatter={(v) => [`${Number(v).toFixed(1)} MB/s`, 'Throughput']} labelFormatter={(l) => shortTime(Number(l))} />
           <Line type="monotone" dataKey="mbps" stroke="#4f46e5" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
         </LineChart>
       </ResponsiveContainer>

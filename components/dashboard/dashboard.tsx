@@ -1,15 +1,17 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { HealthHistoryCard } from '../alerts/health-history-card';
 import { OpenAlertsCard } from '../alerts/open-alerts-card';
 import { BackupTable } from '../backups/backup-table';
 import { BackupsPerDayChart } from '../charts/backups-per-day-chart';
 import { ThroughputChart } from '../charts/throughput-chart';
-import { formatBytes, formatPercent, formatRatio } from '../format';
+import { formatBytes, formatPercent, formatRatio, plural } from '../format';
+import { AlertsHistoryCard } from './alerts-history-card';
 import { DrillsCard } from './drills-card';
+import { StorageHistoryCard } from './storage-history-card';
 import { useCan } from '../session';
 import { LocationHealthList } from '../storage/location-health-list';
+import { locationKind } from '../storage/location-label';
 import { UsageBar } from '../storage/usage-bar';
 import { useTRPC } from '../trpc/client';
 import { ButtonLink } from '../ui/button';
@@ -32,6 +34,8 @@ export function Dashboard() {
   if (isPending) return <Loading />;
   if (error) return <ErrorBox error={error} title="Could not load the dashboard" />;
   const s = data.statistics;
+  const rate = successRate(data.last7d.success_rate, s);
+  const stored = s.completed_backups > 0;
   return (
     <div className="space-y-5">
       <PageHeader title="Dashboard" subtitle="Backups, storage and health at a glance" actions={actions} />
@@ -45,10 +49,10 @@ export function Dashboard() {
       <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
         <Stat label="Last 24 h" value={data.last24h.total} hint={`${data.last24h.completed} completed · ${data.last24h.failed} failed`} />
         <Stat label="Last 7 days" value={data.last7d.total} hint={`${data.last7d.completed} completed · ${data.last7d.failed} failed`} />
-        <Stat label="Success rate" value={formatPercent(data.last7d.success_rate ?? s.success_rate)} hint="completed ÷ finished, 7 days" />
-        <Stat label="Data protected" value={formatBytes(s.total_original_bytes)} hint={`${s.completed_backups} completed backups`} />
-        <Stat label="Stored" value={formatBytes(s.total_stored_bytes)} hint={`${s.unique_shards} unique shards, one copy`} />
-        <Stat label="Compression · dedup" value={formatRatio(s.average_compression_ratio)} hint={`${formatPercent(s.average_dedup_ratio)} of data already stored`} />
+        <Stat label="Success rate" value={formatPercent(rate.value)} hint={rate.hint} />
+        <Stat label="Data protected" value={formatBytes(s.total_original_bytes)} hint={`${plural(s.completed_backups, 'completed backup')}`} />
+        <Stat label="Stored" value={formatBytes(s.total_stored_bytes)} hint={`${plural(s.unique_shards, 'unique shard')}, one copy`} />
+        <Stat label="Compression · dedup" value={stored ? formatRatio(s.average_compression_ratio) : '—'} hint={stored ? `${formatPercent(s.average_dedup_ratio)} of data already stored` : 'no completed backup yet'} />
       </div>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Backup throughput (MB/s)">
@@ -70,10 +74,11 @@ export function Dashboard() {
                   <Link href={`/storage/${encodeURIComponent(u.name)}`} className="font-medium text-slate-800 hover:underline">
                     {u.name}
                   </Link>
-                  <span className="text-xs text-slate-500">
-                    {u.type} · {u.region}
-                  </span>
+                  <span className="text-xs text-slate-500">{locationKind(u)}</span>
                 </div>
+                <p className="mb-1 truncate font-mono text-xs text-slate-500" title={u.where}>
+                  {u.where}
+                </p>
                 <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
               </div>
             ))}
@@ -85,11 +90,22 @@ export function Dashboard() {
       </div>
       <div className="grid gap-4 lg:grid-cols-2">
         <DrillsCard />
+        <StorageHistoryCard />
       </div>
       <div className="grid gap-4 lg:grid-cols-2">
         <OpenAlertsCard />
-        <HealthHistoryCard />
+        <AlertsHistoryCard />
       </div>
     </div>
   );
+}
+
+/**
+ * The success rate of the last 7 days; with nothing finished in that window, the rate over all time; with
+ * nothing finished ever, none ("—", not a reassuring 100 %).
+ */
+function successRate(last7d: number | null, s: { completed_backups: number; failed_backups: number; success_rate: number }): { value: number | null; hint: string } {
+  if (last7d !== null) return { value: last7d, hint: 'completed ÷ finished, 7 days' };
+  if (s.completed_backups + s.failed_backups > 0) return { value: s.success_rate, hint: 'completed ÷ finished, all time' };
+  return { value: null, hint: 'no finished backup yet' };
 }

@@ -5,7 +5,7 @@ import { type RouterOutputs, useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox } from '../ui/feedback';
-import { Field, Input, Select } from '../ui/form';
+import { Field, Input, Select, TextArea } from '../ui/form';
 import { pathRootsHint, usePathPolicy } from '../backups/path-roots';
 import { CronPreview } from './cron-preview';
 
@@ -13,6 +13,8 @@ type Schedule = RouterOutputs['schedules']['list'][number];
 const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous', 'drill'] as const;
 const LEVELS = ['basic', 'standard', 'high', 'maximum', 'government'] as const;
 const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+/** Paths, one per line as in New backup (a path may contain a comma). */
+const lines = (s: string) => s.split('\n').map((x) => x.trim()).filter(Boolean);
 
 /** Create a schedule, or edit one (`existing`). */
 export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone: () => void }) {
@@ -21,7 +23,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const [name, setName] = useState(existing?.name ?? '');
   const [cron, setCron] = useState(existing?.cron ?? '0 2 * * *');
   const [timezone, setTimezone] = useState(existing?.timezone ?? 'UTC');
-  const [paths, setPaths] = useState(existing?.paths.join(', ') ?? '');
+  const [paths, setPaths] = useState(existing?.paths.join('\n') ?? '');
   const [backupType, setType] = useState<(typeof TYPES)[number]>((existing?.backup_type as (typeof TYPES)[number] | undefined) ?? 'full');
   const [tags, setTags] = useState(existing?.tags.join(', ') ?? '');
   const [retention, setRetention] = useState(existing?.retention_days ? String(existing.retention_days) : '');
@@ -36,7 +38,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const create = useMutation(trpc.schedules.create.mutationOptions({ onSuccess: done }));
   const update = useMutation(trpc.schedules.update.mutationOptions({ onSuccess: done }));
   const submit = () => {
-    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: split(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null, securityLevel: level || null };
+    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: lines(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null, securityLevel: level || null };
     if (existing) update.mutate({ name: existing.name, schedule });
     else create.mutate(schedule);
   };
@@ -52,8 +54,8 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         <Field label="Name">
           <Input name="name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="nightly-db" />
         </Field>
-        <Field label="Paths" hint={backupType === 'drill' ? 'a restore drill of the newest completed backup of these sources (comma-separated)' : pathRootsHint(pathPolicy, 'backup', 'comma-separated, on the server.')}>
-          <Input name="paths" value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
+        <Field label="Paths" hint={backupType === 'drill' ? 'a restore drill of the newest completed backup of these sources (one per line)' : pathRootsHint(pathPolicy, 'backup', 'Directories or files on the server, one per line; each must exist.')}>
+          <TextArea name="paths" rows={Math.min(6, Math.max(2, paths.split('\n').length))} value={paths} onChange={(e) => setPaths(e.target.value)} required placeholder="/srv/data" />
         </Field>
         <Field label="Cron" hint={continuous ? 'also backs up on this schedule, as a safety net for changes a watcher cannot see' : 'minute hour day-of-month month day-of-week'}>
           <Input name="cron" value={cron} onChange={(e) => setCron(e.target.value)} required className="font-mono" />

@@ -60,7 +60,12 @@ export function ScheduleList() {
                     <code>{s.cron}</code> <span className="text-xs text-slate-500">{s.timezone}</span>
                   </td>
                   <td>
-                    {s.backup_type} · {s.paths.join(', ')}
+                    <span>{s.backup_type}</span>
+                    {s.paths.map((p) => (
+                      <span key={p} className="block break-all font-mono text-xs text-slate-700">
+                        {p}
+                      </span>
+                    ))}
                     {s.backup_type === 'continuous' && (
                       <span className="block text-xs text-slate-500">
                         {s.delay_seconds} s after changes · {s.watcher ? `watched by ${s.watcher.worker}` : s.paused ? 'not watched while paused' : 'waiting for a worker to watch'}

@@ -1,11 +1,12 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
-import { formatBytes, formatDate } from '../format';
+import { formatBytes, formatDate, plural } from '../format';
 import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
 import { ButtonLink } from '../ui/button';
 import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
+import { locationKind } from './location-label';
 import { UsageBar } from './usage-bar';
 
 export function LocationDetail({ name }: { name: string }) {
@@ -25,15 +26,16 @@ export function LocationDetail({ name }: { name: string }) {
   const h = health.data?.find((x) => x.name === name);
   return (
     <div className="space-y-4">
-      <PageHeader title={u.name} subtitle={`${u.type} storage in ${u.region}`} actions={h ? <Badge tone={h.reachable ? 'green' : 'red'}>{h.reachable ? 'reachable' : 'unreachable'}</Badge> : null} />
+      <PageHeader title={u.name} subtitle={<span className="font-mono text-xs">{u.where}</span>} actions={h ? <Badge tone={h.reachable ? 'green' : 'red'}>{h.reachable ? 'reachable' : 'unreachable'}</Badge> : null} />
       <Card title="Usage">
         <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
       </Card>
       <Card title="Details">
         <DefinitionList
           items={[
-            ['Type', u.type],
-            ['Region', u.region],
+            ['Where', <span key="where" className="font-mono text-xs">{u.where}</span>],
+            ['Type', locationKind(u)],
+            ['Backups', plural(u.backups, 'backup')],
             ['Priority', `${u.priority} (lower is preferred)`],
             ['Used', formatBytes(u.used_bytes)],
             ['Capacity', u.capacity_bytes ? formatBytes(u.capacity_bytes) : 'unlimited'],

@@ -1,7 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { formatBytes } from '../format';
+import { formatBytes, plural } from '../format';
 import { useCan } from '../session';
 import { useTRPC } from '../trpc/client';
 import { Badge } from '../ui/badge';
@@ -9,6 +9,7 @@ import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { ManageLocations } from './manage-locations';
 import { StorageMaintenance } from './storage-maintenance';
+import { locationKind } from './location-label';
 import { UsageBar } from './usage-bar';
 
 export function StorageOverview() {
@@ -21,7 +22,7 @@ export function StorageOverview() {
   const total = usage.data.reduce((s, u) => s + u.used_bytes, 0);
   return (
     <div className="space-y-4">
-      <PageHeader title="Storage" subtitle={`${usage.data.length} location(s) · ${formatBytes(total)} stored across all replicas`} />
+      <PageHeader title="Storage" subtitle={`${plural(usage.data.length, 'location')} · ${formatBytes(total)} stored across all replicas`} />
       <ErrorBox error={health.error} title="Health check failed" />
       {usage.data.length === 0 ? (
         <EmptyState title="No storage locations">{canManage ? 'Add one below, or under storage_locations in the configuration file (PLEXICHAT_CONFIG) and restart.' : 'An admin adds them in the console or in the configuration file.'}</EmptyState>
@@ -39,15 +40,20 @@ export function StorageOverview() {
                 }
                 actions={h ? <Badge tone={h.reachable ? 'green' : 'red'}>{h.reachable ? 'reachable' : 'unreachable'}</Badge> : <Badge>checking…</Badge>}
               >
+                <p className="mb-2 break-all font-mono text-xs text-slate-700" data-testid="location-where" title="Where this location keeps its objects">
+                  {u.where}
+                </p>
                 <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
-                <dl className="mt-3 grid grid-cols-2 gap-y-1 text-xs text-slate-600">
+                <dl className="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-xs text-slate-600">
                   <dt>Type</dt>
-                  <dd className="text-right font-medium text-slate-800">{u.type}</dd>
-                  <dt>Region</dt>
-                  <dd className="text-right font-medium text-slate-800">{u.region}</dd>
+                  <dd className="text-right font-medium text-slate-800">{locationKind(u)}</dd>
+                  <dt>Backups</dt>
+                  <dd className="text-right font-medium tabular-nums text-slate-800" data-testid="location-backups">
+                    {plural(u.backups, 'backup')}
+                  </dd>
                   <dt>Priority</dt>
                   <dd className="text-right font-medium text-slate-800">{u.priority}</dd>
-                  <dt>Objects</dt>
+                  <dt>Shard replicas</dt>
                   <dd className="text-right font-medium tabular-nums text-slate-800">{u.objects}</dd>
                   <dt>Latency</dt>
                   <dd className="text-right font-medium tabular-nums text-slate-800">{h?.latency_ms != null ? `${h.latency_ms.toFixed(1)} ms` : '—'}</dd>

@@ -9,6 +9,7 @@ import { getBackupRow } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
+import { locationWhere } from './location-where';
 import { keyKey, snapshotKey } from './repository';
 import type { BackupStatistics, LocationHealth, LocationUsage } from './types';
 
@@ -134,6 +135,11 @@ export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage
     SELECT r.location, COALESCE(sum(s.stored_size), 0) AS bytes, count(*) AS objects
     FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
   const by = new Map(rows.rows.map((r) => [r.location, r]));
+  // A backup counts at every location holding a replica of one of its shards.
+  const held = await ctx.db.execute<{ location: string; n: number }>(sql`
+    SELECT r.location, count(DISTINCT bs.backup_id) AS n
+    FROM shard_replicas r JOIN backup_shards bs ON bs.shard_id = r.shard_id GROUP BY r.location`);
+  const backupsAt = new Map(held.rows.map((r) => [r.location, Number(r.n)]));
   return ctx.locations.all.map((l) => {
     const u = by.get(l.name);
     const used = Number(u?.bytes ?? 0);
@@ -142,7 +148,9 @@ export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage
       name: l.name,
       type: l.config.type,
       region: l.config.region,
+      where: locationWhere(l.config),
       priority: l.config.priority,
+      backups: backupsAt.get(l.name) ?? 0,
       used_bytes: used,
       objects: Number(u?.objects ?? 0),
       capacity_bytes: cap,

@@ -171,7 +171,11 @@ export interface LocationUsage {
   name: string;
   type: string;
   region: string;
+  /** The directory, or the bucket (and prefix) as a URL: s3://, gs://, azure://. */
+  where: string;
   priority: number;
+  /** Backups with at least one shard replica here. */
+  backups: number;
   used_bytes: number;
   objects: number;
   capacity_bytes: number | null;

@@ -57,6 +57,7 @@ export const PROCEDURE_ACTIONS = {
   'schedules.runNow': 'manage_schedules',
   'alerts.list': 'view',
   'alerts.get': 'view',
+  'alerts.history': 'view',
   'alerts.acknowledge': 'acknowledge_alerts',
   'alerts.settings': 'configure',
   'alerts.updateSettings': 'configure',

@@ -4,6 +4,7 @@ import type { BackupEngine } from '../../../engine/engine';
 import { type AlertSettings, publicSettings, type PublicAlertSettings } from '../../../monitoring/alert-settings';
 import type { SettingsSource } from '../../../monitoring/alert-service';
 import type { AlertSettingsPatch } from '../../../monitoring/alert-settings-store';
+import { openAlertHistory, type OpenAlertsPoint } from '../../../monitoring/alert-history';
 import { acknowledgeAlert, type AlertFilter, type AlertView, alertView, getAlert, listAlerts } from '../../../monitoring/alert-store';
 import type { DeliveryResult } from '../../../monitoring/channels';
 import { alertsFor as alertServiceFor } from '../../../monitoring/hooks';
@@ -20,6 +21,8 @@ export interface AlertsApi {
   resetSettings(actor: string): Promise<AlertSettingsView>;
   sendTest(actor: string): Promise<DeliveryResult[]>;
   report(days: number): Promise<HealthReport>;
+  /** Open alerts by severity at evenly spaced instants over the last `hours`. */
+  history(hours: number): Promise<OpenAlertsPoint[]>;
   metrics(name: string, hours: number): Promise<{ latest: { name: string; labels?: Record<string, string>; value: number; at: string }[]; series: { labels: Record<string, string>; value: number; at: string }[] }>;
 }
 
@@ -65,6 +68,7 @@ export function liveAlertsApi(engine: BackupEngine): AlertsApi {
       return r;
     },
     report: (days) => healthReport(engine, { days }),
+    history: (hours) => openAlertHistory(db, hours, new Date()),
     async metrics(name, hours) {
       const [latest, series] = await Promise.all([latestSamples(db), history(db, name, new Date(Date.now() - hours * 3_600_000))]);
       return { latest, series };

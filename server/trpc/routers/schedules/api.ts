@@ -32,6 +32,13 @@ export function previewCron(cron: string, timezone: string, count: number, now =
   }
 }
 
+/**
+ * A schedule's paths must exist when it is saved, as New backup requires (same message): a typo would
+ * otherwise fail every night. A drill's paths name the sources of earlier backups, which may be gone (that
+ * is what a drill rehearses), so they are only checked against the policy. Every run checks again.
+ */
+const mustExist = (input: ScheduleInput) => input.backupType !== 'drill';
+
 export function liveSchedulesApi(engine: BackupEngine): SchedulesApi {
   const db = engine.catalog.db;
   const audit = (actor: string, action: string, target: string, details: Record<string, unknown> = {}) => engine.audit({ actor, action: `schedule.${action}`, target, details });
@@ -40,8 +47,7 @@ export function liveSchedulesApi(engine: BackupEngine): SchedulesApi {
     list: () => listSchedules(db, new Date()),
     preview: async (cron, timezone, count) => previewCron(cron, timezone, count),
     async create(input, user) {
-      // Directories a schedule will back up need not exist yet; the run checks them again, in place.
-      await policy.checkBackupSources(user, input.paths, { action: 'schedule.create', mustExist: false, details: { schedule: input.name } });
+      await policy.checkBackupSources(user, input.paths, { action: 'schedule.create', mustExist: mustExist(input), details: { schedule: input.name } });
       const row = await createSchedule(db, input, new Date(), { via: 'console', email: user.email, role: user.role });
       await audit(user.email, 'create', row.name, { cron: row.cron, timezone: row.timezone, paths: row.paths });
       return toView(row, null, new Date());
@@ -49,7 +55,7 @@ export function liveSchedulesApi(engine: BackupEngine): SchedulesApi {
     async update(name, input, user) {
       const current = await getSchedule(db, name);
       const pathsChanged = current.paths.length !== input.paths.length || current.paths.some((p, i) => p !== input.paths[i]);
-      if (pathsChanged) await policy.checkBackupSources(user, input.paths, { action: 'schedule.update', mustExist: false, details: { schedule: name } });
+      if (pathsChanged) await policy.checkBackupSources(user, input.paths, { action: 'schedule.update', mustExist: mustExist(input), details: { schedule: name } });
       const row = await updateSchedule(db, name, input, new Date(), { via: 'console', email: user.email, role: user.role });
       await audit(user.email, 'update', row.name, { cron: row.cron, timezone: row.timezone, ...(pathsChanged ? { paths: row.paths } : {}) });
       return toView(row, null, new Date());
