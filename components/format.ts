@@ -52,7 +52,17 @@ export function formatInZone(iso: string | Date | null | undefined, timeZone: st
     timeZoneName: 'short',
   }).formatToParts(d);
   const p = (t: Intl.DateTimeFormatPartTypes) => parts.find((x) => x.type === t)?.value ?? '';
-  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}${withSeconds ? `:${p('second')}` : ''} ${p('timeZoneName')}`;
+  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}${withSeconds ? `:${p('second')}` : ''} ${zoneAbbreviation(d, timeZone, p('timeZoneName'))}`;
+}
+
+/**
+ * The zone's abbreviation at that instant. en-US names only American zones (EST) and writes "GMT+1" for
+ * the rest; en-GB knows the European ones (CET, CEST, BST). Where neither has a name, the offset stays.
+ */
+function zoneAbbreviation(d: Date, timeZone: string, us: string): string {
+  if (!/^GMT[+-]/.test(us)) return us;
+  const gb = new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value;
+  return gb && !/^GMT[+-]/.test(gb) ? gb : us;
 }
 
 export function timeAgo(iso: string | null | undefined, now = Date.now()): string {

@@ -21,9 +21,10 @@ export function BackupDetail({ backupId }: { backupId: string }) {
   const canRestore = useCan('backup.recover');
   const canDelete = useCan('backup.delete');
   const { data: b, error, isPending } = useQuery(
-    trpc.backup.get.queryOptions({ backupId }, { refetchInterval: (q) => (q.state.data?.status === 'running' ? 1000 : false) }),
+    trpc.backup.get.queryOptions({ backupId }, { refetchInterval: (q) => (q.state.data?.status === 'running' || q.state.data?.status === 'pending' ? 1000 : false) }),
   );
-  const live = useBackupProgress(backupId, b?.status === 'running').data;
+  const active = b?.status === 'running' || b?.status === 'pending';
+  const live = useBackupProgress(backupId, active).data;
   if (isPending) return <Loading />;
   if (error)
     return (
@@ -49,7 +50,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
         }
         actions={canDelete ? <DeleteBackup backupId={b.backup_id} running={b.status === 'running'} /> : null}
       />
-      {b.status === 'running' && (
+      {active && (
         <Card title="Progress">
           <ProgressView backupId={b.backup_id} />
         </Card>
@@ -62,7 +63,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
             ['Type', b.backup_type],
             ['Security level', b.security_level],
             ['Created by', b.user_id ?? 'CLI'],
-            ['Data', b.status === 'running' ? liveData(live) : final(`${formatBytes(b.original_size)} in ${plural(b.file_count, 'file')}`)],
+            ['Data', active ? liveData(live) : final(`${formatBytes(b.original_size)} in ${plural(b.file_count, 'file')}`)],
             ['Shards', final(`${b.shard_count} (${b.new_shard_count} new)`)],
             ['New data stored', final(formatBytes(b.new_bytes))],
             ['Referenced (stored)', final(formatBytes(b.stored_size))],

@@ -72,7 +72,8 @@ export function Metric({ label, value }: { label: string; value: string }) {
 
 /** The page title follows the backup's live status (the page polls while it runs). */
 export function backupTitle(status: string): string {
-  if (status === 'running' || status === 'pending') return 'Backup in progress';
+  if (status === 'pending') return 'Backup queued';
+  if (status === 'running') return 'Backup in progress';
   if (status === 'failed') return 'Backup failed';
   if (status === 'completed') return 'Backup completed';
   return 'Backup';

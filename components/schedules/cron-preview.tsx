@@ -1,9 +1,9 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
-import { formatDate } from '../format';
 import { useTRPC } from '../trpc/client';
+import { RunTime } from './run-time';
 
-/** The next five runs of a cron expression, or the parse error naming the field. */
+/** The next five runs of a cron expression in its time zone (and the viewer's), or the parse error naming the field. */
 export function CronPreview({ cron, timezone }: { cron: string; timezone: string }) {
   const trpc = useTRPC();
   const { data } = useQuery(trpc.schedules.preview.queryOptions({ cron, timezone, count: 5 }, { enabled: cron.trim().length > 0 }));
@@ -19,7 +19,9 @@ export function CronPreview({ cron, timezone }: { cron: string; timezone: string
       <span className="font-medium text-slate-700">Next runs ({timezone}):</span>
       <ol className="mt-1 list-decimal pl-5">
         {data.runs.map((r) => (
-          <li key={r}>{formatDate(r)}</li>
+          <li key={r}>
+            <RunTime iso={r} timezone={timezone} />
+          </li>
         ))}
       </ol>
     </div>

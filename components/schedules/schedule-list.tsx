@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
-import { formatDate, timeAgo } from '../format';
+import { timeAgo } from '../format';
 import { useCan } from '../session';
 import { type RouterOutputs, useTRPC } from '../trpc/client';
 import { Badge, StatusBadge } from '../ui/badge';
@@ -10,6 +10,7 @@ import { Button } from '../ui/button';
 import { useConfirm } from '../ui/confirm-dialog';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading, Notice } from '../ui/feedback';
+import { RunTime } from './run-time';
 import { ScheduleForm } from './schedule-form';
 
 type Schedule = RouterOutputs['schedules']['list'][number];
@@ -72,7 +73,7 @@ export function ScheduleList() {
                       </span>
                     )}
                   </td>
-                  <td>{s.next_run ? formatDate(s.next_run) : '—'}</td>
+                  <td>{s.next_run ? <RunTime iso={s.next_run} timezone={s.timezone} /> : '—'}</td>
                   <td>
                     {s.last_run ? (
                       <span className="flex flex-wrap items-center gap-1">

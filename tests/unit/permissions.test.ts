@@ -147,6 +147,7 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'schedules.runNow': { name: 'nightly' },
   'alerts.list': { states: ['open'] },
   'alerts.get': { alertId: 'a1' },
+  'alerts.history': { hours: 24 },
   'alerts.acknowledge': { alertId: 'a1' },
   'alerts.updateSettings': { slack: { enabled: true, webhook_url: 'https://hooks.example.com/T/B/x' }, thresholds: { storage_usage_warning: 70 } },
   'keys.escrow': { publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${'A'.repeat(120)}\n-----END PUBLIC KEY-----` },
@@ -189,7 +190,7 @@ describe('permission matrix', () => {
     // Operators manage schedules and acknowledge alerts; only admins configure channels and send test alerts.
     for (const p of ['schedules.create', 'schedules.pause', 'schedules.runNow', 'alerts.acknowledge']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);
     for (const p of ['alerts.settings', 'alerts.updateSettings', 'alerts.resetSettings', 'alerts.sendTest', 'keys.status', 'keys.escrow']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
-    for (const p of ['schedules.list', 'alerts.list', 'alerts.get', 'reports.health']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, true]);
+    for (const p of ['schedules.list', 'alerts.list', 'alerts.get', 'alerts.history', 'reports.health']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, true]);
     expect(can('admin', 'backup.somethingNew')).toBe(false);
   });
 
