@@ -354,7 +354,17 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'stats': {
       parse(args, {});
       const s = await (await open()).getStatistics();
-      return { json: s, text: Object.entries(s).map(([k, val]) => `${k.padEnd(28)} ${val}`).join('\n') };
+      // The spec's figures, then the performance metrics; --json has every name (docs/statistics.md).
+      const line = (k: string, val: unknown) => `${k.padEnd(28)} ${val ?? '—'}`;
+      const text = [
+        ...Object.entries(s.statistics).map(([k, val]) => line(k, val)),
+        line('storage_usage_percentage', s.storage_usage_percentage),
+        line('unique_shards', s.unique_shards),
+        line('total_stored_bytes', s.total_stored_bytes),
+        'performance_metrics:',
+        ...Object.entries(s.performance_metrics).map(([k, val]) => `  ${k.padEnd(26)} ${val ?? '—'}`),
+      ];
+      return { json: s, text: text.join('\n') };
     }
     case 'storage': {
       const { values: v, positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false }, 'grace-hours': { type: 'string' } });

@@ -44,7 +44,8 @@ import {
 } from './restore-jobs';
 import { PathPolicy, type PolicyRole } from './path-policy';
 import { openLocations, openRepository } from './setup';
-import { deleteBackup, getStatistics, getStorageHealth, getStorageUsage, reapInterrupted } from './housekeeping';
+import { deleteBackup, getStorageHealth, getStorageUsage, reapInterrupted } from './housekeeping';
+import { getStatistics } from './statistics';
 import { repairBackup, verifyBackup } from './verify';
 import {
   type BackupMetadata,

@@ -11,7 +11,7 @@ import { EngineError, notFound } from './errors';
 import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
 import { locationWhere } from './location-where';
 import { keyKey, snapshotKey } from './repository';
-import type { BackupStatistics, LocationHealth, LocationUsage } from './types';
+import type { LocationHealth, LocationUsage } from './types';
 
 const STALE_AFTER_MS = 20_000;
 
@@ -94,40 +94,6 @@ async function dropKeyIfUnused(ctx: EngineContext, keyId: string): Promise<void>
   if (used.rows.length) return;
   await ctx.db.delete(dataKeys).where(eq(dataKeys.id, keyId));
   await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(keyKey(keyId)).catch(() => undefined)));
-}
-
-export async function getStatistics(ctx: EngineContext): Promise<BackupStatistics> {
-  const [r] = (
-    await ctx.db.execute<Record<string, number | null>>(sql`
-    SELECT count(*) AS total,
-      count(*) FILTER (WHERE status = 'completed') AS completed,
-      count(*) FILTER (WHERE status = 'failed') AS failed,
-      count(*) FILTER (WHERE status = 'running') AS running,
-      COALESCE(sum(original_size) FILTER (WHERE status = 'completed'), 0) AS original,
-      avg(compression_ratio) FILTER (WHERE status = 'completed') AS comp,
-      avg(dedup_ratio) FILTER (WHERE status = 'completed') AS dedup,
-      avg(duration_ms) FILTER (WHERE status = 'completed') AS dur,
-      COALESCE(sum(original_size) FILTER (WHERE status = 'completed'), 0) / GREATEST(COALESCE(sum(duration_ms) FILTER (WHERE status = 'completed'), 0), 1) AS bpms
-    FROM backups`)
-  ).rows;
-  const [s] = (await ctx.db.execute<{ n: number; bytes: number }>(sql`SELECT count(*) AS n, COALESCE(sum(stored_size), 0) AS bytes FROM shards`)).rows;
-  const num = (v: unknown) => Number(v ?? 0);
-  const total = num(r?.total);
-  const finished = num(r?.completed) + num(r?.failed);
-  return {
-    total_backups: total,
-    completed_backups: num(r?.completed),
-    failed_backups: num(r?.failed),
-    running_backups: num(r?.running),
-    total_original_bytes: num(r?.original),
-    total_stored_bytes: num(s?.bytes),
-    unique_shards: num(s?.n),
-    average_compression_ratio: Math.round(num(r?.comp ?? 1) * 1000) / 1000,
-    average_dedup_ratio: Math.round(num(r?.dedup ?? 1) * 1000) / 1000,
-    average_backup_seconds: Math.round(num(r?.dur) / 10) / 100,
-    backup_throughput_mbps: Math.round(((num(r?.bpms) * 1000) / 1048576) * 100) / 100,
-    success_rate: finished ? Math.round((num(r?.completed) / finished) * 10000) / 10000 : 1,
-  };
 }
 
 export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage[]> {

@@ -193,15 +193,48 @@ export interface LocationHealth {
   checked_at: string;
 }
 
-export interface BackupStatistics {
+/** The spec's statistics (get_backup_statistics), by the spec's names; docs/statistics.md defines each. */
+export interface SpecStatistics {
+  total_backups_created: number;
+  successful_backups: number;
+  failed_backups: number;
+  /** Backups running now (and, apart, those queued for a slot). */
+  active_backups: number;
+  queued_backups: number;
+  /** Seconds, average of completed backups. */
+  average_backup_time: number;
+  /** Bytes of source data in completed backups. */
+  total_data_backed_up: number;
+  /** total_data_backed_up ÷ bytes stored (one copy); null until something is stored. */
+  storage_efficiency: number | null;
+  average_compression_ratio: number;
+  total_restores: number;
+  successful_restores: number;
+  failed_restores: number;
+  /** Seconds, average of completed restore jobs (console and CLI); null before the first. */
+  average_restore_time: number | null;
+  /** failed ÷ finished restore jobs; null before the first. */
+  restore_error_rate: number | null;
+}
+
+export interface BackupStatistics extends SpecStatistics {
+  statistics: SpecStatistics;
+  performance_metrics: {
+    backup_throughput_mbps: number;
+    average_backup_time: number;
+    average_restore_time: number | null;
+    restore_error_rate: number | null;
+    backup_error_rate: number | null;
+  };
+  /** The fullest storage location's usage (percent of its capacity); null when no location has a known capacity. */
+  storage_usage_percentage: number | null;
+  // The console's names for some of the same figures.
   total_backups: number;
   completed_backups: number;
-  failed_backups: number;
   running_backups: number;
   total_original_bytes: number;
   total_stored_bytes: number;
   unique_shards: number;
-  average_compression_ratio: number;
   average_dedup_ratio: number;
   average_backup_seconds: number;
   backup_throughput_mbps: number;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../db/schema';
 import type { PublicUser } from '../../server/auth/users';
 import { PathPolicy } from '../../server/engine/path-policy';
-import type { BackupMetadata, BackupProgress } from '../../server/engine/types';
+import type { BackupMetadata, BackupProgress, BackupStatistics } from '../../server/engine/types';
 import type { Context } from '../../server/trpc/context';
 import { createCallerFactory } from '../../server/trpc/init';
 import { ACTIONS, can, PROCEDURE_ACTIONS, ROLE_ACTIONS } from '../../server/trpc/permissions';
@@ -80,7 +80,7 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     listRestoreJobs: async () => ({ jobs: [restoreJob], total: 1 }),
     deleteBackup: async () => true,
     getShardMap: async () => [{ shard_id: 's1', kind: 'data', plain_size: 10, stored_size: 8, compression: 'zstd', replicas: [{ location: 'a', state: 'ok' }] }],
-    getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }),
+    getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }) as unknown as BackupStatistics,
     getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', where: '/srv/a', priority: 10, backups: 1, used_bytes: 8, objects: 1, capacity_bytes: null, usage_percentage: null, healthy: true }],
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
     listBackupFiles: async () => ({ entries: [{ path: 'a.txt', type: 'file', size: 1, mtime: now, mode: 0o644 }], total: 1 }),

@@ -1,6 +1,6 @@
 /** The Prometheus registry: gauges refreshed from the catalog at each scrape. */
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { getEngine } from '@/server/context';
+import { getEngine } from '../../../server/context';
 import { monitorGauges, updateMonitorGauges } from './monitor';
 
 function build() {
@@ -28,6 +28,20 @@ function build() {
     capacity: g('plexichat_storage_capacity_bytes', 'Configured capacity per location (absent when unlimited)', ['location', 'type']),
     objects: g('plexichat_storage_objects', 'Shard replicas per location', ['location', 'type']),
     healthy: g('plexichat_storage_healthy', '1 when the location is healthy', ['location', 'type']),
+    // The spec's statistics under its names (docs/statistics.md); absent while undefined (no restore yet, no capacity known).
+    spec: {
+      total_backups_created: g('plexichat_total_backups_created', 'Backups recorded in the catalog, any status'),
+      successful_backups: g('plexichat_successful_backups', 'Completed backups'),
+      failed_backups: g('plexichat_failed_backups', 'Failed backups'),
+      active_backups: g('plexichat_active_backups', 'Backups running now'),
+      average_backup_time: g('plexichat_average_backup_time_seconds', 'Average duration of completed backups, seconds'),
+      total_data_backed_up: g('plexichat_total_data_backed_up_bytes', 'Bytes of source data in completed backups'),
+      storage_efficiency: g('plexichat_storage_efficiency', 'Bytes protected per byte stored (one copy)'),
+      average_compression_ratio: g('plexichat_average_compression_ratio', 'Average compression ratio of completed backups'),
+      average_restore_time: g('plexichat_average_restore_time_seconds', 'Average duration of completed restore jobs, seconds'),
+      restore_error_rate: g('plexichat_restore_error_rate', 'Failed ÷ finished restore jobs'),
+    },
+    storageUsagePercentage: g('plexichat_storage_usage_percentage', 'Usage of the fullest storage location with a known capacity, percent'),
     monitor: monitorGauges(registry),
   };
 }
@@ -50,6 +64,13 @@ export async function collectMetrics(): Promise<{ body: string; contentType: str
   m.successRate.set(s.success_rate);
   m.throughput.set(s.backup_throughput_mbps);
   m.avgSeconds.set(s.average_backup_seconds);
+  for (const [name, gauge] of Object.entries(m.spec)) {
+    const v = s.statistics[name as keyof typeof m.spec];
+    if (v === null) gauge.reset();
+    else gauge.set(v);
+  }
+  if (s.storage_usage_percentage === null) m.storageUsagePercentage.reset();
+  else m.storageUsagePercentage.set(s.storage_usage_percentage);
   m.duration.reset();
   for (const b of recent) m.duration.observe(b.duration_seconds);
   m.capacity.reset();

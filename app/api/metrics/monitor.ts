@@ -1,7 +1,7 @@
 /** Health-monitor gauges: the latest value of every monitor series, and open alerts by severity. */
 import { Gauge, type Registry } from 'prom-client';
 import type { BackupEngine } from '@/server/engine/engine';
-import { latestSamples, openAlertCounts } from '@/server/monitoring/metric-store';
+import { latestSamples, openAlertCounts } from '../../../server/monitoring/metric-store';
 
 export function monitorGauges(registry: Registry) {
   return {
