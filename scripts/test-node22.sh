@@ -18,5 +18,7 @@ if [ ! -x "$CACHE/package/bin/node" ]; then
   (cd "$CACHE" && npm pack --silent "$PKG@$VERSION" >/dev/null && tar xzf "$PKG"-*.tgz && rm -f "$PKG"-*.tgz)
 fi
 export PATH="$CACHE/package/bin:$PATH"
+# Native addons built by an `npm ci` from here use Node 22's own headers (the package ships them).
+export npm_config_nodedir="$CACHE/package"
 echo "[test-node22] $(node --version) from $CACHE" >&2
 exec bash scripts/test-full.sh "$@"

@@ -48,6 +48,8 @@ export interface CatalogSnapshotDoc {
     settings: Row[];
     storage_locations: LocationRow[];
     audit_events: Row[];
+    /** The newest restore drills (absent in snapshots written before drills were kept). */
+    restore_drills?: Row[];
   };
 }
 

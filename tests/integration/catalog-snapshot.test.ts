@@ -9,7 +9,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auditEvents, schedules, users } from '../../db/schema';
+import { auditEvents, restoreDrills, schedules, users } from '../../db/schema';
 import { verifyPassword } from '../../server/auth/password';
 import { createUser } from '../../server/auth/users';
 import { createSchedule } from '../../server/jobs/schedule-store';
@@ -63,6 +63,12 @@ describe.each(CATALOG_MODES)('catalog snapshots (%s catalog)', (mode) => {
     await e1.audit({ actor: 'admin@example.test', action: 'storage.addLocation', target: 'vault' });
     await e1.refreshLocations(true);
     await e1.audit({ actor: 'ops@example.test', action: 'backup.verify', target: 'before-snapshot' });
+    // Drill history: one that passed, one still running when the snapshot is taken (its process may die with the catalog).
+    const drillAt = new Date('2026-11-01T03:00:00Z');
+    await db.insert(restoreDrills).values([
+      { id: 'drill-passed', backupId: 'b-old', sources: [src], status: 'passed', startedAt: drillAt, finishedAt: new Date(drillAt.getTime() + 9000), measuredSeconds: 9, rtoSeconds: 9, filesChecked: 60, bytesChecked: 1234 },
+      { id: 'drill-running', backupId: 'b-old', sources: [src], status: 'running', startedAt: new Date(drillAt.getTime() + 60_000) },
+    ]);
     const one = await e1.createBackup({ paths: [src], tags: ['one'] });
     await e1.close();
     // The backup's end wrote a snapshot to every location, the config file's and the console's.
@@ -101,13 +107,16 @@ describe.each(CATALOG_MODES)('catalog snapshots (%s catalog)', (mode) => {
     const cs = r.catalog_snapshot;
     expect(cs.used).toBe(`catalog/${first[0]}`);
     expect(cs.rejected).toEqual([expect.objectContaining({ object: `local-a:catalog/${newest}`, reason: expect.stringMatching(/checksum|decryption/) })]);
-    expect(cs.restored).toMatchObject({ users: 2, schedules: 1, locations: 2 });
+    expect(cs.restored).toMatchObject({ users: 2, schedules: 1, locations: 2, restore_drills: 2 });
     expect(cs.locations.sort()).toEqual(['local-b', 'vault']);
     // Both backups, the one after the snapshot included, from storage — their keys and data are only on local-b and vault.
     expect(r).toMatchObject({ backups: 2, damaged_backups: [], skipped_backups: [], incomplete_locations: [] });
 
     const eb = await b.open();
     const bdb = eb.catalog.db;
+    const drills = await bdb.select().from(restoreDrills).orderBy(restoreDrills.startedAt);
+    expect(drills.map((d) => [d.id, d.status, d.rtoSeconds])).toEqual([['drill-passed', 'passed', 9], ['drill-running', 'failed', null]]);
+    expect(drills[1]!.error).toMatch(/interrupted/);
     const u = await bdb.select().from(users);
     expect(u.map((x) => x.email).sort()).toEqual(['admin@example.test', 'ops@example.test']);
     expect(await verifyPassword(u.find((x) => x.role === 'admin')!.passwordHash, ADMIN_PW)).toBe(true);
