@@ -14,6 +14,7 @@ import { RestoreForm } from './restore-form';
 import { ShardMap } from './shard-map';
 import { VerifyPanel } from './verify-panel';
 import { DrillPanel } from './drill-panel';
+import { BackupRestores } from '../restores/restore-list';
 
 export function BackupDetail({ backupId }: { backupId: string }) {
   const trpc = useTRPC();
@@ -85,6 +86,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
           {canRestore && <RestoreForm backupId={b.backup_id} />}
         </div>
       )}
+      {done && <BackupRestores backupId={b.backup_id} />}
       {done && <DrillPanel backupId={b.backup_id} />}
       {done && <BackupFiles backupId={b.backup_id} />}
       <ShardMap backupId={b.backup_id} />

@@ -1,5 +1,6 @@
 'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
 import { formatBytes, formatDuration } from '../format';
 import { useTRPC } from '../trpc/client';
@@ -23,15 +24,17 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const pathPolicy = usePathPolicy();
   // Only admins may overwrite during a console restore: the box is not shown to others, and never sent as true.
   const mayOverwrite = pathPolicy?.mayOverwrite === true;
-  const start = useMutation(trpc.backup.recover.mutationOptions());
+  const qc = useQueryClient();
+  // The backup page's list of restores shows the new job at once.
+  const start = useMutation(trpc.backup.recover.mutationOptions({ onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.restores.list.queryKey() }) }));
   const restoreId = start.data?.restore_id;
   const { data: job, error: pollError } = useQuery(
     trpc.backup.restoreProgress.queryOptions(
       { restoreId: restoreId ?? '' },
-      { enabled: Boolean(restoreId), staleTime: 0, refetchInterval: (q) => (q.state.data && q.state.data.status !== 'running' ? false : 1000) },
+      { enabled: Boolean(restoreId), staleTime: 0, refetchInterval: (q) => (q.state.data && (q.state.data.status === 'completed' || q.state.data.status === 'failed') ? false : 1000) },
     ),
   );
-  const running = start.isPending || job?.status === 'running';
+  const running = start.isPending || job?.status === 'running' || job?.status === 'queued';
   const submit = (e: FormEvent) => {
     e.preventDefault();
     start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite, allowPartial });
@@ -40,7 +43,7 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   return (
     <Card title="Restore">
       <form onSubmit={submit} className="space-y-3">
-        <Field label="Target directory" hint={pathRootsHint(pathPolicy, 'restore', mayOverwrite ? 'On the server. Existing files are not overwritten unless you allow it.' : 'On the server; an empty or new directory (existing files are never overwritten).')}>
+        <Field label="Target directory" hint={pathRootsHint(pathPolicy, 'restore', mayOverwrite ? 'An absolute path on the server (starting with /). Existing files are not overwritten unless you allow it.' : 'An absolute path on the server (starting with /): an empty or new directory (existing files are never overwritten).')}>
           <Input value={target} onChange={(e) => setTarget(e.target.value)} placeholder="/srv/restore/2024-06-01" required />
         </Field>
         <Field label="Include patterns" hint="Optional, comma-separated globs, e.g. **/*.json, db/**">
@@ -78,9 +81,17 @@ export function RestoreForm({ backupId }: { backupId: string }) {
               <Metric label="Bytes" value={`${formatBytes(job.progress.bytes_done)} / ${formatBytes(job.progress.bytes_total)}`} />
               <Metric label="Files" value={`${job.progress.files_done} / ${job.progress.files_total}`} />
               <Metric label="Speed" value={`${job.progress.throughput_mbps.toFixed(1)} MB/s`} />
-              <Metric label="ETA" value={job.status !== 'running' ? 'done' : job.progress.eta_seconds === null ? '—' : formatDuration(job.progress.eta_seconds)} />
+              <Metric label="ETA" value={job.status === 'completed' ? 'done' : job.status !== 'running' || job.progress.eta_seconds === null ? '—' : formatDuration(job.progress.eta_seconds)} />
             </dl>
             {job.error && <ErrorBox error={new Error(job.error)} title="Restore failed" />}
+            <p className="text-xs text-slate-500">
+              Restore <span className="font-mono">{job.restore_id}</span>
+              {job.status === 'queued' ? ' is waiting for a console or worker to start it' : ''}; it is also listed on the{' '}
+              <Link href="/restores" className="text-indigo-700 hover:underline">
+                Restores
+              </Link>{' '}
+              page, on every console.
+            </p>
           </div>
         )}
         {r && (

@@ -15,6 +15,7 @@ const NAV: NavItem[] = [
   { href: '/', label: 'Dashboard' },
   { href: '/backups', label: 'Backups' },
   { href: '/backups/new', label: 'New backup', needs: 'backup.create' },
+  { href: '/restores', label: 'Restores', needs: 'restores.list' },
   { href: '/storage', label: 'Storage' },
   { href: '/schedules', label: 'Schedules' },
   { href: '/alerts', label: 'Alerts' },

@@ -21,6 +21,7 @@ const STATUS_TONE: Record<string, Tone> = {
   success: 'green',
   running: 'blue',
   pending: 'slate',
+  queued: 'slate',
   degraded: 'amber',
   denied: 'amber',
   missing: 'amber',
