@@ -18,5 +18,5 @@ export default auth((req) => {
 });
 
 export const config = {
-  matcher: ['/((?!api/|_next/|login|favicon\\.ico|robots\\.txt).*)'],
+  matcher: ['/((?!api/|_next/|login|favicon\\.ico|icon\\.svg|robots\\.txt).*)'],
 };

@@ -1,7 +1,8 @@
 /** The real services behind the procedures: the process-wide engine and its catalog. */
-import { and, count, desc, eq, ilike, type SQL } from 'drizzle-orm';
+import { count, desc } from 'drizzle-orm';
 import type { Db } from '../../../db/client';
 import { auditEvents } from '../../../db/schema';
+import { auditConditions } from '../../audit/filter';
 import { createUser, deleteUser, listUsers, setDisabled, setPassword, setRole, unlockUser } from '../../auth/users';
 import { getDb, getEngine } from '../../context';
 import type { AuditApi, AuditFilter, Services, UsersApi } from './types';
@@ -21,11 +22,7 @@ function usersApi(db: Db): UsersApi {
 function auditApi(db: Db): AuditApi {
   return {
     async list(f: AuditFilter) {
-      const where: SQL[] = [];
-      if (f.action) where.push(ilike(auditEvents.action, `${f.action.replace(/[%_\\]/g, '\\$&')}%`));
-      if (f.actor) where.push(ilike(auditEvents.actor, `%${f.actor.replace(/[%_\\]/g, '\\$&')}%`));
-      if (f.outcome) where.push(eq(auditEvents.outcome, f.outcome));
-      const cond = and(...where);
+      const cond = auditConditions(f);
       const [rows, [total]] = await Promise.all([
         db.select().from(auditEvents).where(cond).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(f.limit).offset(f.offset),
         db.select({ n: count() }).from(auditEvents).where(cond),
