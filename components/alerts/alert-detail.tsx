@@ -6,6 +6,7 @@ import { useTRPC } from '../trpc/client';
 import { Button, ButtonLink } from '../ui/button';
 import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
+import { FieldList } from '../ui/field-list';
 import { AlertStateBadge, SeverityBadge } from './alert-badges';
 
 /** The page an alert's link points to (/alerts/<id>). */
@@ -53,7 +54,7 @@ export function AlertDetail({ alertId }: { alertId: string }) {
       </Card>
       {Object.keys(data.details).length > 0 && (
         <Card title="Details">
-          <pre className="overflow-x-auto text-xs text-slate-700">{JSON.stringify(data.details, null, 2)}</pre>
+          <FieldList fields={data.details} data-testid="alert-details" />
         </Card>
       )}
     </div>

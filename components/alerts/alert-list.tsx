@@ -7,6 +7,7 @@ import { useCan } from '../session';
 import { useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
 import { Card, PageHeader } from '../ui/card';
+import { DataTable } from '../ui/data-table';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Select } from '../ui/form';
 import { AlertStateBadge, SeverityBadge } from './alert-badges';
@@ -52,23 +53,37 @@ export function AlertList() {
         <EmptyState title="No alerts">Nothing matches these filters.</EmptyState>
       ) : data ? (
         <Card>
-          <ul className="divide-y divide-slate-100" data-testid="alert-list">
-            {data.map((a) => (
-              <li key={a.id} className="flex flex-wrap items-center gap-2 py-2 text-sm">
-                <SeverityBadge severity={a.severity} />
-                <AlertStateBadge state={a.state} />
-                <Link href={`/alerts/${a.id}`} className="min-w-0 flex-1 text-slate-800 hover:underline">
-                  {a.message}
-                </Link>
-                <span className="text-xs text-slate-500">{formatDate(a.opened_at)}</span>
-                {canAck && a.state === 'open' && (
-                  <Button variant="secondary" onClick={() => ack.mutate({ alertId: a.id })} busy={ack.isPending && ack.variables?.alertId === a.id}>
-                    Acknowledge
-                  </Button>
-                )}
-              </li>
-            ))}
-          </ul>
+          <DataTable
+            data-testid="alert-list"
+            rows={data}
+            rowKey={(a) => a.id}
+            columns={[
+              { key: 'severity', header: 'Severity', sortValue: (a) => (a.severity === 'critical' ? 0 : 1), cell: (a) => <SeverityBadge severity={a.severity} /> },
+              { key: 'state', header: 'State', sortValue: (a) => a.state, cell: (a) => <AlertStateBadge state={a.state} /> },
+              {
+                key: 'message',
+                header: 'Alert',
+                sortValue: (a) => a.message,
+                cell: (a) => (
+                  <Link href={`/alerts/${a.id}`} className="text-slate-800 hover:underline">
+                    {a.message}
+                  </Link>
+                ),
+              },
+              { key: 'opened', header: 'Opened (UTC)', className: 'whitespace-nowrap text-xs text-slate-500', sortValue: (a) => a.opened_at, cell: (a) => formatDate(a.opened_at) },
+              {
+                key: 'actions',
+                header: <span className="sr-only">Actions</span>,
+                align: 'right',
+                cell: (a) =>
+                  canAck && a.state === 'open' ? (
+                    <Button variant="secondary" onClick={() => ack.mutate({ alertId: a.id })} busy={ack.isPending && ack.variables?.alertId === a.id}>
+                      Acknowledge
+                    </Button>
+                  ) : null,
+              },
+            ]}
+          />
         </Card>
       ) : null}
       {canConfigure && <AlertSettingsPanel />}

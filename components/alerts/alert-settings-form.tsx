@@ -6,18 +6,7 @@ import { useTRPC } from '../trpc/client';
 import { Button } from '../ui/button';
 import { ErrorBox } from '../ui/feedback';
 import { Field, Input } from '../ui/form';
-
-const THRESHOLDS = [
-  ['storage_usage_warning', 'Storage usage warning (%)'],
-  ['storage_usage_critical', 'Storage usage critical (%)'],
-  ['backup_failure_rate_warning', 'Failure rate warning (%)'],
-  ['backup_failure_rate_critical', 'Failure rate critical (%)'],
-  ['recovery_time_warning', 'Recovery time warning (s)'],
-  ['recovery_time_critical', 'Recovery time critical (s)'],
-  ['restore_time_objective_minutes', 'Restore time objective, drills (min)'],
-] as const;
-
-type ThresholdKey = (typeof THRESHOLDS)[number][0];
+import { THRESHOLDS, type ThresholdKey, withFormLabels } from './setting-labels';
 
 function Section({ title, enabled, onToggle, children }: { title: string; enabled: boolean; onToggle: (on: boolean) => void; children: ReactNode }) {
   return (
@@ -130,7 +119,7 @@ export function AlertSettingsForm({ current, onDone }: { current: AlertSettingsV
         </div>
       </fieldset>
 
-      <ErrorBox error={save.error} title="The alert settings were not saved" />
+      <ErrorBox error={save.error ? withFormLabels(save.error.message) : null} title="The alert settings were not saved" />
       <div className="flex gap-2">
         <Button type="submit" busy={save.isPending}>
           Save alert settings

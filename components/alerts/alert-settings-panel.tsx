@@ -10,6 +10,7 @@ import { ErrorBox, Notice } from '../ui/feedback';
 import { AlertSettingsForm } from './alert-settings-form';
 
 const onOff = (b: boolean) => (b ? 'on' : 'off');
+const fileText = (keys: string[]) => (keys.length ? `the configuration file's ${keys.join(' and ')} keys` : 'the built-in defaults (no configuration file sets alerts)');
 
 /** Admins: the channels and thresholds in force, where they come from, editing, and a test send. */
 export function AlertSettingsPanel() {
@@ -57,12 +58,14 @@ export function AlertSettingsPanel() {
           <div className="mt-2 flex flex-wrap items-center gap-2 text-xs text-slate-500">
             <span data-testid="alert-settings-source">
               {fromConsole
-                ? `Saved in the console by ${data.origin.updated_by} at ${formatDate(data.origin.updated_at)}; they replace the configuration file's alerts key.`
-                : "From the configuration file's alerts key (PLEXICHAT_CONFIG). Saving here overrides it for every process of this installation."}
+                ? `Saved in the console by ${data.origin.updated_by} at ${formatDate(data.origin.updated_at)}; they replace ${fileText(data.origin.file_keys)}.`
+                : data.origin.file_keys.length
+                  ? `From the configuration file (${data.origin.file_keys.join(' and ')} keys). Saving here overrides it for every process of this installation.`
+                  : 'Built-in defaults: no alert settings are saved in the console or set in a configuration file. Saving here applies them to every process of this installation.'}
             </span>
             {fromConsole && (
-              <Button variant="ghost" busy={reset.isPending} onClick={async () => (await confirm({ title: 'Use the configuration file?', body: "The alert settings saved in the console are dropped; the configuration file's alerts key (or the defaults) apply again.", confirmLabel: 'Use the configuration file', tone: 'danger' })) && reset.mutate()}>
-                Use the configuration file
+              <Button variant="ghost" busy={reset.isPending} onClick={async () => (await confirm({ title: 'Drop the settings saved in the console?', body: `The alert settings saved in the console are deleted; ${fileText(data.origin.file_keys)} apply again.`, confirmLabel: 'Drop console settings', tone: 'danger' })) && reset.mutate()}>
+                {data.origin.file_keys.length ? 'Use the configuration file' : 'Use the defaults'}
               </Button>
             )}
           </div>
@@ -75,8 +78,12 @@ export function AlertSettingsPanel() {
       )}
       {test.data && (
         <div className="mt-2">
-          <Notice tone={test.data.every((d) => d.ok) ? 'green' : 'amber'}>
-            {test.data.length ? test.data.map((d) => `${d.channel}: ${d.ok ? 'sent' : `failed (${d.error})`}`).join(' · ') : 'No channel is enabled.'}
+          <Notice tone={test.data.length && test.data.every((d) => d.ok) ? 'green' : 'amber'}>
+            <span data-testid="alert-test-result">
+              {test.data.length
+                ? test.data.map((d) => `${d.channel}: ${d.ok ? 'sent' : `failed (${d.error})`}`).join(' · ')
+                : 'Nothing was sent: no channel is enabled. Turn on email, Slack or a webhook with "Edit alert settings", then send a test.'}
+            </span>
           </Notice>
         </div>
       )}

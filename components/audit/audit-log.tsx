@@ -6,6 +6,8 @@ import { type RouterInputs, useTRPC } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
 import { Pager } from '../ui/pager';
 import { Card, PageHeader } from '../ui/card';
+import { DataTable } from '../ui/data-table';
+import { FieldList } from '../ui/field-list';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Input, Select } from '../ui/form';
 
@@ -21,9 +23,19 @@ export function AuditLog() {
   const { data, error, isPending } = useQuery(
     trpc.audit.list.queryOptions({ action: action.trim() || undefined, actor: actor.trim() || undefined, outcome, limit: PAGE, offset }, { placeholderData: keepPreviousData, refetchInterval: 10_000 }),
   );
+  // The export takes the same filters, all pages.
+  const exportHref = `/api/audit/export?${new URLSearchParams(Object.entries({ action: action.trim(), actor: actor.trim(), outcome: outcome ?? '' }).filter(([, v]) => v))}`;
   return (
     <div className="space-y-4">
-      <PageHeader title="Audit log" subtitle="Sign-ins, lockouts, backups, restores, deletes, key use and user changes" />
+      <PageHeader
+        title="Audit log"
+        subtitle="Sign-ins, lockouts, backups, restores, deletes, key use and user changes"
+        actions={
+          <a href={exportHref} download className="inline-flex items-center rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
+            Export CSV
+          </a>
+        }
+      />
       <Card>
         <div className="grid grid-cols-1 gap-3 sm:grid-cols-3">
           <Field label="Action starts with">
@@ -49,38 +61,19 @@ export function AuditLog() {
         <EmptyState title="No events">Nothing matches; events appear here as people sign in and work with backups.</EmptyState>
       ) : data ? (
         <Card>
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
-                <tr>
-                  <th className="py-2 pr-3 font-medium">When</th>
-                  <th className="py-2 pr-3 font-medium">Actor</th>
-                  <th className="py-2 pr-3 font-medium">Action</th>
-                  <th className="py-2 pr-3 font-medium">Outcome</th>
-                  <th className="hidden py-2 pr-3 font-medium md:table-cell">Target</th>
-                  <th className="hidden py-2 font-medium lg:table-cell">Details</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {data.events.map((e) => (
-                  <tr key={e.id} className="align-top">
-                    <td className="whitespace-nowrap py-1.5 pr-3 text-xs text-slate-500">{formatDate(e.at)}</td>
-                    <td className="max-w-[12rem] truncate py-1.5 pr-3">{e.actor}</td>
-                    <td className="py-1.5 pr-3 font-mono text-xs">{e.action}</td>
-                    <td className="py-1.5 pr-3">
-                      <StatusBadge status={e.outcome} />
-                    </td>
-                    <td className="hidden max-w-[14rem] truncate py-1.5 pr-3 font-mono text-xs md:table-cell" title={e.target ?? ''}>
-                      {e.target ?? '—'}
-                    </td>
-                    <td className="hidden max-w-[24rem] truncate py-1.5 font-mono text-xs text-slate-500 lg:table-cell" title={JSON.stringify(e.details)}>
-                      {Object.keys(e.details).length ? JSON.stringify(e.details) : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            data-testid="audit-table"
+            rows={data.events}
+            rowKey={(e) => String(e.id)}
+            columns={[
+              { key: 'at', header: 'When (UTC)', className: 'whitespace-nowrap text-xs text-slate-500', sortValue: (e) => e.at, cell: (e) => formatDate(e.at) },
+              { key: 'actor', header: 'Actor', className: 'break-all', sortValue: (e) => e.actor, cell: (e) => e.actor },
+              { key: 'action', header: 'Action', sortValue: (e) => e.action, cell: (e) => <span className="font-mono text-xs">{e.action}</span> },
+              { key: 'outcome', header: 'Outcome', sortValue: (e) => e.outcome, cell: (e) => <StatusBadge status={e.outcome} /> },
+              { key: 'target', header: 'Target', className: 'break-all font-mono text-xs', sortValue: (e) => e.target, cell: (e) => e.target ?? '—' },
+              { key: 'details', header: 'Details', className: 'min-w-[14rem]', cell: (e) => (Object.keys(e.details).length ? <FieldList fields={e.details} /> : null) },
+            ]}
+          />
           <Pager offset={offset} shown={data.events.length} total={data.total} pageSize={PAGE} onChange={setOffset} />
         </Card>
       ) : null}

@@ -136,7 +136,7 @@ describe('operations pages end to end (Chromium)', () => {
     await form.getByLabel('Storage usage warning (%)').fill('95');
     await form.getByLabel('Storage usage critical (%)').fill('90');
     await form.getByRole('button', { name: 'Save alert settings' }).click();
-    await page.getByRole('alert').filter({ hasText: 'storage_usage_warning must not exceed storage_usage_critical' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: '“Storage usage warning (%)” must not exceed “Storage usage critical (%)”' }).waitFor();
     await form.getByLabel('Storage usage warning (%)').fill('70');
     await shot(page, 'alert-settings-form');
     await form.getByRole('button', { name: 'Save alert settings' }).click();

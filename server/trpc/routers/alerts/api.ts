@@ -26,13 +26,17 @@ export interface AlertsApi {
   metrics(name: string, hours: number): Promise<{ latest: { name: string; labels?: Record<string, string>; value: number; at: string }[]; series: { labels: Record<string, string>; value: number; at: string }[] }>;
 }
 
-export type AlertSettingsView = PublicAlertSettings & { origin: SettingsSource };
+/** `file_keys`: the configuration-file keys that hold alert settings (none: the built-in defaults apply). */
+export type AlertSettingsView = PublicAlertSettings & { origin: SettingsSource & { file_keys: string[] } };
 
 /** What the audit trail keeps of a settings change: which channels are on, never a secret. */
 const auditSummary = (s: AlertSettings) => ({ email: s.email.enabled, slack: s.slack.enabled, webhook: s.webhook.enabled, thresholds: s.thresholds });
 
 export function liveAlertsApi(engine: BackupEngine): AlertsApi {
   const db = engine.catalog.db;
+  const { alerts, alert_thresholds } = engine.config;
+  const fileKeys = [Object.keys(alerts ?? {}).length ? 'alerts' : null, Object.keys(alert_thresholds ?? {}).length ? 'alert_thresholds' : null].filter((k): k is string => k !== null);
+  const view = (s: AlertSettings, origin: SettingsSource): AlertSettingsView => ({ ...publicSettings(s), origin: { ...origin, file_keys: fileKeys } });
   return {
     list: async (f) => (await listAlerts(db, f)).map(alertView),
     get: async (id) => alertView(await getAlert(db, id)),
@@ -43,14 +47,14 @@ export function liveAlertsApi(engine: BackupEngine): AlertsApi {
     },
     async settings() {
       const svc = alertServiceFor(engine);
-      return { ...publicSettings(await svc.refresh(true)), origin: svc.origin };
+      return view(await svc.refresh(true), svc.origin);
     },
     async updateSettings(patch, actor) {
       const svc = alertServiceFor(engine);
       try {
         const s = await svc.updateSettings(patch, actor);
         await engine.audit({ actor, action: 'alert.settings.update', details: auditSummary(s) });
-        return { ...publicSettings(s), origin: svc.origin };
+        return view(s, svc.origin);
       } catch (err) {
         await engine.audit({ actor, action: 'alert.settings.update', outcome: 'failure', details: { error: (err as Error).message } });
         throw err;
@@ -60,7 +64,7 @@ export function liveAlertsApi(engine: BackupEngine): AlertsApi {
       const svc = alertServiceFor(engine);
       const s = await svc.resetSettings();
       await engine.audit({ actor, action: 'alert.settings.reset', details: auditSummary(s) });
-      return { ...publicSettings(s), origin: svc.origin };
+      return view(s, svc.origin);
     },
     async sendTest(actor) {
       const r = await alertServiceFor(engine).sendTest(actor);
