@@ -17,7 +17,9 @@ globalThis[Symbol.for('plexichat.peerToken')] = token;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT || 3000);
-const app = next({ dev: false, dir: root, port, hostname: 'localhost' });
+// Only this machine by default: set HOST=0.0.0.0 (or an address) to serve others, ideally behind a TLS proxy.
+const host = process.env.HOST || '127.0.0.1';
+const app = next({ dev: false, dir: root, port, hostname: host });
 const handle = app.getRequestHandler();
 await app.prepare();
 
@@ -30,10 +32,10 @@ const server = createServer((req, res) => {
   });
 });
 server.on('error', (err) => {
-  console.error(`[server] cannot listen on port ${port}: ${err.message} (set PORT to another port, or stop what uses it)`);
+  console.error(`[server] cannot listen on ${host} port ${port}: ${err.message} (set PORT to another port or HOST to another address, or stop what uses it)`);
   process.exit(1);
 });
-server.listen(port, () => console.log(`[server] listening on port ${port}`));
+server.listen(port, host, () => console.log(`[server] listening on ${host} port ${port}`));
 
 const stop = () => {
   server.close(() => process.exit(0));

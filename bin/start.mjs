@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// `npm start`: brings the console up on http://localhost:${PORT:-3000} from a fresh checkout. Builds with
-// `next build` when .next is missing or older than the sources, keeps a generated AUTH_SECRET (0600) under
-// the data dir, then runs the console's server (bin/server.mjs: `next start` plus the client's socket address
-// for sign-in throttling) and opens the engine at once (the first admin is created then).
+// `npm start`: brings the console up on http://localhost:${PORT:-3000} (bound to ${HOST:-127.0.0.1}) from a
+// fresh checkout. Reads the configuration first (server/config.ts, through tsx: the same data_dir and key
+// file as the CLI, wherever it runs from), builds with `next build` when .next is missing or older than the
+// sources, keeps a generated AUTH_SECRET (0600) under the data dir, then runs the console's server
+// (bin/server.mjs: `next start` plus the client's socket address for sign-in throttling) and opens the
+// engine at once (the first admin is created then). Everything printed also goes to
+// <data_dir>/logs/plexichat.log (bin/log-file.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { register } from 'tsx/esm/api';
+import { LogFile } from './log-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
@@ -16,9 +21,32 @@ const SOURCES = ['app', 'components', 'server', 'db', 'proxy.ts', 'instrumentati
 
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
 env.PLEXICHAT_APP_ROOT ||= root;
-env.PLEXICHAT_DATA_DIR = path.resolve(process.cwd(), env.PLEXICHAT_DATA_DIR || '.plexichat');
 env.AUTH_TRUST_HOST ||= 'true';
 const port = env.PORT || '3000';
+const host = env.HOST || '127.0.0.1';
+env.HOST = host;
+
+register();
+const { loadConfig, ConfigError } = await import('../server/config.ts');
+let config;
+try {
+  config = loadConfig(env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`[start] ${err.message}`);
+  process.exit(2);
+}
+// The console reads the configuration again: give it the data_dir found here, so both agree.
+env.PLEXICHAT_DATA_DIR = config.data_dir;
+const log = new LogFile(path.join(config.data_dir, 'logs', 'plexichat.log'));
+const say = (line, stream = process.stdout) => {
+  stream.write(`${line}\n`);
+  log.write(`${line}\n`);
+};
+say(`[start] ${new Date().toISOString()} data_dir ${config.data_dir}; log ${log.file}`);
+const keySource = config.master_key_source;
+say(`[start] master key: ${keySource.kind === 'env' ? 'PLEXICHAT_ENCRYPTION_KEY' : `${keySource.path}${existsSync(keySource.path) ? '' : ' (generated at first start)'}`}`);
+for (const notice of config.notices ?? []) say(`[start] NOTE: ${notice}`, process.stderr);
 
 function authSecret(dataDir) {
   const file = path.join(dataDir, 'auth-secret');
@@ -57,7 +85,9 @@ function buildIsStale() {
 
 function run(args, script = nextBin) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: 'inherit' });
+    const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['inherit', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (process.stdout.write(d), log.write(d)));
+    child.stderr.on('data', (d) => (process.stderr.write(d), log.write(d)));
     const forward = (sig) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -71,16 +101,17 @@ function run(args, script = nextBin) {
 
 let stopped = false;
 async function warmUp() {
-  const url = `http://127.0.0.1:${port}/api/health`;
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${local.includes(':') ? `[${local}]` : local}:${port}/api/health`;
   for (let i = 0; i < 600 && !stopped; i++) {
     try {
       const res = await fetch(url);
       const body = await res.json();
       if (body.status === 'ok' || body.status === 'degraded') {
-        console.log(`\nPlexiChat Backup is ready: open http://localhost:${port} and sign in.`);
+        say(`\nPlexiChat Backup is ready: open ${config.public_url} and sign in.`);
         return;
       }
-      if (i % 10 === 9) console.log(`[start] waiting for the engine: ${body.database?.error ?? res.status}`);
+      if (i % 10 === 9) say(`[start] waiting for the engine: ${body.database?.error ?? res.status}`);
     } catch {
       // not listening yet
     }
@@ -131,10 +162,10 @@ if (buildIsStale()) {
   await withBuildLock(async () => {
     const stale = buildIsStale();
     if (!stale) return;
-    console.log(`[start] building the console (${stale}) …`);
+    say(`[start] building the console (${stale}) …`);
     const code = await run(['build']);
     if (code !== 0) {
-      console.error('[start] the build failed; see the errors above.');
+      say('[start] the build failed; see the errors above.', process.stderr);
       process.exit(code);
     }
   });

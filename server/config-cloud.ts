@@ -18,8 +18,10 @@ export const AZURE_ACCESS_TIERS = { hot: 'Hot', cool: 'Cool', cold: 'Cold', arch
 export const GCS_STORAGE_CLASSES = { standard: 'STANDARD', nearline: 'NEARLINE', coldline: 'COLDLINE', archive: 'ARCHIVE' } as const;
 
 const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+/** The spec writes storage classes as "Standard-IA", "Deep Archive", "hot": any case, "-" or " " for "_". */
+const className = (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase().replace(/[\s-]+/g, '_') : v);
 const storageClass = <T extends Record<string, string>>(classes: T) =>
-  z.preprocess(lower, z.enum(Object.keys(classes) as [keyof T & string, ...(keyof T & string)[]], { error: `must be one of ${Object.keys(classes).join(', ')}` }));
+  z.preprocess(className, z.enum(Object.keys(classes) as [keyof T & string, ...(keyof T & string)[]], { error: `must be one of ${Object.keys(classes).join(', ')}` }));
 
 export const s3LocationKeys = z
   .object({

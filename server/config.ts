@@ -2,7 +2,7 @@
  * Configuration: defaults < JSON config file (PLEXICHAT_CONFIG) < PLEXICHAT_* environment variables.
  * This is the only module that reads process.env for settings; everything else receives a Config.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
@@ -10,6 +10,9 @@ import { cloudLocationIssues, isSecretKey, knownLocationKeys, locationsFromCloud
 import { alertSettings } from './alert-config';
 import { ConfigError } from './config-error';
 import { closestKey } from './config-keys';
+import { COMPRESSION_CLASSES, compressionConfigSchema } from './config-compression';
+import { APP_ROOT } from '../db/paths';
+import { defaultDataDir, defaultKeyFile, holdsInstallation, isWithin, legacyDataDir, legacyKeyFile } from './install-paths';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -83,9 +86,14 @@ const absoluteDir = z.string().refine((v) => path.isAbsolute(v) && !v.split(/[\\
 
 const configSchema = z.object({
   data_dir: z.string().min(1),
+  /** The generated master key's file (when PLEXICHAT_ENCRYPTION_KEY is not set); see server/install-paths.ts for the default. */
+  key_file: z.string().min(1).optional(),
   storage_root: z.string().min(1),
   database_url: z.string().optional(),
   shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, `${MIN_SHARD_SIZE} and ${MAX_SHARD_SIZE} bytes (256 KiB–20 MiB)`),
+  /** The spec's bounds on a shard's size: the content-defined chunker never cuts below / above them. */
+  min_shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, `${MIN_SHARD_SIZE} and ${MAX_SHARD_SIZE} bytes (256 KiB–20 MiB)`).optional(),
+  max_shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, `${MIN_SHARD_SIZE} and ${MAX_SHARD_SIZE} bytes (256 KiB–20 MiB)`).optional(),
   chunking: z.enum(['cdc', 'fixed']),
   replication_factor: intIn(1, 10),
   retention_days: intIn(1, 36500),
@@ -95,6 +103,10 @@ const configSchema = z.object({
   enable_compression: z.boolean(),
   compression_level: intIn(1, 19),
   compression_algorithm: z.enum(['auto', 'zstd', 'lz4', 'gzip', 'none']),
+  /** The spec's per-data-type compression (text_data, binary_data, media_files), used by compression_algorithm "auto". */
+  compression_config: compressionConfigSchema.optional(),
+  /** The spec's switch: false disables every cloud location (s3, azure, gcs) from the config. */
+  enable_cloud_storage: z.boolean().default(true),
   enable_deduplication: z.boolean(),
   default_security_level: z.enum(SECURITY_LEVELS),
   enable_encryption: z.boolean(),
@@ -125,11 +137,13 @@ const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema> & {
-  /** Where the master key came from: the environment, or a key file generated under data_dir. */
-  master_key_source: ({ kind: 'env'; value: string } | { kind: 'file'; path: string }) & {
+  /** Where the master key came from: the environment, or a key file (key_file; generated when missing). */
+  master_key_source: ({ kind: 'env'; value: string } | { kind: 'file'; path: string; /** Logged once: how to move a key found in data_dir. */ hint?: string }) & {
     /** Keys replaced by a rotation, still accepted to open what they wrapped (PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS). */
     previous?: string[];
   };
+  /** Things the admin should know about where the installation is (e.g. an old data_dir in use); printed at start. */
+  notices?: string[];
 };
 
 /** The environment as configuration sees it (kept loose so tests can pass a plain object). */
@@ -140,6 +154,7 @@ export { ConfigError };
 /** Environment variables the spec names, mapped to config keys and parsers. */
 const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_DATA_DIR: ['data_dir', String],
+  PLEXICHAT_KEY_FILE: ['key_file', String],
   PLEXICHAT_BACKUP_ROOT: ['storage_root', String],
   DATABASE_URL: ['database_url', String],
   PLEXICHAT_SHARD_SIZE: ['shard_size', Number],
@@ -197,6 +212,13 @@ function defaults(env: Env): Record<string, unknown> {
 }
 
 /**
+ * An admin's path (config file, data_dir, a location) made absolute. These are the machine's folders, never
+ * the application's files: the comment keeps Turbopack's output tracing from treating a path derived from
+ * process.cwd() as "the whole project is read at run time" (and copying it all into the build's trace).
+ */
+const fromCwd = (cwd: string, p: string) => path.resolve(/*turbopackIgnore: true*/ cwd, p);
+
+/**
  * Loads and validates the configuration. Throws ConfigError naming the key, the allowed range and the source.
  */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -206,7 +228,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (file) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(path.resolve(cwd, file), 'utf8'));
+      parsed = JSON.parse(readFileSync(fromCwd(cwd, file), 'utf8'));
     } catch (err) {
       throw new ConfigError(`Cannot read config file ${file} (PLEXICHAT_CONFIG): ${(err as Error).message}. Fix the JSON or point PLEXICHAT_CONFIG at a valid file.`);
     }
@@ -240,8 +262,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   } catch (err) {
     throw new ConfigError(`Invalid configuration: ${(err as Error).message}`);
   }
-  merged.data_dir = path.resolve(cwd, String(merged.data_dir ?? '.plexichat'));
-  merged.storage_root = path.resolve(cwd, String(merged.storage_root ?? path.join(String(merged.data_dir), 'storage')));
+  const notices: string[] = [];
+  merged.data_dir = merged.data_dir === undefined ? defaultInstallDir(env, notices) : fromCwd(cwd, String(merged.data_dir));
+  if (typeof merged.key_file === 'string') merged.key_file = fromCwd(cwd, merged.key_file);
+  if (merged.enable_cloud_storage === false && Array.isArray(merged.storage_locations)) {
+    merged.storage_locations = (merged.storage_locations as StorageLocationConfig[]).filter((l) => !l || typeof l !== 'object' || l.type === 'local');
+  }
+  merged.storage_root = fromCwd(cwd, String(merged.storage_root ?? path.join(String(merged.data_dir), 'storage')));
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -265,7 +292,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       enabled: true,
     }));
   } else {
-    for (const loc of cfg.storage_locations) if (loc.path) loc.path = path.resolve(cwd, loc.path);
+    for (const loc of cfg.storage_locations) if (loc.path) loc.path = fromCwd(cwd, loc.path);
   }
   const names = new Set<string>();
   for (const loc of cfg.storage_locations) {
@@ -279,14 +306,78 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     );
   }
   alertSettings(cfg); // the alerts block is checked at start like the rest (throws ConfigError naming the field)
+  checkShardBounds(cfg, source);
   const key = env.PLEXICHAT_ENCRYPTION_KEY;
+  const keySource = key ? { kind: 'env' as const, value: key } : keyFileSource(cfg, env);
+  if (keySource.kind === 'file' && !keySource.hint) checkKeyFilePlace(keySource.path, cfg, source.key_file ?? 'the default key_file');
   return {
     ...cfg,
     master_key_source: {
-      ...(key ? { kind: 'env' as const, value: key } : { kind: 'file' as const, path: path.join(cfg.data_dir, 'master.key') }),
+      ...keySource,
       previous: (env.PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     },
+    ...(notices.length ? { notices } : {}),
   };
+}
+
+/**
+ * data_dir when nothing sets it: the per-machine default, or the app folder's `.plexichat` of an older
+ * release while the default holds nothing (so an upgrade does not start a second, empty installation).
+ */
+function defaultInstallDir(env: Env, notices: string[]): string {
+  const dir = defaultDataDir(env);
+  const legacy = legacyDataDir(env.PLEXICHAT_APP_ROOT ?? APP_ROOT);
+  if (!existsSync(dir) && holdsInstallation(legacy)) {
+    notices.push(`Using the installation in ${legacy} (the old default data_dir). Move it to ${dir}, or set PLEXICHAT_DATA_DIR=${legacy} to keep it where it is.`);
+    return legacy;
+  }
+  return dir;
+}
+
+/** The master key file: key_file, else a key an older release generated in data_dir, else the default place. */
+function keyFileSource(cfg: z.infer<typeof configSchema>, env: Env): { kind: 'file'; path: string; hint?: string } {
+  if (cfg.key_file) return { kind: 'file', path: cfg.key_file };
+  const legacy = legacyKeyFile(cfg.data_dir);
+  const target = defaultKeyFile(env, cfg.data_dir);
+  if (existsSync(legacy) && !existsSync(target)) {
+    return {
+      kind: 'file',
+      path: legacy,
+      hint: `The master key is in ${legacy}, beside the catalog; keys belong apart from the data they open. Move it: mkdir -m 700 -p ${path.dirname(target)} && mv ${legacy} ${target} (and ${legacy}.previous, if present), or set key_file (PLEXICHAT_KEY_FILE) to where you keep it.`,
+    };
+  }
+  return { kind: 'file', path: target };
+}
+
+/** A key file stored with the data it opens protects nothing: refuse one inside data_dir, storage_root or a local location. */
+function checkKeyFilePlace(keyFile: string, cfg: z.infer<typeof configSchema>, from: string): void {
+  const places = [
+    { what: 'data_dir', dir: cfg.data_dir },
+    { what: 'storage_root', dir: cfg.storage_root },
+    ...cfg.storage_locations.filter((l) => l.type === 'local' && l.path).map((l) => ({ what: `storage location "${l.name}"`, dir: l.path! })),
+  ];
+  const inside = places.find((p) => isWithin(keyFile, p.dir));
+  if (inside) {
+    throw new ConfigError(
+      `Invalid configuration: key_file ${keyFile} (from ${from}) is inside ${inside.what} ${inside.dir}; whoever copies that folder would get the key with the data. Put the key file elsewhere (e.g. ${defaultKeyFile({}, cfg.data_dir)}).`,
+    );
+  }
+}
+
+/** min_shard_size ≤ shard_size ≤ max_shard_size: the chunker cuts within them. */
+function checkShardBounds(cfg: z.infer<typeof configSchema>, source: Record<string, string>): void {
+  const from = (k: string) => (source[k] ? ` (from ${source[k]})` : '');
+  if (cfg.min_shard_size !== undefined && cfg.min_shard_size > cfg.shard_size) {
+    throw new ConfigError(`Invalid configuration: min_shard_size ${cfg.min_shard_size}${from('min_shard_size')} is larger than shard_size ${cfg.shard_size}; it must be at most shard_size.`);
+  }
+  if (cfg.max_shard_size !== undefined && cfg.max_shard_size < cfg.shard_size) {
+    throw new ConfigError(`Invalid configuration: max_shard_size ${cfg.max_shard_size}${from('max_shard_size')} is smaller than shard_size ${cfg.shard_size}; it must be at least shard_size.`);
+  }
+  if (cfg.compression_config && cfg.compression_algorithm !== 'auto') {
+    throw new ConfigError(
+      `Invalid configuration: compression_config (per data type: ${COMPRESSION_CLASSES.join(', ')}) applies only with compression_algorithm "auto", but compression_algorithm is "${cfg.compression_algorithm}"${from('compression_algorithm')}; remove one of them.`,
+    );
+  }
 }
 
 /** Settings the config file may hold that are not in the schema: the spec's block that becomes storage locations. */

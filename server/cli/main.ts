@@ -11,6 +11,7 @@ import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, 
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
 import { DRILL_HELP, runDrillCommand } from './drill-commands';
+import { assertInstallation, createsInstallation } from './installation';
 import { runKeyCommand } from './key-commands';
 import { runOpsCommand } from './ops-commands';
 import { runUserCommand, USER_HELP } from './user-commands';
@@ -120,7 +121,12 @@ export async function main(argv: string[]): Promise<number> {
   let engine: BackupEngine | undefined;
   try {
     const config = loadConfig();
-    const open = async () => (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
+    for (const notice of config.notices ?? []) process.stderr.write(`NOTE: ${notice}\n`);
+    const mayCreate = createsInstallation(cmd, rest);
+    const open = async () => {
+      if (!engine && !mayCreate) assertInstallation(config, cmd);
+      return (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
+    };
     const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await runDrillCommand(cmd, rest, open)) ?? (await runUserCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
@@ -161,6 +167,9 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         tags: v.tag as string[] | undefined,
         retentionDays: intOpt(v['retention-days'], 'retention-days'),
         priority: intOpt(v.priority, 'priority'),
+        // The console's "Created by": the OS user who ran the command.
+        userId: actor(),
+        metadata: { created_by: actor(), via: 'cli' },
         actor: actor(),
       });
       let shownPosition: number | null = null;

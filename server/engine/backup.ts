@@ -99,7 +99,7 @@ export async function writeBackupData(
     referenced.add(s.id);
   };
   const mode = ctx.config.chunking;
-  const size = ctx.config.shard_size;
+  const size = { avgSize: ctx.config.shard_size, minSize: ctx.config.min_shard_size, maxSize: ctx.config.max_shard_size };
   const filesSink = new ChunkSink(writer, 'manifest', 'cdc', size);
   const chunksSink = new ChunkSink(writer, 'manifest', 'cdc', size);
 

@@ -3,7 +3,7 @@
  * backup and against the catalog) → encode in the worker pool → replicas. At most `maxInFlight` chunks are
  * being processed at once (backpressure), so memory stays flat whatever the size of the backup.
  */
-import { Chunker } from './chunker';
+import { Chunker, type ChunkerOptions } from './chunker';
 import { EngineError } from './errors';
 import type { Cipher } from './codec';
 import type { EngineContext } from './context';
@@ -142,10 +142,10 @@ export class ChunkSink {
     private readonly writer: ShardWriter,
     private readonly kind: 'data' | 'manifest',
     mode: 'cdc' | 'fixed',
-    avgSize: number,
+    sizes: Omit<ChunkerOptions, 'mode'>,
     private readonly onChunk: (index: number, start: number, end: number) => void = () => undefined,
   ) {
-    this.chunker = new Chunker({ mode, avgSize });
+    this.chunker = new Chunker({ mode, ...sizes });
   }
 
   private readonly collect = (c: Buffer) => this.pending.push(c);

@@ -9,6 +9,9 @@ export interface ChunkerOptions {
   mode: 'cdc' | 'fixed';
   /** Average (cdc) or exact (fixed) chunk size in bytes. */
   avgSize: number;
+  /** cdc: no chunk is cut smaller than this (default avgSize / 4) or larger than maxSize (default avgSize × 4), but the stream's last one. */
+  minSize?: number;
+  maxSize?: number;
 }
 
 const GEAR = buildGear();
@@ -48,8 +51,8 @@ export class Chunker {
   constructor(opts: ChunkerOptions) {
     this.fixed = opts.mode === 'fixed';
     this.avg = opts.avgSize;
-    this.min = this.fixed ? opts.avgSize : Math.max(64, Math.floor(opts.avgSize / 4));
-    this.max = this.fixed ? opts.avgSize : opts.avgSize * 4;
+    this.min = this.fixed ? opts.avgSize : Math.min(opts.avgSize, opts.minSize ?? Math.max(64, Math.floor(opts.avgSize / 4)));
+    this.max = this.fixed ? opts.avgSize : Math.max(opts.avgSize, opts.maxSize ?? opts.avgSize * 4);
     const bits = Math.round(Math.log2(opts.avgSize));
     this.maskS = topMask(bits + 2);
     this.maskL = topMask(bits - 2);

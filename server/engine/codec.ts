@@ -8,6 +8,7 @@
  * label (its content id), so a header edit or an object swapped under another name fails authentication.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { CompressionConfig } from '../config-compression';
 import { compressAdaptive, compressionCode, compressionFromCode, decompress, DecompressionError, type Compression, type CompressionPolicy } from './compression';
 
 const MAGIC = Buffer.from('PXS1');
@@ -26,6 +27,8 @@ export interface EncodeOptions {
   cipher: Cipher;
   compression: CompressionPolicy;
   level: number;
+  /** The config's compression_config: algorithm and level per kind of data, under the "auto" policy. */
+  byClass?: CompressionConfig;
 }
 
 export interface Encoded {
@@ -39,7 +42,7 @@ export class IntegrityError extends Error {
 }
 
 export function encodeObject(plain: Buffer, o: EncodeOptions): Encoded {
-  const { algo, out } = compressAdaptive(plain, o.compression, o.level);
+  const { algo, out } = compressAdaptive(plain, o.compression, o.level, o.byClass);
   const keyId = Buffer.from(o.keyId, 'ascii');
   const enc = o.cipher !== 'none';
   const header = Buffer.alloc(8 + keyId.length + (enc ? NONCE : 0));

@@ -4,11 +4,13 @@
  * - text-like data gets zstd at the configured level;
  * - other binary data gets zstd level 1 when it compresses well, else lz4 (cheap to try, fast to restore);
  * - whatever the choice, a result that saves less than 3% is dropped and the shard is stored uncompressed.
+ * The config's `compression_config` may name an algorithm and level for each of those three kinds of data.
  */
 import * as lz4 from 'lz4-napi';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
 import * as zstdBinding from 'zstd-napi/binding';
+import type { CompressionClass, CompressionConfig } from '../config-compression';
 
 export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -51,13 +53,18 @@ function looksLikeText(sample: Buffer): boolean {
 }
 
 export function chooseCompression(data: Buffer, policy: CompressionPolicy): Compression {
-  if (policy !== 'auto') return policy;
-  if (data.length < 512) return 'none';
+  return choose(data, policy).algo;
+}
+
+/** The adaptive choice, with the kind of data it saw (null for tiny shards and fixed policies). */
+function choose(data: Buffer, policy: CompressionPolicy): { algo: Compression; kind: CompressionClass | null } {
+  if (policy !== 'auto') return { algo: policy, kind: null };
+  if (data.length < 512) return { algo: 'none', kind: null };
   const sample = sampleOf(data);
   const ratio = lz4.compressSync(sample).length / sample.length;
-  if (ratio > 0.95) return 'none';
-  if (looksLikeText(sample)) return 'zstd';
-  return ratio < 0.6 ? 'zstd' : 'lz4';
+  if (ratio > 0.95) return { algo: 'none', kind: 'media_files' };
+  if (looksLikeText(sample)) return { algo: 'zstd', kind: 'text_data' };
+  return { algo: ratio < 0.6 ? 'zstd' : 'lz4', kind: 'binary_data' };
 }
 
 export function compress(data: Buffer, algo: Compression, level: number): Buffer {
@@ -115,10 +122,12 @@ function zstdDecompress(data: Buffer): Buffer {
 }
 
 /** Compresses with the chosen algorithm; falls back to 'none' when the gain is under 3%. */
-export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level: number): { algo: Compression; out: Buffer } {
-  const algo = chooseCompression(data, policy);
+export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level: number, byClass?: CompressionConfig): { algo: Compression; out: Buffer } {
+  const chosen = choose(data, policy);
+  const rule = chosen.kind ? byClass?.[chosen.kind] : undefined;
+  const algo = rule ? rule.algorithm : chosen.algo;
   if (algo === 'none') return { algo, out: data };
-  const level1 = algo === 'zstd' && policy === 'auto' && !looksLikeText(sampleOf(data)) ? 1 : level;
+  const level1 = rule ? (rule.level ?? level) : algo === 'zstd' && chosen.kind === 'binary_data' ? 1 : level;
   const out = compress(data, algo, level1);
   if (out.length > data.length * 0.97) return { algo: 'none', out: data };
   return { algo, out };

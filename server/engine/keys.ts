@@ -48,8 +48,12 @@ export function loadPreviousMasterKeys(source: Config['master_key_source']): Buf
   return keys;
 }
 
+/** Hints already logged by this process (a key file in data_dir): once, not at every open. */
+const hinted = new Set<string>();
+
 export function loadMasterKey(source: Config['master_key_source'], log: (msg: string) => void): Buffer {
   if (source.kind === 'env') return parseKeyText(source.value);
+  if (source.hint && !hinted.has(source.hint) && hinted.add(source.hint)) log(`NOTE: ${source.hint}`);
   if (existsSync(source.path)) {
     const hex = readFileSync(source.path, 'utf8').trim();
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
@@ -57,13 +61,18 @@ export function loadMasterKey(source: Config['master_key_source'], log: (msg: st
     }
     return Buffer.from(hex, 'hex');
   }
-  mkdirSync(path.dirname(source.path), { recursive: true });
+  // The key's folder is private (0700) when this creates it; an existing folder is the admin's choice.
+  const dir = path.dirname(source.path);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
   const key = randomBytes(32);
   writeFileSync(source.path, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(source.path, 0o600);
   log(
-    `WARNING: generated a new master key at ${source.path}. Every backup is encrypted under it: copy it somewhere safe ` +
-      `(a password manager or a vault). Without it no backup can ever be restored. Set PLEXICHAT_ENCRYPTION_KEY to manage it yourself.`,
+    `WARNING: generated a new master key at ${source.path} (key_file; apart from the data). Every backup is encrypted under it: copy it somewhere safe ` +
+      `(a password manager or a vault). Without it no backup can ever be restored. Set key_file (PLEXICHAT_KEY_FILE) to keep it elsewhere, or PLEXICHAT_ENCRYPTION_KEY to manage it yourself.`,
   );
   return key;
 }

@@ -69,6 +69,7 @@ export async function recreateLostShards(ctx: EngineContext, row: BackupRow, rea
         cipher,
         compression: ctx.config.enable_compression ? ctx.config.compression_algorithm : 'none',
         level: ctx.config.compression_level,
+        byClass: ctx.config.compression_config,
       });
       const meta = { checksum: enc.checksum, keyId: rec.keyId, compression: enc.compression, storedSize: enc.stored.length };
       out.push({ shard_id: rec.id, from: 'source', locations: await store(ctx, row, rec, enc.stored, meta) });

@@ -43,6 +43,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     cipher: s.cipher,
     compression: ctx.config.enable_compression ? ctx.config.compression_algorithm : 'none',
     level: ctx.config.compression_level,
+    byClass: ctx.config.compression_config,
   });
   const placed = await putReplicas(ctx, shardKey(id), enc.stored, s.backupId);
   return {

@@ -84,9 +84,11 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
       } catch (err) {
         log(`worker tick failed: ${(err as Error).message}`);
       }
+      // The abort listener goes when the pause ends: one left per tick would pile up for ever.
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, opts.tickMs ?? 5000);
-        stopper.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        const wake = () => (clearTimeout(t), resolve());
+        const t = setTimeout(() => (stopper.signal.removeEventListener('abort', wake), resolve()), opts.tickMs ?? 5000);
+        stopper.signal.addEventListener('abort', wake, { once: true });
       });
     }
     await monitor?.stop();

@@ -44,7 +44,7 @@ describe('master key rotation with a generated key file', () => {
   beforeAll(async () => {
     t = await makeEnv('embedded');
     envs.push(t);
-    env = without(t.env, 'PLEXICHAT_ENCRYPTION_KEY'); // the key lives in <data_dir>/master.key
+    env = without(t.env, 'PLEXICHAT_ENCRYPTION_KEY'); // the key lives in key_file (PLEXICHAT_KEY_FILE)
     src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 3, smallFiles: 60, bigFiles: [1024 * 1024] });
     const e = await open(env);
@@ -53,7 +53,7 @@ describe('master key rotation with a generated key file', () => {
     await LocationStore.forInstallation(e).add({ name: 's3-off', type: 's3', enabled: false, region: 'x', bucket_name: 'b-k', endpoint: 'http://127.0.0.1:9', force_path_style: true, access_key_id: 'AKIAROTATE', secret_access_key: 'rotate-me-secret' });
     await new AlertService(e.catalog.db, e.config).updateSettings({ email: { enabled: true, recipients: ['ops@x.io'], password: 'smtp-secret-rot' } }, 'admin@x.io');
     await e.close();
-    oldKey = (await readFile(path.join(t.config.data_dir, 'master.key'), 'utf8')).trim();
+    oldKey = (await readFile(t.env.PLEXICHAT_KEY_FILE!, 'utf8')).trim();
   });
 
   it('re-wraps every key and secret under a new key; backups of every level verify and restore', async () => {
@@ -61,11 +61,11 @@ describe('master key rotation with a generated key file', () => {
     const holder = await open(env); // a long-running process (a console) opened before the rotation
     const r = await runCli(['keys', 'rotate', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
-    const newKey = (await readFile(path.join(t.config.data_dir, 'master.key'), 'utf8')).trim();
+    const newKey = (await readFile(t.env.PLEXICHAT_KEY_FILE!, 'utf8')).trim();
     const newId = keyFingerprint(Buffer.from(newKey, 'hex'));
     expect(newId).not.toBe(oldId);
     expect(r.json).toMatchObject({ master_key: newId, previous_keys: [oldId], complete: true, data_keys: { rewrapped: 4, hsm: 0 }, repository_config: { failed: [] }, key_objects: { failed: [] } });
-    await expect(readFile(path.join(t.config.data_dir, 'master.key.previous'))).rejects.toThrow(); // dropped once complete
+    await expect(readFile(`${t.env.PLEXICHAT_KEY_FILE!}.previous`)).rejects.toThrow(); // dropped once complete
 
     // Storage holds nothing wrapped by the old key: key objects and every config.json.
     expect((await keyObjects(t.config.storage_root)).every((k) => k.kekId === newId)).toBe(true);
@@ -120,10 +120,10 @@ describe('master key rotation with a generated key file', () => {
 
   it('resumes a rotation interrupted after the key swap', async () => {
     // As if a run died right after writing the new key file: master.key is new, master.key.previous holds the old one.
-    const current = (await readFile(path.join(t.config.data_dir, 'master.key'), 'utf8')).trim();
+    const current = (await readFile(t.env.PLEXICHAT_KEY_FILE!, 'utf8')).trim();
     const next = 'ab'.repeat(32);
-    await writeFile(path.join(t.config.data_dir, 'master.key.previous'), `${current}\n`, { mode: 0o600 });
-    await writeFile(path.join(t.config.data_dir, 'master.key'), `${next}\n`, { mode: 0o600 });
+    await writeFile(`${t.env.PLEXICHAT_KEY_FILE!}.previous`, `${current}\n`, { mode: 0o600 });
+    await writeFile(t.env.PLEXICHAT_KEY_FILE!, `${next}\n`, { mode: 0o600 });
     const r = await runCli(['keys', 'rotate'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Resumed an unfinished rotation[\s\S]*Rotation complete/);

@@ -53,6 +53,8 @@ export async function makeEnv(mode: CatalogMode, settings: Record<string, unknow
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     PLEXICHAT_DATA_DIR: path.join(dir, 'data'),
+    // Where a test that drops PLEXICHAT_ENCRYPTION_KEY gets its key file (never the machine's /etc/plexichat or ~/.config).
+    PLEXICHAT_KEY_FILE: path.join(dir, 'keys', 'master.key'),
     PLEXICHAT_CONFIG: cfgFile,
     PLEXICHAT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     PLEXICHAT_CATALOG_IDLE_MS: '5000',

@@ -13,11 +13,13 @@ const file = (doc: unknown) => {
 
 describe('configuration', () => {
   it('has working defaults: 1 MiB shards, factor 2 over two local locations', () => {
-    const c = loadConfig({}, dir);
+    // Not relative to the folder it runs from: the per-user (or, as root, per-machine) place, the key apart.
+    const c = loadConfig({ HOME: dir, XDG_DATA_HOME: path.join(dir, 'xdg-data'), XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), PLEXICHAT_APP_ROOT: dir }, dir);
     expect(c).toMatchObject({ shard_size: 1048576, replication_factor: 2, retention_days: 90, default_security_level: 'standard', enable_encryption: true });
     expect(c.storage_locations.map((l) => l.name)).toEqual(['local-a', 'local-b']);
-    expect(c.data_dir).toBe(path.join(dir, '.plexichat'));
-    expect(c.master_key_source).toEqual({ kind: 'file', path: path.join(dir, '.plexichat', 'master.key'), previous: [] });
+    const root = process.getuid?.() === 0;
+    expect(c.data_dir).toBe(root ? '/var/lib/plexichat' : path.join(dir, 'xdg-data', 'plexichat'));
+    expect(c.master_key_source).toEqual({ kind: 'file', path: root ? '/etc/plexichat/master.key' : path.join(dir, 'xdg-config', 'plexichat', 'master.key'), previous: [] });
   });
 
   it('layers defaults < config file < environment', () => {
