@@ -39,9 +39,23 @@ try {
 // The console reads the configuration again: give it the data_dir found here, so both agree.
 env.PLEXICHAT_DATA_DIR = config.data_dir;
 const log = new LogFile(path.join(config.data_dir, 'logs', 'plexichat.log'));
+/**
+ * What goes to the log file: whole lines, with the generated first admin password (shown once, on the
+ * terminal, by server/auth/bootstrap.ts) masked, so the file never holds a secret.
+ */
+function logLines() {
+  let rest = '';
+  return (chunk) => {
+    const text = rest + chunk.toString();
+    const end = text.lastIndexOf('\n') + 1;
+    rest = text.slice(end);
+    if (end) log.write(text.slice(0, end).replace(/(Created the first admin: email \S+, password )\S+/g, '$1•••• (shown on the terminal only)'));
+  };
+}
+const toLog = logLines();
 const say = (line, stream = process.stdout) => {
   stream.write(`${line}\n`);
-  log.write(`${line}\n`);
+  toLog(`${line}\n`);
 };
 say(`[start] ${new Date().toISOString()} data_dir ${config.data_dir}; log ${log.file}`);
 const keySource = config.master_key_source;
@@ -86,8 +100,9 @@ function buildIsStale() {
 function run(args, script = nextBin) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['inherit', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => (process.stdout.write(d), log.write(d)));
-    child.stderr.on('data', (d) => (process.stderr.write(d), log.write(d)));
+    const [out, err] = [logLines(), logLines()];
+    child.stdout.on('data', (d) => (process.stdout.write(d), out(d)));
+    child.stderr.on('data', (d) => (process.stderr.write(d), err(d)));
     const forward = (sig) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);

@@ -286,7 +286,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cfg.storage_locations = ['local-a', 'local-b'].map((name, i) => ({
       name,
       type: 'local' as const,
-      path: path.join(cfg.storage_root, name),
+      path: path.join(/*turbopackIgnore: true*/ cfg.storage_root, name),
       priority: 10 + i,
       region: 'local',
       enabled: true,

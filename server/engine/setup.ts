@@ -3,6 +3,7 @@
  * catalog and every location's config.json. An empty catalog adopts the identity found in storage, so
  * a lost database can be rebuilt; a new location gets the config written on first use.
  */
+import { locationProblem } from './location-allowed';
 import { eq, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
@@ -49,7 +50,12 @@ export async function openLocations(
   const all: Location[] = [];
   // BackupEngine.open has already loaded (or created) the master key; passing it saves a second derivation.
   const key = master ?? loadMasterKey(config.master_key_source, log);
-  const configs = mergeLocations(config.storage_locations, await storedLocations(db, key, previousKeys ?? loadPreviousMasterKeys(config.master_key_source), log), log);
+  const stored = (await storedLocations(db, key, previousKeys ?? loadPreviousMasterKeys(config.master_key_source), log)).filter((loc) => {
+    const problem = locationProblem(config, loc);
+    if (problem) log(`not used: ${problem}`);
+    return !problem;
+  });
+  const configs = mergeLocations(config.storage_locations, stored, log);
   for (const cfg of configs) {
     const same = previous?.get(cfg.name);
     if (same && JSON.stringify(same.config) === JSON.stringify(cfg)) {

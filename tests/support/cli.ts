@@ -11,9 +11,10 @@ export interface CliResult {
   json: unknown;
 }
 
-export function runCli(args: string[], env: Record<string, string | undefined>, opts: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+/** cwd: the folder it runs in (default this one); uid/gid: run as that user (needs root). */
+export function runCli(args: string[], env: Record<string, string | undefined>, opts: { onSpawn?: (pid: number) => void; cwd?: string; uid?: number; gid?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, uid: opts.uid, gid: opts.gid });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -13,6 +13,7 @@ import { loadConfig } from '../../server/config';
 import { azureLocationKeys, gcsLocationKeys, s3LocationKeys } from '../../server/config-cloud';
 import { Chunker } from '../../server/engine/chunker';
 import { chooseCompression, compressAdaptive } from '../../server/engine/compression';
+import { locationProblem } from '../../server/engine/location-allowed';
 import { defaultDataDir, defaultKeyDir, defaultKeyFile } from '../../server/install-paths';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pxinst-'));
@@ -86,6 +87,16 @@ describe('key_file is refused where it would travel with the data', () => {
     expect(() => loadConfig({ PLEXICHAT_DATA_DIR: data, PLEXICHAT_KEY_FILE: path.join(data, 'storage', 'm.key') }, dir)).toThrow(/is inside data_dir .*Put the key file elsewhere/);
     expect(() => loadConfig({ PLEXICHAT_DATA_DIR: data, PLEXICHAT_BACKUP_ROOT: path.join(dir, 'vault'), PLEXICHAT_KEY_FILE: path.join(dir, 'vault', 'local-a', 'm.key') }, dir)).toThrow(/is inside storage_root/);
     expect(loadConfig({ PLEXICHAT_DATA_DIR: data, PLEXICHAT_KEY_FILE: path.join(dir, 'keys', 'm.key') }, dir).master_key_source).toMatchObject({ path: path.join(dir, 'keys', 'm.key') });
+  });
+});
+
+describe('locations added in the console', () => {
+  it('may not hold the key file, nor be cloud locations while enable_cloud_storage is false', () => {
+    const config = { enable_cloud_storage: false, master_key_source: { kind: 'file' as const, path: '/srv/keys/master.key' } };
+    expect(locationProblem(config, { name: 'k', type: 'local', path: '/srv' })).toMatch(/at \/srv would hold the master key file \/srv\/keys\/master.key/);
+    expect(locationProblem(config, { name: 'ok', type: 'local', path: '/srv/backups' })).toBeNull();
+    expect(locationProblem(config, { name: 'b', type: 's3' })).toMatch(/enable_cloud_storage is false/);
+    expect(locationProblem({ ...config, enable_cloud_storage: true }, { name: 'b', type: 's3' })).toBeNull();
   });
 });
 

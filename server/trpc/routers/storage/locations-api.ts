@@ -3,6 +3,7 @@
  * implementation works on the running engine (its config, catalog and master key source). Services may
  * provide their own `locations` (tests do); otherwise it is derived from the engine.
  */
+import { assertLocationAllowed } from '../../../engine/location-allowed';
 import type { Config, StorageLocationConfig } from '../../../config';
 import { maskSecrets } from '../../../config-cloud';
 import type { Db } from '../../../../db/client';
@@ -71,6 +72,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
       return [...engine.config.storage_locations.map((l) => listing(l, 'config', isActive(l.name))), ...stored.map((l) => listing(l, 'console', isActive(l.name)))];
     },
     async add(input, actor) {
+      assertLocationAllowed(engine.config, validateLocation(input));
       const loc = await (await storeOf(engine)).add(input, fileNames());
       await engine.audit({ actor, action: 'storage.addLocation', target: loc.name, details: { type: loc.type } });
       await applyNow();
@@ -78,6 +80,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
     },
     async update(name, patch, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; change it there.`);
+      if (typeof patch.path === 'string') assertLocationAllowed(engine.config, { name, type: 'local', path: patch.path });
       const loc = await (await storeOf(engine)).update(name, patch);
       await engine.audit({ actor, action: 'storage.updateLocation', target: name, details: { keys: Object.keys(patch).sort() } });
       await applyNow();
