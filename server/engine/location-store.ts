@@ -5,6 +5,7 @@
  * the config file wins on a name clash. A running engine applies changes when it refreshes (location-reload.ts).
  */
 import { asc, eq } from 'drizzle-orm';
+import path from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { storageLocations } from '../../db/schema';
@@ -56,6 +57,9 @@ export function validateLocation(input: LocationInput): StorageLocationConfig {
   const { max_size_gb, ...rest } = r.data;
   const loc: StorageLocationConfig = { ...rest, ...(max_size_gb ? { max_size_gb } : {}) };
   if (loc.type === 'local' && !loc.path) throw new EngineError('INVALID', `Invalid storage location: path is required for a local location`);
+  if (loc.type === 'local' && !path.isAbsolute(loc.path!)) {
+    throw new EngineError('INVALID', `Invalid storage location: path "${loc.path}" is relative; give an absolute path such as /srv/plexichat-backups (a relative one would depend on the server's working directory).`);
+  }
   const issues = cloudLocationIssues(loc);
   if (issues.length) throw new EngineError('INVALID', `Invalid storage location: ${issues.join('; ')}`);
   return loc;

@@ -15,6 +15,11 @@ export interface StorageUsage {
   objects: number;
 }
 
+export interface StorageSpace {
+  freeBytes: number;
+  totalBytes: number;
+}
+
 export interface StorageBackend {
   /** The location's configured name (unique). */
   readonly name: string;
@@ -37,6 +42,11 @@ export interface StorageBackend {
   delete(key: string): Promise<void>;
   /** Bytes and objects held under this location. */
   usage(): Promise<StorageUsage>;
+  /**
+   * Free and total bytes where the store has a fixed size: the file system of a local location (statfs).
+   * Absent for S3, Azure Blob and GCS: none of them reports a quota or free space through its API.
+   */
+  space?(): Promise<StorageSpace>;
   /** A cheap round trip proving the location answers (used by health checks). */
   ping(): Promise<void>;
   /** Releases sockets/handles. */

@@ -1,9 +1,10 @@
 import type { OutboundPolicyConfig, StorageLocationConfig } from '../../config';
 import type { StorageBackend } from './backend';
 import { LocalBackend } from './local';
+import { withRetries } from './retrying';
 
 export interface BackendOptions {
-  /** Per-call timeout for cloud requests. */
+  /** Per-call timeout for every storage call (local ones too). */
   timeoutMs: number;
   /** Attempts after the first for transient failures. */
   retries: number;
@@ -18,7 +19,9 @@ export interface BackendOptions {
 export async function createBackend(loc: StorageLocationConfig, opts: BackendOptions): Promise<StorageBackend> {
   switch (loc.type) {
     case 'local':
-      return new LocalBackend(loc.name, loc.path!);
+      // Local calls get the same time limit as cloud ones (a hung NFS mount or a pseudo file system must not
+      // hang a backup or the console's "Test"); no retries: a local failure rarely heals in seconds.
+      return withRetries(new LocalBackend(loc.name, loc.path!), { ...opts, retries: 0 });
     case 's3': {
       const { createS3Backend } = await import('./s3');
       return createS3Backend(loc, opts);

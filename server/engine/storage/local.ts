@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 
@@ -48,8 +48,47 @@ export class LocalBackend implements StorageBackend {
     private readonly fs: LocalFs = NODE_FS,
   ) {}
 
+  /**
+   * Creates the root (one level at a time) and its temp directory. Not `mkdir -p`: Node's recursive mkdir
+   * never returns on some pseudo file systems (a path under /proc spins a thread-pool thread for good),
+   * while a plain mkdir there fails at once.
+   */
   async init(): Promise<void> {
-    await mkdir(path.join(this.root, TMP_DIR), { recursive: true });
+    try {
+      const missing: string[] = [];
+      for (let d = this.root; ; d = path.dirname(d)) {
+        const st = await stat(d).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null;
+          throw err;
+        });
+        if (st) {
+          if (!st.isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
+          break;
+        }
+        missing.push(d);
+        if (path.dirname(d) === d) break;
+      }
+      for (const d of [...missing.reverse(), path.join(this.root, TMP_DIR)]) {
+        await mkdir(d).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw this.wrap(err, undefined, `create ${this.root}`);
+      throw new StorageError('permanent', this.name, `cannot create ${this.root}: ${code ?? (err as Error).message}; choose a writable directory on a real file system (not under /proc or /sys)`, { cause: err });
+    }
+  }
+
+  /** Free and total bytes of the file system holding the location (statfs), for usage % and placement. */
+  async space(): Promise<{ freeBytes: number; totalBytes: number }> {
+    try {
+      const s = await statfs(this.root);
+      // bavail: what an unprivileged writer may still use (the root-reserved blocks excluded).
+      return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    } catch (err) {
+      throw this.wrap(err, undefined, 'read the free space of');
+    }
   }
 
   private pathOf(key: string): string {

@@ -4,7 +4,7 @@
  * retry and per-location counters for metrics. Also the one place SDK/HTTP errors are classified into
  * StorageError kinds, so every cloud backend reports failures the same way.
  */
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageErrorKind, type StorageUsage, sumListing } from './backend';
+import { StorageError, type ObjectInfo, type StorageBackend, type StorageErrorKind, type StorageSpace, type StorageUsage, sumListing } from './backend';
 
 export interface RetryOptions {
   /** Attempts after the first. */
@@ -98,6 +98,10 @@ export class RetryingBackend implements StorageBackend {
   }
   ping(): Promise<void> {
     return this.run('ping', undefined, () => this.inner.ping());
+  }
+  get space(): (() => Promise<StorageSpace>) | undefined {
+    const inner = this.inner;
+    return inner.space ? () => this.run('read the free space', undefined, () => inner.space!()) : undefined;
   }
   close(): Promise<void> {
     return this.inner.close();
