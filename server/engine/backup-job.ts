@@ -12,6 +12,7 @@ import { type BackupInput, writeBackupData } from './backup';
 import { findBase, loadBaseIndex } from './base-index';
 import { waitForSlot } from './backup-queue';
 import { auditKeyUse } from './key-audit';
+import { refreshSpace } from './location-space';
 import { type BackupRow, getBackupRow, toMetadata } from './catalog';
 import { encodeObject } from './codec';
 import type { EngineContext } from './context';
@@ -121,6 +122,7 @@ async function prepareRunning(
         .where(eq(backups.id, id));
     });
     await auditKeyUse(ctx.db, { actor, keyId: wrapped.id, purpose: 'backup', backupId: id, securityLevel: level });
+    await refreshSpace(ctx); // placement skips a file system without room for a shard
     return { baseRow, dk: { id: wrapped.id, key: cipher === 'none' ? null : key, cipher } };
   } catch (err) {
     progress.phase = 'failed';

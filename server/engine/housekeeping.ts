@@ -9,6 +9,7 @@ import { getBackupRow } from './catalog';
 import type { EngineContext } from './context';
 import { EngineError, notFound } from './errors';
 import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
+import { refreshSpace, spaceFigures } from './location-space';
 import { locationWhere } from './location-where';
 import { keyKey, snapshotKey } from './repository';
 import type { LocationHealth, LocationUsage } from './types';
@@ -106,10 +107,10 @@ export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage
     SELECT r.location, count(DISTINCT bs.backup_id) AS n
     FROM shard_replicas r JOIN backup_shards bs ON bs.shard_id = r.shard_id GROUP BY r.location`);
   const backupsAt = new Map(held.rows.map((r) => [r.location, Number(r.n)]));
+  await refreshSpace(ctx);
   return ctx.locations.all.map((l) => {
     const u = by.get(l.name);
     const used = Number(u?.bytes ?? 0);
-    const cap = ctx.locations.capacity(l);
     return {
       name: l.name,
       type: l.config.type,
@@ -119,8 +120,7 @@ export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage
       backups: backupsAt.get(l.name) ?? 0,
       used_bytes: used,
       objects: Number(u?.objects ?? 0),
-      capacity_bytes: cap,
-      usage_percentage: cap ? Math.round((used / cap) * 10000) / 100 : null,
+      ...spaceFigures(l, used),
       healthy: ctx.locations.healthy(l),
     };
   });

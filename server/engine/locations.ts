@@ -1,10 +1,11 @@
 /**
  * The storage locations of an installation and the placement policy: each shard goes to
  * `replication_factor` distinct locations, by priority (lower value first), skipping locations that are
- * disabled, full (max_size_gb) or failing, and spreading replicas across regions when it can.
+ * disabled, full (max_size_gb, or a file system without the room: statfs, see location-space.ts) or failing,
+ * and spreading replicas across regions when it can.
  */
 import type { StorageLocationConfig } from '../config';
-import type { StorageBackend } from './storage/backend';
+import type { StorageBackend, StorageSpace } from './storage/backend';
 
 export interface Location {
   name: string;
@@ -15,6 +16,11 @@ export interface Location {
   failures: number;
   lastError: string | null;
   unhealthyUntil: number;
+  /**
+   * Free and total bytes of the store (a local location's file system), as last read; absent where the
+   * provider reports none (S3, Azure Blob, GCS). Writes made since the reading are taken off `freeBytes`.
+   */
+  space?: (StorageSpace & { checkedAt: number }) | null;
   /** Operations and errors seen since start, for the error rate. */
   ops: number;
   errors: number;
@@ -49,6 +55,15 @@ export class LocationSet {
     return l.config.max_size_gb ? l.config.max_size_gb * 1024 ** 3 : null;
   }
 
+  /** Bytes that may still be written: the least of what max_size_gb leaves and the file system's free space; null = no known limit. */
+  room(l: Location): number | null {
+    const cap = this.capacity(l);
+    const byCap = cap === null ? null : cap - l.usedBytes;
+    const byDisk = l.space ? l.space.freeBytes : null;
+    if (byCap === null) return byDisk;
+    return byDisk === null ? byCap : Math.min(byCap, byDisk);
+  }
+
   healthy(l: Location): boolean {
     return l.unhealthyUntil <= this.now();
   }
@@ -59,8 +74,8 @@ export class LocationSet {
    */
   candidates(size: number, exclude: Set<string> = new Set()): Location[] {
     const fits = (l: Location) => {
-      const cap = this.capacity(l);
-      return cap === null || l.usedBytes + size <= cap;
+      const room = this.room(l);
+      return room === null || size <= room;
     };
     const pool = this.enabled()
       .filter((l) => !exclude.has(l.name) && fits(l))
@@ -79,6 +94,7 @@ export class LocationSet {
   recordSuccess(l: Location, bytesAdded = 0): void {
     l.ops++;
     l.usedBytes += bytesAdded;
+    if (l.space && bytesAdded > 0) l.space.freeBytes = Math.max(0, l.space.freeBytes - bytesAdded);
     l.failures = 0;
     l.unhealthyUntil = 0;
   }

@@ -7,6 +7,7 @@
 import { sql } from 'drizzle-orm';
 import { shardRecordsByIds } from './catalog';
 import type { EngineContext } from './context';
+import { refreshSpace } from './location-space';
 import type { Location } from './locations';
 import { shardKey } from './repository';
 import { fetchShard, putReplicas } from './shard-store';
@@ -22,6 +23,7 @@ export interface OptimizeReport {
 
 export async function optimizeStorage(ctx: EngineContext, dryRun: boolean): Promise<OptimizeReport> {
   const report: OptimizeReport = { shards_checked: 0, copies_added: 0, copies_removed: 0, moves: [], problems: [], dry_run: dryRun };
+  await refreshSpace(ctx);
   const R = ctx.config.replication_factor;
   const usable = (name: string) => {
     const l = ctx.locations.get(name);

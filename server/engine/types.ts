@@ -178,7 +178,13 @@ export interface LocationUsage {
   backups: number;
   used_bytes: number;
   objects: number;
+  /** max_size_gb when set, else the file system's size (local locations), else null (a cloud bucket: no quota is reported). */
   capacity_bytes: number | null;
+  capacity_source: 'max_size_gb' | 'file_system' | null;
+  /** Free and total bytes of the file system holding a local location (statfs); null for cloud locations. */
+  free_bytes: number | null;
+  total_bytes: number | null;
+  /** With max_size_gb: this installation's bytes against it; else how full the location's file system is; null when neither is known. */
   usage_percentage: number | null;
   healthy: boolean;
 }

@@ -31,7 +31,7 @@ const restoreJob: RestoreJobView = {
 };
 const user: PublicUser = { id: 'u1', email: 'v@x.io', name: null, role: 'viewer', disabled: false, lockedUntil: null, createdAt: now, lastLoginAt: null };
 
-const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false } as const;
+const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false, free_bytes: null, total_bytes: null } as const;
 const locations: LocationsApi = {
   list: async () => [location],
   add: async () => location,
@@ -81,7 +81,7 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     deleteBackup: async () => true,
     getShardMap: async () => [{ shard_id: 's1', kind: 'data', plain_size: 10, stored_size: 8, compression: 'zstd', replicas: [{ location: 'a', state: 'ok' }] }],
     getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }) as unknown as BackupStatistics,
-    getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', where: '/srv/a', priority: 10, backups: 1, used_bytes: 8, objects: 1, capacity_bytes: null, usage_percentage: null, healthy: true }],
+    getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', where: '/srv/a', priority: 10, backups: 1, used_bytes: 8, objects: 1, capacity_bytes: null, capacity_source: null, free_bytes: null, total_bytes: null, usage_percentage: null, healthy: true }],
     getStorageHealth: async () => [{ name: 'a', type: 'local', reachable: true, latency_ms: 1, error_rate: 0, last_error: null, checked_at: now }],
     listBackupFiles: async () => ({ entries: [{ path: 'a.txt', type: 'file', size: 1, mtime: now, mode: 0o644 }], total: 1 }),
     readBackupFile: async () => ({ entry: { path: 'a.txt', type: 'file', size: 1, mtime: now, mode: 0o644 }, bytes: (async function* () {})() }),

@@ -9,7 +9,8 @@ import { maskSecrets } from '../../../config-cloud';
 import type { Db } from '../../../../db/client';
 import { EngineError } from '../../../engine/errors';
 import { type LocationInput, LocationStore, validateLocation } from '../../../engine/location-store';
-import type { LocationSet } from '../../../engine/locations';
+import { refreshSpace } from '../../../engine/location-space';
+import type { Location, LocationSet } from '../../../engine/locations';
 import { type ProbeResult, probeLocation } from '../../../engine/storage/probe';
 import { resetStorageRetryStats } from '../../../engine/storage/retrying';
 import type { EngineApi, Services } from '../../services/types';
@@ -27,6 +28,12 @@ export interface LocationListing {
   settings: Record<string, unknown>;
   /** Opened by the running engine (false only if opening it failed; the server log says why). */
   active: boolean;
+  /**
+   * Free and total bytes of the file system holding a local location (statfs, read within the last 30 s);
+   * null for cloud locations (S3, Azure Blob and GCS report no quota) and for a location not open or unreadable.
+   */
+  free_bytes: number | null;
+  total_bytes: number | null;
 }
 
 export interface LocationsApi {
@@ -49,9 +56,22 @@ interface Installation {
 
 const OWN_KEYS = new Set(['name', 'type', 'priority', 'region', 'max_size_gb', 'enabled']);
 
-function listing(loc: StorageLocationConfig, source: LocationListing['source'], active: boolean): LocationListing {
+function listing(loc: StorageLocationConfig, source: LocationListing['source'], open: Location | undefined): LocationListing {
   const settings = Object.fromEntries(Object.entries(maskSecrets(loc)).filter(([k]) => !OWN_KEYS.has(k)));
-  return { name: loc.name, type: loc.type, source, priority: loc.priority, region: loc.region, max_size_gb: loc.max_size_gb ?? null, enabled: loc.enabled, settings, active };
+  const space = open?.space ?? null;
+  return {
+    name: loc.name,
+    type: loc.type,
+    source,
+    priority: loc.priority,
+    region: loc.region,
+    max_size_gb: loc.max_size_gb ?? null,
+    enabled: loc.enabled,
+    settings,
+    active: open !== undefined,
+    free_bytes: space ? space.freeBytes : null,
+    total_bytes: space ? space.totalBytes : null,
+  };
 }
 
 /** A store over the engine's master keys (current first), so credentials follow a key rotation at once. */
@@ -62,21 +82,23 @@ async function storeOf(engine: Installation): Promise<LocationStore> {
 
 export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation): LocationsApi {
   const fileNames = () => engine.config.storage_locations.map((l) => l.name);
-  const isActive = (name: string) => engine.locations.get(name) !== undefined;
+  const opened = (name: string) => engine.locations.get(name);
+  const isActive = (name: string) => opened(name) !== undefined;
   // Saved is saved: a location that cannot be opened yet is logged by the reload and retried on the next change.
   const applyNow = () => engine.refreshLocations().catch(() => undefined);
   const probeOpts = { timeoutMs: engine.config.storage_timeout_seconds * 1000, retries: 0, backoffMs: 0, outbound: engine.config.outbound };
   return {
     async list() {
       const stored = (await (await storeOf(engine)).configs()).filter((l) => !fileNames().includes(l.name));
-      return [...engine.config.storage_locations.map((l) => listing(l, 'config', isActive(l.name))), ...stored.map((l) => listing(l, 'console', isActive(l.name)))];
+      await refreshSpace({ locations: engine.locations, log: () => undefined });
+      return [...engine.config.storage_locations.map((l) => listing(l, 'config', opened(l.name))), ...stored.map((l) => listing(l, 'console', opened(l.name)))];
     },
     async add(input, actor) {
       assertLocationAllowed(engine.config, validateLocation(input));
       const loc = await (await storeOf(engine)).add(input, fileNames());
       await engine.audit({ actor, action: 'storage.addLocation', target: loc.name, details: { type: loc.type } });
       await applyNow();
-      return listing(loc, 'console', isActive(loc.name));
+      return listing(loc, 'console', opened(loc.name));
     },
     async update(name, patch, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; change it there.`);
@@ -84,7 +106,7 @@ export function liveLocationsApi(engine: Pick<EngineApi, 'audit'> & Installation
       const loc = await (await storeOf(engine)).update(name, patch);
       await engine.audit({ actor, action: 'storage.updateLocation', target: name, details: { keys: Object.keys(patch).sort() } });
       await applyNow();
-      return listing(loc, 'console', isActive(name));
+      return listing(loc, 'console', opened(name));
     },
     async setEnabled(name, enabled, actor) {
       if (fileNames().includes(name)) throw new EngineError('CONFLICT', `Storage location "${name}" comes from the configuration file; set "enabled" there.`);
