@@ -125,6 +125,8 @@ const configSchema = z.object({
   alerts: z.record(z.string(), z.unknown()).default({}),
   alert_thresholds: z.record(z.string(), z.number()).default({}),
   hsm: hsmSchema.optional(),
+  /** HIGH/MAXIMUM second factor as a key file (outside data_dir and every storage location); or PLEXICHAT_HIGH_PASSPHRASE. */
+  high_key_file: z.string().min(1).optional(),
   /** Where operators may back up from through the console and API (admins: anywhere but the installation's own files). */
   allowed_backup_paths: z.array(absoluteDir).default([]),
   /** Where operators may restore to through the console and API. */
@@ -144,6 +146,8 @@ export type Config = z.infer<typeof configSchema> & {
   };
   /** Things the admin should know about where the installation is (e.g. an old data_dir in use); printed at start. */
   notices?: string[];
+  /** The second factor of HIGH and MAXIMUM (docs/security-levels.md): a passphrase from the environment, a key file, or none. */
+  second_factor_source?: { kind: 'env'; value: string } | { kind: 'file'; path: string } | null;
 };
 
 /** The environment as configuration sees it (kept loose so tests can pass a plain object). */
@@ -155,6 +159,7 @@ export { ConfigError };
 const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_DATA_DIR: ['data_dir', String],
   PLEXICHAT_KEY_FILE: ['key_file', String],
+  PLEXICHAT_HIGH_KEY_FILE: ['high_key_file', String],
   PLEXICHAT_BACKUP_ROOT: ['storage_root', String],
   DATABASE_URL: ['database_url', String],
   PLEXICHAT_SHARD_SIZE: ['shard_size', Number],
@@ -312,6 +317,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (keySource.kind === 'file' && !keySource.hint) checkKeyFilePlace(keySource.path, cfg, source.key_file ?? 'the default key_file');
   return {
     ...cfg,
+    second_factor_source: secondFactorSource(cfg, env, cwd, keySource.kind === 'file' ? keySource.path : null),
     master_key_source: {
       ...keySource,
       previous: (env.PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
@@ -378,6 +384,31 @@ function checkShardBounds(cfg: z.infer<typeof configSchema>, source: Record<stri
       `Invalid configuration: compression_config (per data type: ${COMPRESSION_CLASSES.join(', ')}) applies only with compression_algorithm "auto", but compression_algorithm is "${cfg.compression_algorithm}"${from('compression_algorithm')}; remove one of them.`,
     );
   }
+}
+
+/**
+ * HIGH/MAXIMUM's second factor: PLEXICHAT_HIGH_PASSPHRASE or high_key_file, not both. A key file inside
+ * data_dir or a storage location would sit beside what it protects: refused.
+ */
+function secondFactorSource(cfg: z.infer<typeof configSchema>, env: Env, cwd: string, masterKeyFile: string | null): Config['second_factor_source'] {
+  const pass = env.PLEXICHAT_HIGH_PASSPHRASE;
+  if (pass !== undefined && pass !== '' && cfg.high_key_file) throw new ConfigError('Invalid configuration: both PLEXICHAT_HIGH_PASSPHRASE and high_key_file are set; the HIGH/MAXIMUM second factor is one of them, not both.');
+  if (pass !== undefined && pass !== '') {
+    if (pass.length < 12) throw new ConfigError('Invalid configuration: PLEXICHAT_HIGH_PASSPHRASE must be at least 12 characters (a passphrase of several words).');
+    return { kind: 'env', value: pass };
+  }
+  if (!cfg.high_key_file) return null;
+  const file = path.resolve(cwd, cfg.high_key_file);
+  const inside = (dir: string) => {
+    const rel = path.relative(path.resolve(dir), file);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  const near = [cfg.data_dir, cfg.storage_root, ...cfg.storage_locations.filter((l) => l.type === 'local' && l.path).map((l) => l.path!)].find(inside);
+  if (near) throw new ConfigError(`Invalid configuration: high_key_file ${file} is inside ${near}, beside the data it protects; keep the HIGH/MAXIMUM key file elsewhere (another disk, a mounted secret, a vault agent's file).`);
+  if (masterKeyFile && (file === path.resolve(masterKeyFile) || path.dirname(file) === path.dirname(path.resolve(masterKeyFile)))) {
+    throw new ConfigError(`Invalid configuration: high_key_file ${file} is beside the master key file ${masterKeyFile}; the second factor must be kept apart from the master key (another disk, a mounted secret, a vault agent's file).`);
+  }
+  return { kind: 'file', path: file };
 }
 
 /** Settings the config file may hold that are not in the schema: the spec's block that becomes storage locations. */

@@ -5,7 +5,8 @@
  * operator sets the new key there and the old one in PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS, then runs rotate.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
@@ -21,13 +22,24 @@ interface Result {
   code?: number;
 }
 
-const USAGE = 'Usage: plexichat-backup keys status | rotate | escrow export --public-key FILE [--out FILE] | escrow open --in FILE --private-key FILE';
+const USAGE =
+  'Usage: plexichat-backup keys status | rotate | upgrade | escrow export --public-key FILE [--out FILE] | escrow open --in FILE --private-key FILE | quorum init --threshold K --holders N [--out-dir DIR] [--replace] | quorum status';
 
 function parse(args: string[]) {
   try {
     return parseArgs({
       args,
-      options: { json: { type: 'boolean', default: false }, 'public-key': { type: 'string' }, 'private-key': { type: 'string' }, out: { type: 'string' }, in: { type: 'string' } },
+      options: {
+        json: { type: 'boolean', default: false },
+        'public-key': { type: 'string' },
+        'private-key': { type: 'string' },
+        out: { type: 'string' },
+        in: { type: 'string' },
+        threshold: { type: 'string' },
+        holders: { type: 'string' },
+        'out-dir': { type: 'string' },
+        replace: { type: 'boolean', default: false },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -70,6 +82,7 @@ function rotationText(r: RotationReport, finish: string): string {
     `master key ${r.master_key}${r.previous_keys.length ? ` (replaced: ${r.previous_keys.join(', ')})` : ''}`,
     `data keys: ${r.data_keys.rewrapped} re-wrapped, ${r.data_keys.already_current} already current, ${r.data_keys.hsm} in the HSM`,
     `key objects rewritten: ${r.key_objects.rewritten}; repository config rewritten: ${r.repository_config.rewritten}; secrets re-sealed: ${r.secrets_resealed}`,
+    ...r.data_keys.failed.map((f) => `  FAILED data key ${f}`),
     ...r.key_objects.failed.map((f) => `  FAILED ${f}`),
     ...r.repository_config.failed.map((f) => `  FAILED config.json at ${f}`),
   ];
@@ -102,6 +115,19 @@ async function rotate(config: Config, open: () => Promise<BackupEngine>): Promis
   return { json: r, text: rotationText(r, 'Remove PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS from every process of this installation and restart them.'), code: r.complete ? EXIT.ok : EXIT.failure };
 }
 
+/**
+ * `keys upgrade`: re-wraps HIGH/MAXIMUM keys still in wrapping v1 (a KDF over the master key alone) in v2, with
+ * the second factor (and for MAXIMUM, sealed to the quorum) — a rotation run that keeps the current master key.
+ */
+async function upgrade(open: () => Promise<BackupEngine>): Promise<Result> {
+  const e = await open();
+  const s = await e.securityLevelStatus();
+  if (!s.second_factor) throw new UsageError('keys upgrade needs the HIGH/MAXIMUM second factor: set PLEXICHAT_HIGH_PASSPHRASE or high_key_file first (docs/security-levels.md).');
+  const r = await e.rotateKeys({ actor: 'cli' });
+  const note = s.quorum ? '' : '\nMAXIMUM keys stay in wrapping v1 until a quorum exists: run keys quorum init, then keys upgrade again.';
+  return { json: r, text: rotationText(r, 'Every HIGH key (and MAXIMUM key, with a quorum) is now in wrapping v2.') + note, code: r.complete ? EXIT.ok : EXIT.failure };
+}
+
 async function status(open: () => Promise<BackupEngine>): Promise<Result> {
   const doc = await (await open()).keyStatus();
   const text = [
@@ -132,11 +158,43 @@ async function escrow(args: string[], open: () => Promise<BackupEngine>): Promis
   throw new UsageError(USAGE);
 }
 
+/**
+ * `keys quorum init`: the MAXIMUM key-holder quorum. The shares are printed (or written one file per holder,
+ * mode 0600, with --out-dir) once: they are the only copies of the quorum's private key.
+ */
+async function quorum(args: string[], open: () => Promise<BackupEngine>): Promise<Result> {
+  const { values: v, positionals } = parse(args);
+  if (positionals[0] === 'status') {
+    const s = await (await open()).securityLevelStatus();
+    const text = [
+      `HIGH/MAXIMUM second factor: ${s.second_factor ?? 'NOT configured in this process (set PLEXICHAT_HIGH_PASSPHRASE or high_key_file)'}`,
+      s.quorum ? `MAXIMUM quorum ${s.quorum.id}: ${s.quorum.threshold} of ${s.quorum.holders} key holders, created ${s.quorum.created_at}` : 'no MAXIMUM quorum yet: plexichat-backup keys quorum init --threshold K --holders N',
+    ].join('\n');
+    return { json: s, text };
+  }
+  if (positionals[0] !== 'init') throw new UsageError(USAGE);
+  const k = Number(v.threshold);
+  const n = Number(v.holders);
+  if (!Number.isInteger(k) || !Number.isInteger(n)) throw new UsageError(`keys quorum init needs --threshold K and --holders N (whole numbers, 2 ≤ K ≤ N ≤ 9). ${USAGE}`);
+  const outDir = v['out-dir'] ? String(v['out-dir']) : null;
+  if (outDir && existsSync(outDir) && readdirSync(outDir).length) throw new UsageError(`--out-dir ${outDir} is not empty; give a new or empty directory (the share files must not mix with others).`);
+  const { record, shares } = await (await open()).initKeyQuorum(k, n, { replace: Boolean(v.replace), actor: 'cli' });
+  const head = `Quorum ${record.id}: any ${k} of these ${n} shares reassemble the key that opens MAXIMUM data. Give each holder ONE share and keep no copy together; they are not stored anywhere else. Losing more than ${n - k} makes MAXIMUM data unreadable.`;
+  if (outDir) {
+    mkdirSync(outDir, { recursive: true, mode: 0o700 });
+    shares.forEach((sh, i) => writeSecretFile(path.join(outDir, `share-${i + 1}-of-${n}.txt`), `${sh}\n`));
+    return { json: { quorum: record.id, threshold: k, holders: n, files: shares.map((_, i) => path.join(outDir, `share-${i + 1}-of-${n}.txt`)) }, text: `${head}\nWritten to ${outDir}/share-1-of-${n}.txt … share-${n}-of-${n}.txt (mode 0600): hand them out, then delete them here.` };
+  }
+  return { json: { quorum: record.id, threshold: k, holders: n, shares }, text: [head, ...shares.map((sh, i) => `holder ${i + 1}: ${sh}`)].join('\n') };
+}
+
 export async function runKeyCommand(cmd: string, args: string[], open: () => Promise<BackupEngine>, config: Config): Promise<Result | null> {
   if (cmd !== 'keys') return null;
   const [sub, ...rest] = args;
   if (sub === 'escrow') return escrow(rest, open);
+  if (sub === 'quorum') return quorum(rest, open);
   parse(rest);
+  if (sub === 'upgrade') return upgrade(open);
   if (sub === 'rotate') return rotate(config, open);
   if (sub === 'status') return status(open);
   throw new UsageError(USAGE);

@@ -4,7 +4,9 @@
  */
 import path from 'node:path';
 import { userInfo } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { withQuorumShares } from '../engine/quorum';
 import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
@@ -55,6 +57,13 @@ ${DRILL_HELP}
                               PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS first)
   keys escrow export --public-key PEM [--out FILE]   the master keys sealed to an escrow holder's RSA key
   keys escrow open --in FILE --private-key PEM        recover them (prints the keys)
+  keys quorum init --threshold K --holders N [--out-dir DIR]   the MAXIMUM key-holder quorum: prints (or writes) the
+                              N shares, the only copies of its private key; keys quorum status
+  keys upgrade                re-wrap HIGH/MAXIMUM keys of the old wrapping (v1) with the second factor (v2)
+
+Security levels HIGH and MAXIMUM need a second factor: PLEXICHAT_HIGH_PASSPHRASE, or high_key_file
+(PLEXICHAT_HIGH_KEY_FILE). Reading MAXIMUM data (restore, ls, verify --read-data, drill, recover-catalog) also needs
+K quorum shares for that run: --share LINE (repeat it) or --shares-file FILE. See docs/security-levels.md.
 
 Environment: PLEXICHAT_CONFIG (JSON config file), DATABASE_URL, PLEXICHAT_DATA_DIR, PLEXICHAT_ENCRYPTION_KEY, …
 (see README.md for the configuration reference).`;
@@ -122,12 +131,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     for (const notice of config.notices ?? []) process.stderr.write(`NOTE: ${notice}\n`);
-    const mayCreate = createsInstallation(cmd, rest);
+    // MAXIMUM quorum shares are accepted by every command and live only for this one run (never stored).
+    const { shares, args } = takeShares(rest);
+    const mayCreate = createsInstallation(cmd, args);
     const open = async () => {
       if (!engine && !mayCreate) assertInstallation(config, cmd);
       return (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
     };
-    const result = (await runKeyCommand(cmd, rest, open, config)) ?? (await runOpsCommand(cmd, rest, open)) ?? (await runDrillCommand(cmd, rest, open)) ?? (await runUserCommand(cmd, rest, open)) ?? (await run(cmd, rest, open));
+    const result = await withQuorumShares(shares, async () => (await runKeyCommand(cmd, args, open, config)) ?? (await runOpsCommand(cmd, args, open)) ?? (await runDrillCommand(cmd, args, open)) ?? (await runUserCommand(cmd, args, open)) ?? (await run(cmd, args, open)));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;
@@ -139,6 +150,25 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await engine?.close().catch(() => undefined);
   }
+}
+
+/** Pulls `--share LINE` (repeatable) and `--shares-file FILE` (one share per line) out of the arguments. */
+function takeShares(argv: string[]): { shares: string[]; args: string[] } {
+  const shares: string[] = [];
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith('--share') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag !== '--share' && flag !== '--shares-file') {
+      args.push(a);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (!value) throw new UsageError(`${flag} needs a value (a share line, or a file with one share per line).`);
+    if (flag === '--share') shares.push(value);
+    else shares.push(...readFileSync(value, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+  }
+  return { shares, args };
 }
 
 interface Result {

@@ -20,6 +20,9 @@ import { EngineError } from './errors';
 import { checkPayloadName } from './manifest';
 import { assertCurrentMaster, KEYS_SETTING, rotatedElsewhere } from './key-rotation';
 import { cipherFor } from './keys';
+import { operationQuorum } from './quorum';
+import { refreshQuorum } from './quorum-store';
+import { wrappedFromRow } from './setup';
 import { ProgressTracker } from './progress';
 import { keyKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
 import { putReplicas } from './shard-store';
@@ -43,7 +46,9 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
   const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
   if (payload) checkPayloadName(payload.name); // refused before any row exists: such a backup could never be restored
   const cipher = cipherFor(level, config.enable_encryption);
-  await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM)
+  if (level === 'maximum') await refreshQuorum(ctx); // `keys quorum init` may have run in another process
+  await ctx.keys.assertAvailable(level); // fails early for an unavailable level (e.g. government without an HSM, HIGH without its second factor)
+  if (level === 'high' || level === 'maximum') await checkFactorAgainstRepository(ctx, level);
   if (level === 'government' && cipher === 'none') throw new EngineError('INVALID', 'Security level GOVERNMENT requires encryption; set enable_encryption to true or choose another level.');
   await assertCurrentMaster(ctx);
 
@@ -107,7 +112,10 @@ async function prepareRunning(
   try {
     // Continuous backups are incremental against the last backup of the same sources.
     const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
-    const baseRow = sources && incremental ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
+    // An unattended MAXIMUM backup cannot read its base's manifest (that needs the quorum): it reads every file
+    // again, and deduplication still stores only new data.
+    const canReadBase = level !== 'maximum' || operationQuorum() !== undefined;
+    const baseRow = sources && incremental && canReadBase ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
     await assertCurrentMaster(ctx);
     const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
     await ctx.db.transaction(async (tx) => {
@@ -258,4 +266,13 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 /** New plaintext bytes of file data (manifest shards excluded), bounded by the data size. */
 function dataNewPlain(s: { newPlainBytes: number }, out: { originalSize: number }): number {
   return Math.min(s.newPlainBytes, out.originalSize);
+}
+
+/** A mistyped second factor is refused before anything is written under it: it must open the level's newest v2 key. */
+async function checkFactorAgainstRepository(ctx: EngineContext, level: 'high' | 'maximum'): Promise<void> {
+  const rows = await ctx.db.execute<{ id: string }>(sql`SELECT id FROM data_keys WHERE security_level = ${level} AND wrapped_key LIKE 'v2.%' AND kek_id = ${ctx.keys.masterId} ORDER BY created_at DESC LIMIT 1`);
+  const id = rows.rows[0]?.id;
+  if (!id) return;
+  const [row] = await ctx.db.select().from(dataKeys).where(eq(dataKeys.id, id));
+  if (row) await ctx.keys.checkSecondFactor(wrappedFromRow(row));
 }

@@ -16,6 +16,9 @@ import { EngineError, notFound } from './errors';
 import { type BackupFileEntry, listFiles, openFile } from './browse';
 import { Hsm } from './hsm';
 import { loadMasterKey, loadPreviousMasterKeys } from './keys';
+import { loadSecondFactor } from './second-factor';
+import { initQuorum, readQuorum, refreshQuorum } from './quorum-store';
+import type { QuorumRecord } from './quorum';
 import { type EscrowPackage, sealEscrow } from './escrow';
 import { auditKeyUse, type KeyUse } from './key-audit';
 import { type KeyStatus, keyStatus, type RotationReport, rotateKeys, syncMasterKeys } from './key-rotation';
@@ -97,7 +100,9 @@ export class BackupEngine {
       const locations = await openLocations(config, catalog.db, log, master);
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source), { encrypted: config.enable_encryption });
+      keys.setSecondFactor(loadSecondFactor(config.second_factor_source));
       const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: opts.now ?? (() => new Date()) };
+      await refreshQuorum(ctx).catch((err: unknown) => log(`MAXIMUM backups are unavailable: ${(err as Error).message}`));
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);
       await reapRestoreJobs(ctx.db, ctx.now());
@@ -445,6 +450,22 @@ export class BackupEngine {
     const pkg = sealEscrow(this.ctx.keys.allMasters, repoId, publicKeyPem, this.ctx.now());
     await this.audit({ actor: opts.actor ?? 'system', action: 'key.escrow', details: { master_keys: pkg.master_keys, recipient: pkg.recipient } });
     return pkg;
+  }
+
+  /**
+   * Creates the MAXIMUM key-holder quorum (k of n): returns the n shares, the only copies of its private key,
+   * to hand to the holders. Audited (never the shares).
+   */
+  async initKeyQuorum(threshold: number, holders: number, opts: { replace?: boolean; actor?: string } = {}): Promise<{ record: QuorumRecord; shares: string[] }> {
+    const r = await initQuorum(this.ctx, threshold, holders, { replace: opts.replace });
+    await this.audit({ actor: opts.actor ?? 'system', action: 'key.quorum_init', target: r.record.id, details: { threshold, holders, replaced: Boolean(opts.replace) } });
+    return r;
+  }
+
+  /** The MAXIMUM quorum's public record and whether this process has the HIGH/MAXIMUM second factor. */
+  async securityLevelStatus(): Promise<{ second_factor: string | null; quorum: Omit<QuorumRecord, 'mac' | 'public_key'> | null }> {
+    const q = await readQuorum(this.ctx);
+    return { second_factor: this.ctx.keys.secondFactorName, quorum: q ? { id: q.id, threshold: q.threshold, holders: q.holders, created_at: q.created_at } : null };
   }
 
   /**

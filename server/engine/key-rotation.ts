@@ -34,7 +34,8 @@ export interface KeysSetting {
 export interface RotationReport {
   master_key: string;
   previous_keys: string[];
-  data_keys: { rewrapped: number; already_current: number; hsm: number };
+  /** `failed`: keys that could not be re-wrapped (a HIGH/MAXIMUM key without the second factor), each with why. */
+  data_keys: { rewrapped: number; already_current: number; hsm: number; failed: string[] };
   key_objects: { rewritten: number; failed: string[] };
   repository_config: { rewritten: number; failed: string[] };
   secrets_resealed: number;
@@ -58,7 +59,7 @@ export async function rotateKeys(ctx: EngineContext): Promise<RotationReport> {
   const report: RotationReport = {
     master_key: keys.masterId,
     previous_keys: keys.previousIds,
-    data_keys: { rewrapped: 0, already_current: 0, hsm: 0 },
+    data_keys: { rewrapped: 0, already_current: 0, hsm: 0, failed: [] },
     key_objects: { rewritten: 0, failed: [] },
     repository_config: { rewritten: 0, failed: [] },
     secrets_resealed: 0,
@@ -95,9 +96,14 @@ export async function rotateKeys(ctx: EngineContext): Promise<RotationReport> {
     const w = wrappedFromRow(row);
     let next: WrappedKey = w;
     if (w.securityLevel === 'government') report.data_keys.hsm++;
-    else if (w.kekId === keys.masterId) report.data_keys.already_current++;
+    else if (keys.isCurrent(w)) report.data_keys.already_current++;
     else {
-      next = await keys.rewrap(w);
+      try {
+        next = await keys.rewrap(w); // also upgrades HIGH/MAXIMUM wrapping v1 to v2 when the second factor is configured
+      } catch (err) {
+        report.data_keys.failed.push(`${w.id} (${w.securityLevel}): ${(err as Error).message}`);
+        continue;
+      }
       // Only if nobody changed the row meanwhile (another rotation run): then it is theirs to finish.
       await ctx.db.update(dataKeys).set({ wrappedKey: next.wrapped, kekId: next.kekId }).where(sql`${dataKeys.id} = ${w.id} AND ${dataKeys.kekId} = ${w.kekId}`);
       report.data_keys.rewrapped++;
@@ -115,7 +121,7 @@ export async function rotateKeys(ctx: EngineContext): Promise<RotationReport> {
   const running = await ctx.db.execute<{ id: string }>(sql`SELECT id FROM backups WHERE status = 'running' ORDER BY id`);
   report.running_backups = running.rows.map((r) => r.id);
   const left = await ctx.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM data_keys WHERE security_level <> 'government' AND kek_id <> ${keys.masterId}`);
-  report.complete = !left.rows[0]?.n && !report.key_objects.failed.length && !report.repository_config.failed.length && !report.running_backups.length;
+  report.complete = !left.rows[0]?.n && !report.data_keys.failed.length && !report.key_objects.failed.length && !report.repository_config.failed.length && !report.running_backups.length;
   if (report.complete) await writeKeysSetting(ctx, { master_key: keys.masterId, rotated_at: ctx.now().toISOString() });
   return report;
 }

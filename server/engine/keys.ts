@@ -1,8 +1,14 @@
 /**
  * Key hierarchy: a master key (PLEXICHAT_ENCRYPTION_KEY, or a generated 0600 key file) → per-security-level
- * key-encryption keys (STANDARD/BASIC: the master key itself; HIGH: PBKDF2-SHA256 100,000 iterations;
- * MAXIMUM: Argon2id; GOVERNMENT: a non-extractable AES-256 key inside an HSM, see hsm.ts) → one data key per
- * backup, stored only wrapped (AES-256-GCM, key id as additional data).
+ * key-encryption keys → one data key per backup, stored only wrapped (AES-256-GCM, key id as additional data).
+ *   BASIC/STANDARD: the master key itself.
+ *   HIGH (wrapping v2): PBKDF2-SHA256, 600,000 iterations, over master key ‖ second factor (a passphrase or key
+ *     file kept apart from the master key, see second-factor.ts).
+ *   MAXIMUM (v2): Argon2id over master key ‖ second factor, around a seal to the key-holder quorum's public key
+ *     (quorum.ts): writing needs the factor only, reading also k of n holders' shares.
+ *   GOVERNMENT: a non-extractable AES-256 key inside an HSM, see hsm.ts.
+ * Wrapping v1 (HIGH/MAXIMUM written before v2: a KDF over the master key alone) is still read; nothing new is
+ * written in it, and `keys upgrade` re-wraps v1 keys in v2 (docs/security-levels.md).
  * A separate id key makes content ids keyed hashes, so object names reveal nothing about the data.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
@@ -12,6 +18,23 @@ import type { Config, SecurityLevel } from '../config';
 import type { Cipher } from './codec';
 import { EngineError } from './errors';
 import type { Hsm } from './hsm';
+import { openFromQuorum, operationQuorum, sealToQuorum } from './quorum';
+
+/** The second factor of HIGH and MAXIMUM, as loaded (second-factor.ts); `name` says where it came from. */
+export interface SecondFactor {
+  bytes: Buffer;
+  name: string;
+}
+
+/** Wrapping v2 of HIGH and MAXIMUM keys: `v2.<base64>` (HIGH) or `v2.<quorum id>.<base64>` (MAXIMUM). v1 is bare base64. */
+export const isV2 = (w: Pick<WrappedKey, 'wrapped'>) => w.wrapped.startsWith('v2.');
+const FACTOR_LEVELS = new Set(['high', 'maximum']);
+
+const missingFactor = (what: string) =>
+  new EngineError(
+    'INVALID',
+    `${what} needs the second factor (a passphrase or key file kept apart from the master key), which is not configured in this process: set PLEXICHAT_HIGH_PASSPHRASE, or high_key_file / PLEXICHAT_HIGH_KEY_FILE, to the one this repository uses (docs/security-levels.md). Other security levels keep working without it.`,
+  );
 
 export interface WrappedKey {
   id: string;
@@ -128,6 +151,10 @@ export class KeyRing {
   private readonly dataKeys = new Map<string, Buffer>();
   /** The current master key and the ones a rotation replaced, by fingerprint. */
   private readonly masters = new Map<string, Buffer>();
+  /** HIGH and MAXIMUM's second factor; null when this process was not given one. */
+  private factor: SecondFactor | null = null;
+  /** The MAXIMUM quorum's public key (from the authenticated catalog record); null before `keys quorum init`. */
+  private quorum: { id: string; pub: Buffer } | null = null;
 
   constructor(
     master: Buffer,
@@ -140,6 +167,23 @@ export class KeyRing {
   ) {
     this.currentId = keyFingerprint(master);
     this.adopt(master, previous);
+  }
+
+  setSecondFactor(f: SecondFactor | null): void {
+    this.factor = f;
+    for (const k of [...this.keks.keys()]) if (k.endsWith(':v2')) this.keks.delete(k);
+  }
+
+  setQuorum(q: { id: string; pub: Buffer } | null): void {
+    this.quorum = q;
+  }
+
+  get quorumId(): string | null {
+    return this.quorum?.id ?? null;
+  }
+
+  get secondFactorName(): string | null {
+    return this.factor?.name ?? null;
   }
 
   /** Fingerprint of the master key that wraps new keys. */
@@ -166,17 +210,92 @@ export class KeyRing {
     return [...this.masters.values()];
   }
 
-  /** Re-wraps a data key under the current master key (a rotation); GOVERNMENT keys stay with the HSM. */
+  /** Wrapped by the current master key, in the newest wrapping this process can write for its level. */
+  isCurrent(w: WrappedKey): boolean {
+    if (w.securityLevel === 'government') return true;
+    if (w.kekId !== this.masterId) return false;
+    return !FACTOR_LEVELS.has(w.securityLevel) || isV2(w) || !this.canWriteV2(w.securityLevel);
+  }
+
+  private canWriteV2(level: WrappedKey['securityLevel']): boolean {
+    return Boolean(this.factor) && (level !== 'maximum' || Boolean(this.quorum));
+  }
+
+  /**
+   * Re-wraps a data key under the current master key (a rotation), upgrading HIGH/MAXIMUM v1 wrappings to v2
+   * when the second factor (and for MAXIMUM the quorum's public key) is configured. A MAXIMUM v2 key only has
+   * its outer layer re-sealed: the quorum seal inside stays, so no share is needed. GOVERNMENT stays with the HSM.
+   */
   async rewrap(w: WrappedKey): Promise<WrappedKey> {
-    if (w.securityLevel === 'government' || w.kekId === this.masterId) return w;
+    if (this.isCurrent(w)) return w;
+    if (w.securityLevel === 'maximum' && isV2(w)) {
+      const { quorum, sealed } = splitV2(w);
+      const inner = this.openOuter(await this.kekV2('maximum', w.kekId), sealed, w);
+      return { ...w, wrapped: `v2.${quorum}.${seal(await this.kekV2('maximum'), inner, w.id)}`, kekId: this.masterId };
+    }
     const key = await this.unwrap(w);
+    if (FACTOR_LEVELS.has(w.securityLevel) && this.canWriteV2(w.securityLevel)) return { ...w, wrapped: await this.wrapV2(w.securityLevel as 'high' | 'maximum', key, w.id), kekId: this.masterId };
     return { ...w, wrapped: seal(await this.kek(w.securityLevel), key, w.id), kekId: this.masterId };
   }
 
   /** Throws a clear error when a security level cannot be used on this installation (GOVERNMENT without an HSM). */
   async assertAvailable(level: SecurityLevel): Promise<void> {
     if (level === 'government') this.requireHsm();
-    else await this.kek(level);
+    else if (level === 'high' || level === 'maximum') {
+      if (!this.factor) throw missingFactor(`Security level ${level.toUpperCase()}`);
+      if (level === 'maximum' && !this.quorum) {
+        throw new EngineError('INVALID', 'Security level MAXIMUM needs a key-holder quorum, and this repository has none yet: run "plexichat-backup keys quorum init --threshold K --holders N" once and hand each holder their share (docs/security-levels.md).');
+      }
+      await this.kekV2(level);
+    } else await this.kek(level);
+  }
+
+  /** HIGH/MAXIMUM v2 key-encryption key: the level's KDF over master key ‖ second factor. */
+  private async kekV2(level: 'high' | 'maximum', masterId = this.masterId): Promise<Buffer> {
+    const cacheKey = `${masterId}:${level}:v2`;
+    const cached = this.keks.get(cacheKey);
+    if (cached) return cached;
+    if (!this.factor) throw missingFactor(`Security level ${level.toUpperCase()}`);
+    const master = this.masters.get(masterId);
+    if (!master) throw new EngineError('INVALID', `Master key ${masterId} is not configured.`);
+    const input = Buffer.concat([master, this.factor.bytes]);
+    let kek: Buffer;
+    if (level === 'high') kek = pbkdf2Sync(input, Buffer.concat([this.salt, Buffer.from('high-v2')]), 600_000, 32, 'sha256');
+    else {
+      const argon2 = await import('argon2');
+      kek = await argon2.hash(input, { type: argon2.argon2id, raw: true, hashLength: 32, salt: Buffer.concat([this.salt, Buffer.from('maximum-v2')]), memoryCost: 64 * 1024, timeCost: 3 });
+    }
+    this.keks.set(cacheKey, kek);
+    return kek;
+  }
+
+  private async wrapV2(level: 'high' | 'maximum', key: Buffer, id: string): Promise<string> {
+    const kek = await this.kekV2(level);
+    if (level === 'high') return `v2.${seal(kek, key, id)}`;
+    const q = this.quorum!;
+    return `v2.${q.id}.${seal(kek, sealToQuorum(q.pub, key, id), id)}`;
+  }
+
+  private openOuter(kek: Buffer, sealed: string, w: WrappedKey): Buffer {
+    try {
+      return unseal(kek, sealed, w.id);
+    } catch {
+      throw new EngineError(
+        'INVALID',
+        `Cannot unwrap ${w.securityLevel.toUpperCase()} data key ${w.id}: the second factor configured here (${this.factor?.name}) is not the one it was wrapped with (or the wrapped key is damaged). Set the passphrase or key file these backups were made with.`,
+      );
+    }
+  }
+
+  /**
+   * Checks that the configured second factor opens a HIGH/MAXIMUM v2 key already in the repository (its outer
+   * layer only: no share needed), so a mistyped factor is refused before backups are written under it.
+   */
+  async checkSecondFactor(w: WrappedKey): Promise<void> {
+    if (!isV2(w) || !this.masters.has(w.kekId)) return;
+    const level = w.securityLevel as 'high' | 'maximum';
+    const sealed = level === 'maximum' ? splitV2(w).sealed : w.wrapped.slice(3);
+    this.openOuter(await this.kekV2(level, w.kekId), sealed, w);
   }
 
   private requireHsm(): Hsm {
@@ -234,9 +353,36 @@ export class KeyRing {
       this.dataKeys.set(id, key);
       return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: hsm.kekId } };
     }
+    if (level === 'high' || level === 'maximum') {
+      await this.assertAvailable(level);
+      const wrapped = await this.wrapV2(level, key, id);
+      // A MAXIMUM key is never kept in the ring: reading it back must take the quorum, even in this process.
+      if (level === 'high') this.dataKeys.set(id, key);
+      return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: this.masterId } };
+    }
     const wrapped = seal(await this.kek(level), key, id);
     this.dataKeys.set(id, key);
     return { key, wrapped: { id, securityLevel: level, algorithm, wrapped, kekId: this.masterId } };
+  }
+
+  private async unwrapV2(w: WrappedKey): Promise<Buffer> {
+    const what = `${w.securityLevel.toUpperCase()} data key ${w.id}`;
+    if (!this.factor) throw missingFactor(`Reading ${what}`);
+    if (w.securityLevel === 'high') {
+      const key = this.openOuter(await this.kekV2('high', w.kekId), w.wrapped.slice(3), w);
+      this.dataKeys.set(w.id, key);
+      return key;
+    }
+    const { quorum, sealed } = splitV2(w);
+    const inner = this.openOuter(await this.kekV2('maximum', w.kekId), sealed, w);
+    const q = operationQuorum();
+    if (!q) throw new QuorumRequiredError(`Reading ${what} needs the key holders' quorum ${quorum}: give k of its shares for this operation (CLI: --share LINE, repeated, or --shares-file FILE; see docs/security-levels.md).`);
+    if (q.id !== quorum) throw new QuorumRequiredError(`${what} is sealed to quorum ${quorum}, but the shares given reassemble quorum ${q.id}: give shares of ${quorum}.`);
+    try {
+      return openFromQuorum(q, inner, w.id); // not cached in the ring: the next operation needs the shares again
+    } catch {
+      throw new EngineError('INTEGRITY', `Cannot open ${what} with quorum ${quorum}: the wrapped key is damaged.`);
+    }
   }
 
   async unwrap(w: WrappedKey): Promise<Buffer> {
@@ -249,6 +395,7 @@ export class KeyRing {
         `Key ${w.id} is wrapped by master key ${w.kekId}, but the configured master key is ${this.masterId}. Set PLEXICHAT_ENCRYPTION_KEY to the key these backups were made with (after a rotation that has not finished, the replaced key goes in PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS).`,
       );
     }
+    if (FACTOR_LEVELS.has(w.securityLevel) && isV2(w)) return this.unwrapV2(w);
     let key: Buffer;
     try {
       key = unseal(await this.kek(w.securityLevel, w.kekId), w.wrapped, w.id);
@@ -285,6 +432,21 @@ export class KeyRing {
     if (!k) throw new EngineError('INTEGRITY', `Data key ${id} is not loaded; its key record is missing from the catalog and the repository.`);
     return k;
   }
+}
+
+/** A MAXIMUM key was read without (the right) quorum shares for the operation. */
+const QuorumRequiredError = class extends EngineError {
+  constructor(message: string) {
+    super('INVALID', message, { quorum_required: true });
+  }
+};
+
+export const isQuorumRequired = (err: unknown) => Boolean((err as { details?: { quorum_required?: unknown } })?.details?.quorum_required);
+
+function splitV2(w: WrappedKey): { quorum: string; sealed: string } {
+  const [, quorum, sealed] = w.wrapped.split('.');
+  if (!quorum || !sealed) throw new EngineError('INTEGRITY', `MAXIMUM data key ${w.id} is damaged (its wrapping names no quorum).`);
+  return { quorum, sealed };
 }
 
 /** Content id: a keyed hash, per security level, so equal data dedups only within one level. */

@@ -8,6 +8,8 @@ import { readChunkTable } from './chunk-table';
 import { IntegrityError, readHeader } from './codec';
 import { type CheckedShard, checkShardObject } from './content-check';
 import type { EngineContext } from './context';
+import { EngineError } from './errors';
+import { isQuorumRequired } from './keys';
 import type { Copy, RepositoryListing } from './rebuild-listing';
 import { openSnapshot } from './repo-trust';
 import { shardKey, snapshotKey, snapshotLabel, type SnapshotDoc } from './repository';
@@ -38,7 +40,13 @@ export interface RebuildContext {
   keys: Map<string, RepoKey>;
   allowPlain: boolean;
   checked?: Map<string, Promise<ManifestShard>>;
+  /** MAXIMUM keys that are authentic but sealed to the quorum, whose shares this run was not given. */
+  quorumSealed?: Set<string>;
 }
+
+/** Thrown for a backup whose key needs the quorum: skipped (not damaged) by a run without shares. */
+export const needsQuorum = (keyId: string) =>
+  new EngineError('INVALID', `its data key ${keyId} is a MAXIMUM key sealed to the key holders' quorum: run recover-catalog again with k shares (--share LINE, repeated) to import it`, { quorum_required: true });
 
 /** The snapshot of a backup, from the first location whose copy is authentic. Throws when none is. */
 export async function readSnapshot(rc: RebuildContext, backupId: string): Promise<SnapshotDoc> {
@@ -48,12 +56,14 @@ export async function readSnapshot(rc: RebuildContext, backupId: string): Promis
       const stored = await rc.ctx.locations.get(name)!.backend.get(snapshotKey(backupId));
       const h = readHeader(stored);
       const k = h.cipher === 'none' ? null : rc.keys.get(h.keyId);
+      if (h.cipher !== 'none' && !k && rc.quorumSealed?.has(h.keyId)) throw needsQuorum(h.keyId);
       if (h.cipher !== 'none' && !k) throw new IntegrityError(`it names data key ${h.keyId}, which no key object of this repository holds`);
       const plain = await rc.ctx.pool.decode(stored, snapshotLabel(backupId), k ? { [h.keyId]: k.key } : {}, { allowPlain: rc.allowPlain });
       const doc = openSnapshot(rc.ctx.idKey, plain, backupId, h.cipher !== 'none');
       if (k && (doc.key_id !== h.keyId || k.level !== doc.security_level)) throw new IntegrityError('its data key does not match the backup it describes');
       return doc;
     } catch (err) {
+      if (isQuorumRequired(err)) throw err;
       problems.push(`${name}: ${(err as Error).message}`);
     }
   }

@@ -19,7 +19,7 @@ import { dataKeys } from '../../db/schema';
 import { type CatalogSnapshotReport, emptySnapshotReport, restoreCatalogSnapshot } from './catalog-snapshot-restore';
 import type { EngineContext } from './context';
 import { forEachLimit } from './for-each-limit';
-import type { WrappedKey } from './keys';
+import { isQuorumRequired, type WrappedKey } from './keys';
 import { listRepository } from './rebuild-listing';
 import { type RebuildContext, type RebuiltBackup, checkCopies, readBackup, type RepoKey } from './rebuild-snapshot';
 import { type DamagedBackup, importBackup } from './rebuild-import';
@@ -86,7 +86,8 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
   const down = ctx.locations.enabled().filter((l) => !locs.includes(l)).map((l) => ({ location: l.name, error: `unreachable: ${l.lastError ?? 'marked unhealthy'}` }));
   report.incomplete_locations = [...listing.failed, ...down];
 
-  const rc: RebuildContext = { ctx, listing, keys: await loadKeys(ctx, listing, report), allowPlain: await plaintextAllowed(ctx) };
+  const quorumSealed = new Set<string>();
+  const rc: RebuildContext = { ctx, listing, keys: await loadKeys(ctx, listing, report, quorumSealed), allowPlain: await plaintextAllowed(ctx), quorumSealed };
   const referenced = new Set<string>();
   /** Shards this run imported with a replica row for every listed copy: the replica merge skips them. */
   const replicated = new Set<string>();
@@ -104,6 +105,7 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
       b = await readBackup(rc, backupId);
     } catch (err) {
       report.skipped_backups.push({ backup_id: backupId, reason: (err as Error).message });
+      if (isQuorumRequired(err)) return; // not damaged: a later run with shares imports it
       for (const loc of listing.snapshots.get(backupId) ?? []) report.damaged_objects.push(`${loc}:snapshots/${backupId} (${(err as Error).message})`);
       return;
     }
@@ -137,7 +139,7 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
 }
 
 /** Key objects that unwrap under the master key (a planted or damaged one is reported, not fatal). */
-async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], report: RecoverReport): Promise<Map<string, RepoKey>> {
+async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], report: RecoverReport, quorumSealed: Set<string>): Promise<Map<string, RepoKey>> {
   const keys = new Map<string, RepoKey>();
   await forEachLimit([...listing.keys.entries()], 8, async ([name, where]) => {
     for (const loc of where) {
@@ -145,7 +147,14 @@ async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], 
         const w = JSON.parse((await ctx.locations.get(loc)!.backend.get(name)).toString('utf8')) as WrappedKey;
         if (name !== `keys/${w.id}.json`) throw new Error('it is stored under another key id');
         if (keys.has(w.id)) return;
-        keys.set(w.id, { key: await ctx.keys.unwrap(w), level: w.securityLevel });
+        try {
+          keys.set(w.id, { key: await ctx.keys.unwrap(w), level: w.securityLevel });
+        } catch (err) {
+          // A MAXIMUM key opened under master key and second factor, but no quorum shares were given: it is
+          // authentic and recorded; the backups it protects are skipped (named in the report) until a run with shares.
+          if (!isQuorumRequired(err)) throw err;
+          quorumSealed.add(w.id);
+        }
         const inserted = await ctx.db
           .insert(dataKeys)
           .values({ id: w.id, securityLevel: w.securityLevel, algorithm: w.algorithm, wrappedKey: w.wrapped, kekId: w.kekId })
