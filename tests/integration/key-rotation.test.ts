@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
 import { keyFingerprint } from '../../server/engine/keys';
+import { withQuorumShares } from '../../server/engine/quorum';
 import { LocationStore } from '../../server/engine/location-store';
 import { AlertService } from '../../server/monitoring/alert-service';
 import { alertsFor } from '../../server/monitoring/hooks';
@@ -40,14 +41,17 @@ describe('master key rotation with a generated key file', () => {
   let src: string;
   const backups: string[] = [];
   let oldKey = '';
+  let shares: string[] = [];
 
   beforeAll(async () => {
     t = await makeEnv('embedded');
     envs.push(t);
-    env = without(t.env, 'PLEXICHAT_ENCRYPTION_KEY'); // the key lives in key_file (PLEXICHAT_KEY_FILE)
+    // The key lives in key_file (PLEXICHAT_KEY_FILE); HIGH and MAXIMUM also need their second factor and a quorum.
+    env = { ...without(t.env, 'PLEXICHAT_ENCRYPTION_KEY'), PLEXICHAT_HIGH_PASSPHRASE: 'rotation test passphrase' };
     src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 3, smallFiles: 60, bigFiles: [1024 * 1024] });
     const e = await open(env);
+    shares = (await e.initKeyQuorum(2, 3)).shares;
     for (const securityLevel of ['standard', 'high', 'maximum'] as const) backups.push((await e.createBackup({ paths: [src], securityLevel })).backup_id);
     // Secrets the console sealed under the master key.
     await LocationStore.forInstallation(e).add({ name: 's3-off', type: 's3', enabled: false, region: 'x', bucket_name: 'b-k', endpoint: 'http://127.0.0.1:9', force_path_style: true, access_key_id: 'AKIAROTATE', secret_access_key: 'rotate-me-secret' });
@@ -75,9 +79,12 @@ describe('master key rotation with a generated key file', () => {
 
     const e = await open(env);
     try {
-      for (const id of backups) expect((await e.verifyBackup(id, { readData: true })).status).toBe('healthy');
+      // MAXIMUM was re-sealed without any share; reading it takes 2 of the 3.
+      await withQuorumShares(shares.slice(1), async () => {
+        for (const id of backups) expect((await e.verifyBackup(id, { readData: true })).status).toBe('healthy');
+      });
       const target = path.join(t.dir, 'restored-max');
-      await e.restoreBackup(backups[2]!, { target });
+      await withQuorumShares([shares[0]!, shares[2]!], () => e.restoreBackup(backups[2]!, { target }));
       expect(await treeDiff(src, target)).toEqual([]);
       const loc = (await LocationStore.forInstallation(e).configs()).find((l) => l.name === 's3-off');
       expect(loc).toMatchObject({ secret_access_key: 'rotate-me-secret' });
