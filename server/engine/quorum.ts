@@ -13,6 +13,7 @@
  * C(n-1, k-1), hence n ≤ 9 (at most 70 pieces, ~3 KiB per share).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { KeyObject } from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EngineError } from './errors';
 
@@ -146,7 +147,7 @@ export function newQuorumKey(): { pub: Buffer; priv: Buffer } {
   return { pub: publicKey.export({ type: 'spki', format: 'der' }).subarray(-32), priv: privateKey.export({ type: 'pkcs8', format: 'der' }).subarray(-32) };
 }
 
-function sharedKey(priv: Buffer | import('node:crypto').KeyObject, pub: Buffer, ephPub: Buffer, quorumPub: Buffer, aad: string): Buffer {
+function sharedKey(priv: Buffer | KeyObject, pub: Buffer, ephPub: Buffer, quorumPub: Buffer, aad: string): Buffer {
   const privateKey = Buffer.isBuffer(priv) ? createPrivateKey({ key: Buffer.concat([PKCS8_X25519, priv]), format: 'der', type: 'pkcs8' }) : priv;
   const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519, pub]), format: 'der', type: 'spki' });
   const shared = diffieHellman({ privateKey, publicKey });
