@@ -43,6 +43,7 @@ describe('security levels HIGH and MAXIMUM', () => {
   let src: string;
   let withPass: Env;
   let shares: string[];
+  const made: Record<'standard' | 'high' | 'maximum', string> = { standard: '', high: '', maximum: '' };
 
   beforeAll(async () => {
     t = await makeEnv('embedded');
@@ -57,9 +58,11 @@ describe('security levels HIGH and MAXIMUM', () => {
     await expect(noFactor.createBackup({ paths: [src], securityLevel: 'high' })).rejects.toThrow(/HIGH needs the second factor.*PLEXICHAT_HIGH_PASSPHRASE/);
     const std = await noFactor.createBackup({ paths: [src], securityLevel: 'standard' }); // other levels keep working
     expect(std.status).toBe('completed');
+    made.standard = std.backup_id;
 
     const e = await open(withPass);
     const b = await e.createBackup({ paths: [src], securityLevel: 'high' });
+    made.high = b.backup_id;
     const w = await keyObject(t.config.storage_root, await keyIdOf(e, b.backup_id));
     expect(w.wrapped.startsWith('v2.')).toBe(true);
     const target = path.join(t.dir, 'r-high');
@@ -100,6 +103,7 @@ describe('security levels HIGH and MAXIMUM', () => {
     expect(shares).toHaveLength(5);
 
     const b = await e.createBackup({ paths: [src], securityLevel: 'maximum' }); // no share anywhere
+    made.maximum = b.backup_id;
     const inc = await e.createBackup({ paths: [src], securityLevel: 'maximum', backupType: 'incremental' });
     expect(inc.status).toBe('completed');
     await expect(e.restoreBackup(b.backup_id, { target: path.join(t.dir, 'r-max-0') })).rejects.toThrow(/needs the key holders' quorum/);
@@ -125,7 +129,9 @@ describe('security levels HIGH and MAXIMUM', () => {
 
   it('an old-format (v1) HIGH key restores without the factor, and keys upgrade moves it to v2', async () => {
     const e = await open(withPass);
-    const b = await e.createBackup({ paths: [src], securityLevel: 'high' });
+    const oldSrc = path.join(t.dir, 'old-src'); // data of its own: no shard shared (deduplicated) with other HIGH backups
+    await makeTree(oldSrc, { seed: 1401, smallFiles: 20 });
+    const b = await e.createBackup({ paths: [oldSrc], securityLevel: 'high' });
     const keyId = await keyIdOf(e, b.backup_id);
     // Rewrite the key the way the code before v2 wrote it: AES-256-GCM under PBKDF2(master, salt‖"high", 100,000).
     const master = Buffer.from(t.env.PLEXICHAT_ENCRYPTION_KEY!, 'hex');
@@ -144,7 +150,7 @@ describe('security levels HIGH and MAXIMUM', () => {
 
     const old = await open(t.env); // no second factor: v1 keys open with the master key alone
     await old.restoreBackup(b.backup_id, { target: path.join(t.dir, 'r-v1') });
-    expect(await treeDiff(src, path.join(t.dir, 'r-v1'))).toEqual([]);
+    expect(await treeDiff(oldSrc, path.join(t.dir, 'r-v1'))).toEqual([]);
 
     const up = await runCli(['keys', 'upgrade', '--json'], withPass);
     expect(up.code, up.stderr).toBe(0);
@@ -184,12 +190,12 @@ describe('security levels HIGH and MAXIMUM', () => {
 
     const e = await open(n.env);
     for (const level of ['standard', 'high', 'maximum'] as const) {
-      const [id] = await listIds(n.env, level);
+      const id = made[level];
       const target = path.join(n.dir, `r-${level}`);
-      await withQuorumShares(level === 'maximum' ? shares.slice(0, 3) : undefined, () => e.restoreBackup(id!, { target }));
+      await withQuorumShares(level === 'maximum' ? shares.slice(0, 3) : undefined, () => e.restoreBackup(id, { target }));
       expect(await treeDiff(src, target), level).toEqual([]);
     }
-  });
+  }, 600_000);
 });
 
 async function keyIdOf(e: BackupEngine, backupId: string): Promise<string> {
