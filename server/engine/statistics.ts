@@ -29,11 +29,11 @@ export async function getStatistics(ctx: EngineContext): Promise<BackupStatistic
     FROM backups`)
   ).rows;
   const [s] = (await ctx.db.execute<{ n: number; bytes: number }>(sql`SELECT count(*) AS n, COALESCE(sum(stored_size), 0) AS bytes FROM shards`)).rows;
-  const [restores, usage] = await Promise.all([restoreJobStatistics(ctx.db), getStorageUsage(ctx)]);
+  const [restores, usage, notStarted] = await Promise.all([restoreJobStatistics(ctx.db), getStorageUsage(ctx), scheduleRunsNotStarted(ctx)]);
   const num = (v: unknown) => Number(v ?? 0);
   const total = num(r?.total);
   const completed = num(r?.completed);
-  const failed = num(r?.failed);
+  const failed = num(r?.failed) + notStarted.total;
   const finished = completed + failed;
   const original = num(r?.original);
   const stored = num(s?.bytes);
@@ -85,5 +85,16 @@ export async function getStatistics(ctx: EngineContext): Promise<BackupStatistic
     average_backup_seconds: averageBackupTime,
     backup_throughput_mbps: throughput,
     success_rate: finished ? round(completed / finished, 4) : 1,
+    schedule_runs_not_started: notStarted.total,
+    schedule_runs_not_started_at: notStarted.recent,
   };
+}
+
+/** Backup schedules' runs that failed with no backup (drill schedules excluded): all time, and when, for the last 14 days. */
+async function scheduleRunsNotStarted(ctx: EngineContext): Promise<{ total: number; recent: string[] }> {
+  const base = sql`FROM schedule_runs r JOIN schedules s ON s.id = r.schedule_id WHERE r.status = 'failed' AND r.backup_id IS NULL AND s.backup_type <> 'drill'`;
+  const [n] = (await ctx.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n ${base}`)).rows;
+  const since = new Date(ctx.now().getTime() - 14 * 86_400_000).toISOString();
+  const rows = await ctx.db.execute<{ at: string | Date }>(sql`SELECT COALESCE(r.finished_at, r.due_at) AS at ${base} AND COALESCE(r.finished_at, r.due_at) >= ${since}::timestamptz ORDER BY 1 DESC LIMIT 1000`);
+  return { total: Number(n?.n ?? 0), recent: rows.rows.map((x) => new Date(x.at).toISOString()) };
 }

@@ -245,4 +245,11 @@ export interface BackupStatistics extends SpecStatistics {
   average_backup_seconds: number;
   backup_throughput_mbps: number;
   success_rate: number;
+  /**
+   * Scheduled runs that failed before any backup existed (a path gone, a path-policy refusal): counted in
+   * failed_backups, success_rate and backup_error_rate, since the backup the schedule promised did not happen.
+   */
+  schedule_runs_not_started: number;
+  /** When those of the last 14 days failed (ISO), newest first, for the dashboard's windows and per-day chart. */
+  schedule_runs_not_started_at: string[];
 }

@@ -6,6 +6,7 @@ import type { Db } from '../../db/client';
 import { scheduleRuns, schedules, settings } from '../../db/schema';
 import { SECURITY_LEVELS } from '../config';
 import { EngineError, notFound } from '../engine/errors';
+import { resolveAlert } from '../monitoring/alert-store';
 import { CronError, nextRuns, parseCron } from './cron';
 
 /** `drill`: a restore drill of the newest completed backup of the schedule's paths (server/engine/drill.ts), not a backup. */
@@ -144,11 +145,16 @@ export async function setPaused(db: Db, name: string, paused: boolean, now: Date
   return row!;
 }
 
-export async function removeSchedule(db: Db, name: string): Promise<void> {
+/** Removes a schedule, its runs and its owner; its open alerts (failed runs, missed runs) are resolved: nothing can clear them any more. */
+export async function removeSchedule(db: Db, name: string, now = new Date()): Promise<void> {
   const current = await getSchedule(db, name);
   await db.delete(schedules).where(eq(schedules.id, current.id));
   await db.delete(settings).where(eq(settings.key, ownerKey(current.id)));
+  for (const key of scheduleAlertKeys(current.name)) await resolveAlert(db, key, now, `schedule "${current.name}" was removed`);
 }
+
+/** The subjects of the alerts a schedule raises (alert-service.ts, health-monitor.ts). */
+export const scheduleAlertKeys = (name: string) => [`backup_failed:schedule:${name}`, `schedule_missed:${name}`];
 
 export async function listRuns(db: Db, scheduleId: string, limit = 20): Promise<RunRow[]> {
   return db.select().from(scheduleRuns).where(eq(scheduleRuns.scheduleId, scheduleId)).orderBy(desc(scheduleRuns.dueAt)).limit(limit);

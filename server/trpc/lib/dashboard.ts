@@ -25,10 +25,11 @@ export interface Window {
   bytes: number;
 }
 
-function window(items: BackupMetadata[], since: number): Window {
+/** `notStartedAt`: scheduled runs that failed before a backup existed (statistics' schedule_runs_not_started_at): failures too. */
+function window(items: BackupMetadata[], since: number, notStartedAt: string[]): Window {
   const inside = items.filter((b) => Date.parse(b.created_at) >= since);
   const completed = inside.filter((b) => b.status === 'completed');
-  const failed = inside.filter((b) => b.status === 'failed').length;
+  const failed = inside.filter((b) => b.status === 'failed').length + notStartedAt.filter((at) => Date.parse(at) >= since).length;
   const finished = completed.length + failed;
   return {
     total: inside.length,
@@ -39,7 +40,7 @@ function window(items: BackupMetadata[], since: number): Window {
   };
 }
 
-export function dashboardSeries(items: BackupMetadata[], now: Date, days = 14) {
+export function dashboardSeries(items: BackupMetadata[], now: Date, days = 14, notStartedAt: string[] = []) {
   const end = now.getTime();
   const buckets = new Map<string, DayBucket>();
   for (let i = days - 1; i >= 0; i--) {
@@ -54,13 +55,17 @@ export function dashboardSeries(items: BackupMetadata[], now: Date, days = 14) {
       bucket.bytes += b.original_size;
     } else if (b.status === 'failed') bucket.failed++;
   }
+  for (const at of notStartedAt) {
+    const bucket = buckets.get(at.slice(0, 10));
+    if (bucket) bucket.failed++;
+  }
   const throughput: ThroughputPoint[] = items
     .filter((b) => b.status === 'completed' && b.completed_at && Date.parse(b.completed_at) >= end - days * DAY)
     .map((b) => ({ at: b.completed_at!, backup_id: b.backup_id, mbps: b.throughput_mbps, bytes: b.original_size }))
     .sort((a, b) => a.at.localeCompare(b.at));
   return {
-    last24h: window(items, end - DAY),
-    last7d: window(items, end - 7 * DAY),
+    last24h: window(items, end - DAY, notStartedAt),
+    last7d: window(items, end - 7 * DAY, notStartedAt),
     perDay: [...buckets.values()],
     throughput,
   };

@@ -12,7 +12,7 @@ export const get = procedure.query(async ({ ctx }) => {
   ]);
   return {
     statistics,
-    ...dashboardSeries(recentMany, new Date()),
+    ...dashboardSeries(recentMany, new Date(), 14, statistics.schedule_runs_not_started_at ?? []),
     recent: recentMany.slice(0, 8),
     usage,
     health,
