@@ -2,7 +2,7 @@
  * The embedded catalog server after a first start: it creates the database, then serves it from a fresh
  * process, so PGlite's initdb heap (~900 MiB) is not kept for the life of the server.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli';
@@ -14,7 +14,11 @@ describe('embedded catalog server', () => {
 
   it('serves a new database from a restarted process that holds well under the initdb peak', async () => {
     t = await makeEnv('embedded');
-    const r = await runCli(['list', '--json'], t.env);
+    // The first command that creates the installation (a read-only one would exit 4: there is none yet).
+    const src = path.join(t.dir, 'src');
+    await mkdir(src);
+    await writeFile(path.join(src, 'a.txt'), 'a');
+    const r = await runCli(['backup', src, '--json'], t.env);
     expect(r.code, r.stderr).toBe(0);
     const log = await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8');
     expect(log).toMatch(/created the catalog database; restarting to release the memory initdb used/);
