@@ -46,7 +46,7 @@ export function UsersAdmin() {
   const changeRole = async (u: User, role: Role) => {
     if (role === u.role) return;
     const ok = await confirm({
-      title: `Make ${u.email} ${role === 'admin' ? 'an' : 'a'} ${role}?`,
+      title: `Make ${u.email} ${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}?`,
       body: `${ROLE_HELP[role]} The change applies to their open sessions at once.`,
       confirmLabel: `Make ${role}`,
       tone: u.role === 'admin' ? 'danger' : 'primary',
