@@ -112,7 +112,10 @@ export function UsersAdmin() {
                 sortValue: (u) => u.email,
                 cell: (u) => (
                   <>
-                    <div className="font-medium text-slate-800">{u.email}</div>
+                    <div className="font-medium text-slate-800">
+                      {u.email}
+                      {u.email === me.email && <span className="ml-1.5 text-xs font-normal text-slate-500">(you)</span>}
+                    </div>
                     {u.name && <div className="text-xs text-slate-500">{u.name}</div>}
                   </>
                 ),

@@ -107,6 +107,8 @@ describe('admin pages (Chromium)', () => {
       await signIn(attacker, LOCKED.email, `wrong-password-${i}`);
       await attacker.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor({ timeout: 30_000 });
     }
+    await signIn(attacker, LOCKED.email, LOCKED.password);
+    await attacker.getByRole('alert').filter({ hasText: 'Too many failed sign-ins' }).waitFor({ timeout: 30_000 });
     await page.goto('/users');
     await row(page, LOCKED.email).getByText(/locked until .* UTC/).waitFor({ timeout: 15_000 });
     await shot(page, 'users-locked');
