@@ -3,10 +3,11 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { formatBytes, formatDate } from '../format';
 import { useCan } from '../session';
-import { useTRPC } from '../trpc/client';
+import { type RouterOutputs, useTRPC } from '../trpc/client';
 import { Card } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 import { Input } from '../ui/form';
+import { type Column, DataTable } from '../ui/data-table';
 import { Pager } from '../ui/pager';
 
 const PAGE = 50;
@@ -32,40 +33,44 @@ export function BackupFiles({ backupId }: { backupId: string }) {
       {isPending && <Loading />}
       {data && (
         <>
-          <table className="w-full text-left text-sm" data-testid="backup-files">
-            <thead className="text-xs uppercase text-slate-500">
-              <tr>
-                <th className="py-1">Path</th>
-                <th className="px-3 text-right">Size</th>
-                <th className="px-3">Modified</th>
-                {canDownload && <th />}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.entries.map((f) => (
-                <tr key={f.path}>
-                  <td className="break-all py-1 font-mono text-xs">
-                    {f.path}
-                    {f.type !== 'file' && <span className="ml-1 text-slate-400">({f.type})</span>}
-                  </td>
-                  <td className="whitespace-nowrap px-3 text-right tabular-nums">{f.type === 'file' ? formatBytes(f.size) : ''}</td>
-                  <td className="whitespace-nowrap px-3 text-xs text-slate-500">{formatDate(f.mtime)}</td>
-                  {canDownload && (
-                    <td className="text-right">
-                      {f.type === 'file' && (
-                        <a className="text-indigo-700 hover:underline" href={`/api/backups/${encodeURIComponent(backupId)}/file?path=${encodeURIComponent(f.path)}`} download>
-                          Download
-                        </a>
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable columns={fileColumns(backupId, canDownload)} rows={data.entries} rowKey={(f) => f.path} data-testid="backup-files" />
           {data.total === 0 ? <p className="py-2 text-sm text-slate-500">No file matches.</p> : <Pager offset={offset} shown={data.entries.length} total={data.total} pageSize={PAGE} onChange={setOffset} small />}
         </>
       )}
     </Card>
   );
+}
+
+type Entry = RouterOutputs['backup']['files']['entries'][number];
+
+function fileColumns(backupId: string, canDownload: boolean): Column<Entry>[] {
+  const cols: Column<Entry>[] = [
+    {
+      key: 'path',
+      header: 'Path',
+      sortValue: (f) => f.path,
+      className: 'break-all font-mono text-xs',
+      cell: (f) => (
+        <>
+          {f.path}
+          {f.type !== 'file' && <span className="ml-1 text-slate-400">({f.type})</span>}
+        </>
+      ),
+    },
+    { key: 'size', header: 'Size', align: 'right', sortValue: (f) => (f.type === 'file' ? f.size : null), className: 'whitespace-nowrap', cell: (f) => (f.type === 'file' ? formatBytes(f.size) : '') },
+    { key: 'mtime', header: 'Modified', sortValue: (f) => f.mtime, className: 'whitespace-nowrap text-xs text-slate-500', cell: (f) => formatDate(f.mtime) },
+  ];
+  if (canDownload)
+    cols.push({
+      key: 'download',
+      header: <span className="sr-only">Download</span>,
+      align: 'right',
+      cell: (f) =>
+        f.type === 'file' && (
+          <a className="text-indigo-700 hover:underline" href={`/api/backups/${encodeURIComponent(backupId)}/file?path=${encodeURIComponent(f.path)}`} download>
+            Download
+          </a>
+        ),
+    });
+  return cols;
 }

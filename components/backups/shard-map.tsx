@@ -1,8 +1,9 @@
 'use client';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { type HTMLAttributes, useState } from 'react';
 import { formatBytes } from '../format';
-import { useTRPC } from '../trpc/client';
+import { type RouterOutputs, useTRPC } from '../trpc/client';
+import { type Column, DataTable } from '../ui/data-table';
 import { Pager } from '../ui/pager';
 import { Card } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
@@ -24,43 +25,7 @@ export function ShardMap({ backupId }: { backupId: string }) {
       ) : data ? (
         <>
           <div className="max-h-[28rem] overflow-auto">
-            <table className="w-full text-left text-xs">
-              <thead className="sticky top-0 bg-white text-slate-500">
-                <tr>
-                  <th className="py-1.5 pr-3 font-medium">Shard</th>
-                  <th className="py-1.5 pr-3 font-medium">Kind</th>
-                  <th className="py-1.5 pr-3 text-right font-medium">Size</th>
-                  <th className="py-1.5 pr-3 text-right font-medium">Stored</th>
-                  <th className="py-1.5 pr-3 font-medium">Codec</th>
-                  {data.locations.map((l) => (
-                    <th key={l} className="py-1.5 pr-3 font-medium">
-                      {l}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100 font-mono">
-                {data.shards.map((s) => (
-                  <tr key={s.shard_id} data-bad={s.replicas.some((r) => r.state !== 'ok') || undefined}>
-                    <td className="max-w-[12rem] truncate py-1 pr-3" title={s.shard_id}>
-                      {s.shard_id}
-                    </td>
-                    <td className="py-1 pr-3 font-sans">{s.kind}</td>
-                    <td className="py-1 pr-3 text-right">{formatBytes(s.plain_size)}</td>
-                    <td className="py-1 pr-3 text-right">{formatBytes(s.stored_size)}</td>
-                    <td className="py-1 pr-3">{s.compression}</td>
-                    {data.locations.map((l) => {
-                      const r = s.replicas.find((x) => x.location === l);
-                      return (
-                        <td key={l} className="py-1 pr-3 font-sans">
-                          {r ? <span className={`rounded px-1.5 py-0.5 ${CELL[r.state] ?? ''}`}>{r.state}</span> : <span className="text-slate-300">—</span>}
-                        </td>
-                      );
-                    })}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable columns={shardColumns(data.locations)} rows={data.shards} rowKey={(sh) => sh.shard_id} rowProps={(sh) => ({ 'data-bad': sh.replicas.some((r) => r.state !== 'ok') || undefined }) as HTMLAttributes<HTMLTableRowElement>} data-testid="shard-map" />
           </div>
           {data.total > PAGE && (
             <Pager offset={offset} shown={data.shards.length} total={data.total} pageSize={PAGE} onChange={setOffset} small />
@@ -69,4 +34,28 @@ export function ShardMap({ backupId }: { backupId: string }) {
       ) : null}
     </Card>
   );
+}
+
+type Shard = RouterOutputs['backup']['shardMap']['shards'][number];
+
+/** Shard, kind, sizes, codec, then one column per location with the replica's state there. */
+function shardColumns(locations: string[]): Column<Shard>[] {
+  return [
+    { key: 'shard', header: 'Shard', sortValue: (s) => s.shard_id, className: 'max-w-[12rem] truncate font-mono text-xs', cell: (s) => <span title={s.shard_id}>{s.shard_id}</span> },
+    { key: 'kind', header: 'Kind', sortValue: (s) => s.kind, cell: (s) => s.kind },
+    { key: 'size', header: 'Size', align: 'right', sortValue: (s) => s.plain_size, cell: (s) => formatBytes(s.plain_size) },
+    { key: 'stored', header: 'Stored', align: 'right', sortValue: (s) => s.stored_size, cell: (s) => formatBytes(s.stored_size) },
+    { key: 'codec', header: 'Codec', sortValue: (s) => s.compression, className: 'font-mono text-xs', cell: (s) => s.compression },
+    ...locations.map(
+      (l): Column<Shard> => ({
+        key: `loc:${l}`,
+        header: l,
+        sortValue: (s) => s.replicas.find((x) => x.location === l)?.state ?? null,
+        cell: (s) => {
+          const r = s.replicas.find((x) => x.location === l);
+          return r ? <span className={`rounded px-1.5 py-0.5 text-xs ${CELL[r.state] ?? ''}`}>{r.state}</span> : <span className="text-slate-300">—</span>;
+        },
+      }),
+    ),
+  ];
 }

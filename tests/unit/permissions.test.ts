@@ -31,7 +31,7 @@ const restoreJob: RestoreJobView = {
 };
 const user: PublicUser = { id: 'u1', email: 'v@x.io', name: null, role: 'viewer', disabled: false, lockedUntil: null, createdAt: now, lastLoginAt: null };
 
-const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false, free_bytes: null, total_bytes: null } as const;
+const location = { name: 'c1', type: 'local', source: 'console', priority: 10, region: 'local', where: '/tmp/c1', max_size_gb: null, enabled: true, settings: { path: '/tmp/c1' }, active: false, free_bytes: null, total_bytes: null } as const;
 const locations: LocationsApi = {
   list: async () => [location],
   add: async () => location,

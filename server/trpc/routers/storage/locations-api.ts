@@ -7,6 +7,7 @@ import { assertLocationAllowed } from '../../../engine/location-allowed';
 import type { Config, StorageLocationConfig } from '../../../config';
 import { maskSecrets } from '../../../config-cloud';
 import type { Db } from '../../../../db/client';
+import { locationWhere } from '../../../engine/location-where';
 import { EngineError } from '../../../engine/errors';
 import { type LocationInput, LocationStore, validateLocation } from '../../../engine/location-store';
 import { refreshSpace } from '../../../engine/location-space';
@@ -22,6 +23,8 @@ export interface LocationListing {
   source: 'config' | 'console';
   priority: number;
   region: string;
+  /** The directory, or the bucket/container (and prefix) as a URL. */
+  where: string;
   max_size_gb: number | null;
   enabled: boolean;
   /** Every other key, credentials masked. */
@@ -65,6 +68,7 @@ function listing(loc: StorageLocationConfig, source: LocationListing['source'], 
     source,
     priority: loc.priority,
     region: loc.region,
+    where: locationWhere(loc),
     max_size_gb: loc.max_size_gb ?? null,
     enabled: loc.enabled,
     settings,
