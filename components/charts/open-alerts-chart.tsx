@@ -1,6 +1,6 @@
 'use client';
 import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { niceTicks, shortTime } from './ticks';
+import { niceTicks, shortTime, timeDomain } from './ticks';
 
 export interface OpenAlertsPoint {
   at: string;
@@ -17,7 +17,7 @@ export function OpenAlertsChart({ points }: { points: OpenAlertsPoint[] }) {
       <ResponsiveContainer width="100%" height="100%">
         <AreaChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="t" type="number" scale="time" domain={['dataMin', 'dataMax']} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
+          <XAxis dataKey="t" type="number" scale="time" domain={timeDomain(data.map((d) => d.t))} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
           <YAxis tick={{ fontSize: 11 }} width={32} allowDecimals={false} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} />
           <Tooltip labelFormatter={(l) => shortTime(Number(l))} />
           <Legend wrapperStyle={{ fontSize: 12 }} />

@@ -1,6 +1,6 @@
 'use client';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { byteUnit, niceTicks, shortTime } from './ticks';
+import { byteUnit, niceTicks, shortTime, timeDomain } from './ticks';
 
 const COLORS = ['#4f46e5', '#059669', '#d97706', '#dc2626', '#0891b2', '#7c3aed'];
 
@@ -16,7 +16,7 @@ export interface UsageSample {
  * Bytes stored per location over time. Used bytes are recorded for every location, with or without a
  * capacity, so the chart always has data; the tooltip adds the share of the capacity where one is known.
  */
-export function StorageUsageChart({ samples }: { samples: UsageSample[] }) {
+export function StorageUsageChart({ samples, from, to }: { samples: UsageSample[]; from?: number; to?: number }) {
   const locations = [...new Set(samples.map((s) => s.location))].sort();
   const { unit, div } = byteUnit(Math.max(...samples.map((s) => s.used_bytes), 0));
   const ticks = niceTicks(Math.max(...samples.map((s) => s.used_bytes / div), 0));
@@ -35,7 +35,7 @@ export function StorageUsageChart({ samples }: { samples: UsageSample[] }) {
       <ResponsiveContainer width="100%" height="100%">
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="t" type="number" scale="time" domain={['dataMin', 'dataMax']} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
+          <XAxis dataKey="t" type="number" scale="time" domain={timeDomain(data.map((d) => d.t!), from, to)} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
           <YAxis tick={{ fontSize: 11 }} width={56} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} unit={` ${unit}`} />
           <Tooltip
             labelFormatter={(l) => shortTime(Number(l))}

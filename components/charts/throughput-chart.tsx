@@ -1,6 +1,6 @@
 'use client';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { niceTicks, shortTime } from './ticks';
+import { niceTicks, shortTime, timeDomain } from './ticks';
 
 export interface ThroughputPoint {
   at: string;
@@ -20,7 +20,7 @@ export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
       <ResponsiveContainer width="100%" height="100%">
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-          <XAxis dataKey="t" type="number" scale="time" domain={['dataMin', 'dataMax']} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
+          <XAxis dataKey="t" type="number" scale="time" domain={timeDomain(data.map((d) => d.t))} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
           <YAxis tick={{ fontSize: 11 }} width={44} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} />
           <Tooltip formatter={(v) => [`${Number(v).toFixed(1)} MB/s`, 'Throughput']} labelFormatter={(l) => shortTime(Number(l))} />
           <Line type="monotone" dataKey="mbps" stroke="#4f46e5" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />

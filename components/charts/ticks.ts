@@ -27,3 +27,10 @@ export function byteUnit(max: number): { unit: string; div: number } {
   while (i < units.length - 1 && max >= 1024 ** (i + 1)) i++;
   return { unit: units[i]!, div: 1024 ** i };
 }
+
+/** A time axis domain: the samples' span, widened to an hour around a single instant (so its ticks are not one label repeated). */
+export function timeDomain(times: number[], from?: number, to?: number): [number, number] {
+  const lo = from ?? Math.min(...times);
+  const hi = to ?? Math.max(...times);
+  return hi > lo ? [lo, hi] : [lo - 1_800_000, hi + 1_800_000];
+}

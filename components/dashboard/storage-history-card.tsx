@@ -21,7 +21,7 @@ export function StorageHistoryCard({ hours = 24 }: { hours?: number }) {
           No samples yet: the health monitor records one every health_check_interval seconds.
         </p>
       ) : (
-        <StorageUsageChart samples={samples} />
+        <StorageUsageChart samples={samples} from={Date.now() - hours * 3_600_000} to={Date.now()} />
       )}
     </Card>
   );

@@ -60,7 +60,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         <Field label="Cron" hint={continuous ? 'also backs up on this schedule, as a safety net for changes a watcher cannot see' : 'minute hour day-of-month month day-of-week'}>
           <Input name="cron" value={cron} onChange={(e) => setCron(e.target.value)} required className="font-mono" />
         </Field>
-        <Field label="Time zone">
+        <Field label="Time zone" hint="an IANA name such as Europe/Berlin or America/New_York; runs follow its daylight-saving changes">
           <Input name="timezone" value={timezone} onChange={(e) => setTimezone(e.target.value)} placeholder="UTC" />
         </Field>
         <Field label="Type">

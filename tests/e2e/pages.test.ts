@@ -58,7 +58,7 @@ describe('console pages (Chromium)', () => {
   it('previews a schedule in its own zone (01:30 CET) with the viewer time beside it', async () => {
     await page.goto('/schedules');
     await page.getByRole('button', { name: 'New schedule' }).click();
-    await page.getByLabel('Name').fill('weekday-berlin');
+    await page.getByLabel('Name', { exact: true }).fill('weekday-berlin');
     await page.getByLabel('Cron').fill('30 1 * * 1-5');
     await page.getByLabel('Time zone').fill('Europe/Berlin');
     const preview = page.getByTestId('cron-preview');
@@ -113,7 +113,7 @@ describe('console pages (Chromium)', () => {
     expect(await page.getByTestId('location-backups').allTextContents()).toEqual(['1 backup', '1 backup']);
     // The type is not repeated as the region ("local · local").
     await expect(page.getByText('local · local').count()).resolves.toBe(0);
-    await page.getByTestId('manage-locations').getByText('local-a').waitFor();
+    await page.getByTestId('manage-locations').getByText('local-a', { exact: true }).waitFor();
     await shot(page, 'pages-storage');
   });
 
@@ -123,7 +123,17 @@ describe('console pages (Chromium)', () => {
     await expect.poll(() => stat('Success rate').textContent(), { timeout: 15_000 }).toBe('100.0%');
     await page.locator('[data-chart="throughput"]').waitFor();
     // Locations without max_size_gb still chart their used bytes (the health monitor samples every 5 s here).
-    await expect.poll(async () => (await page.reload(), page.locator('[data-chart="storage-usage-history"]').count()), { timeout: 60_000, interval: 5_000 }).toBe(1);
+    const usageChart = page.locator('[data-chart="storage-usage-history"]');
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          await usageChart.or(page.getByTestId('no-usage-samples')).waitFor();
+          return usageChart.count();
+        },
+        { timeout: 60_000, interval: 5_000 },
+      )
+      .toBe(1);
     await page.getByText(/Open alerts, last 7 days/).waitFor();
     await shot(page, 'pages-dashboard');
   });
