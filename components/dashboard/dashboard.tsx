@@ -79,7 +79,7 @@ export function Dashboard() {
                 <p className="mb-1 truncate font-mono text-xs text-slate-500" title={u.where}>
                   {u.where}
                 </p>
-                <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
+                <UsageBar usage={u} />
               </div>
             ))}
           </div>

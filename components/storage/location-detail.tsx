@@ -28,7 +28,7 @@ export function LocationDetail({ name }: { name: string }) {
     <div className="space-y-4">
       <PageHeader title={u.name} subtitle={<span className="font-mono text-xs">{u.where}</span>} actions={h ? <Badge tone={h.reachable ? 'green' : 'red'}>{h.reachable ? 'reachable' : 'unreachable'}</Badge> : null} />
       <Card title="Usage">
-        <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
+        <UsageBar usage={u} />
       </Card>
       <Card title="Details">
         <DefinitionList
@@ -37,8 +37,9 @@ export function LocationDetail({ name }: { name: string }) {
             ['Type', locationKind(u)],
             ['Backups', plural(u.backups, 'backup')],
             ['Priority', `${u.priority} (lower is preferred)`],
-            ['Used', formatBytes(u.used_bytes)],
-            ['Capacity', u.capacity_bytes ? formatBytes(u.capacity_bytes) : 'unlimited'],
+            ['Used by backups', formatBytes(u.used_bytes)],
+            ['Capacity', u.capacity_bytes ? `${formatBytes(u.capacity_bytes)} (${u.capacity_source === 'max_size_gb' ? 'max_size_gb' : 'file system'})` : 'not reported'],
+            ['Free space', u.free_bytes === null ? '—' : `${formatBytes(u.free_bytes)} of ${formatBytes(u.total_bytes)} on the file system`],
             ['Shard replicas', String(u.objects)],
             ['Placement', u.healthy ? 'receiving new shards' : 'skipped for now (failing)'],
             ['Latency', h?.latency_ms != null ? `${h.latency_ms.toFixed(1)} ms` : '—'],

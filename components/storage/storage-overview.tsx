@@ -43,13 +43,17 @@ export function StorageOverview() {
                 <p className="mb-2 break-all font-mono text-xs text-slate-700" data-testid="location-where" title="Where this location keeps its objects">
                   {u.where}
                 </p>
-                <UsageBar used={u.used_bytes} capacity={u.capacity_bytes} />
+                <UsageBar usage={u} />
                 <dl className="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-xs text-slate-600">
                   <dt>Type</dt>
                   <dd className="text-right font-medium text-slate-800">{locationKind(u)}</dd>
                   <dt>Backups</dt>
                   <dd className="text-right font-medium tabular-nums text-slate-800" data-testid="location-backups">
                     {plural(u.backups, 'backup')}
+                  </dd>
+                  <dt>Free space</dt>
+                  <dd className="text-right font-medium tabular-nums text-slate-800" data-testid="location-free">
+                    {u.free_bytes === null ? '—' : formatBytes(u.free_bytes)}
                   </dd>
                   <dt>Priority</dt>
                   <dd className="text-right font-medium text-slate-800">{u.priority}</dd>

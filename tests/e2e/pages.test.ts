@@ -111,6 +111,8 @@ describe('console pages (Chromium)', () => {
     for (const w of wheres) expect(path.isAbsolute(w)).toBe(true);
     // The default replication factor is 2: the one backup is on both locations.
     expect(await page.getByTestId('location-backups').allTextContents()).toEqual(['1 backup', '1 backup']);
+    // Free space of the file system under each local location (statfs), not "—".
+    for (const free of await page.getByTestId('location-free').allTextContents()) expect(free).toMatch(/^[\d.]+ [KMGTP]iB$/);
     // The type is not repeated as the region ("local · local").
     await expect(page.getByText('local · local').count()).resolves.toBe(0);
     await page.getByTestId('manage-locations').getByText('local-a', { exact: true }).waitFor();
