@@ -183,6 +183,7 @@ describe('key escrow', () => {
     const pub = await file('escrow.pub.pem', pair.publicKey);
     const priv = await file('escrow.key.pem', pair.privateKey);
     const out = path.join(t.dir, 'escrow.json');
+    await (await open(t.env)).close(); // an installation to escrow (read-only commands no longer create one)
 
     const exported = await runCli(['keys', 'escrow', 'export', '--public-key', pub, '--out', out], t.env);
     expect(exported.code, exported.stderr).toBe(0);
