@@ -116,6 +116,8 @@ const configSchema = z.object({
   health_check_interval: intIn(5, 86400, '5 and 86400 seconds'),
   /** Hours between two runs of the daily maintenance (expired-backup cleanup, orphan sweep); 0 turns it off. */
   cleanup_interval_hours: intIn(0, 8760, '0 (off) and 8760 hours'),
+  /** optimize_storage_locations in the daily maintenance: at most this many GB copied per run (the rest waits for the next run); 0 leaves it to `storage optimize`. */
+  optimize_budget_gb_per_run: z.number().min(0).max(1_000_000).default(10),
   cloud_retries: intIn(0, 20),
   storage_retry_backoff_seconds: z.number().min(0).max(60),
   storage_timeout_seconds: z.number().positive().max(3600),
@@ -175,6 +177,7 @@ const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_MAX_CONCURRENT_BACKUPS: ['max_concurrent_backups', Number],
   PLEXICHAT_HEALTH_CHECK_INTERVAL: ['health_check_interval', Number],
   PLEXICHAT_CLEANUP_INTERVAL_HOURS: ['cleanup_interval_hours', Number],
+  PLEXICHAT_OPTIMIZE_BUDGET_GB: ['optimize_budget_gb_per_run', Number],
   PLEXICHAT_CLOUD_RETRIES: ['cloud_retries', Number],
   PLEXICHAT_PUBLIC_URL: ['public_url', String],
   PLEXICHAT_ALLOWED_BACKUP_PATHS: ['allowed_backup_paths', (v) => v.split(':').filter(Boolean)],

@@ -406,9 +406,12 @@ export class BackupEngine {
   }
 
   /** optimize_storage_locations: restores the placement policy after locations changed. */
-  async optimizeStorage(opts: { dryRun?: boolean; actor?: string } = {}): Promise<OptimizeReport> {
-    const report = await optimizeStorage(this.ctx, opts.dryRun ?? false);
-    if (!report.dry_run) await this.audit({ actor: opts.actor ?? 'system', action: 'storage.optimize', details: { added: report.copies_added, removed: report.copies_removed, problems: report.problems.length } });
+  async optimizeStorage(opts: { dryRun?: boolean; actor?: string; budgetBytes?: number | null } = {}): Promise<OptimizeReport> {
+    const report = await optimizeStorage(this.ctx, { dryRun: opts.dryRun, budgetBytes: opts.budgetBytes });
+    if (!report.dry_run) {
+      const { copies_added: added, copies_removed: removed, bytes_copied, budget_bytes, shards_left, bytes_left } = report;
+      await this.audit({ actor: opts.actor ?? 'system', action: 'storage.optimize', details: { added, removed, problems: report.problems.length, bytes_copied, budget_bytes, shards_left, bytes_left } });
+    }
     return report;
   }
 

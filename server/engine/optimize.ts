@@ -3,6 +3,9 @@
  * were added, disabled, removed or filled up — `replication_factor` good replicas on enabled locations,
  * spread across regions when the locations allow it. New copies are written (from a good replica) before
  * any copy is dropped, so a shard never has fewer good replicas than it started with.
+ *
+ * A byte budget (the daily maintenance's `optimize_budget_gb_per_run`) bounds the bytes copied in one run:
+ * once spent, the shards still needing a copy are counted (shards_left, bytes_left) and left for the next run.
  */
 import { sql } from 'drizzle-orm';
 import { shardRecordsByIds } from './catalog';
@@ -19,10 +22,33 @@ export interface OptimizeReport {
   moves: { shard_id: string; from: string | null; to: string[]; reason: string }[];
   problems: string[];
   dry_run: boolean;
+  /** Bytes written as new copies in this run (a dry run: what it would write). */
+  bytes_copied: number;
+  /** The run's copy budget in bytes; null = unbounded. */
+  budget_bytes: number | null;
+  /** Shards (and their bytes, once per copy) that needed a copy after the budget was spent: the next run's work. */
+  shards_left: number;
+  bytes_left: number;
 }
 
-export async function optimizeStorage(ctx: EngineContext, dryRun: boolean): Promise<OptimizeReport> {
-  const report: OptimizeReport = { shards_checked: 0, copies_added: 0, copies_removed: 0, moves: [], problems: [], dry_run: dryRun };
+export interface OptimizeOptions {
+  dryRun?: boolean;
+  /** Stop copying once this many bytes were copied (a copy under way is finished; the first copy always runs). */
+  budgetBytes?: number | null;
+}
+
+/** Whether a copy of `size` bytes still fits the run's budget; counts it as left over when not. */
+function withinBudget(report: OptimizeReport, size: number, copies: number): boolean {
+  const budget = report.budget_bytes;
+  if (budget === null || report.bytes_copied === 0 || report.bytes_copied + size * copies <= budget) return true;
+  report.shards_left++;
+  report.bytes_left += size * copies;
+  return false;
+}
+
+export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions = {}): Promise<OptimizeReport> {
+  const dryRun = opts.dryRun ?? false;
+  const report: OptimizeReport = { shards_checked: 0, copies_added: 0, copies_removed: 0, moves: [], problems: [], dry_run: dryRun, bytes_copied: 0, budget_bytes: opts.budgetBytes ?? null, shards_left: 0, bytes_left: 0 };
   await refreshSpace(ctx);
   const R = ctx.config.replication_factor;
   const usable = (name: string) => {
@@ -48,6 +74,7 @@ export async function optimizeStorage(ctx: EngineContext, dryRun: boolean): Prom
         reason = `every replica is in region ${regionOf(good[0]!)}`;
       }
       if (!want && !stale.length) continue;
+      if (want && !withinBudget(report, rec.storedSize, want)) continue;
       const exclude = new Set(rec.replicas.map((r) => r.location));
       let added: string[] = [];
       if (want) {
@@ -69,6 +96,7 @@ export async function optimizeStorage(ctx: EngineContext, dryRun: boolean): Prom
           added = ctx.locations.candidates(rec.storedSize, exclude).slice(0, want).map((l) => l.name);
         }
         report.copies_added += added.length;
+        report.bytes_copied += added.length * rec.storedSize;
       }
       // Drop copies on locations that are disabled or gone, and the surplus copy of a re-spread shard,
       // only once enough good copies exist elsewhere.
@@ -124,6 +152,10 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
         report.problems.push(`${reason}, and no other enabled location has room for shard ${rec.id} (${rec.storedSize} bytes): add a location or raise a capacity.`);
         return;
       }
+      if (!withinBudget(report, rec.storedSize, 1)) {
+        excess -= rec.storedSize;
+        continue;
+      }
       let to = [target.name];
       if (!report.dry_run) {
         try {
@@ -147,6 +179,7 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
         planned.set(target.name, (planned.get(target.name) ?? 0) + rec.storedSize);
       }
       excess -= rec.storedSize;
+      report.bytes_copied += rec.storedSize;
       report.copies_added++;
       report.copies_removed++;
       report.moves.push({ shard_id: rec.id, from: full.name, to, reason });

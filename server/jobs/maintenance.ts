@@ -17,6 +17,8 @@ export interface MaintenanceOutcome {
   finished_at: string | null;
   worker: string;
   removed: number;
+  /** What each further step reported (orphan sweep, storage optimize: what it moved and what it left). */
+  steps?: { name: string; summary: string }[];
   error: string | null;
 }
 
@@ -54,7 +56,11 @@ export class MaintenanceJob {
       const r = await this.engine.prune({}, { actor: 'system:maintenance' });
       outcome.removed = r.removed;
       this.log(`maintenance: removed ${r.removed} expired backup(s)`);
-      for (const extra of this.opts.extras ?? []) this.log(`maintenance: ${extra.name}: ${await extra.run(this.engine)}`);
+      for (const extra of this.opts.extras ?? []) {
+        const summary = await extra.run(this.engine);
+        (outcome.steps ??= []).push({ name: extra.name, summary });
+        this.log(`maintenance: ${extra.name}: ${summary}`);
+      }
     } catch (err) {
       outcome.error = (err as Error).message;
       this.log(`maintenance failed: ${outcome.error}; it runs again at the next interval, or run "plexichat-backup cleanup" now`);

@@ -37,12 +37,28 @@ const ORPHAN_SWEEP: MaintenanceExtra = {
   },
 };
 
+/**
+ * Then optimize_storage_locations (the spec's daily maintenance): re-places replicas after locations changed,
+ * copying at most optimize_budget_gb_per_run; what is left waits for the next run (or `storage optimize`).
+ */
+export const STORAGE_OPTIMIZE: MaintenanceExtra = {
+  name: 'storage optimize',
+  async run(engine) {
+    const gb = engine.config.optimize_budget_gb_per_run;
+    if (!(gb > 0)) return 'skipped (optimize_budget_gb_per_run is 0; run "plexichat-backup storage optimize" by hand)';
+    const r = await engine.optimizeStorage({ budgetBytes: Math.round(gb * 1024 ** 3), actor: 'system:maintenance' });
+    const left = r.shards_left ? `; ${r.shards_left} shard(s) (${r.bytes_left} bytes of copies) left for the next run: the budget of ${gb} GB was spent` : '; nothing left';
+    const problems = r.problems.length ? `; problems: ${r.problems.slice(0, 5).join('; ')}` : '';
+    return `${r.copies_added} copy(ies) added (${r.bytes_copied} bytes), ${r.copies_removed} removed${left}${problems}`;
+  },
+};
+
 export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = {}): WorkerLoop {
   const log = opts.log ?? ((l: string) => console.error(`[plexichat] ${l}`));
   const alerts = alertsFor(engine, log);
   const worker = new ScheduleWorker(engine, { events: alerts, log });
   const continuous = new ContinuousSchedules(engine, worker, { log, events: alerts });
-  const maintenance = new MaintenanceJob(engine, worker.id, { log, extras: [ORPHAN_SWEEP] });
+  const maintenance = new MaintenanceJob(engine, worker.id, { log, extras: [ORPHAN_SWEEP, STORAGE_OPTIMIZE] });
   let maintaining: Promise<unknown> | null = null;
   const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
   const runs: RunOutcome[] = [];
