@@ -38,7 +38,13 @@ try {
 }
 // The console reads the configuration again: give it the data_dir found here, so both agree.
 env.PLEXICHAT_DATA_DIR = config.data_dir;
-const log = new LogFile(path.join(config.data_dir, 'logs', 'plexichat.log'));
+let log;
+try {
+  log = new LogFile(path.join(config.data_dir, 'logs', 'plexichat.log'));
+} catch (err) {
+  console.error(`[start] cannot write the log under data_dir ${config.data_dir}: ${err.message}. Run as a user who may write there, or set PLEXICHAT_DATA_DIR to another folder.`);
+  process.exit(1);
+}
 /**
  * What goes to the log file: whole lines, with the generated first admin password (shown once, on the
  * terminal, by server/auth/bootstrap.ts) masked, so the file never holds a secret.
