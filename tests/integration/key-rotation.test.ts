@@ -185,6 +185,9 @@ describe('key escrow', () => {
     const out = path.join(t.dir, 'escrow.json');
     await (await open(t.env)).close(); // an installation to escrow (read-only commands no longer create one)
 
+    // Escrow export reads an installation; it does not create one (exit 4 where there is none).
+    expect((await runCli(['keys', 'escrow', 'export', '--public-key', pub, '--out', out], t.env)).code).toBe(4);
+    await (await t.open()).close();
     const exported = await runCli(['keys', 'escrow', 'export', '--public-key', pub, '--out', out], t.env);
     expect(exported.code, exported.stderr).toBe(0);
     const pkg = await readFile(out, 'utf8');
@@ -206,5 +209,5 @@ describe('key escrow', () => {
     const short = await runCli(['keys', 'escrow', 'export', '--public-key', await file('weak.pem', weak.publicKey)], t.env);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 3072 bits/);
-  });
+  }, 400_000); // seven CLI processes and an engine open, each a second or more; far more on a loaded machine
 });
