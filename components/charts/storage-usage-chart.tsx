@@ -36,7 +36,7 @@ export function StorageUsageChart({ samples, from, to }: { samples: UsageSample[
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="t" type="number" scale="time" domain={timeDomain(data.map((d) => d.t!), from, to)} tickFormatter={shortTime} tick={{ fontSize: 11 }} minTickGap={32} />
-          <YAxis tick={{ fontSize: 11 }} width={56} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} unit={` ${unit}`} />
+          <YAxis tick={{ fontSize: 11 }} width={68} ticks={ticks} domain={[0, ticks[ticks.length - 1]!]} unit={` ${unit}`} />
           <Tooltip
             labelFormatter={(l) => shortTime(Number(l))}
             formatter={(v, name, item) => {
