@@ -1,0 +1,142 @@
+/**
+ * Restores in the console (Chromium against the real console): on a backup with one data shard lost from every
+ * replica, the restore form fails with a clear message without "Allow partial restore", and with it restores
+ * every other file and names the lost ones; the Restores page (and the backup's page) list both jobs from the
+ * catalog, for an admin and for a viewer.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
+import { type ConsoleServer, startConsole } from './console-server';
+
+const KiB = 1024;
+let server: ConsoleServer;
+let browser: Browser;
+let page: Page;
+let backupId: string;
+const originals = new Map<string, Buffer>();
+
+async function trpc<T>(p: Page, procedure: string, input: unknown, kind: 'query' | 'mutation'): Promise<T> {
+  const out = await p.evaluate(
+    async ([proc, body, k]) => {
+      const res =
+        k === 'query'
+          ? await fetch(`/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(body))}`)
+          : await fetch(`/api/trpc/${proc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return (await res.json()) as { result?: { data?: unknown }; error?: unknown };
+    },
+    [procedure, input, kind] as const,
+  );
+  if (!out.result) throw new Error(`${procedure}: ${JSON.stringify(out.error).slice(0, 500)}`);
+  return out.result.data as T;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.join(e.parentPath, e.name));
+  return out;
+}
+
+async function restoreFromForm(p: Page, target: string, partial: boolean): Promise<void> {
+  await p.goto(`/backups/${backupId}`);
+  await p.getByLabel('Target directory').fill(target);
+  const box = p.getByTestId('restore-allow-partial');
+  if (partial) await box.check();
+  else await box.uncheck();
+  await p.getByRole('button', { name: 'Restore', exact: true }).click();
+  await expect.poll(async () => p.getByTestId('restore-progress').getAttribute('data-status').catch(() => null), { timeout: 120_000 }).toMatch(/completed|failed/);
+}
+
+describe('restores in the console (Chromium)', () => {
+  beforeAll(async () => {
+    server = await startConsole();
+    browser = await launchChromium();
+    page = await (await newContext(browser, server.url, [])).newPage();
+    await signInAt(page, '/', server.admin);
+
+    // Ten files of incompressible data: several 1 MiB data shards, so one lost shard leaves > 80 % readable.
+    const src = path.join(server.dir, 'src');
+    await mkdir(src, { recursive: true });
+    for (let i = 0; i < 10; i++) {
+      const data = randomBytes(700 * KiB);
+      originals.set(`file-${i}.bin`, data);
+      await writeFile(path.join(src, `file-${i}.bin`), data);
+    }
+    backupId = (await trpc<{ backup_id: string }>(page, 'backup.create', { source: { kind: 'paths', paths: [src] } }, 'mutation')).backup_id;
+    await expect.poll(async () => (await trpc<{ status: string }>(page, 'backup.get', { backupId }, 'query')).status, { timeout: 120_000 }).toBe('completed');
+    // The source is gone too, so repair_missing_shards cannot re-create the lost shard from it.
+    await rm(src, { recursive: true });
+
+    // One data shard lost from every replica on disk.
+    const map = await trpc<{ shard_id: string; kind: string }[]>(page, 'backup.shardMap', { backupId }, 'query');
+    const data = map.filter((s) => s.kind === 'data');
+    expect(data.length).toBeGreaterThanOrEqual(6);
+    const lost = data[Math.floor(data.length / 2)]!.shard_id;
+    const replicas = (await filesUnder(path.join(server.dir, 'data'))).filter((f) => path.basename(f) === lost);
+    expect(replicas.length).toBeGreaterThanOrEqual(2);
+    for (const f of replicas) await unlink(f);
+  }, 400_000);
+
+  afterAll(async () => {
+    if (server) await writeFile(path.join(SHOTS, '..', 'e2e-restores-server.log'), server.log());
+    await browser?.close();
+    await server?.stop();
+  }, 60_000);
+
+  it('without "Allow partial restore" the restore fails with a clear message', async () => {
+    await restoreFromForm(page, path.join(server.dir, 'restore-strict'), false);
+    const progress = page.getByTestId('restore-progress');
+    expect(await progress.getAttribute('data-status')).toBe('failed');
+    const text = (await progress.textContent()) ?? '';
+    expect(text).toMatch(/Restore failed/);
+    expect(text).toMatch(/shard/i);
+    expect(text).not.toMatch(/--overwrite|--allow-partial/);
+    // A failed restore has no ETA "done".
+    expect(text).not.toMatch(/ETA\s*done/);
+    await progress.scrollIntoViewIfNeeded();
+    await shot(page, 'restore-lost-shard-refused');
+  }, 200_000);
+
+  it('with "Allow partial restore" it restores every other file and shows which files were lost', async () => {
+    const target = path.join(server.dir, 'restore-partial');
+    await restoreFromForm(page, target, true);
+    expect(await page.getByTestId('restore-progress').getAttribute('data-status')).toBe('completed');
+    const lostText = (await page.getByTestId('restore-lost').textContent()) ?? '';
+    const lostNames = [...originals.keys()].filter((n) => lostText.includes(n));
+    expect(lostNames.length).toBeGreaterThanOrEqual(1);
+    expect(lostNames.length).toBeLessThan(originals.size);
+    // Every file not named lost is back, byte for byte; the lost ones are absent.
+    const restored = new Map((await filesUnder(target)).map((f) => [path.basename(f), f]));
+    for (const [name, data] of originals) {
+      if (lostNames.includes(name)) expect(restored.has(name), `${name} was reported lost`).toBe(false);
+      else expect((await readFile(restored.get(name)!)).equals(data), `${name} restored intact`).toBe(true);
+    }
+    await page.getByTestId('restore-lost').scrollIntoViewIfNeeded();
+    await shot(page, 'restore-partial-lost-files');
+  }, 200_000);
+
+  it('the Restores page lists both jobs from the catalog, for an admin and a viewer; so does the backup page', async () => {
+    await page.goto('/restores');
+    await page.getByRole('link', { name: 'Restores', exact: true }).waitFor();
+    const rows = page.getByTestId('restore-row');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(2);
+    expect(await page.locator('[data-testid="restore-row"][data-status="failed"]').textContent()).toMatch(/restore-strict/);
+    expect(await page.locator('[data-testid="restore-row"][data-status="completed"]').textContent()).toMatch(/restore-partial.*lost \(partial restore\)/);
+    await shot(page, 'restores-page');
+
+    await page.goto(`/backups/${backupId}`);
+    await expect.poll(() => page.getByTestId('restore-row').count(), { timeout: 30_000 }).toBe(2);
+
+    const viewer = { email: 'viewer@e2e.test', password: `viewer-${randomBytes(9).toString('base64url')}` };
+    await trpc(page, 'users.create', { ...viewer, role: 'viewer' }, 'mutation');
+    const vp = await (await newContext(browser, server.url, [])).newPage();
+    await signInAt(vp, '/restores', viewer);
+    await expect.poll(() => vp.getByTestId('restore-row').count(), { timeout: 30_000 }).toBe(2);
+    expect(await vp.getByRole('link', { name: 'Restores', exact: true }).count()).toBe(1);
+    await shot(vp, 'restores-page-viewer');
+    await vp.context().close();
+  }, 200_000);
+});
