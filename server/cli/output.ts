@@ -51,7 +51,9 @@ export function errorMessage(err: unknown): string {
 
 export function errorDocument(err: unknown): Record<string, unknown> {
   const code = err instanceof EngineError ? err.code : err instanceof UsageError || err instanceof ConfigError ? 'INVALID' : 'INTERNAL';
-  return { error: { code, message: errorMessage(err), ...(err instanceof EngineError ? err.details : {}) } };
+  // without_hint / console_hint / needs_overwrite are the console's wording aids, not facts about the failure.
+  const { without_hint: _w, console_hint: _c, needs_overwrite: _n, ...details } = err instanceof EngineError ? err.details : {};
+  return { error: { code, message: errorMessage(err), ...details } };
 }
 
 export function printJson(doc: unknown): void {

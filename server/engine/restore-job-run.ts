@@ -64,9 +64,11 @@ export async function runRestoreJob(deps: RestoreJobDeps, row: RestoreJobRow): P
   }
 }
 
-/** The console's words for a refusal whose message names a CLI flag (--overwrite). */
+/** The console's words for a refusal whose message names a CLI command or flag (--overwrite, --allow-partial). */
 export function consoleWording(err: unknown, role: string | null): string {
-  if (!(err instanceof EngineError) || err.details.needs_overwrite !== true) return (err as Error).message;
+  if (!(err instanceof EngineError)) return (err as Error).message;
+  if (typeof err.details.without_hint === 'string' && typeof err.details.console_hint === 'string') return `${err.details.without_hint} ${err.details.console_hint}`;
+  if (err.details.needs_overwrite !== true) return err.message;
   const way = role === 'admin' ? 'Choose an empty or new directory, or tick "Overwrite existing files" to replace what is there.' : 'Choose an empty or new directory; only admins may overwrite existing files.';
   return `${String(err.details.without_hint)} ${way}`;
 }

@@ -171,12 +171,18 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   if (failed.length && !plan) {
     // Everything readable was restored and stays; only the files named here are absent (never short).
     const names = failed.map((f) => f.path);
-    throw new EngineError(
-      'INTEGRITY',
+    const what =
       `Unable to recover backup ${row.id}: Missing required shards. Restored ${restored.length} file(s) (${bytesWritten} bytes) to ${target}; ${failed.length} file(s) could not be restored: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}. ` +
-        `Cause: ${failed[0]!.reason}. Run \`plexichat-backup verify ${row.id}\` and \`repair\`, or restore what is readable with --allow-partial.`,
-      { affected_files: names, files_restored: restored.length, bytes_restored: bytesWritten, lost },
-    );
+      `Cause: ${failed[0]!.reason}.`;
+    throw new EngineError('INTEGRITY', `${what} Run \`plexichat-backup verify ${row.id}\` and \`repair\`, or restore what is readable with --allow-partial.`, {
+      affected_files: names,
+      files_restored: restored.length,
+      bytes_restored: bytesWritten,
+      lost,
+      // The console's words for the way out (restore-job-run.ts).
+      without_hint: what,
+      console_hint: 'Verify and repair the backup on its page, or restore what is readable with "Allow partial restore".',
+    });
   }
   const seconds = (Date.now() - started) / 1000;
   const partial = plan && {
