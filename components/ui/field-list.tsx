@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 
 function value(v: unknown): ReactNode {
   if (v === null || v === undefined || v === '') return <span className="text-slate-400">—</span>;
+  if (Array.isArray(v) && v.length === 0) return <span className="text-slate-400">none</span>;
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return v.join(', ');
   if (typeof v === 'object') return <FieldList fields={v as Record<string, unknown>} nested />;
   return String(v);
