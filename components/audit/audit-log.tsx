@@ -67,11 +67,11 @@ export function AuditLog() {
             rowKey={(e) => String(e.id)}
             columns={[
               { key: 'at', header: 'When (UTC)', className: 'whitespace-nowrap text-xs text-slate-500', sortValue: (e) => e.at, cell: (e) => formatDate(e.at) },
-              { key: 'actor', header: 'Actor', className: 'min-w-[11rem] [overflow-wrap:anywhere]', sortValue: (e) => e.actor, cell: (e) => e.actor },
+              { key: 'actor', header: 'Actor', className: 'min-w-[8rem] [overflow-wrap:anywhere]', sortValue: (e) => e.actor, cell: (e) => e.actor },
               { key: 'action', header: 'Action', sortValue: (e) => e.action, cell: (e) => <span className="font-mono text-xs">{e.action}</span> },
               { key: 'outcome', header: 'Outcome', sortValue: (e) => e.outcome, cell: (e) => <StatusBadge status={e.outcome} /> },
-              { key: 'target', header: 'Target', className: 'min-w-[11rem] font-mono text-xs [overflow-wrap:anywhere]', sortValue: (e) => e.target, cell: (e) => e.target ?? '—' },
-              { key: 'details', header: 'Details', className: 'min-w-[14rem]', cell: (e) => (Object.keys(e.details).length ? <FieldList fields={e.details} /> : null) },
+              { key: 'target', header: 'Target', className: 'min-w-[8rem] font-mono text-xs [overflow-wrap:anywhere]', sortValue: (e) => e.target, cell: (e) => e.target ?? '—' },
+              { key: 'details', header: 'Details', className: 'min-w-[12rem]', cell: (e) => (Object.keys(e.details).length ? <FieldList fields={e.details} /> : null) },
             ]}
           />
           <Pager offset={offset} shown={data.events.length} total={data.total} pageSize={PAGE} onChange={setOffset} />

@@ -103,8 +103,10 @@ describe('admin pages (Chromium)', () => {
     const other = await newContext(browser, server.url, []);
     const attacker = await other.newPage();
     await attacker.goto('/login');
+    // Each attempt waits for the server's answer: a submit while the last one is pending is not an attempt.
+    const answered = () => attacker.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login', { timeout: 60_000 });
     for (let i = 0; i < 5; i++) {
-      await signIn(attacker, LOCKED.email, `wrong-password-${i}`);
+      await Promise.all([answered(), signIn(attacker, LOCKED.email, `wrong-password-${i}`)]);
       await attacker.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor({ timeout: 30_000 });
     }
     await signIn(attacker, LOCKED.email, LOCKED.password);
