@@ -27,7 +27,7 @@ function Outcome({ j }: { j: RestoreJob }) {
   if (j.status === 'failed')
     return (
       // Long reasons (shard ids, paths) are clamped to three lines; the whole text is in the tooltip and on the job.
-      <span className="line-clamp-3 block max-w-md whitespace-normal break-all text-red-700" title={j.error ?? undefined}>
+      <span className="line-clamp-3 min-w-[16rem] max-w-md whitespace-normal break-words text-red-700" title={j.error ?? undefined}>
         {j.error}
       </span>
     );
