@@ -9,7 +9,7 @@
 import * as lz4 from 'lz4-napi';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
-import * as zstdBinding from 'zstd-napi/binding';
+import * as zstdBinding from 'zstd-napi/binding.js';
 import type { CompressionClass, CompressionConfig } from '../config-compression';
 
 export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;

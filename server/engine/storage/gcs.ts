@@ -5,7 +5,7 @@
  * retries are off: the RetryingBackend wrapper owns the retry policy.
  */
 import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
-import { pool as teenyRequestAgents } from 'teeny-request/build/src/agents';
+import { pool as teenyRequestAgents } from 'teeny-request/build/src/agents.js';
 import { GCS_STORAGE_CLASSES, gcsLocationKeys, parseCloudKeys, type GcsLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
