@@ -8,16 +8,16 @@
 // <data_dir>/logs/plexichat.log (bin/log-file.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
+import { ensureBuild } from './console-build.mjs';
 import { LogFile } from './log-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
-const SOURCES = ['app', 'components', 'server', 'db', 'proxy.ts', 'instrumentation.ts', 'next.config.ts', 'postcss.config.mjs', 'package.json', 'package-lock.json', 'tsconfig.json'];
 
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
 env.PLEXICHAT_APP_ROOT ||= root;
@@ -82,27 +82,6 @@ function authSecret(dataDir) {
   return readFileSync(file, 'utf8').trim();
 }
 
-function newestMtime(p) {
-  let st;
-  try {
-    st = statSync(p);
-  } catch {
-    return 0;
-  }
-  if (!st.isDirectory()) return st.mtimeMs;
-  let max = st.mtimeMs;
-  for (const e of readdirSync(p)) if (e !== 'node_modules' && !e.startsWith('.')) max = Math.max(max, newestMtime(path.join(p, e)));
-  return max;
-}
-
-function buildIsStale() {
-  const stamp = path.join(root, '.next', 'BUILD_ID');
-  if (!existsSync(stamp)) return 'no build found';
-  const built = statSync(stamp).mtimeMs;
-  const changed = SOURCES.find((s) => newestMtime(path.join(root, s)) > built);
-  return changed ? `${changed} changed since the last build` : null;
-}
-
 function run(args, script = nextBin) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ['inherit', 'pipe', 'pipe'] });
@@ -140,57 +119,9 @@ async function warmUp() {
   }
 }
 
-/**
- * One build at a time: a second `npm start` while another one builds waits for it (and then finds the
- * build fresh) instead of writing into the same .next directory. A lock left by a killed build is taken over.
- */
-const LOCK = path.join(root, '.next-build.lock');
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
-async function withBuildLock(fn) {
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(path.join(LOCK, 'pid'), 'utf8'));
-      } catch {
-        // being created or removed; look again
-      }
-      if (holder && !alive(holder)) rmSync(LOCK, { recursive: true, force: true });
-      else await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
-}
-
 if (!env.AUTH_SECRET) env.AUTH_SECRET = authSecret(env.PLEXICHAT_DATA_DIR);
-if (buildIsStale()) {
-  await withBuildLock(async () => {
-    const stale = buildIsStale();
-    if (!stale) return;
-    say(`[start] building the console (${stale}) …`);
-    const code = await run(['build']);
-    if (code !== 0) {
-      say('[start] the build failed; see the errors above.', process.stderr);
-      process.exit(code);
-    }
-  });
-}
+const built = await ensureBuild(run, (line) => say(line, line.includes('failed') ? process.stderr : process.stdout));
+if (built !== 0) process.exit(built);
 const server = run([], path.join(root, 'bin', 'server.mjs'));
 void warmUp();
 process.exitCode = await server;

@@ -8,4 +8,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 eval "$(bash scripts/test-services.sh)"
+# Build the console once, first: the browser tests then start their consoles without waiting on a build.
+node bin/build-console.mjs
 exec npx vitest run "$@"

@@ -248,6 +248,7 @@ export async function installationPaths(i: Installation): Promise<ProtectedPath[
   if (key.kind === 'file') {
     out.push({ what: 'the master key file', path: key.path }, { what: 'the previous master key file', path: previousKeyFile(key.path) }, { what: 'the next master key file', path: `${key.path}.next` });
   }
+  if (config.high_key_file) out.push({ what: 'the HIGH/MAXIMUM second-factor key file', path: path.resolve(config.high_key_file) });
   if (process.env.PLEXICHAT_CONFIG) out.push({ what: 'the configuration file', path: process.env.PLEXICHAT_CONFIG });
   const fromLocation = (loc: { name: string; type: string } & Record<string, unknown>) => {
     if (loc.type === 'local' && typeof loc.path === 'string' && loc.path) out.push({ what: `storage location "${loc.name}"`, path: loc.path });

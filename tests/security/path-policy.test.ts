@@ -146,7 +146,8 @@ describe('backups from the console as admin', () => {
     const cases: [string, RegExp][] = [
       [dataDir, /inside the installation's data directory/],
       [path.join(dataDir, 'auth-secret'), /inside the installation's data directory/],
-      [path.join(dataDir, 'master.key'), /inside the installation's data directory/],
+      [t.env.PLEXICHAT_KEY_FILE!, /inside the master key file/],
+      [path.dirname(t.env.PLEXICHAT_KEY_FILE!), /contains the master key file/],
       [consoleStore, /inside storage location "console-local"/],
       [path.join(allowed, 'link-data'), /inside the installation's data directory/],
       [t.dir, /contains the installation's data directory/],
