@@ -1,7 +1,7 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { formatBytes, formatDuration } from '../format';
 import { useTRPC } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
@@ -35,6 +35,11 @@ export function RestoreForm({ backupId }: { backupId: string }) {
     ),
   );
   const running = start.isPending || job?.status === 'running' || job?.status === 'queued';
+  // The list of this backup's restores follows at once when the job ends (it polls only every 2 s).
+  const finished = job?.status === 'completed' || job?.status === 'failed';
+  useEffect(() => {
+    if (finished) void qc.invalidateQueries({ queryKey: trpc.restores.list.queryKey() });
+  }, [finished, qc, trpc]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite, allowPartial });
