@@ -12,10 +12,6 @@ type Result = { json?: unknown; text?: string; code?: number };
 type Opts = ParseArgsConfig['options'];
 const common: Opts = { json: { type: 'boolean', default: false } };
 
-export const DRILL_HELP = `  drill run [--backup ID] [--sample-percent P] [--seed N]   restore a backup (default: the newest completed
-                              backup of every source set) or P % of its files into a private scratch directory,
-                              compare with the manifest, delete the copy, record the RTO (exit 3 when a drill fails)
-  drill list [--backup ID] [--limit N]                       recorded drills, newest first`;
 
 function parse(args: string[], options: Opts) {
   try {

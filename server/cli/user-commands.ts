@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { UsageError } from './output';
+import { USER_HELP } from './help.mjs';
 
 interface Result {
   json?: unknown;
@@ -15,12 +16,6 @@ interface Result {
   code?: number;
 }
 
-export const USER_HELP = `  user add --email E --password P --role admin|operator|viewer [--name N]
-  user unlock --email E       lift the sign-in blocks on an account (from every client)
-  user passwd --email E [--password P]   set a password (read from stdin when --password is absent,
-                              which keeps it out of the process list); ends every session of the user
-  user delete --email E --yes  delete an account and end its sessions (not the last enabled admin);
-                              its audit entries stay`;
 
 const USAGE = `Usage:\n${USER_HELP}`;
 
