@@ -8,7 +8,6 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import nodemailer from 'nodemailer';
 import { guardedAgents } from '../engine/net/agents';
 import { findOutboundDenial, OutboundPolicy } from '../engine/net/outbound-policy';
 import type { AlertSettings } from './alert-settings';
@@ -86,6 +85,8 @@ async function sendEmail(s: AlertSettings['email'], m: AlertMessage, policy: Out
   // nodemailer resolves names itself; connect it to an address checked here instead, and keep the name for
   // TLS (SNI and the certificate check), so the server is still verified as the host configured.
   const [checked] = await policy.resolve(s.smtp_server);
+  // Loaded when a mail is sent: every CLI command and worker would otherwise pay for it at start.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: checked!.address,
     ...(checked!.address !== s.smtp_server ? { servername: s.smtp_server } : {}),
