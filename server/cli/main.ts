@@ -326,7 +326,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const cs = r.catalog_snapshot;
       const text = [
         cs.used
-          ? `Catalog snapshot ${cs.used} (${cs.created_at}): ${cs.restored.users} user(s), ${cs.restored.schedules} schedule(s), ${cs.restored.settings} setting(s), ${cs.restored.locations} location(s)${cs.locations.length ? ` [${cs.locations.join(', ')}]` : ''}, ${cs.restored.audit_events} audit event(s), ${cs.restored.restore_drills} restore drill(s) restored.`
+          ? `Catalog snapshot ${cs.used} (${cs.created_at}): ${cs.restored.users} user(s), ${cs.restored.schedules} schedule(s), ${cs.restored.settings} setting(s), ${cs.restored.locations} location(s)${cs.locations.length ? ` [${cs.locations.join(', ')}]` : ''}, ${cs.restored.audit_events} audit event(s), ${cs.restored.restore_drills} restore drill(s), ${cs.restored.restore_jobs} restore job(s) restored.`
           : `No catalog snapshot restored: ${cs.not_restored_reason}. Users, schedules, alert settings and console-added locations must be set up again.`,
         ...cs.kept_existing.map((k) => `  ${k} already existed in this catalog: kept it, not the snapshot's`),
         ...cs.rejected.map((x) => `  refused catalog snapshot ${x.object}: ${x.reason}`),

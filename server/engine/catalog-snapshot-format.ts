@@ -50,6 +50,8 @@ export interface CatalogSnapshotDoc {
     audit_events: Row[];
     /** The newest restore drills (absent in snapshots written before drills were kept). */
     restore_drills?: Row[];
+    /** The newest restore jobs (absent in snapshots written before restore jobs were kept). */
+    restore_jobs?: Row[];
   };
 }
 

@@ -12,7 +12,7 @@
  */
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import { auditEvents, restoreDrills, schedules, settings, storageLocations, users } from '../../db/schema';
+import { auditEvents, restoreDrills, restoreJobs, schedules, settings, storageLocations, users } from '../../db/schema';
 import { CATALOG_PREFIX, type CatalogSnapshotDoc, decodeSnapshot, nameTime, type Row } from './catalog-snapshot-format';
 import { RESTORED_KEY, transientSetting } from './catalog-snapshot';
 import type { EngineContext } from './context';
@@ -24,7 +24,7 @@ export interface CatalogSnapshotReport {
   created_at: string | null;
   /** Why nothing was restored, when nothing was. */
   not_restored_reason: string | null;
-  restored: { users: number; schedules: number; settings: number; locations: number; audit_events: number; restore_drills: number };
+  restored: { users: number; schedules: number; settings: number; locations: number; audit_events: number; restore_drills: number; restore_jobs: number };
   /** Rows the new catalog already had (kept as they are): user emails, schedule names, location names, setting keys. */
   kept_existing: string[];
   /** Locations that came back (console-added, or from the lost config file): the rebuild scans them too. */
@@ -36,7 +36,7 @@ export interface CatalogSnapshotReport {
 }
 
 export function emptySnapshotReport(reason: string | null): CatalogSnapshotReport {
-  return { used: null, created_at: null, not_restored_reason: reason, restored: { users: 0, schedules: 0, settings: 0, locations: 0, audit_events: 0, restore_drills: 0 }, kept_existing: [], locations: [], rejected: [], audit_left_out: 0 };
+  return { used: null, created_at: null, not_restored_reason: reason, restored: { users: 0, schedules: 0, settings: 0, locations: 0, audit_events: 0, restore_drills: 0, restore_jobs: 0 }, kept_existing: [], locations: [], rejected: [], audit_left_out: 0 };
 }
 
 export async function restoreCatalogSnapshot(ctx: EngineContext): Promise<CatalogSnapshotReport> {
@@ -120,6 +120,13 @@ async function apply(ctx: EngineContext, name: string, doc: CatalogSnapshotDoc, 
     // A drill that was running when the snapshot was taken never finished as far as anyone can tell.
     const drills = (t.restore_drills ?? []).map((r) => (r.status === 'running' ? { ...r, status: 'failed', error: 'interrupted: the catalog was lost while this drill ran' } : r));
     report.restored.restore_drills = await put(restoreDrills, drills, (r) => `restore drill ${String(r.id)}`);
+    // Likewise a restore queued or running then: no process owns it any more, and nobody will pick it up again.
+    const jobs = (t.restore_jobs ?? []).map((r) =>
+      r.status === 'queued' || r.status === 'running'
+        ? { ...r, status: 'failed', error: 'interrupted: the catalog was lost while this restore ran', claimedBy: null, ownerPid: null, ownerHost: null, heartbeatAt: null, finishedAt: r.finishedAt ?? doc.created_at }
+        : r,
+    );
+    report.restored.restore_jobs = await put(restoreJobs, jobs, (r) => `restore job ${String(r.id)}`);
     await tx.insert(settings).values({ key: RESTORED_KEY, value: { name, created_at: doc.created_at, audit_id: doc.audit_id, at: ctx.now().toISOString() } }).onConflictDoNothing();
   });
   report.used = name;

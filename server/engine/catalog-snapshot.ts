@@ -16,7 +16,7 @@
  * recover-catalog needs.
  */
 import { desc, sql } from 'drizzle-orm';
-import { auditEvents, restoreDrills, schedules, settings, storageLocations, users } from '../../db/schema';
+import { auditEvents, restoreDrills, restoreJobs, schedules, settings, storageLocations, users } from '../../db/schema';
 import type { StorageLocationConfig } from '../config';
 import { isSecretKey } from '../config-cloud';
 import { CATALOG_FORMAT, CATALOG_PREFIX, CATALOG_VERSION, type CatalogSnapshotDoc, encodeSnapshot, type LocationRow, nameTime, snapshotName } from './catalog-snapshot-format';
@@ -34,6 +34,8 @@ export const MAX_AGE_MS = 24 * 3600_000;
 export const KEEP = 5;
 /** At most this many restore drills (the newest): the RTO trend and each source's last drill. */
 const DRILL_CAP = 2_000;
+/** At most this many restore jobs (the newest): who restored what, when, and how it ended. */
+const RESTORE_JOB_CAP = 2_000;
 
 /** At most this many audit events (the newest): about 200 bytes each before compression. */
 export const AUDIT_CAP = 200_000;
@@ -128,6 +130,7 @@ async function dump(ctx: EngineContext): Promise<CatalogSnapshotDoc> {
         storage_locations: await tx.select().from(storageLocations),
         audit_events: audit.reverse(),
         restore_drills: (await tx.select().from(restoreDrills).orderBy(desc(restoreDrills.startedAt)).limit(DRILL_CAP)).reverse(),
+        restore_jobs: (await tx.select().from(restoreJobs).orderBy(desc(restoreJobs.createdAt)).limit(RESTORE_JOB_CAP)).reverse(),
         left_out: Number(total?.n ?? 0) - audit.length,
       };
     },

@@ -6,10 +6,11 @@
  * snapshot (falling back to the previous one, reported).
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auditEvents, restoreDrills, schedules, users } from '../../db/schema';
+import { auditEvents, restoreDrills, restoreJobs, schedules, users } from '../../db/schema';
 import { verifyPassword } from '../../server/auth/password';
 import { createUser } from '../../server/auth/users';
 import { createSchedule } from '../../server/jobs/schedule-store';
@@ -69,6 +70,13 @@ describe.each(CATALOG_MODES)('catalog snapshots (%s catalog)', (mode) => {
       { id: 'drill-passed', backupId: 'b-old', sources: [src], status: 'passed', startedAt: drillAt, finishedAt: new Date(drillAt.getTime() + 9000), measuredSeconds: 9, rtoSeconds: 9, filesChecked: 60, bytesChecked: 1234 },
       { id: 'drill-running', backupId: 'b-old', sources: [src], status: 'running', startedAt: new Date(drillAt.getTime() + 60_000) },
     ]);
+    // Restore history: one that completed, one queued and one running (a live owner, so nothing reaps it first) at snapshot time.
+    const job = { backupId: 'b-old', actor: 'ops@example.test', actorRole: 'operator', via: 'console', target: path.join(a.dir, 'restored') };
+    await db.insert(restoreJobs).values([
+      { ...job, id: 'restore-done', status: 'completed', createdAt: drillAt, startedAt: drillAt, finishedAt: new Date(drillAt.getTime() + 4000), filesRestored: 60, filesLost: 0, bytesRestored: 1234, durationMs: 4000 },
+      { ...job, id: 'restore-queued', status: 'queued', createdAt: new Date(drillAt.getTime() + 1000) },
+      { ...job, id: 'restore-running', status: 'running', createdAt: new Date(drillAt.getTime() + 2000), startedAt: new Date(drillAt.getTime() + 2000), claimedBy: `${hostname()}:${process.pid}:test`, ownerPid: process.pid, ownerHost: hostname(), heartbeatAt: new Date(Date.now() + 3600_000) },
+    ]);
     const one = await e1.createBackup({ paths: [src], tags: ['one'] });
     await e1.close();
     // The backup's end wrote a snapshot to every location, the config file's and the console's.
@@ -107,7 +115,7 @@ describe.each(CATALOG_MODES)('catalog snapshots (%s catalog)', (mode) => {
     const cs = r.catalog_snapshot;
     expect(cs.used).toBe(`catalog/${first[0]}`);
     expect(cs.rejected).toEqual([expect.objectContaining({ object: `local-a:catalog/${newest}`, reason: expect.stringMatching(/checksum|decryption/) })]);
-    expect(cs.restored).toMatchObject({ users: 2, schedules: 1, locations: 2, restore_drills: 2 });
+    expect(cs.restored).toMatchObject({ users: 2, schedules: 1, locations: 2, restore_drills: 2, restore_jobs: 3 });
     expect(cs.locations.sort()).toEqual(['local-b', 'vault']);
     // Both backups, the one after the snapshot included, from storage — their keys and data are only on local-b and vault.
     expect(r).toMatchObject({ backups: 2, damaged_backups: [], skipped_backups: [], incomplete_locations: [] });
@@ -117,6 +125,13 @@ describe.each(CATALOG_MODES)('catalog snapshots (%s catalog)', (mode) => {
     const drills = await bdb.select().from(restoreDrills).orderBy(restoreDrills.startedAt);
     expect(drills.map((d) => [d.id, d.status, d.rtoSeconds])).toEqual([['drill-passed', 'passed', 9], ['drill-running', 'failed', null]]);
     expect(drills[1]!.error).toMatch(/interrupted/);
+    const jobs = await bdb.select().from(restoreJobs).orderBy(restoreJobs.createdAt);
+    expect(jobs.map((j) => [j.id, j.status, j.filesRestored])).toEqual([['restore-done', 'completed', 60], ['restore-queued', 'failed', null], ['restore-running', 'failed', null]]);
+    expect(jobs[0]!.error).toBeNull();
+    for (const j of jobs.slice(1)) {
+      expect(j.error).toBe('interrupted: the catalog was lost while this restore ran');
+      expect([j.claimedBy, j.ownerPid, j.ownerHost, j.heartbeatAt]).toEqual([null, null, null, null]);
+    }
     const u = await bdb.select().from(users);
     expect(u.map((x) => x.email).sort()).toEqual(['admin@example.test', 'ops@example.test']);
     expect(await verifyPassword(u.find((x) => x.role === 'admin')!.passwordHash, ADMIN_PW)).toBe(true);
