@@ -42,10 +42,10 @@ export function DrillPanel({ backupId }: { backupId: string }) {
       )}
       <ErrorBox error={run.error} title="The drill could not run" />
       {r && (
-        <Notice tone={r.status === 'passed' ? 'green' : 'amber'}>
-          Drill {r.status}: {r.files_checked} file(s), {formatBytes(r.bytes_checked)} checked{r.method ? ` (${r.method})` : ''}; RTO {formatDuration(r.rto_seconds)}
+        <Notice tone={r.status === 'passed' ? 'green' : r.status === 'skipped' ? 'blue' : 'amber'}>
+          {r.status === 'skipped' ? r.error : <>Drill {r.status}: {r.files_checked} file(s), {formatBytes(r.bytes_checked)} checked{r.method ? ` (${r.method})` : ''}; RTO {formatDuration(r.rto_seconds)}
           {r.sample_percent < 100 ? ` (extrapolated from ${r.sample_percent} %)` : ''}.{r.error ? ` ${r.error}` : ''}
-          {r.note ? ` ${r.note}` : ''}
+          {r.note ? ` ${r.note}` : ''}</>}
         </Notice>
       )}
       <ErrorBox error={drills.error} title="Could not load the drills" />

@@ -48,6 +48,7 @@ export function DrillsCard() {
                   </td>
                   <td className="py-1.5 pr-2">
                     <Badge tone={d.status === 'passed' ? 'green' : d.status === 'failed' ? 'red' : 'slate'}>{d.status}</Badge> <span className="text-xs text-slate-500">{timeAgo(d.started_at)}</span>
+                    {d.status === 'skipped' && <p className="text-xs text-slate-500" data-testid="drill-skipped-reason">needs the key holders&apos; quorum: run it from the CLI with --share</p>}
                   </td>
                   <td className="py-1.5 pr-2">{d.rto_seconds === null ? '—' : formatDuration(d.rto_seconds)}</td>
                   <td className="py-1.5 text-xs text-slate-600">

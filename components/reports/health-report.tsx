@@ -119,7 +119,7 @@ export function HealthReportView() {
               </ul>
             )}
           </Card>
-          <Card title={`Restore drills (${r.drills.passed} passed, ${r.drills.failed} failed)`}>
+          <Card title={`Restore drills (${r.drills.passed} passed, ${r.drills.failed} failed${r.drills.skipped ? `, ${r.drills.skipped} skipped` : ''})`}>
             {r.drills.items.length === 0 ? (
               <p className="text-sm text-slate-600">No restore drill ran in this period.</p>
             ) : (
@@ -133,7 +133,7 @@ export function HealthReportView() {
                     <span className="text-slate-500">
                       RTO {formatDuration(d.rto_seconds)} · {d.files_checked} file(s), {formatBytes(d.bytes_checked)} · {d.sample_percent} % · {formatDate(d.started_at)}
                     </span>
-                    {d.error && <span className="text-xs text-red-700">{d.error}</span>}
+                    {d.error && <span className={`text-xs ${d.status === 'skipped' ? 'text-slate-600' : 'text-red-700'}`}>{d.error}</span>}
                   </li>
                 ))}
               </ul>

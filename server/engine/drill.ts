@@ -7,6 +7,10 @@
  * Comparison: files whose manifest line carries `sha` are hashed and compared; the others (older manifests,
  * and files an incremental backup reused without reading) are checked by size only — their bytes were still authenticated (AES-GCM, shard checksums) while the
  * restore read them, which the result says (`method: 'chunks'` or `'mixed'`).
+ *
+ * A MAXIMUM backup's data key opens only with k of the key holders' quorum shares (quorum.ts). A drill of one
+ * without shares (a drill schedule, the console) cannot read it by design: it ends `skipped`, naming the CLI
+ * command that runs it with shares, and raises no alert. Shares of the wrong quorum still fail the drill.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -20,6 +24,8 @@ import type { EngineContext } from './context';
 import { EngineError } from './errors';
 import { type ManifestEntry, parseEntry, resolveInside } from './manifest';
 import { restoreBackup } from './restore';
+import { isQuorumRequired } from './keys';
+import { operationQuorum } from './quorum';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from './types';
 
@@ -38,7 +44,8 @@ export interface DrillResult {
   drill_id: string;
   backup_id: string;
   sources: string[];
-  status: 'passed' | 'failed';
+  /** skipped: a MAXIMUM backup drilled without the key holders' quorum shares (`error` says how to run it). */
+  status: 'passed' | 'failed' | 'skipped';
   sample_percent: number;
   seed: number | null;
   started_at: string;
@@ -82,6 +89,7 @@ export async function runDrill(ctx: EngineContext, row: BackupRow, opts: DrillOp
   const mismatches: string[] = [];
   let differing = 0;
   let error: string | null = null;
+  let skipped = false;
   try {
     await reader.load(files);
     if (sampling) selected = await pickSample(reader, files, percent, seed!);
@@ -104,7 +112,10 @@ export async function runDrill(ctx: EngineContext, row: BackupRow, opts: DrillOp
     }
     if (differing) error = `The restored copy differs from the manifest for ${differing} entr${differing === 1 ? 'y' : 'ies'}: ${mismatches.join('; ')}${differing > mismatches.length ? '; …' : ''}. Run \`plexichat-backup verify ${row.id} --read-data\`.`;
   } catch (err) {
-    error = `Drill of backup ${row.id} failed: ${(err as Error).message}`;
+    skipped = isQuorumRequired(err) && operationQuorum() === undefined;
+    error = skipped
+      ? `Drill of backup ${row.id} skipped: it needs the key holders' quorum (MAXIMUM): run \`plexichat-backup drill run --backup ${row.id} --share …\` with k of the quorum's shares.`
+      : `Drill of backup ${row.id} failed: ${(err as Error).message}`;
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true }).catch((e: unknown) => ctx.log(`drill ${id}: could not remove scratch directory ${scratch}: ${(e as Error).message}`));
   }
@@ -119,12 +130,13 @@ export async function runDrill(ctx: EngineContext, row: BackupRow, opts: DrillOp
   const note = method === 'chunks' || method === 'mixed'
     ? `${counts.sizeOnly} file(s) have no content hash in the manifest (an older manifest, or files an incremental backup reused): they were checked by size and by the authenticated chunk reads of the restore only.`
     : null;
-  const status = error ? 'failed' : 'passed';
+  const status = skipped ? 'skipped' : error ? 'failed' : 'passed';
   const rec = {
     status,
     finishedAt,
-    measuredSeconds: measured,
-    rtoSeconds: rto,
+    // Nothing was restored: no time to show (nor to draw in the RTO trend).
+    measuredSeconds: skipped ? null : measured,
+    rtoSeconds: skipped ? null : rto,
     filesChecked: counts.files,
     bytesChecked: counts.bytes,
     method,

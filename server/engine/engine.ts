@@ -321,7 +321,7 @@ export class BackupEngine {
     await this.keyUse(row, actor, 'drill');
     const r = await runDrill(this.ctx, row, opts);
     const { drill_id, status, rto_seconds, files_checked, bytes_checked, sample_percent, error } = r;
-    await this.audit({ actor, action: 'backup.drill', target: row.id, outcome: status === 'passed' ? 'success' : 'failure', details: { drill_id, rto_seconds, files_checked, bytes_checked, sample_percent, error } });
+    await this.audit({ actor, action: 'backup.drill', target: row.id, outcome: status === 'passed' ? 'success' : 'failure', details: { drill_id, status, rto_seconds, files_checked, bytes_checked, sample_percent, error } });
     return r;
   }
 

@@ -2,7 +2,8 @@
  * Alert rules of restore drills. A failed drill is critical (the backup could not be restored as recorded);
  * a drill whose measured RTO exceeds `restore_time_objective_minutes` is a warning. Both are keyed by the
  * backup's sources, so the next passing (or fast enough) drill of the same sources resolves them, and both
- * link to the drilled backup in the console.
+ * link to the drilled backup in the console. A skipped drill (a MAXIMUM backup drilled without the quorum's
+ * shares) neither raises nor resolves anything: it read nothing.
  */
 import type { DrillResult } from '../engine/drill';
 import type { AlertService } from './alert-service';
@@ -12,6 +13,7 @@ export async function alertOnDrillResult(alerts: AlertService, r: DrillResult): 
   const failedKey = `drill_failed:${group}`;
   const slowKey = `drill_rto:${group}`;
   const path = `/backups/${r.backup_id}`;
+  if (r.status === 'skipped') return;
   if (r.status === 'failed') {
     await alerts.raise({
       rule: 'drill_failed',

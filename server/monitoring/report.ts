@@ -46,6 +46,8 @@ export async function healthReport(engine: BackupEngine, opts: { days?: number; 
       total: drills.length,
       passed: drills.filter((d) => d.status === 'passed').length,
       failed: drills.filter((d) => d.status === 'failed').length,
+      /** MAXIMUM backups drilled without the key holders' shares (their `error` says how to run them). */
+      skipped: drills.filter((d) => d.status === 'skipped').length,
       items: drills,
     },
     /** The last daily maintenance (expired-backup cleanup), or null before the first. */
@@ -73,7 +75,7 @@ export function formatReport(r: HealthReport): string {
     `Verify: ${r.verify.checked} checked — ${r.verify.healthy} healthy, ${r.verify.degraded} degraded, ${r.verify.corrupted} corrupted`,
     ...r.verify.unhealthy.map((v) => `  ${v.backup_id}: ${v.status} (${v.lost_shards} lost, ${v.bad_shards} bad) at ${v.verified_at}`),
     '',
-    `Restore drills: ${r.drills.total} (${r.drills.passed} passed, ${r.drills.failed} failed)`,
+    `Restore drills: ${r.drills.total} (${r.drills.passed} passed, ${r.drills.failed} failed${r.drills.skipped ? `, ${r.drills.skipped} skipped` : ''})`,
     ...r.drills.items.slice(0, 50).map((d) => `  ${d.started_at}  ${d.status.padEnd(7)} ${d.backup_id} (${d.sources.join(', ')})  ${d.sample_percent}%  ${d.files_checked} file(s)  RTO ${d.rto_seconds === null ? 'n/a' : `${Math.round(d.rto_seconds)} s`}${d.error ? `  ${d.error}` : ''}`),
     '',
     `Alerts: ${r.alerts.total} (${r.alerts.open} open, ${r.alerts.acknowledged} acknowledged, ${r.alerts.resolved} resolved)`,

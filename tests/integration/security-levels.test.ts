@@ -15,6 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
 import { withQuorumShares } from '../../server/engine/quorum';
+import { createSchedule } from '../../server/jobs/schedule-store';
+import { ScheduleWorker } from '../../server/jobs/worker';
+import { listAlerts } from '../../server/monitoring/alert-store';
+import { alertsFor } from '../../server/monitoring/hooks';
 import { runCli } from '../support/cli';
 import { treeDiff } from '../support/compare';
 import { makeEnv, type TestEnv } from '../support/engine-env';
@@ -125,6 +129,35 @@ describe('security levels HIGH and MAXIMUM', () => {
     // A damaged share is named, never a wrong key.
     const bad = shares[2]!.slice(0, -8) + 'AAAAAAAA';
     await expect(withQuorumShares([shares[0]!, shares[1]!, bad], async () => undefined)).rejects.toThrow(/not a PlexiChat quorum share|do not reassemble/);
+  });
+
+  it('MAXIMUM: a scheduled drill without shares is skipped (reason, no alert); with k shares it passes, also from the CLI', async () => {
+    const e = await open(withPass);
+    // The newest backup of src is the MAXIMUM incremental above: the drill schedule picks it.
+    const t0 = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 30 * 60_000);
+    let now = t0.getTime();
+    await createSchedule(e.catalog.db, { name: 'drill-max', cron: '* * * * *', paths: [src], backupType: 'drill' }, new Date(now));
+    const w = new ScheduleWorker(e, { now: () => new Date(now), events: alertsFor(e) });
+    now += 61_000;
+    const [out] = await w.runOnce();
+    expect(out).toMatchObject({ schedule: 'drill-max', status: 'completed', error: null });
+    const [skipped] = await e.listDrills({ limit: 1 });
+    expect(skipped).toMatchObject({ backup_id: out!.backup_id, status: 'skipped', rto_seconds: null, actor: 'schedule:drill-max' });
+    expect(skipped!.error).toContain(`needs the key holders' quorum (MAXIMUM): run \`plexichat-backup drill run --backup ${out!.backup_id} --share …\``);
+    expect((await listAlerts(e.catalog.db, { states: ['open'] })).filter((a) => a.rule.startsWith('drill_'))).toEqual([]);
+
+    // With k shares the same drill restores and compares everything.
+    const ok = await withQuorumShares(shares.slice(1, 4), () => e.runDrill({ backupId: made.maximum }));
+    expect(ok).toMatchObject({ status: 'passed', error: null });
+    expect(ok.files_checked).toBeGreaterThan(40);
+
+    const cli = await runCli(['drill', 'run', '--backup', made.maximum, '--share', shares[0]!, '--share', shares[2]!, '--share', shares[4]!, '--json'], withPass);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.json).toEqual([expect.objectContaining({ backup_id: made.maximum, status: 'passed' })]);
+    const bare = await runCli(['drill', 'run', '--backup', made.maximum], withPass);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stdout).toMatch(/^SKIPPED {2}drill .*\n[^]*needs the key holders' quorum \(MAXIMUM\)/);
+    expect((await listAlerts(e.catalog.db, { states: ['open'] })).filter((a) => a.rule.startsWith('drill_'))).toEqual([]);
   });
 
   it('an old-format (v1) HIGH key restores without the factor, and keys upgrade moves it to v2', async () => {
