@@ -183,7 +183,6 @@ describe('key escrow', () => {
     const pub = await file('escrow.pub.pem', pair.publicKey);
     const priv = await file('escrow.key.pem', pair.privateKey);
     const out = path.join(t.dir, 'escrow.json');
-    await (await open(t.env)).close(); // an installation to escrow (read-only commands no longer create one)
 
     // Escrow export reads an installation; it does not create one (exit 4 where there is none).
     expect((await runCli(['keys', 'escrow', 'export', '--public-key', pub, '--out', out], t.env)).code).toBe(4);
