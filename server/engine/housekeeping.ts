@@ -14,9 +14,11 @@ import { locationWhere } from './location-where';
 import { keyKey, snapshotKey } from './repository';
 import type { LocationHealth, LocationUsage } from './types';
 
-const STALE_AFTER_MS = 20_000;
+/** A job (backup or restore) whose heartbeat is older than this is taken for dead. */
+export const STALE_AFTER_MS = 20_000;
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this host still runs (EPERM: it runs, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

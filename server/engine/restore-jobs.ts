@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../../db/client';
 import { type RestoreJobOptions, type RestoreJobProgress, restoreJobs } from '../../db/schema';
+import { pidAlive, STALE_AFTER_MS } from './housekeeping';
 import type { RestoreResult } from './types';
 
 export type RestoreJobRow = typeof restoreJobs.$inferSelect;
@@ -45,7 +46,7 @@ export interface NewRestoreJob {
 }
 
 export const HEARTBEAT_MS = 5_000;
-const STALE_AFTER_MS = 20_000;
+
 /** Partial restores list every restored file; the row keeps the counts and the first of them. */
 const LIST_CAP = 1_000;
 
@@ -142,14 +143,6 @@ function capLists(r: RestoreResult): Record<string, unknown> {
   return out;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Marks failed ("interrupted") every running restore whose process is gone. Returns how many. */
 export async function reapRestoreJobs(db: Db, now: Date): Promise<number> {
