@@ -19,9 +19,27 @@ export async function shot(p: Page, name: string): Promise<void> {
 }
 
 export async function signIn(p: Page, email: string, password: string): Promise<void> {
+  await whenHydrated(p, 'form button[type=submit]');
   await p.getByLabel('Email').fill(email);
   await p.getByLabel('Password').fill(password);
   await p.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/**
+ * Waits until React has hydrated the element `selector` matches (React sets its `__reactProps$…` key on a
+ * node when it takes it over). A click that lands while a loaded page is still hydrating, as happens on a
+ * busy CI machine, can be dropped by React's event replay: the form then never posts and the test waits
+ * out its timeout for an answer that was never asked for.
+ */
+export async function whenHydrated(p: Page, selector: string): Promise<void> {
+  await p.waitForFunction(
+    (sel) => {
+      const el = document.querySelector(sel);
+      return !!el && Object.keys(el).some((k) => k.startsWith('__reactProps$'));
+    },
+    selector,
+    { timeout: 60_000 },
+  );
 }
 
 /**

@@ -85,8 +85,16 @@ describe.each(CATALOG_MODES)('damage, verify and repair (%s catalog)', (mode) =>
     const big = path.join(t.dir, 'big');
     await makeTree(big, { seed: 7, smallFiles: 10, bigFiles: [40 * MiB] });
     const { backup_id: id, done } = await engine.startBackup({ paths: [big] });
-    // What reapInterrupted does to a backup whose heartbeat is older than 20 s, done while it runs.
-    await engine.catalog.db.execute(sql`UPDATE backups SET status = 'failed', error = 'interrupted' WHERE id = ${id} AND status = 'running'`);
+    // What reapInterrupted does to a backup whose heartbeat is older than 20 s, done while it runs. A new
+    // backup is `pending` until the queue starts it, so wait for `running` (the 40 MiB take far longer than a
+    // poll) and check the update hit it: otherwise the test would race the backup to completion.
+    let reaped = 0;
+    for (let i = 0; i < 500 && reaped === 0; i++) {
+      const r = await engine.catalog.db.execute(sql`UPDATE backups SET status = 'failed', error = 'interrupted' WHERE id = ${id} AND status = 'running' RETURNING id`);
+      reaped = r.rows.length;
+      if (reaped === 0) await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(reaped).toBe(1);
     await engine.catalog.db.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
     await expect(done).rejects.toThrow(/was marked interrupted while it was still running.*run the backup again/);
     expect(await engine.getBackup(id)).toMatchObject({ status: 'failed' });
