@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { DrillResult, DrillView } from '../engine/drill';
 import type { BackupEngine } from '../engine/engine';
 import { alertOnDrill } from '../monitoring/hooks';
+import { cliActor } from './actor';
 import { EXIT, formatBytes, UsageError } from './output';
 
 type Result = { json?: unknown; text?: string; code?: number };
@@ -52,7 +53,7 @@ export async function runDrillCommand(cmd: string, args: string[], open: () => P
   const [sub, ...rest] = args;
   if (sub === 'run') {
     const { values: v } = parse(rest, { backup: { type: 'string' }, 'sample-percent': { type: 'string' }, seed: { type: 'string' } });
-    const opts = { samplePercent: percentOpt(v['sample-percent']), seed: wholeOpt(v.seed, 'seed', 2 ** 31 - 1), actor: 'cli' };
+    const opts = { samplePercent: percentOpt(v['sample-percent']), seed: wholeOpt(v.seed, 'seed', 2 ** 31 - 1), actor: cliActor() };
     const e = await open();
     const results = v.backup ? [await e.runDrill({ ...opts, backupId: v.backup as string })] : await e.runDrills(opts);
     for (const r of results) await alertOnDrill(e, r);

@@ -14,6 +14,7 @@ import type { BackupEngine } from '../engine/engine';
 import { type EscrowPackage, openEscrow } from '../engine/escrow';
 import type { RotationReport } from '../engine/key-rotation';
 import { previousKeyFile } from '../engine/keys';
+import { cliActor } from './actor';
 import { EXIT, UsageError } from './output';
 
 interface Result {
@@ -96,7 +97,7 @@ async function rotate(config: Config, open: () => Promise<BackupEngine>): Promis
   if (source.kind === 'file') {
     const how = swapKeyFile(source.path);
     const e = await open();
-    const r = await e.rotateKeys({ actor: 'cli' });
+    const r = await e.rotateKeys({ actor: cliActor() });
     if (r.complete) unlinkSync(previousKeyFile(source.path));
     const finish = `The replaced key was removed from ${previousKeyFile(source.path)}; back up the new ${source.path} (or export an escrow package).`;
     return { json: { ...r, resumed: how === 'resumed' }, text: `${how === 'resumed' ? 'Resumed an unfinished rotation.\n' : ''}${rotationText(r, finish)}`, code: r.complete ? EXIT.ok : EXIT.failure };
@@ -111,7 +112,7 @@ async function rotate(config: Config, open: () => Promise<BackupEngine>): Promis
       };
     }
   }
-  const r = await e.rotateKeys({ actor: 'cli' });
+  const r = await e.rotateKeys({ actor: cliActor() });
   return { json: r, text: rotationText(r, 'Remove PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS from every process of this installation and restart them.'), code: r.complete ? EXIT.ok : EXIT.failure };
 }
 
@@ -123,7 +124,7 @@ async function upgrade(open: () => Promise<BackupEngine>): Promise<Result> {
   const e = await open();
   const s = await e.securityLevelStatus();
   if (!s.second_factor) throw new UsageError('keys upgrade needs the HIGH/MAXIMUM second factor: set PLEXICHAT_HIGH_PASSPHRASE or high_key_file first (docs/security-levels.md).');
-  const r = await e.rotateKeys({ actor: 'cli' });
+  const r = await e.rotateKeys({ actor: cliActor() });
   const note = s.quorum ? '' : '\nMAXIMUM keys stay in wrapping v1 until a quorum exists: run keys quorum init, then keys upgrade again.';
   return { json: r, text: rotationText(r, 'Every HIGH key (and MAXIMUM key, with a quorum) is now in wrapping v2.') + note, code: r.complete ? EXIT.ok : EXIT.failure };
 }
@@ -143,7 +144,7 @@ async function escrow(args: string[], open: () => Promise<BackupEngine>): Promis
   const sub = positionals[0];
   if (sub === 'export') {
     if (!v['public-key']) throw new UsageError(`keys escrow export needs --public-key FILE (an RSA public key of at least 3072 bits, PEM). ${USAGE}`);
-    const pkg = await (await open()).exportKeyEscrow(readFileSync(String(v['public-key']), 'utf8'), { actor: 'cli' });
+    const pkg = await (await open()).exportKeyEscrow(readFileSync(String(v['public-key']), 'utf8'), { actor: cliActor() });
     const body = `${JSON.stringify(pkg, null, 2)}\n`;
     if (v.out) writeSecretFile(String(v.out), body);
     return { json: pkg, text: v.out ? `Escrow package for ${pkg.master_keys.join(', ')} written to ${String(v.out)} (sealed for public key ${pkg.recipient.slice(0, 16)}…).` : body.trimEnd() };
@@ -178,7 +179,7 @@ async function quorum(args: string[], open: () => Promise<BackupEngine>): Promis
   if (!Number.isInteger(k) || !Number.isInteger(n)) throw new UsageError(`keys quorum init needs --threshold K and --holders N (whole numbers, 2 ≤ K ≤ N ≤ 9). ${USAGE}`);
   const outDir = v['out-dir'] ? String(v['out-dir']) : null;
   if (outDir && existsSync(outDir) && readdirSync(outDir).length) throw new UsageError(`--out-dir ${outDir} is not empty; give a new or empty directory (the share files must not mix with others).`);
-  const { record, shares } = await (await open()).initKeyQuorum(k, n, { replace: Boolean(v.replace), actor: 'cli' });
+  const { record, shares } = await (await open()).initKeyQuorum(k, n, { replace: Boolean(v.replace), actor: cliActor() });
   const head = `Quorum ${record.id}: any ${k} of these ${n} shares reassemble the key that opens MAXIMUM data. Give each holder ONE share and keep no copy together; they are not stored anywhere else. Losing more than ${n - k} makes MAXIMUM data unreadable.`;
   if (outDir) {
     mkdirSync(outDir, { recursive: true, mode: 0o700 });

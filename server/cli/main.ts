@@ -3,7 +3,6 @@
  * exactly one JSON document on stdout; logs and progress go to stderr. Exit status 0 only on success.
  */
 import path from 'node:path';
-import { userInfo } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { withQuorumShares } from '../engine/quorum';
@@ -12,6 +11,7 @@ import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
+import { cliActor } from './actor';
 import { runDrillCommand } from './drill-commands';
 import { HELP } from './help.mjs';
 import { assertInstallation, createsInstallation } from './installation';
@@ -51,14 +51,7 @@ function needId(positionals: string[], cmd: string): string {
   return id;
 }
 
-const actor = () => `cli:${safeUser()}`;
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
+const actor = cliActor;
 
 function printBackup(b: BackupMetadata): void {
   const lines = [

@@ -13,6 +13,7 @@ import { acknowledgeAlert, ALERT_STATES, alertView, listAlerts, type AlertState 
 import { BackupHealthMonitor } from '../monitoring/health-monitor';
 import { alertsFor } from '../monitoring/hooks';
 import { formatReport, healthReport } from '../monitoring/report';
+import { cliActor } from './actor';
 import { UsageError } from './output';
 
 type Result = { json?: unknown; text?: string; code?: number };
@@ -82,7 +83,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
         retentionDays: int(v['retention-days'], 'retention-days') ?? null,
         delaySeconds: int(v.delay, 'delay') ?? null,
       }, now);
-      await e.audit({ actor: 'cli', action: 'schedule.create', target: row.name, details: { cron: row.cron } });
+      await e.audit({ actor: cliActor(), action: 'schedule.create', target: row.name, details: { cron: row.cron } });
       const view = toView(row, null, now);
       const next = nextRuns(row.cron, row.timezone, 5, now).map((d) => d.toISOString());
       return { json: { ...view, next_runs: next }, text: `Added ${scheduleLine(view)}\nnext runs: ${next.join(', ')}` };
@@ -105,7 +106,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
         retentionDays: int(v['retention-days'], 'retention-days') ?? cur.retentionDays,
         delaySeconds: type === 'continuous' ? (int(v.delay, 'delay') ?? cur.delaySeconds) : null,
       }, now);
-      await e.audit({ actor: 'cli', action: 'schedule.update', target: row.name, details: { cron: row.cron } });
+      await e.audit({ actor: cliActor(), action: 'schedule.update', target: row.name, details: { cron: row.cron } });
       const view = toView(row, null, now);
       return { json: view, text: `Updated ${scheduleLine(view)}` };
     }
@@ -116,13 +117,13 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
     case 'pause':
     case 'resume': {
       const row = await setPaused(db, name(), sub === 'pause', now);
-      await e.audit({ actor: 'cli', action: `schedule.${sub}`, target: row.name });
+      await e.audit({ actor: cliActor(), action: `schedule.${sub}`, target: row.name });
       return { json: toView(row, null, now), text: `${row.name} ${sub === 'pause' ? 'paused' : 'resumed'}` };
     }
     case 'remove': {
       const n = name();
       await removeSchedule(db, n);
-      await e.audit({ actor: 'cli', action: 'schedule.remove', target: n });
+      await e.audit({ actor: cliActor(), action: 'schedule.remove', target: n });
       return { json: { name: n, removed: true }, text: `Removed schedule ${n}` };
     }
     case 'run': {
@@ -143,11 +144,11 @@ async function alertsCmd(args: string[], open: () => Promise<BackupEngine>): Pro
   if (sub === 'ack') {
     const id = positionals[0];
     if (!id) throw new UsageError('alerts ack needs an alert id.');
-    const row = alertView(await acknowledgeAlert(e.catalog.db, id, 'cli', new Date()));
+    const row = alertView(await acknowledgeAlert(e.catalog.db, id, cliActor(), new Date()));
     return { json: row, text: `${row.id}: ${row.state}` };
   }
   if (sub === 'test') {
-    const r = await alertsFor(e, log).sendTest('cli');
+    const r = await alertsFor(e, log).sendTest(cliActor());
     return { json: r, text: r.length ? r.map((d) => `${d.channel}: ${d.ok ? 'sent' : `failed (${d.error})`}`).join('\n') : 'No alert channel is enabled (config key alerts).', code: r.every((d) => d.ok) ? 0 : 1 };
   }
   if (sub !== 'list' && sub !== undefined) throw new UsageError('Usage: plexichat-backup alerts list [--state open] [--severity critical] | ack <id> | test');

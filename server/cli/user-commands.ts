@@ -3,10 +3,10 @@
  * sessions), delete (ends the user's sessions). The CLI is a local shell user with full access, like
  * `user add` always was; every change is audited as `cli:<os user>`.
  */
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
+import { cliActor } from './actor';
 import { UsageError } from './output';
 import { USER_HELP } from './help.mjs';
 
@@ -32,13 +32,7 @@ function parse(args: string[]) {
   }
 }
 
-function actor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli:unknown';
-  }
-}
+const actor = cliActor;
 
 /** The password from stdin: typed without echo on a terminal, else the first line of what is piped in. */
 export async function readPassword(stdin: NodeJS.ReadStream = process.stdin): Promise<string> {

@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents } from '../../db/schema';
 import { runOpsCommand } from '../../server/cli/ops-commands';
 import type { BackupEngine } from '../../server/engine/engine';
 import { createSchedule, listSchedules, setPaused } from '../../server/jobs/schedule-store';
@@ -139,6 +142,9 @@ describe.each(CATALOG_MODES)('schedules (%s catalog)', (mode) => {
     await runOpsCommand('schedule', ['edit', 'cli', '--rename', 'cli2', '--type', 'full'], open);
     expect((await runOpsCommand('schedule', ['list'], open))?.json).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'cli2', backup_type: 'full', delay_seconds: null })]));
     await runOpsCommand('schedule', ['remove', 'cli2'], open);
+    // Each change is audited as the OS user who ran the command, like every other CLI action.
+    const audited = await engine.catalog.db.select().from(auditEvents).where(inArray(auditEvents.action, ['schedule.create', 'schedule.pause', 'schedule.update', 'schedule.remove']));
+    expect(audited.filter((a) => a.target === 'cli' || a.target === 'cli2').map((a) => a.actor)).toEqual(Array(5).fill(`cli:${userInfo().username}`));
     await expect(runOpsCommand('schedule', ['run', 'cli2'], open)).rejects.toThrow(/not found/);
     expect(await runOpsCommand('backup', [], open)).toBeNull();
   });
