@@ -83,7 +83,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
       {done && (canVerify || canRestore) && (
         <div className="grid gap-4 lg:grid-cols-2">
           {canVerify && <VerifyPanel backupId={b.backup_id} />}
-          {canRestore && <RestoreForm backupId={b.backup_id} />}
+          {canRestore && <RestoreForm backupId={b.backup_id} needsQuorum={b.security_level === 'maximum'} />}
         </div>
       )}
       {done && <BackupRestores backupId={b.backup_id} />}

@@ -8,12 +8,16 @@ import { StatusBadge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
-import { Field, Input } from '../ui/form';
+import { Field, Input, TextArea } from '../ui/form';
 import { pathRootsHint, usePathPolicy } from './path-roots';
 import { Metric, ProgressBar } from './progress-view';
 
-/** Restore into a directory on the server: everything, or files by pattern and modification date; live progress. */
-export function RestoreForm({ backupId }: { backupId: string }) {
+/**
+ * Restore into a directory on the server: everything, or files by pattern and modification date; live
+ * progress. A MAXIMUM backup also takes k of the key holders' quorum shares, one per line: they go to the
+ * server for this restore only, and the field is cleared once they are sent.
+ */
+export function RestoreForm({ backupId, needsQuorum = false }: { backupId: string; needsQuorum?: boolean }) {
   const trpc = useTRPC();
   const [target, setTarget] = useState('');
   const [include, setInclude] = useState('');
@@ -21,6 +25,7 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   const [to, setTo] = useState('');
   const [overwrite, setOverwrite] = useState(false);
   const [allowPartial, setAllowPartial] = useState(false);
+  const [shares, setShares] = useState('');
   const pathPolicy = usePathPolicy();
   // Only admins may overwrite during a console restore: the box is not shown to others, and never sent as true.
   const mayOverwrite = pathPolicy?.mayOverwrite === true;
@@ -42,7 +47,9 @@ export function RestoreForm({ backupId }: { backupId: string }) {
   }, [finished, qc, trpc]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite, allowPartial });
+    const given = needsQuorum ? shares.split('\n').map((s) => s.trim()).filter(Boolean) : [];
+    start.mutate({ backupId, target, include: include.split(',').map((s) => s.trim()).filter(Boolean), from: from || undefined, to: to || undefined, overwrite: mayOverwrite && overwrite, allowPartial, shares: given });
+    setShares('');
   };
   const r = job?.result;
   return (
@@ -62,6 +69,11 @@ export function RestoreForm({ backupId }: { backupId: string }) {
             <Input type="date" value={to} onChange={(e) => setTo(e.target.value)} />
           </Field>
         </div>
+        {needsQuorum && (
+          <Field label="Key holders' shares" hint="This backup is MAXIMUM: paste k of the quorum's shares, one per line (each starts with plexichat-share-v1:). They are used for this restore only, never stored.">
+            <TextArea value={shares} onChange={(e) => setShares(e.target.value)} rows={4} spellCheck={false} autoComplete="off" className="text-xs" required />
+          </Field>
+        )}
         {mayOverwrite && (
           <label className="flex items-center gap-2 text-sm text-slate-700">
             <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite existing files

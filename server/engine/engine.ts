@@ -18,7 +18,7 @@ import { Hsm } from './hsm';
 import { loadMasterKey, loadPreviousMasterKeys } from './keys';
 import { loadSecondFactor } from './second-factor';
 import { initQuorum, readQuorum, refreshQuorum } from './quorum-store';
-import type { QuorumRecord } from './quorum';
+import { withQuorumShares, type QuorumRecord } from './quorum';
 import { type EscrowPackage, sealEscrow } from './escrow';
 import { auditKeyUse, type KeyUse } from './key-audit';
 import { type KeyStatus, keyStatus, type RotationReport, rotateKeys, syncMasterKeys } from './key-rotation';
@@ -273,6 +273,22 @@ export class BackupEngine {
     await this.completedRow(job.backupId);
     const row = await insertRunningRestoreJob(this.ctx.db, job, this.processId, this.ctx.now());
     return { restore_id: row.id, result: await this.runRestoreRow(row, onProgress) };
+  }
+
+  /**
+   * A restore that only this process may run, in the background: the console's restore of MAXIMUM data
+   * with the key holders' shares. The shares live in this operation's async context alone (never in the
+   * catalog, where another console or worker could claim a queued job without them), so the job is
+   * recorded as already running here. Shares that do not reassemble a quorum are refused before anything
+   * is recorded.
+   */
+  async startRestoreHere(job: NewRestoreJob, shares: string[]): Promise<RunningRestore> {
+    await this.completedRow(job.backupId);
+    await withQuorumShares(shares, async () => undefined);
+    const row = await insertRunningRestoreJob(this.ctx.db, job, this.processId, this.ctx.now());
+    const done = withQuorumShares(shares, () => this.runRestoreRow(row));
+    done.catch(() => undefined);
+    return { job: toRestoreJobView(row, this.ctx.now()), done };
   }
 
   async getRestoreJob(id: string): Promise<RestoreJobView | null> {

@@ -376,7 +376,13 @@ export class KeyRing {
     const { quorum, sealed } = splitV2(w);
     const inner = this.openOuter(await this.kekV2('maximum', w.kekId), sealed, w);
     const q = operationQuorum();
-    if (!q) throw new QuorumRequiredError(`Reading ${what} needs the key holders' quorum ${quorum}: give k of its shares for this operation (CLI: --share LINE, repeated, or --shares-file FILE; see docs/security-levels.md).`);
+    if (!q) {
+      const without = `Reading ${what} needs the key holders' quorum ${quorum}: give k of its shares for this operation`;
+      throw new QuorumRequiredError(`${without} (CLI: --share LINE, repeated, or --shares-file FILE; see docs/security-levels.md).`, {
+        without_hint: `${without}.`,
+        console_hint: 'Paste them, one per line, into "Key holders\' shares" on the restore form (docs/security-levels.md).',
+      });
+    }
     if (q.id !== quorum) throw new QuorumRequiredError(`${what} is sealed to quorum ${quorum}, but the shares given reassemble quorum ${q.id}: give shares of ${quorum}.`);
     try {
       return openFromQuorum(q, inner, w.id); // not cached in the ring: the next operation needs the shares again
@@ -436,8 +442,8 @@ export class KeyRing {
 
 /** A MAXIMUM key was read without (the right) quorum shares for the operation. */
 const QuorumRequiredError = class extends EngineError {
-  constructor(message: string) {
-    super('INVALID', message, { quorum_required: true });
+  constructor(message: string, hints: { without_hint?: string; console_hint?: string } = {}) {
+    super('INVALID', message, { quorum_required: true, ...hints });
   }
 };
 

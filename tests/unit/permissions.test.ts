@@ -76,6 +76,7 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     restoreBackup: async () => ({ backup_id: 'b1', target: '/t', files_restored: 1, bytes_restored: 10, duration_seconds: 1, throughput_mbps: 1 }),
     enqueueRestore: async () => ({ ...restoreJob, status: 'queued' }),
     claimRestores: async () => [],
+    startRestoreHere: async () => ({ job: restoreJob, done: new Promise(() => undefined) }),
     getRestoreJob: async () => restoreJob,
     listRestoreJobs: async () => ({ jobs: [restoreJob], total: 1 }),
     deleteBackup: async () => true,

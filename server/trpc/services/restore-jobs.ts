@@ -11,10 +11,20 @@ import type { EngineApi } from './types';
 
 export type { RestoreJobView } from '../../engine/restore-jobs';
 
-export async function startRestoreJob(engine: EngineApi, backupId: string, target: string, options: RestoreJobOptions, actor: { email: string; role: string }): Promise<RestoreJobView> {
-  const queued = await engine.enqueueRestore({ backupId, target, options, actor: actor.email, actorRole: actor.role, via: 'console' });
-  const [mine] = await engine.claimRestores({ onlyId: queued.restore_id });
+export async function startRestoreJob(
+  engine: EngineApi,
+  backupId: string,
+  target: string,
+  options: RestoreJobOptions,
+  actor: { email: string; role: string },
+  shares: string[] = [],
+): Promise<RestoreJobView> {
+  const job = { backupId, target, options, actor: actor.email, actorRole: actor.role, via: 'console' as const };
+  // With MAXIMUM key holders' shares the job runs here or nowhere: the shares never leave this process.
+  const mine = shares.length ? await engine.startRestoreHere(job, shares) : undefined;
+  const queued = mine ? null : await engine.enqueueRestore(job);
+  const running = mine ?? (await engine.claimRestores({ onlyId: queued!.restore_id }))[0];
   // Alerts on data problems (lost shards, storage down); the job's row already holds the outcome.
-  if (mine) void watchRestore(engine, backupId, () => mine.done).catch(() => undefined);
-  return mine?.job ?? queued;
+  if (running) void watchRestore(engine, backupId, () => running.done).catch(() => undefined);
+  return running?.job ?? queued!;
 }

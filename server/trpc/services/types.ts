@@ -14,6 +14,7 @@ export type EngineApi = Pick<
   | 'restoreBackup'
   | 'enqueueRestore'
   | 'claimRestores'
+  | 'startRestoreHere'
   | 'getRestoreJob'
   | 'listRestoreJobs'
   | 'deleteBackup'

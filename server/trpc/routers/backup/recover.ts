@@ -26,6 +26,8 @@ export const recoverInput = z
     /** allow_partial_recovery: restore every readable file and report the lost ones (refused below the threshold). */
     allowPartial: z.boolean().default(false),
     minShardThreshold: z.number().min(0).max(1).optional(),
+    /** MAXIMUM backups: k of the key holders' quorum shares, used for this restore only (never stored or logged). */
+    shares: z.array(z.string().trim().min(1).max(16_384)).max(9, 'a quorum has at most 9 key holders').default([]),
   })
   .refine((v) => !v.from || !v.to || v.from <= v.to, { error: '"from" must not be after "to"', path: ['from'] });
 
@@ -44,7 +46,7 @@ export const recover = procedure.input(recoverInput).mutation(async ({ ctx, inpu
   const target = await policy.checkRestoreTarget(ctx.user, input.target, input.overwrite, { action: 'backup.restore', details: { backup_id: input.backupId } });
   const dateRange = input.from || input.to ? { start: input.from, end: input.to } : undefined;
   const options = { include: input.include.length ? input.include : undefined, dateRange, overwrite: input.overwrite, allowPartial: input.allowPartial, minShardThreshold: input.minShardThreshold };
-  return startRestoreJob(engine, input.backupId, target, options, { email: ctx.user.email, role: ctx.user.role });
+  return startRestoreJob(engine, input.backupId, target, options, { email: ctx.user.email, role: ctx.user.role }, input.shares);
 });
 
 /** One restore job from the catalog: started by any console or the CLI, run by any process. */
