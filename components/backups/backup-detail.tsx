@@ -88,7 +88,15 @@ export function BackupDetail({ backupId }: { backupId: string }) {
       )}
       {done && <BackupRestores backupId={b.backup_id} />}
       {done && <DrillPanel backupId={b.backup_id} />}
-      {done && <BackupFiles backupId={b.backup_id} />}
+      {done && b.security_level === 'maximum' && (
+        <Card title="Files">
+          <p className="text-sm text-slate-600" data-testid="files-need-quorum">
+            The file list of a MAXIMUM backup is sealed to the key holders&apos; quorum, so the console does not show it. Restore it above with k of their shares, or list it with{' '}
+            <code>plexichat-backup ls {b.backup_id} --share …</code>.
+          </p>
+        </Card>
+      )}
+      {done && b.security_level !== 'maximum' && <BackupFiles backupId={b.backup_id} />}
       <ShardMap backupId={b.backup_id} />
     </div>
   );

@@ -114,7 +114,7 @@ export function RestoreForm({ backupId, needsQuorum = false }: { backupId: strin
         {r && (
           <Notice>
             <span data-testid="restore-result">
-              Restored {r.files_restored} files ({formatBytes(r.bytes_restored)}) to <span className="font-mono">{r.target}</span> in {formatDuration(r.duration_seconds)} ({r.throughput_mbps.toFixed(1)} MB/s).
+              Restored {r.files_restored} {r.files_restored === 1 ? 'file' : 'files'} ({formatBytes(r.bytes_restored)}) to <span className="font-mono">{r.target}</span> in {formatDuration(r.duration_seconds)} ({r.throughput_mbps.toFixed(1)} MB/s).
             </span>
             {r.lost && r.lost.length > 0 && (
               <span className="block" data-testid="restore-lost">

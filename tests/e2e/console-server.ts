@@ -15,6 +15,8 @@ export interface ConsoleServer {
   admin: { email: string; password: string };
   metricsToken: string;
   secrets: string[];
+  /** The server's environment: a CLI run with it uses the same installation. */
+  env: NodeJS.ProcessEnv;
   /** Everything the server printed (stdout + stderr). */
   log(): string;
   stop(): Promise<void>;
@@ -55,7 +57,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
   throw new Error(`the console did not become healthy after ${Math.round((Date.now() - started) / 1000)}s (last: ${last}):\n${log().slice(-4000)}`);
 }
 
-export async function startConsole(): Promise<ConsoleServer> {
+export async function startConsole(extraEnv: Record<string, string> = {}): Promise<ConsoleServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'px-e2e-'));
   const port = await freePort();
   const admin = { email: 'admin@e2e.test', password: `admin-${randomBytes(9).toString('base64url')}` };
@@ -72,6 +74,7 @@ export async function startConsole(): Promise<ConsoleServer> {
     PLEXICHAT_CATALOG_IDLE_MS: '5000',
     // Alert links point at this console, so a test can follow them.
     PLEXICHAT_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...extraEnv,
   };
   for (const k of ['AUTH_SECRET', 'DATABASE_URL', 'PLEXICHAT_CONFIG', 'NODE_ENV']) delete env[k];
   let output = '';
@@ -107,5 +110,5 @@ export async function startConsole(): Promise<ConsoleServer> {
     await stop();
     throw err;
   }
-  return { url, dir, admin, metricsToken, secrets: [admin.password, encryptionKey, metricsToken], log: () => output, stop };
+  return { url, dir, admin, metricsToken, secrets: [admin.password, encryptionKey, metricsToken], env, log: () => output, stop };
 }

@@ -2,13 +2,15 @@
  * Restores in the console (Chromium against the real console): on a backup with one data shard lost from every
  * replica, the restore form fails with a clear message without "Allow partial restore", and with it restores
  * every other file and names the lost ones; the Restores page (and the backup's page) list both jobs from the
- * catalog, for an admin and for a viewer.
+ * catalog, for an admin and for a viewer. A MAXIMUM backup restores from the form with k of the key holders'
+ * shares pasted into it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli';
 import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
@@ -52,7 +54,7 @@ async function restoreFromForm(p: Page, target: string, partial: boolean): Promi
 
 describe('restores in the console (Chromium)', () => {
   beforeAll(async () => {
-    server = await startConsole();
+    server = await startConsole({ PLEXICHAT_HIGH_PASSPHRASE: 'correct horse battery staple' });
     browser = await launchChromium();
     page = await (await newContext(browser, server.url, [])).newPage();
     await signInAt(page, '/', server.admin);
@@ -142,4 +144,31 @@ describe('restores in the console (Chromium)', () => {
     await shot(vp, 'restores-page-viewer');
     await vp.context().close();
   }, 200_000);
+
+  it('a MAXIMUM backup restores from the form with k of the key holders\' shares', async () => {
+    const q = await runCli(['keys', 'quorum', 'init', '--threshold', '2', '--holders', '3', '--json'], server.env);
+    expect(q.code, q.stderr).toBe(0);
+    const shares = (q.json as { shares: string[] }).shares;
+    const src = path.join(server.dir, 'secret-src');
+    await mkdir(src, { recursive: true });
+    await writeFile(path.join(src, 'plans.txt'), 'the quarterly plans\n'.repeat(2000));
+    const id = (await trpc<{ backup_id: string }>(page, 'backup.create', { source: { kind: 'paths', paths: [src] }, securityLevel: 'maximum' }, 'mutation')).backup_id;
+    await expect.poll(async () => (await trpc<{ status: string }>(page, 'backup.get', { backupId: id }, 'query')).status, { timeout: 120_000 }).toBe('completed');
+
+    await page.goto(`/backups/${id}`);
+    const target = path.join(server.dir, 'restore-maximum');
+    await page.getByLabel('Target directory').fill(target);
+    // The file list is sealed to the quorum too: a plain notice, not an error.
+    expect(await page.getByTestId('files-need-quorum').textContent()).toMatch(/sealed to the key holders' quorum/);
+    await page.getByLabel("Key holders' shares").fill(`${shares[2]}\n${shares[0]}\n`);
+    await shot(page, 'restore-maximum-shares');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await expect.poll(async () => page.getByTestId('restore-progress').getAttribute('data-status').catch(() => null), { timeout: 120_000 }).toMatch(/completed|failed/);
+    expect(await page.getByTestId('restore-progress').getAttribute('data-status'), (await page.getByTestId('restore-progress').textContent()) ?? '').toBe('completed');
+    // The field is emptied once the shares are sent; the file is back.
+    expect(await page.getByLabel("Key holders' shares").inputValue()).toBe('');
+    const [restored] = (await filesUnder(target)).filter((f) => path.basename(f) === 'plans.txt');
+    expect(await readFile(restored!, 'utf8')).toBe('the quarterly plans\n'.repeat(2000));
+    await shot(page, 'restore-maximum-done');
+  }, 300_000);
 });
