@@ -22,6 +22,8 @@ export interface Dataset {
   /** Seconds spent generating it in this run; null when an earlier run's copy was reused. */
   generatedSeconds: number | null;
   extra: Record<string, number>;
+  /** A real tree's original directory (BENCH_TREES); `dir` is the copy that is measured. */
+  source?: string;
 }
 
 export interface Datasets {

@@ -49,9 +49,12 @@ export class PlexichatTool implements Tool {
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
     await writeFile(path.join(this.dir, 'config.json'), JSON.stringify(this.replication ? { replication_factor: this.replication } : {}));
-    // A fresh installation's first command starts the catalog server, migrates it and creates the repositories.
-    const m = await this.cli(['list', '--json']);
-    check(m, 'plexichat list');
+    // A fresh installation's first command (a backup: `list` creates no installation) starts the catalog
+    // server, migrates it and creates the repositories; an empty directory keeps it to just that.
+    const empty = path.join(this.dir, 'empty');
+    await mkdir(empty);
+    const m = await this.cli(['backup', empty, '--json']);
+    check(m, `plexichat backup ${empty} (new installation)`);
     return figures(m);
   }
 

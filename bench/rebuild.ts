@@ -24,6 +24,7 @@ import { check, figures, type OpFigures } from './tool';
 
 export const REBUILD_RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'rebuild-latest.json');
 const GENERATOR = path.join(REPO_ROOT, 'bench', 'rebuild-repo.ts');
+const EMPTY_CATALOG = path.join(REPO_ROOT, 'bench', 'empty-catalog.ts');
 /** Issue 11's target: a repository of 100,000 shards rebuilt in under 60 s from local disk. */
 const TARGET = { shards: 100_000, seconds: 60 };
 
@@ -131,7 +132,7 @@ export async function runRebuildBench(s: BenchSettings, machine: MachineFacts, l
  * One repository (kept between benchmark runs) and the catalog a rebuild fills (thrown away before every
  * run). Storage lives outside the data dir, so losing the catalog leaves the repository as it is.
  */
-class Installation {
+export class Installation {
   private readonly storageRoot: string;
   private readonly dataDir: string;
   private readonly configFile: string;
@@ -191,7 +192,7 @@ class Installation {
   async rebuild(mode: Mode, run: number, drop: boolean, repo: GeneratedRepo): Promise<RebuildRun> {
     await this.stopCatalog();
     await rm(this.dataDir, { recursive: true, force: true });
-    await this.untimed(['list', '--json'], 'plexichat list (new catalog)');
+    check(await measure(process.execPath, ['--import', 'tsx', EMPTY_CATALOG], { cwd: REPO_ROOT, env: this.env() }), 'empty-catalog.ts (new catalog)');
     await this.stopCatalog();
     await this.untimed(['list', '--json'], 'plexichat list (later start)');
     const dropped = drop ? dropCaches() : null;
@@ -225,7 +226,8 @@ class Installation {
     }
   }
 
-  private cli(args: string[], profile: boolean): Promise<Measured> {
+  /** One CLI command on this installation, measured (not checked). */
+  cli(args: string[], profile: boolean): Promise<Measured> {
     const prof = profile && this.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, 'recover-catalog')] : [];
     return measure(process.execPath, [...prof, CLI, ...args], { cwd: REPO_ROOT, env: this.env(), helperPidFile: path.join(this.dataDir, 'catalog.lock') });
   }

@@ -1,19 +1,28 @@
-/** The side-by-side table (metric | plexichat | restic | ratio), the checks under it, and results/latest.json. */
+/**
+ * The side-by-side table (metric | unit | plexichat | restic | borg | ratios), the checks under it, and
+ * results/latest.json. Every cell is the median of the runs with their min–max; ratios compare medians and
+ * read the same way on every row: ≥ 1.00 means PlexiChat is better (faster, smaller, leaner).
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Datasets } from './datasets';
-import type { ToolResults } from './scenarios';
+import type { Dataset, Datasets } from './datasets';
+import type { GroupA, ToolResults } from './scenarios';
 import { type BenchSettings, MiB, RESULTS_FILE, SMALL_TREE_RSS_LIMIT } from './settings';
+import { type Better, fmtRatio, fmtSpread, ratioVsPlexichat, type Spread, spreadOf } from './stats';
 import type { MachineFacts } from './system';
-import type { OpFigures } from './tool';
+import type { OpFigures, ToolName } from './tool';
+
+export type Others = 'restic' | 'borg';
+export type Results = { plexichat: ToolResults[] } & Partial<Record<Others, ToolResults[]>>;
 
 export interface Row {
   metric: string;
   unit: string;
-  plexichat: number | null;
-  restic: number | null;
-  /** plexichat ÷ restic */
-  ratio: number | null;
+  /** Null: a figure with no better direction (counts, the catalog server alone); no ratio. */
+  better: Better | null;
+  values: Partial<Record<ToolName, Spread | null>>;
+  /** Against PlexiChat, ≥ 1 meaning PlexiChat is better (see stats.ts). */
+  ratios: Partial<Record<Others, number | null>>;
 }
 
 export interface Report {
@@ -22,14 +31,14 @@ export interface Report {
   settings: BenchSettings;
   machine: MachineFacts;
   page_cache_dropped: boolean | null;
-  datasets: Datasets;
+  datasets: Datasets | null;
+  trees: Dataset[];
   rows: Row[];
   checks: { name: string; ok: boolean; detail: string }[];
   /** Share of the machine's CPU used by other processes during the timed operations (noise indicator). */
   other_cpu_share: number | null;
-  /** Every run, in order; the rows hold the median over runs. */
-  plexichat: ToolResults[];
-  restic: ToolResults[] | null;
+  /** Every run of every tool, in order; the rows hold medians and ranges over runs. */
+  results: Results;
 }
 
 type Pick = (t: ToolResults) => number | null | undefined;
@@ -38,80 +47,100 @@ const mib = (bytes: number | null | undefined) => (bytes == null ? null : bytes 
 const rate = (bytes: number, op: OpFigures | undefined) => (op ? bytes / MiB / op.seconds : null);
 /** CPU of the operation's process plus its helper (PlexiChat's catalog server): all the work it caused. */
 const cpu = (op: OpFigures | undefined) => (op?.cpu_seconds == null ? null : op.cpu_seconds + (op.helper_cpu_seconds ?? 0));
+/** Memory of the whole installation during the operation: the command's peak plus the catalog server's. */
+const installation = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_rss ?? 0)));
 
-export function buildRows(d: Datasets, px: ToolResults[], rs: ToolResults[] | null): Row[] {
+export function toolsOf(r: Results): ToolName[] {
+  return (['plexichat', 'restic', 'borg'] as const).filter((t) => r[t] !== undefined);
+}
+
+export function buildRows(d: Datasets | null, trees: Dataset[], results: Results): Row[] {
   const rows: Row[] = [];
-  const add = (metric: string, unit: string, pick: Pick) => {
-    const a = median(px.map(pick));
-    const b = rs ? median(rs.map(pick)) : null;
-    rows.push({ metric, unit, plexichat: a, restic: b, ratio: a !== null && b ? a / b : null });
+  const tools = toolsOf(results);
+  const add = (metric: string, unit: string, better: Better | null, pick: Pick) => {
+    const values: Row['values'] = {};
+    for (const t of tools) values[t] = spreadOf(results[t]!.map(pick));
+    const ratios: Row['ratios'] = {};
+    for (const t of tools) if (t !== 'plexichat') ratios[t] = better ? ratioVsPlexichat(values.plexichat?.median, values[t]?.median, better) : null;
+    rows.push({ metric, unit, better, values, ratios });
   };
-  const a = d.incompressible.bytes;
-  const b = d.json.bytes;
-  add('new installation / repository init', 's', (t) => t.incompressible?.start.seconds);
-  add('new installation: catalog server peak RSS', 'MiB', (t) => mib(t.incompressible?.start.helper_peak_rss));
-  add('later start: catalog server start + list', 's', (t) => t.incompressible?.settle?.seconds);
-  add('later start: catalog server peak RSS', 'MiB', (t) => mib(t.incompressible?.settle?.helper_peak_rss));
-  add(`(a) incompressible ${fmtMiB(a)}: backup`, 'MiB/s', (t) => rate(a, t.incompressible?.backup));
-  add('(a) backup, wall time', 's', (t) => t.incompressible?.backup.seconds);
-  add('(a) backup, time reported by the tool', 's', (t) => t.incompressible?.backup.tool_seconds);
-  add('(a) backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.incompressible?.backup));
-  add('(a) backup, peak RSS', 'MiB', (t) => mib(t.incompressible?.backup.peak_rss));
-  add('(a) backup, catalog server peak RSS', 'MiB', (t) => mib(t.incompressible?.backup.helper_peak_rss));
-  add('(a) restore (incl. process start)', 'MiB/s', (t) => rate(a, t.incompressible?.restore));
-  add('(a) restore, wall time', 's', (t) => t.incompressible?.restore.seconds);
-  add('(a) restore, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.incompressible?.restore));
-  add('(a) restore, peak RSS', 'MiB', (t) => mib(t.incompressible?.restore.peak_rss));
-  add('(a) re-backup of the unchanged tree (incremental)', 's', (t) => t.incompressible?.rebackup.seconds);
-  add('(a) re-backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.incompressible?.rebackup));
-  add('(a) re-backup, peak RSS', 'MiB', (t) => mib(t.incompressible?.rebackup.peak_rss));
-  add('(a) repository on disk, all copies', 'MiB', (t) => mib(t.incompressible?.storage.bytes));
-  add(`(b) chat JSON ${fmtMiB(b)}: backup`, 'MiB/s', (t) => rate(b, t.json?.backup));
-  add('(b) backup, wall time', 's', (t) => t.json?.backup.seconds);
-  add('(b) backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.json?.backup));
-  add('(b) backup, peak RSS', 'MiB', (t) => mib(t.json?.backup.peak_rss));
-  add('(b) backup, catalog server peak RSS', 'MiB', (t) => mib(t.json?.backup.helper_peak_rss));
-  add('(b) restore (incl. process start)', 'MiB/s', (t) => rate(b, t.json?.restore));
-  add('(b) restore, wall time', 's', (t) => t.json?.restore.seconds);
-  add('(b) restore, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.json?.restore));
-  add('(b) restore, peak RSS', 'MiB', (t) => mib(t.json?.restore.peak_rss));
-  add('(b) repository on disk, all copies', 'MiB', (t) => mib(t.json?.storage_after_json.bytes));
-  add('(c) shifted after (b): added, as reported*', 'MiB', (t) => mib(t.json?.shifted.added_reported));
-  add('(c) repository growth per copy', 'MiB', (t) => mib(t.json?.shifted_growth_per_copy));
-  add('(c) backup, wall time', 's', (t) => t.json?.shifted.seconds);
-  add('(c) backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.json?.shifted));
-  add('(c) backup, peak RSS', 'MiB', (t) => mib(t.json?.shifted.peak_rss));
-  add(`(d) ${d.small.files} small files ${fmtMiB(d.small.bytes)}: backup`, 's', (t) => t.small_files?.backup.seconds);
-  add('(d) backup', 'MiB/s', (t) => rate(d.small.bytes, t.small_files?.backup));
-  add('(d) backup', 'files/s', (t) => (t.small_files ? d.small.files / t.small_files.backup.seconds : null));
-  add('(d) backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.small_files?.backup));
-  add('(d) backup, peak RSS', 'MiB', (t) => mib(t.small_files?.backup.peak_rss));
-  add('(d) backup, catalog server peak RSS', 'MiB', (t) => mib(t.small_files?.backup.helper_peak_rss));
-  add('(d) storage objects created, all copies', 'files', (t) => t.small_files?.storage.files);
-  add('(d) new shards / blobs', 'count', (t) => t.small_files?.backup.new_objects);
-  add('(d) incremental re-backup of the unchanged tree', 's', (t) => t.small_files?.rebackup.seconds);
-  add('(d) full backup, time reported by the tool', 's', (t) => t.small_files?.backup.tool_seconds);
-  add('(d) incremental re-backup, time reported by the tool', 's', (t) => t.small_files?.rebackup.tool_seconds);
-  add('(d) incremental re-backup, CPU user+sys (+ catalog server)', 's', (t) => cpu(t.small_files?.rebackup));
+  const groupA = (label: string, bytes: number, pick: (t: ToolResults) => GroupA | undefined) => {
+    add(`${label}: backup`, 's', 'lower', (t) => pick(t)?.backup.seconds);
+    add('  backup throughput', 'MiB/s', 'higher', (t) => rate(bytes, pick(t)?.backup));
+    add('  backup, time reported by the tool', 's', 'lower', (t) => pick(t)?.backup.tool_seconds);
+    add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(pick(t)?.backup));
+    add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.backup));
+    add('  backup, of which catalog server', 'MiB', null, (t) => mib(pick(t)?.backup.helper_peak_rss));
+    add('  restore (verified afterwards)', 's', 'lower', (t) => pick(t)?.restore.seconds);
+    add('  restore throughput', 'MiB/s', 'higher', (t) => rate(bytes, pick(t)?.restore));
+    add('  restore, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(pick(t)?.restore));
+    add('  restore, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.restore));
+    add('  unchanged re-backup', 's', 'lower', (t) => pick(t)?.rebackup.seconds);
+    add('  unchanged re-backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.rebackup));
+    add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(pick(t)?.storage.bytes));
+  };
+  if (d) {
+    add('new installation / repository init', 's', 'lower', (t) => t.incompressible?.start.seconds);
+    add('new installation: catalog server peak RSS', 'MiB', null, (t) => mib(t.incompressible?.start.helper_peak_rss));
+    add('later start: catalog server start + list', 's', null, (t) => t.incompressible?.settle?.seconds);
+    add('later start: catalog server peak RSS', 'MiB', null, (t) => mib(t.incompressible?.settle?.helper_peak_rss));
+    groupA(`(a) incompressible ${fmtMiB(d.incompressible.bytes)}, ${d.incompressible.files} files`, d.incompressible.bytes, (t) => t.incompressible);
+    const b = d.json.bytes;
+    add(`(b) chat JSON ${fmtMiB(b)}, ${d.json.files} files: backup`, 's', 'lower', (t) => t.json?.backup.seconds);
+    add('  backup throughput', 'MiB/s', 'higher', (t) => rate(b, t.json?.backup));
+    add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.backup));
+    add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.backup));
+    add('  restore (verified afterwards)', 's', 'lower', (t) => t.json?.restore.seconds);
+    add('  restore throughput', 'MiB/s', 'higher', (t) => rate(b, t.json?.restore));
+    add('  restore, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.restore));
+    add('  restore, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.restore));
+    add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(t.json?.storage_after_json.bytes));
+    add('(c) shifted after (b): added, as reported*', 'MiB', null, (t) => mib(t.json?.shifted.added_reported));
+    add('  repository growth per copy', 'MiB', 'lower', (t) => mib(t.json?.shifted_growth_per_copy));
+    add('  backup', 's', 'lower', (t) => t.json?.shifted.seconds);
+    add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.shifted));
+    add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.shifted));
+    const small = d.small;
+    add(`(d) ${small.files} small files ${fmtMiB(small.bytes)}: backup`, 's', 'lower', (t) => t.small_files?.backup.seconds);
+    add('  backup', 'files/s', 'higher', (t) => (t.small_files ? small.files / t.small_files.backup.seconds : null));
+    add('  backup, time reported by the tool', 's', 'lower', (t) => t.small_files?.backup.tool_seconds);
+    add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.small_files?.backup));
+    add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.small_files?.backup));
+    add('  backup, of which catalog server', 'MiB', null, (t) => mib(t.small_files?.backup.helper_peak_rss));
+    add('  storage objects created, all copies', 'files', null, (t) => t.small_files?.storage.files);
+    add('  new shards / blobs', 'count', null, (t) => t.small_files?.backup.new_objects);
+    add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(t.small_files?.storage.bytes));
+    add('  unchanged re-backup (incremental)', 's', 'lower', (t) => t.small_files?.rebackup.seconds);
+    add('  unchanged re-backup, time reported by the tool', 's', 'lower', (t) => t.small_files?.rebackup.tool_seconds);
+    add('  unchanged re-backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.small_files?.rebackup));
+  }
+  for (const tree of trees) {
+    const links = tree.extra.symlinks ? ` + ${tree.extra.symlinks} symlinks` : '';
+    groupA(`[tree] ${tree.source ?? tree.name} ${fmtMiB(tree.bytes)}, ${tree.files} files${links}`, tree.bytes, (t) => t.trees[tree.name]);
+  }
   return rows;
 }
 
-export function buildChecks(px: ToolResults[], rs: ToolResults[] | null): Report['checks'] {
+export function buildChecks(results: Results, trees: Dataset[]): Report['checks'] {
   const checks: Report['checks'] = [];
-  for (const [name, runs] of [['plexichat', px], ['restic', rs ?? []]] as const) {
-    for (const [label, pick] of [
-      ['(a)', (t: ToolResults) => t.incompressible?.restore.verify],
-      ['(b)', (t: ToolResults) => t.json?.restore.verify],
-    ] as const) {
-      const outcomes = runs.map(pick).filter((v) => v !== undefined);
+  for (const name of toolsOf(results)) {
+    const runs = results[name]!;
+    const restores: [string, (t: ToolResults) => GroupA['restore'] | undefined][] = [
+      ['(a)', (t) => t.incompressible?.restore],
+      ['(b)', (t) => t.json?.restore],
+      ...trees.map((tree): [string, (t: ToolResults) => GroupA['restore'] | undefined] => [`[tree] ${tree.name}`, (t) => t.trees[tree.name]?.restore]),
+    ];
+    for (const [label, pick] of restores) {
+      const outcomes = runs.map((t) => pick(t)?.verify).filter((v) => v !== undefined);
       if (!outcomes.length) continue;
       const bad = outcomes.find((v) => !v.ok);
       const first = outcomes[0]!;
       const detail = bad ? bad.problems.join('; ') : `${first.files_found} files, ${fmtMiB(first.bytes_checked)} compared by size + SHA-256`;
-      checks.push({ name: `${name} restore ${label} byte-identical (${outcomes.filter((v) => v.ok).length} of ${outcomes.length} runs)`, ok: !bad, detail });
+      checks.push({ name: `${name} restore ${label} identical to the source (${outcomes.filter((v) => v.ok).length} of ${outcomes.length} runs)`, ok: !bad, detail });
     }
     runs.forEach((t, i) => t.errors.forEach((e) => checks.push({ name: `${name} run ${i + 1}`, ok: false, detail: e })));
   }
+  const px = results.plexichat;
   // The limit holds for the worst run.
   const peaks = px.map((t) => t.small_files?.backup.peak_rss).filter((v): v is number => typeof v === 'number');
   const helpers = px.map((t) => t.small_files?.backup.helper_peak_rss).filter((v): v is number => typeof v === 'number');
@@ -154,37 +183,35 @@ function timedOps(t: ToolResults): OpFigures[] {
   const a = t.incompressible;
   const b = t.json;
   const d = t.small_files;
-  return [a?.backup, a?.restore, a?.rebackup, b?.backup, b?.restore, b?.shifted, d?.backup].filter((op): op is NonNullable<typeof op> => op !== undefined);
-}
-
-function median(values: (number | null | undefined)[]): number | null {
-  const v = values.filter((x): x is number => typeof x === 'number').sort((x, y) => x - y);
-  if (!v.length) return null;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  const trees = Object.values(t.trees).flatMap((g) => [g.backup, g.restore, g.rebackup]);
+  return [a?.backup, a?.restore, a?.rebackup, b?.backup, b?.restore, b?.shifted, d?.backup, d?.rebackup, ...trees].filter((op): op is NonNullable<typeof op> => op !== undefined);
 }
 
 export function renderReport(r: Report): string {
   const s = r.settings;
-  const head = ['metric', 'unit', 'plexichat', 'restic', 'ratio'];
-  const body = r.rows.map((row) => [row.metric, row.unit, fmt(row.plexichat), fmt(row.restic), fmtRatio(row.ratio)]);
+  const tools = toolsOf(r.results);
+  const others = tools.filter((t): t is Others => t !== 'plexichat');
+  const head = ['metric', 'unit', ...tools, ...others.map((t) => `vs ${t}`)];
+  const body = r.rows.map((row) => [row.metric, row.unit, ...tools.map((t) => fmtSpread(row.values[t] ?? null)), ...others.map((t) => fmtRatio(row.ratios[t] ?? null))]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const versions = [r.machine.restic_version ?? 'restic not run', r.machine.borg_version ?? 'borg not run'].join(', ');
   const out = [
-    `PlexiChat Backup benchmark — scale ${s.scale}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${r.machine.restic_version ?? 'restic not found'}`,
-    `PlexiChat: replication_factor ${r.plexichat[0]?.copies ?? '?'} (copies on the same disk); restic: 1 copy. Page cache dropped before each timed operation: ${r.page_cache_dropped === null ? 'not tried' : r.page_cache_dropped ? 'yes' : 'NO (not permitted)'}.`,
-    `Median of ${s.runs} run${s.runs > 1 ? 's' : ''} (the tools take turns; every run in results/latest.json). Wall times include process start-up; CPU times are less sensitive to other load than wall times; MiB = 2^20 bytes; ratio = plexichat ÷ restic.`,
+    `PlexiChat Backup benchmark — scale ${s.scale}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${versions}`,
+    `PlexiChat: replication_factor ${r.results.plexichat[0]?.copies ?? s.replication} (copies on the same disk); restic and borg: 1 copy. Page cache dropped before each timed operation: ${r.page_cache_dropped === null ? 'not tried' : r.page_cache_dropped ? 'yes' : 'NO (not permitted)'}.`,
+    `Median (min–max) of ${s.runs} run${s.runs > 1 ? 's' : ''}, the tools taking turns in each run (every run in results/latest.json). Wall times include process start-up; MiB = 2^20 bytes.`,
+    `"vs restic" / "vs borg": the other tool's time, size or memory ÷ PlexiChat's, or PlexiChat's throughput ÷ the other's (medians): ≥ 1.00 means PlexiChat is better.`,
     r.other_cpu_share === null ? '' : `Other processes on the machine used ${(r.other_cpu_share * 100).toFixed(0)}% of its CPU during the timed operations${r.other_cpu_share > 0.1 ? ' (a noisy machine: expect spread between runs)' : ''}.`,
     '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
     '',
-    '* PlexiChat reports new_bytes (compressed + encrypted, one copy); restic 0.14 reports data_added (before compression).',
+    r.datasets ? '* PlexiChat reports new_bytes (compressed + encrypted, one copy); restic 0.14 reports data_added (before compression); borg the deduplicated size.' : '',
     '',
     ...r.checks.map((c) => `${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`),
     '',
-    `Total ${(r.total_seconds / 60).toFixed(1)} min (datasets: ${datasetNote(r.datasets)}). Results: ${path.relative(process.cwd(), RESULTS_FILE)}`,
+    `Total ${(r.total_seconds / 60).toFixed(1)} min (${r.datasets ? `datasets: ${datasetNote(r.datasets)}` : 'no generated datasets'}${r.trees.length ? `; ${r.trees.length} real tree(s) copied and hashed in ${r.trees.reduce((n, t) => n + (t.generatedSeconds ?? 0), 0).toFixed(0)} s` : ''}). Results: ${path.relative(process.cwd(), RESULTS_FILE)}`,
   ];
   return `${out.join('\n')}\n`;
 }
@@ -201,17 +228,6 @@ function datasetNote(d: Datasets): string {
   return `${made.map((x) => x.name).join(', ')} generated in ${made.reduce((n, x) => n + (x.generatedSeconds ?? 0), 0).toFixed(0)} s`;
 }
 
-function fmtRatio(v: number | null): string {
-  if (v === null) return '—';
-  return v !== 0 && Math.abs(v) < 0.01 ? v.toPrecision(2) : v.toFixed(2);
-}
-
-function fmt(v: number | null): string {
-  if (v === null) return '—';
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-  return v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2);
-}
-
-function fmtMiB(bytes: number): string {
+export function fmtMiB(bytes: number): string {
   return bytes >= 1024 * MiB ? `${(bytes / 1024 / MiB).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(bytes >= 10 * MiB ? 0 : 1)} MiB`;
 }

@@ -1,40 +1,53 @@
 /**
- * `npm run bench`: generates seeded datasets (once per scale), then backs them up and restores them with
- * PlexiChat (the CLI, one child process per operation) and, when it is installed, restic; prints a
- * side-by-side table and writes bench/results/latest.json. See bench/README.md.
+ * `npm run bench`: PlexiChat (the CLI, one child process per operation, one copy by default) against restic
+ * and borg when they are on PATH, on seeded generated datasets (made once per scale) and on real trees
+ * (BENCH_TREES), the tools taking turns in every run; prints a side-by-side table with ratios and writes
+ * bench/results/latest.json. Then `list` at 10,000 backups and the catalog rebuild. See bench/README.md.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { BorgTool } from './borg-tool';
 import { ensureDatasets } from './datasets';
-import { runRebuildBench } from './rebuild';
+import { runListBench } from './list-bench';
 import { PlexichatTool } from './plexichat-tool';
-import { buildChecks, buildRows, otherCpuShare, renderReport, type Report, writeResults } from './report';
+import { prepareTrees } from './real-trees';
+import { runRebuildBench } from './rebuild';
+import { buildChecks, buildRows, otherCpuShare, renderReport, type Report, type Results, writeResults } from './report';
 import { ResticTool } from './restic-tool';
-import { Runner, type ToolResults } from './scenarios';
-import { settingsFromEnv } from './settings';
-import { machineFacts } from './system';
+import { Runner } from './scenarios';
+import { type BenchSettings, settingsFromEnv } from './settings';
+import { machineFacts, type MachineFacts } from './system';
+import type { Tool } from './tool';
 
 const started = performance.now();
 const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 async function main(): Promise<number> {
   const s = settingsFromEnv();
-  const machine = machineFacts(s.restic);
-  // BENCH_ONLY=rebuild: only the catalog rebuild benchmark (bench/rebuild.ts).
-  if (process.env.BENCH_ONLY === 'rebuild') return runRebuildBench(s, machine, log);
-  log(`scale ${s.scale}, work dir ${s.workDir}, ${machine.nproc} cores, ${machine.restic_version ?? 'no restic on PATH'}`);
+  const machine = machineFacts(s.restic, s.borg);
+  let code = 0;
+  if (s.only.includes('compare')) code |= await runCompare(s, machine);
+  if (s.only.includes('list')) code |= await runListBench(s, machine, log);
+  if (s.only.includes('rebuild')) code |= await runRebuildBench(s, machine, log);
+  return code;
+}
+
+async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<number> {
+  const versions = [machine.restic_version ?? 'no restic on PATH', machine.borg_version ?? 'no borg on PATH'].join(', ');
+  log(`scale ${s.scale}, work dir ${s.workDir}, ${machine.nproc} cores, replication_factor ${s.replication}, ${versions}, ${s.trees.length} real tree(s)`);
   await mkdir(s.workDir, { recursive: true });
-  const datasets = await ensureDatasets(s, log);
-  const runner = new Runner(s, datasets, log);
+  const datasets = s.datasets ? await ensureDatasets(s, log) : null;
+  const trees = await prepareTrees(s, log);
+  const runner = new Runner(s, datasets, trees, log);
   const profileDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
-  const px = new PlexichatTool(path.join(s.workDir, 'plexichat'), s.replication, profileDir);
-  const rs = s.restic ? new ResticTool(path.join(s.workDir, 'restic'), s.restic) : null;
-  const plexichat: ToolResults[] = [];
-  const restic: ToolResults[] | null = rs ? [] : null;
+  const tools: Tool[] = [new PlexichatTool(path.join(s.workDir, 'plexichat'), s.replication, profileDir)];
+  if (s.restic) tools.push(new ResticTool(path.join(s.workDir, 'restic'), s.restic));
+  if (s.borg) tools.push(new BorgTool(path.join(s.workDir, 'borg'), s.borg));
+  const results: Results = { plexichat: [] };
+  for (const t of tools) results[t.name] = [];
   for (let i = 1; i <= s.runs; i++) {
     log(`run ${i} of ${s.runs}`);
-    plexichat.push(await runner.runTool(px));
-    if (rs && restic) restic.push(await runner.runTool(rs));
+    for (const t of tools) results[t.name]!.push(await runner.runTool(t));
   }
   const report: Report = {
     generated_at: new Date().toISOString(),
@@ -43,16 +56,15 @@ async function main(): Promise<number> {
     machine,
     page_cache_dropped: runner.cacheDropped,
     datasets,
-    rows: buildRows(datasets, plexichat, restic),
-    checks: buildChecks(plexichat, restic),
-    other_cpu_share: otherCpuShare([...plexichat, ...(restic ?? [])], machine.nproc),
-    plexichat,
-    restic,
+    trees,
+    rows: buildRows(datasets, trees, results),
+    checks: buildChecks(results, trees),
+    other_cpu_share: otherCpuShare(Object.values(results).flat(), machine.nproc),
+    results,
   };
   process.stdout.write(renderReport(report));
   await writeResults(report);
-  const rebuild = await runRebuildBench(s, machine, log);
-  return report.checks.every((c) => c.ok) && rebuild === 0 ? 0 : 1;
+  return report.checks.every((c) => c.ok) ? 0 : 1;
 }
 
 process.exitCode = await main().catch((err: unknown) => {

@@ -11,6 +11,7 @@ export interface RestoreFigures extends OpFigures {
   verify: VerifyOutcome;
 }
 
+/** (a) and every real tree: backup, restore (verified), unchanged re-backup, repository size. */
 export interface GroupA {
   start: OpFigures;
   settle: OpFigures | null;
@@ -46,6 +47,8 @@ export interface ToolResults {
   incompressible?: GroupA;
   json?: GroupB;
   small_files?: GroupD;
+  /** Real trees (BENCH_TREES) by name. */
+  trees: Record<string, GroupA>;
   errors: string[];
 }
 
@@ -55,15 +58,23 @@ export class Runner {
 
   constructor(
     private readonly s: BenchSettings,
-    private readonly data: Datasets,
+    private readonly data: Datasets | null,
+    private readonly trees: Dataset[],
     private readonly log: (line: string) => void,
   ) {}
 
   async runTool(tool: Tool): Promise<ToolResults> {
-    const out: ToolResults = { copies: tool.copies, errors: [] };
-    out.incompressible = await this.group(tool, out, 'incompressible', () => this.groupA(tool));
-    out.json = await this.group(tool, out, 'json', () => this.groupB(tool));
-    out.small_files = await this.group(tool, out, 'small-files', () => this.groupD(tool));
+    const out: ToolResults = { copies: tool.copies, trees: {}, errors: [] };
+    const data = this.data;
+    if (data) {
+      out.incompressible = await this.group(tool, out, 'incompressible', () => this.groupA(tool, data.incompressible));
+      out.json = await this.group(tool, out, 'json', () => this.groupB(tool, data));
+      out.small_files = await this.group(tool, out, 'small-files', () => this.groupD(tool, data.small));
+    }
+    for (const t of this.trees) {
+      const g = await this.group(tool, out, `tree ${t.name}`, () => this.groupA(tool, t));
+      if (g) out.trees[t.name] = g;
+    }
     return out;
   }
 
@@ -79,8 +90,7 @@ export class Runner {
     }
   }
 
-  private async groupA(tool: Tool): Promise<GroupA> {
-    const a = this.data.incompressible;
+  private async groupA(tool: Tool, a: Dataset): Promise<GroupA> {
     const { start, settle } = await this.begin(tool);
     const backup = await this.op(tool, `backup ${a.name}`, () => tool.backup(a.dir), a.bytes);
     const restore = await this.restoreAndVerify(tool, backup.id, a);
@@ -88,8 +98,7 @@ export class Runner {
     return { start, settle, backup, restore, rebackup, storage: await tool.storage() };
   }
 
-  private async groupB(tool: Tool): Promise<GroupB> {
-    const { json, shifted } = this.data;
+  private async groupB(tool: Tool, { json, shifted }: Datasets): Promise<GroupB> {
     const { start, settle } = await this.begin(tool);
     const backup = await this.op(tool, `backup ${json.name}`, () => tool.backup(json.dir), json.bytes);
     const restore = await this.restoreAndVerify(tool, backup.id, json);
@@ -108,8 +117,7 @@ export class Runner {
     };
   }
 
-  private async groupD(tool: Tool): Promise<GroupD> {
-    const d = this.data.small;
+  private async groupD(tool: Tool, d: Dataset): Promise<GroupD> {
     const { start, settle } = await this.begin(tool);
     const backup = await this.op(tool, `backup ${d.name}`, () => tool.backup(d.dir), d.bytes);
     const storage = await tool.storage();

@@ -1,5 +1,5 @@
 /** What the benchmark runs on and how big: everything comes from the environment, with defaults. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,10 +18,20 @@ export interface BenchSettings {
   workDir: string;
   /** `sync; echo 3 > /proc/sys/vm/drop_caches` before every timed backup and restore (BENCH_DROP_CACHES=0 to skip). */
   dropCaches: boolean;
-  /** PlexiChat's replication_factor (BENCH_REPLICATION); null keeps the shipped default (2 local locations, 2 copies). */
-  replication: number | null;
+  /** PlexiChat's replication_factor (BENCH_REPLICATION, default 1: one copy, like restic and borg). */
+  replication: number;
   /** The restic binary when it is on PATH (BENCH_RESTIC=0 to skip it). */
   restic: string | null;
+  /** The borg binary when it is on PATH (BENCH_BORG=0 to skip it). */
+  borg: string | null;
+  /** Whether to run the generated datasets (BENCH_DATASETS=0: real trees only). */
+  datasets: boolean;
+  /** Real directories measured besides the generated datasets (BENCH_TREES=dir1:dir2). */
+  trees: TreeSpec[];
+  /** Names left out of every real tree (BENCH_TREES_EXCLUDE=node_modules,.next); such a tree is copied without them first. */
+  treeExclude: string[];
+  /** The parts to run (BENCH_ONLY=compare,list,rebuild; default all three). */
+  only: BenchPart[];
   /** Runs of every measurement (BENCH_RUNS, default 3), the tools taking turns; the table shows medians. */
   runs: number;
 }
@@ -29,12 +39,16 @@ export interface BenchSettings {
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const scale = Number(env.BENCH_SCALE ?? '1');
   if (!Number.isFinite(scale) || scale <= 0 || scale > 16) throw new Error(`BENCH_SCALE must be a number in (0, 16]; got "${env.BENCH_SCALE}".`);
-  const replication = env.BENCH_REPLICATION ? Number(env.BENCH_REPLICATION) : null;
-  if (replication !== null && (!Number.isInteger(replication) || replication < 1 || replication > 2)) {
+  const replication = Number(env.BENCH_REPLICATION || '1');
+  if (!Number.isInteger(replication) || replication < 1 || replication > 2) {
     throw new Error(`BENCH_REPLICATION must be 1 or 2 (the benchmark installation has two local locations); got "${env.BENCH_REPLICATION}".`);
   }
   const runs = Number(env.BENCH_RUNS ?? '3');
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`BENCH_RUNS must be a whole number from 1 to 20; got "${env.BENCH_RUNS}".`);
+  const trees = parseTrees(env.BENCH_TREES);
+  for (const t of trees) {
+    if (!statSync(t.dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`BENCH_TREES: ${t.dir} is not a directory; give existing directories separated by ":".`);
+  }
   return {
     scale,
     runs,
@@ -42,7 +56,48 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSett
     dropCaches: env.BENCH_DROP_CACHES !== '0',
     replication,
     restic: env.BENCH_RESTIC === '0' ? null : findOnPath('restic', env.PATH ?? ''),
+    borg: env.BENCH_BORG === '0' ? null : findOnPath('borg', env.PATH ?? ''),
+    datasets: env.BENCH_DATASETS !== '0',
+    trees,
+    treeExclude: (env.BENCH_TREES_EXCLUDE ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    only: parseOnly(env.BENCH_ONLY),
   };
+}
+
+export const BENCH_PARTS = ['compare', 'list', 'rebuild'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
+
+/** BENCH_ONLY: parts separated by commas; empty or unset runs them all. */
+export function parseOnly(value: string | undefined): BenchPart[] {
+  const parts = (value ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  if (!parts.length) return [...BENCH_PARTS];
+  for (const p of parts) {
+    if (!(BENCH_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY takes ${BENCH_PARTS.join(', ')} (separated by commas); got "${p}".`);
+  }
+  return BENCH_PARTS.filter((p) => parts.includes(p));
+}
+
+/** A real directory to measure: where it is, and a short name unique in the run (for labels and work dirs). */
+export interface TreeSpec {
+  name: string;
+  dir: string;
+}
+
+/**
+ * BENCH_TREES: directories separated by ":" (relative ones resolved against `cwd`), empty parts ignored,
+ * repeats dropped. Names are the last path component, made unique with the one before it, then with a number.
+ */
+export function parseTrees(value: string | undefined, cwd = process.cwd()): TreeSpec[] {
+  const dirs = [...new Set((value ?? '').split(':').map((x) => x.trim()).filter(Boolean).map((d) => path.resolve(cwd, d)))];
+  const names = new Set<string>();
+  return dirs.map((dir) => {
+    const parts = dir.split(path.sep).filter(Boolean);
+    const last = parts.at(-1) ?? 'root';
+    let name = names.has(last) && parts.length > 1 ? `${parts.at(-2)}-${last}` : last;
+    for (let i = 2; names.has(name); i++) name = `${last}-${i}`;
+    names.add(name);
+    return { name, dir };
+  });
 }
 
 function findOnPath(name: string, pathVar: string): string | null {

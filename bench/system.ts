@@ -13,10 +13,11 @@ export interface MachineFacts {
   kernel: string;
   node_version: string;
   restic_version: string | null;
+  borg_version: string | null;
   plexichat_commit: string | null;
 }
 
-export function machineFacts(restic: string | null): MachineFacts {
+export function machineFacts(restic: string | null, borg: string | null = null): MachineFacts {
   return {
     nproc: availableParallelism(),
     cpu_model: cpus()[0]?.model ?? 'unknown',
@@ -24,6 +25,7 @@ export function machineFacts(restic: string | null): MachineFacts {
     kernel: release(),
     node_version: process.version,
     restic_version: restic ? firstLine(restic, ['version']) : null,
+    borg_version: borg ? firstLine(borg, ['--version']) : null,
     plexichat_commit: firstLine('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']),
   };
 }

@@ -24,9 +24,11 @@ export interface BackupFigures extends OpFigures {
   new_objects: number | null;
 }
 
+export type ToolName = 'plexichat' | 'restic' | 'borg';
+
 export interface Tool {
-  readonly name: 'plexichat' | 'restic';
-  /** Copies of every object it stores (PlexiChat's replication_factor; restic: 1). */
+  readonly name: ToolName;
+  /** Copies of every object it stores (PlexiChat's replication_factor; restic and borg: 1). */
   readonly copies: number;
   /** Creates the repository or installation; the first command a user would run. */
   start(): Promise<OpFigures>;
@@ -36,7 +38,7 @@ export interface Tool {
    * after a minute idle, and a server that ran initdb and the migrations keeps their memory).
    */
   settle(): Promise<OpFigures | null>;
-  /** `incremental`: skip unchanged files (PlexiChat `--type incremental`; restic always uses its parent). */
+  /** `incremental`: skip unchanged files (PlexiChat `--type incremental`; restic uses its parent, borg its files cache, always). */
   backup(src: string, opts?: { incremental?: boolean }): Promise<BackupFigures>;
   restore(id: string, target: string): Promise<OpFigures>;
   /** The repository (all copies) on disk. */

@@ -7,9 +7,11 @@ import { MiB } from './settings';
 export interface FileSum {
   size: number;
   sha256: string;
+  /** A symbolic link's target (real trees only; size 0 and no hash then). */
+  link?: string;
 }
 
-/** Relative path ('/'-separated) → size and hash of every regular file in a tree. */
+/** Relative path ('/'-separated) → size and hash of every regular file (and target of every symlink) in a tree. */
 export type Sums = Record<string, FileSum>;
 
 export class TreeWriter {

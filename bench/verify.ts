@@ -1,9 +1,12 @@
-/** Checks a restored tree against the generator's list of sizes and SHA-256 hashes: same files, same bytes. */
+/**
+ * Checks a restored tree against a list of sizes and SHA-256 hashes (the generator's, or a real tree's):
+ * the same paths, the same bytes in every regular file, the same target in every symlink.
+ */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { opendir } from 'node:fs/promises';
+import { opendir, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Sums } from './tree-writer';
+import type { FileSum, Sums } from './tree-writer';
 
 const CONCURRENCY = 4;
 
@@ -16,50 +19,62 @@ export interface VerifyOutcome {
   seconds: number;
 }
 
+type Kind = 'file' | 'link';
+
 export async function verifyTree(root: string, expected: Sums): Promise<VerifyOutcome> {
   const started = performance.now();
-  const found = await listFiles(root);
+  const found = await listEntries(root);
   const problems: string[] = [];
-  const want = new Set(Object.keys(expected));
-  for (const rel of found) if (!want.has(rel)) problems.push(`unexpected file ${rel}`);
-  const present = new Set(found);
-  for (const rel of want) if (!present.has(rel)) problems.push(`missing file ${rel}`);
+  for (const rel of found.keys()) if (!(rel in expected)) problems.push(`unexpected file ${rel}`);
+  for (const rel of Object.keys(expected)) if (!found.has(rel)) problems.push(`missing file ${rel}`);
   let bytes = 0;
-  const queue = found.filter((rel) => want.has(rel));
+  const queue = [...found.entries()].filter(([rel]) => rel in expected);
   const worker = async () => {
-    for (let rel = queue.pop(); rel !== undefined; rel = queue.pop()) {
-      const exp = expected[rel]!;
-      const got = await hashFile(path.join(root, ...rel.split('/')));
-      bytes += got.size;
-      if (got.size !== exp.size) problems.push(`${rel}: size ${got.size}, expected ${exp.size}`);
-      else if (got.sha256 !== exp.sha256) problems.push(`${rel}: content differs (sha256)`);
+    for (let item = queue.pop(); item !== undefined; item = queue.pop()) {
+      const [rel, kind] = item;
+      const problem = await compare(path.join(root, ...rel.split('/')), kind, expected[rel]!, (n) => (bytes += n));
+      if (problem) problems.push(`${rel}: ${problem}`);
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return {
     ok: problems.length === 0,
-    files_expected: want.size,
-    files_found: found.length,
+    files_expected: Object.keys(expected).length,
+    files_found: found.size,
     bytes_checked: bytes,
     problems: problems.slice(0, 10),
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-async function listFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
+async function compare(abs: string, kind: Kind, exp: FileSum, count: (bytes: number) => void): Promise<string | null> {
+  if (exp.link !== undefined) {
+    if (kind !== 'link') return `expected a symlink to ${exp.link}, found a ${kind}`;
+    const target = await readlink(abs);
+    return target === exp.link ? null : `symlink to ${target}, expected ${exp.link}`;
+  }
+  if (kind !== 'file') return `expected a regular file, found a ${kind}`;
+  const got = await hashFile(abs);
+  count(got.size);
+  if (got.size !== exp.size) return `size ${got.size}, expected ${exp.size}`;
+  return got.sha256 === exp.sha256 ? null : 'content differs (sha256)';
+}
+
+/** Every regular file and symlink under `root` by its '/'-separated relative path (symlinks are not followed). */
+async function listEntries(root: string): Promise<Map<string, Kind>> {
+  const out = new Map<string, Kind>();
   const walk = async (dir: string, rel: string): Promise<void> => {
     for await (const d of await opendir(dir)) {
       const r = rel ? `${rel}/${d.name}` : d.name;
       if (d.isDirectory()) await walk(path.join(dir, d.name), r);
-      else out.push(r);
+      else if (d.isFile() || d.isSymbolicLink()) out.set(r, d.isFile() ? 'file' : 'link');
     }
   };
   await walk(root, '');
   return out;
 }
 
-function hashFile(file: string): Promise<{ size: number; sha256: string }> {
+export function hashFile(file: string): Promise<FileSum> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let size = 0;
