@@ -197,7 +197,7 @@ export function renderReport(r: Report): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const versions = [r.machine.restic_version ?? 'restic not run', r.machine.borg_version ?? 'borg not run'].join(', ');
   const out = [
-    `PlexiChat Backup benchmark — scale ${s.scale}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${versions}`,
+    `PlexiChat Backup benchmark — ${r.datasets ? `datasets at scale ${s.scale}` : 'no generated datasets'}${r.trees.length ? `, ${r.trees.length} real tree(s)` : ''}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${versions}`,
     `PlexiChat: replication_factor ${r.results.plexichat[0]?.copies ?? s.replication} (copies on the same disk); restic and borg: 1 copy. Page cache dropped before each timed operation: ${r.page_cache_dropped === null ? 'not tried' : r.page_cache_dropped ? 'yes' : 'NO (not permitted)'}.`,
     `Median (min–max) of ${s.runs} run${s.runs > 1 ? 's' : ''}, the tools taking turns in each run (every run in results/latest.json). Wall times include process start-up; MiB = 2^20 bytes.`,
     `"vs restic" / "vs borg": the other tool's time, size or memory ÷ PlexiChat's, or PlexiChat's throughput ÷ the other's (medians): ≥ 1.00 means PlexiChat is better.`,

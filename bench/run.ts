@@ -34,7 +34,7 @@ async function main(): Promise<number> {
 
 async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<number> {
   const versions = [machine.restic_version ?? 'no restic on PATH', machine.borg_version ?? 'no borg on PATH'].join(', ');
-  log(`scale ${s.scale}, work dir ${s.workDir}, ${machine.nproc} cores, replication_factor ${s.replication}, ${versions}, ${s.trees.length} real tree(s)`);
+  log(`${s.datasets ? `scale ${s.scale}` : 'no generated datasets'}, work dir ${s.workDir}, ${machine.nproc} cores, replication_factor ${s.replication}, ${versions}, ${s.trees.length} real tree(s)`);
   await mkdir(s.workDir, { recursive: true });
   const datasets = s.datasets ? await ensureDatasets(s, log) : null;
   const trees = await prepareTrees(s, log);
