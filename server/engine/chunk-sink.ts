@@ -1,7 +1,9 @@
 /**
  * Turns a byte stream into stored shards: content-defined chunks → keyed content id → dedup (within the
- * backup and against the catalog) → encode in the worker pool → replicas. At most `maxInFlight` chunks are
- * being processed at once (backpressure), so memory stays flat whatever the size of the backup.
+ * backup and against the catalog) → encode in the worker pool → replicas. At most `maxInFlight` chunks and
+ * `maxInFlightBytes` of plaintext are being processed at once (backpressure), so memory stays flat whatever
+ * the size of the backup or of its shards (a 20 MiB shard_size would otherwise hold 12 × 20 MiB, plus the
+ * encoded copies).
  */
 import { Chunker, type ChunkerOptions } from './chunker';
 import { EngineError } from './errors';
@@ -23,6 +25,7 @@ export class ShardWriter {
   readonly stats: SinkStats = { chunks: 0, newShards: 0, newPlainBytes: 0, newStoredBytes: 0, referencedStoredBytes: 0 };
   private readonly seen = new Map<string, Promise<StoredShard>>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private inFlightBytes = 0;
   private failure: unknown = null;
   private readonly batch: ShardBatch;
   private readonly records = new Set<Promise<void>>();
@@ -38,6 +41,7 @@ export class ShardWriter {
     private readonly key: Buffer | null,
     private readonly cipher: Cipher,
     private readonly maxInFlight = 12,
+    private readonly maxInFlightBytes = 24 * 1024 * 1024,
   ) {
     this.batch = new ShardBatch(ctx, backupId, level);
   }
@@ -49,6 +53,7 @@ export class ShardWriter {
   async add(plain: Buffer, kind: 'data' | 'manifest'): Promise<{ shard: Promise<StoredShard> }> {
     if (this.failure) throw this.failure;
     this.stats.chunks++;
+    const bytes = plain.length; // read now: the buffer is transferred to a worker
     const p = this.process(plain, kind);
     const tracked = p.then(
       () => undefined,
@@ -57,8 +62,13 @@ export class ShardWriter {
       },
     );
     this.inFlight.add(tracked);
-    void tracked.finally(() => this.inFlight.delete(tracked));
-    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    this.inFlightBytes += bytes;
+    void tracked.finally(() => {
+      this.inFlight.delete(tracked);
+      this.inFlightBytes -= bytes;
+    });
+    // One chunk is always let through, whatever its size.
+    while (this.inFlight.size >= this.maxInFlight || (this.inFlight.size > 0 && this.inFlightBytes >= this.maxInFlightBytes)) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     return { shard: p };
   }
@@ -110,7 +120,14 @@ export class ShardWriter {
       // The record is batched; the backup waits for it (drain) before it can complete.
       const recorded = this.batch.record(rec);
       this.records.add(recorded);
-      recorded.catch((err) => (this.failure ??= err));
+      // A settled record leaves the set (its failure is kept in `failure`): the set does not grow with the backup.
+      void recorded.then(
+        () => this.records.delete(recorded),
+        (err) => {
+          this.failure ??= err;
+          this.records.delete(recorded);
+        },
+      );
       s = { id: rec.id, plainSize: rec.plainSize, storedSize: rec.storedSize, isNew: true };
       this.stats.newShards++;
       this.stats.newPlainBytes += s.plainSize;
