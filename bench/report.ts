@@ -3,7 +3,7 @@
  * results/latest.json. Every cell is the median of the runs with their min–max; ratios compare medians and
  * read the same way on every row: ≥ 1.00 means PlexiChat is better (faster, smaller, leaner).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Datasets } from './datasets';
 import type { GroupA, ToolResults } from './scenarios';
@@ -13,6 +13,8 @@ import type { MachineFacts } from './system';
 import type { OpFigures, ToolName } from './tool';
 
 export type Others = 'restic' | 'borg';
+
+const PARTIAL_FILE = path.join(path.dirname(RESULTS_FILE), 'partial.txt');
 export type Results = { plexichat: ToolResults[] } & Partial<Record<Others, ToolResults[]>>;
 
 export interface Row {
@@ -191,6 +193,7 @@ export function renderReport(r: Report): string {
   const s = r.settings;
   const tools = toolsOf(r.results);
   const others = tools.filter((t): t is Others => t !== 'plexichat');
+  const done = r.results.plexichat.length;
   const head = ['metric', 'unit', ...tools, ...others.map((t) => `vs ${t}`)];
   const body = r.rows.map((row) => [row.metric, row.unit, ...tools.map((t) => fmtSpread(row.values[t] ?? null)), ...others.map((t) => fmtRatio(row.ratios[t] ?? null))]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
@@ -199,7 +202,7 @@ export function renderReport(r: Report): string {
   const out = [
     `PlexiChat Backup benchmark — ${r.datasets ? `datasets at scale ${s.scale}` : 'no generated datasets'}${r.trees.length ? `, ${r.trees.length} real tree(s)` : ''}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${versions}`,
     `PlexiChat: replication_factor ${r.results.plexichat[0]?.copies ?? s.replication} (copies on the same disk); restic and borg: 1 copy. Page cache dropped before each timed operation: ${r.page_cache_dropped === null ? 'not tried' : r.page_cache_dropped ? 'yes' : 'NO (not permitted)'}.`,
-    `Median (min–max) of ${s.runs} run${s.runs > 1 ? 's' : ''}, the tools taking turns in each run (every run in results/latest.json). Wall times include process start-up; MiB = 2^20 bytes.`,
+    `Median (min–max) of ${done} run${done > 1 ? 's' : ''}${done < s.runs ? ` (of ${s.runs} planned)` : ''}, the tools taking turns in each run (every run in results/latest.json). Wall times include process start-up; MiB = 2^20 bytes.`,
     `"vs restic" / "vs borg": the other tool's time, size or memory ÷ PlexiChat's, or PlexiChat's throughput ÷ the other's (medians): ≥ 1.00 means PlexiChat is better.`,
     r.other_cpu_share === null ? '' : `Other processes on the machine used ${(r.other_cpu_share * 100).toFixed(0)}% of its CPU during the timed operations${r.other_cpu_share > 0.1 ? ' (a noisy machine: expect spread between runs)' : ''}.`,
     '',
@@ -216,9 +219,12 @@ export function renderReport(r: Report): string {
   return `${out.join('\n')}\n`;
 }
 
-export async function writeResults(r: Report): Promise<void> {
+/** results/latest.json, and with `partial` (after each run but the last) the table so far in results/partial.txt. */
+export async function writeResults(r: Report, partial = false): Promise<void> {
   await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
   await writeFile(RESULTS_FILE, `${JSON.stringify(r, null, 2)}\n`);
+  if (partial) await writeFile(PARTIAL_FILE, renderReport(r));
+  else await rm(PARTIAL_FILE, { force: true });
 }
 
 function datasetNote(d: Datasets): string {

@@ -45,11 +45,7 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
   if (s.borg) tools.push(new BorgTool(path.join(s.workDir, 'borg'), s.borg));
   const results: Results = { plexichat: [] };
   for (const t of tools) results[t.name] = [];
-  for (let i = 1; i <= s.runs; i++) {
-    log(`run ${i} of ${s.runs}`);
-    for (const t of tools) results[t.name]!.push(await runner.runTool(t));
-  }
-  const report: Report = {
+  const reportNow = (): Report => ({
     generated_at: new Date().toISOString(),
     total_seconds: (performance.now() - started) / 1000,
     settings: s,
@@ -61,7 +57,14 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
     checks: buildChecks(results, trees),
     other_cpu_share: otherCpuShare(Object.values(results).flat(), machine.nproc),
     results,
-  };
+  });
+  for (let i = 1; i <= s.runs; i++) {
+    log(`run ${i} of ${s.runs}`);
+    for (const t of tools) results[t.name]!.push(await runner.runTool(t));
+    // After every run, so a benchmark stopped early still leaves the table of the runs it finished.
+    if (i < s.runs) await writeResults(reportNow(), true);
+  }
+  const report = reportNow();
   process.stdout.write(renderReport(report));
   await writeResults(report);
   return report.checks.every((c) => c.ok) ? 0 : 1;
