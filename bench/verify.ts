@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { opendir, readlink } from 'node:fs/promises';
+import { open, opendir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileSum, Sums } from './tree-writer';
 
@@ -74,7 +74,24 @@ async function listEntries(root: string): Promise<Map<string, Kind>> {
   return out;
 }
 
-export function hashFile(file: string): Promise<FileSum> {
+/** Files up to this size are read whole: a stream per file costs more than the hashing for small files. */
+const WHOLE_READ_MAX = 4 * 1024 * 1024;
+
+export async function hashFile(file: string): Promise<FileSum> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size <= WHOLE_READ_MAX) {
+      const data = await fh.readFile();
+      return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    }
+  } finally {
+    await fh.close();
+  }
+  return hashStream(file);
+}
+
+function hashStream(file: string): Promise<FileSum> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let size = 0;
