@@ -1,4 +1,4 @@
-import { bigint, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** One backup run. `completed` is set only after every shard and the manifest are durably stored. */
 export const backups = pgTable(
@@ -35,6 +35,12 @@ export const backups = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** What changed against the previous backup of the same sources (server/engine/change-summary.ts); null when nothing was compared. */
+    changeSummary: jsonb('change_summary').$type<Record<string, unknown>>(),
+    /** The change looked like mass encryption: a suspicious_change alert was raised and retention protects the last good backup before it. */
+    suspicious: boolean('suspicious').notNull().default(false),
+    suspiciousAcknowledgedAt: timestamp('suspicious_acknowledged_at', { withTimezone: true }),
+    suspiciousAcknowledgedBy: text('suspicious_acknowledged_by'),
   },
   (t) => [index('backups_status_idx').on(t.status), index('backups_created_idx').on(t.createdAt)],
 );

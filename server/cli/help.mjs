@@ -25,6 +25,8 @@ Commands:
   restore <backup_id> --target DIR [--include GLOB]... [--from DATE] [--to DATE] [--overwrite] [--preserve-special-bits]
       [--allow-partial [--min-shard-threshold 0.8] [--skip-shard-repair]]   restore every readable file, report the lost ones (exit 3)
   delete <backup_id> [--force]
+  acknowledge <backup_id>     acknowledge a suspicious backup (its change looked like mass encryption): resolves its
+                              alert; retention stops keeping the last good backup before it
   prune [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]
   cleanup [--dry-run]         remove backups past their retention
   stats                       storage usage|health|optimize [--dry-run]

@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
-import { alertOnVerify, watchBackup, watchRestore } from '../monitoring/hooks';
+import { alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
 import { runDrillCommand } from './drill-commands';
 import { HELP } from './help.mjs';
@@ -62,6 +62,11 @@ function printBackup(b: BackupMetadata): void {
   ];
   if (b.tags.length) lines.push(`  tags:     ${b.tags.join(', ')}`);
   if (b.error) lines.push(`  error:    ${b.error}`);
+  if (b.suspicious) {
+    const reasons = (b.change_summary as { verdict?: { reasons?: string[] } } | null)?.verdict?.reasons ?? [];
+    const ack = b.suspicious_acknowledged_at ? `acknowledged by ${b.suspicious_acknowledged_by} at ${b.suspicious_acknowledged_at}` : `not acknowledged: the last good backup before it is kept (plexichat-backup acknowledge ${b.backup_id})`;
+    lines.push(`  SUSPICIOUS: ${reasons.join('; ') || 'looks like mass encryption'} (${ack})`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -283,6 +288,13 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         ? `\n${r.lost.length} file(s) lost (${Math.round((r.readable_fraction ?? 0) * 1000) / 10}% of the needed shards readable):\n${r.lost.map((f) => `  ${f.path} (${formatBytes(f.bytes)})`).join('\n')}`
         : '';
       return { json: { ...r, restore_id }, text: text + lostText, code: r.lost.length ? EXIT.integrity : EXIT.ok };
+    }
+    case 'acknowledge': {
+      const id = needId(parse(args, {}).positionals, 'acknowledge');
+      const e = await open();
+      const meta = await e.acknowledgeSuspicious(id, { actor: actor() });
+      await resolveSuspiciousAlert(e, id, actor());
+      return { json: meta, text: `Acknowledged suspicious backup ${id}: retention applies normally to its sources again.` };
     }
     case 'delete': {
       const { values: v, positionals } = parse(args, { force: { type: 'boolean', default: false } });

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { backups, dataKeys } from '../../db/schema';
 import { type BackupInput, writeBackupData } from './backup';
 import { findBase, loadBaseIndex } from './base-index';
+import { judgeChange, loadPrevious } from './change-signals';
 import { waitForSlot } from './backup-queue';
 import { auditKeyUse } from './key-audit';
 import { refreshSpace } from './location-space';
@@ -86,9 +87,9 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
     progress.phase = 'scanning';
     progress.status = 'running';
     progress.queuePosition = null;
-    const { baseRow, dk } = await prepareRunning(ctx, id, type, level, cipher, sources, opts.actor ?? 'system', progress);
-    const input = { sources, payload, detectChanges: type === 'snapshot', baseRow, recordAtime: opts.recordAtime };
-    return runBackup(ctx, id, level, dk, input, progress, opts.signal, baseRow ? opts.actor ?? 'system' : undefined);
+    const { baseRow, compareRow, dk } = await prepareRunning(ctx, id, type, level, cipher, sources, opts.actor ?? 'system', progress);
+    const input = { sources, payload, detectChanges: type === 'snapshot', baseRow, compareRow, recordAtime: opts.recordAtime };
+    return runBackup(ctx, id, level, dk, input, progress, opts.signal, baseRow || compareRow ? opts.actor ?? 'system' : undefined);
   })();
   done.catch(() => undefined);
   return { backup_id: id, progress, done };
@@ -108,7 +109,7 @@ async function prepareRunning(
   sources: Awaited<ReturnType<typeof resolveSources>> | undefined,
   actor: string,
   progress: ProgressTracker,
-): Promise<{ baseRow: BackupRow | null; dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> } }> {
+): Promise<{ baseRow: BackupRow | null; compareRow: BackupRow | null; dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> } }> {
   try {
     // Continuous backups are incremental against the last backup of the same sources.
     const incremental = type === 'incremental' || type === 'differential' || type === 'continuous';
@@ -116,6 +117,8 @@ async function prepareRunning(
     // again, and deduplication still stores only new data.
     const canReadBase = level !== 'maximum' || operationQuorum() !== undefined;
     const baseRow = sources && incremental && canReadBase ? await findBase(ctx, type, sources.map((s) => s.abs), level) : null;
+    // A backup without a base still compares its files with the last one of the same sources (ransomware signals).
+    const compareRow = sources && !baseRow && canReadBase ? await findBase(ctx, 'incremental', sources.map((s) => s.abs), level) : null;
     await assertCurrentMaster(ctx);
     const { key, wrapped } = await ctx.keys.newKey(level, cipher === 'none' ? 'aes-256-gcm' : cipher);
     await ctx.db.transaction(async (tx) => {
@@ -131,7 +134,7 @@ async function prepareRunning(
     });
     await auditKeyUse(ctx.db, { actor, keyId: wrapped.id, purpose: 'backup', backupId: id, securityLevel: level });
     await refreshSpace(ctx); // placement skips a file system without room for a shard
-    return { baseRow, dk: { id: wrapped.id, key: cipher === 'none' ? null : key, cipher } };
+    return { baseRow, compareRow, dk: { id: wrapped.id, key: cipher === 'none' ? null : key, cipher } };
   } catch (err) {
     progress.phase = 'failed';
     progress.status = 'failed';
@@ -147,10 +150,10 @@ async function runBackup(
   id: string,
   level: string,
   dk: { id: string; key: Buffer | null; cipher: ReturnType<typeof cipherFor> },
-  input: Omit<BackupInput, 'base'> & { baseRow: BackupRow | null },
+  input: Omit<BackupInput, 'base' | 'previous'> & { baseRow: BackupRow | null; compareRow: BackupRow | null },
   progress: ProgressTracker,
   signal?: AbortSignal,
-  /** Set when an incremental reads its base: whose key use that is (audited). */
+  /** Set when an incremental reads its base, or a backup the previous one's manifest: whose key use that is (audited). */
   baseActor?: string,
 ): Promise<BackupMetadata> {
   const started = Date.now();
@@ -166,8 +169,11 @@ async function runBackup(
       await auditKeyUse(ctx.db, { actor: baseActor, keyId: b.keyId, purpose: 'backup-base', backupId: b.id, securityLevel: b.securityLevel, details: { for_backup: id } });
     }
     const base = input.baseRow ? await loadBaseIndex(ctx, input.baseRow) : undefined;
-    const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base }, progress, signal);
+    const previous = input.compareRow ? await loadPrevious(ctx, input.compareRow, baseActor ?? 'system', id) : undefined;
+    const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base, previous }, progress, signal);
     const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));
+    const changes = out.changes ? await judgeChange(ctx, row!.sources, out.changes) : null;
+    if (changes?.verdict.suspicious) ctx.log(`backup ${id}: suspicious change: ${changes.verdict.reasons.join('; ')}`);
     const seconds = (Date.now() - started) / 1000;
     const snapshot: SnapshotDoc = {
       backup_id: id,
@@ -184,6 +190,8 @@ async function runBackup(
         new_bytes: out.stats.newStoredBytes,
         completed_at: ctx.now().toISOString(),
         expires_at: new Date(ctx.now().getTime() + row!.retentionDays * 86_400_000).toISOString(),
+        suspicious: changes?.verdict.suspicious ?? false,
+        change_summary: changes as unknown as Record<string, unknown> | null,
       },
     };
     const snap = encodeObject(sealSnapshot(ctx.idKey, snapshot), {
@@ -213,6 +221,8 @@ async function runBackup(
           ...(out.skipped.length ? { skipped: out.skipped.slice(0, 1000) } : {}),
         },
         manifestShards: { files: out.filesShards, chunks: out.chunksShards },
+        changeSummary: changes as unknown as Record<string, unknown> | null,
+        suspicious: changes?.verdict.suspicious ?? false,
         originalSize: out.originalSize,
         storedSize: s.referencedStoredBytes,
         newBytes: s.newStoredBytes,

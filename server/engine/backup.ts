@@ -13,6 +13,8 @@ import { EngineError } from './errors';
 import { contentIdKey } from './keys';
 import { checkPayloadName, type Extent, joinNs, type ManifestEntry, splitNs } from './manifest';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
+import { ChangeTracker, type ChangeSummary } from './change-summary';
+import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { walkSources, type SourceItem } from './source';
 
@@ -24,6 +26,8 @@ export interface BackupInput {
   payload?: { name: string; data: Buffer };
   /** incremental/differential: files unchanged since this backup are referenced, not read. */
   base?: BaseIndex;
+  /** Without a base: the previous backup of the same sources, only to compare files with (ransomware signals). */
+  previous?: BaseIndex;
   /** snapshot: files that change while read are re-read (small) or reported (large). */
   detectChanges?: boolean;
   /** Record atimes in the manifest (see CreateBackupOptions.recordAtime). */
@@ -46,6 +50,8 @@ export interface BackupOutcome {
   filesShards: string[];
   chunksShards: string[];
   skipped: string[];
+  /** What changed against the base (or previous) backup; null when there was none to compare with. */
+  changes: ChangeSummary | null;
 }
 
 interface Pending {
@@ -135,6 +141,13 @@ export async function writeBackupData(
     }
   };
 
+  const compared = input.base ?? input.previous;
+  const tracker = compared && input.sources ? new ChangeTracker(compared.backupId, compared.entries) : null;
+  const sameAsBefore = (it: SourceItem) => {
+    const b = compared?.entries.get(it.rel);
+    return Boolean(b && sameFile(it, b));
+  };
+
   let stream = 0;
   let original = 0;
   let files = 0;
@@ -145,8 +158,10 @@ export async function writeBackupData(
       let n = 0;
       // The content hash is taken from the same blocks the chunker gets (no second read of the file).
       const sha = createHash('sha256');
+      const sampler = entry.t === 'f' ? new EntropySampler(entry.s ?? 0) : null;
       for await (const block of data) {
         sha.update(block);
+        sampler?.feed(block);
         n += block.length;
         stream += block.length;
         progress.bytesDone += block.length;
@@ -155,6 +170,8 @@ export async function writeBackupData(
       }
       entry.s = n;
       if (entry.t === 'f') entry.sha = sha.digest('hex');
+      const en = sampler?.result();
+      if (en != null) entry.en = en;
       p.end = stream;
       original += n;
     }
@@ -183,6 +200,7 @@ export async function writeBackupData(
     entry.s = first.s ?? 0;
     if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
     if (first.sha) entry.sha = first.sha;
+    if (first.en !== undefined) entry.en = first.en;
     files++;
     progress.filesDone++;
     progress.bytesDone += entry.s;
@@ -209,6 +227,7 @@ export async function writeBackupData(
     }
     if (x.length) entry.x = x;
     entry.s = baseEntry.s ?? 0;
+    if (baseEntry.en !== undefined) entry.en = baseEntry.en;
     original += entry.s;
     progress.bytesDone += entry.s;
     files++;
@@ -218,9 +237,7 @@ export async function writeBackupData(
   };
   const unchanged = (it: SourceItem): ManifestEntry | null => {
     const b = input.base?.entries.get(it.rel);
-    if (!b || it.type !== 'f' || b.t !== 'f') return null;
-    const same = b.s === it.size && sameTime(it.mtimeNs, b.mt, b.mtn) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || sameTime(it.ctimeNs, b.ct, b.ctn));
-    return same ? b : null;
+    return b && sameFile(it, b) ? b : null;
   };
   const changedWhileRead: string[] = [];
 
@@ -236,12 +253,14 @@ export async function writeBackupData(
         const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
         if (first) {
           await hardLink(entry, first);
+          tracker?.file(entry, sameAsBefore(it));
           continue;
         }
         if (it.linkKey) firstLinks.set(it.linkKey, entry);
         const baseEntry = unchanged(it);
         if (baseEntry) {
           await reuse(entry, baseEntry, input.base!);
+          tracker?.file(entry, true);
           continue;
         }
         if (it.type === 'l') entry.l = await readlink(it.abs);
@@ -254,6 +273,7 @@ export async function writeBackupData(
           if (stable.changed) changedWhileRead.push(it.rel);
         }
         await addEntry(entry, data);
+        if (it.type === 'f') tracker?.file(entry, sameAsBefore(it));
         if (input.detectChanges && it.type === 'f' && !content) {
           const after = await stat(it.abs, { bigint: true });
           if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
@@ -289,7 +309,14 @@ export async function writeBackupData(
     filesShards: await filesSink.shardIds(),
     chunksShards: await chunksSink.shardIds(),
     skipped,
+    changes: tracker?.summary() ?? null,
   };
+}
+
+/** The incremental change rule: size, mtime, inode and mode (and ctime when recorded) equal. */
+function sameFile(it: SourceItem, b: ManifestEntry): boolean {
+  if (it.type !== 'f' || b.t !== 'f') return false;
+  return b.s === it.size && sameTime(it.mtimeNs, b.mt, b.mtn) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || sameTime(it.ctimeNs, b.ct, b.ctn));
 }
 
 function toEntry(it: SourceItem, atime: boolean): ManifestEntry {

@@ -36,6 +36,10 @@ export function toMetadata(r: BackupRow): BackupMetadata {
     started_at: iso(r.startedAt),
     completed_at: iso(r.completedAt),
     expires_at: iso(r.expiresAt),
+    suspicious: r.suspicious,
+    suspicious_acknowledged_at: iso(r.suspiciousAcknowledgedAt),
+    suspicious_acknowledged_by: r.suspiciousAcknowledgedBy,
+    change_summary: r.changeSummary,
   };
 }
 

@@ -9,6 +9,7 @@ import { startBackupJob } from './backup-job';
 import { queuePosition } from './backup-queue';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
 import { CatalogSnapshotter } from './catalog-snapshot';
+import { acknowledgeSuspicious } from './change-signals';
 import { CodecPool } from './codec-pool';
 import type { EngineContext } from './context';
 import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './drill';
@@ -380,6 +381,11 @@ export class BackupEngine {
     return file;
   }
 
+  /** An admin acknowledges a suspicious backup (see change-signals.ts); retention applies normally again. Audited. */
+  acknowledgeSuspicious(id: string, opts: { actor?: string } = {}): Promise<BackupMetadata> {
+    return acknowledgeSuspicious(this.ctx, id, opts.actor ?? 'system');
+  }
+
   async deleteBackup(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<boolean> {
     const ok = await deleteBackup(this.ctx, id, opts.force ?? false);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false } });
@@ -393,7 +399,7 @@ export class BackupEngine {
   async prune(rules: KeepRules = {}, opts: { dryRun?: boolean; actor?: string } = {}): Promise<PrunePlan & { dry_run: boolean; removed: number }> {
     await reapInterrupted(this.ctx);
     const rows = await this.ctx.db
-      .select({ id: backups.id, sources: backups.sources, status: backups.status, completedAt: backups.completedAt, createdAt: backups.createdAt, expiresAt: backups.expiresAt })
+      .select({ id: backups.id, sources: backups.sources, status: backups.status, completedAt: backups.completedAt, createdAt: backups.createdAt, expiresAt: backups.expiresAt, suspicious: backups.suspicious, ackAt: backups.suspiciousAcknowledgedAt })
       .from(backups);
     const plan = planPrune(
       rows.map((r) => ({
@@ -402,6 +408,8 @@ export class BackupEngine {
         status: r.status,
         completed_at: (r.completedAt ?? r.createdAt).toISOString(),
         expires_at: r.expiresAt ? r.expiresAt.toISOString() : null,
+        suspicious: r.suspicious,
+        acknowledged: r.ackAt !== null,
       })),
       rules,
       this.ctx.now(),

@@ -7,7 +7,7 @@
 import { auditEvents } from '../../db/schema';
 import type { Db } from '../../db/client';
 
-export const KEY_USE_PURPOSES = ['backup', 'backup-base', 'verify', 'repair', 'browse', 'download', 'restore', 'drill'] as const;
+export const KEY_USE_PURPOSES = ['backup', 'backup-base', 'backup-compare', 'verify', 'repair', 'browse', 'download', 'restore', 'drill'] as const;
 export type KeyUsePurpose = (typeof KEY_USE_PURPOSES)[number];
 
 export interface KeyUse {

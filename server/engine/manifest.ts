@@ -48,6 +48,12 @@ export interface ManifestEntry {
    * would make an unchanged incremental's manifest several times larger.
    */
   sha?: string;
+  /**
+   * Entropy sample of the content in hundredths of a bit per byte (0–800): the lower of its first and a middle
+   * 64 KiB window (entropy.ts). The next backup compares against it to notice content that became random
+   * (ransomware signals). Absent in older manifests and on files too small to judge.
+   */
+  en?: number;
 }
 
 /** Bounds on what a line may carry (far above what Linux filesystems hold; a forged line stays small). */
@@ -185,6 +191,10 @@ function parseContent(r: Record<string, unknown>, e: ManifestEntry): void {
   if (r.sha !== undefined) {
     if (typeof r.sha !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha)) throw bad(e, 'content hash');
     e.sha = r.sha;
+  }
+  if (r.en !== undefined) {
+    if (!isInt(r.en, 0, 800)) throw bad(e, 'entropy sample');
+    e.en = r.en;
   }
   if (r.h !== undefined) {
     try {

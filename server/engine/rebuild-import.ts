@@ -95,6 +95,9 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
         startedAt: date(m.started_at),
         completedAt: date(m.completed_at) ?? ctx.now(),
         expiresAt: date(m.expires_at),
+        // A suspicious backup stays suspicious (and unacknowledged) after recover-catalog: retention keeps protecting its predecessor.
+        suspicious: m.suspicious === true,
+        changeSummary: typeof m.change_summary === 'object' && m.change_summary ? (m.change_summary as Record<string, unknown>) : null,
       })
       .onConflictDoNothing()
       .returning({ id: backups.id });

@@ -3,6 +3,10 @@
  * from restic and Borg, per group of backups of the same sources: --keep-last N keeps the N newest;
  * --keep-daily/weekly/monthly N keep the newest backup of each of the last N days/weeks/months that have
  * one. A backup kept by any rule stays. With no rules, backups past their own retention expire.
+ *
+ * Whatever the rules say, a suspicious backup (its change looked like mass encryption, change-rule.ts) that
+ * no admin acknowledged yet is kept, and so is the last good backup of its group before it: the copy to
+ * restore from if the sources were encrypted.
  */
 export interface KeepRules {
   keepLast?: number;
@@ -17,6 +21,9 @@ export interface PruneCandidate {
   completed_at: string;
   expires_at: string | null;
   status: string;
+  suspicious?: boolean;
+  /** An admin acknowledged the suspicious change. */
+  acknowledged?: boolean;
 }
 
 export interface PrunePlan {
@@ -56,6 +63,13 @@ export function planPrune(backups: PruneCandidate[], rules: KeepRules, now: Date
     list.sort((a, b) => b.completed_at.localeCompare(a.completed_at));
     const reasons = new Map<string, string[]>();
     const add = (id: string, why: string) => reasons.set(id, [...(reasons.get(id) ?? []), why]);
+    const held = protections(list);
+    const remove = (b: PruneCandidate, reason: string) => {
+      const hold = held.get(b.backup_id);
+      if (hold) plan.keep.push({ backup_id: b.backup_id, reasons: [hold] });
+      else plan.remove.push({ backup_id: b.backup_id, reason });
+    };
+    const keep = (b: PruneCandidate, why: string[]) => plan.keep.push({ backup_id: b.backup_id, reasons: [...why, ...(held.has(b.backup_id) ? [held.get(b.backup_id)!] : [])] });
     if (hasRules(rules)) {
       list.slice(0, rules.keepLast ?? 0).forEach((b, i) => add(b.backup_id, `keep-last ${i + 1}/${rules.keepLast}`));
       const bucket = (n: number | undefined, key: (d: Date) => string, name: string) => {
@@ -74,15 +88,30 @@ export function planPrune(backups: PruneCandidate[], rules: KeepRules, now: Date
       bucket(rules.keepMonthly, month, 'keep-monthly');
       for (const b of list) {
         const r = reasons.get(b.backup_id);
-        if (r) plan.keep.push({ backup_id: b.backup_id, reasons: r });
-        else plan.remove.push({ backup_id: b.backup_id, reason: 'matched no keep rule' });
+        if (r) keep(b, r);
+        else remove(b, 'matched no keep rule');
       }
     } else {
       for (const b of list) {
-        if (b.expires_at && new Date(b.expires_at) <= now) plan.remove.push({ backup_id: b.backup_id, reason: `expired on ${b.expires_at}` });
-        else plan.keep.push({ backup_id: b.backup_id, reasons: [b.expires_at ? `retained until ${b.expires_at}` : 'no expiry'] });
+        if (b.expires_at && new Date(b.expires_at) <= now) remove(b, `expired on ${b.expires_at}`);
+        else keep(b, [b.expires_at ? `retained until ${b.expires_at}` : 'no expiry']);
       }
     }
   }
   return plan;
+}
+
+/**
+ * Backups of one group (newest first) held whatever the rules say: each unacknowledged suspicious backup, and
+ * the newest completed backup older than it that is not suspicious.
+ */
+function protections(list: PruneCandidate[]): Map<string, string> {
+  const held = new Map<string, string>();
+  list.forEach((b, i) => {
+    if (!b.suspicious || b.acknowledged) return;
+    held.set(b.backup_id, 'suspicious change not yet acknowledged by an admin (backup acknowledge)');
+    const good = list.slice(i + 1).find((o) => !o.suspicious);
+    if (good && !held.has(good.backup_id)) held.set(good.backup_id, `last good backup before suspicious backup ${b.backup_id}: kept until an admin acknowledges it`);
+  });
+  return held;
 }

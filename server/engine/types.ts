@@ -34,6 +34,13 @@ export interface BackupMetadata {
   started_at: string | null;
   completed_at: string | null;
   expires_at: string | null;
+  /** The change against the previous backup of the same sources looked like mass encryption (change-rule.ts). */
+  suspicious: boolean;
+  /** Set when an admin acknowledged a suspicious backup: retention applies normally again. */
+  suspicious_acknowledged_at: string | null;
+  suspicious_acknowledged_by: string | null;
+  /** What changed against the previous backup (change-signals.ts StoredChangeSummary); null when nothing was compared. */
+  change_summary: Record<string, unknown> | null;
 }
 
 export interface BackupProgress {

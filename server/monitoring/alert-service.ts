@@ -14,6 +14,7 @@ import { alertSettings, type AlertSettings } from './alert-settings';
 import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
 import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './alert-store';
 import { type AlertMessage, deliver, type DeliveryResult } from './channels';
+import { alertOnSuspiciousChange } from './change-alerts';
 import { alertOnDrillResult } from './drill-alerts';
 
 export interface AlertServiceOptions {
@@ -175,6 +176,7 @@ export class AlertService {
       const key = `backup_failed:${opts.group ?? meta.sources.join(',')}`;
       if (meta.status === 'completed') {
         await this.resolve(key, `backup ${meta.backup_id} completed`);
+        await alertOnSuspiciousChange(this, meta);
         return;
       }
       if (meta.status !== 'failed') return;

@@ -7,6 +7,7 @@ import { EngineError } from '../engine/errors';
 import type { DrillResult } from '../engine/drill';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
 import { AlertService } from './alert-service';
+import { suspiciousKey } from './change-alerts';
 
 const services = new WeakMap<BackupEngine, AlertService>();
 
@@ -30,6 +31,9 @@ async function safely(fn: () => Promise<void>): Promise<void> {
 export const alertOnVerify = (engine: BackupEngine, result: VerifyResult) => safely(() => alertsFor(engine).onVerify(result));
 export const alertOnBackup = (engine: BackupEngine, meta: BackupMetadata) => safely(() => alertsFor(engine).onBackupFinished(meta));
 export const alertOnDrill = (engine: BackupEngine, r: DrillResult) => safely(() => alertsFor(engine).onDrillFinished(r));
+/** An admin acknowledged a suspicious backup: its suspicious_change alert is resolved. */
+export const resolveSuspiciousAlert = (engine: unknown, backupId: string, actor: string) =>
+  isEngine(engine) ? safely(async () => void (await alertsFor(engine).resolve(suspiciousKey(backupId), `acknowledged by ${actor}`))) : Promise.resolve();
 export const alertOnRestore = (engine: BackupEngine, r: { backup_id: string; duration_seconds: number; ok: boolean; error?: string }) => safely(() => alertsFor(engine).onRestore(r));
 
 /**

@@ -29,6 +29,8 @@ export const PROCEDURE_ACTIONS = {
   'backup.recover': 'restore',
   'backup.restoreProgress': 'restore',
   'backup.delete': 'delete',
+  // Releases a backup retention was holding (the last good one before a suspicious backup): admins only.
+  'backup.acknowledge': 'delete',
   'storage.usage': 'view',
   'storage.health': 'view',
   'storage.listLocations': 'configure',

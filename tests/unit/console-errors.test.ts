@@ -64,6 +64,7 @@ describe('dashboardSeries', () => {
     backup_id: `b-${created}-${status}`, status, backup_type: 'full', security_level: 'standard', user_id: null, tags: [], retention_days: 1, priority: 5, metadata: {}, sources: [],
     original_size: size, stored_size: size, new_bytes: size, file_count: 1, shard_count: 1, new_shard_count: 1, compression_ratio: 1, dedup_ratio: 0, duration_seconds: 1,
     throughput_mbps: mbps, error: null, created_at: created, started_at: created, completed_at: status === 'completed' ? created : null, expires_at: null,
+    suspicious: false, suspicious_acknowledged_at: null, suspicious_acknowledged_by: null, change_summary: null,
   });
   it('counts windows and buckets by day', () => {
     const s = dashboardSeries([b('2026-01-15T11:00:00Z', 'completed', 300), b('2026-01-15T10:00:00Z', 'failed'), b('2026-01-10T10:00:00Z', 'completed'), b('2025-12-01T10:00:00Z', 'completed')], now);

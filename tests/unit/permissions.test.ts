@@ -23,6 +23,7 @@ const backup: BackupMetadata = {
   backup_id: 'b1', status: 'completed', backup_type: 'full', security_level: 'standard', user_id: 'a@x.io', tags: [], retention_days: 90, priority: 5,
   metadata: {}, sources: ['/src'], original_size: 10, stored_size: 8, new_bytes: 8, file_count: 1, shard_count: 1, new_shard_count: 1,
   compression_ratio: 1, dedup_ratio: 0, duration_seconds: 1, throughput_mbps: 1, error: null, created_at: now, started_at: now, completed_at: now, expires_at: null,
+    suspicious: false, suspicious_acknowledged_at: null, suspicious_acknowledged_by: null, change_summary: null,
 };
 const progress: BackupProgress = { backup_id: 'b1', status: 'completed', phase: 'done', bytes_done: 10, bytes_total: 10, files_done: 1, files_total: 1, shards_done: 1, throughput_mbps: 1, eta_seconds: 0, percent: 100, updated_at: now };
 const restoreJob: RestoreJobView = {
@@ -80,6 +81,7 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     getRestoreJob: async () => restoreJob,
     listRestoreJobs: async () => ({ jobs: [restoreJob], total: 1 }),
     deleteBackup: async () => true,
+    acknowledgeSuspicious: async () => ({ ...backup, suspicious: true, suspicious_acknowledged_at: now, suspicious_acknowledged_by: 'a@x.io' }),
     getShardMap: async () => [{ shard_id: 's1', kind: 'data', plain_size: 10, stored_size: 8, compression: 'zstd', replicas: [{ location: 'a', state: 'ok' }] }],
     getStatistics: async () => ({ total_backups: 1, completed_backups: 1, failed_backups: 0, running_backups: 0, total_original_bytes: 10, total_stored_bytes: 8, unique_shards: 1, average_compression_ratio: 1, average_dedup_ratio: 0, average_backup_seconds: 1, backup_throughput_mbps: 1, success_rate: 1 }) as unknown as BackupStatistics,
     getStorageUsage: async () => [{ name: 'a', type: 'local', region: 'local', where: '/srv/a', priority: 10, backups: 1, used_bytes: 8, objects: 1, capacity_bytes: null, capacity_source: null, free_bytes: null, total_bytes: null, usage_percentage: null, healthy: true }],
@@ -126,6 +128,7 @@ const SAMPLE_INPUT: Record<string, unknown> = {
   'restores.get': { restoreId: 'restore_1' },
   'restores.list': { backupId: 'b1' },
   'backup.delete': { backupId: 'b1' },
+  'backup.acknowledge': { backupId: 'b1' },
   'users.create': { email: 'new@x.io', password: 'long enough password', role: 'viewer' },
   'users.setRole': { userId: 'u1', role: 'operator' },
   'users.disable': { userId: 'u1' },
@@ -184,7 +187,7 @@ describe('permission matrix', () => {
     for (const a of ROLE_ACTIONS.viewer) expect(ROLE_ACTIONS.operator).toContain(a);
     for (const a of ROLE_ACTIONS.operator) expect(ROLE_ACTIONS.admin).toContain(a);
     expect(ROLE_ACTIONS.viewer).toEqual(['view']);
-    for (const p of ['backup.delete', 'storage.optimize', 'storage.gc', 'storage.listLocations', 'storage.addLocation', 'storage.updateLocation', 'storage.testLocation', 'storage.disableLocation', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
+    for (const p of ['backup.delete', 'backup.acknowledge', 'storage.optimize', 'storage.gc', 'storage.listLocations', 'storage.addLocation', 'storage.updateLocation', 'storage.testLocation', 'storage.disableLocation', 'users.create', 'users.setRole', 'users.disable', 'users.list', 'audit.list']) {
       expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, false, false]);
     }
     for (const p of ['backup.create', 'backup.recover']) expect([can('admin', p), can('operator', p), can('viewer', p)]).toEqual([true, true, false]);

@@ -18,6 +18,7 @@ export type EngineApi = Pick<
   | 'getRestoreJob'
   | 'listRestoreJobs'
   | 'deleteBackup'
+  | 'acknowledgeSuspicious'
   | 'getShardMap'
   | 'getStatistics'
   | 'getStorageUsage'

@@ -1,4 +1,5 @@
 import { router } from '../../init';
+import { acknowledge } from './acknowledge';
 import { create } from './create';
 import { remove } from './delete';
 import { files } from './files';
@@ -10,4 +11,4 @@ import { repair } from './repair';
 import { shardMap } from './shard-map';
 import { verify } from './verify';
 
-export const backupRouter = router({ create, list, get, files, progress, verify, repair, recover, restoreProgress, delete: remove, shardMap });
+export const backupRouter = router({ create, list, get, files, progress, verify, repair, recover, restoreProgress, delete: remove, shardMap, acknowledge });
