@@ -8,6 +8,7 @@ import { ButtonLink } from '../ui/button';
 import { Card, DefinitionList, PageHeader } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 import { DeleteBackup } from './delete-backup';
+import { SuspiciousBadge, SuspiciousChange } from './suspicious-change';
 import { backupTitle, ProgressView, useBackupProgress } from './progress-view';
 import { BackupFiles } from './backup-files';
 import { RestoreForm } from './restore-form';
@@ -47,6 +48,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
           <span className="flex flex-wrap items-center gap-2">
             <span className="font-mono text-xs">{b.backup_id}</span>
             <StatusBadge status={b.status} />
+            <SuspiciousBadge b={b} />
           </span>
         }
         actions={canDelete ? <DeleteBackup backupId={b.backup_id} running={b.status === 'running'} /> : null}
@@ -57,6 +59,7 @@ export function BackupDetail({ backupId }: { backupId: string }) {
         </Card>
       )}
       {b.error && <ErrorBox error={{ message: b.error }} title="This backup failed" />}
+      <SuspiciousChange b={b} />
       <Card title="Details">
         <DefinitionList
           items={[

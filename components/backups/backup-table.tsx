@@ -3,6 +3,7 @@ import Link from 'next/link';
 import type { Backup } from '../trpc/client';
 import { formatBytes, formatDuration, timeAgo } from '../format';
 import { StatusBadge } from '../ui/badge';
+import { SuspiciousBadge } from './suspicious-change';
 import { type Column, DataTable } from '../ui/data-table';
 
 const COLUMNS: (Column<Backup> & { full?: boolean })[] = [
@@ -22,7 +23,12 @@ const COLUMNS: (Column<Backup> & { full?: boolean })[] = [
       </>
     ),
   },
-  { key: 'status', header: 'Status', sortValue: (b) => b.status, cell: (b) => <StatusBadge status={b.status} /> },
+  { key: 'status', header: 'Status', sortValue: (b) => b.status, cell: (b) => (
+      <span className="flex flex-wrap gap-1">
+        <StatusBadge status={b.status} />
+        <SuspiciousBadge b={b} />
+      </span>
+    ) },
   { key: 'type', header: 'Type', full: true, sortValue: (b) => b.backup_type, className: 'hidden md:table-cell', cell: (b) => b.backup_type },
   { key: 'size', header: 'Size', align: 'right', sortValue: (b) => (b.status === 'completed' ? b.original_size : null), cell: (b) => (b.status === 'completed' ? formatBytes(b.original_size) : '—') },
   { key: 'files', header: 'Files', full: true, align: 'right', sortValue: (b) => (b.status === 'completed' ? b.file_count : null), className: 'hidden sm:table-cell', cell: (b) => (b.status === 'completed' ? b.file_count : '—') },

@@ -7,6 +7,7 @@ import { BackupsPerDayChart } from '../charts/backups-per-day-chart';
 import { ThroughputChart } from '../charts/throughput-chart';
 import { formatBytes, formatPercent, formatRatio, plural } from '../format';
 import { AlertsHistoryCard } from './alerts-history-card';
+import { ChangeRateCard } from './change-rate-card';
 import { DrillsCard } from './drills-card';
 import { StorageHistoryCard } from './storage-history-card';
 import { useCan } from '../session';
@@ -96,6 +97,7 @@ export function Dashboard() {
         <OpenAlertsCard />
         <AlertsHistoryCard />
       </div>
+      <ChangeRateCard />
     </div>
   );
 }

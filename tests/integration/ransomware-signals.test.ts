@@ -18,6 +18,7 @@ import { createCallerFactory } from '../../server/trpc/init';
 import { appRouter } from '../../server/trpc/root';
 import type { Services } from '../../server/trpc/services/types';
 import { prose, seeded } from '../support/change-patterns';
+import { runCli } from '../support/cli';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 
 const FILES = Number(process.env.PX_RANSOM_FILES ?? 2000);
@@ -114,6 +115,9 @@ describe.each(CATALOG_MODES.slice(-1))('ransomware signals (%s catalog)', (mode)
     const acked = await caller('admin').backup.acknowledge({ backupId: attacked.backup_id });
     expect(acked).toMatchObject({ suspicious: true, suspicious_acknowledged_by: 'admin@x.io' });
     await expect(caller('admin').backup.acknowledge({ backupId: attacked.backup_id })).rejects.toMatchObject({ message: expect.stringContaining('already acknowledged by admin@x.io') });
+    const cli = await runCli(['acknowledge', attacked.backup_id], t.env);
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toContain('already acknowledged by admin@x.io');
     const audit = await engine.catalog.db.execute<{ actor: string }>(
       `SELECT actor FROM audit_events WHERE action = 'backup.acknowledge_suspicious' AND target = '${attacked.backup_id}'` as never,
     );
