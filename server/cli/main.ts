@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
-import { alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
+import { alertOnBackup, alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
 import { runDrillCommand } from './drill-commands';
 import { HELP } from './help.mjs';
@@ -180,7 +180,10 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const delaySeconds = v.delay === undefined ? 60 : Number(v.delay);
       if (!Number.isFinite(delaySeconds) || delaySeconds < 0) throw new UsageError(`--delay must be a number of seconds, got "${String(v.delay)}".`);
       const { ContinuousWatcher } = await import('../jobs/continuous');
-      const w = new ContinuousWatcher(await open(), { paths: positionals, delayMs: delaySeconds * 1000, tags: v.tag as string[] | undefined, log: (l) => process.stderr.write(`${l}\n`) });
+      const e = await open();
+      // Each backup's outcome alerts like any other (a suspicious change included).
+      const onBackup = (meta: BackupMetadata) => void alertOnBackup(e, meta);
+      const w = new ContinuousWatcher(e, { paths: positionals, delayMs: delaySeconds * 1000, tags: v.tag as string[] | undefined, log: (l) => process.stderr.write(`${l}\n`), onBackup });
       await w.start();
       process.stderr.write(`watching ${positionals.join(', ')}: a backup ${delaySeconds}s after changes; Ctrl-C to stop\n`);
       await new Promise<void>((resolve) => {
