@@ -27,6 +27,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const [backupType, setType] = useState<(typeof TYPES)[number]>((existing?.backup_type as (typeof TYPES)[number] | undefined) ?? 'full');
   const [tags, setTags] = useState(existing?.tags.join(', ') ?? '');
   const [retention, setRetention] = useState(existing?.retention_days ? String(existing.retention_days) : '');
+  const [priority, setPriority] = useState(String(existing?.priority ?? 5));
   const [delay, setDelay] = useState(String(existing?.delay_seconds ?? 60));
   const [level, setLevel] = useState<(typeof LEVELS)[number] | ''>((existing?.security_level as (typeof LEVELS)[number] | null) ?? '');
   const continuous = backupType === 'continuous';
@@ -38,7 +39,7 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
   const create = useMutation(trpc.schedules.create.mutationOptions({ onSuccess: done }));
   const update = useMutation(trpc.schedules.update.mutationOptions({ onSuccess: done }));
   const submit = () => {
-    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: lines(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, delaySeconds: continuous ? Number(delay) || 60 : null, securityLevel: level || null };
+    const schedule = { name: name.trim(), cron: cron.trim(), timezone: timezone.trim() || 'UTC', paths: lines(paths), backupType, tags: split(tags), retentionDays: retention ? Number(retention) : null, priority: Number(priority) || 5, delaySeconds: continuous ? Number(delay) || 60 : null, securityLevel: level || null };
     if (existing) update.mutate({ name: existing.name, schedule });
     else create.mutate(schedule);
   };
@@ -85,6 +86,9 @@ export function ScheduleForm({ existing, onDone }: { existing?: Schedule; onDone
         </Field>
         <Field label="Retention (days)" hint="empty = the default">
           <Input name="retention" type="number" min={1} value={retention} onChange={(e) => setRetention(e.target.value)} />
+        </Field>
+        <Field label="Priority" hint="1–10: when max_concurrent_backups is reached, higher-priority backups take a free slot first">
+          <Input name="priority" type="number" min={1} max={10} value={priority} onChange={(e) => setPriority(e.target.value)} required />
         </Field>
         <Field label="Tags" hint="the schedule's name is always added">
           <Input name="tags" value={tags} onChange={(e) => setTags(e.target.value)} placeholder="db, nightly" />

@@ -62,6 +62,7 @@ export function ScheduleList() {
                   </td>
                   <td>
                     <span>{s.backup_type}</span>
+                    {s.priority !== 5 && <span className="ml-1 text-xs text-slate-500">priority {s.priority}</span>}
                     {s.paths.map((p) => (
                       <span key={p} className="block break-all font-mono text-xs text-slate-700">
                         {p}

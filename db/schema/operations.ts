@@ -15,6 +15,8 @@ export const schedules = pgTable('schedules', {
   securityLevel: text('security_level'),
   tags: jsonb('tags').$type<string[]>().notNull().default([]),
   retentionDays: integer('retention_days'),
+  /** The priority of the backups it starts (1–10, higher first when max_concurrent_backups is reached). */
+  priority: integer('priority').notNull().default(5),
   paused: boolean('paused').notNull().default(false),
   /** Continuous schedules: seconds after the last change seen before a backup starts. */
   delaySeconds: integer('delay_seconds'),

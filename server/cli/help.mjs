@@ -36,9 +36,9 @@ ${USER_HELP}
   recover-catalog [--read-data] [--skip-catalog-snapshot]   rebuild a lost catalog from the storage locations: the
                               newest catalog snapshot (users, schedules, settings, locations, audit), then the backups
                               (--read-data: check every shard's content; --skip-catalog-snapshot: ignore the snapshots)
-  schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--tag T]... [--timezone Z]
+  schedule add --name N --cron "EXPR" --path P [--type T] [--delay S] [--retention-days D] [--priority 1-10] [--tag T]... [--timezone Z]
                               (--type continuous: a worker watches P and backs up S seconds after changes)
-  schedule edit N [--cron "EXPR"] [--path P]... [--type T] [--delay S] [--rename NEW] …   only what is given changes
+  schedule edit N [--cron "EXPR"] [--path P]... [--type T] [--delay S] [--priority 1-10] [--rename NEW] …   only what is given changes
   schedule list | pause N | resume N | remove N | run N
   worker [--once] [--no-monitor]   run schedules, continuous watchers, the health monitor and the daily
                               maintenance (cleanup, storage gc) until stopped

@@ -40,7 +40,7 @@ const log = (l: string) => process.stderr.write(`${l}\n`);
 function scheduleLine(s: ScheduleView): string {
   const last = s.last_run ? `last ${s.last_run.due_at} ${s.last_run.status}${s.last_run.late ? ' (late)' : ''}${s.last_run.backup_id ? ` ${s.last_run.backup_id}` : ''}` : 'never run';
   const type = s.backup_type === 'continuous' ? `continuous (${s.delay_seconds} s after changes${s.watcher ? `, watched by ${s.watcher.worker}` : ', no worker watching'})` : s.backup_type;
-  return `${s.name}  "${s.cron}" ${s.timezone}  ${type}  ${s.paths.join(', ')}  ${s.paused ? 'PAUSED' : `next ${s.next_run}`}  ${last}`;
+  return `${s.name}  "${s.cron}" ${s.timezone}  ${type} priority ${s.priority}  ${s.paths.join(', ')}  ${s.paused ? 'PAUSED' : `next ${s.next_run}`}  ${last}`;
 }
 
 async function schedule(args: string[], open: () => Promise<BackupEngine>): Promise<Result> {
@@ -52,6 +52,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
     type: { type: 'string' },
     'security-level': { type: 'string' },
     'retention-days': { type: 'string' },
+    priority: { type: 'string' },
     tag: { type: 'string', multiple: true },
     timezone: { type: 'string' },
     delay: { type: 'string' },
@@ -67,7 +68,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
   const now = new Date();
   switch (sub) {
     case 'add': {
-      if (!v.name || !v.cron || !v.path) throw new UsageError('schedule add needs --name N --cron "EXPR" --path P [--type T] [--delay S (continuous)] [--retention-days D] [--tag T] [--timezone Z].');
+      if (!v.name || !v.cron || !v.path) throw new UsageError('schedule add needs --name N --cron "EXPR" --path P [--type T] [--delay S (continuous)] [--retention-days D] [--priority 1-10] [--tag T] [--timezone Z].');
       const type = (v.type as string | undefined) ?? 'full';
       if (!(SCHEDULE_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${SCHEDULE_TYPES.join(', ')}; got "${type}".`);
       const level = v['security-level'] as string | undefined;
@@ -81,6 +82,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
         securityLevel: (level ?? null) as (typeof SECURITY_LEVELS)[number] | null,
         tags: (v.tag as string[] | undefined) ?? [],
         retentionDays: int(v['retention-days'], 'retention-days') ?? null,
+        priority: int(v.priority, 'priority') ?? 5,
         delaySeconds: int(v.delay, 'delay') ?? null,
       }, now);
       await e.audit({ actor: cliActor(), action: 'schedule.create', target: row.name, details: { cron: row.cron } });
@@ -104,6 +106,7 @@ async function schedule(args: string[], open: () => Promise<BackupEngine>): Prom
         securityLevel: level as (typeof SECURITY_LEVELS)[number] | null,
         tags: (v.tag as string[] | undefined) ?? cur.tags,
         retentionDays: int(v['retention-days'], 'retention-days') ?? cur.retentionDays,
+        priority: int(v.priority, 'priority') ?? cur.priority,
         delaySeconds: type === 'continuous' ? (int(v.delay, 'delay') ?? cur.delaySeconds) : null,
       }, now);
       await e.audit({ actor: cliActor(), action: 'schedule.update', target: row.name, details: { cron: row.cron } });

@@ -23,6 +23,8 @@ export const scheduleInput = z.object({
   securityLevel: z.enum(SECURITY_LEVELS).nullable().default(null),
   tags: z.array(z.string().min(1)).default([]),
   retentionDays: z.number().int().min(1).nullable().default(null),
+  /** The priority of the backups it starts: 1–10, higher first when backups queue (max_concurrent_backups). */
+  priority: z.number().int().min(1, { error: 'priority is 1–10' }).max(10, { error: 'priority is 1–10' }).default(5),
   /** Continuous schedules only: seconds after the last change before the backup starts. */
   delaySeconds: z.number().int().min(1).max(86_400).nullable().default(null),
 });
@@ -40,6 +42,7 @@ export interface ScheduleView {
   security_level: string | null;
   tags: string[];
   retention_days: number | null;
+  priority: number;
   paused: boolean;
   /** Continuous schedules: the delay after changes, and the worker watching the paths (null when none does). */
   delay_seconds: number | null;
@@ -181,6 +184,7 @@ export function toView(r: ScheduleRow, run: RunRow | null, now: Date): ScheduleV
     security_level: r.securityLevel,
     tags: r.tags,
     retention_days: r.retentionDays,
+    priority: r.priority,
     paused: r.paused,
     delay_seconds: r.delaySeconds,
     watcher: r.backupType === 'continuous' && !r.paused && r.watcherId && r.watcherSeenAt ? { worker: r.watcherId, seen_at: r.watcherSeenAt.toISOString() } : null,

@@ -147,6 +147,7 @@ export class ScheduleWorker {
         securityLevel: (s.securityLevel ?? undefined) as SecurityLevel | undefined,
         tags: [...new Set([s.name, ...s.tags])],
         retentionDays: s.retentionDays ?? undefined,
+        priority: s.priority,
         actor: `schedule:${s.name}`,
         metadata: { schedule: s.name, schedule_run_id: run.id, due_at: run.dueAt.toISOString(), late: run.late },
       });

@@ -125,7 +125,7 @@ describe.each(CATALOG_MODES)('schedules (%s catalog)', (mode) => {
     await expect(runOpsCommand('schedule', ['add', '--name', 'bad', '--cron', '0 25 * * *', '--path', src], open)).rejects.toThrow(/hour 25/);
     await expect(runOpsCommand('schedule', ['add', '--name', 'bad', '--cron', '0 0 * *', '--path', src], open)).rejects.toThrow(/4 field\(s\)/);
     await expect(runOpsCommand('schedule', ['add', '--name', 'bad', '--cron', '0 0 * * *', '--timezone', 'Mars/Olympus', '--path', src], open)).rejects.toThrow(/time zone/);
-    const added = await runOpsCommand('schedule', ['add', '--name', 'cli', '--cron', '0 3 * * *', '--timezone', 'Europe/Berlin', '--path', src, '--type', 'incremental', '--tag', 'nightly', '--retention-days', '14'], open);
+    const added = await runOpsCommand('schedule', ['add', '--name', 'cli', '--cron', '0 3 * * *', '--timezone', 'Europe/Berlin', '--path', src, '--type', 'incremental', '--tag', 'nightly', '--retention-days', '14', '--priority', '9'], open);
     expect((added?.json as { next_runs: string[] }).next_runs).toHaveLength(5);
     const listed = (await runOpsCommand('schedule', ['list'], open))?.json as { name: string; backup_type: string; paused: boolean }[];
     expect(listed.find((s) => s.name === 'cli')).toMatchObject({ backup_type: 'incremental', paused: false });
@@ -133,11 +133,13 @@ describe.each(CATALOG_MODES)('schedules (%s catalog)', (mode) => {
     const ran = await runOpsCommand('schedule', ['run', 'cli'], open);
     expect(ran?.json).toMatchObject({ status: 'completed', schedule: 'cli' });
     const b = await engine.getBackup((ran?.json as { backup_id: string }).backup_id);
-    expect(b).toMatchObject({ backup_type: 'incremental', retention_days: 14 });
+    // The schedule's priority is the backup's: it decides who takes a free slot first when backups queue.
+    expect(b).toMatchObject({ backup_type: 'incremental', retention_days: 14, priority: 9 });
+    await expect(runOpsCommand('schedule', ['edit', 'cli', '--priority', '11'], open)).rejects.toThrow(/priority is 1–10/);
     expect(b?.tags).toEqual(expect.arrayContaining(['cli', 'nightly']));
     // edit changes only what it is given; a continuous type takes a delay.
     const edited = await runOpsCommand('schedule', ['edit', 'cli', '--cron', '15 4 * * *', '--type', 'continuous', '--delay', '30'], open);
-    expect(edited?.json).toMatchObject({ name: 'cli', cron: '15 4 * * *', timezone: 'Europe/Berlin', backup_type: 'continuous', delay_seconds: 30, retention_days: 14, tags: ['nightly'] });
+    expect(edited?.json).toMatchObject({ name: 'cli', cron: '15 4 * * *', timezone: 'Europe/Berlin', backup_type: 'continuous', delay_seconds: 30, retention_days: 14, priority: 9, tags: ['nightly'] });
     await expect(runOpsCommand('schedule', ['edit', 'cli', '--cron', '0 0 31 2 * *'], open)).rejects.toThrow(/field/);
     await runOpsCommand('schedule', ['edit', 'cli', '--rename', 'cli2', '--type', 'full'], open);
     expect((await runOpsCommand('schedule', ['list'], open))?.json).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'cli2', backup_type: 'full', delay_seconds: null })]));

@@ -41,7 +41,7 @@ const locations: LocationsApi = {
   test: async () => ({ ok: true, latency_ms: 1, error: null }),
 };
 
-const schedule = { id: 's1', name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', paths: ['/src'], backup_type: 'full', security_level: null, tags: [], retention_days: null, paused: false, delay_seconds: null, watcher: null, next_run: now, last_run: null, created_at: now };
+const schedule = { id: 's1', name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', paths: ['/src'], backup_type: 'full', security_level: null, tags: [], retention_days: null, priority: 5, paused: false, delay_seconds: null, watcher: null, next_run: now, last_run: null, created_at: now };
 const schedulesStub: SchedulesApi = {
   list: async () => [schedule],
   preview: async () => ({ ok: true, runs: [now] }),

@@ -13,5 +13,6 @@ export const scheduleFields = z.object({
   securityLevel: z.enum(SECURITY_LEVELS).nullable().default(null),
   tags: z.array(z.string().trim().min(1).max(64)).max(20).default([]),
   retentionDays: z.number().int().min(1).max(36500).nullable().default(null),
+  priority: z.number().int().min(1).max(10).default(5),
   delaySeconds: z.number().int().min(1).max(86_400).nullable().default(null),
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "schedules" ADD COLUMN "priority" integer DEFAULT 5 NOT NULL;
