@@ -24,7 +24,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/db/*', '**/db', '@/db/*', '**/server/engine/*', '@/server/engine/*'], allowTypeImports: true, message: 'components talk to the server through tRPC only.' }] },
+        { patterns: [{ group: ['**/db/*', '**/db', '@/db/*', '**/server/engine/**', '@/server/engine/**'], allowTypeImports: true, message: 'components talk to the server through tRPC only.' }] },
       ],
     },
   },

@@ -24,12 +24,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openCatalog } from '../db/client';
 import { loadConfig } from '../server/config';
-import { Chunker } from '../server/engine/chunker';
-import { encodeObject } from '../server/engine/codec';
-import { cipherFor, contentId, contentIdKey, loadMasterKey } from '../server/engine/keys';
-import type { ManifestEntry } from '../server/engine/manifest';
-import { sealSnapshot } from '../server/engine/repo-trust';
-import { keyKey, shardKey, snapshotKey, snapshotLabel, type SnapshotDoc } from '../server/engine/repository';
+import { Chunker } from '../server/engine/backup/chunker';
+import { encodeObject } from '../server/engine/repository/codec';
+import { cipherFor, contentId, contentIdKey, loadMasterKey } from '../server/engine/keys/keys';
+import type { ManifestEntry } from '../server/engine/repository/manifest';
+import { sealSnapshot } from '../server/engine/repository/repo-trust';
+import { keyKey, shardKey, snapshotKey, snapshotLabel, type SnapshotDoc } from '../server/engine/repository/repository';
 import { openLocations, openRepository } from '../server/engine/setup';
 
 export const GENERATOR_VERSION = 1;

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import type { RecoverReport } from '../server/engine/recover-catalog';
+import type { RecoverReport } from '../server/engine/maintenance/recover-catalog';
 import { type Env, measure, type Measured } from './measure';
 import { isAlive, readPidFile } from './procfs';
 import { FILES_PER_SHARD, type GeneratedRepo, GENERATOR_VERSION, PAYLOAD_MAX, PAYLOAD_MIN } from './rebuild-repo';

@@ -4,7 +4,7 @@
  * PLEXICHAT_AWS_* environment overrides, and masking of credentials for display.
  */
 import { z } from 'zod';
-import type { StorageLocationConfig } from './config';
+import type { StorageLocationFields as StorageLocationConfig } from './config-location';
 
 const optionalText = z.string().min(1).optional();
 const pageSize = z.number().int().min(1).max(5000).optional();

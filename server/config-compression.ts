@@ -1,6 +1,6 @@
 /**
  * The spec's `compression_config`: compression per data type, used when compression_algorithm is "auto".
- * The adaptive compressor already tells three kinds of data apart (server/engine/compression.ts): text,
+ * The adaptive compressor already tells three kinds of data apart (server/engine/repository/compression.ts): text,
  * other binary data, and data that does not compress (media, archives, encrypted files). Each may get its
  * own algorithm and level; a type left out keeps the adaptive choice.
  */

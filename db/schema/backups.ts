@@ -35,7 +35,7 @@ export const backups = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
-    /** What changed against the previous backup of the same sources (server/engine/change-summary.ts); null when nothing was compared. */
+    /** What changed against the previous backup of the same sources (server/engine/backup/change-summary.ts); null when nothing was compared. */
     changeSummary: jsonb('change_summary').$type<Record<string, unknown>>(),
     /** The change looked like mass encryption: a suspicious_change alert was raised and retention protects the last good backup before it. */
     suspicious: boolean('suspicious').notNull().default(false),

@@ -2,7 +2,7 @@
  * Restore jobs: one row per restore, from the console or the CLI. A console restore is queued here and run by
  * whichever console or worker claims it (SKIP LOCKED), so any process shows its progress and a restart loses
  * nothing. The process running a job refreshes `heartbeat_at`; a job whose process died is marked failed
- * ("interrupted") by the next reader (server/engine/restore-jobs.ts), like backups.
+ * ("interrupted") by the next reader (server/engine/restore/restore-jobs.ts), like backups.
  */
 import { bigint, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 

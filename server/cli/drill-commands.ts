@@ -1,9 +1,9 @@
 /**
- * `drill run` and `drill list`: restore drills from the shell (see server/engine/drill.ts). main.ts hands
+ * `drill run` and `drill list`: restore drills from the shell (see server/engine/restore/drill.ts). main.ts hands
  * every command here; null means "not mine". A failed drill exits 3 (an integrity problem), like verify.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { DrillResult, DrillView } from '../engine/drill';
+import type { DrillResult, DrillView } from '../engine/restore/drill';
 import type { BackupEngine } from '../engine/engine';
 import { alertOnDrill } from '../monitoring/hooks';
 import { cliActor } from './actor';

@@ -1,6 +1,6 @@
 /**
  * `plexichat-backup keys …`: status, rotate, escrow export / open. Rotation re-wraps every key under a new
- * master key (server/engine/key-rotation.ts). With a generated key file the CLI makes the new key itself,
+ * master key (server/engine/keys/key-rotation.ts). With a generated key file the CLI makes the new key itself,
  * keeping the replaced one in `master.key.previous` until a run completes; with PLEXICHAT_ENCRYPTION_KEY the
  * operator sets the new key there and the old one in PLEXICHAT_PREVIOUS_ENCRYPTION_KEYS, then runs rotate.
  */
@@ -11,9 +11,9 @@ import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { BackupEngine } from '../engine/engine';
-import { type EscrowPackage, openEscrow } from '../engine/escrow';
-import type { RotationReport } from '../engine/key-rotation';
-import { previousKeyFile } from '../engine/keys';
+import { type EscrowPackage, openEscrow } from '../engine/keys/escrow';
+import type { RotationReport } from '../engine/keys/key-rotation';
+import { previousKeyFile } from '../engine/keys/keys';
 import { cliActor } from './actor';
 import { EXIT, UsageError } from './output';
 

@@ -1,8 +1,8 @@
 import type { Db } from '../../db/client';
 import type { Config } from '../config';
-import type { CodecPool } from './codec-pool';
-import type { KeyRing } from './keys';
-import type { LocationSet } from './locations';
+import type { CodecPool } from './repository/codec-pool';
+import type { KeyRing } from './keys/keys';
+import type { LocationSet } from './storage/locations';
 
 /** What every engine operation needs; built once by BackupEngine.open. */
 export interface EngineContext {

@@ -5,33 +5,33 @@ import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { type Catalog, openCatalog } from '../../db/client';
 import { auditEvents, backups, settings } from '../../db/schema';
 import type { Config } from '../config';
-import { startBackupJob } from './backup-job';
-import { queuePosition } from './backup-queue';
-import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog';
-import { CatalogSnapshotter } from './catalog-snapshot';
-import { acknowledgeSuspicious } from './change-signals';
-import { CodecPool } from './codec-pool';
+import { startBackupJob } from './backup/backup-job';
+import { queuePosition } from './backup/backup-queue';
+import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog/catalog';
+import { CatalogSnapshotter } from './catalog/catalog-snapshot';
+import { acknowledgeSuspicious } from './backup/change-signals';
+import { CodecPool } from './repository/codec-pool';
 import type { EngineContext } from './context';
-import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './drill';
+import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './restore/drill';
 import { EngineError, notFound } from './errors';
-import { type BackupFileEntry, listFiles, openFile } from './browse';
-import { Hsm } from './hsm';
-import { loadMasterKey, loadPreviousMasterKeys } from './keys';
-import { loadSecondFactor } from './second-factor';
-import { initQuorum, readQuorum, refreshQuorum } from './quorum-store';
-import { withQuorumShares, type QuorumRecord } from './quorum';
-import { type EscrowPackage, sealEscrow } from './escrow';
-import { auditKeyUse, type KeyUse } from './key-audit';
-import { type KeyStatus, keyStatus, type RotationReport, rotateKeys, syncMasterKeys } from './key-rotation';
-import { type LocationChanges, LocationReloader, locationsFingerprint } from './location-reload';
-import { type OptimizeReport, optimizeStorage } from './optimize';
-import type { OrphanSweepReport, SweepOptions } from './orphan-report';
-import { sweepOrphans } from './orphans';
-import { type ProgressTracker } from './progress';
-import { type RecoverReport, rebuildCatalog } from './recover-catalog';
-import { type KeepRules, type PrunePlan, planPrune } from './retention';
-import { restoreBackup, type RestoreProgress } from './restore';
-import { runRestoreJob } from './restore-job-run';
+import { type BackupFileEntry, listFiles, openFile } from './restore/browse';
+import { Hsm } from './keys/hsm';
+import { loadMasterKey, loadPreviousMasterKeys } from './keys/keys';
+import { loadSecondFactor } from './keys/second-factor';
+import { initQuorum, readQuorum, refreshQuorum } from './keys/quorum-store';
+import { withQuorumShares, type QuorumRecord } from './keys/quorum';
+import { type EscrowPackage, sealEscrow } from './keys/escrow';
+import { auditKeyUse, type KeyUse } from './keys/key-audit';
+import { type KeyStatus, keyStatus, type RotationReport, rotateKeys, syncMasterKeys } from './keys/key-rotation';
+import { type LocationChanges, LocationReloader, locationsFingerprint } from './storage/location-reload';
+import { type OptimizeReport, optimizeStorage } from './maintenance/optimize';
+import type { OrphanSweepReport, SweepOptions } from './maintenance/orphan-report';
+import { sweepOrphans } from './maintenance/orphans';
+import { type ProgressTracker } from './backup/progress';
+import { type RecoverReport, rebuildCatalog } from './maintenance/recover-catalog';
+import { type KeepRules, type PrunePlan, planPrune } from './maintenance/retention';
+import { restoreBackup, type RestoreProgress } from './restore/restore';
+import { runRestoreJob } from './restore/restore-job-run';
 import {
   claimRestoreJobs,
   enqueueRestoreJob,
@@ -45,13 +45,14 @@ import {
   type RestoreJobRow,
   type RestoreJobView,
   toRestoreJobView,
-} from './restore-jobs';
+} from './restore/restore-jobs';
 import { PathPolicy, type PolicyRole } from './path-policy';
 import { openLocations, openRepository } from './setup';
-import { deleteBackup, getStorageHealth, getStorageUsage, reapInterrupted } from './housekeeping';
-import { getStatistics } from './statistics';
-import { repairBackup, verifyBackup } from './verify';
+import { deleteBackup, getStorageHealth, getStorageUsage, reapInterrupted } from './maintenance/housekeeping';
+import { getStatistics } from './catalog/statistics';
+import { repairBackup, verifyBackup } from './maintenance/verify';
 import {
+  type AuditInput,
   type BackupMetadata,
   type BackupProgress,
   type BackupStatistics,
@@ -65,13 +66,7 @@ import {
   type VerifyResult,
 } from './types';
 
-export interface AuditInput {
-  actor: string;
-  action: string;
-  target?: string;
-  outcome?: 'success' | 'failure' | 'denied';
-  details?: Record<string, unknown>;
-}
+export type { AuditInput } from './types';
 
 /** A restore job this process claimed and runs: `done` settles with its result or error. */
 export interface RunningRestore {

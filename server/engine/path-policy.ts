@@ -22,9 +22,9 @@ import type { Db } from '../../db/client';
 import { embeddedPaths } from '../../db/paths';
 import { storageLocations } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
-import type { AuditInput } from './engine';
+import type { AuditInput } from './types';
 import { EngineError } from './errors';
-import { previousKeyFile } from './keys';
+import { previousKeyFile } from './keys/keys';
 
 export type PolicyRole = 'admin' | 'operator' | 'viewer';
 

@@ -3,19 +3,19 @@
  * catalog and every location's config.json. An empty catalog adopts the identity found in storage, so
  * a lost database can be rebuilt; a new location gets the config written on first use.
  */
-import { locationProblem } from './location-allowed';
+import { locationProblem } from './storage/location-allowed';
 import { eq, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { dataKeys, settings } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
 import { EngineError } from './errors';
-import type { Hsm } from './hsm';
-import { KeyRing, loadMasterKey, loadPreviousMasterKeys, type WrappedKey } from './keys';
-import { LocationStore, mergeLocations } from './location-store';
-import { type Location, LocationSet } from './locations';
-import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository';
-import { repoEncryption, type TrustedRepoConfig, withEncryption } from './repo-trust';
+import type { Hsm } from './keys/hsm';
+import { KeyRing, loadMasterKey, loadPreviousMasterKeys, type WrappedKey } from './keys/keys';
+import { LocationStore, mergeLocations } from './storage/location-store';
+import { type Location, LocationSet } from './storage/locations';
+import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository/repository';
+import { repoEncryption, type TrustedRepoConfig, withEncryption } from './repository/repo-trust';
 import { createBackend } from './storage/factory';
 
 /**

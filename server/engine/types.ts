@@ -260,3 +260,12 @@ export interface BackupStatistics extends SpecStatistics {
   /** When those of the last 14 days failed (ISO), newest first, for the dashboard's windows and per-day chart. */
   schedule_runs_not_started_at: string[];
 }
+
+/** One audit-trail entry as the engine records it. */
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target?: string;
+  outcome?: 'success' | 'failure' | 'denied';
+  details?: Record<string, unknown>;
+}

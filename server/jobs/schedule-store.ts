@@ -9,7 +9,7 @@ import { EngineError, notFound } from '../engine/errors';
 import { resolveAlert } from '../monitoring/alert-store';
 import { CronError, nextRuns, parseCron } from './cron';
 
-/** `drill`: a restore drill of the newest completed backup of the schedule's paths (server/engine/drill.ts), not a backup. */
+/** `drill`: a restore drill of the newest completed backup of the schedule's paths (server/engine/restore/drill.ts), not a backup. */
 export const SCHEDULE_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous', 'drill'] as const;
 /** Default wait after the last change before a continuous schedule backs up. */
 export const DEFAULT_CONTINUOUS_DELAY_S = 60;

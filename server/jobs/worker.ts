@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { schedules } from '../../db/schema';
-import type { DrillResult } from '../engine/drill';
+import type { DrillResult } from '../engine/restore/drill';
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
 import { PathPolicy } from '../engine/path-policy';

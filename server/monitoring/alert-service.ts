@@ -6,9 +6,9 @@
 import { backupVerifications } from '../../db/schema';
 import type { Db } from '../../db/client';
 import type { Config } from '../config';
-import type { DrillResult } from '../engine/drill';
+import type { DrillResult } from '../engine/restore/drill';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
-import { loadMasterKey, loadPreviousMasterKeys } from '../engine/keys';
+import { loadMasterKey, loadPreviousMasterKeys } from '../engine/keys/keys';
 import { OutboundPolicy } from '../engine/net/outbound-policy';
 import { alertSettings, type AlertSettings } from './alert-settings';
 import { type AlertSettingsPatch, clearStoredAlertSettings, loadStoredAlertSettings, saveAlertSettings } from './alert-settings-store';
@@ -16,6 +16,7 @@ import { type AlertRow, raiseAlert, type RaiseInput, resolveAlert } from './aler
 import { type AlertMessage, deliver, type DeliveryResult } from './channels';
 import { alertOnSuspiciousChange } from './change-alerts';
 import { alertOnDrillResult } from './drill-alerts';
+import type { AlertSink } from './alert-sink';
 
 export interface AlertServiceOptions {
   now?: () => Date;
@@ -35,7 +36,7 @@ export interface SettingsSource {
   error: string | null;
 }
 
-export class AlertService {
+export class AlertService implements AlertSink {
   /** The settings in force: the console's if an admin saved some, else the config file's. Kept fresh by refresh(). */
   settings: AlertSettings;
   origin: SettingsSource = { source: 'file', updated_by: null, updated_at: null, error: null };

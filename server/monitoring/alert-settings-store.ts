@@ -10,7 +10,7 @@ import type { Db } from '../../db/client';
 import { settings } from '../../db/schema';
 import { ConfigError } from '../config';
 import { EngineError } from '../engine/errors';
-import { openSecretAny, sealSecret } from '../engine/keys';
+import { openSecretAny, sealSecret } from '../engine/keys/keys';
 import { alertSettings, type AlertSettings } from './alert-settings';
 
 const KEY = 'alerts';

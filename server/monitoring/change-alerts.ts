@@ -3,14 +3,14 @@
  * Critical, one per backup, linked to the backup's page; its message names the numbers and five example
  * files. An admin's acknowledgement of the backup resolves it.
  */
-import type { ChangeSummary } from '../engine/change-summary';
-import type { StoredChangeSummary } from '../engine/change-signals';
+import type { ChangeSummary } from '../engine/backup/change-summary';
+import type { StoredChangeSummary } from '../engine/backup/change-signals';
 import type { BackupMetadata } from '../engine/types';
-import type { AlertService } from './alert-service';
+import type { AlertSink } from './alert-sink';
 
 export const suspiciousKey = (backupId: string) => `suspicious_change:${backupId}`;
 
-export async function alertOnSuspiciousChange(alerts: AlertService, meta: BackupMetadata): Promise<void> {
+export async function alertOnSuspiciousChange(alerts: AlertSink, meta: BackupMetadata): Promise<void> {
   if (meta.status !== 'completed' || !meta.suspicious || meta.suspicious_acknowledged_at) return;
   const s = meta.change_summary as StoredChangeSummary | null;
   const reasons = s?.verdict.reasons ?? ['the change against the previous backup looked like mass encryption'];

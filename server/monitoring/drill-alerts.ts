@@ -5,10 +5,10 @@
  * link to the drilled backup in the console. A skipped drill (a MAXIMUM backup drilled without the quorum's
  * shares) neither raises nor resolves anything: it read nothing.
  */
-import type { DrillResult } from '../engine/drill';
-import type { AlertService } from './alert-service';
+import type { DrillResult } from '../engine/restore/drill';
+import type { AlertSink } from './alert-sink';
 
-export async function alertOnDrillResult(alerts: AlertService, r: DrillResult): Promise<void> {
+export async function alertOnDrillResult(alerts: AlertSink, r: DrillResult): Promise<void> {
   const group = r.sources.join(',') || r.backup_id;
   const failedKey = `drill_failed:${group}`;
   const slowKey = `drill_rto:${group}`;

@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { BackupEngine } from '../engine/engine';
-import { readKeysSetting } from '../engine/key-rotation';
+import { readKeysSetting } from '../engine/keys/key-rotation';
 import { ADOPTED_KEY } from '../engine/setup';
 import type { AlertService } from './alert-service';
 import { openSubjects } from './alert-store';

@@ -4,7 +4,7 @@
  */
 import type { BackupEngine } from '../engine/engine';
 import { EngineError } from '../engine/errors';
-import type { DrillResult } from '../engine/drill';
+import type { DrillResult } from '../engine/restore/drill';
 import type { BackupMetadata, VerifyResult } from '../engine/types';
 import { AlertService } from './alert-service';
 import { suspiciousKey } from './change-alerts';

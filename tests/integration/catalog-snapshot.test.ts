@@ -14,8 +14,8 @@ import { auditEvents, restoreDrills, restoreJobs, schedules, users } from '../..
 import { verifyPassword } from '../../server/auth/password';
 import { createUser } from '../../server/auth/users';
 import { createSchedule } from '../../server/jobs/schedule-store';
-import type { RecoverReport } from '../../server/engine/recover-catalog';
-import { LocationStore } from '../../server/engine/location-store';
+import type { RecoverReport } from '../../server/engine/maintenance/recover-catalog';
+import { LocationStore } from '../../server/engine/storage/location-store';
 import { alertSettings } from '../../server/monitoring/alert-settings';
 import { loadStoredAlertSettings, saveAlertSettings } from '../../server/monitoring/alert-settings-store';
 import { runCli } from '../support/cli';

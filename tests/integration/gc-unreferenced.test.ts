@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
-import type { OrphanSweepReport } from '../../server/engine/orphan-report';
+import type { OrphanSweepReport } from '../../server/engine/maintenance/orphan-report';
 import { treeDiff } from '../support/compare';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 import { makeTree } from '../support/tree';

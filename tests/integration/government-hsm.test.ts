@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataKeys } from '../../db/schema';
 import { ConfigError, loadConfig } from '../../server/config';
 import type { BackupEngine } from '../../server/engine/engine';
-import { KeyRing } from '../../server/engine/keys';
+import { KeyRing } from '../../server/engine/keys/keys';
 import { runCli } from '../support/cli';
 import { treeDiff } from '../support/compare';
 import { makeEnv, type TestEnv } from '../support/engine-env';

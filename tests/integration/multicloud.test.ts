@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
-import { shardKey } from '../../server/engine/repository';
+import { shardKey } from '../../server/engine/repository/repository';
 import { resetStorageRetryStats, storageRetryStats } from '../../server/engine/storage/retrying';
 import { AZURITE_KEY, azuriteConnectionString, startAzurite, type Azurite } from '../support/azurite';
 import { treeDiff } from '../support/compare';

@@ -6,12 +6,12 @@
 import { readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getBackupRow } from '../../server/engine/catalog';
-import { readChunkTable } from '../../server/engine/chunk-table';
+import { getBackupRow } from '../../server/engine/catalog/catalog';
+import { readChunkTable } from '../../server/engine/repository/chunk-table';
 import type { EngineContext } from '../../server/engine/context';
 import type { BackupEngine } from '../../server/engine/engine';
-import { parseEntry } from '../../server/engine/manifest';
-import { ShardReader } from '../../server/engine/shard-reader';
+import { parseEntry } from '../../server/engine/repository/manifest';
+import { ShardReader } from '../../server/engine/restore/shard-reader';
 import type { SecurityLevel } from '../../server/engine/types';
 import { treeDiff } from '../support/compare';
 import { runCli } from '../support/cli';

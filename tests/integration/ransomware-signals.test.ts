@@ -10,7 +10,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../db/schema';
-import type { StoredChangeSummary } from '../../server/engine/change-signals';
+import type { StoredChangeSummary } from '../../server/engine/backup/change-signals';
 import { BackupEngine } from '../../server/engine/engine';
 import { listAlerts } from '../../server/monitoring/alert-store';
 import { watchBackup } from '../../server/monitoring/hooks';

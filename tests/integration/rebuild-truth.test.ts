@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RecoverReport } from '../../server/engine/recover-catalog';
+import type { RecoverReport } from '../../server/engine/maintenance/recover-catalog';
 import type { BackupStatistics, LocationUsage, VerifyResult } from '../../server/engine/types';
 import { runCli } from '../support/cli';
 import { makeEnv, type TestEnv } from '../support/engine-env';

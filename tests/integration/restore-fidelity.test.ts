@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setAttributeSync } from '@napi-rs/xattr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
-import { fsTime } from '../../server/engine/restore-writer';
+import { fsTime } from '../../server/engine/restore/restore-writer';
 import { runCli } from '../support/cli';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 import { fidelityDiff } from '../support/fidelity';

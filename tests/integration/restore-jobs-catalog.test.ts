@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreJobs, type Role } from '../../db/schema';
 import type { BackupEngine } from '../../server/engine/engine';
-import type { RestoreJobView } from '../../server/engine/restore-jobs';
+import type { RestoreJobView } from '../../server/engine/restore/restore-jobs';
 import { createCallerFactory } from '../../server/trpc/init';
 import { appRouter } from '../../server/trpc/root';
 import type { Services } from '../../server/trpc/services/types';

@@ -6,15 +6,15 @@
 import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { dataKeys } from '../../db/schema';
-import { KeyRing } from '../../server/engine/keys';
-import { loadSecondFactor } from '../../server/engine/second-factor';
+import { KeyRing } from '../../server/engine/keys/keys';
+import { loadSecondFactor } from '../../server/engine/keys/second-factor';
 import { wrappedFromRow } from '../../server/engine/setup';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
-import { withQuorumShares } from '../../server/engine/quorum';
+import { withQuorumShares } from '../../server/engine/keys/quorum';
 import { createSchedule } from '../../server/jobs/schedule-store';
 import { ScheduleWorker } from '../../server/jobs/worker';
 import { listAlerts } from '../../server/monitoring/alert-store';

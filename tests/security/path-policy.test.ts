@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureEmbeddedServer } from '../../db/client';
 import { auditEvents, type Role } from '../../db/schema';
 import type { BackupEngine } from '../../server/engine/engine';
-import { LocationStore } from '../../server/engine/location-store';
+import { LocationStore } from '../../server/engine/storage/location-store';
 import { PathPolicy } from '../../server/engine/path-policy';
 import { createSchedule } from '../../server/jobs/schedule-store';
 import { ScheduleWorker } from '../../server/jobs/worker';

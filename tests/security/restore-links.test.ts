@@ -7,7 +7,7 @@ import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
-import { RestoreTree } from '../../server/engine/restore-writer';
+import { RestoreTree } from '../../server/engine/restore/restore-writer';
 import { runCli } from '../support/cli';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 

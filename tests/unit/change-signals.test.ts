@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/change-rule';
-import { ChangeTracker, type ChangeSummary } from '../../server/engine/change-summary';
-import { ENTROPY_WINDOW, EntropySampler, entropyOfBytes } from '../../server/engine/entropy';
-import type { ManifestEntry } from '../../server/engine/manifest';
-import { planPrune, type PruneCandidate } from '../../server/engine/retention';
+import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/backup/change-rule';
+import { ChangeTracker, type ChangeSummary } from '../../server/engine/backup/change-summary';
+import { ENTROPY_WINDOW, EntropySampler, entropyOfBytes } from '../../server/engine/backup/entropy';
+import type { ManifestEntry } from '../../server/engine/repository/manifest';
+import { planPrune, type PruneCandidate } from '../../server/engine/maintenance/retention';
 import { jpegLike, logLines, prose, seeded, zipLike } from '../support/change-patterns';
 
 /** The sample the backup stores for a file's bytes, fed in blocks the way the backup reads them. */

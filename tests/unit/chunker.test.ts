@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Chunker } from '../../server/engine/chunker';
+import { Chunker } from '../../server/engine/backup/chunker';
 import { Rng } from '../support/tree';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CodecPool } from '../../server/engine/codec-pool';
+import { CodecPool } from '../../server/engine/repository/codec-pool';
 
 const pool = new CodecPool(2);
 afterAll(() => pool.close());

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { IntegrityError, decodeObject, encodeObject, readHeader, storedChecksum } from '../../server/engine/codec';
+import { IntegrityError, decodeObject, encodeObject, readHeader, storedChecksum } from '../../server/engine/repository/codec';
 import { chatJson, Rng } from '../support/tree';
 
 const key = randomBytes(32);

@@ -8,7 +8,7 @@ import { niceTicks, byteUnit } from '../../components/charts/ticks';
 import { formatInZone, plural } from '../../components/format';
 import { runTimes } from '../../components/schedules/zone-time';
 import { locationKind } from '../../components/storage/location-label';
-import { locationWhere } from '../../server/engine/location-where';
+import { locationWhere } from '../../server/engine/storage/location-where';
 import { openAlertSeries } from '../../server/monitoring/alert-history';
 import { previewCron } from '../../server/trpc/routers/schedules/api';
 import type { StorageLocationConfig } from '../../server/config';

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseChunkTableLine, readChunkTable, SHARD_ID } from '../../server/engine/chunk-table';
+import { parseChunkTableLine, readChunkTable, SHARD_ID } from '../../server/engine/repository/chunk-table';
 import { EngineError } from '../../server/engine/errors';
 import { Rng } from '../support/tree';
 

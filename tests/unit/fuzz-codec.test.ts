@@ -10,8 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeObject, encodeObject, IntegrityError, readHeader, type Cipher } from '../../server/engine/codec';
-import { MAX_PLAIN } from '../../server/engine/compression';
+import { decodeObject, encodeObject, IntegrityError, readHeader, type Cipher } from '../../server/engine/repository/codec';
+import { MAX_PLAIN } from '../../server/engine/repository/compression';
 import { chatJson, Rng } from '../support/tree';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 20_000);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../server/engine/errors';
-import { checkEntryPath, type ManifestEntry, parseEntry } from '../../server/engine/manifest';
+import { checkEntryPath, type ManifestEntry, parseEntry } from '../../server/engine/repository/manifest';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 30_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_611);

@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { alertSettings } from '../../server/alert-config';
 import { loadConfig } from '../../server/config';
 import { azureLocationKeys, gcsLocationKeys, s3LocationKeys } from '../../server/config-cloud';
-import { Chunker } from '../../server/engine/chunker';
-import { chooseCompression, compressAdaptive } from '../../server/engine/compression';
-import { locationProblem } from '../../server/engine/location-allowed';
+import { Chunker } from '../../server/engine/backup/chunker';
+import { chooseCompression, compressAdaptive } from '../../server/engine/repository/compression';
+import { locationProblem } from '../../server/engine/storage/location-allowed';
 import { defaultDataDir, defaultKeyDir, defaultKeyFile } from '../../server/install-paths';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pxinst-'));

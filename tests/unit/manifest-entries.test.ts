@@ -6,8 +6,8 @@ import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPayloadName, joinNs, parseEntry, splitNs } from '../../server/engine/manifest';
-import { fsTime } from '../../server/engine/restore-writer';
+import { checkPayloadName, joinNs, parseEntry, splitNs } from '../../server/engine/repository/manifest';
+import { fsTime } from '../../server/engine/restore/restore-writer';
 
 const line = (e: Record<string, unknown>) => JSON.stringify({ p: 'a.txt', t: 'f', m: 0o644, mt: 0, ...e });
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkEntryPath, parseEntry, resolveInside } from '../../server/engine/manifest';
+import { checkEntryPath, parseEntry, resolveInside } from '../../server/engine/repository/manifest';
 
 describe('manifest paths', () => {
   it('accepts ordinary relative paths, unicode included', () => {

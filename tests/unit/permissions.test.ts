@@ -16,7 +16,7 @@ import type { LocationsApi } from '../../server/trpc/routers/storage/locations-a
 import type { EngineApi, Services } from '../../server/trpc/services/types';
 import type { AlertsApi } from '../../server/trpc/routers/alerts/api';
 import type { SchedulesApi } from '../../server/trpc/routers/schedules/api';
-import type { RestoreJobView } from '../../server/engine/restore-jobs';
+import type { RestoreJobView } from '../../server/engine/restore/restore-jobs';
 
 const now = new Date().toISOString();
 const backup: BackupMetadata = {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StorageLocationConfig } from '../../server/config';
-import { type Location, LocationSet } from '../../server/engine/locations';
+import { type Location, LocationSet } from '../../server/engine/storage/locations';
 import { MemoryBackend } from '../../server/engine/storage/memory';
 
 const GB = 1024 ** 3;

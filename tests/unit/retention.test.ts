@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planPrune, type PruneCandidate } from '../../server/engine/retention';
+import { planPrune, type PruneCandidate } from '../../server/engine/maintenance/retention';
 
 const b = (id: string, at: string, extra: Partial<PruneCandidate> = {}): PruneCandidate => ({ backup_id: id, group: 'g', completed_at: at, expires_at: null, status: 'completed', ...extra });
 const now = new Date('2024-03-31T12:00:00Z');

@@ -5,8 +5,8 @@
  */
 import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { KeyRing } from '../../server/engine/keys';
-import { combineShares, newQuorumKey, openFromQuorum, sealToQuorum, splitSecret, subsets, withQuorumShares } from '../../server/engine/quorum';
+import { KeyRing } from '../../server/engine/keys/keys';
+import { combineShares, newQuorumKey, openFromQuorum, sealToQuorum, splitSecret, subsets, withQuorumShares } from '../../server/engine/keys/quorum';
 
 const factor = (s: string) => ({ bytes: Buffer.from(s), name: 'PLEXICHAT_HIGH_PASSPHRASE' });
 

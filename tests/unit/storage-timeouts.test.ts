@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateLocation } from '../../server/engine/location-store';
+import { validateLocation } from '../../server/engine/storage/location-store';
 import { createBackend } from '../../server/engine/storage/factory';
 import { probeLocation } from '../../server/engine/storage/probe';
 import type { StorageLocationConfig } from '../../server/config';

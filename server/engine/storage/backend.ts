@@ -1,3 +1,5 @@
+import type { OutboundPolicyConfig } from '../../config';
+
 /**
  * The storage interface every location implements (local disk, S3, Azure Blob, GCS, in-memory).
  * Deliberately tiny: behaviour such as retries, timeouts and fault injection is added by wrappers.
@@ -87,4 +89,17 @@ export async function sumListing(objects: AsyncIterable<ObjectInfo>): Promise<St
     count++;
   }
   return { bytes, objects: count };
+}
+
+/** How a backend is wrapped: timeouts, retries, logging, the outbound network policy. */
+export interface BackendOptions {
+  /** Per-call timeout for every storage call (local ones too). */
+  timeoutMs: number;
+  /** Attempts after the first for transient failures. */
+  retries: number;
+  /** Base of the exponential backoff between attempts. */
+  backoffMs: number;
+  log?: (msg: string) => void;
+  /** The installation's outbound network policy (config.outbound); unset: the default denied networks. */
+  outbound?: Partial<OutboundPolicyConfig>;
 }

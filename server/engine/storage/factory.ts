@@ -1,19 +1,10 @@
-import type { OutboundPolicyConfig, StorageLocationConfig } from '../../config';
-import type { StorageBackend } from './backend';
+import type { StorageLocationConfig } from '../../config';
+import type { BackendOptions, StorageBackend } from './backend';
+
+export type { BackendOptions } from './backend';
 import { LocalBackend } from './local';
 import { withRetries } from './retrying';
 
-export interface BackendOptions {
-  /** Per-call timeout for every storage call (local ones too). */
-  timeoutMs: number;
-  /** Attempts after the first for transient failures. */
-  retries: number;
-  /** Base of the exponential backoff between attempts. */
-  backoffMs: number;
-  log?: (msg: string) => void;
-  /** The installation's outbound network policy (config.outbound); unset: the default denied networks. */
-  outbound?: Partial<OutboundPolicyConfig>;
-}
 
 /** Builds the backend for one configured location. Cloud SDKs are loaded only when a location uses them. */
 export async function createBackend(loc: StorageLocationConfig, opts: BackendOptions): Promise<StorageBackend> {

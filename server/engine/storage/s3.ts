@@ -21,7 +21,7 @@ import type { StorageLocationConfig } from '../../config';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import { guardedAgents } from '../net/agents';
 import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
-import type { BackendOptions } from './factory';
+import type { BackendOptions } from './backend';
 import { failureReason, toStorageError, withRetries } from './retrying';
 
 export interface S3BackendOptions {

@@ -5,11 +5,11 @@
  * progress, and a restart loses nothing (a job whose process died is marked interrupted).
  */
 import type { RestoreJobOptions } from '../../../db/schema';
-import type { RestoreJobView } from '../../engine/restore-jobs';
+import type { RestoreJobView } from '../../engine/restore/restore-jobs';
 import { watchRestore } from '../../monitoring/hooks';
 import type { EngineApi } from './types';
 
-export type { RestoreJobView } from '../../engine/restore-jobs';
+export type { RestoreJobView } from '../../engine/restore/restore-jobs';
 
 export async function startRestoreJob(
   engine: EngineApi,

@@ -3,15 +3,15 @@
  * implementation works on the running engine (its config, catalog and master key source). Services may
  * provide their own `locations` (tests do); otherwise it is derived from the engine.
  */
-import { assertLocationAllowed } from '../../../engine/location-allowed';
+import { assertLocationAllowed } from '../../../engine/storage/location-allowed';
 import type { Config, StorageLocationConfig } from '../../../config';
 import { maskSecrets } from '../../../config-cloud';
 import type { Db } from '../../../../db/client';
-import { locationWhere } from '../../../engine/location-where';
+import { locationWhere } from '../../../engine/storage/location-where';
 import { EngineError } from '../../../engine/errors';
-import { type LocationInput, LocationStore, validateLocation } from '../../../engine/location-store';
-import { refreshSpace } from '../../../engine/location-space';
-import type { Location, LocationSet } from '../../../engine/locations';
+import { type LocationInput, LocationStore, validateLocation } from '../../../engine/storage/location-store';
+import { refreshSpace } from '../../../engine/storage/location-space';
+import type { Location, LocationSet } from '../../../engine/storage/locations';
 import { type ProbeResult, probeLocation } from '../../../engine/storage/probe';
 import { resetStorageRetryStats } from '../../../engine/storage/retrying';
 import type { EngineApi, Services } from '../../services/types';

@@ -1,0 +1,411 @@
+/**
+ * The backup pipeline: walk → one data stream (files concatenated in walk order, so small files pack into
+ * shards of about shard_size) → ChunkSink → shards; manifest entries record each file's extents into the
+ * chunk table. The manifest (entries, then chunk table) is chunked and stored as shards too, and a small
+ * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
+ * this returns, in the catalog.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile, readlink, stat } from 'node:fs/promises';
+import type { Cipher } from '../repository/codec';
+import type { EngineContext } from '../context';
+import { EngineError } from '../errors';
+import { contentIdKey } from '../keys/keys';
+import { checkPayloadName, type Extent, joinNs, type ManifestEntry, splitNs } from '../repository/manifest';
+import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
+import { ChangeTracker, type ChangeSummary } from './change-summary';
+import { EntropySampler } from './entropy';
+import type { ProgressTracker } from './progress';
+import { walkSources, type SourceItem } from './source';
+
+const READ_SIZE = 1024 * 1024;
+const IDS_PER_LINE = 1000;
+
+export interface BackupInput {
+  sources?: { abs: string; rel: string }[];
+  payload?: { name: string; data: Buffer };
+  /** incremental/differential: files unchanged since this backup are referenced, not read. */
+  base?: BaseIndex;
+  /** Without a base: the previous backup of the same sources, only to compare files with (ransomware signals). */
+  previous?: BaseIndex;
+  /** snapshot: files that change while read are re-read (small) or reported (large). */
+  detectChanges?: boolean;
+  /** Record atimes in the manifest (see CreateBackupOptions.recordAtime). */
+  recordAtime?: boolean;
+}
+
+export interface BaseIndex {
+  backupId: string;
+  entries: Map<string, ManifestEntry>;
+  chunkIds: string[];
+}
+
+export interface BackupOutcome {
+  filesReused: number;
+  changedWhileRead: string[];
+  originalSize: number;
+  fileCount: number;
+  shardCount: number;
+  stats: SinkStats;
+  filesShards: string[];
+  chunksShards: string[];
+  skipped: string[];
+  /** What changed against the base (or previous) backup; null when there was none to compare with. */
+  changes: ChangeSummary | null;
+}
+
+interface Pending {
+  entry: ManifestEntry;
+  start: number;
+  end: number; // Infinity while the file is still being read
+}
+
+export async function writeBackupData(
+  ctx: EngineContext,
+  backupId: string,
+  level: string,
+  dataKey: { id: string; key: Buffer | null },
+  cipher: Cipher,
+  input: BackupInput,
+  progress: ProgressTracker,
+  signal?: AbortSignal,
+): Promise<BackupOutcome> {
+  const skipped: string[] = [];
+  const onSkip = (abs: string, why: string) => {
+    skipped.push(abs);
+    ctx.log(`skipped ${abs}: ${why}`);
+  };
+
+  // Totals for progress and ETA come from a stat-only walk running alongside the backup. An incremental
+  // backup, whose cost is the walk itself, estimates them from its base instead of walking twice.
+  if (input.base) {
+    for (const e of input.base.entries.values()) {
+      progress.filesTotal++;
+      progress.bytesTotal += e.s ?? 0;
+    }
+  }
+  const scan = input.sources && !input.base
+    ? (async () => {
+        for await (const it of walkSources(input.sources!, () => undefined, { xattrs: false })) {
+          if (it.type === 'f') progress.filesTotal++;
+          progress.bytesTotal += it.size;
+        }
+      })().catch(() => undefined)
+    : Promise.resolve();
+  if (input.payload) {
+    progress.filesTotal = 1;
+    progress.bytesTotal = input.payload.data.length;
+  }
+  progress.phase = 'backing_up';
+
+  const writer = new ShardWriter(ctx, backupId, level, contentIdKey(ctx.idKey, level as never), dataKey.id, dataKey.key, cipher);
+  const referenced = new Set<string>();
+  writer.onShard = (s) => {
+    progress.shardsDone++;
+    referenced.add(s.id);
+  };
+  const mode = ctx.config.chunking;
+  const size = { avgSize: ctx.config.shard_size, minSize: ctx.config.min_shard_size, maxSize: ctx.config.max_shard_size };
+  const filesSink = new ChunkSink(writer, 'manifest', 'cdc', size);
+  const chunksSink = new ChunkSink(writer, 'manifest', 'cdc', size);
+
+  const pending: Pending[] = [];
+  const boundaries: [index: number, start: number, end: number][] = [];
+  let lastEmittedEnd = 0;
+  const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]));
+
+  // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
+  let lines = '';
+  const writeLine = async (entry: ManifestEntry) => {
+    lines += `${JSON.stringify(entry)}\n`;
+    if (lines.length >= 65536) {
+      const block = lines;
+      lines = '';
+      await filesSink.write(Buffer.from(block));
+    }
+  };
+
+  const flushReady = async () => {
+    for (const [index, a, b] of boundaries) {
+      for (const p of pending) {
+        if (p.start >= b) break;
+        const from = Math.max(p.start, a);
+        const to = Math.min(p.end, b);
+        if (to > from) (p.entry.x ??= []).push([index, from - a, to - from] as Extent);
+      }
+      lastEmittedEnd = b;
+    }
+    boundaries.length = 0;
+    while (pending.length && pending[0]!.end <= lastEmittedEnd) {
+      await writeLine(pending.shift()!.entry);
+    }
+  };
+
+  const compared = input.base ?? input.previous;
+  const tracker = compared && input.sources ? new ChangeTracker(compared.backupId, compared.entries) : null;
+  const sameAsBefore = (it: SourceItem) => {
+    const b = compared?.entries.get(it.rel);
+    return Boolean(b && sameFile(it, b));
+  };
+
+  let stream = 0;
+  let original = 0;
+  let files = 0;
+  const addEntry = async (entry: ManifestEntry, data: AsyncIterable<Uint8Array> | null) => {
+    const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
+    pending.push(p);
+    if (data) {
+      let n = 0;
+      // The content hash is taken from the same blocks the chunker gets (no second read of the file).
+      const sha = createHash('sha256');
+      const sampler = entry.t === 'f' ? new EntropySampler(entry.s ?? 0) : null;
+      for await (const block of data) {
+        sha.update(block);
+        sampler?.feed(block);
+        n += block.length;
+        stream += block.length;
+        progress.bytesDone += block.length;
+        await dataSink.write(block);
+        await flushReady();
+      }
+      entry.s = n;
+      if (entry.t === 'f') entry.sha = sha.digest('hex');
+      const en = sampler?.result();
+      if (en != null) entry.en = en;
+      p.end = stream;
+      original += n;
+    }
+    if (entry.t === 'f') {
+      files++;
+      progress.filesDone++;
+    }
+    await flushReady();
+  };
+
+  /** Cuts the data stream, so every pending entry gets its complete extents and is written out. */
+  const cut = async () => {
+    if (pending.length || dataSink.buffered) {
+      await dataSink.end();
+      await flushReady();
+    }
+  };
+
+  // Hard links: the first path of an inode (same dev+ino) is read; later paths are written with its extents
+  // and `h` naming it, so the data is stored once and a restore can link them (or write a copy of a link
+  // whose first path it does not restore).
+  const firstLinks = new Map<string, ManifestEntry>();
+  const hardLink = async (entry: ManifestEntry, first: ManifestEntry) => {
+    await cut();
+    entry.h = first.p;
+    entry.s = first.s ?? 0;
+    if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
+    if (first.sha) entry.sha = first.sha;
+    if (first.en !== undefined) entry.en = first.en;
+    files++;
+    progress.filesDone++;
+    progress.bytesDone += entry.s;
+    await writeLine(entry);
+  };
+
+  // Incremental/differential: a file whose size, mtime, ctime, inode and mode match the base backup is not
+  // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
+  let filesReused = 0;
+  let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
+  const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
+    await cut();
+    const x: Extent[] = [];
+    for (const [k, off, len] of baseEntry.x ?? []) {
+      const shardId = base.chunkIds[k];
+      if (!shardId) throw new EngineError('INTEGRITY', `The manifest of base backup ${base.backupId} is damaged (chunk ${k} missing); make a full backup.`);
+      let idx: number;
+      if (lastReuse && lastReuse.baseIndex === k && lastReuse.tableLen === dataSink.table.length) idx = lastReuse.newIndex;
+      else {
+        idx = dataSink.appendExisting(writer.reference(shardId));
+        lastReuse = { baseIndex: k, newIndex: idx, tableLen: dataSink.table.length };
+      }
+      x.push([idx, off, len]);
+    }
+    if (x.length) entry.x = x;
+    entry.s = baseEntry.s ?? 0;
+    if (baseEntry.en !== undefined) entry.en = baseEntry.en;
+    original += entry.s;
+    progress.bytesDone += entry.s;
+    files++;
+    filesReused++;
+    progress.filesDone++;
+    await writeLine(entry);
+  };
+  const unchanged = (it: SourceItem): ManifestEntry | null => {
+    const b = input.base?.entries.get(it.rel);
+    return b && sameFile(it, b) ? b : null;
+  };
+  const changedWhileRead: string[] = [];
+
+  if (input.payload) {
+    const { name, data } = input.payload;
+    const now = ctx.now().getTime();
+    await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
+  } else if (input.sources) {
+    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip), (x) => !unchanged(x))) {
+      if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
+      const entry = toEntry(it, input.recordAtime ?? false);
+      try {
+        const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
+        if (first) {
+          await hardLink(entry, first);
+          tracker?.file(entry, sameAsBefore(it));
+          continue;
+        }
+        if (it.linkKey) firstLinks.set(it.linkKey, entry);
+        const baseEntry = unchanged(it);
+        if (baseEntry) {
+          await reuse(entry, baseEntry, input.base!);
+          tracker?.file(entry, true);
+          continue;
+        }
+        if (it.type === 'l') entry.l = await readlink(it.abs);
+        let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+        if (input.detectChanges && content) {
+          const stable = await readStable(it, content);
+          data = oneBlock(stable.data);
+          entry.s = stable.data.length;
+          [entry.mt, entry.mtn] = splitNs(it.mtimeNs);
+          if (stable.changed) changedWhileRead.push(it.rel);
+        }
+        await addEntry(entry, data);
+        if (it.type === 'f') tracker?.file(entry, sameAsBefore(it));
+        if (input.detectChanges && it.type === 'f' && !content) {
+          const after = await stat(it.abs, { bigint: true });
+          if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
+        throw new EngineError('INVALID', `Cannot read ${it.abs}: ${(err as Error).message}. Check its permissions, then run the backup again.`);
+      }
+    }
+  }
+  await dataSink.end();
+  await flushReady();
+  if (lines) await filesSink.write(Buffer.from(lines));
+  await scan;
+  if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
+  await filesSink.end();
+
+  const chunkIds = await dataSink.shardIds();
+  for (let i = 0; i < chunkIds.length; i += IDS_PER_LINE) {
+    await chunksSink.write(Buffer.from(`${JSON.stringify(chunkIds.slice(i, i + IDS_PER_LINE))}\n`));
+  }
+  await chunksSink.end();
+  await writer.drain();
+  progress.phase = 'finalizing';
+  return {
+    filesReused,
+    changedWhileRead: [...new Set(changedWhileRead)],
+    originalSize: original,
+    fileCount: files,
+    shardCount: referenced.size,
+    stats: writer.stats,
+    filesShards: await filesSink.shardIds(),
+    chunksShards: await chunksSink.shardIds(),
+    skipped,
+    changes: tracker?.summary() ?? null,
+  };
+}
+
+/** The incremental change rule: size, mtime, inode and mode (and ctime when recorded) equal. */
+function sameFile(it: SourceItem, b: ManifestEntry): boolean {
+  if (it.type !== 'f' || b.t !== 'f') return false;
+  return b.s === it.size && sameTime(it.mtimeNs, b.mt, b.mtn) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || sameTime(it.ctimeNs, b.ct, b.ctn));
+}
+
+function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
+  const [mt, mtn] = splitNs(it.mtimeNs);
+  const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt, mtn, u: it.uid, g: it.gid };
+  if (atime) [e.at, e.atn] = splitNs(it.atimeNs);
+  if (it.type === 'f') {
+    e.s = it.size;
+    e.i = it.ino;
+    [e.ct, e.ctn] = splitNs(it.ctimeNs);
+  }
+  if (it.xattrs) e.xa = Object.fromEntries(Object.entries(it.xattrs).map(([k, v]) => [k, v.toString('base64')]));
+  return e;
+}
+
+/**
+ * The change rule's time test. A manifest with the ns field compares the exact nanosecond; an older one
+ * kept a rounded millisecond, compared the way it was made (a mismatch only costs one re-read).
+ */
+function sameTime(ns: bigint, ms: number, sub: number | undefined): boolean {
+  if (sub !== undefined) return joinNs(ms, sub) === ns;
+  return ms === Number((ns + 500_000n) / 1_000_000n); // Math.round of the ms, without a double's loss
+}
+
+const SMALL_FILE = 512 * 1024;
+const AHEAD_FILES = 64;
+const AHEAD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Keeps up to AHEAD_FILES small files being read ahead of the chunker, in walk order: many small files
+ * cost one round trip each, and overlapping them is what makes trees of small files fast.
+ */
+async function* readAhead(items: AsyncIterable<SourceItem>, wanted: (it: SourceItem) => boolean): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
+  const iter = items[Symbol.asyncIterator]();
+  const window: { it: SourceItem; content: Promise<Buffer> | null }[] = [];
+  let bytes = 0;
+  let exhausted = false;
+  for (;;) {
+    while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
+      const r = await iter.next();
+      if (r.done) {
+        exhausted = true;
+        break;
+      }
+      const it = r.value;
+      const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
+      const content = small ? readFile(it.abs) : null;
+      content?.catch(() => undefined);
+      if (small) bytes += it.size;
+      window.push({ it, content });
+    }
+    const next = window.shift();
+    if (!next) return;
+    if (next.content) bytes -= next.it.size;
+    yield next;
+  }
+}
+
+/**
+ * Snapshot mode: a small file is read until two stats around the read agree (at most 3 times), so it is
+ * never stored torn; a large file is streamed and, if it changed meanwhile, reported.
+ */
+async function readStable(it: SourceItem, content: Promise<Buffer>): Promise<{ data: Buffer; changed: boolean }> {
+  let data = await content;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const after = await stat(it.abs, { bigint: true });
+    if (Number(after.size) === it.size && after.mtimeNs === it.mtimeNs && Number(after.size) === data.length) return { data, changed: false };
+    it.size = Number(after.size);
+    it.mtimeNs = after.mtimeNs;
+    data = await readFile(it.abs);
+  }
+  return { data, changed: true };
+}
+
+async function* oneBlock(data: Buffer): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < data.length; i += READ_SIZE) yield data.subarray(i, i + READ_SIZE);
+}
+
+/** Reads a file in blocks into one reused buffer (the chunker copies what it keeps). */
+async function* readFileBlocks(file: string): AsyncIterable<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(READ_SIZE);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The base of an incremental (last completed backup of the same sources) or differential (last completed
+ * full backup of the same sources) backup, loaded as a path → entry index plus its chunk table.
+ */
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { backups } from '../../../db/schema';
+import type { BaseIndex } from './backup';
+import type { BackupRow } from '../catalog/catalog';
+import type { EngineContext } from '../context';
+import { parseEntry, type ManifestEntry } from '../repository/manifest';
+import { ShardReader } from '../restore/shard-reader';
+import type { BackupType, SecurityLevel } from '../types';
+import { readChunkTable } from '../repository/chunk-table';
+
+export async function findBase(ctx: EngineContext, type: BackupType, sources: string[], level: string): Promise<BackupRow | null> {
+  const conds = [eq(backups.status, 'completed'), eq(backups.securityLevel, level), sql`${backups.sources} = ${JSON.stringify(sources)}::jsonb`];
+  if (type === 'differential') conds.push(eq(backups.backupType, 'full'));
+  const [row] = await ctx.db.select().from(backups).where(and(...conds)).orderBy(desc(backups.completedAt)).limit(1);
+  return row ?? null;
+}
+
+export async function loadBaseIndex(ctx: EngineContext, row: BackupRow): Promise<BaseIndex> {
+  const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
+  const { files, chunks } = row.manifestShards;
+  await reader.load([...files, ...chunks]);
+  const chunkIds = await readChunkTable(reader.lines(chunks));
+  const entries = new Map<string, ManifestEntry>();
+  for await (const line of reader.lines(files)) {
+    const e = parseEntry(line);
+    if (e.t === 'f') entries.set(e.p, e);
+  }
+  return { backupId: row.id, entries, chunkIds };
+}

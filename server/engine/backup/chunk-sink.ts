@@ -1,0 +1,206 @@
+/**
+ * Turns a byte stream into stored shards: content-defined chunks → keyed content id → dedup (within the
+ * backup and against the catalog) → encode in the worker pool → replicas. At most `maxInFlight` chunks and
+ * `maxInFlightBytes` of plaintext are being processed at once (backpressure), so memory stays flat whatever
+ * the size of the backup or of its shards (a 20 MiB shard_size would otherwise hold 12 × 20 MiB, plus the
+ * encoded copies).
+ */
+import { Chunker, type ChunkerOptions } from './chunker';
+import { EngineError } from '../errors';
+import type { Cipher } from '../repository/codec';
+import type { EngineContext } from '../context';
+import { ShardBatch } from '../repository/shard-batch';
+import { storeNewShard, type StoredShard } from '../repository/shard-store';
+
+export interface SinkStats {
+  chunks: number;
+  newShards: number;
+  newPlainBytes: number;
+  newStoredBytes: number;
+  referencedStoredBytes: number;
+}
+
+/** Shared by the data sink and the manifest sinks of one backup. */
+export class ShardWriter {
+  readonly stats: SinkStats = { chunks: 0, newShards: 0, newPlainBytes: 0, newStoredBytes: 0, referencedStoredBytes: 0 };
+  private readonly seen = new Map<string, Promise<StoredShard>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private inFlightBytes = 0;
+  private failure: unknown = null;
+  private readonly batch: ShardBatch;
+  private readonly records = new Set<Promise<void>>();
+  private readonly refs = new Map<string, Promise<StoredShard>>();
+  onShard: (s: StoredShard) => void = () => undefined;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly backupId: string,
+    private readonly level: string,
+    private readonly levelKey: Buffer,
+    private readonly keyId: string,
+    private readonly key: Buffer | null,
+    private readonly cipher: Cipher,
+    private readonly maxInFlight = 12,
+    private readonly maxInFlightBytes = 24 * 1024 * 1024,
+  ) {
+    this.batch = new ShardBatch(ctx, backupId, level);
+  }
+
+  /**
+   * Queues a chunk; resolves once there is room for more work. The shard itself arrives later through the
+   * returned `shard` promise (wrapped, since a promise resolved with a promise would wait for it).
+   */
+  async add(plain: Buffer, kind: 'data' | 'manifest'): Promise<{ shard: Promise<StoredShard> }> {
+    if (this.failure) throw this.failure;
+    this.stats.chunks++;
+    const bytes = plain.length; // read now: the buffer is transferred to a worker
+    const p = this.process(plain, kind);
+    const tracked = p.then(
+      () => undefined,
+      (err) => {
+        this.failure ??= err;
+      },
+    );
+    this.inFlight.add(tracked);
+    this.inFlightBytes += bytes;
+    void tracked.finally(() => {
+      this.inFlight.delete(tracked);
+      this.inFlightBytes -= bytes;
+    });
+    // One chunk is always let through, whatever its size.
+    while (this.inFlight.size >= this.maxInFlight || (this.inFlight.size > 0 && this.inFlightBytes >= this.maxInFlightBytes)) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+    return { shard: p };
+  }
+
+  /** References a shard that is already stored (from a base backup's chunk table). */
+  reference(shardId: string): Promise<StoredShard> {
+    let p = this.refs.get(shardId);
+    if (!p) {
+      p = this.batch.reference(shardId).then((s) => {
+        if (!s) {
+          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile), or was rebuilt from storage and not yet checked (run verify --read-data on the base backup). Run the backup again, or make a full backup.`);
+        }
+        this.stats.referencedStoredBytes += s.storedSize;
+        this.onShard(s);
+        return s;
+      });
+      p.catch((err) => (this.failure ??= err));
+      this.refs.set(shardId, p);
+    }
+    return p;
+  }
+
+  /** The content id is computed in a worker too, so the main thread only reads, chunks and schedules. */
+  private async process(plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
+    const { cid, data } = await this.ctx.pool.contentId(plain, this.levelKey);
+    const existing = this.seen.get(cid);
+    if (existing) return existing;
+    const p = this.store(cid, data, kind);
+    this.seen.set(cid, p);
+    return p;
+  }
+
+  private async store(cid: string, plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
+    const reused = this.ctx.config.enable_deduplication ? await this.batch.lookup(cid) : null;
+    let s: StoredShard;
+    if (reused) {
+      s = reused;
+    } else {
+      const rec = await storeNewShard(this.ctx, {
+        backupId: this.backupId,
+        contentId: cid,
+        securityLevel: this.level,
+        keyId: this.keyId,
+        key: this.key,
+        cipher: this.cipher,
+        kind,
+        plain,
+      });
+      // The record is batched; the backup waits for it (drain) before it can complete.
+      const recorded = this.batch.record(rec);
+      this.records.add(recorded);
+      // A settled record leaves the set (its failure is kept in `failure`): the set does not grow with the backup.
+      void recorded.then(
+        () => this.records.delete(recorded),
+        (err) => {
+          this.failure ??= err;
+          this.records.delete(recorded);
+        },
+      );
+      s = { id: rec.id, plainSize: rec.plainSize, storedSize: rec.storedSize, isNew: true };
+      this.stats.newShards++;
+      this.stats.newPlainBytes += s.plainSize;
+      this.stats.newStoredBytes += s.storedSize;
+    }
+    this.stats.referencedStoredBytes += s.storedSize;
+    this.onShard(s);
+    return s;
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.race(this.inFlight);
+    await this.batch.flush();
+    await Promise.allSettled(this.records);
+    await Promise.allSettled(this.refs.values());
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** One chunked stream (file data, or a manifest stream) with its ordered table of shards. */
+export class ChunkSink {
+  readonly table: Promise<StoredShard>[] = [];
+  /** Stream offset where each emitted chunk ends. */
+  private emittedEnd = 0;
+  private readonly chunker: Chunker;
+  private pending: Buffer[] = [];
+
+  constructor(
+    private readonly writer: ShardWriter,
+    private readonly kind: 'data' | 'manifest',
+    mode: 'cdc' | 'fixed',
+    sizes: Omit<ChunkerOptions, 'mode'>,
+    private readonly onChunk: (index: number, start: number, end: number) => void = () => undefined,
+  ) {
+    this.chunker = new Chunker({ mode, ...sizes });
+  }
+
+  private readonly collect = (c: Buffer) => this.pending.push(c);
+
+  /** Bytes written but not yet cut into a chunk. */
+  get buffered(): number {
+    return this.chunker.buffered;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    this.chunker.push(data, this.collect);
+    await this.emitPending();
+  }
+
+  async end(): Promise<void> {
+    this.chunker.flush(this.collect);
+    await this.emitPending();
+  }
+
+  private async emitPending(): Promise<void> {
+    const chunks = this.pending;
+    this.pending = [];
+    for (const c of chunks) {
+      const start = this.emittedEnd;
+      this.emittedEnd += c.length;
+      const index = this.table.length;
+      this.table.push((await this.writer.add(c, this.kind)).shard);
+      this.onChunk(index, start, this.emittedEnd);
+    }
+  }
+
+  /** Appends an already-stored shard to the table (no stream bytes); returns its index. */
+  appendExisting(shard: Promise<StoredShard>): number {
+    this.table.push(shard);
+    return this.table.length - 1;
+  }
+
+  async shardIds(): Promise<string[]> {
+    return (await Promise.all(this.table)).map((s) => s.id);
+  }
+}

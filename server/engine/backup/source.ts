@@ -1,0 +1,162 @@
+/**
+ * Walks the sources of a backup in a deterministic order (names sorted bytewise, a directory before its
+ * contents), so the same tree always yields the same stream and therefore the same shards.
+ */
+import type { BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
+import { EngineError } from '../errors';
+import { XATTR_LIMITS } from '../repository/manifest';
+
+const STAT_BATCH = 256;
+
+export interface SourceItem {
+  /** Path inside the backup ('/'-separated). */
+  rel: string;
+  /** Path on disk. */
+  abs: string;
+  type: 'f' | 'd' | 'l';
+  /** Permission bits with setuid/setgid/sticky. */
+  mode: number;
+  /** Times in nanoseconds (bigint stat): a float of ms cannot hold them, and rounding one moves it across a second. */
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  atimeNs: bigint;
+  ino: number;
+  /** dev:ino, for hard links (files with more than one link only). */
+  linkKey?: string;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Extended attributes of the user namespace (name → value), when any. */
+  xattrs?: Record<string, Buffer>;
+}
+
+export interface WalkOptions {
+  /** Read extended attributes (the stat-only progress scan does not). */
+  xattrs?: boolean;
+}
+
+/** Maps each source to its name inside the backup: one directory → its contents at the root; several → by basename. */
+export async function resolveSources(paths: string[]): Promise<{ abs: string; rel: string }[]> {
+  if (paths.length === 0) throw new EngineError('INVALID', 'No source given: name at least one directory or file to back up.');
+  const out: { abs: string; rel: string }[] = [];
+  const used = new Set<string>();
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch (err) {
+      throw new EngineError('INVALID', `Cannot read source ${abs}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}. Check the path.`);
+    }
+    if (!st.isDirectory() && !st.isFile()) throw new EngineError('INVALID', `Source ${abs} is neither a directory nor a regular file.`);
+    let rel = paths.length === 1 && st.isDirectory() ? '' : path.basename(abs) || 'root';
+    for (let n = 2; rel && used.has(rel); n++) rel = `${path.basename(abs)}-${n}`;
+    used.add(rel);
+    out.push({ abs, rel });
+  }
+  return out;
+}
+
+export async function* walkSources(sources: { abs: string; rel: string }[], onSkip: (abs: string, why: string) => void, opts: WalkOptions = { xattrs: true }): AsyncGenerator<SourceItem> {
+  const xattrs = opts.xattrs ?? true;
+  for (const s of sources) {
+    const st = await stat(s.abs, { bigint: true });
+    if (st.isFile()) {
+      yield item(s.rel || path.basename(s.abs), s.abs, 'f', st, xattrs);
+      continue;
+    }
+    if (s.rel) yield item(s.rel, s.abs, 'd', st, xattrs);
+    yield* walkDir(s.abs, s.rel, onSkip, xattrs);
+  }
+}
+
+function item(rel: string, abs: string, type: SourceItem['type'], st: BigIntStats, withXattrs: boolean): SourceItem {
+  const it: SourceItem = {
+    rel,
+    abs,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    atimeNs: st.atimeNs,
+    ino: Number(st.ino),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: type === 'f' ? Number(st.size) : 0,
+  };
+  if (type === 'f' && st.nlink > 1n) it.linkKey = `${st.dev}:${st.ino}`;
+  // Linux allows user.* attributes on files and directories only, so links are not asked.
+  if (withXattrs && type !== 'l') it.xattrs = readXattrs(abs);
+  return it;
+}
+
+/**
+ * The user.* attributes of a path, not following a symlink (the library uses l*xattr). A filesystem
+ * without xattr support, or an attribute that vanished meanwhile, simply gives none; more than the
+ * manifest's bounds is refused rather than silently cut.
+ */
+export function readXattrs(abs: string): Record<string, Buffer> | undefined {
+  let names: string[];
+  try {
+    names = listAttributesSync(abs).filter((n) => n.startsWith('user.'));
+  } catch {
+    return undefined;
+  }
+  if (names.length === 0) return undefined;
+  const out: Record<string, Buffer> = Object.create(null) as Record<string, Buffer>;
+  let total = 0;
+  for (const name of names) {
+    let value: Buffer | null;
+    try {
+      value = getAttributeSync(abs, name);
+    } catch {
+      continue;
+    }
+    if (value === null) continue;
+    total += Buffer.byteLength(name) + value.length;
+    if (names.length > XATTR_LIMITS.names || value.length > XATTR_LIMITS.valueBytes || total > XATTR_LIMITS.totalBytes) {
+      throw new EngineError('INVALID', `Extended attributes of ${abs} are larger than a backup keeps (${XATTR_LIMITS.names} names, ${XATTR_LIMITS.totalBytes} bytes).`);
+    }
+    out[name] = value;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+async function* walkDir(dir: string, relDir: string, onSkip: (abs: string, why: string) => void, xattrs: boolean): AsyncGenerator<SourceItem> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    throw new EngineError('INVALID', `Cannot read directory ${dir}: ${(err as Error).message}. Check its permissions.`);
+  }
+  // Metadata calls are made synchronously: each costs microseconds with a warm cache, while a trip
+  // through the thread pool costs far more (a tree of 20,000 files walks 6–8× faster this way). The walk
+  // yields to the event loop every STAT_BATCH entries, so a server using the engine stays responsive.
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0 && i % STAT_BATCH === 0) await new Promise((r) => setImmediate(r));
+    const name = names[i]!;
+    const abs = path.join(dir, name);
+    let st: BigIntStats;
+    try {
+      st = lstatSync(abs, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while we walked
+      throw new EngineError('INVALID', `Cannot read ${abs}: ${(err as Error).message}.`);
+    }
+    const rel = relDir ? `${relDir}/${name}` : name;
+    if (st.isDirectory()) {
+      yield item(rel, abs, 'd', st, xattrs);
+      yield* walkDir(abs, rel, onSkip, xattrs);
+    } else if (st.isFile()) {
+      yield item(rel, abs, 'f', st, xattrs);
+    } else if (st.isSymbolicLink()) {
+      yield item(rel, abs, 'l', st, xattrs);
+    } else {
+      onSkip(abs, 'not a regular file, directory or symlink (socket, FIFO or device)');
+    }
+  }
+}

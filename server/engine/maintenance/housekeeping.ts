@@ -1,0 +1,155 @@
+/**
+ * Deleting backups (and the shards nothing else references), reaping backups whose process died, and the
+ * statistics, usage and health views.
+ */
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { hostname } from 'node:os';
+import { backups, dataKeys } from '../../../db/schema';
+import { getBackupRow } from '../catalog/catalog';
+import type { EngineContext } from '../context';
+import { EngineError, notFound } from '../errors';
+import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
+import { refreshSpace, spaceFigures } from '../storage/location-space';
+import { locationWhere } from '../storage/location-where';
+import { keyKey, snapshotKey } from '../repository/repository';
+import type { LocationHealth, LocationUsage } from '../types';
+
+/** A job (backup or restore) whose heartbeat is older than this is taken for dead. */
+export const STALE_AFTER_MS = 20_000;
+
+/** Whether a process of this host still runs (EPERM: it runs, under another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Marks failed every running (or queued, `pending`) backup whose process is gone (killed, crashed, machine restarted), and drops its
+ * references. The shards it had recorded stay: a later backup may reuse them through dedup, and storage gc
+ * deletes those still unreferenced after its grace period (gc-shards.ts).
+ */
+export async function reapInterrupted(ctx: EngineContext): Promise<number> {
+  const cutoff = new Date(ctx.now().getTime() - STALE_AFTER_MS);
+  const rows = await ctx.db
+    .select({ id: backups.id, status: backups.status, pid: backups.ownerPid, meta: backups.metadata, heartbeatAt: backups.heartbeatAt })
+    .from(backups)
+    .where(inArray(backups.status, ['running', 'pending']));
+  let reaped = 0;
+  for (const r of rows) {
+    const sameHost = r.meta?.host === hostname();
+    const dead = (sameHost && r.pid !== null && r.pid !== process.pid && !pidAlive(r.pid)) || (r.heartbeatAt !== null && r.heartbeatAt < cutoff);
+    if (!dead) continue;
+    const message =
+      r.status === 'pending'
+        ? `Backup ${r.id} was interrupted while it waited in the queue: the process that requested it (pid ${r.pid ?? '?'}) stopped. Nothing was backed up; run the backup again.`
+        : `Backup ${r.id} was interrupted: the process running it (pid ${r.pid ?? '?'}) stopped before it finished. Nothing from it is listed as completed; run the backup again.`;
+    await ctx.db.transaction(async (tx) => {
+      const done = await tx
+        .update(backups)
+        .set({ status: 'failed', error: message, completedAt: ctx.now(), ownerPid: null })
+        .where(and(eq(backups.id, r.id), eq(backups.status, r.status)))
+        .returning({ id: backups.id });
+      if (done.length) await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${r.id}`);
+    });
+    reaped++;
+  }
+  return reaped;
+}
+
+export async function deleteBackup(ctx: EngineContext, id: string, force: boolean): Promise<boolean> {
+  const row = await getBackupRow(ctx.db, id);
+  if (!row) throw notFound(`Backup ${id}`);
+  if (row.status === 'running' && !force) {
+    throw new EngineError('CONFLICT', `Backup ${id} is still running; wait for it to finish, or pass --force to delete it anyway.`);
+  }
+  const refs = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${id}`);
+  await ctx.db.delete(backups).where(eq(backups.id, id));
+  await collectShards(ctx, refs.rows.map((r) => r.shard_id));
+  await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch((err) => ctx.log(`could not delete snapshot ${id} at ${l.name}: ${(err as Error).message}`))));
+  if (row.keyId) await dropKeyIfUnused(ctx, row.keyId);
+  return true;
+}
+
+/**
+ * Removes the given shards if nothing references them any more: rows locked, references re-checked, rows
+ * (with their replica rows) deleted, then the objects (see gc-shards.ts for why a backup reusing one of them
+ * at the same moment never loses it). An object whose delete fails is an orphan object for storage gc; a
+ * row left behind (the process died before its turn) is an unreferenced shard row, which storage gc
+ * collects after its grace period.
+ */
+export async function collectShards(ctx: EngineContext, candidates: string[]): Promise<number> {
+  let removed = 0;
+  for (let i = 0; i < candidates.length; i += 200) {
+    const gone = await deleteUnreferencedRows(ctx, candidates.slice(i, i + 200), null);
+    await deleteShardObjects(ctx, gone, (msg) => ctx.log(msg));
+    removed += gone.length;
+  }
+  return removed;
+}
+
+async function dropKeyIfUnused(ctx: EngineContext, keyId: string): Promise<void> {
+  const used = await ctx.db.execute(sql`
+    SELECT 1 FROM shards WHERE key_id = ${keyId} UNION ALL SELECT 1 FROM backups WHERE key_id = ${keyId} LIMIT 1`);
+  if (used.rows.length) return;
+  await ctx.db.delete(dataKeys).where(eq(dataKeys.id, keyId));
+  await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(keyKey(keyId)).catch(() => undefined)));
+}
+
+export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage[]> {
+  const rows = await ctx.db.execute<{ location: string; bytes: number; objects: number }>(sql`
+    SELECT r.location, COALESCE(sum(s.stored_size), 0) AS bytes, count(*) AS objects
+    FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
+  const by = new Map(rows.rows.map((r) => [r.location, r]));
+  // A backup counts at every location holding a replica of one of its shards.
+  const held = await ctx.db.execute<{ location: string; n: number }>(sql`
+    SELECT r.location, count(DISTINCT bs.backup_id) AS n
+    FROM shard_replicas r JOIN backup_shards bs ON bs.shard_id = r.shard_id GROUP BY r.location`);
+  const backupsAt = new Map(held.rows.map((r) => [r.location, Number(r.n)]));
+  await refreshSpace(ctx);
+  return ctx.locations.all.map((l) => {
+    const u = by.get(l.name);
+    const used = Number(u?.bytes ?? 0);
+    return {
+      name: l.name,
+      type: l.config.type,
+      region: l.config.region,
+      where: locationWhere(l.config),
+      priority: l.config.priority,
+      backups: backupsAt.get(l.name) ?? 0,
+      used_bytes: used,
+      objects: Number(u?.objects ?? 0),
+      ...spaceFigures(l, used),
+      healthy: ctx.locations.healthy(l),
+    };
+  });
+}
+
+export async function getStorageHealth(ctx: EngineContext): Promise<LocationHealth[]> {
+  return Promise.all(
+    ctx.locations.all.map(async (l) => {
+      const t0 = performance.now();
+      let reachable = true;
+      try {
+        await l.backend.ping();
+        ctx.locations.recordSuccess(l);
+      } catch (err) {
+        reachable = false;
+        ctx.locations.recordFailure(l, err);
+      }
+      return {
+        name: l.name,
+        type: l.config.type,
+        reachable,
+        latency_ms: reachable ? Math.round((performance.now() - t0) * 100) / 100 : null,
+        error_rate: l.ops ? Math.round((l.errors / l.ops) * 10000) / 10000 : 0,
+        last_error: l.lastError,
+        checked_at: ctx.now().toISOString(),
+      };
+    }),
+  );
+}
+

@@ -1,0 +1,188 @@
+/**
+ * optimize_storage_locations: brings every shard back in line with the placement policy after locations
+ * were added, disabled, removed or filled up — `replication_factor` good replicas on enabled locations,
+ * spread across regions when the locations allow it. New copies are written (from a good replica) before
+ * any copy is dropped, so a shard never has fewer good replicas than it started with.
+ *
+ * A byte budget (the daily maintenance's `optimize_budget_gb_per_run`) bounds the bytes copied in one run:
+ * once spent, the shards still needing a copy are counted (shards_left, bytes_left) and left for the next run.
+ */
+import { sql } from 'drizzle-orm';
+import { shardRecordsByIds } from '../catalog/catalog';
+import type { EngineContext } from '../context';
+import { refreshSpace } from '../storage/location-space';
+import type { Location } from '../storage/locations';
+import { shardKey } from '../repository/repository';
+import { fetchShard, putReplicas } from '../repository/shard-store';
+
+export interface OptimizeReport {
+  shards_checked: number;
+  copies_added: number;
+  copies_removed: number;
+  moves: { shard_id: string; from: string | null; to: string[]; reason: string }[];
+  problems: string[];
+  dry_run: boolean;
+  /** Bytes written as new copies in this run (a dry run: what it would write). */
+  bytes_copied: number;
+  /** The run's copy budget in bytes; null = unbounded. */
+  budget_bytes: number | null;
+  /** Shards (and their bytes, once per copy) that needed a copy after the budget was spent: the next run's work. */
+  shards_left: number;
+  bytes_left: number;
+}
+
+export interface OptimizeOptions {
+  dryRun?: boolean;
+  /** Stop copying once this many bytes were copied (a copy under way is finished; the first copy always runs). */
+  budgetBytes?: number | null;
+}
+
+/** Whether a copy of `size` bytes still fits the run's budget; counts it as left over when not. */
+function withinBudget(report: OptimizeReport, size: number, copies: number): boolean {
+  const budget = report.budget_bytes;
+  if (budget === null || report.bytes_copied === 0 || report.bytes_copied + size * copies <= budget) return true;
+  report.shards_left++;
+  report.bytes_left += size * copies;
+  return false;
+}
+
+export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions = {}): Promise<OptimizeReport> {
+  const dryRun = opts.dryRun ?? false;
+  const report: OptimizeReport = { shards_checked: 0, copies_added: 0, copies_removed: 0, moves: [], problems: [], dry_run: dryRun, bytes_copied: 0, budget_bytes: opts.budgetBytes ?? null, shards_left: 0, bytes_left: 0 };
+  await refreshSpace(ctx);
+  const R = ctx.config.replication_factor;
+  const usable = (name: string) => {
+    const l = ctx.locations.get(name);
+    return Boolean(l && l.config.enabled);
+  };
+  const regionOf = (name: string) => ctx.locations.get(name)?.config.region ?? '?';
+  const regions = new Set(ctx.locations.enabled().map((l) => l.config.region));
+  const ids = (await ctx.db.execute<{ id: string }>(sql`SELECT id FROM shards ORDER BY id`)).rows.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 500) {
+    const records = await shardRecordsByIds(ctx.db, ids.slice(i, i + 500));
+    for (const rec of records.values()) {
+      report.shards_checked++;
+      const good = rec.replicas.filter((r) => r.state === 'ok' && usable(r.location)).map((r) => r.location);
+      const stale = rec.replicas.filter((r) => !usable(r.location)).map((r) => r.location);
+      const spread = new Set(good.map(regionOf)).size;
+      let want = Math.max(0, R - good.length);
+      let reason = want ? `${good.length} good replica(s) on enabled locations, ${R} wanted` : '';
+      // All copies in one region while another region is available: add one elsewhere, drop one later.
+      const needsSpread = !want && good.length > 1 && spread === 1 && regions.size > 1;
+      if (needsSpread) {
+        want = 1;
+        reason = `every replica is in region ${regionOf(good[0]!)}`;
+      }
+      if (!want && !stale.length) continue;
+      if (want && !withinBudget(report, rec.storedSize, want)) continue;
+      const exclude = new Set(rec.replicas.map((r) => r.location));
+      let added: string[] = [];
+      if (want) {
+        if (needsSpread) for (const l of ctx.locations.enabled()) if (l.config.region === regionOf(good[0]!)) exclude.add(l.name);
+        if (!dryRun) {
+          try {
+            const stored = await fetchShard(ctx, rec.id, rec.replicas, async (s) => s);
+            const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want });
+            added = placed.map((l) => l.name);
+            for (const name of added) {
+              await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES (${rec.id}, ${name}, 'ok', now())
+                ON CONFLICT (shard_id, location) DO UPDATE SET state = 'ok', checked_at = now()`);
+            }
+          } catch (err) {
+            report.problems.push(`${rec.id}: ${(err as Error).message}`);
+            continue;
+          }
+        } else {
+          added = ctx.locations.candidates(rec.storedSize, exclude).slice(0, want).map((l) => l.name);
+        }
+        report.copies_added += added.length;
+        report.bytes_copied += added.length * rec.storedSize;
+      }
+      // Drop copies on locations that are disabled or gone, and the surplus copy of a re-spread shard,
+      // only once enough good copies exist elsewhere.
+      const drop = [...stale];
+      if (needsSpread && added.length) drop.push(good[good.length - 1]!);
+      if (good.length + added.length - (needsSpread && added.length ? 1 : 0) < R) drop.length = 0;
+      for (const name of drop) {
+        if (!dryRun) {
+          await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${name}`);
+          await ctx.locations.get(name)?.backend.delete(shardKey(rec.id)).catch(() => undefined);
+        }
+        report.copies_removed++;
+      }
+      report.moves.push({ shard_id: rec.id, from: drop.join(',') || null, to: added, reason: reason || 'replica on a disabled or removed location' });
+    }
+  }
+  for (const full of ctx.locations.enabled()) await relieve(ctx, full, report);
+  return report;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * A location holding more than its capacity (max_size_gb was lowered, or data arrived while it was not
+ * full): replicas move to locations with room, largest shards first, until it is back under its capacity.
+ * Each move copies first and drops after, like every other move here; a shard is never left with fewer
+ * good replicas than it had.
+ */
+async function relieve(ctx: EngineContext, full: Location, report: OptimizeReport): Promise<void> {
+  const cap = ctx.locations.capacity(full);
+  if (cap === null || full.usedBytes <= cap) return;
+  let excess = full.usedBytes - cap;
+  const planned = new Map<string, number>();
+  const reason = `${full.name} holds ${(full.usedBytes / MiB).toFixed(1)} MiB, over its capacity of ${(cap / MiB).toFixed(1)} MiB`;
+  // Candidates re-read in pages: each move changes nothing about the shards not yet seen.
+  let offset = 0;
+  while (excess > 0) {
+    const page = await ctx.db.execute<{ id: string }>(sql`
+      SELECT s.id FROM shards s JOIN shard_replicas r ON r.shard_id = s.id AND r.location = ${full.name}
+      ORDER BY s.stored_size DESC, s.id LIMIT 200 OFFSET ${offset}`);
+    if (!page.rows.length) break;
+    offset += page.rows.length;
+    const records = await shardRecordsByIds(ctx.db, page.rows.map((r) => r.id));
+    for (const rec of records.values()) {
+      if (excess <= 0) break;
+      const exclude = new Set(rec.replicas.map((r) => r.location));
+      const roomFor = (l: Location) => {
+        const c = ctx.locations.capacity(l);
+        return c === null || l.usedBytes + (planned.get(l.name) ?? 0) + rec.storedSize <= c;
+      };
+      const target = ctx.locations.candidates(rec.storedSize, exclude).find(roomFor);
+      if (!target) {
+        report.problems.push(`${reason}, and no other enabled location has room for shard ${rec.id} (${rec.storedSize} bytes): add a location or raise a capacity.`);
+        return;
+      }
+      if (!withinBudget(report, rec.storedSize, 1)) {
+        excess -= rec.storedSize;
+        continue;
+      }
+      let to = [target.name];
+      if (!report.dry_run) {
+        try {
+          const stored = await fetchShard(ctx, rec.id, rec.replicas, async (b) => b);
+          const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want: 1 });
+          to = placed.map((l) => l.name);
+          if (!to.length) throw new Error('no location accepted the copy');
+          await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES (${rec.id}, ${to[0]!}, 'ok', now())
+            ON CONFLICT (shard_id, location) DO UPDATE SET state = 'ok', checked_at = now()`);
+          // The row goes first: an object whose delete fails is then an orphan copy that storage gc removes.
+          await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${full.name}`);
+          await full.backend.delete(shardKey(rec.id)).catch(() => undefined);
+          offset--; // this shard left the page's listing
+        } catch (err) {
+          report.problems.push(`${rec.id}: ${(err as Error).message}`);
+          continue;
+        }
+        full.usedBytes -= rec.storedSize;
+      } else {
+        // A dry run changes nothing, not even the usage counters: it keeps its own tally of what it would add.
+        planned.set(target.name, (planned.get(target.name) ?? 0) + rec.storedSize);
+      }
+      excess -= rec.storedSize;
+      report.bytes_copied += rec.storedSize;
+      report.copies_added++;
+      report.copies_removed++;
+      report.moves.push({ shard_id: rec.id, from: full.name, to, reason });
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A pool of worker threads for compression, encryption and checksums, so both cores stay busy while the
+ * main thread reads files, chunks and hashes. Buffers are transferred, not copied.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { APP_ROOT } from '../../../db/paths';
+import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
+import type { Compression } from './compression';
+
+interface Job {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+  dead: Error | null;
+}
+
+export class CodecPool {
+  private readonly slots: Slot[] = [];
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+  private closing = false;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    // The comment stops Next's bundler from rewriting a path that must be resolved at run time.
+    const entry = path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
+    for (let i = 0; i < size; i++) {
+      // The entry registers its own TypeScript loader; inheriting the parent's flags (profilers, -e) only hurts.
+      const worker = new Worker(entry, { execArgv: [] });
+      worker.unref();
+      const slot: Slot = { worker, busy: 0, dead: null };
+      worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
+        slot.busy--;
+        const job = this.jobs.get(msg.id);
+        if (!job) return;
+        this.jobs.delete(msg.id);
+        if (msg.ok) job.resolve(msg);
+        else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
+      });
+      // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
+      const die = (err: Error) => {
+        slot.dead ??= err;
+        for (const [id, job] of this.jobs) {
+          job.reject(err);
+          this.jobs.delete(id);
+        }
+      };
+      worker.on('error', die);
+      worker.on('exit', (code) => {
+        if (!this.closing) die(new Error(`a codec worker stopped unexpectedly (exit code ${code})`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private run<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
+    const live = this.slots.filter((s) => !s.dead);
+    if (!live.length) return Promise.reject(this.slots[0]?.dead ?? new Error('the codec pool is closed'));
+    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    slot.busy++;
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  /** Encodes a shard. `plain` is transferred to the worker and must not be used afterwards. */
+  async encode(plain: Buffer, opts: EncodeOptions): Promise<Encoded> {
+    const data = transferable(plain);
+    const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression }>(
+      { op: 'encode', data, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
+      [data.buffer as ArrayBuffer],
+    );
+    return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
+  }
+
+  /** Keyed content id of a chunk; the buffer travels to the worker and back (transferred, not copied). */
+  async contentId(plain: Buffer, levelKey: Buffer): Promise<{ cid: string; data: Buffer }> {
+    const data = transferable(plain);
+    const r = await this.run<{ cid: string; data: Uint8Array }>({ op: 'hash', data, key: new Uint8Array(levelKey) }, [data.buffer as ArrayBuffer]);
+    return { cid: r.cid, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) };
+  }
+
+  /** The stored object's checksum (null when damaged). `stored` is transferred and must not be used after. */
+  async checksum(stored: Buffer): Promise<string | null> {
+    const data = transferable(stored);
+    return (await this.run<{ checksum: string | null }>({ op: 'checksum', data }, [data.buffer as ArrayBuffer])).checksum;
+  }
+
+  /**
+   * Verifies (against the expected checksum when given), decrypts and decompresses. `stored` is transferred:
+   * read its length before calling.
+   */
+  async decode(stored: Buffer, label: string, keys: Record<string, Buffer>, opts: DecodeOptions | string = {}): Promise<Buffer> {
+    const data = transferable(stored);
+    const k: Record<string, Uint8Array> = {};
+    for (const [id, key] of Object.entries(keys)) k[id] = new Uint8Array(key);
+    const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
+    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o }, [data.buffer as ArrayBuffer]);
+    return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** A Uint8Array that owns its whole ArrayBuffer (Node pools small Buffers; those must be copied first). */
+function transferable(b: Buffer): Uint8Array {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer)) {
+    return new Uint8Array(b.buffer, 0, b.byteLength);
+  }
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy;
+}

@@ -1,0 +1,134 @@
+/**
+ * Adaptive compression, chosen per shard by what the data is and whether it shrinks:
+ * - samples that lz4 cannot shrink (media, archives, encrypted data) are stored as they are;
+ * - text-like data gets zstd at the configured level;
+ * - other binary data gets zstd level 1 when it compresses well, else lz4 (cheap to try, fast to restore);
+ * - whatever the choice, a result that saves less than 3% is dropped and the shard is stored uncompressed.
+ * The config's `compression_config` may name an algorithm and level for each of those three kinds of data.
+ */
+import * as lz4 from 'lz4-napi';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import * as zstd from 'zstd-napi';
+import * as zstdBinding from 'zstd-napi/binding.js';
+import type { CompressionClass, CompressionConfig } from '../../config-compression';
+
+export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export type CompressionPolicy = 'auto' | Compression;
+
+const SAMPLE = 16 * 1024;
+
+export function compressionCode(c: Compression): number {
+  return COMPRESSIONS.indexOf(c);
+}
+
+// A native CommonJS module: under an ES-module loader (the codec worker) its exports sit on `default`.
+const zstdFrames = ((zstdBinding as unknown as { default?: typeof zstdBinding }).default ?? zstdBinding) as typeof zstdBinding;
+
+/** Any stored object's plaintext is at most this (the largest shard is 4 × 20 MiB); more is not ours. */
+export const MAX_PLAIN = 128 * 1024 * 1024;
+
+/** Stored bytes that cannot be decompressed: a damaged or forged object, never a crash of the reader. */
+export class DecompressionError extends Error {
+  override readonly name = 'DecompressionError';
+}
+
+export function compressionFromCode(code: number): Compression | null {
+  return COMPRESSIONS[code] ?? null;
+}
+
+function sampleOf(data: Buffer): Buffer {
+  if (data.length <= 3 * SAMPLE) return data;
+  const mid = Math.floor(data.length / 2 - SAMPLE / 2);
+  return Buffer.concat([data.subarray(0, SAMPLE), data.subarray(mid, mid + SAMPLE), data.subarray(data.length - SAMPLE)]);
+}
+
+function looksLikeText(sample: Buffer): boolean {
+  let texty = 0;
+  for (let i = 0; i < sample.length; i++) {
+    const b = sample[i]!;
+    if ((b >= 32 && b < 127) || b === 9 || b === 10 || b === 13 || b >= 0xc2) texty++;
+  }
+  return texty >= sample.length * 0.9;
+}
+
+export function chooseCompression(data: Buffer, policy: CompressionPolicy): Compression {
+  return choose(data, policy).algo;
+}
+
+/** The adaptive choice, with the kind of data it saw (null for tiny shards and fixed policies). */
+function choose(data: Buffer, policy: CompressionPolicy): { algo: Compression; kind: CompressionClass | null } {
+  if (policy !== 'auto') return { algo: policy, kind: null };
+  if (data.length < 512) return { algo: 'none', kind: null };
+  const sample = sampleOf(data);
+  const ratio = lz4.compressSync(sample).length / sample.length;
+  if (ratio > 0.95) return { algo: 'none', kind: 'media_files' };
+  if (looksLikeText(sample)) return { algo: 'zstd', kind: 'text_data' };
+  return { algo: ratio < 0.6 ? 'zstd' : 'lz4', kind: 'binary_data' };
+}
+
+export function compress(data: Buffer, algo: Compression, level: number): Buffer {
+  switch (algo) {
+    case 'none':
+      return data;
+    case 'zstd':
+      return zstd.compress(data, { compressionLevel: level });
+    case 'lz4':
+      return lz4.compressSync(data);
+    case 'gzip':
+      return gzipSync(data, { level: Math.min(9, level) });
+  }
+}
+
+/**
+ * Decompresses stored bytes, which may be hostile: the size a frame declares is checked against MAX_PLAIN
+ * before anything is allocated, and every library error becomes a DecompressionError.
+ */
+export function decompress(data: Buffer, algo: Compression): Buffer {
+  try {
+    switch (algo) {
+      case 'none':
+        return data;
+      case 'zstd':
+        return zstdDecompress(data);
+      case 'lz4': {
+        // lz4-napi prepends the plaintext size (u32 LE) and allocates it up front.
+        // lz4 never expands more than 255:1, so a larger claim is a lie told to make us allocate.
+        if (data.length < 4 || data.readUInt32LE(0) > Math.min(MAX_PLAIN, data.length * 255 + 64)) throw new DecompressionError('lz4 block declares an impossible size');
+        return lz4.uncompressSync(data);
+      }
+      case 'gzip':
+        return gunzipSync(data, { maxOutputLength: MAX_PLAIN });
+    }
+  } catch (err) {
+    if (err instanceof DecompressionError) throw err;
+    throw new DecompressionError(`${algo} data is damaged (${(err as Error).message})`);
+  }
+}
+
+/**
+ * One zstd frame with its content size declared (what `compress` writes). zstd-napi's own decompress would
+ * allocate whatever a frame declares, and loops for ever on some damaged frames without a declared size.
+ */
+function zstdDecompress(data: Buffer): Buffer {
+  const size = zstdFrames.getFrameContentSize(data);
+  // A block of at least 4 bytes yields at most 128 KiB, so a frame cannot honestly claim more than this.
+  if (size === null || size > Math.min(MAX_PLAIN, data.length * 32768)) throw new DecompressionError('zstd frame without a plausible content size');
+  if (zstdFrames.findFrameCompressedSize(data) !== data.length) throw new DecompressionError('zstd data is not exactly one frame');
+  const out = Buffer.allocUnsafe(size);
+  const n = zstdFrames.decompress(out, data);
+  if (n !== size) throw new DecompressionError('zstd frame is shorter than it declares');
+  return out;
+}
+
+/** Compresses with the chosen algorithm; falls back to 'none' when the gain is under 3%. */
+export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level: number, byClass?: CompressionConfig): { algo: Compression; out: Buffer } {
+  const chosen = choose(data, policy);
+  const rule = chosen.kind ? byClass?.[chosen.kind] : undefined;
+  const algo = rule ? rule.algorithm : chosen.algo;
+  if (algo === 'none') return { algo, out: data };
+  const level1 = rule ? (rule.level ?? level) : algo === 'zstd' && chosen.kind === 'binary_data' ? 1 : level;
+  const out = compress(data, algo, level1);
+  if (out.length > data.length * 0.97) return { algo: 'none', out: data };
+  return { algo, out };
+}

@@ -1,0 +1,237 @@
+/**
+ * The manifest of a backup: one JSON line per entry, in walk order (a directory before its contents).
+ * File contents are extents into the backup's chunk table: [chunk index, offset in chunk, length].
+ * Both the entry stream and the chunk table are themselves chunked and stored as encrypted shards.
+ *
+ * Storage is untrusted: `parseEntry` validates every field's type and range, so a damaged or forged line
+ * is an INTEGRITY error — never a crash, a path outside the target, or a huge allocation.
+ */
+import path from 'node:path';
+import { EngineError } from '../errors';
+
+export type EntryType = 'f' | 'd' | 'l';
+export type Extent = [chunk: number, offset: number, length: number];
+
+export interface ManifestEntry {
+  /** Path inside the backup, '/'-separated, relative. */
+  p: string;
+  t: EntryType;
+  /** Permission bits, setuid/setgid/sticky included (restore drops those unless asked). */
+  m: number;
+  /** mtime in ms since the epoch: floored when `mtn` is present (new manifests), rounded in older ones. */
+  mt: number;
+  /** The nanoseconds of the mtime within its millisecond (0–999,999); absent in older manifests. */
+  mtn?: number;
+  /** atime, in the same two fields. */
+  at?: number;
+  atn?: number;
+  /** Size in bytes (files). */
+  s?: number;
+  /** Content extents (files). */
+  x?: Extent[];
+  /** Symlink target. */
+  l?: string;
+  /** Identity for incremental backups: inode and ctime (ms, floored when `ctn` is present, and its ns). */
+  i?: number;
+  ct?: number;
+  ctn?: number;
+  /** Owner uid and gid. */
+  u?: number;
+  g?: number;
+  /** Hard link: the path of this inode's first entry (same dev+ino); `x` repeats that entry's extents. */
+  h?: string;
+  /** Extended attributes: name → base64 value. */
+  xa?: Record<string, string>;
+  /**
+   * SHA-256 (hex) of the file's bytes, computed while it was read (restore drills compare it). Absent in older
+   * manifests and on files an incremental backup reused without reading: 32 incompressible bytes per file
+   * would make an unchanged incremental's manifest several times larger.
+   */
+  sha?: string;
+  /**
+   * Entropy sample of the content in hundredths of a bit per byte (0–800): the lower of its first and a middle
+   * 64 KiB window (entropy.ts). The next backup compares against it to notice content that became random
+   * (ransomware signals). Absent in older manifests and on files too small to judge.
+   */
+  en?: number;
+}
+
+/** Bounds on what a line may carry (far above what Linux filesystems hold; a forged line stays small). */
+export const XATTR_LIMITS = { names: 128, nameBytes: 255, valueBytes: 65536, totalBytes: 262144 };
+const MAX_PATH = 4096;
+const MAX_LINE = 16 * 1024 * 1024;
+/** JavaScript Date's range, in ms. */
+const MAX_TIME_MS = 8.64e15;
+const MAX_CHUNK = 2 ** 34;
+
+/** A path from a manifest must stay inside the restore target: no absolute paths, no '..', no NUL. */
+export function checkEntryPath(p: string): string {
+  const bad =
+    typeof p !== 'string' ||
+    p === '' ||
+    p.length > MAX_PATH ||
+    p.includes('\0') ||
+    p.includes('\\') ||
+    p.startsWith('/') ||
+    /^[A-Za-z]:/.test(p) ||
+    p.split('/').some((part) => part === '' || part === '.' || part === '..');
+  if (bad) {
+    throw new EngineError('INTEGRITY', `Refusing manifest path ${JSON.stringify(String(p).slice(0, 200))}: it would escape the restore target. The manifest may be tampered with.`);
+  }
+  return p;
+}
+
+/**
+ * The name of an uploaded payload becomes a manifest path, so it must be one restore accepts: refused up
+ * front (INVALID), before a backup that could never be restored is made.
+ */
+export function checkPayloadName(name: unknown): string {
+  try {
+    return checkEntryPath(name as string);
+  } catch {
+    throw new EngineError('INVALID', `Payload name ${JSON.stringify(String(name).slice(0, 200))} is not allowed: use a relative name such as "data.json" (no leading "/", no "..", no empty or "." parts, no backslash or NUL).`);
+  }
+}
+
+export function resolveInside(target: string, p: string): string {
+  const full = path.resolve(target, ...checkEntryPath(p).split('/'));
+  const rel = path.relative(target, full);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new EngineError('INTEGRITY', `Refusing manifest path ${JSON.stringify(p)}: it would escape the restore target.`);
+  }
+  return full;
+}
+
+/** Splits a nanosecond timestamp into the manifest's (floored ms, ns within the ms) pair. */
+export function splitNs(ns: bigint): [ms: number, sub: number] {
+  let ms = ns / 1_000_000n;
+  let sub = ns % 1_000_000n;
+  if (sub < 0n) {
+    sub += 1_000_000n;
+    ms -= 1n;
+  }
+  return [Number(ms), Number(sub)];
+}
+
+/** The nanosecond timestamp of a (ms, sub) pair; an old manifest's ms alone means its exact millisecond. */
+export function joinNs(ms: number, sub?: number): bigint {
+  return BigInt(ms) * 1_000_000n + BigInt(sub ?? 0);
+}
+
+function bad(e: { p?: unknown }, why: string): EngineError {
+  const where = typeof e.p === 'string' ? JSON.stringify(e.p.slice(0, 200)) : 'without a path';
+  return new EngineError('INTEGRITY', `Manifest entry ${where} is malformed (${why}). The backup's manifest is damaged or tampered with.`);
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function parseEntry(line: string): ManifestEntry {
+  if (typeof line !== 'string' || line.length > MAX_LINE) throw bad({}, 'the line is too long');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw bad({}, 'not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad({}, 'not an object');
+  const r = raw as Record<string, unknown>;
+  checkEntryPath(r.p as string);
+  if (r.t !== 'f' && r.t !== 'd' && r.t !== 'l') throw new EngineError('INTEGRITY', `Manifest entry ${JSON.stringify(r.p)} has an unknown type.`);
+  // Only known fields are copied: whatever else the line holds (`__proto__` included) is ignored.
+  const e: ManifestEntry = { p: r.p as string, t: r.t, m: 0, mt: 0 };
+  if (!isInt(r.m, 0, 0o7777)) throw bad(e, 'mode');
+  e.m = r.m;
+  const time = (ms: string, sub: string, required: boolean) => {
+    if (r[ms] === undefined && !required) {
+      if (r[sub] !== undefined) throw bad(e, `${sub} without ${ms}`);
+      return;
+    }
+    if (!isInt(r[ms], -MAX_TIME_MS, MAX_TIME_MS)) throw bad(e, ms);
+    (e as unknown as Record<string, number>)[ms] = r[ms];
+    if (r[sub] === undefined) return;
+    if (!isInt(r[sub], 0, 999_999)) throw bad(e, sub);
+    (e as unknown as Record<string, number>)[sub] = r[sub];
+  };
+  time('mt', 'mtn', true);
+  time('at', 'atn', false);
+  time('ct', 'ctn', false);
+  for (const k of ['i', 'u', 'g'] as const) {
+    if (r[k] === undefined) continue;
+    if (!isInt(r[k], 0, k === 'i' ? Number.MAX_SAFE_INTEGER : 0xffff_ffff)) throw bad(e, k);
+    e[k] = r[k];
+  }
+  if (e.t === 'f') parseContent(r, e);
+  else if (r.s !== undefined || r.x !== undefined || r.h !== undefined) throw bad(e, 'content on a non-file');
+  if (e.t === 'l') {
+    if (typeof r.l !== 'string' || r.l === '' || r.l.length > MAX_PATH || r.l.includes('\0')) throw bad(e, 'symlink target');
+    e.l = r.l;
+  } else if (r.l !== undefined) throw bad(e, 'symlink target on a non-link');
+  if (r.xa !== undefined) e.xa = parseXattrs(r.xa, e);
+  return e;
+}
+
+function parseContent(r: Record<string, unknown>, e: ManifestEntry): void {
+  const size = r.s ?? 0;
+  if (!isInt(size, 0, Number.MAX_SAFE_INTEGER)) throw bad(e, 'size');
+  if (r.s !== undefined) e.s = size;
+  if (r.x !== undefined) {
+    if (!Array.isArray(r.x)) throw bad(e, 'extents');
+    let sum = 0;
+    for (const x of r.x as unknown[]) {
+      if (!Array.isArray(x) || x.length !== 3) throw bad(e, 'extent');
+      const [k, off, len] = x as unknown[];
+      if (!isInt(k, 0, MAX_CHUNK) || !isInt(off, 0, Number.MAX_SAFE_INTEGER) || !isInt(len, 1, Number.MAX_SAFE_INTEGER)) throw bad(e, 'extent');
+      sum += len;
+      if (sum > size) throw bad(e, 'extents longer than the size');
+    }
+    e.x = (r.x as Extent[]).map(([k, off, len]) => [k, off, len]);
+    if (sum !== size) throw bad(e, 'extents do not add up to the size');
+  } else if (size !== 0) throw bad(e, 'a non-empty file without extents');
+  if (r.sha !== undefined) {
+    if (typeof r.sha !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha)) throw bad(e, 'content hash');
+    e.sha = r.sha;
+  }
+  if (r.en !== undefined) {
+    if (!isInt(r.en, 0, 800)) throw bad(e, 'entropy sample');
+    e.en = r.en;
+  }
+  if (r.h !== undefined) {
+    try {
+      e.h = checkEntryPath(r.h as string);
+    } catch {
+      throw bad(e, 'hard link path');
+    }
+    if (e.h === e.p) throw bad(e, 'hard link to itself');
+  }
+}
+
+function parseXattrs(v: unknown, e: ManifestEntry): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(e, 'xattrs');
+  const names = Object.keys(v);
+  if (names.length > XATTR_LIMITS.names) throw bad(e, 'too many xattrs');
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let total = 0;
+  for (const name of names) {
+    const value = (v as Record<string, unknown>)[name];
+    if (name === '' || name.includes('\0') || Buffer.byteLength(name) > XATTR_LIMITS.nameBytes) throw bad(e, 'xattr name');
+    if (typeof value !== 'string' || value.length > Math.ceil(XATTR_LIMITS.valueBytes / 3) * 4 || !BASE64.test(value)) throw bad(e, `xattr ${name}`);
+    total += Buffer.byteLength(name) + (value.length / 4) * 3;
+    if (total > XATTR_LIMITS.totalBytes) throw bad(e, 'xattrs too large');
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The bytes of an extent within its chunk; a chunk shorter than the manifest says is an integrity error. */
+export function slice(data: Buffer, k: number, off: number, len: number): Buffer {
+  if (off + len > data.length) throw new EngineError('INTEGRITY', `chunk ${k} is shorter than the manifest says`);
+  return data.subarray(off, off + len);
+}
+
+/** The shard id of chunk k of a backup's chunk table. */
+export function chunkAt(ids: string[], k: number): string {
+  const id = ids[k];
+  if (id === undefined) throw new EngineError('INTEGRITY', `The manifest refers to chunk ${k}, which its chunk table does not have. The backup's manifest is damaged.`);
+  return id;
+}

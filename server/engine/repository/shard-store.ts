@@ -1,0 +1,158 @@
+/**
+ * Writing shards to their replicas and reading them back with fail-over. A shard's catalog row is inserted
+ * only after `replication_factor` replicas are durably stored, so a row always means "complete data".
+ */
+import { and, eq } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { shardReplicas } from '../../../db/schema';
+import type { Cipher, Encoded } from './codec';
+import type { ShardRecordInput, StoredShard } from './shard-batch';
+
+export type { StoredShard } from './shard-batch';
+import { IntegrityError } from './codec';
+import type { EngineContext } from '../context';
+import { EngineError } from '../errors';
+import type { Location } from '../storage/locations';
+import { shardKey } from './repository';
+import { isStorageError } from '../storage/backend';
+
+export interface NewShard {
+  backupId: string;
+  contentId: string;
+  securityLevel: string;
+  keyId: string;
+  key: Buffer | null;
+  cipher: Cipher;
+  kind: 'data' | 'manifest';
+  plain: Buffer;
+}
+
+/** Encodes a new shard and writes it to `replication_factor` locations; the caller records it. */
+export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<ShardRecordInput> {
+  const plainSize = s.plain.length;
+  const id = `${s.contentId}-${randomBytes(6).toString('hex')}`;
+  const enc = await ctx.pool.encode(s.plain, {
+    label: s.contentId,
+    keyId: s.keyId,
+    key: s.key,
+    cipher: s.cipher,
+    compression: ctx.config.enable_compression ? ctx.config.compression_algorithm : 'none',
+    level: ctx.config.compression_level,
+    byClass: ctx.config.compression_config,
+  });
+  const placed = await putReplicas(ctx, shardKey(id), enc.stored, s.backupId);
+  return {
+    id,
+    contentId: s.contentId,
+    securityLevel: s.securityLevel,
+    keyId: s.keyId,
+    plainSize,
+    storedSize: enc.stored.length,
+    checksum: enc.checksum,
+    compression: enc.compression,
+    kind: s.kind,
+    locations: placed.map((l) => l.name),
+  };
+}
+
+/**
+ * Puts an object on `replication_factor` distinct locations, moving on to the next eligible location when
+ * one fails. Throws the spec's "Storage location unavailable" error when the factor cannot be met.
+ */
+export async function putReplicas(
+  ctx: EngineContext,
+  key: string,
+  data: Buffer,
+  backupId: string,
+  opts: { exclude?: Set<string>; want?: number } = {},
+): Promise<Location[]> {
+  const exclude = opts.exclude ?? new Set<string>();
+  const want = opts.want ?? ctx.config.replication_factor;
+  const candidates = ctx.locations.candidates(data.length, exclude);
+  const done: Location[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  // Writes under way count towards the factor: without this, a worker that finishes first starts a write to
+  // the next candidate while another is still writing, and the object ends up on more than `want` locations.
+  let inFlight = 0;
+  const worker = async () => {
+    while (done.length + inFlight < want && next < candidates.length) {
+      const loc = candidates[next++]!;
+      inFlight++;
+      try {
+        await loc.backend.put(key, data);
+        ctx.locations.recordSuccess(loc, data.length);
+        done.push(loc);
+      } catch (err) {
+        ctx.locations.recordFailure(loc, err);
+        errors.push((err as Error).message);
+        ctx.log(`write of ${key} to ${loc.name} failed: ${(err as Error).message}`);
+      } finally {
+        inFlight--;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, want) }, worker));
+  if (done.length < want) {
+    throw new EngineError(
+      'UNAVAILABLE',
+      `Failed to store shards for backup ${backupId}: Storage location unavailable (${done.length} of ${want} replicas written; ${errors.join('; ') || 'no location with free capacity'}). Check storage location connectivity, credentials and free space (plexichat-backup storage health).`,
+    );
+  }
+  return done;
+}
+
+export interface ReplicaRef {
+  location: string;
+  state: string;
+}
+
+/**
+ * Reads a shard from the first good replica, falling over to the next when one is missing, unreachable or
+ * damaged. `use` turns the stored bytes into the result (it decodes, and checks the checksum against the
+ * catalog's); an IntegrityError from it marks that replica bad and moves on.
+ */
+export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>): Promise<T> {
+  // Good replicas first and, among them, locations not currently failing: a location that is down is then
+  // tried last instead of costing every read its full retry budget before the fail-over.
+  const rank = (r: ReplicaRef) => {
+    const loc = ctx.locations.get(r.location);
+    return (r.state === 'ok' ? 2 : 0) + (loc && ctx.locations.healthy(loc) ? 1 : 0);
+  };
+  const ordered = [...replicas].sort((a, b) => rank(b) - rank(a));
+  const problems: string[] = [];
+  for (const r of ordered) {
+    const loc = ctx.locations.get(r.location);
+    if (!loc) {
+      problems.push(`${r.location}: location not configured`);
+      continue;
+    }
+    let stored: Buffer;
+    try {
+      stored = await loc.backend.get(shardKey(shardId));
+      ctx.locations.recordSuccess(loc);
+    } catch (err) {
+      if (isStorageError(err, 'not_found')) await markReplica(ctx, shardId, r.location, 'missing');
+      else ctx.locations.recordFailure(loc, err);
+      problems.push((err as Error).message);
+      continue;
+    }
+    try {
+      return await use(stored);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      problems.push(`Shard checksum mismatch for ${shardId} at ${r.location} (${err.message})`);
+      await markReplica(ctx, shardId, r.location, 'bad');
+    }
+  }
+  throw new IntegrityError(`Missing required shards: no readable replica of shard ${shardId} (${problems.join('; ') || 'no replicas recorded'})`);
+}
+
+export async function markReplica(ctx: EngineContext, shardId: string, location: string, state: 'ok' | 'bad' | 'missing'): Promise<void> {
+  await ctx.db
+    .update(shardReplicas)
+    .set({ state, checkedAt: ctx.now() })
+    .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+}
+
+export type { Encoded };

@@ -1,0 +1,201 @@
+/**
+ * The file-system side of a restore, written so that a restore never follows a link it did not create:
+ *
+ * - directories are made one component at a time; each is lstat'ed, and anything that is not a directory
+ *   (a symlink above all) is replaced when overwriting, refused otherwise — never traversed;
+ * - a file is created with O_CREAT|O_EXCL|O_NOFOLLOW; an existing entry is first removed (unlink, or rm -r
+ *   of a directory, which does not follow links inside it), so writing never reaches through a link or
+ *   into another hard link of an existing file;
+ * - ownership, mode and times are set on the open descriptor (fchown, fchmod, futimes), symlinks' with
+ *   lchown/lutimes; extended attributes with l*xattr (the library never follows the last component).
+ *
+ * What remains: Node has no openat(), so a process that swaps a directory of the target for a symlink
+ * between our lstat and our open (someone else writing into the target *during* the restore) is not
+ * defended against. A restore into a directory other users can write is not a safe operation anyway.
+ */
+import { constants } from 'node:fs';
+import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+import { EngineError, needsOverwrite } from '../errors';
+import { joinNs, type ManifestEntry } from '../repository/manifest';
+
+const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
+const SPARSE_BLOCK = 64 * 1024;
+const ZERO = Buffer.alloc(SPARSE_BLOCK);
+
+export interface WriterOptions {
+  overwrite: boolean;
+  preserveSpecialBits: boolean;
+}
+
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+export class RestoreTree {
+  private readonly safe = new Set<string>();
+  /** lchown/fchown only work as root; anyone else keeps their own ownership. */
+  private readonly asRoot = process.getuid?.() === 0;
+  private readonly prefix: string;
+
+  constructor(
+    readonly target: string,
+    private readonly opts: WriterOptions,
+  ) {
+    this.safe.add(target);
+    this.prefix = target.endsWith(path.sep) ? target : target + path.sep;
+  }
+
+  /** Makes `dir` (inside the target) a real directory, one component at a time. */
+  async dir(dir: string): Promise<void> {
+    if (this.safe.has(dir)) return;
+    const parent = path.dirname(dir);
+    if (parent === dir || !dir.startsWith(this.prefix)) throw new EngineError('INTEGRITY', `internal: ${dir} is not inside ${this.target}`);
+    await this.dir(parent);
+    const st = await lstat(dir).catch((err) => (code(err) === 'ENOENT' ? null : Promise.reject(err)));
+    if (st && !st.isDirectory()) {
+      if (!this.opts.overwrite) {
+        throw needsOverwrite(`Refusing to restore through ${dir}: it is not a directory (a symlink or file is in the way).`, 'Pass --overwrite to replace it.', 'INTEGRITY');
+      }
+      await unlink(dir);
+    }
+    if (!st || !st.isDirectory()) {
+      try {
+        await mkdir(dir, { mode: 0o700 });
+      } catch (err) {
+        // Someone made it meanwhile: accept it only if it is a real directory.
+        if (code(err) !== 'EEXIST' || !(await lstat(dir)).isDirectory()) throw err;
+      }
+    }
+    this.safe.add(dir);
+  }
+
+  /** Removes whatever is at `dest`, without following it; forgets directories that went with it. */
+  async clear(dest: string): Promise<void> {
+    const st = await lstat(dest).catch(() => null);
+    if (!st) return;
+    if (st.isDirectory()) {
+      await rm(dest, { recursive: true, force: true });
+      for (const d of this.safe) if (d === dest || d.startsWith(dest + path.sep)) this.safe.delete(d);
+    } else await unlink(dest);
+  }
+
+  /** Runs `create` (which must fail with EEXIST on an existing entry); when overwriting, replaces the entry. */
+  private async exclusive<T>(dest: string, create: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await create();
+      } catch (err) {
+        if (code(err) !== 'EEXIST' || attempt >= 2) throw err;
+        if (!this.opts.overwrite) throw needsOverwrite(`${dest} already exists (the manifest names it twice, or something else wrote into the target).`, 'Pass --overwrite to replace it.', 'INTEGRITY');
+        await this.clear(dest);
+      }
+    }
+  }
+
+  /** A new, empty regular file at `dest` (mode 0600 until its metadata is applied). */
+  async createFile(dest: string): Promise<FileHandle> {
+    await this.dir(path.dirname(dest));
+    return this.exclusive(dest, () => open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+  }
+
+  /** A hard link at `dest` to `first`, a file this restore created. */
+  async hardLink(first: string, dest: string): Promise<void> {
+    await this.dir(path.dirname(dest));
+    await this.exclusive(dest, () => link(first, dest));
+  }
+
+  async symlink(e: ManifestEntry, dest: string): Promise<void> {
+    await this.dir(path.dirname(dest));
+    await this.exclusive(dest, () => symlink(e.l ?? '', dest));
+    if (this.asRoot && e.u !== undefined) await lchown(dest, e.u, e.g ?? -1);
+    const [at, mt] = times(e);
+    await lutimes(dest, at, mt);
+  }
+
+  /** Owner, mode, xattrs and times of a file we hold open, then closes it. */
+  async finishFile(fh: FileHandle, e: ManifestEntry, dest: string): Promise<void> {
+    try {
+      await this.applyMeta(fh, e, dest);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A directory's metadata, set last (writing into it changes its mtime); never through a symlink. */
+  async finishDir(e: ManifestEntry, dest: string): Promise<void> {
+    const fh = await open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      // An existing directory (overwrite) may carry attributes the backup did not have.
+      for (const name of listXattrs(dest)) if (!e.xa || !(name in e.xa)) removeAttributeSync(dest, name);
+      await this.applyMeta(fh, e, dest);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async applyMeta(fh: FileHandle, e: ManifestEntry, dest: string): Promise<void> {
+    // chown first: it clears setuid/setgid, which chmod then sets (or not).
+    if (this.asRoot && e.u !== undefined) await fh.chown(e.u, e.g ?? -1);
+    await fh.chmod(e.m & (this.opts.preserveSpecialBits ? 0o7777 : 0o777));
+    for (const [name, value] of Object.entries(e.xa ?? {})) {
+      // Only the user namespace is restored: trusted.* and security.* (file capabilities!) are privileges.
+      if (name.startsWith('user.')) setAttributeSync(dest, name, Buffer.from(value, 'base64'));
+    }
+    const [at, mt] = times(e);
+    await fh.utimes(at, mt);
+  }
+}
+
+function listXattrs(p: string): string[] {
+  try {
+    return listAttributesSync(p).filter((n) => n.startsWith('user.'));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A manifest time as Node's utimes wants it. A number is seconds; libuv turns it into a timespec and
+ * truncates to the microsecond, and a double near 1.7e9 s is only exact to ~0.24 µs. So the value aims at
+ * the middle of the wanted microsecond: truncation then lands exactly on it, within 1 µs of the stored
+ * nanoseconds and never across a second. (Node treats a negative number as "now": pre-1970 times go as a
+ * Date, to the millisecond.)
+ */
+export function fsTime(ms: number, sub?: number): number | Date {
+  const ns = joinNs(ms, sub);
+  if (ns < 0n) return new Date(ms);
+  const sec = ns / 1_000_000_000n;
+  const us = (ns % 1_000_000_000n) / 1000n;
+  return Number(sec) + (Number(us) + 0.5) / 1e6;
+}
+
+function times(e: ManifestEntry): [atime: number | Date, mtime: number | Date] {
+  const mt = fsTime(e.mt, e.mtn);
+  return [e.at === undefined ? mt : fsTime(e.at, e.atn), mt];
+}
+
+/**
+ * Writes `data` at `pos`, skipping all-zero blocks so they stay holes (the file is new, so a skipped
+ * region reads as zeros); the caller truncates to the full size at the end.
+ */
+export async function writeSparse(fh: FileHandle, data: Buffer, pos: number): Promise<void> {
+  let runStart = -1;
+  let i = 0;
+  while (i < data.length) {
+    const end = Math.min(data.length, i + SPARSE_BLOCK - ((pos + i) % SPARSE_BLOCK));
+    const zero = data.subarray(i, end).equals(ZERO.subarray(0, end - i));
+    if (zero && runStart >= 0) {
+      await writeAll(fh, data.subarray(runStart, i), pos + runStart);
+      runStart = -1;
+    } else if (!zero && runStart < 0) runStart = i;
+    i = end;
+  }
+  if (runStart >= 0) await writeAll(fh, data.subarray(runStart), pos + runStart);
+}
+
+async function writeAll(fh: FileHandle, data: Buffer, pos: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done);
+    done += bytesWritten;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Reads shards back to plaintext: catalog record → first good replica (fail-over on missing or damaged
+ * copies) → decrypt + decompress in the worker pool → content check. Also loads the data keys they need.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { IntegrityError, readHeader } from '../repository/codec';
+import { type ShardRecord, loadWrappedKey, shardRecordsByIds } from '../catalog/catalog';
+import type { EngineContext } from '../context';
+import { EngineError } from '../errors';
+import { contentId, contentIdKey } from '../keys/keys';
+import { type CheckedShard, checkShardObject, UNVERIFIED } from '../repository/content-check';
+import { plaintextAllowed } from '../repository/repo-trust';
+import { fetchShard } from '../repository/shard-store';
+import type { SecurityLevel } from '../types';
+
+export class ShardReader {
+  private readonly records = new Map<string, ShardRecord>();
+  private readonly keys = new Map<string, Promise<Buffer | null>>();
+  private allowPlain: boolean | null = null;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly level: SecurityLevel,
+  ) {}
+
+  /** Loads catalog records (and their data keys) for these shard ids. Unknown ids are reported as missing. */
+  async load(ids: string[]): Promise<void> {
+    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    const todo = [...new Set(ids)].filter((id) => !this.records.has(id));
+    const found = await shardRecordsByIds(this.ctx.db, todo);
+    for (const [id, rec] of found) {
+      this.records.set(id, rec);
+      // A shard imported from storage and not yet checked names no key: its header's key is loaded on read.
+      if (rec.keyId && !(await this.key(rec.keyId))) {
+        throw new EngineError('INTEGRITY', `Data key ${rec.keyId} is missing from the catalog; rebuild the catalog from storage (plexichat-backup recover-catalog).`);
+      }
+    }
+  }
+
+  /** Drops cached records (a shard re-created under its name has a new row); load them again before reading. */
+  forget(ids: string[]): void {
+    for (const id of ids) this.records.delete(id);
+  }
+
+  record(id: string): ShardRecord | undefined {
+    return this.records.get(id);
+  }
+
+  /**
+   * A data key of this reader's security level, from the catalog (keys there were unwrapped by the master key,
+   * so an object opening under one was written by a key holder); null for any other id.
+   */
+  key(keyId: string): Promise<Buffer | null> {
+    let k = this.keys.get(keyId);
+    if (!k) {
+      k = loadWrappedKey(this.ctx.db, keyId).then((w) => (w && w.securityLevel === this.level ? this.ctx.keys.unwrap(w) : null));
+      this.keys.set(keyId, k);
+    }
+    return k;
+  }
+
+  async read(id: string): Promise<Buffer> {
+    const rec = this.records.get(id);
+    if (!rec) throw new EngineError('INTEGRITY', `Missing required shards: shard ${id} is not in the catalog.`);
+    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    const opts = { level: this.level, keyFor: (k: string) => this.key(k), allowPlain: this.allowPlain };
+    return fetchShard(this.ctx, id, rec.replicas, async (stored) => {
+      if (rec.checksum === UNVERIFIED) return (await checkShardObject(this.ctx, id, stored, opts)).plain;
+      // Checksum, decryption and decompression all happen in a worker; the main thread only moves bytes.
+      const header = readHeader(stored);
+      const key = header.cipher === 'none' ? null : await this.key(header.keyId);
+      const plain = await this.ctx.pool.decode(stored, rec.contentId, key ? { [header.keyId]: key } : {}, { expectedChecksum: rec.checksum, allowPlain: this.allowPlain! });
+      if (header.cipher === 'none' && contentId(contentIdKey(this.ctx.idKey, this.level), plain) !== rec.contentId) {
+        throw new IntegrityError('content id mismatch: the shard does not hold the data it should');
+      }
+      return plain;
+    });
+  }
+
+  /** The full content check of one stored copy (see content-check.ts), with this reader's keys and rules. */
+  async check(id: string, stored: Buffer): Promise<CheckedShard> {
+    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    return checkShardObject(this.ctx, id, stored, { level: this.level, keyFor: (k) => this.key(k), allowPlain: this.allowPlain });
+  }
+
+  /** Yields the decoded shards of a stream, in order, fetching up to `ahead` at a time. */
+  async *readAll(ids: string[], ahead = 4): AsyncGenerator<Buffer> {
+    const window: Promise<Buffer>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (window.length < ahead && next < ids.length) {
+        const p = this.read(ids[next++]!);
+        p.catch(() => undefined);
+        window.push(p);
+      }
+    };
+    fill();
+    while (window.length) {
+      const b = await window.shift()!;
+      fill();
+      yield b;
+    }
+  }
+
+  /** Yields the lines of an NDJSON stream stored across shards (a line may span two shards). */
+  async *lines(ids: string[]): AsyncGenerator<string> {
+    let carry = '';
+    const decoder = new StringDecoder('utf8'); // a character may straddle two shards
+    for await (const buf of this.readAll(ids)) {
+      const text = carry + decoder.write(buf);
+      const parts = text.split('\n');
+      carry = parts.pop() ?? '';
+      for (const l of parts) if (l) yield l;
+    }
+    if (carry) yield carry;
+  }
+}
