@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The CLI: loads the TypeScript sources through tsx, so `npx plexichat-backup` works right after `npm ci`.
-// Usage is plain JavaScript and answered first: `--help` loads neither tsx nor the engine.
+// The CLI. Runs the compiled JavaScript in dist/ (scripts/build-dist.mjs, built by `npm ci`); when a source
+// changed since that build it builds again first, and when it cannot (no esbuild, a read-only install) it
+// loads the TypeScript sources through tsx, slower but never stale. Usage is plain JavaScript and answered
+// first: `--help` loads neither the build nor the engine.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const argv = process.argv.slice(2);
 if (!argv[0] || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -14,8 +16,14 @@ if (!argv[0] || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') 
   process.env.UV_THREADPOOL_SIZE ??= '16';
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   process.env.PLEXICHAT_APP_ROOT ??= root;
-  const { register } = await import('tsx/esm/api');
-  register();
-  const { main } = await import('../server/cli/main.ts');
+  const { compiledEntry } = await import('./compiled.mjs');
+  const cli = await compiledEntry(root, 'cli', 'plexichat-backup');
+  let main;
+  if (cli) ({ main } = await import(pathToFileURL(cli).href));
+  else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    ({ main } = await import('../server/cli/main.ts'));
+  }
   process.exitCode = await main(argv);
 }

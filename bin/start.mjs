@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: brings the console up on http://localhost:${PORT:-3000} (bound to ${HOST:-127.0.0.1}) from a
-// fresh checkout. Reads the configuration first (server/config.ts, through tsx: the same data_dir and key
+// fresh checkout. Builds dist/ when a source changed (bin/compiled.mjs: the codec workers and the catalog
+// server run from it), reads the configuration first (server/config.ts, compiled: the same data_dir and key
 // file as the CLI, wherever it runs from), builds with `next build` when .next is missing or older than the
 // sources, keeps a generated AUTH_SECRET (0600) under the data dir, then runs the console's server
 // (bin/server.mjs: `next start` plus the client's socket address for sign-in throttling) and opens the
@@ -11,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compiledEntry } from './compiled.mjs';
 import { ensureBuild } from './console-build.mjs';
 import { LogFile } from './log-file.mjs';
 
@@ -26,8 +27,14 @@ const port = env.PORT || '3000';
 const host = env.HOST || '127.0.0.1';
 env.HOST = host;
 
-register();
-const { loadConfig, ConfigError } = await import('../server/config.ts');
+const compiledConfig = await compiledEntry(root, 'config', 'start');
+let configModule;
+if (compiledConfig) configModule = await import(pathToFileURL(compiledConfig).href);
+else {
+  (await import('tsx/esm/api')).register();
+  configModule = await import('../server/config.ts');
+}
+const { loadConfig, ConfigError } = configModule;
 let config;
 try {
   config = loadConfig(env);

@@ -9,6 +9,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { distEntry } from '../server/dist.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
 import * as schema from './schema';
 
@@ -84,7 +85,10 @@ export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 180_000)
   if (await canConnect(paths.socketPath)) return;
   mkdirSync(dataDir, { recursive: true });
   const out = openSync(paths.logFile, 'a', 0o600);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(APP_ROOT, 'db', 'catalog-daemon.ts'), path.resolve(dataDir)], {
+  // The compiled daemon when dist/ is current (no TypeScript loader in a process that lives for hours), else the source.
+  const compiled = distEntry(APP_ROOT, 'catalog-daemon');
+  const entry = compiled ? [compiled] : ['--import', 'tsx', path.join(/* turbopackIgnore: true */ APP_ROOT, 'db', 'catalog-daemon.ts')];
+  const child = spawn(process.execPath, [...entry, path.resolve(dataDir)], {
     cwd: APP_ROOT,
     detached: true,
     stdio: ['ignore', out, out],

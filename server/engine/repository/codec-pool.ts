@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { APP_ROOT } from '../../../db/paths';
+import { distEntry } from '../../dist.mjs';
 import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
 
@@ -27,10 +28,12 @@ export class CodecPool {
   private closing = false;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
-    // The comment stops Next's bundler from rewriting a path that must be resolved at run time.
-    const entry = path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
+    // The compiled worker when dist/ is current (no TypeScript loader in each thread), else the source through
+    // tsx. The comment stops Next's bundler from rewriting a path that must be resolved at run time.
+    const entry =
+      distEntry(APP_ROOT, 'codec-worker') ?? path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
     for (let i = 0; i < size; i++) {
-      // The entry registers its own TypeScript loader; inheriting the parent's flags (profilers, -e) only hurts.
+      // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
       const worker = new Worker(entry, { execArgv: [] });
       worker.unref();
       const slot: Slot = { worker, busy: 0, dead: null };
