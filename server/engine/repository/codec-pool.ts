@@ -9,6 +9,7 @@ import { APP_ROOT } from '../../../db/paths';
 import { distEntry } from '../../dist.mjs';
 import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
+import { transferable } from './transferable';
 
 interface Job {
   resolve: (v: unknown) => void;
@@ -113,14 +114,4 @@ export class CodecPool {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
-}
-
-/** A Uint8Array that owns its whole ArrayBuffer (Node pools small Buffers; those must be copied first). */
-function transferable(b: Buffer): Uint8Array {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer)) {
-    return new Uint8Array(b.buffer, 0, b.byteLength);
-  }
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return copy;
 }
