@@ -2,9 +2,11 @@
  * Checking a sign-in: throttling (server/auth/throttle.ts), then argon2id verification. Unknown and known
  * emails take the same path and get the same answers: a throttled attempt is refused before any account is
  * looked at, and a wrong password and an unknown email both cost one argon2 verification. Every attempt
- * (with its outcome) and every block that starts lands in the audit trail. Framework-free.
+ * (with its outcome) and every block that starts lands in the audit trail; repeated failures of one kind from
+ * one client within a minute add to one row (`repeats`, `last_at`), so hammering the form cannot grow the
+ * trail by a row per attempt. Framework-free.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { auditEvents, users } from '../../db/schema';
 import { clientKey } from './client-address';
@@ -40,7 +42,9 @@ export async function authenticate(db: Db, rawEmail: string, password: string, o
   const audit = (action: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>) =>
     db.insert(auditEvents).values({ actor: email || '(empty)', action, target: email || null, outcome, details: { ...base, ...details } });
   const throttled = async (scope: string, until: Date | null): Promise<SignInResult> => {
-    await audit('auth.signin', 'denied', { reason: 'throttled', scope, ...(until ? { blocked_until: until.toISOString() } : {}) });
+    await auditRepeated(db, now, { actor: email || '(empty)', outcome: 'denied', ip: base.ip, reason: 'throttled', scope }, () =>
+      audit('auth.signin', 'denied', { reason: 'throttled', scope, ...(until ? { blocked_until: until.toISOString() } : {}) }),
+    );
     const retryAfterS = until ? Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) : 60;
     return { ok: false, reason: 'throttled', retryAfterS };
   };
@@ -64,10 +68,43 @@ export async function authenticate(db: Db, rawEmail: string, password: string, o
   // A disabled account with its right password is answered like a wrong password (and counted like one).
   const reason = !row ? 'unknown_user' : good ? 'disabled' : 'bad_password';
   const blocks = await recordFailure(db, subject, reservation, p, now);
-  await audit('auth.signin', reason === 'disabled' ? 'denied' : 'failure', { reason, failures: reservation.counts });
+  const outcome = reason === 'disabled' ? 'denied' : 'failure';
+  await auditRepeated(db, now, { actor: email || '(empty)', outcome, ip: base.ip, reason }, () => audit('auth.signin', outcome, { reason, failures: reservation.counts }));
   for (const b of blocks) {
     await audit('auth.block', 'success', { scope: b.scope, client: b.scope === 'account' ? null : subject.client, blocked_until: b.until.toISOString() });
   }
   await sleep(failureDelay(reservation, p));
   return { ok: false, reason: 'invalid' };
+}
+
+/** Failures of one kind from one client within this window share one audit row. */
+export const REPEAT_WINDOW_MS = 60_000;
+
+interface RepeatKey {
+  actor: string;
+  outcome: 'failure' | 'denied';
+  ip: string | null;
+  reason: string;
+  /** A throttled attempt: the scope that refused it. A client-wide block collapses across emails too. */
+  scope?: string;
+}
+
+/**
+ * Adds this attempt to the newest matching sign-in row of the last minute (details.repeats + 1, last_at), or
+ * writes a new row through `insert` when there is none.
+ */
+async function auditRepeated(db: Db, now: Date, k: RepeatKey, insert: () => Promise<unknown>): Promise<void> {
+  const since = new Date(now.getTime() - REPEAT_WINDOW_MS);
+  const sameActor = k.scope === 'client' ? sql`` : sql`AND actor = ${k.actor}`;
+  const sameScope = k.scope ? sql`AND details->>'scope' = ${k.scope}` : sql``;
+  const hit = await db.execute(sql`
+    UPDATE audit_events
+    SET details = details || jsonb_build_object('repeats', COALESCE((details->>'repeats')::int, 1) + 1, 'last_at', ${now.toISOString()}::text)
+    WHERE id = (
+      SELECT id FROM audit_events
+      WHERE action = 'auth.signin' AND outcome = ${k.outcome} AND at > ${since.toISOString()}::timestamptz
+        AND details->>'ip' IS NOT DISTINCT FROM ${k.ip} AND details->>'reason' = ${k.reason} ${sameActor} ${sameScope}
+      ORDER BY id DESC LIMIT 1)
+    RETURNING id`);
+  if (!hit.rows.length) await insert();
 }

@@ -10,10 +10,12 @@ import { promisify } from 'node:util';
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client';
-import { auditEvents } from '../../db/schema';
+import { auditEvents, settings } from '../../db/schema';
+import type { BackupEngine } from '../../server/engine/engine';
 import { clientAddress, clientKey, PEER_HEADER, peerFromHeaders } from '../../server/auth/client-address';
 import { createSession, sessionUser } from '../../server/auth/sessions';
 import { authenticate, type SignInResult } from '../../server/auth/signin';
+import { DEFAULT_THROTTLE } from '../../server/auth/throttle';
 import { createUser, listUsers, unlockUser } from '../../server/auth/users';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 
@@ -29,10 +31,12 @@ const shape = (r: SignInResult) => (r.ok ? 'ok' : r.reason);
 describe.each(CATALOG_MODES)('sign-in hardening (%s catalog)', (mode) => {
   let t: TestEnv;
   let db: Db;
+  let engine: BackupEngine;
 
   beforeAll(async () => {
     t = await makeEnv(mode);
-    db = (await t.open()).catalog.db;
+    engine = await t.open();
+    db = engine.catalog.db;
     for (const email of ['admin@corp.test', 'a1@corp.test', 'a2@corp.test', 'a3@corp.test', 'a4@corp.test', 'a5@corp.test', 'known@corp.test', 'cli@corp.test']) {
       await createUser(db, { email, password: PASSWORD, role: email.startsWith('admin') ? 'admin' : 'viewer' });
     }
@@ -111,6 +115,27 @@ describe.each(CATALOG_MODES)('sign-in hardening (%s catalog)', (mode) => {
     // … the admin, anywhere else, is not.
     expect(await authenticate(db, 'admin@corp.test', PASSWORD, { ip: '192.0.2.10', sleep })).toMatchObject({ ok: true, user: { role: 'admin' } });
     expect((await listUsers(db)).find((u) => u.email === 'admin@corp.test')?.lockedUntil).toBeTruthy();
+  });
+
+  it('a password-guessing run from one client adds a few audit rows that count every attempt, and makes no catalog snapshot due', async () => {
+    const attacker = '203.0.113.99';
+    await engine.audit({ actor: 'admin@corp.test', action: 'user.create', target: 'before-the-attack' });
+    await engine.snapshotCatalog('close');
+    const stateBefore = (await db.select().from(settings).where(eq(settings.key, 'catalog_snapshot')))[0]?.value;
+    expect(stateBefore).toBeTruthy();
+    const { sleep } = record();
+    for (let i = 0; i < 24; i++) await authenticate(db, `guess${i}@corp.test`, `guess-${i}`, { ip: attacker, sleep });
+    const rows = (await db.select().from(auditEvents).where(eq(auditEvents.action, 'auth.signin'))).filter((r) => r.details.ip === attacker);
+    // One row per email until the client is blocked (its first 20 failures, the client limit), then one row for all refusals.
+    expect(rows.length).toBe(DEFAULT_THROTTLE.client.limit + 1);
+    const attempts = rows.reduce((n, r) => n + (typeof r.details.repeats === 'number' ? r.details.repeats : 1), 0);
+    expect(attempts).toBe(24);
+    const refused = rows.filter((r) => r.details.reason === 'throttled');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.details).toMatchObject({ scope: 'client', last_at: expect.any(String) });
+    // Nothing a catalog snapshot holds changed: closing writes none.
+    await engine.snapshotCatalog('close');
+    expect((await db.select().from(settings).where(eq(settings.key, 'catalog_snapshot')))[0]?.value).toEqual(stateBefore);
   });
 
   it('unlock lifts the blocks on an account at once, and is audited', async () => {

@@ -9,7 +9,9 @@
  * last snapshot?" (one primary-key lookup) finds every change without hooks in each store. It is asked
  * at the end of every completed backup, on every worker tick and when the engine closes (so a CLI
  * `user add` without a running worker still leaves a snapshot); it writes at most every MIN_INTERVAL_MS
- * (except on close) and at least once a day. The last write is recorded in `settings` (`catalog_snapshot`).
+ * (except on close) and at least once a day. Sign-in attempts and blocks change nothing a snapshot holds, so
+ * they do not count as changes (a password-guessing run must not cause a snapshot every five minutes).
+ * The last write is recorded in `settings` (`catalog_snapshot`).
  *
  * Never while the catalog is a new one created over an existing repository and not yet recovered
  * (`repository_adopted`): its near-empty state would become the newest snapshot and push out the ones
@@ -29,6 +31,8 @@ export const STATE_KEY = 'catalog_snapshot';
 /** Written by recover-catalog once a snapshot is restored: it is restored once per catalog. */
 export const RESTORED_KEY = 'catalog_snapshot_restored';
 export const MIN_INTERVAL_MS = 5 * 60_000;
+/** Audit actions that do not change the catalog a snapshot holds. */
+const SIGN_IN_ACTIONS = ['auth.signin', 'auth.block'];
 export const MAX_AGE_MS = 24 * 3600_000;
 /** Snapshots kept per location (the newest); older ones are deleted after each write. */
 export const KEEP = 5;
@@ -62,7 +66,7 @@ export interface WriteResult {
 /** Writes a snapshot now if one is due (see the module comment); null when none was due. */
 export async function snapshotIfDue(ctx: EngineContext, trigger: Trigger): Promise<WriteResult | null> {
   const r = await ctx.db.execute<{ max_id: string | null; state: { audit_id?: number; at?: string } | null; adopted: number | null }>(sql`
-    SELECT (SELECT max(id) FROM audit_events) AS max_id,
+    SELECT (SELECT id FROM audit_events WHERE action NOT IN (${sql.join(SIGN_IN_ACTIONS.map((a) => sql`${a}`), sql`, `)}) ORDER BY id DESC LIMIT 1) AS max_id,
            (SELECT value FROM settings WHERE key = ${STATE_KEY}) AS state,
            (SELECT 1 FROM settings WHERE key = ${ADOPTED_KEY}) AS adopted`);
   const row = r.rows[0];
