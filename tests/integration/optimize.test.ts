@@ -1,8 +1,9 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
 import { BackupEngine } from '../../server/engine/engine';
+import { shardKey } from '../../server/engine/repository/repository';
 import { treeDiff } from '../support/compare';
 import { makeEnv, type TestEnv } from '../support/engine-env';
 import { makeTree } from '../support/tree';
@@ -88,5 +89,29 @@ describe('optimize_storage_locations', () => {
     for (const s of await second.getShardMap(b.backup_id)) expect(new Set(s.replicas.map((r) => r.location)).size).toBe(2);
     expect((await second.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
     expect((await second.optimizeStorage()).moves).toEqual([]);
+  });
+  it('never copies a damaged replica: the only source of a shard fails its checksum, so nothing is copied and the replica is marked bad', async () => {
+    const { t, cfg, at } = await installation();
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 11, smallFiles: 20, bigFiles: [1024 * 1024] });
+    const first = await cfg([at('a', {}), at('b', {})]);
+    const b = await first.createBackup({ paths: [src] });
+    const victim = (await first.getShardMap(b.backup_id))[0]!.shard_id;
+    // b is retired; a's copy of the victim is damaged (one flipped byte) and b's is gone.
+    const file = path.join(t.dir, 'a', shardKey(victim));
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01;
+    await writeFile(file, bytes);
+    await rm(path.join(t.dir, 'b', shardKey(victim)));
+    const second = await cfg([at('a', {}), at('b', { enabled: false }), at('c', {})]);
+
+    const done = await second.optimizeStorage();
+    expect(done.problems.some((p) => p.includes(victim))).toBe(true);
+    const map = await second.getShardMap(b.backup_id);
+    const v = map.find((s) => s.shard_id === victim)!;
+    expect(v.replicas.find((r) => r.location === 'c')).toBeUndefined();
+    expect(v.replicas.find((r) => r.location === 'a')?.state).toBe('bad');
+    // Every other shard was copied to c.
+    expect(map.filter((s) => s.shard_id !== victim).every((s) => s.replicas.some((r) => r.location === 'c'))).toBe(true);
   });
 });

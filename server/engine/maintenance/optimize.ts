@@ -14,6 +14,8 @@ import { refreshSpace } from '../storage/location-space';
 import type { Location } from '../storage/locations';
 import { shardKey } from '../repository/repository';
 import { fetchShard, putReplicas } from '../repository/shard-store';
+import { IntegrityError, storedChecksum } from '../repository/codec';
+import { UNVERIFIED } from '../repository/content-check';
 
 export interface OptimizeReport {
   shards_checked: number;
@@ -81,7 +83,7 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
         if (needsSpread) for (const l of ctx.locations.enabled()) if (l.config.region === regionOf(good[0]!)) exclude.add(l.name);
         if (!dryRun) {
           try {
-            const stored = await fetchShard(ctx, rec.id, rec.replicas, async (s) => s);
+            const stored = await fetchShard(ctx, rec.id, rec.replicas, sound(rec));
             const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want });
             added = placed.map((l) => l.name);
             for (const name of added) {
@@ -118,6 +120,19 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * A copy is made only of bytes that pass the catalog's checksum (or, for a shard imported from storage and
+ * not yet checked, at least their own trailer checksum): a damaged replica throws IntegrityError, which
+ * marks it bad, and the read moves on to the next one instead of spreading the damage.
+ */
+function sound(rec: { id: string; checksum: string }) {
+  return async (stored: Buffer): Promise<Buffer> => {
+    const sum = storedChecksum(stored);
+    if (sum === null || (rec.checksum !== UNVERIFIED && sum !== rec.checksum)) throw new IntegrityError(`the copy of shard ${rec.id} does not match its checksum`);
+    return stored;
+  };
+}
 
 /**
  * A location holding more than its capacity (max_size_gb was lowered, or data arrived while it was not
@@ -159,7 +174,7 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
       let to = [target.name];
       if (!report.dry_run) {
         try {
-          const stored = await fetchShard(ctx, rec.id, rec.replicas, async (b) => b);
+          const stored = await fetchShard(ctx, rec.id, rec.replicas, sound(rec));
           const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want: 1 });
           to = placed.map((l) => l.name);
           if (!to.length) throw new Error('no location accepted the copy');
