@@ -92,8 +92,10 @@ export interface RepairResult {
 
 export interface RestoreOptions {
   target: string;
-  /** Glob patterns (picomatch) on the paths inside the backup; empty = everything. */
+  /** Glob patterns (picomatch) on the paths inside the backup, or on a file's name; empty = everything. */
   include?: string[];
+  /** Exactly these paths inside the backup (no patterns, no name matching), e.g. a drill's sample. */
+  paths?: string[];
   /** Only files whose mtime falls in this range (ISO dates). */
   dateRange?: { start?: string; end?: string };
   /** Restore over existing files, links and directories, replacing them — never writing through a link (default: refuse). */

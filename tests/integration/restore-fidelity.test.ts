@@ -100,6 +100,19 @@ describe.each(CATALOG_MODES)('faithful restore (%s catalog)', (mode) => {
     expect((await lstat(path.join(target, 'one.txt')).catch(() => null))).toBeNull();
   }, 120_000);
 
+  it('an exact path list (a drill sample) restores only those paths; an include pattern also matches the name elsewhere', async () => {
+    const dir = path.join(t.dir, 'same-names');
+    await mkdir(path.join(dir, 'sub', '[x]'), { recursive: true });
+    for (const f of ['x.txt', 'sub/x.txt', 'sub/[x]/x.txt', 'y.txt']) await writeFile(path.join(dir, f), `content of ${f}`);
+    const meta = await engine.createBackup({ paths: [dir] });
+    const exact = path.join(t.dir, 'same-names-exact');
+    await engine.restoreBackup(meta.backup_id, { target: exact, paths: ['x.txt', 'sub/[x]/x.txt'] });
+    expect((await readdir(exact, { recursive: true })).sort()).toEqual(['sub', 'sub/[x]', 'sub/[x]/x.txt', 'x.txt']);
+    const byName = path.join(t.dir, 'same-names-include');
+    await engine.restoreBackup(meta.backup_id, { target: byName, include: ['x.txt'] });
+    expect((await readdir(byName, { recursive: true })).filter((f) => f.endsWith('.txt')).sort()).toEqual(['sub/[x]/x.txt', 'sub/x.txt', 'x.txt']);
+  }, 120_000);
+
   it('atimes are recorded and restored when asked (recordAtime)', async () => {
     const dir = path.join(t.dir, 'atime-src');
     await mkdir(dir);

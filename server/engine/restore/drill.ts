@@ -65,9 +65,6 @@ export interface DrillResult {
 
 const MAX_MISMATCHES = 20;
 
-/** picomatch would read these as glob syntax; a sampled path must match only itself. */
-const literal = (p: string) => p.replace(/[*?[\]{}()!+@|]/g, '\\$&');
-
 /** A stable pseudo-random rank of a path under a seed: the sample is the lowest-ranked files. */
 const rank = (seed: number, p: string) => createHash('sha256').update(`${seed}\0${p}`).digest().readUInt32BE(0);
 
@@ -96,10 +93,11 @@ export async function runDrill(ctx: EngineContext, row: BackupRow, opts: DrillOp
     // mkdtemp creates the directory 0700 already; chmod again in case a umask or ACL default widened it.
     scratch = await mkdtemp(path.join(tmpdir(), 'plexichat-drill-'));
     await chmod(scratch, 0o700);
-    const include = selected ? [...selected].map(literal) : undefined;
+    // The sample as a plain path list: a Set lookup per file, and a sampled `a/x` never pulls in `b/x`.
+    const paths = selected ? [...selected] : undefined;
     if (selected && selected.size === 0) throw new EngineError('INVALID', `Backup ${row.id} has no files to sample.`);
     const t0 = process.hrtime.bigint();
-    await restoreBackup(ctx, row, { target: scratch, include });
+    await restoreBackup(ctx, row, { target: scratch, paths });
     measured = Number(process.hrtime.bigint() - t0) / 1e9;
 
     for await (const line of reader.lines(files)) {

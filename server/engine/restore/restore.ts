@@ -244,12 +244,14 @@ async function writeStreaming(
 
 function selector(opts: RestoreOptions): (e: ManifestEntry) => boolean {
   const include = opts.include?.length ? picomatch(opts.include, { dot: true }) : null;
+  const exact = opts.paths ? new Set(opts.paths) : null;
   const start = opts.dateRange?.start ? Date.parse(opts.dateRange.start) : -Infinity;
   const end = opts.dateRange?.end ? Date.parse(opts.dateRange.end) + (opts.dateRange.end.length <= 10 ? 86_400_000 - 1 : 0) : Infinity;
   if (Number.isNaN(start) || Number.isNaN(end)) throw new EngineError('INVALID', 'The date range is not valid: use dates such as 2024-01-31.');
   return (e) => {
     if (include && e.t !== 'd' && !include(e.p) && !include(path.posix.basename(e.p))) return false;
     if (include && e.t === 'd') return false; // parents are created as needed
+    if (exact && (e.t === 'd' || !exact.has(e.p))) return false;
     if (e.t === 'f' && (e.mt < start || e.mt > end)) return false;
     return true;
   };
