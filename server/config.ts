@@ -11,6 +11,7 @@ import { alertSettings } from './alert-config';
 import { ConfigError } from './config-error';
 import { closestKey } from './config-keys';
 import { COMPRESSION_CLASSES, compressionConfigSchema } from './config-compression';
+import { erasureCodingSchema, erasureLocationProblem, parseErasureEnv } from './config-erasure';
 import { APP_ROOT } from '../db/paths';
 import { defaultDataDir, defaultKeyFile, holdsInstallation, isWithin, legacyDataDir, legacyKeyFile } from './install-paths';
 
@@ -96,6 +97,8 @@ const configSchema = z.object({
   max_shard_size: intIn(MIN_SHARD_SIZE, MAX_SHARD_SIZE, `${MIN_SHARD_SIZE} and ${MAX_SHARD_SIZE} bytes (256 KiB–20 MiB)`).optional(),
   chunking: z.enum(['cdc', 'fixed']),
   replication_factor: intIn(1, 10),
+  /** Reed-Solomon pieces across locations instead of replicas for backup data (server/config-erasure.ts). */
+  erasure_coding: erasureCodingSchema(SECURITY_LEVELS).optional(),
   retention_days: intIn(1, 36500),
   full_backup_retention_days: intIn(1, 36500).optional(),
   incremental_backup_retention_days: intIn(1, 36500).optional(),
@@ -167,6 +170,7 @@ const ENV_KEYS: Record<string, [key: string, parse: (v: string) => unknown]> = {
   PLEXICHAT_SHARD_SIZE: ['shard_size', Number],
   PLEXICHAT_CHUNKING: ['chunking', String],
   PLEXICHAT_REPLICATION_FACTOR: ['replication_factor', Number],
+  PLEXICHAT_ERASURE_CODING: ['erasure_coding', parseErasureEnv],
   PLEXICHAT_RETENTION_DAYS: ['retention_days', Number],
   PLEXICHAT_ENABLE_COMPRESSION: ['enable_compression', parseBool],
   PLEXICHAT_COMPRESSION_LEVEL: ['compression_level', Number],
@@ -313,6 +317,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       `Invalid configuration: replication_factor is ${cfg.replication_factor} but only ${enabled} storage location(s) are enabled; add locations under storage_locations or lower replication_factor.`,
     );
   }
+  const erasureProblem = erasureLocationProblem(cfg.erasure_coding, enabled);
+  if (erasureProblem) throw new ConfigError(erasureProblem);
   alertSettings(cfg); // the alerts block is checked at start like the rest (throws ConfigError naming the field)
   checkShardBounds(cfg, source);
   const key = env.PLEXICHAT_ENCRYPTION_KEY;

@@ -62,6 +62,9 @@ export const shards = pgTable(
     checksum: text('checksum').notNull(), // SHA-256 of the stored bytes, verifiable without any key
     compression: text('compression').notNull(),
     kind: text('kind').notNull().default('data'), // data | manifest
+    /** Erasure coding (docs/repository-format.md): k data + m parity pieces, one per replica row; null = whole copies. */
+    ecData: integer('ec_data'),
+    ecParity: integer('ec_parity'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** Set by garbage collection when nothing references the shard; cleared by any backup that reuses it. */
     gcMarkedAt: timestamp('gc_marked_at', { withTimezone: true }),
@@ -75,6 +78,8 @@ export const shardReplicas = pgTable(
     shardId: text('shard_id').notNull().references(() => shards.id, { onDelete: 'cascade' }),
     location: text('location').notNull(),
     state: text('state').notNull().default('ok'), // ok | bad | missing
+    /** Which piece of an erasure-coded shard this location holds (0..k+m-1); null = a whole copy. */
+    piece: integer('piece'),
     checkedAt: timestamp('checked_at', { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.shardId, t.location] }), index('shard_replicas_location_idx').on(t.location)],

@@ -52,7 +52,10 @@ export interface ShardRecord {
   compression: string;
   kind: string;
   keyId: string;
-  replicas: { location: string; state: string }[];
+  /** Erasure coding (k data + m parity pieces, one per replica); null = every replica is a whole copy. */
+  coding: { k: number; m: number } | null;
+  /** Where the shard is: whole copies (piece null) or, for a coded shard, which piece each location holds. */
+  replicas: { location: string; state: string; piece: number | null }[];
 }
 
 type ShardRow = {
@@ -64,14 +67,16 @@ type ShardRow = {
   compression: string;
   kind: string;
   key_id: string;
-  replicas: { location: string; state: string }[] | null;
+  ec_data: number | null;
+  ec_parity: number | null;
+  replicas: { location: string; state: string; piece: number | null }[] | null;
 };
 
 /** Shards matching `where` (a condition on `s`), each with its replicas. */
 async function selectShards(db: Db, where: SQL): Promise<ShardRecord[]> {
   const rows = await db.execute<ShardRow>(sql`
-    SELECT s.id, s.content_id, s.checksum, s.plain_size, s.stored_size, s.compression, s.kind, s.key_id,
-      (SELECT json_agg(json_build_object('location', r.location, 'state', r.state) ORDER BY r.location)
+    SELECT s.id, s.content_id, s.checksum, s.plain_size, s.stored_size, s.compression, s.kind, s.key_id, s.ec_data, s.ec_parity,
+      (SELECT json_agg(json_build_object('location', r.location, 'state', r.state, 'piece', r.piece) ORDER BY r.location)
          FROM ${shardReplicas} r WHERE r.shard_id = s.id) AS replicas
     FROM ${shards} s WHERE ${where} ORDER BY s.id`);
   return rows.rows.map((r) => ({
@@ -83,6 +88,7 @@ async function selectShards(db: Db, where: SQL): Promise<ShardRecord[]> {
     compression: r.compression,
     kind: r.kind,
     keyId: r.key_id,
+    coding: r.ec_data && r.ec_parity ? { k: Number(r.ec_data), m: Number(r.ec_parity) } : null,
     replicas: r.replicas ?? [],
   }));
 }

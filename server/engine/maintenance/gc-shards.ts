@@ -28,7 +28,7 @@ import { forEachLimit } from '../for-each-limit';
 import type { RowTally, ShardGcHooks, ShardGcReport } from './orphan-report';
 
 export type { ShardGcHooks } from './orphan-report';
-import { shardKey } from '../repository/repository';
+import { replicaKey } from '../repository/repository';
 
 /** Rows locked, re-checked and deleted together. */
 const ROW_BATCH = 200;
@@ -38,6 +38,8 @@ export interface GoneShard {
   id: string;
   storedSize: number;
   locations: string[];
+  /** The piece each of `locations` held (erasure-coded shards), null for a whole copy. */
+  pieces: (number | null)[];
 }
 
 const unreferenced = sql`NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)`;
@@ -59,15 +61,15 @@ export async function deleteUnreferencedRows(ctx: EngineContext, ids: string[], 
   return ctx.db.transaction(async (tx) => {
     await tx.execute(sql`SELECT id FROM shards WHERE id IN (${list(ids)}) ORDER BY id FOR UPDATE`);
     await hooks?.afterShardLock?.(ids);
-    const rows = await tx.execute<{ id: string; locations: string[] | null; stored_size: number }>(sql`
+    const rows = await tx.execute<{ id: string; locations: string[] | null; pieces: (number | null)[] | null; stored_size: number }>(sql`
       WITH dead AS (
         SELECT s.id FROM shards s WHERE s.id IN (${list(ids)}) AND ${unreferenced} ${still}
       ), locs AS (
-        SELECT r.shard_id, array_agg(r.location) AS locations FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
+        SELECT r.shard_id, array_agg(r.location ORDER BY r.location) AS locations, array_agg(r.piece ORDER BY r.location) AS pieces FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
       )
       DELETE FROM shards s USING dead LEFT JOIN locs ON locs.shard_id = dead.id
-      WHERE s.id = dead.id RETURNING s.id, locs.locations, s.stored_size`);
-    return rows.rows.map((r) => ({ id: r.id, storedSize: Number(r.stored_size), locations: r.locations ?? [] }));
+      WHERE s.id = dead.id RETURNING s.id, locs.locations, locs.pieces, s.stored_size`);
+    return rows.rows.map((r) => ({ id: r.id, storedSize: Number(r.stored_size), locations: r.locations ?? [], pieces: r.pieces ?? [] }));
   });
 }
 
@@ -77,10 +79,10 @@ export async function deleteUnreferencedRows(ctx: EngineContext, ids: string[], 
  */
 export async function deleteShardObjects(ctx: EngineContext, gone: GoneShard[], problem: (msg: string) => void): Promise<{ objects: number; bytes: number; left: number }> {
   const out = { objects: 0, bytes: 0, left: 0 };
-  const work = gone.flatMap((g) => g.locations.map((location) => ({ g, location })));
-  await forEachLimit(work, DELETE_CONCURRENCY, async ({ g, location }) => {
+  const work = gone.flatMap((g) => g.locations.map((location, i) => ({ g, location, piece: g.pieces[i] ?? null })));
+  await forEachLimit(work, DELETE_CONCURRENCY, async ({ g, location, piece }) => {
     const loc = ctx.locations.get(location);
-    const key = shardKey(g.id);
+    const key = replicaKey(g.id, piece);
     if (!loc) {
       out.left++;
       problem(`${location}: shard object ${key} was not deleted: the location is not configured any more (delete it by hand, or storage gc removes it once the location is back)`);

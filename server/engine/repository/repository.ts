@@ -3,6 +3,7 @@
  *   config.json            format, repository id, KDF salt, wrapped id key — no secret in plain text
  *   keys/<key id>.json     wrapped data keys
  *   data/<xx>/<shard id>   shards (file data and manifest pieces), in the codec's object format
+ *   data/<xx>/<shard id>.p<i>  piece i of an erasure-coded shard (repository/pieces.ts), one per location
  *   snapshots/<backup id>  a backup's root: its metadata and manifest shard lists, encrypted
  * Write order: data, then keys and manifest shards, then the snapshot, then the catalog row says completed.
  */
@@ -22,6 +23,10 @@ export interface RepoConfig {
 
 export const CONFIG_KEY = 'config.json';
 export const shardKey = (shardId: string) => `data/${shardId.slice(0, 2)}/${shardId}`;
+/** Piece `index` of an erasure-coded shard; each location holds at most one piece of a shard. */
+export const pieceKey = (shardId: string, index: number) => `${shardKey(shardId)}.p${index}`;
+/** What a replica row names: a whole copy (piece null) or one piece. */
+export const replicaKey = (shardId: string, piece: number | null | undefined) => (piece === null || piece === undefined ? shardKey(shardId) : pieceKey(shardId, piece));
 export const keyKey = (keyId: string) => `keys/${keyId}.json`;
 export const snapshotKey = (backupId: string) => `snapshots/${backupId}`;
 export const snapshotLabel = (backupId: string) => `snapshot:${backupId}`;

@@ -29,6 +29,8 @@ export interface ShardRecordInput {
   compression: string;
   kind: string;
   locations: string[];
+  /** Erasure-coded: the coding, and which piece each of `locations` holds (same order). */
+  coding?: { k: number; m: number; pieces: number[] };
 }
 
 interface Waiter<T, R> {
@@ -161,19 +163,19 @@ export class ShardBatch {
 
   private async recordMany(rows: ShardRecordInput[]): Promise<void[]> {
     const shardValues = sql.join(
-      rows.map((r) => sql`(${r.id}, ${r.contentId}, ${r.securityLevel}, ${r.keyId}, ${r.plainSize}, ${r.storedSize}, ${r.checksum}, ${r.compression}, ${r.kind})`),
+      rows.map((r) => sql`(${r.id}, ${r.contentId}, ${r.securityLevel}, ${r.keyId}, ${r.plainSize}, ${r.storedSize}, ${r.checksum}, ${r.compression}, ${r.kind}, ${r.coding?.k ?? null}::int, ${r.coding?.m ?? null}::int)`),
       sql`, `,
     );
     const replicaValues = sql.join(
-      rows.flatMap((r) => r.locations.map((l) => sql`(${r.id}, ${l}, 'ok', now())`)),
+      rows.flatMap((r) => r.locations.map((l, i) => sql`(${r.id}, ${l}, 'ok', now(), ${r.coding?.pieces[i] ?? null}::int)`)),
       sql`, `,
     );
     await this.ctx.db.execute(sql`
       WITH s AS (
-        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind)
+        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, ec_data, ec_parity)
         VALUES ${shardValues} RETURNING id
       ), r AS (
-        INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES ${replicaValues}
+        INSERT INTO shard_replicas (shard_id, location, state, checked_at, piece) VALUES ${replicaValues}
       )
       INSERT INTO backup_shards (backup_id, shard_id) SELECT ${this.backupId}, id FROM s ON CONFLICT DO NOTHING`);
     return rows.map(() => undefined);

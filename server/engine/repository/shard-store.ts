@@ -1,6 +1,7 @@
 /**
  * Writing shards to their replicas and reading them back with fail-over. A shard's catalog row is inserted
- * only after `replication_factor` replicas are durably stored, so a row always means "complete data".
+ * only after `replication_factor` replicas (or, erasure-coded, all k + m pieces: piece-store.ts) are durably
+ * stored, so a row always means "complete data".
  */
 import { and, eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,9 @@ import { EngineError } from '../errors';
 import type { Location } from '../storage/locations';
 import { shardKey } from './repository';
 import { isStorageError } from '../storage/backend';
+import { codingFor } from '../../config-erasure';
+import { type Coding, fetchCoded, putPieces } from './piece-store';
+import { splitObject } from './pieces';
 
 export interface NewShard {
   backupId: string;
@@ -27,7 +31,7 @@ export interface NewShard {
   plain: Buffer;
 }
 
-/** Encodes a new shard and writes it to `replication_factor` locations; the caller records it. */
+/** Encodes a new shard and writes it to `replication_factor` locations (or its pieces, erasure_coding); the caller records it. */
 export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<ShardRecordInput> {
   const plainSize = s.plain.length;
   const id = `${s.contentId}-${randomBytes(6).toString('hex')}`;
@@ -40,7 +44,15 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     level: ctx.config.compression_level,
     byClass: ctx.config.compression_config,
   });
-  const placed = await putReplicas(ctx, shardKey(id), enc.stored, s.backupId);
+  const coding = codingFor(ctx.config, s.securityLevel);
+  let placement: Pick<ShardRecordInput, 'locations' | 'coding'>;
+  if (coding) {
+    const pieces = splitObject(id, enc.stored, coding.k, coding.m).map((bytes, index) => ({ index, bytes }));
+    const placed = await putPieces(ctx, id, pieces, s.backupId);
+    placement = { locations: placed.map((p) => p.location), coding: { ...coding, pieces: placed.map((p) => p.piece) } };
+  } else {
+    placement = { locations: (await putReplicas(ctx, shardKey(id), enc.stored, s.backupId)).map((l) => l.name) };
+  }
   return {
     id,
     contentId: s.contentId,
@@ -51,7 +63,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     checksum: enc.checksum,
     compression: enc.compression,
     kind: s.kind,
-    locations: placed.map((l) => l.name),
+    ...placement,
   };
 }
 
@@ -105,14 +117,24 @@ export async function putReplicas(
 export interface ReplicaRef {
   location: string;
   state: string;
+  /** The piece a location holds of an erasure-coded shard; null/absent = a whole copy. */
+  piece?: number | null;
 }
 
 /**
  * Reads a shard from the first good replica, falling over to the next when one is missing, unreachable or
  * damaged. `use` turns the stored bytes into the result (it decodes, and checks the checksum against the
- * catalog's); an IntegrityError from it marks that replica bad and moves on.
+ * catalog's); an IntegrityError from it marks that replica bad and moves on. An erasure-coded shard
+ * (`coding` set) is rebuilt from its k cheapest good pieces, read in parallel.
  */
-export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>): Promise<T> {
+export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>, coding: Coding | null = null): Promise<T> {
+  if (coding) {
+    const refs = replicas.map((r) => ({ location: r.location, state: r.state, piece: r.piece ?? null }));
+    return use(await fetchCoded(ctx, shardId, coding, refs, null, (location, state) => markReplica(ctx, shardId, location, state)));
+  }
+  if (replicas.some((r) => r.piece !== null && r.piece !== undefined)) {
+    throw new Error(`Shard ${shardId} is erasure-coded but was read without its coding (a bug: pass the catalog record's coding to fetchShard)`);
+  }
   // Good replicas first and, among them, locations not currently failing: a location that is down is then
   // tried last instead of costing every read its full retry budget before the fail-over.
   const rank = (r: ReplicaRef) => {
