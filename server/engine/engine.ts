@@ -533,7 +533,9 @@ export class BackupEngine {
       plain_size: r.plainSize,
       stored_size: r.storedSize,
       compression: r.compression,
-      replicas: r.replicas.map((x) => ({ location: x.location, state: x.state as 'ok' | 'bad' | 'missing' })),
+      /** Erasure-coded: k data + m parity pieces, one per replica (`piece`); null = whole copies. */
+      coding: r.coding,
+      replicas: r.replicas.map((x) => ({ location: x.location, state: x.state as 'ok' | 'bad' | 'missing', piece: x.piece })),
     }));
   }
 

@@ -66,6 +66,8 @@ export interface BadReplica {
   location: string;
   problem: 'missing' | 'checksum_mismatch' | 'unreadable' | 'decrypt_failed';
   message: string;
+  /** The piece of an erasure-coded shard this location should hold (absent: a whole copy, or the shard as a whole). */
+  piece?: number;
 }
 
 export interface VerifyResult {

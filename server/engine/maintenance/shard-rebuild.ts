@@ -26,6 +26,7 @@ import { parseEntry } from '../repository/manifest';
 import { shardKey } from '../repository/repository';
 import type { ShardReader } from '../restore/shard-reader';
 import { markReplica, putReplicas } from '../repository/shard-store';
+import { writePieces } from './verify-pieces';
 import { resolveSources } from '../backup/source';
 import type { SecurityLevel } from '../types';
 
@@ -111,6 +112,12 @@ async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: Shar
 /** Writes the object at the lost shard's recorded locations (then more, up to the factor) and updates its row. */
 async function store(ctx: EngineContext, row: BackupRow, rec: ShardRecord, stored: Buffer, meta: Meta): Promise<string[]> {
   await ctx.db.execute(sql`UPDATE shards SET checksum = ${meta.checksum}, key_id = ${meta.keyId}, compression = ${meta.compression}, stored_size = ${meta.storedSize} WHERE id = ${rec.id}`);
+  if (rec.coding) {
+    // Every piece anew, each where its row says (or elsewhere when that location is gone).
+    const at = new Map(rec.replicas.map((r) => [r.piece, r.location]));
+    const which = Array.from({ length: rec.coding.k + rec.coding.m }, (_, piece) => ({ piece, location: at.get(piece) ?? null }));
+    return (await writePieces(ctx, rec, stored, row.id, which).catch(() => [])).map((p) => p.location);
+  }
   const written: string[] = [];
   for (const rep of rec.replicas) {
     const loc = ctx.locations.get(rep.location);

@@ -21,6 +21,7 @@ import type { BadReplica, RepairResult, SecurityLevel, VerifyResult } from '../t
 import { forEachLimit } from '../for-each-limit';
 import { readChunkTable } from '../repository/chunk-table';
 import { recreateLostShards } from './shard-rebuild';
+import { checkPieces, repairPieces } from './verify-pieces';
 
 const CONCURRENCY = 8;
 
@@ -55,6 +56,11 @@ export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData:
   }
   let replicasChecked = 0;
   await forEachLimit([...records.values()], CONCURRENCY, async (rec) => {
+    if (rec.coding) {
+      replicasChecked += rec.replicas.length;
+      if (!(await verifyCoded(ctx, rec, reader, readData, bad))) lost.push(rec.id);
+      return;
+    }
     const unverified = rec.checksum === UNVERIFIED;
     let good = 0;
     let checked: { checksum: string; plainSize: number; keyId: string; compression: string } | null = null;
@@ -81,11 +87,8 @@ export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData:
         if (rep.state !== 'ok') await markReplica(ctx, rec.id, rep.location, 'ok');
       }
     }
-    if (checked) {
-      const c = checked as { checksum: string; plainSize: number; keyId: string; compression: string };
-      await ctx.db.execute(sql`UPDATE shards SET checksum = ${c.checksum}, plain_size = ${c.plainSize}, key_id = ${c.keyId}, compression = ${c.compression}
-        WHERE id = ${rec.id} AND checksum = ${UNVERIFIED}`);
-    } else if (unverified && readData) good = 0;
+    if (checked) await recordChecked(ctx, rec.id, checked);
+    else if (unverified && readData) good = 0;
     if (good > 0 && readData && !unverified) {
       try {
         await reader.read(rec.id);
@@ -112,6 +115,39 @@ export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData:
     affected_files: lost.length ? await affectedFiles(ctx, row, new Set(lost)) : manifestProblem ? ['(the manifest itself is damaged: every file is affected)'] : [],
     checked_at: ctx.now().toISOString(),
   };
+}
+
+/** An unverified shard (imported from storage) whose copy passed the full content check: the catalog learns its checksum. */
+async function recordChecked(ctx: EngineContext, id: string, c: { checksum: string; plainSize: number; keyId: string; compression: string }): Promise<void> {
+  await ctx.db.execute(sql`UPDATE shards SET checksum = ${c.checksum}, plain_size = ${c.plainSize}, key_id = ${c.keyId}, compression = ${c.compression}
+    WHERE id = ${id} AND checksum = ${UNVERIFIED}`);
+}
+
+/**
+ * An erasure-coded shard, piece by piece (verify-pieces.ts): adds its bad pieces to `bad`, records what it
+ * found in the replica rows, and says whether the shard can still be read (at least k good pieces; with
+ * read-data, rebuilt and decrypted).
+ */
+async function verifyCoded(ctx: EngineContext, rec: ShardRecord, reader: ShardReader, readData: boolean, bad: BadReplica[]): Promise<boolean> {
+  const unverified = rec.checksum === UNVERIFIED;
+  const r = await checkPieces(ctx, rec, { rebuild: readData, accept: unverified ? (stored) => reader.check(rec.id, stored) : undefined });
+  bad.push(...r.bad);
+  for (const rep of rec.replicas) {
+    const found = r.bad.find((b) => b.location === rep.location);
+    if (found) await markReplica(ctx, rec.id, rep.location, found.problem === 'missing' ? 'missing' : 'bad');
+    else if (rep.state !== 'ok' && r.good.includes(rep.location)) await markReplica(ctx, rec.id, rep.location, 'ok');
+  }
+  if (r.checked) await recordChecked(ctx, rec.id, r.checked);
+  if (!readData) return r.good.length >= rec.coding!.k;
+  if (!r.object) return false;
+  if (unverified) return true;
+  try {
+    await reader.read(rec.id);
+    return true;
+  } catch (err) {
+    bad.push({ shard_id: rec.id, location: '*', problem: 'decrypt_failed', message: `Shard ${rec.id} cannot be decrypted: ${(err as Error).message}` });
+    return false;
+  }
 }
 
 /** One replica: missing, unreadable, or whatever `judge` finds wrong with its bytes (null: good). */
@@ -161,8 +197,20 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
   }
   const records = new Map((await backupShardRecords(ctx.db, row.id)).map((r) => [r.id, r]));
   const touched = new Set(before.bad_shards.map((b) => b.shard_id).filter((id) => !unrepairable.has(id) && !before.lost_shards.includes(id) && records.has(id)));
+  // A coded shard's piece can pass its own checksum and still be wrong (found by verify --read-data only):
+  // repair checks every coded shard's pieces against the object they rebuild (verify-pieces.ts).
+  for (const rec of records.values()) if (rec.coding && !before.lost_shards.includes(rec.id) && !unrepairable.has(rec.id)) touched.add(rec.id);
   await forEachLimit([...touched], CONCURRENCY, async (id) => {
     const rec = records.get(id)!;
+    if (rec.coding) {
+      try {
+        for (const p of await repairPieces(ctx, rec, row.id)) repaired.push({ shard_id: id, location: p.location });
+      } catch (err) {
+        ctx.log(`repair of ${id} failed: ${(err as Error).message}`);
+        unrepairable.add(id);
+      }
+      return;
+    }
     let source: Buffer | null = null;
     const good: string[] = [];
     for (const rep of rec.replicas) {

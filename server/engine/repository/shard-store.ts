@@ -7,7 +7,7 @@ import { and, eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { shardReplicas } from '../../../db/schema';
 import type { Cipher, Encoded } from './codec';
-import type { ShardRecordInput, StoredShard } from './shard-batch';
+import type { ShardRecordInput } from './shard-batch';
 
 export type { StoredShard } from './shard-batch';
 import { IntegrityError } from './codec';
