@@ -97,7 +97,7 @@ describe(`erasure coding 2+1 over three local locations (${MODE} catalog)`, () =
     const victim = (await engine.getShardMap(b.backup_id)).find((s) => s.kind === 'data')!;
     const at = victim.replicas.find((r) => r.piece === 2)!; // parity: the cheapest read never touches it
     const backend = engine.locations.get(at.location)!.backend;
-    const key = pieceKey(victim.shard_id, 2);
+    const key = pieceKey(victim.shard_id, { k: 2, m: 1 }, 2);
     const piece = await backend.get(key);
     const headLen = piece.length - Math.ceil(victim.stored_size / 2) - 32;
     const payload = Buffer.from(piece.subarray(headLen + 32));

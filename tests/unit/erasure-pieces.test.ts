@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../server/engine/repository/codec';
 import { joinPieces, readPiece, splitObject } from '../../server/engine/repository/pieces';
+import { parsePieceKey, pieceKey } from '../../server/engine/repository/repository';
 
 const ID = `${'ab'.repeat(32)}-0123456789ab`;
 
@@ -77,5 +78,17 @@ describe('erasure-coded pieces', () => {
       const pieces = splitObject(ID, object, 4, 2);
       expect(joinPieces([1, 2, 4, 5].map((j) => readPiece(pieces[j]!))).equals(object)).toBe(true);
     }
+  });
+});
+
+describe('piece names', () => {
+  it('carry the shard id, the coding and the index, and parse back', () => {
+    const key = pieceKey(ID, { k: 4, m: 2 }, 5);
+    expect(key).toBe(`data/ab/${ID}.rs4-2.p5`);
+    expect(parsePieceKey(key)).toEqual({ shardId: ID, k: 4, m: 2, index: 5 });
+    expect(parsePieceKey(`data/ab/${ID}`)).toBeNull();
+    expect(parsePieceKey(`data/cd/${ID}.rs4-2.p5`)).toBeNull(); // not under its own prefix
+    expect(parsePieceKey(`data/ab/${ID}.rs4-2.p6`)).toBeNull(); // no piece 6 in 4+2
+    expect(parsePieceKey(`data/ab/${ID}.rs0-2.p0`)).toBeNull();
   });
 });

@@ -40,6 +40,7 @@ export interface GoneShard {
   locations: string[];
   /** The piece each of `locations` held (erasure-coded shards), null for a whole copy. */
   pieces: (number | null)[];
+  coding: { k: number; m: number } | null;
 }
 
 const unreferenced = sql`NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)`;
@@ -61,15 +62,15 @@ export async function deleteUnreferencedRows(ctx: EngineContext, ids: string[], 
   return ctx.db.transaction(async (tx) => {
     await tx.execute(sql`SELECT id FROM shards WHERE id IN (${list(ids)}) ORDER BY id FOR UPDATE`);
     await hooks?.afterShardLock?.(ids);
-    const rows = await tx.execute<{ id: string; locations: string[] | null; pieces: (number | null)[] | null; stored_size: number }>(sql`
+    const rows = await tx.execute<{ id: string; locations: string[] | null; pieces: (number | null)[] | null; stored_size: number; ec_data: number | null; ec_parity: number | null }>(sql`
       WITH dead AS (
         SELECT s.id FROM shards s WHERE s.id IN (${list(ids)}) AND ${unreferenced} ${still}
       ), locs AS (
         SELECT r.shard_id, array_agg(r.location ORDER BY r.location) AS locations, array_agg(r.piece ORDER BY r.location) AS pieces FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
       )
       DELETE FROM shards s USING dead LEFT JOIN locs ON locs.shard_id = dead.id
-      WHERE s.id = dead.id RETURNING s.id, locs.locations, locs.pieces, s.stored_size`);
-    return rows.rows.map((r) => ({ id: r.id, storedSize: Number(r.stored_size), locations: r.locations ?? [], pieces: r.pieces ?? [] }));
+      WHERE s.id = dead.id RETURNING s.id, locs.locations, locs.pieces, s.stored_size, s.ec_data, s.ec_parity`);
+    return rows.rows.map((r) => ({ id: r.id, storedSize: Number(r.stored_size), locations: r.locations ?? [], pieces: r.pieces ?? [], coding: r.ec_data && r.ec_parity ? { k: Number(r.ec_data), m: Number(r.ec_parity) } : null }));
   });
 }
 
@@ -82,7 +83,7 @@ export async function deleteShardObjects(ctx: EngineContext, gone: GoneShard[], 
   const work = gone.flatMap((g) => g.locations.map((location, i) => ({ g, location, piece: g.pieces[i] ?? null })));
   await forEachLimit(work, DELETE_CONCURRENCY, async ({ g, location, piece }) => {
     const loc = ctx.locations.get(location);
-    const key = replicaKey(g.id, piece);
+    const key = replicaKey(g.id, piece, g.coding);
     if (!loc) {
       out.left++;
       problem(`${location}: shard object ${key} was not deleted: the location is not configured any more (delete it by hand, or storage gc removes it once the location is back)`);

@@ -29,7 +29,7 @@ import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { reapInterrupted } from './housekeeping';
 import type { Location } from '../storage/locations';
-import { CONFIG_KEY, shardKey } from '../repository/repository';
+import { CONFIG_KEY, parsePieceKey, shardKey } from '../repository/repository';
 import { fetchShard, markReplica } from '../repository/shard-store';
 import type { ObjectInfo } from '../storage/backend';
 import { TMP_DIR } from '../storage/local';
@@ -340,6 +340,9 @@ function classify(key: string, hasTempFiles: boolean): Parsed | 'config' | null 
   if (key === CONFIG_KEY || key.startsWith('catalog/')) return 'config';
   const shard = SHARD_NAME.exec(key);
   if (shard) return shard[2]!.startsWith(shard[1]!) ? { kind: 'shard', id: shard[2]! } : null;
+  // A piece of an erasure-coded shard: referenced here when the shard has a replica row at this location.
+  const piece = parsePieceKey(key);
+  if (piece) return { kind: 'shard', id: piece.shardId };
   const snap = SNAPSHOT_NAME.exec(key);
   if (snap) return { kind: 'snapshot', id: snap[1]! };
   const k = KEY_NAME.exec(key);

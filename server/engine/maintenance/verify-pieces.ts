@@ -62,7 +62,7 @@ export async function checkPieces(ctx: EngineContext, rec: ShardRecord, opts: { 
         return;
       }
       try {
-        const raw = await loc.backend.get(pieceKey(rec.id, rep.piece));
+        const raw = await loc.backend.get(pieceKey(rec.id, rec.coding!, rep.piece));
         found.set(rep.piece, { raw, piece: readPiece(raw, { objectId: rec.id, k, m, index: rep.piece }), location: rep.location });
       } catch (err) {
         if (isStorageError(err, 'not_found')) out.bad.push({ ...base, problem: 'missing', message: `${name} is missing at ${rep.location}` });
@@ -132,7 +132,7 @@ export async function writePieces(ctx: EngineContext, rec: ShardRecord, object: 
     const loc = w.location ? ctx.locations.get(w.location) : undefined;
     if (loc?.config.enabled) {
       try {
-        await loc.backend.put(pieceKey(rec.id, w.piece), pieces[w.piece]!);
+        await loc.backend.put(pieceKey(rec.id, rec.coding!, w.piece), pieces[w.piece]!);
         ctx.locations.recordSuccess(loc, pieces[w.piece]!.length);
         await markReplica(ctx, rec.id, loc.name, 'ok');
         out.push({ location: loc.name, piece: w.piece });
@@ -147,7 +147,7 @@ export async function writePieces(ctx: EngineContext, rec: ShardRecord, object: 
   if (!elsewhere.length) return out;
   // Never a second piece on a location that has (or had) one: losing that location must cost one piece only.
   const holders = new Set(rec.replicas.map((r) => r.location));
-  for (const p of await putPieces(ctx, rec.id, elsewhere, backupId, holders)) {
+  for (const p of await putPieces(ctx, rec.id, rec.coding!, elsewhere, backupId, holders)) {
     const from = elsewhere.find((e) => e.index === p.piece)!.from;
     await ctx.db.transaction(async (tx) => {
       if (from) await tx.delete(shardReplicas).where(and(eq(shardReplicas.shardId, rec.id), eq(shardReplicas.location, from)));

@@ -33,7 +33,14 @@ export interface PiecePlacement {
  * a write fails. Locations in `exclude` (already holding a piece of the object) are never used. When a piece
  * cannot be placed, the pieces written by this call are removed again and the call throws.
  */
-export async function putPieces(ctx: EngineContext, shardId: string, pieces: { index: number; bytes: Buffer }[], backupId: string, exclude: Set<string> = new Set()): Promise<PiecePlacement[]> {
+export async function putPieces(
+  ctx: EngineContext,
+  shardId: string,
+  coding: Coding,
+  pieces: { index: number; bytes: Buffer }[],
+  backupId: string,
+  exclude: Set<string> = new Set(),
+): Promise<PiecePlacement[]> {
   const size = Math.max(0, ...pieces.map((p) => p.bytes.length));
   const candidates = ctx.locations.candidates(size, exclude);
   const todo = [...pieces];
@@ -47,7 +54,7 @@ export async function putPieces(ctx: EngineContext, shardId: string, pieces: { i
       while (!placed && next < candidates.length) {
         const loc = candidates[next++]!;
         try {
-          await loc.backend.put(pieceKey(shardId, p.index), p.bytes);
+          await loc.backend.put(pieceKey(shardId, coding, p.index), p.bytes);
           ctx.locations.recordSuccess(loc, p.bytes.length);
           done.push({ location: loc.name, piece: p.index, loc });
           placed = true;
@@ -62,7 +69,7 @@ export async function putPieces(ctx: EngineContext, shardId: string, pieces: { i
   };
   await Promise.all(pieces.map(worker));
   if (failed.length) {
-    await Promise.all(done.map((d) => d.loc.backend.delete(pieceKey(shardId, d.piece)).catch(() => undefined)));
+    await Promise.all(done.map((d) => d.loc.backend.delete(pieceKey(shardId, coding, d.piece)).catch(() => undefined)));
     throw new EngineError(
       'UNAVAILABLE',
       `Failed to store shards for backup ${backupId}: Storage location unavailable (erasure coding needs each of ${pieces.length} pieces on its own location; ${failed.length} could not be placed: ${errors.join('; ') || 'no further enabled location with free capacity'}). Check storage location connectivity, credentials and free space (plexichat-backup storage health), or lower erasure_coding.`,
@@ -115,7 +122,7 @@ export async function readPieces(ctx: EngineContext, shardId: string, coding: Co
       }
       let buf: Buffer;
       try {
-        buf = await loc.backend.get(pieceKey(shardId, ref.piece));
+        buf = await loc.backend.get(pieceKey(shardId, coding, ref.piece));
         ctx.locations.recordSuccess(loc);
       } catch (err) {
         const missing = isStorageError(err, 'not_found');

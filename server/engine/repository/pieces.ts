@@ -74,6 +74,11 @@ export function splitObject(objectId: string, object: Buffer, k: number, m: numb
   });
 }
 
+/** The size of the object a piece of `pieceSize` bytes belongs to, at most k - 1 bytes too large (padding). */
+export function objectSizeFromPiece(pieceSize: number, idLength: number, k: number): number {
+  return Math.max(0, pieceSize - (13 + idLength + 2 * SUM)) * k;
+}
+
 /**
  * Parses and checks one piece; throws IntegrityError when it is damaged or is not the piece `expect` names
  * (an object id, a coding, an index).

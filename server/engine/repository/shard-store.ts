@@ -48,7 +48,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
   let placement: Pick<ShardRecordInput, 'locations' | 'coding'>;
   if (coding) {
     const pieces = splitObject(id, enc.stored, coding.k, coding.m).map((bytes, index) => ({ index, bytes }));
-    const placed = await putPieces(ctx, id, pieces, s.backupId);
+    const placed = await putPieces(ctx, id, coding, pieces, s.backupId);
     placement = { locations: placed.map((p) => p.location), coding: { ...coding, pieces: placed.map((p) => p.piece) } };
   } else {
     placement = { locations: (await putReplicas(ctx, shardKey(id), enc.stored, s.backupId)).map((l) => l.name) };
