@@ -1,7 +1,8 @@
 /**
  * Memory footprint of a CLI backup on an embedded installation: the catalog server's high-water mark and
  * the CLI's peak RSS, with headroom over what was measured (catalog ~200 MiB, CLI ~260–340 MiB), but
- * below what they were before the catalog was configured smaller (catalog ~400 MiB).
+ * below what they were before the catalog was configured smaller (catalog ~400 MiB). Both run compiled
+ * JavaScript (dist/), as they do after `npm ci`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -87,6 +88,11 @@ describe('memory footprint of a backup on an embedded installation', () => {
     await sample(); // the server outlives the CLI: its high-water mark now covers the whole backup
     expect(serverPid, 'the backup should have started the catalog server').not.toBeNull();
     expect(cliPeakKiB, 'the CLI process was never sampled').toBeGreaterThan(0);
+    // The bounds assume compiled JavaScript: the CLI ran from dist/ (built on first use when stale), so the
+    // catalog server it started must run dist/catalog-daemon.mjs, not the TypeScript through tsx.
+    const cmdline = (await readFile(`/proc/${serverPid}/cmdline`, 'utf8')).split('\0');
+    expect(cmdline.some((a) => a.endsWith('/dist/catalog-daemon.mjs')), cmdline.join(' ')).toBe(true);
+    expect(cmdline).not.toContain('tsx');
     const serverMiB = serverPeakKiB / 1024;
     const cliMiB = cliPeakKiB / 1024;
     expect(serverMiB, `catalog server peak ${serverMiB.toFixed(0)} MiB`).toBeLessThan(CATALOG_SERVER_LIMIT_MIB);
