@@ -274,8 +274,8 @@ function toPayload(data: unknown, name?: string): { name: string; data: Buffer }
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** New plaintext bytes of file data (manifest shards excluded), bounded by the data size. */
-function dataNewPlain(s: { newPlainBytes: number }, out: { originalSize: number }): number {
-  return Math.min(s.newPlainBytes, out.originalSize);
+function dataNewPlain(s: { newPlainBytes: number; newManifestPlainBytes: number }, out: { originalSize: number }): number {
+  return Math.min(s.newPlainBytes - s.newManifestPlainBytes, out.originalSize);
 }
 
 /** A mistyped second factor is refused before anything is written under it: it must open the level's newest v2 key. */

@@ -16,13 +16,15 @@ export interface SinkStats {
   chunks: number;
   newShards: number;
   newPlainBytes: number;
+  /** Of those, the bytes of manifest streams (file list, chunk table). */
+  newManifestPlainBytes: number;
   newStoredBytes: number;
   referencedStoredBytes: number;
 }
 
 /** Shared by the data sink and the manifest sinks of one backup. */
 export class ShardWriter {
-  readonly stats: SinkStats = { chunks: 0, newShards: 0, newPlainBytes: 0, newStoredBytes: 0, referencedStoredBytes: 0 };
+  readonly stats: SinkStats = { chunks: 0, newShards: 0, newPlainBytes: 0, newManifestPlainBytes: 0, newStoredBytes: 0, referencedStoredBytes: 0 };
   private readonly seen = new Map<string, Promise<StoredShard>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private inFlightBytes = 0;
@@ -131,6 +133,7 @@ export class ShardWriter {
       s = { id: rec.id, plainSize: rec.plainSize, storedSize: rec.storedSize, isNew: true };
       this.stats.newShards++;
       this.stats.newPlainBytes += s.plainSize;
+      if (kind === 'manifest') this.stats.newManifestPlainBytes += s.plainSize;
       this.stats.newStoredBytes += s.storedSize;
     }
     this.stats.referencedStoredBytes += s.storedSize;
