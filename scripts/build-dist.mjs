@@ -90,7 +90,8 @@ export async function buildDist(root) {
       splitting: true,
       chunkNames: 'chunks/[name]-[hash]',
       sourcemap: 'linked',
-      keepNames: true,
+      // No keepNames: its __name() wrappers cost ~70 ms of CPU at every start; no code here reads a renamed
+      // function's or class's name (esbuild renames only on collisions, none of which are classes).
       metafile: true,
       logLevel: 'error',
     });
