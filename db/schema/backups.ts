@@ -62,6 +62,8 @@ export const shards = pgTable(
     checksum: text('checksum').notNull(), // SHA-256 of the stored bytes, verifiable without any key
     compression: text('compression').notNull(),
     kind: text('kind').notNull().default('data'), // data | manifest
+    /** Whether the stored object is encrypted; null for rows written before it was recorded or imported unchecked. */
+    encrypted: boolean('encrypted'),
     /** Erasure coding (docs/repository-format.md): k data + m parity pieces, one per replica row; null = whole copies. */
     ecData: integer('ec_data'),
     ecParity: integer('ec_parity'),

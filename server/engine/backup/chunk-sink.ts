@@ -45,7 +45,7 @@ export class ShardWriter {
     private readonly maxInFlight = 12,
     private readonly maxInFlightBytes = 24 * 1024 * 1024,
   ) {
-    this.batch = new ShardBatch(ctx, backupId, level);
+    this.batch = new ShardBatch(ctx, backupId, level, cipher !== 'none');
   }
 
   /**
@@ -81,7 +81,7 @@ export class ShardWriter {
     if (!p) {
       p = this.batch.reference(shardId).then((s) => {
         if (!s) {
-          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile), or was rebuilt from storage and not yet checked (run verify --read-data on the base backup). Run the backup again, or make a full backup.`);
+          throw new EngineError('CONFLICT', `Shard ${shardId} of the base backup is no longer stored (the base backup was deleted meanwhile), was rebuilt from storage and not yet checked (run verify --read-data on the base backup), or is not encrypted while this backup is (encryption was turned on since: make a full backup). Run the backup again, or make a full backup.`);
         }
         this.stats.referencedStoredBytes += s.storedSize;
         this.onShard(s);

@@ -16,7 +16,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { shardReplicas } from '../../../db/schema';
-import { storedChecksum } from '../repository/codec';
+import { readHeader, storedChecksum } from '../repository/codec';
 import { type BackupRow, type ShardRecord, shardRecordsByIds } from '../catalog/catalog';
 import { readChunkTable } from '../repository/chunk-table';
 import { UNVERIFIED } from '../repository/content-check';
@@ -72,7 +72,7 @@ export async function recreateLostShards(ctx: EngineContext, row: BackupRow, rea
         level: ctx.config.compression_level,
         byClass: ctx.config.compression_config,
       });
-      const meta = { checksum: enc.checksum, keyId: rec.keyId, compression: enc.compression, storedSize: enc.stored.length };
+      const meta = { checksum: enc.checksum, keyId: rec.keyId, compression: enc.compression, storedSize: enc.stored.length, encrypted: cipher !== 'none' };
       out.push({ shard_id: rec.id, from: 'source', locations: await store(ctx, row, rec, enc.stored, meta) });
     } catch (err) {
       ctx.log(`could not re-create shard ${rec.id} from the source: ${(err as Error).message}`);
@@ -81,7 +81,7 @@ export async function recreateLostShards(ctx: EngineContext, row: BackupRow, rea
   return out;
 }
 
-type Meta = { checksum: string; keyId: string; compression: string; storedSize: number };
+type Meta = { checksum: string; keyId: string; compression: string; storedSize: number; encrypted: boolean };
 
 async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: ShardRecord): Promise<(Meta & { stored: Buffer }) | null> {
   const rows = await ctx.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${rec.contentId} AND id <> ${rec.id}`);
@@ -95,12 +95,12 @@ async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: Shar
         if (other.checksum === UNVERIFIED) {
           const c = await reader.check(other.id, Buffer.from(stored)); // check() hands its buffer to a worker
           if (c.plainSize !== rec.plainSize) continue;
-          return { stored, checksum: c.checksum, keyId: c.keyId, compression: c.compression, storedSize: stored.length };
+          return { stored, checksum: c.checksum, keyId: c.keyId, compression: c.compression, storedSize: stored.length, encrypted: readHeader(stored).cipher !== 'none' };
         }
         if (storedChecksum(stored) !== other.checksum || other.plainSize !== rec.plainSize) continue;
         // Prove it opens under our rules (level, keys) before writing it under the lost name.
         await reader.check(other.id, Buffer.from(stored));
-        return { stored, checksum: other.checksum, keyId: other.keyId, compression: other.compression, storedSize: stored.length };
+        return { stored, checksum: other.checksum, keyId: other.keyId, compression: other.compression, storedSize: stored.length, encrypted: readHeader(stored).cipher !== 'none' };
       } catch {
         // not a usable copy
       }
@@ -111,7 +111,7 @@ async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: Shar
 
 /** Writes the object at the lost shard's recorded locations (then more, up to the factor) and updates its row. */
 async function store(ctx: EngineContext, row: BackupRow, rec: ShardRecord, stored: Buffer, meta: Meta): Promise<string[]> {
-  await ctx.db.execute(sql`UPDATE shards SET checksum = ${meta.checksum}, key_id = ${meta.keyId}, compression = ${meta.compression}, stored_size = ${meta.storedSize} WHERE id = ${rec.id}`);
+  await ctx.db.execute(sql`UPDATE shards SET checksum = ${meta.checksum}, key_id = ${meta.keyId}, compression = ${meta.compression}, stored_size = ${meta.storedSize}, encrypted = ${meta.encrypted} WHERE id = ${rec.id}`);
   if (rec.coding) {
     // Every piece anew, each where its row says (or elsewhere when that location is gone).
     const at = new Map(rec.replicas.map((r) => [r.piece, r.location]));

@@ -6,9 +6,10 @@
  * A shard's record is still written only after all its replicas are stored, and `flush()` is awaited
  * before the backup is marked completed, so the write-ordering invariants are unchanged.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { EngineContext } from '../context';
 import { UNVERIFIED } from './content-check';
+import { plaintextAllowed } from './repo-trust';
 
 /** A shard a backup wrote or found: its id, sizes, and whether this backup stored it. */
 export interface StoredShard {
@@ -28,6 +29,8 @@ export interface ShardRecordInput {
   checksum: string;
   compression: string;
   kind: string;
+  /** The object is encrypted (its cipher is not `none`). */
+  encrypted: boolean;
   locations: string[];
   /** Erasure-coded: the coding, and which piece each of `locations` holds (same order). */
   coding?: { k: number; m: number; pieces: number[] };
@@ -86,6 +89,8 @@ export class ShardBatch {
     private readonly ctx: EngineContext,
     private readonly backupId: string,
     private readonly level: string,
+    /** This backup encrypts: it may reuse only shards known to be encrypted (see reusable()). */
+    private readonly encrypting = true,
   ) {
     this.lookups = new Batcher(64, 2, (ids) => this.lookupMany(ids));
     this.records = new Batcher(64, 50, (rows) => this.recordMany(rows));
@@ -121,13 +126,24 @@ export class ShardBatch {
    * checked: see content-check.ts), clear its GC mark (locking the row), and add the
    * backup's references. GC locks rows before it re-checks references, so the two can never cross.
    */
+  private rule: Promise<SQL> | null = null;
+
+  /**
+   * An encrypting backup never reuses a plaintext shard (written while enable_encryption was off): only rows
+   * recorded as encrypted, or — in a repository that never allowed plaintext — rows from before the column.
+   */
+  private reusable(): Promise<SQL> {
+    if (!this.encrypting) return Promise.resolve(sql``);
+    return (this.rule ??= plaintextAllowed(this.ctx).then((plain) => (plain ? sql`AND s.encrypted IS TRUE` : sql`AND s.encrypted IS NOT FALSE`)));
+  }
+
   private async lookupMany(contentIds: string[]): Promise<(StoredShard | null)[]> {
     const list = sql.join([...new Set(contentIds)].map((c) => sql`${c}`), sql`, `);
     const rows = await this.ctx.db.execute<{ id: string; content_id: string; plain_size: number; stored_size: number }>(sql`
       WITH cand AS (
         SELECT DISTINCT ON (s.content_id) s.id
         FROM shards s
-        WHERE s.content_id IN (${list}) AND s.security_level = ${this.level} AND s.checksum <> ${UNVERIFIED}
+        WHERE s.content_id IN (${list}) AND s.security_level = ${this.level} AND s.checksum <> ${UNVERIFIED} ${await this.reusable()}
           AND EXISTS (SELECT 1 FROM shard_replicas r WHERE r.shard_id = s.id AND r.state = 'ok')
         ORDER BY s.content_id, s.created_at
       ), hit AS (
@@ -148,7 +164,7 @@ export class ShardBatch {
     const list = sql.join([...new Set(ids)].map((c) => sql`${c}`), sql`, `);
     const rows = await this.ctx.db.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
       WITH hit AS (
-        UPDATE shards SET gc_marked_at = NULL WHERE id IN (${list}) AND checksum <> ${UNVERIFIED}
+        UPDATE shards s SET gc_marked_at = NULL WHERE s.id IN (${list}) AND s.checksum <> ${UNVERIFIED} ${await this.reusable()}
         RETURNING id, plain_size, stored_size
       ), ref AS (
         INSERT INTO backup_shards (backup_id, shard_id) SELECT ${this.backupId}, id FROM hit ON CONFLICT DO NOTHING
@@ -163,7 +179,7 @@ export class ShardBatch {
 
   private async recordMany(rows: ShardRecordInput[]): Promise<void[]> {
     const shardValues = sql.join(
-      rows.map((r) => sql`(${r.id}, ${r.contentId}, ${r.securityLevel}, ${r.keyId}, ${r.plainSize}, ${r.storedSize}, ${r.checksum}, ${r.compression}, ${r.kind}, ${r.coding?.k ?? null}::int, ${r.coding?.m ?? null}::int)`),
+      rows.map((r) => sql`(${r.id}, ${r.contentId}, ${r.securityLevel}, ${r.keyId}, ${r.plainSize}, ${r.storedSize}, ${r.checksum}, ${r.compression}, ${r.kind}, ${r.encrypted}, ${r.coding?.k ?? null}::int, ${r.coding?.m ?? null}::int)`),
       sql`, `,
     );
     const replicaValues = sql.join(
@@ -172,7 +188,7 @@ export class ShardBatch {
     );
     await this.ctx.db.execute(sql`
       WITH s AS (
-        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, ec_data, ec_parity)
+        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, encrypted, ec_data, ec_parity)
         VALUES ${shardValues} RETURNING id
       ), r AS (
         INSERT INTO shard_replicas (shard_id, location, state, checked_at, piece) VALUES ${replicaValues}

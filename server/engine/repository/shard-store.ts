@@ -63,6 +63,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     checksum: enc.checksum,
     compression: enc.compression,
     kind: s.kind,
+    encrypted: s.cipher !== 'none',
     ...placement,
   };
 }
