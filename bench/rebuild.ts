@@ -250,7 +250,7 @@ function problemsOf(r: RecoverReport, mode: Mode, repo: GeneratedRepo): string[]
 }
 
 /** SIGTERM to the catalog server named by a lock file (only that pid), SIGKILL after 15 s. */
-async function stopByLock(lockFile: string): Promise<void> {
+export async function stopByLock(lockFile: string): Promise<void> {
   const pid = readPidFile(lockFile);
   if (pid === null) return;
   process.kill(pid, 'SIGTERM');

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BorgTool } from './borg-tool';
 import { ensureDatasets } from './datasets';
+import { runScaleBench } from './catalog-scale';
 import { runListBench } from './list-bench';
 import { PlexichatTool } from './plexichat-tool';
 import { prepareTrees } from './real-trees';
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
   if (s.only.includes('compare')) code |= await runCompare(s, machine);
   if (s.only.includes('list')) code |= await runListBench(s, machine, log);
   if (s.only.includes('rebuild')) code |= await runRebuildBench(s, machine, log);
+  if (s.only.includes('scale')) code |= await runScaleBench(s, machine, log);
   return code;
 }
 

@@ -30,7 +30,7 @@ export interface BenchSettings {
   trees: TreeSpec[];
   /** Names left out of every real tree (BENCH_TREES_EXCLUDE=node_modules,.next); such a tree is copied without them first. */
   treeExclude: string[];
-  /** The parts to run (BENCH_ONLY=compare,list,rebuild; default all three). */
+  /** The parts to run (BENCH_ONLY=compare,list,rebuild,scale; default all four). */
   only: BenchPart[];
   /** Runs of every measurement (BENCH_RUNS, default 3), the tools taking turns; the table shows medians. */
   runs: number;
@@ -64,7 +64,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSett
   };
 }
 
-export const BENCH_PARTS = ['compare', 'list', 'rebuild'] as const;
+export const BENCH_PARTS = ['compare', 'list', 'rebuild', 'scale'] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 /** BENCH_ONLY: parts separated by commas; empty or unset runs them all. */

@@ -56,8 +56,8 @@ describe('BENCH_TREES', () => {
 
 describe('BENCH_ONLY', () => {
   it('runs every part by default and the named ones in their fixed order otherwise', () => {
-    expect(parseOnly(undefined)).toEqual(['compare', 'list', 'rebuild']);
+    expect(parseOnly(undefined)).toEqual(['compare', 'list', 'rebuild', 'scale']);
     expect(parseOnly('rebuild, compare')).toEqual(['compare', 'rebuild']);
-    expect(() => parseOnly('compare,lists')).toThrow(/BENCH_ONLY takes compare, list, rebuild.*"lists"/);
+    expect(() => parseOnly('compare,lists')).toThrow(/BENCH_ONLY takes compare, list, rebuild, scale.*"lists"/);
   });
 });
