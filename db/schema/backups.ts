@@ -1,4 +1,5 @@
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** One backup run. `completed` is set only after every shard and the manifest are durably stored. */
 export const backups = pgTable(
@@ -42,7 +43,13 @@ export const backups = pgTable(
     suspiciousAcknowledgedAt: timestamp('suspicious_acknowledged_at', { withTimezone: true }),
     suspiciousAcknowledgedBy: text('suspicious_acknowledged_by'),
   },
-  (t) => [index('backups_status_idx').on(t.status), index('backups_created_idx').on(t.createdAt)],
+  (t) => [
+    index('backups_status_idx').on(t.status),
+    // The lists' order (newest first, id breaking ties): a page is read from the index, never a sort of every row.
+    index('backups_created_id_idx').on(t.createdAt, t.id),
+    // Collapsing continuous backups: "is there a newer one of the same sources?" is an index probe.
+    index('backups_continuous_idx').on(t.sources, t.createdAt).where(sql`${t.backupType} = 'continuous'`),
+  ],
 );
 
 /**
@@ -96,3 +103,17 @@ export const backupShards = pgTable(
   },
   (t) => [primaryKey({ columns: [t.backupId, t.shardId] }), index('backup_shards_shard_idx').on(t.shardId)],
 );
+
+/**
+ * Shard and storage totals kept up to date by triggers on shards and shard_replicas (migration 0011): each
+ * statement that adds or removes rows appends one row per location it touched (and one with a null location
+ * for all shards), so the totals are one small sum instead of a join over every shard and replica, and no
+ * two writers ever update the same row. server/engine/catalog/usage-totals.ts reads them and folds the rows together.
+ */
+export const usageDeltas = pgTable('usage_deltas', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  /** A storage location (its replicas), or null: the shards themselves, wherever they are. */
+  location: text('location'),
+  objects: bigint('objects', { mode: 'number' }).notNull(),
+  bytes: bigint('bytes', { mode: 'number' }).notNull(),
+});

@@ -17,7 +17,7 @@ export const HELP = `Usage: plexichat-backup <command> [options] [--json]
 Commands:
   backup <path>... [--type full] [--security-level basic|standard|high|maximum|government] [--tag T]... [--retention-days N] [--priority N]
   watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
-  list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  (--all: every continuous backup)
+  list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  the newest 50 (--limit N: N; --all: every backup, every continuous one too)
   show <backup_id>            progress <backup_id>
   ls <backup_id> [--filter TEXT] [--limit N] [--offset N]   the files inside a backup
   verify <backup_id> [--read-data]

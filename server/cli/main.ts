@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { withQuorumShares } from '../engine/keys/quorum';
 import { loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
-import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType } from '../engine/types';
+import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType, type ListBackupsFilter } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnBackup, alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
@@ -68,6 +68,19 @@ function printBackup(b: BackupMetadata): void {
     lines.push(`  SUSPICIOUS: ${reasons.join('; ') || 'looks like mass encryption'} (${ack})`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `list` shows the newest LIST_PAGE backups unless --limit or --all say otherwise. */
+const LIST_PAGE = 50;
+
+/** `list --all`: every backup, read a page at a time (the engine returns at most 1000 per call). */
+async function listEvery(e: BackupEngine, filter: ListBackupsFilter, offset: number): Promise<BackupMetadata[]> {
+  const out: BackupMetadata[] = [];
+  for (;;) {
+    const page = await e.listBackups({ ...filter, limit: 1000, offset: offset + out.length });
+    out.push(...page);
+    if (page.length < 1000) return out;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -196,17 +209,21 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'list': {
       const { values: v } = parse(args, { status: { type: 'string' }, type: { type: 'string' }, tag: { type: 'string', multiple: true }, limit: { type: 'string' }, offset: { type: 'string' }, all: { type: 'boolean', default: false } });
       const backupType = oneOf<BackupType>(v.type, BACKUP_TYPES, 'type');
-      const page = { limit: intOpt(v.limit, 'limit'), offset: intOpt(v.offset, 'offset') }; // checked before the engine opens
-      const list = await (await open()).listBackups({
+      if (v.all && v.limit !== undefined) throw new UsageError('--all lists every backup; leave out --limit (or page with --limit and --offset).');
+      // Checked before the engine opens.
+      const page = { limit: intOpt(v.limit, 'limit') ?? LIST_PAGE, offset: intOpt(v.offset, 'offset') ?? 0 };
+      const filter = {
         status: oneOf<BackupStatus>(v.status, BACKUP_STATUSES, 'status'),
         backupType,
         collapseContinuous: !v.all && backupType !== 'continuous',
         tags: v.tag as string[] | undefined,
-        ...page,
-      });
-      const text = list.length
-        ? list.map((b) => `${b.backup_id}  ${b.status.padEnd(9)} ${b.created_at}  ${formatBytes(b.original_size).padStart(10)}  ${b.file_count} files  ${b.tags.join(',')}`).join('\n')
-        : 'No backups yet. Make one with: plexichat-backup backup <path>';
+      };
+      const e = await open();
+      const [list, total] = v.all ? [await listEvery(e, filter, page.offset), null] : await Promise.all([e.listBackups({ ...filter, ...page }), e.countBackups(filter)]);
+      const lines = list.map((b) => `${b.backup_id}  ${b.status.padEnd(9)} ${b.created_at}  ${formatBytes(b.original_size).padStart(10)}  ${b.file_count} files  ${b.tags.join(',')}`);
+      const more = total === null ? 0 : total - page.offset - list.length;
+      if (more > 0) lines.push(`… ${more} more (newest first; --offset ${page.offset + list.length} for the next ${Math.min(more, page.limit)}, --all for every one)`);
+      const text = lines.length ? lines.join('\n') : total ? `No backups at --offset ${page.offset}; there are ${total}.` : 'No backups yet. Make one with: plexichat-backup backup <path>';
       return { json: list, text };
     }
     case 'show': {

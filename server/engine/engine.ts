@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { startBackupJob } from './backup/backup-job';
 import { queuePosition } from './backup/backup-queue';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog/catalog';
+import { type BackupSeries, backupSeries } from './catalog/backup-series';
 import { CatalogSnapshotter } from './catalog/catalog-snapshot';
 import { acknowledgeSuspicious } from './backup/change-signals';
 import { CodecPool } from './repository/codec-pool';
@@ -163,6 +164,11 @@ export class BackupEngine {
       .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
       .offset(Math.max(filter.offset ?? 0, 0));
     return rows.map(toMetadata);
+  }
+
+  /** The dashboard's figures over the last `days` days, by aggregate SQL (catalog/backup-series.ts). */
+  backupSeries(days = 14): Promise<BackupSeries> {
+    return backupSeries(this.ctx.db, this.ctx.now(), days);
   }
 
   async countBackups(filter: ListBackupsFilter = {}): Promise<number> {

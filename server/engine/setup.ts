@@ -4,7 +4,7 @@
  * a lost database can be rebuilt; a new location gets the config written on first use.
  */
 import { locationProblem } from './storage/location-allowed';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { dataKeys, settings } from '../../db/schema';
@@ -17,6 +17,7 @@ import { type Location, LocationSet } from './storage/locations';
 import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository/repository';
 import { repoEncryption, type TrustedRepoConfig, withEncryption } from './repository/repo-trust';
 import { createBackend } from './storage/factory';
+import { usageTotals } from './catalog/usage-totals';
 
 /**
  * The configured locations, plus those added from the console and kept in the catalog (credentials opened
@@ -43,10 +44,8 @@ export async function openLocations(
     log,
     outbound: config.outbound,
   };
-  const used = await db.execute<{ location: string; bytes: number }>(sql`
-    SELECT r.location, COALESCE(SUM(s.stored_size), 0) AS bytes
-    FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
-  const usedBy = new Map(used.rows.map((r) => [r.location, Number(r.bytes)]));
+  // Every command opens the locations: their usage comes from the catalog's counters, not a join over every replica.
+  const usedBy = new Map([...(await usageTotals(db)).locations].map(([name, u]) => [name, u.bytes]));
   const all: Location[] = [];
   // BackupEngine.open has already loaded (or created) the master key; passing it saves a second derivation.
   const key = master ?? loadMasterKey(config.master_key_source, log);

@@ -185,7 +185,7 @@ export interface LocationUsage {
   /** The directory, or the bucket (and prefix) as a URL: s3://, gs://, azure://. */
   where: string;
   priority: number;
-  /** Backups with at least one shard replica here. */
+  /** Completed backups whose manifest has a replica here (catalog/backups-at.ts). */
   backups: number;
   used_bytes: number;
   objects: number;

@@ -42,7 +42,7 @@ describe('schedules that could not start', () => {
     expect(s.success_rate).toBe(0.5);
     expect(s.performance_metrics.backup_error_rate).toBe(0.5);
     expect(s.schedule_runs_not_started_at).toHaveLength(1);
-    const series = dashboardSeries(await engine.listBackups({ limit: 1000 }), new Date(), 14, s.schedule_runs_not_started_at);
+    const series = dashboardSeries(await engine.backupSeries(14), new Date(), 14, s.schedule_runs_not_started_at);
     expect(series.last7d).toMatchObject({ completed: 1, failed: 1, success_rate: 0.5 });
     expect(series.perDay.reduce((n, d) => n + d.failed, 0)).toBe(1);
 

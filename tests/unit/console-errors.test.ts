@@ -5,7 +5,7 @@ import { safeCallbackPath } from '../../server/auth/config';
 import { DEFAULT_POLICY, delayFor } from '../../server/auth/signin';
 import { UserError } from '../../server/auth/users';
 import { EngineError } from '../../server/engine/errors';
-import type { BackupMetadata } from '../../server/engine/types';
+import type { BackupSeries } from '../../server/engine/catalog/backup-series';
 import { GENERIC_MESSAGE, mapError, shapeFor } from '../../server/trpc/errors';
 import { dashboardSeries } from '../../server/trpc/lib/dashboard';
 
@@ -60,18 +60,31 @@ describe('throttle', () => {
 
 describe('dashboardSeries', () => {
   const now = new Date('2026-01-15T12:00:00Z');
-  const b = (created: string, status: BackupMetadata['status'], size = 100, mbps = 10): BackupMetadata => ({
-    backup_id: `b-${created}-${status}`, status, backup_type: 'full', security_level: 'standard', user_id: null, tags: [], retention_days: 1, priority: 5, metadata: {}, sources: [],
-    original_size: size, stored_size: size, new_bytes: size, file_count: 1, shard_count: 1, new_shard_count: 1, compression_ratio: 1, dedup_ratio: 0, duration_seconds: 1,
-    throughput_mbps: mbps, error: null, created_at: created, started_at: created, completed_at: status === 'completed' ? created : null, expires_at: null,
-    suspicious: false, suspicious_acknowledged_at: null, suspicious_acknowledged_by: null, change_summary: null,
-  });
-  it('counts windows and buckets by day', () => {
-    const s = dashboardSeries([b('2026-01-15T11:00:00Z', 'completed', 300), b('2026-01-15T10:00:00Z', 'failed'), b('2026-01-10T10:00:00Z', 'completed'), b('2025-12-01T10:00:00Z', 'completed')], now);
+  // What the catalog's aggregates (engine backupSeries) say about the last 14 days.
+  const series: BackupSeries = {
+    days: [
+      { day: '2026-01-10', completed: 1, failed: 0, bytes: 100 },
+      { day: '2026-01-15', completed: 1, failed: 1, bytes: 300 },
+    ],
+    last24h: { total: 2, completed: 1, failed: 1, bytes: 300 },
+    last7d: { total: 3, completed: 2, failed: 1, bytes: 400 },
+    throughput: [{ at: '2026-01-10T10:00:00.000Z', backup_id: 'b1', mbps: 10, bytes: 100 }],
+  };
+  it('puts the aggregates in 14 day buckets and rates the windows', () => {
+    const s = dashboardSeries(series, now);
     expect(s.last24h).toEqual({ total: 2, completed: 1, failed: 1, success_rate: 0.5, bytes: 300 });
-    expect(s.last7d).toMatchObject({ total: 3, completed: 2, failed: 1 });
+    expect(s.last7d).toMatchObject({ total: 3, completed: 2, failed: 1, success_rate: 2 / 3 });
     expect(s.perDay).toHaveLength(14);
+    expect(s.perDay[0]!.day).toBe('2026-01-02');
     expect(s.perDay.at(-1)).toEqual({ day: '2026-01-15', completed: 1, failed: 1, bytes: 300 });
-    expect(s.throughput.map((p) => p.at)).toEqual(['2026-01-10T10:00:00Z', '2026-01-15T11:00:00Z']);
+    expect(s.perDay.filter((d) => d.completed || d.failed).map((d) => d.day)).toEqual(['2026-01-10', '2026-01-15']);
+    expect(s.throughput).toBe(series.throughput);
+  });
+  it('counts scheduled runs that failed before a backup existed as failures of their day and windows', () => {
+    const s = dashboardSeries(series, now, 14, ['2026-01-15T06:00:00.000Z', '2026-01-12T06:00:00.000Z', '2025-12-01T06:00:00.000Z']);
+    expect(s.last24h).toMatchObject({ failed: 2, success_rate: 1 / 3 });
+    expect(s.last7d).toMatchObject({ failed: 3, success_rate: 2 / 5 });
+    expect(s.perDay.find((d) => d.day === '2026-01-12')).toMatchObject({ failed: 1 });
+    expect(s.perDay.reduce((n, d) => n + d.failed, 0)).toBe(3);
   });
 });

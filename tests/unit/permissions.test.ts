@@ -70,6 +70,7 @@ function stubEngine(audits: { action: string; outcome?: string }[] = []): Engine
     startBackup: async () => ({ backup_id: 'b1', done: Promise.resolve(backup) }),
     listBackups: async () => [backup],
     countBackups: async () => 1,
+    backupSeries: async () => ({ days: [], last24h: { total: 0, completed: 0, failed: 0, bytes: 0 }, last7d: { total: 0, completed: 0, failed: 0, bytes: 0 }, throughput: [] }),
     getBackup: async () => backup,
     getBackupProgress: async () => progress,
     verifyBackup: async () => ({ backup_id: 'b1', status: 'healthy', all_shards_valid: true, shards_checked: 1, replicas_checked: 2, read_data: true, bad_shards: [], lost_shards: [], affected_files: [], checked_at: now }),

@@ -9,6 +9,7 @@ import { sql } from 'drizzle-orm';
 import type { EngineContext } from '../context';
 import { getStorageUsage } from '../maintenance/housekeeping';
 import { restoreJobStatistics } from '../restore/restore-jobs';
+import { usageTotals } from './usage-totals';
 import type { BackupStatistics } from '../types';
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -28,15 +29,14 @@ export async function getStatistics(ctx: EngineContext): Promise<BackupStatistic
       COALESCE(sum(original_size) FILTER (WHERE status = 'completed'), 0) / GREATEST(COALESCE(sum(duration_ms) FILTER (WHERE status = 'completed'), 0), 1) AS bpms
     FROM backups`)
   ).rows;
-  const [s] = (await ctx.db.execute<{ n: number; bytes: number }>(sql`SELECT count(*) AS n, COALESCE(sum(stored_size), 0) AS bytes FROM shards`)).rows;
-  const [restores, usage, notStarted] = await Promise.all([restoreJobStatistics(ctx.db), getStorageUsage(ctx), scheduleRunsNotStarted(ctx)]);
+  const [restores, usage, notStarted, totals] = await Promise.all([restoreJobStatistics(ctx.db), getStorageUsage(ctx), scheduleRunsNotStarted(ctx), usageTotals(ctx.db)]);
   const num = (v: unknown) => Number(v ?? 0);
   const total = num(r?.total);
   const completed = num(r?.completed);
   const failed = num(r?.failed) + notStarted.total;
   const finished = completed + failed;
   const original = num(r?.original);
-  const stored = num(s?.bytes);
+  const stored = totals.shards.bytes;
   const averageBackupTime = round(num(r?.dur) / 1000, 2);
   const throughput = round((num(r?.bpms) * 1000) / 1048576, 2);
   const compression = round(num(r?.comp ?? 1), 3);
@@ -80,7 +80,7 @@ export async function getStatistics(ctx: EngineContext): Promise<BackupStatistic
     running_backups: num(r?.running),
     total_original_bytes: original,
     total_stored_bytes: stored,
-    unique_shards: num(s?.n),
+    unique_shards: totals.shards.objects,
     average_dedup_ratio: round(num(r?.dedup ?? 1), 3),
     average_backup_seconds: averageBackupTime,
     backup_throughput_mbps: throughput,

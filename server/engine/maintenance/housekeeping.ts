@@ -6,6 +6,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { hostname } from 'node:os';
 import { backups, dataKeys } from '../../../db/schema';
 import { getBackupRow } from '../catalog/catalog';
+import { usageTotals } from '../catalog/usage-totals';
+import { backupsAtLocations } from '../catalog/backups-at';
 import type { EngineContext } from '../context';
 import { EngineError, notFound } from '../errors';
 import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
@@ -100,15 +102,8 @@ async function dropKeyIfUnused(ctx: EngineContext, keyId: string): Promise<void>
 }
 
 export async function getStorageUsage(ctx: EngineContext): Promise<LocationUsage[]> {
-  const rows = await ctx.db.execute<{ location: string; bytes: number; objects: number }>(sql`
-    SELECT r.location, COALESCE(sum(s.stored_size), 0) AS bytes, count(*) AS objects
-    FROM shard_replicas r JOIN shards s ON s.id = r.shard_id GROUP BY r.location`);
-  const by = new Map(rows.rows.map((r) => [r.location, r]));
-  // A backup counts at every location holding a replica of one of its shards.
-  const held = await ctx.db.execute<{ location: string; n: number }>(sql`
-    SELECT r.location, count(DISTINCT bs.backup_id) AS n
-    FROM shard_replicas r JOIN backup_shards bs ON bs.shard_id = r.shard_id GROUP BY r.location`);
-  const backupsAt = new Map(held.rows.map((r) => [r.location, Number(r.n)]));
+  // Replicas and their bytes: the catalog's counters, not a join over every replica (usage-totals.ts).
+  const [{ locations: by }, backupsAt] = await Promise.all([usageTotals(ctx.db), backupsAtLocations(ctx.db)]);
   await refreshSpace(ctx);
   return ctx.locations.all.map((l) => {
     const u = by.get(l.name);

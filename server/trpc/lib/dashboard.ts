@@ -1,72 +1,41 @@
-/** The dashboard's time series, derived from recent backups (pure: `now` is passed in). */
-import type { BackupMetadata } from '../../engine/types';
+/**
+ * The dashboard's time series, from the catalog's aggregates over recent backups (engine `backupSeries`:
+ * SQL, not backup rows). Pure: `now` is passed in.
+ */
+import type { BackupSeries, DayCounts, WindowCounts } from '../../engine/catalog/backup-series';
 
 const DAY = 86_400_000;
 
-export interface DayBucket {
-  day: string; // YYYY-MM-DD (UTC)
-  completed: number;
-  failed: number;
-  bytes: number;
-}
-
-export interface ThroughputPoint {
-  at: string;
-  backup_id: string;
-  mbps: number;
-  bytes: number;
-}
-
-export interface Window {
-  total: number;
-  completed: number;
-  failed: number;
+export interface Window extends WindowCounts {
   success_rate: number | null;
-  bytes: number;
 }
 
 /** `notStartedAt`: scheduled runs that failed before a backup existed (statistics' schedule_runs_not_started_at): failures too. */
-function window(items: BackupMetadata[], since: number, notStartedAt: string[]): Window {
-  const inside = items.filter((b) => Date.parse(b.created_at) >= since);
-  const completed = inside.filter((b) => b.status === 'completed');
-  const failed = inside.filter((b) => b.status === 'failed').length + notStartedAt.filter((at) => Date.parse(at) >= since).length;
-  const finished = completed.length + failed;
-  return {
-    total: inside.length,
-    completed: completed.length,
-    failed,
-    success_rate: finished ? completed.length / finished : null,
-    bytes: completed.reduce((s, b) => s + b.original_size, 0),
-  };
+function window(w: WindowCounts, since: number, notStartedAt: string[]): Window {
+  const failed = w.failed + notStartedAt.filter((at) => Date.parse(at) >= since).length;
+  const finished = w.completed + failed;
+  return { total: w.total, completed: w.completed, failed, success_rate: finished ? w.completed / finished : null, bytes: w.bytes };
 }
 
-export function dashboardSeries(items: BackupMetadata[], now: Date, days = 14, notStartedAt: string[] = []) {
+export function dashboardSeries(s: BackupSeries, now: Date, days = 14, notStartedAt: string[] = []) {
   const end = now.getTime();
-  const buckets = new Map<string, DayBucket>();
+  const buckets = new Map<string, DayCounts>();
   for (let i = days - 1; i >= 0; i--) {
     const day = new Date(end - i * DAY).toISOString().slice(0, 10);
     buckets.set(day, { day, completed: 0, failed: 0, bytes: 0 });
   }
-  for (const b of items) {
-    const bucket = buckets.get(b.created_at.slice(0, 10));
-    if (!bucket) continue;
-    if (b.status === 'completed') {
-      bucket.completed++;
-      bucket.bytes += b.original_size;
-    } else if (b.status === 'failed') bucket.failed++;
+  for (const d of s.days) {
+    const bucket = buckets.get(d.day);
+    if (bucket) Object.assign(bucket, { completed: d.completed, failed: d.failed, bytes: d.bytes });
   }
   for (const at of notStartedAt) {
     const bucket = buckets.get(at.slice(0, 10));
     if (bucket) bucket.failed++;
   }
-  const throughput: ThroughputPoint[] = items
-    .filter((b) => b.status === 'completed' && b.completed_at && Date.parse(b.completed_at) >= end - days * DAY)
-    .map((b) => ({ at: b.completed_at!, backup_id: b.backup_id, mbps: b.throughput_mbps, bytes: b.original_size }))
-    .sort((a, b) => a.at.localeCompare(b.at));
   return {
-    last24h: window(items, end - DAY, notStartedAt),
-    last7d: window(items, end - 7 * DAY, notStartedAt),
+    last24h: window(s.last24h, end - DAY, notStartedAt),
+    last7d: window(s.last7d, end - 7 * DAY, notStartedAt),
     perDay: [...buckets.values()],
-    throughput,
+    throughput: s.throughput,
   };
 }

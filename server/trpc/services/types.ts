@@ -7,6 +7,7 @@ export type EngineApi = Pick<
   | 'startBackup'
   | 'listBackups'
   | 'countBackups'
+  | 'backupSeries'
   | 'getBackup'
   | 'getBackupProgress'
   | 'verifyBackup'

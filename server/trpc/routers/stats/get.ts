@@ -4,16 +4,18 @@ import { dashboardSeries } from '../../lib/dashboard';
 /** Everything the dashboard shows, in one round trip. */
 export const get = procedure.query(async ({ ctx }) => {
   const engine = await ctx.services.engine();
-  const [statistics, recentMany, usage, health] = await Promise.all([
+  // Aggregates and one short page: nothing here grows with the number of backups or shards.
+  const [statistics, series, recent, usage, health] = await Promise.all([
     engine.getStatistics(),
-    engine.listBackups({ limit: 1000 }),
+    engine.backupSeries(14),
+    engine.listBackups({ limit: 8 }),
     engine.getStorageUsage(),
     engine.getStorageHealth(),
   ]);
   return {
     statistics,
-    ...dashboardSeries(recentMany, new Date(), 14, statistics.schedule_runs_not_started_at ?? []),
-    recent: recentMany.slice(0, 8),
+    ...dashboardSeries(series, new Date(), 14, statistics.schedule_runs_not_started_at ?? []),
+    recent,
     usage,
     health,
   };
