@@ -3,7 +3,7 @@
  * repair and catalog recovery with one location's directory gone. Real engine, real catalog, real files.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,10 @@ beforeAll(async () => {
   src = path.join(t.dir, 'src');
   await makeTree(src, { seed: 12, smallFiles: 120, bigFiles: [3 * 1024 * 1024, 700 * 1024] });
 });
-afterAll(async () => Promise.all(envs.map((e) => e.cleanup())));
+afterAll(async () => {
+  // Newest first: engines close before the folder holding their locations goes.
+  for (const e of envs.reverse()) await e.cleanup();
+});
 
 /** Bytes of every object under data/ in a local location's folder. */
 async function dataBytes(dir: string): Promise<number> {
@@ -38,10 +41,10 @@ async function dataBytes(dir: string): Promise<number> {
   return total;
 }
 
-async function installation() {
+async function installation(names = ['ec-a', 'ec-b', 'ec-c']) {
   const root = await mkdtemp(path.join(tmpdir(), 'pxec-'));
   envs.push({ cleanup: () => rm(root, { recursive: true, force: true }) } as TestEnv);
-  const dirs = ['ec-a', 'ec-b', 'ec-c'].map((n) => path.join(root, n));
+  const dirs = names.map((n) => path.join(root, n));
   const locations = dirs.map((p, i) => ({ name: path.basename(p), type: 'local', path: p, priority: 10 + i }));
   const t = await makeEnv(MODE, { shard_size: 262144, erasure_coding: { data_shards: 2, parity_shards: 1 }, storage_locations: locations });
   envs.push(t);
@@ -111,6 +114,64 @@ describe(`erasure coding 2+1 over three local locations (${MODE} catalog)`, () =
     expect(v.bad_shards).toEqual([expect.objectContaining({ shard_id: victim.shard_id, location: at.location, piece: 2, problem: 'checksum_mismatch', message: expect.stringMatching(/does not match the object the other pieces rebuild/) })]);
     expect((await engine.repairBackup(b.backup_id)).repaired).toEqual([{ shard_id: victim.shard_id, location: at.location }]);
     expect((await engine.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
+  });
+
+  it('recover-catalog from the two surviving locations alone rebuilds the backup, which restores byte-identical', async () => {
+    const { t, dirs, locations, engine } = await installation();
+    const b = await engine.createBackup({ paths: [src] });
+    const shards = (await engine.getShardMap(b.backup_id)).length;
+    await engine.close();
+    await rm(dirs[0]!, { recursive: true, force: true });
+
+    // A new installation over what is left: an empty catalog, the same master key, the two surviving locations
+    // (too few for 2+1 coding of new backups, so it writes replicas; reading coded shards needs no setting).
+    const fresh = await makeEnv(MODE, { shard_size: 262144, storage_locations: locations.slice(1) }, { PLEXICHAT_ENCRYPTION_KEY: t.env.PLEXICHAT_ENCRYPTION_KEY });
+    envs.push(fresh);
+    const other = await fresh.open();
+    const rec = await other.rebuildCatalog();
+    expect(rec).toMatchObject({ backups: 1, skipped_backups: [], damaged_objects: [] });
+    expect(rec.damaged_backups).toEqual([expect.objectContaining({ backup_id: b.backup_id, status: 'degraded', lost_shards: [] })]);
+    expect(rec.damaged_backups[0]!.under_replicated).toHaveLength(shards);
+
+    const map = await other.getShardMap(b.backup_id);
+    expect(map).toHaveLength(shards);
+    for (const s of map) {
+      expect(s.coding).toEqual({ k: 2, m: 1 });
+      expect(s.replicas.map((r) => r.location).sort()).toEqual(['ec-b', 'ec-c']);
+    }
+    const target = path.join(fresh.dir, 'restored');
+    await other.restoreBackup(b.backup_id, { target });
+    expect(await treeDiff(src, target)).toEqual([]);
+    const v = await other.verifyBackup(b.backup_id, { readData: true });
+    expect(v.status).toBe('degraded');
+    expect(v.lost_shards).toEqual([]);
+    expect(v.bad_shards.every((x) => x.location === '*' && x.problem === 'missing' && /is on no location/.test(x.message))).toBe(true);
+  });
+
+  it('storage optimize moves the pieces off a retired location to one holding no piece of the shard', async () => {
+    const { t, dirs, locations, engine } = await installation(['ec-a', 'ec-b', 'ec-c', 'ec-d']);
+    const b = await engine.createBackup({ paths: [src] });
+    const before = await engine.getShardMap(b.backup_id);
+    const onA = before.filter((s) => s.replicas.some((r) => r.location === 'ec-a'));
+    expect(onA.length).toBeGreaterThan(0);
+    await engine.close();
+
+    await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ shard_size: 262144, erasure_coding: { data_shards: 2, parity_shards: 1 }, storage_locations: locations.map((l) => (l.name === 'ec-a' ? { ...l, enabled: false } : l)) }));
+    const again = await t.open();
+    const dry = await again.optimizeStorage({ dryRun: true });
+    expect(dry.moves.filter((m) => m.from === 'ec-a')).toHaveLength(onA.length);
+    const report = await again.optimizeStorage();
+    expect(report.problems).toEqual([]);
+    expect(report.moves.filter((m) => m.from === 'ec-a')).toHaveLength(onA.length);
+    const after = await again.getShardMap(b.backup_id);
+    for (const s of after) {
+      expect(s.replicas.map((r) => r.location)).not.toContain('ec-a');
+      expect(s.replicas.map((r) => r.piece).sort()).toEqual([0, 1, 2]);
+      expect(new Set(s.replicas.map((r) => r.location)).size).toBe(3);
+    }
+    expect(await dataBytes(dirs[0]!)).toBe(0);
+    expect((await again.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
+    expect((await again.optimizeStorage()).moves).toEqual([]);
   });
 
   it('with two of three locations gone, verify says corrupted and restore names the shard it cannot rebuild', async () => {

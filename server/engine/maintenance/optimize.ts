@@ -16,6 +16,7 @@ import { shardKey } from '../repository/repository';
 import { fetchShard, putReplicas } from '../repository/shard-store';
 import { IntegrityError, storedChecksum } from '../repository/codec';
 import { UNVERIFIED } from '../repository/content-check';
+import { movePieces } from './optimize-pieces';
 
 export interface OptimizeReport {
   shards_checked: number;
@@ -64,6 +65,10 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
     const records = await shardRecordsByIds(ctx.db, ids.slice(i, i + 500));
     for (const rec of records.values()) {
       report.shards_checked++;
+      if (rec.coding) {
+        await movePieces(ctx, rec, report, usable);
+        continue;
+      }
       const good = rec.replicas.filter((r) => r.state === 'ok' && usable(r.location)).map((r) => r.location);
       const stale = rec.replicas.filter((r) => !usable(r.location)).map((r) => r.location);
       const spread = new Set(good.map(regionOf)).size;
@@ -157,6 +162,7 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
     const records = await shardRecordsByIds(ctx.db, page.rows.map((r) => r.id));
     for (const rec of records.values()) {
       if (excess <= 0) break;
+      if (rec.coding) continue; // pieces leave a full location only when it is disabled (optimize-pieces.ts)
       const exclude = new Set(rec.replicas.map((r) => r.location));
       const roomFor = (l: Location) => {
         const c = ctx.locations.capacity(l);

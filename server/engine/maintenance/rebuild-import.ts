@@ -7,9 +7,9 @@
 import { sql } from 'drizzle-orm';
 import { backups, backupVerifications } from '../../../db/schema';
 import { type CheckedShard, contentIdOf, UNVERIFIED } from '../repository/content-check';
-import type { Copy } from './rebuild-listing';
+import { type Copy, codingOf, copyKey } from './rebuild-listing';
+import { objectSizeFromPiece } from '../repository/pieces';
 import { type RebuildContext, type RebuiltBackup, checkCopies } from './rebuild-snapshot';
-import { shardKey } from '../repository/repository';
 import type { SecurityLevel } from '../types';
 
 /** Rows per INSERT (one JSON parameter each): a backup of up to this many shards takes 3 statements. */
@@ -57,11 +57,15 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
     else rows.push({ id, kind: 'data', checked: null, good: rc.listing.data.get(id) ?? [], bad: [] });
   }
   const R = ctx.config.replication_factor;
-  const lost = rows.filter((r) => !r.good.length).map((r) => r.id).sort();
-  const under = rows.filter((r) => r.good.length && (r.good.length < R || r.bad.length)).map((r) => r.id).sort();
-  const damagedCopies = rows.flatMap((r) => r.bad.map((x) => `${x.copy.location}:${shardKey(r.id)} (${x.reason})`));
+  // An erasure-coded shard needs k good pieces to be readable, and all k + m to be whole.
+  const coding = new Map(rows.map((r) => [r.id, codingOf([...r.good, ...r.bad.map((x) => x.copy)])]));
+  const readable = (r: Row) => r.good.length >= (coding.get(r.id)?.k ?? 1);
+  const whole = (r: Row) => r.good.length >= (coding.get(r.id) ? coding.get(r.id)!.k + coding.get(r.id)!.m : R) && !r.bad.length;
+  const lost = rows.filter((r) => !readable(r)).map((r) => r.id).sort();
+  const under = rows.filter((r) => readable(r) && !whole(r)).map((r) => r.id).sort();
+  const damagedCopies = rows.flatMap((r) => r.bad.map((x) => `${x.copy.location}:${copyKey(r.id, x.copy)} (${x.reason})`));
   const status = lost.length || !b.chunkIds ? 'corrupted' : under.length ? 'degraded' : 'healthy';
-  const present = rows.filter((r) => r.good.length).sort((a, z) => a.id.localeCompare(z.id));
+  const present = rows.filter(readable).sort((a, z) => a.id.localeCompare(z.id));
 
   const m = doc.metadata;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -108,14 +112,17 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
       const part = present.slice(i, i + ROWS_PER_STATEMENT);
       const shardRows = part.map((r) => {
         const c = r.checked;
-        return { id: r.id, cid: contentIdOf(r.id), key: c?.keyId ?? '', plain: c?.plainSize ?? 0, size: c?.storedSize ?? r.good[0]!.size, sum: c?.checksum ?? UNVERIFIED, comp: c?.compression ?? 'unknown', kind: r.kind };
+        const ec = coding.get(r.id);
+        // A piece's listed size gives the object's size to within the padding of its last data piece.
+        const size = c?.storedSize ?? (ec ? objectSizeFromPiece(r.good[0]!.size, r.id.length, ec.k) : r.good[0]!.size);
+        return { id: r.id, cid: contentIdOf(r.id), key: c?.keyId ?? '', plain: c?.plainSize ?? 0, size, sum: c?.checksum ?? UNVERIFIED, comp: c?.compression ?? 'unknown', kind: r.kind, k: ec?.k ?? null, m: ec?.m ?? null };
       });
       // A shard imported unverified by an earlier backup is completed when this one checked it.
       const res = await tx.execute<{ inserted: number; unverified: number }>(sql`
         WITH ins AS (
-          INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind)
-          SELECT x.id, x.cid, ${level}, x.key, x.plain, x.size, x.sum, x.comp, x.kind
-          FROM jsonb_to_recordset(${JSON.stringify(shardRows)}::jsonb) AS x(id text, cid text, key text, plain integer, size integer, sum text, comp text, kind text)
+          INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, ec_data, ec_parity)
+          SELECT x.id, x.cid, ${level}, x.key, x.plain, x.size, x.sum, x.comp, x.kind, x.k, x.m
+          FROM jsonb_to_recordset(${JSON.stringify(shardRows)}::jsonb) AS x(id text, cid text, key text, plain integer, size integer, sum text, comp text, kind text, k integer, m integer)
           ON CONFLICT (id) DO UPDATE SET key_id = EXCLUDED.key_id, plain_size = EXCLUDED.plain_size, stored_size = EXCLUDED.stored_size,
             checksum = EXCLUDED.checksum, compression = EXCLUDED.compression, kind = EXCLUDED.kind
             WHERE shards.checksum = ${UNVERIFIED} AND EXCLUDED.checksum <> ${UNVERIFIED}
@@ -123,10 +130,11 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
         SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE inserted AND checksum = ${UNVERIFIED})::int AS unverified FROM ins`);
       inserted += Number(res.rows[0]?.inserted ?? 0);
       unverified += Number(res.rows[0]?.unverified ?? 0);
-      const reps = part.flatMap((r) => [...r.good.map((c) => ({ id: r.id, loc: c.location, state: 'ok' })), ...r.bad.map((x) => ({ id: r.id, loc: x.copy.location, state: 'bad' }))]);
+      const piece = (c: Copy) => c.piece?.index ?? null;
+      const reps = part.flatMap((r) => [...r.good.map((c) => ({ id: r.id, loc: c.location, state: 'ok', piece: piece(c) })), ...r.bad.map((x) => ({ id: r.id, loc: x.copy.location, state: 'bad', piece: piece(x.copy) }))]);
       await tx.execute(sql`
-        INSERT INTO shard_replicas (shard_id, location, state)
-        SELECT x.id, x.loc, x.state FROM jsonb_to_recordset(${JSON.stringify(reps)}::jsonb) AS x(id text, loc text, state text)
+        INSERT INTO shard_replicas (shard_id, location, state, piece)
+        SELECT x.id, x.loc, x.state, x.piece FROM jsonb_to_recordset(${JSON.stringify(reps)}::jsonb) AS x(id text, loc text, state text, piece integer)
         ON CONFLICT DO NOTHING`);
       await tx.execute(sql`
         INSERT INTO backup_shards (backup_id, shard_id)

@@ -6,11 +6,13 @@
 import { StringDecoder } from 'node:string_decoder';
 import { readChunkTable } from '../repository/chunk-table';
 import { IntegrityError, readHeader } from '../repository/codec';
-import { type CheckedShard, checkShardObject } from '../repository/content-check';
+import { type CheckedShard, checkShardObject, UNVERIFIED } from '../repository/content-check';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { isQuorumRequired } from '../keys/keys';
-import type { Copy, RepositoryListing } from './rebuild-listing';
+import { type Copy, type RepositoryListing, codingOf } from './rebuild-listing';
+import type { ShardRecord } from '../catalog/catalog';
+import { checkPieces } from './verify-pieces';
 import { openSnapshot } from '../repository/repo-trust';
 import { shardKey, snapshotKey, snapshotLabel, type SnapshotDoc } from '../repository/repository';
 import type { SecurityLevel } from '../types';
@@ -113,7 +115,21 @@ async function checkAll(rc: RebuildContext, id: string, level: SecurityLevel, ke
     return key && key.level === level ? key.key : null;
   };
   const m: ManifestShard = { checked: null, good: [], bad: [] };
-  for (const copy of rc.listing.data.get(id) ?? []) {
+  const copies = rc.listing.data.get(id) ?? [];
+  const coding = codingOf(copies);
+  if (coding) {
+    // Erasure-coded: rebuilt from k pieces that give back an object passing the full content check.
+    const pieces = copies.filter((c) => c.piece);
+    const rec = { id, coding, checksum: UNVERIFIED, replicas: pieces.map((c) => ({ location: c.location, state: 'ok', piece: c.piece!.index })) } as ShardRecord;
+    const r = await checkPieces(rc.ctx, rec, { rebuild: true, accept: (stored) => checkShardObject(rc.ctx, id, stored, { level, keyFor, allowPlain: rc.allowPlain }) });
+    m.checked = r.checked;
+    for (const c of pieces) {
+      const wrong = r.bad.find((b) => b.location === c.location);
+      if (wrong || !r.object) m.bad.push({ copy: c, reason: wrong?.message ?? r.bad.map((b) => b.message).join('; ') });
+      else m.good.push(c);
+    }
+  }
+  for (const copy of coding ? [] : copies) {
     try {
       const stored = await rc.ctx.locations.get(copy.location)!.backend.get(shardKey(id));
       if (m.checked) {

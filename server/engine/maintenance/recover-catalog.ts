@@ -20,7 +20,7 @@ import { type CatalogSnapshotReport, emptySnapshotReport, restoreCatalogSnapshot
 import type { EngineContext } from '../context';
 import { forEachLimit } from '../for-each-limit';
 import { isQuorumRequired, type WrappedKey } from '../keys/keys';
-import { listRepository } from './rebuild-listing';
+import { copyKey, listRepository } from './rebuild-listing';
 import { type RebuildContext, type RebuiltBackup, checkCopies, readBackup, type RepoKey } from './rebuild-snapshot';
 import { type DamagedBackup, importBackup } from './rebuild-import';
 import { plaintextAllowed } from '../repository/repo-trust';
@@ -128,7 +128,7 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
   for (const [id, copies] of listing.data) {
     if (referenced.has(id)) continue;
     report.unreferenced_count++;
-    if (report.unreferenced_objects.length < 1000) report.unreferenced_objects.push(...copies.map((c) => `${c.location}:data/${id.slice(0, 2)}/${id}`));
+    if (report.unreferenced_objects.length < 1000) report.unreferenced_objects.push(...copies.map((c) => `${c.location}:${copyKey(id, c)}`));
   }
   report.damaged_objects.sort();
   report.damaged_backups.sort((a, z) => a.backup_id.localeCompare(z.backup_id));
@@ -176,15 +176,15 @@ async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], 
  * set-based statements, each taking its rows as one JSON parameter.
  */
 async function mergeReplicas(ctx: EngineContext, data: RebuildContext['listing']['data'], referenced: Set<string>, replicated: Set<string>): Promise<void> {
-  const rows: { id: string; loc: string }[] = [];
+  const rows: { id: string; loc: string; piece: number | null }[] = [];
   for (const id of referenced) {
     if (replicated.has(id)) continue;
-    for (const c of data.get(id) ?? []) rows.push({ id, loc: c.location });
+    for (const c of data.get(id) ?? []) rows.push({ id, loc: c.location, piece: c.piece?.index ?? null });
   }
   for (let i = 0; i < rows.length; i += 10_000) {
     await ctx.db.execute(sql`
-      INSERT INTO shard_replicas (shard_id, location, state)
-      SELECT v.id, v.loc, 'ok' FROM jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 10_000))}::jsonb) AS v(id text, loc text)
+      INSERT INTO shard_replicas (shard_id, location, state, piece)
+      SELECT v.id, v.loc, 'ok', v.piece FROM jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 10_000))}::jsonb) AS v(id text, loc text, piece integer)
       WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
       ON CONFLICT DO NOTHING`);
   }
