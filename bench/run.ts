@@ -9,6 +9,7 @@ import path from 'node:path';
 import { BorgTool } from './borg-tool';
 import { ensureDatasets } from './datasets';
 import { runScaleBench } from './catalog-scale';
+import { runErasureBench } from './erasure-bench';
 import { runListBench } from './list-bench';
 import { PlexichatTool } from './plexichat-tool';
 import { prepareTrees } from './real-trees';
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
   if (s.only.includes('list')) code |= await runListBench(s, machine, log);
   if (s.only.includes('rebuild')) code |= await runRebuildBench(s, machine, log);
   if (s.only.includes('scale')) code |= await runScaleBench(s, machine, log);
+  if (s.only.includes('erasure')) code |= await runErasureBench(s, log);
   return code;
 }
 

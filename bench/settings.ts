@@ -30,7 +30,7 @@ export interface BenchSettings {
   trees: TreeSpec[];
   /** Names left out of every real tree (BENCH_TREES_EXCLUDE=node_modules,.next); such a tree is copied without them first. */
   treeExclude: string[];
-  /** The parts to run (BENCH_ONLY=compare,list,rebuild,scale; default all four). */
+  /** The parts to run (BENCH_ONLY=compare,list,rebuild,scale,erasure; default all but erasure). */
   only: BenchPart[];
   /** Runs of every measurement (BENCH_RUNS, default 3), the tools taking turns; the table shows medians. */
   runs: number;
@@ -64,13 +64,15 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchSett
   };
 }
 
-export const BENCH_PARTS = ['compare', 'list', 'rebuild', 'scale'] as const;
+export const BENCH_PARTS = ['compare', 'list', 'rebuild', 'scale', 'erasure'] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
+/** What runs without BENCH_ONLY; `erasure` (coding vs replication, bench/erasure-bench.ts) is opt-in. */
+const DEFAULT_PARTS: BenchPart[] = ['compare', 'list', 'rebuild', 'scale'];
 
-/** BENCH_ONLY: parts separated by commas; empty or unset runs them all. */
+/** BENCH_ONLY: parts separated by commas; empty or unset runs all but erasure. */
 export function parseOnly(value: string | undefined): BenchPart[] {
   const parts = (value ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-  if (!parts.length) return [...BENCH_PARTS];
+  if (!parts.length) return [...DEFAULT_PARTS];
   for (const p of parts) {
     if (!(BENCH_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY takes ${BENCH_PARTS.join(', ')} (separated by commas); got "${p}".`);
   }

@@ -38,7 +38,7 @@ export function ShardMap({ backupId }: { backupId: string }) {
 
 type Shard = RouterOutputs['backup']['shardMap']['shards'][number];
 
-/** Shard, kind, sizes, codec, then one column per location with the replica's state there. */
+/** Shard, kind, sizes, codec, then one column per location with the replica (or erasure-coded piece) there and its state. */
 function shardColumns(locations: string[]): Column<Shard>[] {
   return [
     { key: 'shard', header: 'Shard', sortValue: (s) => s.shard_id, className: 'max-w-[12rem] truncate font-mono text-xs', cell: (s) => <span title={s.shard_id}>{s.shard_id}</span> },
@@ -53,7 +53,15 @@ function shardColumns(locations: string[]): Column<Shard>[] {
         sortValue: (s) => s.replicas.find((x) => x.location === l)?.state ?? null,
         cell: (s) => {
           const r = s.replicas.find((x) => x.location === l);
-          return r ? <span className={`rounded px-1.5 py-0.5 text-xs ${CELL[r.state] ?? ''}`}>{r.state}</span> : <span className="text-slate-300">—</span>;
+          if (!r) return <span className="text-slate-300">—</span>;
+          // An erasure-coded shard holds one piece per location: which one, then its state.
+          const piece = r.piece === null || !s.coding ? null : `piece ${r.piece + 1}/${s.coding.k + s.coding.m}${r.piece >= s.coding.k ? ' (parity)' : ''}`;
+          return (
+            <span className={`rounded px-1.5 py-0.5 text-xs ${CELL[r.state] ?? ''}`} title={piece ? `${piece} of a ${s.coding!.k}+${s.coding!.m} erasure-coded shard` : 'a whole copy'}>
+              {piece ? `${piece} · ` : ''}
+              {r.state}
+            </span>
+          );
         },
       }),
     ),

@@ -58,6 +58,7 @@ describe('BENCH_ONLY', () => {
   it('runs every part by default and the named ones in their fixed order otherwise', () => {
     expect(parseOnly(undefined)).toEqual(['compare', 'list', 'rebuild', 'scale']);
     expect(parseOnly('rebuild, compare')).toEqual(['compare', 'rebuild']);
-    expect(() => parseOnly('compare,lists')).toThrow(/BENCH_ONLY takes compare, list, rebuild, scale.*"lists"/);
+    expect(() => parseOnly('compare,lists')).toThrow(/BENCH_ONLY takes compare, list, rebuild, scale, erasure.*"lists"/);
+    expect(parseOnly('erasure')).toEqual(['erasure']);
   });
 });
