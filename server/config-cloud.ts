@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { StorageLocationFields as StorageLocationConfig } from './config-location';
+import { immutabilityIssues } from './config-immutability';
 
 const optionalText = z.string().min(1).optional();
 const pageSize = z.number().int().min(1).max(5000).optional();
@@ -90,16 +91,18 @@ const KEY_SCHEMAS: Record<string, z.ZodType> = { s3: s3LocationKeys, azure: azur
 /** The keys a location of this type may hold beyond the common ones (empty for local and unknown types). */
 export function knownLocationKeys(type: string): string[] {
   const schema = KEY_SCHEMAS[type];
-  return schema && 'shape' in schema ? Object.keys((schema as unknown as z.ZodObject).shape) : [];
+  const own = schema && 'shape' in schema ? Object.keys((schema as unknown as z.ZodObject).shape) : [];
+  return [...own, type === 'local' ? 'append_only' : 'immutability'];
 }
 
 /** Problems with a cloud location's keys, each naming the location and key; empty when valid or not a cloud type. */
 export function cloudLocationIssues(loc: StorageLocationConfig): string[] {
+  const locks = immutabilityIssues(loc);
   const schema = KEY_SCHEMAS[loc.type];
-  if (!schema) return [];
+  if (!schema) return locks;
   const r = schema.safeParse(loc);
-  if (r.success) return [];
-  return r.error.issues.map((i) => `storage location "${loc.name}" (${loc.type}): ${i.path.join('.') || 'keys'} ${i.message}`);
+  if (r.success) return locks;
+  return [...r.error.issues.map((i) => `storage location "${loc.name}" (${loc.type}): ${i.path.join('.') || 'keys'} ${i.message}`), ...locks];
 }
 
 export class CloudConfigError extends Error {

@@ -22,6 +22,21 @@ export interface StorageSpace {
   totalBytes: number;
 }
 
+/**
+ * A write-once lock (S3 Object Lock, GCS object retention, Azure blob immutability policy): until `until`
+ * the store refuses to delete or overwrite the object. governance: an account with the bypass permission
+ * may still remove it (this product never does); compliance: nobody can, not even the account's root.
+ */
+export interface ObjectLock {
+  mode: 'governance' | 'compliance';
+  until: Date;
+}
+
+export interface PutOptions {
+  /** Write the object locked (only on a location with immutability configured; others refuse). */
+  lock?: ObjectLock;
+}
+
 export interface StorageBackend {
   /** The location's configured name (unique). */
   readonly name: string;
@@ -33,15 +48,22 @@ export interface StorageBackend {
    * Stores an object atomically: readers see either no object or the whole new object, never a torn one.
    * Idempotent: writing the same key twice with the same bytes succeeds.
    */
-  put(key: string, data: Buffer): Promise<void>;
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void>;
   /** Reads a whole object. Throws StorageError with kind 'not_found' when it does not exist. */
   get(key: string): Promise<Buffer>;
   /** Size of an object, or null when it does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
-  /** Removes an object; removing a missing object is not an error. */
+  /**
+   * Removes an object; removing a missing object is not an error. An object still locked is not touched:
+   * throws StorageError with kind 'locked' and its `lockedUntil`.
+   */
   delete(key: string): Promise<void>;
+  /** Where the store can lock objects: the lock an object carries now (null: none, or the object is missing). */
+  lockOf?(key: string): Promise<ObjectLock | null>;
+  /** Where the store can lock objects: lengthens an object's lock to `lock.until`; never shortens one. */
+  extendLock?(key: string, lock: ObjectLock): Promise<void>;
   /** Bytes and objects held under this location. */
   usage(): Promise<StorageUsage>;
   /**
@@ -58,21 +80,25 @@ export interface StorageBackend {
 /**
  * not_found: the object does not exist. unavailable: transient (network, 5xx, timeout) — retrying may help.
  * permanent: retrying cannot help (auth, bad request). archived: the object sits in an archive tier and must
- * be rehydrated before it can be read.
+ * be rehydrated before it can be read. locked: the object is under a write-once lock (or the location is
+ * append-only) and cannot be removed before `lockedUntil` (null: until an admin's storage gc removes it).
  */
-export type StorageErrorKind = 'not_found' | 'unavailable' | 'permanent' | 'archived';
+export type StorageErrorKind = 'not_found' | 'unavailable' | 'permanent' | 'archived' | 'locked';
 
 export class StorageError extends Error {
   readonly kind: StorageErrorKind;
   readonly location: string;
   readonly key: string | undefined;
+  /** kind 'locked': when the lock ends (null: append-only, no date). */
+  readonly lockedUntil: Date | null;
 
-  constructor(kind: StorageErrorKind, location: string, message: string, options?: { key?: string; cause?: unknown }) {
+  constructor(kind: StorageErrorKind, location: string, message: string, options?: { key?: string; cause?: unknown; lockedUntil?: Date | null }) {
     super(`${location}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StorageError';
     this.kind = kind;
     this.location = location;
     this.key = options?.key;
+    this.lockedUntil = options?.lockedUntil ?? null;
   }
 }
 
@@ -102,4 +128,6 @@ export interface BackendOptions {
   log?: (msg: string) => void;
   /** The installation's outbound network policy (config.outbound); unset: the default denied networks. */
   outbound?: Partial<OutboundPolicyConfig>;
+  /** The clock object locks are compared with (the engine's; injected by tests). */
+  now?: () => Date;
 }

@@ -4,7 +4,7 @@
  * retry and per-location counters for metrics. Also the one place SDK/HTTP errors are classified into
  * StorageError kinds, so every cloud backend reports failures the same way.
  */
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageErrorKind, type StorageSpace, type StorageUsage, sumListing } from './backend';
+import { StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageErrorKind, type StorageSpace, type StorageUsage, sumListing } from './backend';
 
 export interface RetryOptions {
   /** Attempts after the first. */
@@ -80,8 +80,8 @@ export class RetryingBackend implements StorageBackend {
   init(): Promise<void> {
     return this.run('init', undefined, () => this.inner.init());
   }
-  put(key: string, data: Buffer): Promise<void> {
-    return this.run('put', key, () => this.inner.put(key, data));
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.run('put', key, () => this.inner.put(key, data, opts));
   }
   get(key: string): Promise<Buffer> {
     return this.run('get', key, () => this.inner.get(key));
@@ -91,6 +91,14 @@ export class RetryingBackend implements StorageBackend {
   }
   delete(key: string): Promise<void> {
     return this.run('delete', key, () => this.inner.delete(key));
+  }
+  get lockOf(): ((key: string) => Promise<ObjectLock | null>) | undefined {
+    const inner = this.inner;
+    return inner.lockOf ? (key) => this.run('read the lock of', key, () => inner.lockOf!(key)) : undefined;
+  }
+  get extendLock(): ((key: string, lock: ObjectLock) => Promise<void>) | undefined {
+    const inner = this.inner;
+    return inner.extendLock ? (key, lock) => this.run('extend the lock of', key, () => inner.extendLock!(key, lock)) : undefined;
   }
   /** Summed over the wrapped listing, so a large location gets a time limit per page, not one for the whole walk. */
   usage(): Promise<StorageUsage> {
@@ -148,7 +156,7 @@ export class RetryingBackend implements StorageBackend {
     const error = err instanceof StorageError ? err : toStorageError(err, { location: this.name, op, key });
     const attempts = this.opts.retries + 1;
     if (error.kind !== 'unavailable' || attempt >= attempts) {
-      if (error.kind !== 'not_found') this.stats.failures++;
+      if (error.kind !== 'not_found' && error.kind !== 'locked') this.stats.failures++;
       throw error;
     }
     const cap = Math.min(this.opts.backoffMs * 2 ** (attempt - 1), this.opts.maxBackoffMs ?? 30_000);

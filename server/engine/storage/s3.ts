@@ -6,11 +6,13 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   RestoreObjectCommand,
   S3Client,
   type BucketLocationConstraint,
@@ -18,7 +20,8 @@ import {
 import { createHash } from 'node:crypto';
 import { parseCloudKeys, S3_STORAGE_CLASSES, s3LocationKeys, type S3LocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { type Immutability, immutabilityOf } from '../../config-immutability';
+import { StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import { guardedAgents } from '../net/agents';
 import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './backend';
@@ -29,7 +32,14 @@ export interface S3BackendOptions {
   timeoutMs?: number;
   /** Where the client may connect (config.outbound); default: the default denied networks. */
   policy?: OutboundPolicy;
+  /** The location's immutability: objects are written with S3 Object Lock, and deletes respect it. */
+  immutability?: Immutability | null;
+  /** The clock locks are compared with (injected by tests). */
+  now?: () => Date;
 }
+
+/** How many versions of one key a delete removes at most (each overwrite of a locked key adds one). */
+const MAX_VERSIONS = 16;
 
 export class S3Backend implements StorageBackend {
   readonly type = 's3';
@@ -37,12 +47,16 @@ export class S3Backend implements StorageBackend {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly region: string;
+  private readonly immutability: Immutability | null;
+  private readonly now: () => Date;
 
   constructor(
     readonly name: string,
     private readonly keys: S3LocationKeys,
     opts: S3BackendOptions = {},
   ) {
+    this.immutability = opts.immutability ?? null;
+    this.now = opts.now ?? (() => new Date());
     this.bucket = keys.bucket_name;
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
     // 'local' is the storage_locations default region label, not an AWS region.
@@ -71,8 +85,9 @@ export class S3Backend implements StorageBackend {
   async init(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
-      return;
+      return await this.checkObjectLock();
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       if (failureReason(err) !== 'not_found' && failureReason(err) !== 'no_container') throw this.wrap(err, 'reach bucket');
     }
     const region = this.region;
@@ -82,11 +97,13 @@ export class S3Backend implements StorageBackend {
           Bucket: this.bucket,
           // us-east-1 is the default and must not be named as a constraint.
           CreateBucketConfiguration: region === 'us-east-1' ? undefined : { LocationConstraint: region as BucketLocationConstraint },
+          // S3 turns Object Lock (and versioning) on only when the bucket is created, or through AWS support.
+          ObjectLockEnabledForBucket: this.immutability ? true : undefined,
         }),
       );
     } catch (err) {
       const code = (err as { name?: string }).name;
-      if (code === 'BucketAlreadyOwnedByYou') return;
+      if (code === 'BucketAlreadyOwnedByYou') return this.checkObjectLock();
       if (code === 'BucketAlreadyExists') {
         throw new StorageError('permanent', this.name, `bucket ${this.bucket} belongs to another account; choose another bucket_name`, { cause: err });
       }
@@ -94,7 +111,28 @@ export class S3Backend implements StorageBackend {
     }
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  /** With immutability configured, a bucket without Object Lock is refused: its objects could be deleted by anyone. */
+  private async checkObjectLock(): Promise<void> {
+    if (!this.immutability) return;
+    let enabled = false;
+    try {
+      const res = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }));
+      enabled = res.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ObjectLockConfigurationNotFoundError') throw this.wrap(err, 'read the Object Lock configuration of the bucket');
+    }
+    if (!enabled) {
+      throw new StorageError(
+        'permanent',
+        this.name,
+        `bucket ${this.bucket} does not have S3 Object Lock enabled, but the location is configured with immutability (${this.immutability.mode}); S3 enables Object Lock only when a bucket is created: create a new bucket with Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket) and point bucket_name at it, or remove immutability from the location`,
+      );
+    }
+  }
+
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    const lock = opts?.lock;
+    if (lock && !this.immutability) throw new StorageError('permanent', this.name, `cannot write ${key} locked: the location has no immutability configured`, { key });
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -108,6 +146,8 @@ export class S3Backend implements StorageBackend {
           StorageClass: this.keys.storage_class && S3_STORAGE_CLASSES[this.keys.storage_class],
           ServerSideEncryption: this.keys.server_side_encryption,
           SSEKMSKeyId: this.keys.kms_key_id,
+          ObjectLockMode: lock ? (lock.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE') : undefined,
+          ObjectLockRetainUntilDate: lock?.until,
         }),
       );
     } catch (err) {
@@ -186,12 +226,68 @@ export class S3Backend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    if (this.immutability) return this.deleteVersions(key);
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
     } catch (err) {
       if (failureReason(err) === 'not_found') return;
       throw this.wrap(err, 'delete', key);
     }
+  }
+
+  /**
+   * An Object Lock bucket is versioned: a DELETE without a version id only adds a delete marker and the data
+   * stays. So each version is deleted by its id, newest first, and none is even tried while it is locked.
+   */
+  private async deleteVersions(key: string): Promise<void> {
+    for (let i = 0; i < MAX_VERSIONS; i++) {
+      const head = await this.head(key);
+      if (!head) return;
+      const until = head.ObjectLockRetainUntilDate;
+      if (until && until > this.now()) throw this.locked(key, until);
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), VersionId: head.VersionId }));
+      } catch (err) {
+        if (failureReason(err) === 'not_found') return;
+        // The store's clock is ahead of ours: it still holds the lock.
+        if ((err as { name?: string }).name === 'AccessDenied' && until) throw this.locked(key, until);
+        throw this.wrap(err, 'delete', key);
+      }
+      if (!head.VersionId) return;
+    }
+    throw new StorageError('permanent', this.name, `could not delete ${key}: it still has versions after ${MAX_VERSIONS} deletes; remove them with the AWS console or CLI (list-object-versions)`, { key });
+  }
+
+  async lockOf(key: string): Promise<ObjectLock | null> {
+    const head = await this.head(key);
+    if (!head?.ObjectLockRetainUntilDate) return null;
+    return { mode: head.ObjectLockMode === 'COMPLIANCE' ? 'compliance' : 'governance', until: head.ObjectLockRetainUntilDate };
+  }
+
+  async extendLock(key: string, lock: ObjectLock): Promise<void> {
+    const head = await this.head(key);
+    if (!head) throw new StorageError('not_found', this.name, `cannot extend the lock of ${key}: the object does not exist`, { key });
+    if (head.ObjectLockRetainUntilDate && head.ObjectLockRetainUntilDate >= lock.until) return;
+    // A compliance lock keeps its mode: S3 refuses to turn it into governance.
+    const mode = head.ObjectLockMode === 'COMPLIANCE' || lock.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE';
+    try {
+      await this.client.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key: this.objectKey(key), VersionId: head.VersionId, Retention: { Mode: mode, RetainUntilDate: lock.until } }));
+    } catch (err) {
+      throw this.wrap(err, 'extend the lock of', key);
+    }
+  }
+
+  private async head(key: string) {
+    try {
+      return await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+  }
+
+  private locked(key: string, until: Date): StorageError {
+    return new StorageError('locked', this.name, `${key} is locked (S3 Object Lock) until ${until.toISOString()}; it is kept and deleted after that date`, { key, lockedUntil: until });
   }
 
   usage(): Promise<StorageUsage> {
@@ -243,5 +339,5 @@ export class S3Backend implements StorageBackend {
 /** The S3 backend for a configured location, wrapped with the configured retries and timeout. */
 export function createS3Backend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(s3LocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new S3Backend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
+  return withRetries(new S3Backend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound), immutability: immutabilityOf(loc), now: opts.now }), opts);
 }
