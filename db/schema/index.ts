@@ -8,3 +8,4 @@ export * from './settings';
 export * from './operations';
 export * from './drills';
 export * from './restores';
+export * from './locks';

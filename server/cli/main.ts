@@ -12,6 +12,7 @@ import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, 
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnBackup, alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
+import { keptLine, lockedLines, releasedLines } from './locked-lines';
 import { runDrillCommand } from './drill-commands';
 import { HELP } from './help.mjs';
 import { assertInstallation, createsInstallation } from './installation';
@@ -319,8 +320,8 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'delete': {
       const { values: v, positionals } = parse(args, { force: { type: 'boolean', default: false } });
       const id = needId(positionals, 'delete');
-      const deleted = await (await open()).deleteBackup(id, { force: Boolean(v.force), actor: actor() });
-      return { json: { backup_id: id, deleted }, text: `Deleted ${id}` };
+      const r = await (await open()).deleteBackupReport(id, { force: Boolean(v.force), actor: actor() });
+      return { json: { backup_id: id, ...r }, text: [`Deleted ${id}`, ...lockedLines(r.kept_locked)].join('\n') };
     }
     case 'prune':
     case 'cleanup': {
@@ -342,6 +343,8 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         ...plan.keep.map((k) => `keep    ${k.backup_id}  (${k.reasons.join(', ')})`),
         ...plan.remove.map((r) => `${plan.dry_run ? 'would remove' : 'remove'}  ${r.backup_id}  (${r.reason})`),
         `${plan.dry_run ? 'dry run: nothing removed' : `removed ${plan.removed} backup(s)`}; kept ${plan.keep.length}`,
+        ...lockedLines(plan.kept_locked),
+        ...releasedLines(plan.released, plan.dry_run),
       ];
       return { json: plan, text: lines.join('\n') };
     }
@@ -437,6 +440,9 @@ async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: 
     const after = `a run after ${r.grace_hours} h${running.length ? `, once backups ${running.join(', ')} have ended,` : ''} deletes those still unreferenced then`;
     lines.push(`${r.new_mark.candidates} object(s) and ${r.new_mark.shards} unreferenced shard(s) ${r.dry_run ? 'would be ' : ''}marked; ${after}`);
   }
+  lines.push(...lockedLines(r.shards.objects_locked));
+  for (const l of r.locations) for (const o of l.objects) if (o.reason === 'locked') lines.push(keptLine({ location: l.location, key: o.key, locked_until: o.locked_until ?? null }));
+  lines.push(...releasedLines(r.released, r.dry_run));
   for (const problem of r.problems) lines.push(`problem: ${problem}`);
   return { json: r, text: lines.join('\n'), code: r.problems.length ? EXIT.unavailable : EXIT.ok };
 }

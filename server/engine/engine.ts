@@ -31,6 +31,7 @@ import { sweepOrphans } from './maintenance/orphans';
 import { type ProgressTracker } from './backup/progress';
 import { type RecoverReport, rebuildCatalog } from './maintenance/recover-catalog';
 import { type KeepRules, type PrunePlan, planPrune } from './maintenance/retention';
+import { collectReleased, type KeptLocked, type ReleasedReport } from './storage/object-locks';
 import { restoreBackup, type RestoreProgress } from './restore/restore';
 import { runRestoreJob } from './restore/restore-job-run';
 import {
@@ -94,7 +95,7 @@ export class BackupEngine {
     let hsm: Hsm | null = null;
     try {
       const master = loadMasterKey(config.master_key_source, log);
-      const locations = await openLocations(config, catalog.db, log, master);
+      const locations = await openLocations(config, catalog.db, log, master, undefined, undefined, opts.now);
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source), { encrypted: config.enable_encryption });
       keys.setSecondFactor(loadSecondFactor(config.second_factor_source));
@@ -388,16 +389,21 @@ export class BackupEngine {
   }
 
   async deleteBackup(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<boolean> {
-    const ok = await deleteBackup(this.ctx, id, opts.force ?? false);
-    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false } });
-    return ok;
+    return (await this.deleteBackupReport(id, opts)).deleted;
+  }
+
+  /** Deletes a backup and says which of its objects were kept because a store lock (immutability) holds them. */
+  async deleteBackupReport(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<{ deleted: true; kept_locked: KeptLocked[] }> {
+    const kept = await deleteBackup(this.ctx, id, opts.force ?? false);
+    await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false, kept_locked: kept.length } });
+    return { deleted: true, kept_locked: kept };
   }
 
   /**
    * cleanup_expired_backups / prune: removes the backups no keep-rule keeps (or, without rules, those past
    * their retention) and then the shards nothing references. Running backups are never touched.
    */
-  async prune(rules: KeepRules = {}, opts: { dryRun?: boolean; actor?: string } = {}): Promise<PrunePlan & { dry_run: boolean; removed: number }> {
+  async prune(rules: KeepRules = {}, opts: { dryRun?: boolean; actor?: string } = {}): Promise<PrunePlan & { dry_run: boolean; removed: number; kept_locked: KeptLocked[]; released: ReleasedReport }> {
     await reapInterrupted(this.ctx);
     const rows = await this.ctx.db
       .select({ id: backups.id, sources: backups.sources, status: backups.status, completedAt: backups.completedAt, createdAt: backups.createdAt, expiresAt: backups.expiresAt, suspicious: backups.suspicious, ackAt: backups.suspiciousAcknowledgedAt })
@@ -416,18 +422,21 @@ export class BackupEngine {
       this.ctx.now(),
     );
     let removed = 0;
+    const keptLocked: KeptLocked[] = [];
+    // Objects kept at an earlier prune or delete because they were locked: collected once the lock is over.
+    const released = await collectReleased(this.ctx, { dryRun: opts.dryRun });
     if (!opts.dryRun) {
       for (const r of plan.remove) {
         try {
-          await deleteBackup(this.ctx, r.backup_id, false);
+          keptLocked.push(...(await deleteBackup(this.ctx, r.backup_id, false)));
           removed++;
         } catch (err) {
           this.ctx.log(`prune: could not remove ${r.backup_id}: ${(err as Error).message}`);
         }
       }
-      await this.audit({ actor: opts.actor ?? 'system', action: 'backup.prune', details: { rules: { ...rules }, removed, kept: plan.keep.length } });
+      await this.audit({ actor: opts.actor ?? 'system', action: 'backup.prune', details: { rules: { ...rules }, removed, kept: plan.keep.length, kept_locked: keptLocked.length, released_deleted: released.deleted } });
     }
-    return { ...plan, dry_run: opts.dryRun ?? false, removed };
+    return { ...plan, dry_run: opts.dryRun ?? false, removed, kept_locked: keptLocked, released };
   }
 
   /** optimize_storage_locations: restores the placement policy after locations changed. */

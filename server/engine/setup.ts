@@ -36,6 +36,8 @@ export async function openLocations(
   previous?: LocationSet,
   /** Replaced master keys that may still seal stored credentials (default: from the key source). */
   previousKeys?: Buffer[],
+  /** The engine's clock: object locks are compared with it. */
+  now?: () => Date,
 ): Promise<LocationSet> {
   const opts = {
     timeoutMs: config.storage_timeout_seconds * 1000,
@@ -43,6 +45,7 @@ export async function openLocations(
     backoffMs: config.storage_retry_backoff_seconds * 1000,
     log,
     outbound: config.outbound,
+    now,
   };
   // Every command opens the locations: their usage comes from the catalog's counters, not a join over every replica.
   const usedBy = new Map([...(await usageTotals(db)).locations].map(([name, u]) => [name, u.bytes]));

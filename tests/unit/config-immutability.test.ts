@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, type StorageLocationConfig } from '../../server/config';
 import { cloudLocationIssues } from '../../server/config-cloud';
 import { immutabilityOf, retainUntil } from '../../server/config-immutability';
-import { validateLocation } from '../../server/engine/location-store';
+import { validateLocation } from '../../server/engine/storage/location-store';
 
 const s3 = (extra: Record<string, unknown> = {}): StorageLocationConfig => ({ name: 'vault', type: 's3', priority: 10, region: 'us-east-1', enabled: true, bucket_name: 'vault-bucket', ...extra });
 const local = (extra: Record<string, unknown> = {}): StorageLocationConfig => ({ name: 'disk', type: 'local', path: '/srv/px', priority: 10, region: 'local', enabled: true, ...extra });

@@ -30,6 +30,7 @@ import { putReplicas } from '../repository/shard-store';
 import { sealSnapshot } from '../repository/repo-trust';
 import { resolveSources } from './source';
 import { BACKUP_TYPES, type BackupMetadata, type BackupType, type CreateBackupOptions, type SecurityLevel } from '../types';
+import { extendBackupLocks, putObject, removeObject } from '../storage/object-locks';
 
 const HEARTBEAT_MS = 1000;
 
@@ -171,6 +172,8 @@ async function runBackup(
     const base = input.baseRow ? await loadBaseIndex(ctx, input.baseRow) : undefined;
     const previous = input.compareRow ? await loadPrevious(ctx, input.compareRow, baseActor ?? 'system', id) : undefined;
     const out = await writeBackupData(ctx, id, level, dk, dk.cipher, { ...input, base, previous }, progress, signal);
+    // Deduplicated shards this backup reuses must stay locked as long as it lives (immutable locations).
+    await extendBackupLocks(ctx, id, (msg) => ctx.log(`backup ${id}: ${msg}`));
     const [row] = await ctx.db.select().from(backups).where(eq(backups.id, id));
     const changes = out.changes ? await judgeChange(ctx, row!.sources, out.changes) : null;
     if (changes?.verdict.suspicious) ctx.log(`backup ${id}: suspicious change: ${changes.verdict.reasons.join('; ')}`);
@@ -205,7 +208,7 @@ async function runBackup(
     // Snapshots go to every healthy location: any single surviving location can then list every backup.
     await putReplicas(ctx, snapshotKey(id), snap.stored, id, { want: ctx.config.replication_factor });
     const others = ctx.locations.enabled().filter((l) => ctx.locations.healthy(l));
-    await Promise.all(others.map((l) => l.backend.stat(snapshotKey(id)).then((s) => (s ? null : l.backend.put(snapshotKey(id), snap.stored))).catch(() => null)));
+    await Promise.all(others.map((l) => l.backend.stat(snapshotKey(id)).then((s) => (s ? null : putObject(ctx, l, snapshotKey(id), snap.stored, id))).catch(() => null)));
     const s = out.stats;
     const completedAt = ctx.now();
     progress.phase = 'done';
@@ -258,7 +261,8 @@ async function runBackup(
       await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
     });
     // A snapshot already written must not let recover-catalog bring a failed backup back as completed.
-    await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch(() => undefined)));
+    // Where it is locked (immutability) it stays until its lock ends, recorded for deletion then.
+    await Promise.all(ctx.locations.enabled().map((l) => removeObject(ctx, l, snapshotKey(id), `backup ${id} failed`).catch(() => undefined)));
     throw err instanceof EngineError ? err : new EngineError('UNAVAILABLE', message, {}, { cause: err });
   } finally {
     clearInterval(beat);

@@ -26,6 +26,8 @@ import type { EngineContext } from '../context';
 import { sealSecret } from '../keys/keys';
 import { CREDENTIAL_KEYS } from '../storage/location-store';
 import { ADOPTED_KEY } from '../setup';
+import type { Location } from '../storage/locations';
+import { putObject, removeObject } from '../storage/object-locks';
 
 export const STATE_KEY = 'catalog_snapshot';
 /** Written by recover-catalog once a snapshot is restored: it is restored once per catalog. */
@@ -89,9 +91,10 @@ export async function writeCatalogSnapshot(ctx: EngineContext): Promise<WriteRes
     ctx.locations.enabled().map(async (loc) => {
       try {
         // Each backend's put is atomic (temp file + rename, or one PUT): a reader sees all of it or nothing.
-        await loc.backend.put(name, body);
+        // Locked where the location is immutable (min_days: a catalog snapshot belongs to no one backup).
+        await putObject(ctx, loc, name, body, null);
         result.written.push(loc.name);
-        await prune(loc.backend, ctx.now().getTime());
+        await prune(ctx, loc);
       } catch (err) {
         result.failed.push({ location: loc.name, error: (err as Error).message });
       }
@@ -109,15 +112,19 @@ export async function writeCatalogSnapshot(ctx: EngineContext): Promise<WriteRes
   return result;
 }
 
-/** Keeps the newest KEEP snapshots; names claiming a future time are neither counted nor deleted (planted). */
-async function prune(backend: EngineContext['locations']['all'][number]['backend'], now: number): Promise<void> {
+/**
+ * Keeps the newest KEEP snapshots; names claiming a future time are neither counted nor deleted (planted).
+ * A locked older one stays (recorded, object-locks.ts) and is deleted after its lock.
+ */
+async function prune(ctx: EngineContext, loc: Location): Promise<void> {
+  const now = ctx.now().getTime();
   const names: string[] = [];
-  for await (const o of backend.list(CATALOG_PREFIX)) {
+  for await (const o of loc.backend.list(CATALOG_PREFIX)) {
     const t = nameTime(o.key);
     if (t !== null && t <= now + 60_000) names.push(o.key);
   }
   names.sort();
-  for (const old of names.slice(0, Math.max(0, names.length - KEEP))) await backend.delete(old);
+  for (const old of names.slice(0, Math.max(0, names.length - KEEP))) await removeObject(ctx, loc, old, 'catalog snapshot pruned');
 }
 
 /** The tables, read in one repeatable-read transaction so they agree with each other. */

@@ -29,6 +29,7 @@ import type { RowTally, ShardGcHooks, ShardGcReport } from './orphan-report';
 
 export type { ShardGcHooks } from './orphan-report';
 import { replicaKey } from '../repository/repository';
+import { type KeptLocked, removeObject } from '../storage/object-locks';
 
 /** Rows locked, re-checked and deleted together. */
 const ROW_BATCH = 200;
@@ -49,7 +50,7 @@ const list = (ids: string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `);
 
 export function emptyShardReport(): ShardGcReport {
   const t = (): RowTally => ({ shards: 0, objects: 0, bytes: 0 });
-  return { marked: t(), deleted: t(), kept: { ...t(), reasons: {} }, objects_left: 0 };
+  return { marked: t(), deleted: t(), kept: { ...t(), reasons: {} }, objects_left: 0, objects_locked: [] };
 }
 
 /**
@@ -76,10 +77,11 @@ export async function deleteUnreferencedRows(ctx: EngineContext, ids: string[], 
 
 /**
  * Deletes the objects of shards whose rows are gone. A failed delete leaves an orphan object (no row knows
- * it) for the object sweep. Returns the objects deleted and the bytes they held, and how many were left.
+ * it) for the object sweep; a locked one is kept and recorded (object-locks.ts), deleted after its lock.
+ * Returns the objects deleted and the bytes they held, how many were left, and the locked ones kept.
  */
-export async function deleteShardObjects(ctx: EngineContext, gone: GoneShard[], problem: (msg: string) => void): Promise<{ objects: number; bytes: number; left: number }> {
-  const out = { objects: 0, bytes: 0, left: 0 };
+export async function deleteShardObjects(ctx: EngineContext, gone: GoneShard[], problem: (msg: string) => void): Promise<{ objects: number; bytes: number; left: number; locked: KeptLocked[] }> {
+  const out = { objects: 0, bytes: 0, left: 0, locked: [] as KeptLocked[] };
   const work = gone.flatMap((g) => g.locations.map((location, i) => ({ g, location, piece: g.pieces[i] ?? null })));
   await forEachLimit(work, DELETE_CONCURRENCY, async ({ g, location, piece }) => {
     const loc = ctx.locations.get(location);
@@ -92,7 +94,8 @@ export async function deleteShardObjects(ctx: EngineContext, gone: GoneShard[], 
     try {
       const info = await loc.backend.stat(key).catch(() => undefined);
       if (info === null) return; // already gone
-      await loc.backend.delete(key);
+      const removal = await removeObject(ctx, loc, key, `shard ${g.id} unreferenced`);
+      if (!removal.deleted) return void out.locked.push(removal.kept);
       out.objects++;
       out.bytes += info?.size ?? g.storedSize;
     } catch (err) {
@@ -139,6 +142,7 @@ export async function collectMarkedShards(
     const done = await deleteShardObjects(ctx, gone, (msg) => opts.problems.push(msg));
     addRows(report.deleted, gone.length, done.objects, done.bytes);
     report.objects_left += done.left;
+    report.objects_locked.push(...done.locked);
   }
 }
 

@@ -14,6 +14,7 @@ import { deleteShardObjects, deleteUnreferencedRows } from './gc-shards';
 import { refreshSpace, spaceFigures } from '../storage/location-space';
 import { locationWhere } from '../storage/location-where';
 import { keyKey, snapshotKey } from '../repository/repository';
+import { type KeptLocked, removeObject } from '../storage/object-locks';
 import type { LocationHealth, LocationUsage } from '../types';
 
 /** A job (backup or restore) whose heartbeat is older than this is taken for dead. */
@@ -62,7 +63,11 @@ export async function reapInterrupted(ctx: EngineContext): Promise<number> {
   return reaped;
 }
 
-export async function deleteBackup(ctx: EngineContext, id: string, force: boolean): Promise<boolean> {
+/**
+ * Deletes a backup, then its shards nothing else references and its snapshot objects. Returns the objects
+ * kept because they are still locked (immutability, append-only): recorded, and deleted after the lock.
+ */
+export async function deleteBackup(ctx: EngineContext, id: string, force: boolean): Promise<KeptLocked[]> {
   const row = await getBackupRow(ctx.db, id);
   if (!row) throw notFound(`Backup ${id}`);
   if (row.status === 'running' && !force) {
@@ -70,10 +75,19 @@ export async function deleteBackup(ctx: EngineContext, id: string, force: boolea
   }
   const refs = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${id}`);
   await ctx.db.delete(backups).where(eq(backups.id, id));
-  await collectShards(ctx, refs.rows.map((r) => r.shard_id));
-  await Promise.all(ctx.locations.enabled().map((l) => l.backend.delete(snapshotKey(id)).catch((err) => ctx.log(`could not delete snapshot ${id} at ${l.name}: ${(err as Error).message}`))));
+  const kept = await collectShards(ctx, refs.rows.map((r) => r.shard_id));
+  await Promise.all(
+    ctx.locations.enabled().map(async (l) => {
+      try {
+        const r = await removeObject(ctx, l, snapshotKey(id), `backup ${id} deleted`);
+        if (!r.deleted) kept.push(r.kept);
+      } catch (err) {
+        ctx.log(`could not delete snapshot ${id} at ${l.name}: ${(err as Error).message}`);
+      }
+    }),
+  );
   if (row.keyId) await dropKeyIfUnused(ctx, row.keyId);
-  return true;
+  return kept;
 }
 
 /**
@@ -83,14 +97,14 @@ export async function deleteBackup(ctx: EngineContext, id: string, force: boolea
  * row left behind (the process died before its turn) is an unreferenced shard row, which storage gc
  * collects after its grace period.
  */
-export async function collectShards(ctx: EngineContext, candidates: string[]): Promise<number> {
-  let removed = 0;
+export async function collectShards(ctx: EngineContext, candidates: string[]): Promise<KeptLocked[]> {
+  const kept: KeptLocked[] = [];
   for (let i = 0; i < candidates.length; i += 200) {
     const gone = await deleteUnreferencedRows(ctx, candidates.slice(i, i + 200), null);
-    await deleteShardObjects(ctx, gone, (msg) => ctx.log(msg));
-    removed += gone.length;
+    const done = await deleteShardObjects(ctx, gone, (msg) => ctx.log(msg));
+    kept.push(...done.locked);
   }
-  return removed;
+  return kept;
 }
 
 async function dropKeyIfUnused(ctx: EngineContext, keyId: string): Promise<void> {

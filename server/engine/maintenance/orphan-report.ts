@@ -1,4 +1,5 @@
 /** What a storage gc run reports (orphans.ts): orphan objects per location, unreferenced shard rows, totals. */
+import type { KeptLocked, ReleasedReport } from '../storage/object-locks';
 
 export type ObjectKind = 'shard' | 'shard_copy' | 'snapshot' | 'key' | 'temp' | 'unknown';
 export type KeepReason =
@@ -8,6 +9,7 @@ export type KeepReason =
   | 'mark_pending' // newly found while an earlier mark waits: marked once that mark is done
   | 'mark_full' // too many candidates for one mark
   | 'delete_failed'
+  | 'locked' // under a store lock (immutability) or on an append-only location: deleted after the lock
   | 'unrecognised_name'; // not a name this engine writes: never deleted
 
 export interface Tally {
@@ -25,7 +27,7 @@ export interface LocationGcReport {
   kept: Tally & { reasons: Partial<Record<KeepReason, number>> };
   /** Marked objects that no longer existed. */
   gone: number;
-  objects: { key: string; kind: ObjectKind; action: 'marked' | 'deleted' | 'kept'; reason?: KeepReason }[];
+  objects: { key: string; kind: ObjectKind; action: 'marked' | 'deleted' | 'kept'; reason?: KeepReason; locked_until?: string | null }[];
   objects_truncated: boolean;
 }
 
@@ -45,6 +47,8 @@ export interface ShardGcReport {
   kept: RowTally & { reasons: Partial<Record<KeepReason, number>> };
   /** Objects of deleted rows whose delete failed: orphan objects now, removed by a later run. */
   objects_left: number;
+  /** Objects of deleted rows kept because their store lock has not expired: deleted by a run after it. */
+  objects_locked: KeptLocked[];
 }
 
 export interface OrphanSweepReport {
@@ -69,12 +73,19 @@ export interface OrphanSweepReport {
   shards: ShardGcReport;
   /** Objects of both kinds: orphan objects and the objects of unreferenced shard rows. */
   totals: { marked: Tally; deleted: Tally; kept: Tally };
+  /** Objects kept earlier because they were locked: deleted now that their lock is over, or still kept. */
+  released: ReleasedReport;
   problems: string[];
 }
 
 export interface SweepOptions {
   dryRun?: boolean;
   graceHours?: number;
+  /**
+   * Also delete what was released on append-only locations (object-locks.ts). Only `storage gc
+   * --append-only-delete` sets it, run by an admin with the credentials that may delete there.
+   */
+  appendOnlyDelete?: boolean;
   /** Tests only: see ShardGcHooks. */
   hooks?: ShardGcHooks;
 }

@@ -33,6 +33,7 @@ import { CONFIG_KEY, parsePieceKey, shardKey } from '../repository/repository';
 import { fetchShard, markReplica } from '../repository/shard-store';
 import type { ObjectInfo } from '../storage/backend';
 import { TMP_DIR } from '../storage/local';
+import { collectReleased, removeObject } from '../storage/object-locks';
 import { forEachLimit } from '../for-each-limit';
 import { collectMarkedShards, countWaiting, emptyShardReport, markUnreferencedShards } from './gc-shards';
 import { ADOPTED_KEY } from '../setup';
@@ -65,6 +66,9 @@ export async function sweepOrphans(ctx: EngineContext, opts: SweepOptions = {}):
   const { state, summary } = await assessMark(ctx, mark, graceHours);
 
   const problems: string[] = [];
+  // Objects kept earlier because they were locked: those whose lock is over go first.
+  const released = await collectReleased(ctx, { dryRun, appendOnly: opts.appendOnlyDelete });
+  problems.push(...released.problems);
   // Shard rows first: objects whose delete fails here are orphans the listing below finds and marks.
   const shards = emptyShardReport();
   const collecting = mark && state.ripe ? new Date(mark.marked_at) : null;
@@ -86,7 +90,7 @@ export async function sweepOrphans(ctx: EngineContext, opts: SweepOptions = {}):
     shards.marked = await markUnreferencedShards(ctx, markedAt, { dryRun, collecting });
     newMark = await saveMark(ctx, stored, candidates, shards.marked.shards, markedAt, dryRun);
   }
-  return { dry_run: dryRun, grace_hours: graceHours, previous_mark: summary, new_mark: newMark, locations, shards, totals: totalsOf(locations, shards), problems };
+  return { dry_run: dryRun, grace_hours: graceHours, previous_mark: summary, new_mark: newMark, locations, shards, totals: totalsOf(locations, shards), released, problems };
 }
 
 function checkGraceHours(h: number): number {
@@ -113,7 +117,8 @@ async function refuseEmptyCatalog(ctx: EngineContext): Promise<void> {
       `This catalog was created on ${adopted.rows[0]!.at} over storage that already held this repository (the previous catalog was lost or replaced), and recover-catalog has not run since: storage gc would delete every backup it does not know. Run plexichat-backup recover-catalog first (with every location reachable); it keeps what this catalog has and adds what storage holds.`,
     );
   }
-  const rows = await ctx.db.execute<{ known: boolean }>(sql`SELECT (EXISTS (SELECT 1 FROM backups) OR EXISTS (SELECT 1 FROM shards)) AS known`);
+  // Objects kept because they are locked (object-locks.ts) are known too: every backup may be gone meanwhile.
+  const rows = await ctx.db.execute<{ known: boolean }>(sql`SELECT (EXISTS (SELECT 1 FROM backups) OR EXISTS (SELECT 1 FROM shards) OR EXISTS (SELECT 1 FROM object_locks)) AS known`);
   if (rows.rows[0]?.known) return;
   for (const loc of ctx.locations.enabled()) {
     for (const prefix of ['snapshots/', 'data/']) {
@@ -199,13 +204,17 @@ class LocationSweep {
       else this.keep(info, 'unknown', 'unrecognised_name');
     }
     const unreferenced = await unreferencedObjects(this.ctx, this.loc.name, items);
+    const held = await releasedLocks(this.ctx, this.loc.name, items.map((i) => i.info.key));
     const ripe: Item[] = [];
     for (const item of items) {
       const key = item.info.key;
       const wasMarked = this.plan.marked.has(key);
       if (wasMarked) this.seenMarked.add(key);
       const kind = unreferenced.get(key);
-      if (!kind) {
+      if (kind && held.has(key)) {
+        // Released while locked: collectReleased deletes it after its lock, not the mark.
+        this.keep(item.info, kind, 'locked', held.get(key));
+      } else if (!kind) {
         if (wasMarked) this.keep(item.info, item.parsed.kind, 'referenced_again');
       } else if (wasMarked && this.plan.state.ripe) ripe.push(item);
       else if (wasMarked) this.keep(item.info, kind, this.plan.state.waitReason!);
@@ -236,7 +245,10 @@ class LocationSweep {
           this.report.gone++;
           return;
         }
-        if (!this.plan.dryRun) await this.loc.backend.delete(info.key);
+        if (!this.plan.dryRun) {
+          const removal = await removeObject(this.ctx, this.loc, info.key, `orphan ${kind}`);
+          if (!removal.deleted) return this.keep(info, kind, 'locked', removal.kept.locked_until);
+        }
         add(this.report.deleted, current.size);
         this.note(info.key, kind, 'deleted');
         if (parsed.kind === 'shard' && !this.plan.dryRun) deletedShards.push(parsed.id);
@@ -276,18 +288,20 @@ class LocationSweep {
     }
   }
 
-  private keep(info: ObjectInfo, kind: ObjectKind, reason: KeepReason): void {
+  private keep(info: ObjectInfo, kind: ObjectKind, reason: KeepReason, lockedUntil?: string | null): void {
     add(this.report.kept, info.size);
     this.report.kept.reasons[reason] = (this.report.kept.reasons[reason] ?? 0) + 1;
-    this.note(info.key, kind, 'kept', reason);
+    this.note(info.key, kind, 'kept', reason, lockedUntil);
   }
 
-  private note(key: string, kind: ObjectKind, action: 'marked' | 'deleted' | 'kept', reason?: KeepReason): void {
+  private note(key: string, kind: ObjectKind, action: 'marked' | 'deleted' | 'kept', reason?: KeepReason, lockedUntil?: string | null): void {
     if (this.report.objects.length >= MAX_REPORTED_OBJECTS) {
       this.report.objects_truncated = true;
       return;
     }
-    this.report.objects.push(reason ? { key, kind, action, reason } : { key, kind, action });
+    const entry: LocationGcReport['objects'][number] = reason ? { key, kind, action, reason } : { key, kind, action };
+    if (lockedUntil !== undefined) entry.locked_until = lockedUntil;
+    this.report.objects.push(entry);
   }
 }
 
@@ -378,6 +392,16 @@ async function unreferencedObjects(ctx: EngineContext, location: string, items: 
     else if (parsed.kind === 'key' && !keysKnown.has(parsed.id)) out.set(info.key, 'key');
   }
   return out;
+}
+
+/** Of these keys at `location`, those released while locked (object-locks.ts), with their lock's end. */
+async function releasedLocks(ctx: EngineContext, location: string, keys: string[]): Promise<Map<string, string | null>> {
+  if (!keys.length) return new Map();
+  const list = sql.join(keys.map((k) => sql`${k}`), sql`, `);
+  const rows = await ctx.db.execute<{ key: string; locked_until: string | null }>(
+    sql`SELECT key, locked_until FROM object_locks WHERE location = ${location} AND released_at IS NOT NULL AND key IN (${list})`,
+  );
+  return new Map(rows.rows.map((r) => [r.key, r.locked_until ? new Date(r.locked_until).toISOString() : null]));
 }
 
 /** Copies a shard back to `loc` from another replica whose bytes match the catalog's checksum. */

@@ -10,6 +10,7 @@ import { isStorageError } from '../storage/backend';
 import { IntegrityError, storedChecksum } from './codec';
 import { type Piece, joinPieces, readPiece } from './pieces';
 import { pieceKey } from './repository';
+import { putObject } from '../storage/object-locks';
 
 export interface Coding {
   k: number;
@@ -54,7 +55,7 @@ export async function putPieces(
       while (!placed && next < candidates.length) {
         const loc = candidates[next++]!;
         try {
-          await loc.backend.put(pieceKey(shardId, coding, p.index), p.bytes);
+          await putObject(ctx, loc, pieceKey(shardId, coding, p.index), p.bytes, backupId);
           ctx.locations.recordSuccess(loc, p.bytes.length);
           done.push({ location: loc.name, piece: p.index, loc });
           placed = true;

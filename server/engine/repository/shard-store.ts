@@ -19,6 +19,7 @@ import { isStorageError } from '../storage/backend';
 import { codingFor } from '../../config-erasure';
 import { type Coding, fetchCoded, putPieces } from './piece-store';
 import { splitObject } from './pieces';
+import { putObject } from '../storage/object-locks';
 
 export interface NewShard {
   backupId: string;
@@ -93,7 +94,7 @@ export async function putReplicas(
       const loc = candidates[next++]!;
       inFlight++;
       try {
-        await loc.backend.put(key, data);
+        await putObject(ctx, loc, key, data, backupId);
         ctx.locations.recordSuccess(loc, data.length);
         done.push(loc);
       } catch (err) {

@@ -49,7 +49,7 @@ export class LocationReloader {
     // Stored credentials are sealed under the current master key, which a rotation elsewhere may have changed.
     await syncMasterKeys(this.ctx);
     const [current, ...previous] = this.ctx.keys.allMasters;
-    const next = await openLocations(this.ctx.config, this.ctx.db, this.ctx.log, current, set, previous);
+    const next = await openLocations(this.ctx.config, this.ctx.db, this.ctx.log, current, set, previous, this.ctx.now);
     const changes: LocationChanges = { added: [], changed: [], removed: [] };
     for (const l of next.all) {
       const old = before.get(l.name);

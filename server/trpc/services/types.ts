@@ -19,6 +19,7 @@ export type EngineApi = Pick<
   | 'getRestoreJob'
   | 'listRestoreJobs'
   | 'deleteBackup'
+  | 'deleteBackupReport'
   | 'acknowledgeSuspicious'
   | 'getShardMap'
   | 'getStatistics'
