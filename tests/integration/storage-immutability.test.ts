@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageLocationConfig } from '../../server/config';
 import { StorageError, type StorageBackend } from '../../server/engine/storage/backend';
 import { createBackend, type BackendOptions } from '../../server/engine/storage/factory';
+import { startGcsServer, type GcsServer } from '../support/gcs-server';
 import { startS3LockServer, type S3LockServer } from '../support/s3-lock-server';
 import { S3RVER_CREDENTIALS } from '../support/s3-server';
 
@@ -19,11 +20,25 @@ const now = () => new Date(clock);
 const OPTS: BackendOptions = { timeoutMs: 15_000, retries: 1, backoffMs: 10, now };
 
 let s3: S3LockServer;
+let gcs: GcsServer;
 beforeAll(async () => {
   s3 = await startS3LockServer({ lockedBuckets: ['locked'], plainBuckets: ['plain'], now: () => clock });
+  gcs = await startGcsServer({ retentionBuckets: ['retained'], buckets: ['plain'], now: () => clock });
 });
 afterAll(async () => {
-  await s3?.close();
+  await Promise.all([s3?.close(), gcs?.close()]);
+});
+
+const gcsLoc = (bucket: string, mode: 'governance' | 'compliance' = 'governance'): StorageLocationConfig => ({
+  name: `gcs-${bucket}-${mode}`,
+  type: 'gcs',
+  priority: 10,
+  region: 'gcp',
+  enabled: true,
+  bucket_name: bucket,
+  project: 'test-project',
+  api_endpoint: gcs.url,
+  immutability: { mode, min_days: 7 },
 });
 
 const s3Loc = (bucket: string, mode: 'governance' | 'compliance' = 'governance'): StorageLocationConfig => ({
@@ -94,6 +109,28 @@ lockConformance('S3 Object Lock (our enforcing test server)', () => ({
     return b;
   },
 }));
+
+lockConformance('GCS Object Retention Lock (our GCS test server)', () => ({
+  backend: async (mode) => {
+    const b = await createBackend(gcsLoc('retained', mode), OPTS);
+    await b.init();
+    return b;
+  },
+}));
+
+describe('GCS Object Retention specifics', () => {
+  it('a location with immutability refuses a bucket without Object Retention Lock, and creates a missing bucket with it', async () => {
+    const plain = await createBackend(gcsLoc('plain'), OPTS);
+    const err = await failure(plain.init());
+    expect(err.kind).toBe('permanent');
+    expect(err.message).toMatch(/bucket plain does not have Object Retention Lock enabled.*--enable-per-object-retention/);
+    const fresh = await createBackend(gcsLoc('fresh-retained', 'compliance'), OPTS);
+    await fresh.init();
+    await fresh.put('k', Buffer.from('x'), { lock: { mode: 'compliance', until: new Date(clock + DAY) } });
+    expect(await fresh.lockOf!('k')).toEqual({ mode: 'compliance', until: new Date(clock + DAY) });
+    expect((await failure(fresh.delete('k'))).kind).toBe('locked');
+  });
+});
 
 describe('S3 Object Lock specifics', () => {
   it('a location with immutability refuses a bucket without Object Lock, naming the fix', async () => {

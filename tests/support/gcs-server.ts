@@ -2,13 +2,25 @@
  * A small in-memory server speaking the parts of the GCS JSON API that @google-cloud/storage uses, so the real
  * SDK can be tested against a real protocol: bucket get/insert, multipart and resumable uploads, downloads
  * with x-goog-hash, object metadata with correct md5Hash/crc32c, paged listing and delete. No auth is checked.
+ *
+ * Object Retention Lock, enforced as GCS documents it: a bucket created with `enableObjectRetention=true` (or
+ * listed in `retentionBuckets`) reports `objectRetention: {mode: "Enabled"}`; an object written or patched
+ * with `retention: {mode: "Unlocked"|"Locked", retainUntilTime}` cannot be deleted or replaced (403) before
+ * that time; a Locked retention can only be lengthened; an Unlocked one is shortened, removed or changed only
+ * with `overrideUnlockedRetention=true`. The clock is injectable (`now`).
  */
 import { CRC32C } from '@google-cloud/storage';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+interface Retention {
+  mode: 'Unlocked' | 'Locked';
+  retainUntilTime: string;
+}
+
 interface StoredObject {
+  retention?: Retention;
   data: Buffer;
   contentType: string;
   storageClass: string;
@@ -21,6 +33,7 @@ interface Bucket {
   storageClass: string;
   location: string;
   created: string;
+  objectRetention: boolean;
   objects: Map<string, StoredObject>;
 }
 
@@ -49,15 +62,27 @@ class HttpError extends Error {
   }
 }
 
-export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise<GcsServer> {
+export async function startGcsServer(opts: { buckets?: string[]; retentionBuckets?: string[]; now?: () => number } = {}): Promise<GcsServer> {
+  const clock = opts.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
   const sessions = new Map<string, ResumableSession>();
   const stats: Record<string, number> = {};
   let generation = 1;
-  const now = () => new Date().toISOString();
-  const addBucket = (name: string, storageClass = 'STANDARD', location = 'US') =>
-    buckets.set(name, { name, storageClass, location, created: now(), objects: new Map() });
+  const now = () => new Date(clock()).toISOString();
+  const addBucket = (name: string, storageClass = 'STANDARD', location = 'US', objectRetention = false) =>
+    buckets.set(name, { name, storageClass, location, created: now(), objectRetention, objects: new Map() });
   for (const b of opts.buckets ?? []) addBucket(b);
+  for (const b of opts.retentionBuckets ?? []) addBucket(b, 'STANDARD', 'US', true);
+  const retained = (o: StoredObject | undefined) => Boolean(o?.retention && Date.parse(o.retention.retainUntilTime) > clock());
+  const parseRetention = (b: Bucket, v: unknown): Retention | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!b.objectRetention) throw new HttpError(400, 'invalid', `Object Retention Lock is not enabled on bucket ${b.name}`);
+    const r = v as Partial<Retention>;
+    if ((r.mode !== 'Unlocked' && r.mode !== 'Locked') || !Number.isFinite(Date.parse(String(r.retainUntilTime)))) {
+      throw new HttpError(400, 'invalid', 'retention needs mode "Unlocked" or "Locked" and a retainUntilTime');
+    }
+    return { mode: r.mode, retainUntilTime: new Date(String(r.retainUntilTime)).toISOString() };
+  };
 
   let base = '';
   const count = (route: string) => (stats[route] = (stats[route] ?? 0) + 1);
@@ -67,7 +92,10 @@ export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise
     if (!b) throw new HttpError(404, 'notFound', 'The specified bucket does not exist.');
     return b;
   };
-  const bucketJson = (b: Bucket) => ({ kind: 'storage#bucket', id: b.name, name: b.name, selfLink: `${base}/storage/v1/b/${b.name}`, storageClass: b.storageClass, location: b.location, timeCreated: b.created, updated: b.created, metageneration: '1', etag: 'CAE=' });
+  const bucketJson = (b: Bucket) => ({
+    kind: 'storage#bucket', id: b.name, name: b.name, selfLink: `${base}/storage/v1/b/${b.name}`, storageClass: b.storageClass, location: b.location,
+    timeCreated: b.created, updated: b.created, metageneration: '1', etag: 'CAE=', ...(b.objectRetention ? { objectRetention: { mode: 'Enabled' } } : {}),
+  });
   const hashes = (data: Buffer) => {
     const crc = new CRC32C();
     crc.update(data);
@@ -81,12 +109,15 @@ export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise
       selfLink: `${base}/storage/v1/b/${bucket}/o/${enc}`, mediaLink: `${base}/download/storage/v1/b/${bucket}/o/${enc}?generation=${o.generation}&alt=media`,
       generation: String(o.generation), metageneration: '1', contentType: o.contentType, storageClass: o.storageClass,
       size: String(o.data.length), md5Hash: h.md5, crc32c: h.crc32c, etag: `C${o.generation}=`, timeCreated: o.created, updated: o.created,
+      ...(o.retention ? { retention: o.retention } : {}),
     };
   };
   const store = (bucketName: string, name: string, meta: Record<string, unknown>, data: Buffer) => {
     const b = bucketOf(bucketName);
     if (!name) throw new HttpError(400, 'required', 'Required object name');
+    if (retained(b.objects.get(name))) throw new HttpError(403, 'forbidden', `Object '${bucketName}/${name}' is under active Object Retention and cannot be replaced.`);
     const o: StoredObject = {
+      retention: parseRetention(b, meta.retention),
       data,
       contentType: typeof meta.contentType === 'string' ? meta.contentType : 'application/octet-stream',
       storageClass: typeof meta.storageClass === 'string' ? meta.storageClass : b.storageClass,
@@ -140,7 +171,7 @@ export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise
       const meta = JSON.parse(body.toString('utf8') || '{}') as { name?: string; storageClass?: string; location?: string };
       if (!meta.name) throw new HttpError(400, 'required', 'Required bucket name');
       if (buckets.has(meta.name)) throw new HttpError(409, 'conflict', 'Your previous request to create the named bucket succeeded and you already own it.');
-      addBucket(meta.name, meta.storageClass ?? 'STANDARD', meta.location?.toUpperCase() ?? 'US');
+      addBucket(meta.name, meta.storageClass ?? 'STANDARD', meta.location?.toUpperCase() ?? 'US', q.get('enableObjectRetention') === 'true');
       return json(200, bucketJson(bucketOf(meta.name)));
     }
     const bucket = parts[3];
@@ -168,9 +199,17 @@ export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise
       if (method === 'DELETE') {
         count('delete');
         if (!o) throw new HttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
+        if (retained(o)) throw new HttpError(403, 'forbidden', `Object '${bucket}/${name}' is under active Object Retention and cannot be deleted, overwritten or archived until ${o.retention!.retainUntilTime}.`);
         b.objects.delete(name);
         res.writeHead(204);
         return void res.end();
+      }
+      if (method === 'PATCH') {
+        count('patch');
+        if (!o) throw new HttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
+        const patch = JSON.parse(body.toString('utf8') || '{}') as { retention?: unknown };
+        if ('retention' in patch) patchRetention(o, parseRetention(b, patch.retention), q.get('overrideUnlockedRetention') === 'true');
+        return json(200, objectJson(bucket, name, o));
       }
       if (method === 'GET') {
         if (!o) throw new HttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
@@ -191,6 +230,19 @@ export async function startGcsServer(opts: { buckets?: string[] } = {}): Promise
       }
     }
     throw new HttpError(404, 'notFound', `no route for ${method} ${url.pathname}`);
+  }
+
+  function patchRetention(o: StoredObject, next: Retention | undefined, override: boolean): void {
+    const cur = o.retention;
+    if (cur && retained(o)) {
+      const shorter = !next || Date.parse(next.retainUntilTime) < Date.parse(cur.retainUntilTime);
+      const modeChange = !next || next.mode !== cur.mode;
+      if (cur.mode === 'Locked' && (shorter || modeChange)) throw new HttpError(403, 'forbidden', 'A Locked object retention can only be lengthened.');
+      if (cur.mode === 'Unlocked' && (shorter || modeChange) && !override && !(next?.mode === 'Locked' && !shorter)) {
+        throw new HttpError(403, 'forbidden', 'Shortening, removing or changing an Unlocked object retention needs overrideUnlockedRetention=true.');
+      }
+    }
+    o.retention = next;
   }
 
   function resumablePut(id: string, range: string, body: Buffer, res: ServerResponse, json: (s: number, v: unknown) => void): void {

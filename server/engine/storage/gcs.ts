@@ -8,7 +8,8 @@ import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage
 import { pool as teenyRequestAgents } from 'teeny-request/build/src/agents.js';
 import { GCS_STORAGE_CLASSES, gcsLocationKeys, parseCloudKeys, type GcsLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { type Immutability, immutabilityOf } from '../../config-immutability';
+import { StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import { installContextualAgents, withOutboundPolicy } from '../net/agents';
 import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './backend';
@@ -19,7 +20,14 @@ export interface GcsBackendOptions {
   timeoutMs?: number;
   /** Where the client may connect (config.outbound); default: the default denied networks. */
   policy?: OutboundPolicy;
+  /** The location's immutability: objects are written with Object Retention Lock, and deletes respect it. */
+  immutability?: Immutability | null;
+  /** The clock retention is compared with (injected by tests). */
+  now?: () => Date;
 }
+
+/** GCS names the modes Unlocked (S3's governance) and Locked (compliance). */
+const RETENTION_MODE = { governance: 'Unlocked', compliance: 'Locked' } as const;
 
 export class GcsBackend implements StorageBackend {
   readonly type = 'gcs';
@@ -29,6 +37,8 @@ export class GcsBackend implements StorageBackend {
   private readonly timeout: number | undefined;
   private readonly storageClass: string | undefined;
   private readonly policy: OutboundPolicy;
+  private readonly immutability: Immutability | null;
+  private readonly now: () => Date;
 
   constructor(
     readonly name: string,
@@ -36,6 +46,8 @@ export class GcsBackend implements StorageBackend {
     opts: GcsBackendOptions = {},
   ) {
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    this.immutability = opts.immutability ?? null;
+    this.now = opts.now ?? (() => new Date());
     this.timeout = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
     this.storageClass = keys.storage_class && GCS_STORAGE_CLASSES[keys.storage_class];
     // The SDK's HTTP layer (teeny-request) takes no agent per client; its pool gets agents that apply the
@@ -65,16 +77,39 @@ export class GcsBackend implements StorageBackend {
   async init(): Promise<void> {
     try {
       const [exists] = await this.guard(() => this.bucket.exists());
-      if (exists) return;
-      await this.guard(() => this.storage.createBucket(this.keys.bucket_name, { storageClass: this.storageClass, location: this.keys.location }));
+      if (exists) return await this.checkRetention();
+      await this.guard(() =>
+        this.storage.createBucket(this.keys.bucket_name, { storageClass: this.storageClass, location: this.keys.location, ...(this.immutability ? { enableObjectRetention: true } : {}) }),
+      );
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       // Created concurrently by another process: fine.
-      if ((err as { code?: unknown }).code === 409) return;
+      if ((err as { code?: unknown }).code === 409) return this.checkRetention();
       throw this.wrap(err, 'create bucket');
     }
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  /** With immutability configured, a bucket without Object Retention Lock is refused. */
+  private async checkRetention(): Promise<void> {
+    if (!this.immutability) return;
+    let meta;
+    try {
+      [meta] = await this.guard(() => this.bucket.getMetadata());
+    } catch (err) {
+      throw this.wrap(err, 'read the metadata of the bucket');
+    }
+    if ((meta as { objectRetention?: { mode?: string } }).objectRetention?.mode !== 'Enabled') {
+      throw new StorageError(
+        'permanent',
+        this.name,
+        `bucket ${this.keys.bucket_name} does not have Object Retention Lock enabled, but the location is configured with immutability (${this.immutability.mode}); GCS enables it only when a bucket is created: create a new bucket with it (gcloud storage buckets create --enable-per-object-retention) and point bucket_name at it, or remove immutability from the location`,
+      );
+    }
+  }
+
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    const lock = opts?.lock;
+    if (lock && !this.immutability) throw new StorageError('permanent', this.name, `cannot write ${key} locked: the location has no immutability configured`, { key });
     try {
       const file = this.bucket.file(this.objectName(key));
       await this.guard(() =>
@@ -82,7 +117,11 @@ export class GcsBackend implements StorageBackend {
           resumable: false,
           // The SDK compares the CRC32C the service computed with its own and deletes the object on a mismatch.
           validation: 'crc32c',
-          metadata: { contentType: 'application/octet-stream', storageClass: this.storageClass },
+          metadata: {
+            contentType: 'application/octet-stream',
+            storageClass: this.storageClass,
+            ...(lock ? { retention: { mode: RETENTION_MODE[lock.mode], retainUntilTime: lock.until.toISOString() } } : {}),
+          },
           timeout: this.timeout,
         }),
       );
@@ -129,12 +168,46 @@ export class GcsBackend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    // Never even ask for the delete of an object under retention.
+    const held = this.immutability ? await this.lockOf(key) : null;
+    if (held && held.until > this.now()) throw this.locked(key, held.until);
     try {
       const file = this.bucket.file(this.objectName(key));
       await this.guard(() => file.delete({ ignoreNotFound: true }));
     } catch (err) {
+      // The store's clock is ahead of ours: it still holds the retention.
+      if (held && (err as { code?: unknown }).code === 403) throw this.locked(key, held.until);
       throw this.wrap(err, 'delete', key);
     }
+  }
+
+  async lockOf(key: string): Promise<ObjectLock | null> {
+    let meta;
+    try {
+      [meta] = await this.guard(() => this.bucket.file(this.objectName(key)).getMetadata());
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+    const r = (meta as { retention?: { mode?: string; retainUntilTime?: string } }).retention;
+    if (!r?.retainUntilTime) return null;
+    return { mode: r.mode === 'Locked' ? 'compliance' : 'governance', until: new Date(r.retainUntilTime) };
+  }
+
+  async extendLock(key: string, lock: ObjectLock): Promise<void> {
+    const held = await this.lockOf(key);
+    if (held && held.until >= lock.until) return;
+    // A Locked retention stays Locked: GCS refuses to change its mode.
+    const mode = held?.mode === 'compliance' || lock.mode === 'compliance' ? 'Locked' : 'Unlocked';
+    try {
+      await this.guard(() => this.bucket.file(this.objectName(key)).setMetadata({ retention: { mode, retainUntilTime: lock.until.toISOString() } }));
+    } catch (err) {
+      throw this.wrap(err, 'extend the retention of', key);
+    }
+  }
+
+  private locked(key: string, until: Date): StorageError {
+    return new StorageError('locked', this.name, `${key} is under Object Retention Lock until ${until.toISOString()}; it is kept and deleted after that date`, { key, lockedUntil: until });
   }
 
   usage(): Promise<StorageUsage> {
@@ -183,5 +256,5 @@ export class GcsBackend implements StorageBackend {
 /** The GCS backend for a configured location, wrapped with the configured retries and timeout. */
 export function createGcsBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(gcsLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new GcsBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
+  return withRetries(new GcsBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound), immutability: immutabilityOf(loc), now: opts.now }), opts);
 }
