@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageLocationConfig } from '../../server/config';
 import { StorageError, type StorageBackend } from '../../server/engine/storage/backend';
 import { createBackend, type BackendOptions } from '../../server/engine/storage/factory';
+import { startAzurite } from '../support/azurite';
 import { startGcsServer, type GcsServer } from '../support/gcs-server';
 import { startS3LockServer, type S3LockServer } from '../support/s3-lock-server';
 import { S3RVER_CREDENTIALS } from '../support/s3-server';
@@ -129,6 +130,28 @@ describe('GCS Object Retention specifics', () => {
     await fresh.put('k', Buffer.from('x'), { lock: { mode: 'compliance', until: new Date(clock + DAY) } });
     expect(await fresh.lockOf!('k')).toEqual({ mode: 'compliance', until: new Date(clock + DAY) });
     expect((await failure(fresh.delete('k'))).kind).toBe('locked');
+  });
+});
+
+describe('Azure immutability policies', () => {
+  // Azurite answers Set Immutability Policy with Not Implemented and reports no version-level immutability
+  // on any container: what can be tested here is that such a container is refused, with the fix named.
+  it('a location with immutability refuses a container without version-level immutability (Azurite has none)', async () => {
+    const azurite = await startAzurite();
+    try {
+      const loc: StorageLocationConfig = { name: 'az-worm', type: 'azure', priority: 10, region: 'azure', enabled: true, container_name: 'worm', connection_string: azurite.connectionString, immutability: { mode: 'compliance', min_days: 7 } };
+      const b = await createBackend(loc, OPTS);
+      const err = await failure(b.init());
+      expect(err.kind).toBe('permanent');
+      expect(err.message).toMatch(/container worm does not have version-level immutability support.*--enable-vlw/);
+      // Without immutability the same container is fine.
+      const plain = await createBackend({ ...loc, name: 'az-plain', immutability: undefined }, OPTS);
+      await plain.init();
+      await plain.close();
+      await b.close();
+    } finally {
+      await azurite.close();
+    }
   });
 });
 

@@ -5,7 +5,8 @@
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { AZURE_ACCESS_TIERS, azureLocationKeys, parseCloudKeys, type AzureLocationKeys } from '../../config-cloud';
 import type { StorageLocationConfig } from '../../config';
-import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
+import { type Immutability, immutabilityOf } from '../../config-immutability';
+import { StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageUsage, sumListing } from './backend';
 import { agentFor, guardedAgents, type GuardedAgents } from '../net/agents';
 import { findOutboundDenial, OutboundPolicy } from '../net/outbound-policy';
 import type { BackendOptions } from './backend';
@@ -16,13 +17,22 @@ export interface AzureBackendOptions {
   timeoutMs?: number;
   /** Where the client may connect (config.outbound); default: the default denied networks. */
   policy?: OutboundPolicy;
+  /** The location's immutability: blobs get a version-level immutability policy, and deletes respect it. */
+  immutability?: Immutability | null;
+  /** The clock policies are compared with (injected by tests). */
+  now?: () => Date;
 }
+
+/** Azure names the modes Unlocked (S3's governance: the account may still shorten or delete the policy) and Locked. */
+const POLICY_MODE = { governance: 'Unlocked', compliance: 'Locked' } as const;
 
 export class AzureBackend implements StorageBackend {
   readonly type = 'azure';
   private readonly container: ContainerClient;
   private readonly prefix: string;
   private readonly agents: GuardedAgents;
+  private readonly immutability: Immutability | null;
+  private readonly now: () => Date;
 
   constructor(
     readonly name: string,
@@ -30,6 +40,8 @@ export class AzureBackend implements StorageBackend {
     opts: AzureBackendOptions = {},
   ) {
     this.prefix = keys.prefix && !keys.prefix.endsWith('/') ? `${keys.prefix}/` : keys.prefix;
+    this.immutability = opts.immutability ?? null;
+    this.now = opts.now ?? (() => new Date());
     const pipeline: StoragePipelineOptions = { retryOptions: { maxTries: 1, tryTimeoutInMs: opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : undefined } };
     // The pipeline takes one agent for every request (core-rest-pipeline's `agent` option, passed through by
     // storage-blob but not in its types), and node refuses an https agent for an http URL: pick the one of the
@@ -42,9 +54,10 @@ export class AzureBackend implements StorageBackend {
 
   async init(): Promise<void> {
     try {
-      await this.container.getProperties();
-      return;
+      const props = await this.container.getProperties();
+      return this.checkImmutability(props.isImmutableStorageWithVersioningEnabled);
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       const reason = failureReason(err);
       if (reason !== 'not_found' && reason !== 'no_container') throw this.wrap(err, 'reach container');
     }
@@ -53,13 +66,31 @@ export class AzureBackend implements StorageBackend {
     } catch (err) {
       throw this.wrap(err, 'create container');
     }
+    if (this.immutability) this.checkImmutability(false);
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  /**
+   * Blob-level immutability policies need version-level immutability support on the container (or the
+   * account), which is chosen when it is created. Azurite has none (its Set Immutability Policy answers Not
+   * Implemented), so an immutable location on Azurite is refused here too.
+   */
+  private checkImmutability(enabled: boolean | undefined): void {
+    if (!this.immutability || enabled) return;
+    throw new StorageError(
+      'permanent',
+      this.name,
+      `container ${this.keys.container_name} does not have version-level immutability support, but the location is configured with immutability (${this.immutability.mode}); create a container with it (az storage container-rm create --enable-vlw, or on an account created with it) and point container_name at it, or remove immutability from the location`,
+    );
+  }
+
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    const lock = opts?.lock;
+    if (lock && !this.immutability) throw new StorageError('permanent', this.name, `cannot write ${key} locked: the location has no immutability configured`, { key });
     try {
       await this.container.getBlockBlobClient(this.blobName(key)).upload(data, data.length, {
         tier: this.keys.storage_class && AZURE_ACCESS_TIERS[this.keys.storage_class],
         blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
+        immutabilityPolicy: lock ? { expiriesOn: lock.until, policyMode: POLICY_MODE[lock.mode] } : undefined,
       });
     } catch (err) {
       throw this.wrap(err, 'write', key);
@@ -127,11 +158,43 @@ export class AzureBackend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    // Never even ask for the delete of a blob under an immutability policy.
+    const held = this.immutability ? await this.lockOf(key) : null;
+    if (held && held.until > this.now()) throw this.locked(key, held.until);
     try {
       await this.container.getBlobClient(this.blobName(key)).deleteIfExists();
     } catch (err) {
+      // The service's clock is ahead of ours: the policy still holds.
+      if (held && (err as { statusCode?: number }).statusCode === 409) throw this.locked(key, held.until);
       throw this.wrap(err, 'delete', key);
     }
+  }
+
+  async lockOf(key: string): Promise<ObjectLock | null> {
+    let props;
+    try {
+      props = await this.container.getBlobClient(this.blobName(key)).getProperties();
+    } catch (err) {
+      if (failureReason(err) === 'not_found') return null;
+      throw this.wrap(err, 'stat', key);
+    }
+    if (!props.immutabilityPolicyExpiresOn) return null;
+    return { mode: props.immutabilityPolicyMode === 'Locked' ? 'compliance' : 'governance', until: props.immutabilityPolicyExpiresOn };
+  }
+
+  async extendLock(key: string, lock: ObjectLock): Promise<void> {
+    const held = await this.lockOf(key);
+    if (held && held.until >= lock.until) return;
+    const policyMode = held?.mode === 'compliance' || lock.mode === 'compliance' ? 'Locked' : 'Unlocked';
+    try {
+      await this.container.getBlobClient(this.blobName(key)).setImmutabilityPolicy({ expiriesOn: lock.until, policyMode });
+    } catch (err) {
+      throw this.wrap(err, 'extend the immutability policy of', key);
+    }
+  }
+
+  private locked(key: string, until: Date): StorageError {
+    return new StorageError('locked', this.name, `${key} is under an immutability policy until ${until.toISOString()}; it is kept and deleted after that date`, { key, lockedUntil: until });
   }
 
   usage(): Promise<StorageUsage> {
@@ -187,5 +250,5 @@ function serviceClient(keys: AzureLocationKeys, pipeline: StoragePipelineOptions
 /** The Azure backend for a configured location, wrapped with the configured retries and timeout. */
 export function createAzureBackend(loc: StorageLocationConfig, opts: BackendOptions): StorageBackend {
   const keys = parseCloudKeys(azureLocationKeys, loc, (msg) => new StorageError('permanent', loc.name, msg));
-  return withRetries(new AzureBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound) }), opts);
+  return withRetries(new AzureBackend(loc.name, keys, { timeoutMs: opts.timeoutMs, policy: OutboundPolicy.for(opts.outbound), immutability: immutabilityOf(loc), now: opts.now }), opts);
 }
