@@ -32,6 +32,8 @@ Commands:
   stats                       storage usage|health|optimize [--dry-run]
   storage gc [--dry-run] [--grace-hours H]   delete objects the catalog does not know, and shards no backup
                               references: a run marks them, a run at least H hours later (default 24) deletes them
+                              (objects under a store lock are kept until it ends; --append-only-delete: an admin's run
+                              also deletes what append-only local locations hold for deletion)
 ${USER_HELP}
   recover-catalog [--read-data] [--skip-catalog-snapshot]   rebuild a lost catalog from the storage locations: the
                               newest catalog snapshot (users, schedules, settings, locations, audit), then the backups

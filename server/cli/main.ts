@@ -386,8 +386,10 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       return { json: s, text: text.join('\n') };
     }
     case 'storage': {
-      const { values: v, positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false }, 'grace-hours': { type: 'string' } });
-      if (positionals[0] === 'gc') return storageGc(await open(), { dryRun: Boolean(v['dry-run']), graceHours: hoursOpt(v['grace-hours'], 'grace-hours') });
+      const { values: v, positionals } = parse(args, { 'dry-run': { type: 'boolean', default: false }, 'grace-hours': { type: 'string' }, 'append-only-delete': { type: 'boolean', default: false } });
+      if (positionals[0] === 'gc') {
+        return storageGc(await open(), { dryRun: Boolean(v['dry-run']), graceHours: hoursOpt(v['grace-hours'], 'grace-hours'), appendOnlyDelete: Boolean(v['append-only-delete']) });
+      }
       if (v['grace-hours'] !== undefined) throw new UsageError('--grace-hours applies only to plexichat-backup storage gc.');
       const e = await open();
       if (positionals[0] === 'optimize') {
@@ -414,7 +416,7 @@ function hoursOpt(v: unknown, name: string): number | undefined {
   return n;
 }
 
-async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: number }): Promise<Result> {
+async function storageGc(e: BackupEngine, opts: { dryRun: boolean; graceHours?: number; appendOnlyDelete?: boolean }): Promise<Result> {
   const r = await e.sweepOrphans({ ...opts, actor: actor() });
   const size = (t: { objects: number; bytes: number }) => `${t.objects} (${formatBytes(t.bytes)})`;
   const lines = [r.dry_run ? 'dry run: nothing was marked or deleted' : `grace period ${r.grace_hours} h`];

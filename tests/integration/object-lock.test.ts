@@ -5,6 +5,7 @@
  * is a clock step, not a sleep. CLI runs use the real clock, which is the injected clock's start.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +168,36 @@ describe('Object Lock (compliance): no early deletion, not even for an admin', (
     const late = await s.engine.sweepOrphans({ graceHours: 0 });
     expect(late.released.deleted).toBe(shards.length + 1);
     for (const key of shards) expect(await s.vault.stat(key)).toBeNull();
+  });
+});
+
+describe('append-only local location', () => {
+  let t: TestEnv;
+  let engine: BackupEngine;
+  beforeAll(async () => {
+    t = await makeEnv('embedded', {});
+    const repo = path.join(t.dir, 'repo');
+    await writeFile(t.env.PLEXICHAT_CONFIG!, JSON.stringify({ storage_locations: [{ name: 'wal', type: 'local', path: repo, append_only: true }], replication_factor: 1, retention_days: RETENTION_DAYS }));
+    engine = await BackupEngine.open(loadConfig(t.env), { log: () => undefined, now });
+  });
+  afterAll(async () => {
+    await engine?.close().catch(() => undefined);
+    await t?.cleanup();
+  });
+
+  it('the backup process never deletes there; only storage gc --append-only-delete does', async () => {
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 5, smallFiles: 20 });
+    const b = await engine.createBackup({ paths: [src] });
+    const shards = (await engine.getShardMap(b.backup_id)).map((m) => path.join(t.dir, 'repo', 'data', m.shard_id.slice(0, 2), m.shard_id));
+    const r = await engine.deleteBackupReport(b.backup_id, { force: true });
+    expect(r.kept_locked.length).toBe(shards.length + 1);
+    expect(r.kept_locked.every((k) => k.locked_until === null)).toBe(true);
+    const gc = await engine.sweepOrphans({ graceHours: 0 });
+    expect(gc.released).toMatchObject({ deleted: 0, kept: shards.length + 1 });
+    for (const f of shards) expect(existsSync(f)).toBe(true);
+    const admin = await engine.sweepOrphans({ graceHours: 0, appendOnlyDelete: true });
+    expect(admin.released).toMatchObject({ deleted: shards.length + 1, kept: 0 });
+    for (const f of shards) expect(existsSync(f)).toBe(false);
   });
 });

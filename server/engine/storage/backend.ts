@@ -62,6 +62,11 @@ export interface StorageBackend {
   delete(key: string): Promise<void>;
   /** Where the store can lock objects: the lock an object carries now (null: none, or the object is missing). */
   lockOf?(key: string): Promise<ObjectLock | null>;
+  /**
+   * Append-only local locations: deletes what `delete` refuses. Only an admin's `storage gc
+   * --append-only-delete` calls it, for objects the catalog released (object-locks.ts).
+   */
+  purge?(key: string): Promise<void>;
   /** Where the store can lock objects: lengthens an object's lock to `lock.until`; never shortens one. */
   extendLock?(key: string, lock: ObjectLock): Promise<void>;
   /** Bytes and objects held under this location. */

@@ -2,6 +2,7 @@ import type { StorageLocationConfig } from '../../config';
 import type { BackendOptions, StorageBackend } from './backend';
 
 export type { BackendOptions } from './backend';
+import { isAppendOnly } from '../../config-immutability';
 import { LocalBackend } from './local';
 import { withRetries } from './retrying';
 
@@ -12,7 +13,7 @@ export async function createBackend(loc: StorageLocationConfig, opts: BackendOpt
     case 'local':
       // Local calls get the same time limit as cloud ones (a hung NFS mount or a pseudo file system must not
       // hang a backup or the console's "Test"); no retries: a local failure rarely heals in seconds.
-      return withRetries(new LocalBackend(loc.name, loc.path!), { ...opts, retries: 0 });
+      return withRetries(new LocalBackend(loc.name, loc.path!, undefined, isAppendOnly(loc)), { ...opts, retries: 0 });
     case 's3': {
       const { createS3Backend } = await import('./s3');
       return createS3Backend(loc, opts);

@@ -46,6 +46,8 @@ export class LocalBackend implements StorageBackend {
     readonly name: string,
     private readonly root: string,
     private readonly fs: LocalFs = NODE_FS,
+    /** append_only: delete refuses (kind 'locked', no date); only purge, run by storage gc --append-only-delete, deletes. */
+    private readonly appendOnly = false,
   ) {}
 
   /**
@@ -208,6 +210,14 @@ export class LocalBackend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    if (this.appendOnly) {
+      throw new StorageError('locked', this.name, `${key} is on an append-only location: the backup process never deletes there; an admin's plexichat-backup storage gc --append-only-delete removes it`, { key, lockedUntil: null });
+    }
+    return this.purge(key);
+  }
+
+  /** Deletes even on an append-only location: only storage gc --append-only-delete calls it (object-locks.ts). */
+  async purge(key: string): Promise<void> {
     try {
       await rm(this.pathOf(key), { force: true });
     } catch (err) {

@@ -176,7 +176,7 @@ export async function collectReleased(ctx: EngineContext, opts: { dryRun?: boole
       continue;
     }
     try {
-      const out = await removeAfterRelease(ctx, loc, r.key);
+      const out = await removeAfterRelease(ctx, loc, r.key, opts.appendOnly === true && r.mode === 'append_only');
       if (out.deleted) report.deleted++;
       else keep(report, out.kept);
     } catch (err) {
@@ -187,9 +187,10 @@ export async function collectReleased(ctx: EngineContext, opts: { dryRun?: boole
 }
 
 /** A released object whose recorded lock is over: the store decides (it may have a longer one, or be append-only). */
-async function removeAfterRelease(ctx: EngineContext, loc: Location, key: string): Promise<Removal> {
+async function removeAfterRelease(ctx: EngineContext, loc: Location, key: string, appendOnly: boolean): Promise<Removal> {
   try {
-    await loc.backend.delete(key);
+    if (appendOnly && loc.backend.purge) await loc.backend.purge(key);
+    else await loc.backend.delete(key);
   } catch (err) {
     if (!isStorageError(err, 'locked')) throw err;
     const at = err.lockedUntil ? sql`${err.lockedUntil.toISOString()}::timestamptz` : sql`NULL`;

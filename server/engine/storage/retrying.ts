@@ -96,6 +96,10 @@ export class RetryingBackend implements StorageBackend {
     const inner = this.inner;
     return inner.lockOf ? (key) => this.run('read the lock of', key, () => inner.lockOf!(key)) : undefined;
   }
+  get purge(): ((key: string) => Promise<void>) | undefined {
+    const inner = this.inner;
+    return inner.purge ? (key) => this.run('delete', key, () => inner.purge!(key)) : undefined;
+  }
   get extendLock(): ((key: string, lock: ObjectLock) => Promise<void>) | undefined {
     const inner = this.inner;
     return inner.extendLock ? (key, lock) => this.run('extend the lock of', key, () => inner.extendLock!(key, lock)) : undefined;
