@@ -65,6 +65,12 @@ describe(`erasure coding 2+1 over three local locations (${MODE} catalog)`, () =
     const stored = (await Promise.all(dirs.map(dataBytes))).reduce((a, x) => a + x, 0);
     expect(stored / oneCopy).toBeGreaterThan(1.45);
     expect(stored / oneCopy).toBeLessThanOrEqual(1.7);
+    // Storage usage per location counts the pieces there, not whole copies.
+    const usage = await engine.getStorageUsage();
+    for (const [i, dir] of dirs.entries()) {
+      const used = usage.find((u) => u.name === `ec-${'abc'[i]}`)!.used_bytes;
+      expect(Math.abs(used - (await dataBytes(dir))) / used).toBeLessThan(0.01);
+    }
 
     // The location with the data pieces of most shards (priority first) disappears entirely.
     await rm(dirs[0]!, { recursive: true, force: true });
