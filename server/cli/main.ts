@@ -59,7 +59,7 @@ function printBackup(b: BackupMetadata): void {
     `${b.backup_id}  ${b.status}  ${b.backup_type}  ${b.security_level}`,
     `  sources:  ${b.sources.join(', ')}`,
     `  size:     ${formatBytes(b.original_size)} in ${b.file_count} files, ${b.shard_count} shards; new data stored: ${formatBytes(b.new_bytes)}`,
-    `  ratios:   compression ${b.compression_ratio}×, dedup ${b.dedup_ratio}×; ${b.throughput_mbps} MB/s in ${b.duration_seconds}s`,
+    `  ratios:   compression ${b.compression_ratio}×, ${Math.round(b.dedup_ratio * 100)} % already stored (dedup); ${b.throughput_mbps} MB/s in ${b.duration_seconds}s`,
   ];
   if (b.tags.length) lines.push(`  tags:     ${b.tags.join(', ')}`);
   if (b.error) lines.push(`  error:    ${b.error}`);
