@@ -42,9 +42,8 @@ export async function authenticate(db: Db, rawEmail: string, password: string, o
   const audit = (action: string, outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>) =>
     db.insert(auditEvents).values({ actor: email || '(empty)', action, target: email || null, outcome, details: { ...base, ...details } });
   const throttled = async (scope: string, until: Date | null): Promise<SignInResult> => {
-    await auditRepeated(db, now, { actor: email || '(empty)', outcome: 'denied', ip: base.ip, reason: 'throttled', scope }, () =>
-      audit('auth.signin', 'denied', { reason: 'throttled', scope, ...(until ? { blocked_until: until.toISOString() } : {}) }),
-    );
+    const details = { reason: 'throttled', scope, ...(until ? { blocked_until: until.toISOString() } : {}) };
+    await auditRepeated(db, now, { actor: email || '(empty)', outcome: 'denied', ip: base.ip, reason: 'throttled', scope }, details, () => audit('auth.signin', 'denied', details));
     const retryAfterS = until ? Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) : 60;
     return { ok: false, reason: 'throttled', retryAfterS };
   };
@@ -69,7 +68,8 @@ export async function authenticate(db: Db, rawEmail: string, password: string, o
   const reason = !row ? 'unknown_user' : good ? 'disabled' : 'bad_password';
   const blocks = await recordFailure(db, subject, reservation, p, now);
   const outcome = reason === 'disabled' ? 'denied' : 'failure';
-  await auditRepeated(db, now, { actor: email || '(empty)', outcome, ip: base.ip, reason }, () => audit('auth.signin', outcome, { reason, failures: reservation.counts }));
+  const details = { reason, failures: reservation.counts };
+  await auditRepeated(db, now, { actor: email || '(empty)', outcome, ip: base.ip, reason }, details, () => audit('auth.signin', outcome, details));
   for (const b of blocks) {
     await audit('auth.block', 'success', { scope: b.scope, client: b.scope === 'account' ? null : subject.client, blocked_until: b.until.toISOString() });
   }
@@ -90,16 +90,16 @@ interface RepeatKey {
 }
 
 /**
- * Adds this attempt to the newest matching sign-in row of the last minute (details.repeats + 1, last_at), or
- * writes a new row through `insert` when there is none.
+ * Adds this attempt to the newest matching sign-in row of the last minute (its details become this attempt's,
+ * with repeats + 1 and last_at), or writes a new row through `insert` when there is none.
  */
-async function auditRepeated(db: Db, now: Date, k: RepeatKey, insert: () => Promise<unknown>): Promise<void> {
+async function auditRepeated(db: Db, now: Date, k: RepeatKey, latest: Record<string, unknown>, insert: () => Promise<unknown>): Promise<void> {
   const since = new Date(now.getTime() - REPEAT_WINDOW_MS);
   const sameActor = k.scope === 'client' ? sql`` : sql`AND actor = ${k.actor}`;
   const sameScope = k.scope ? sql`AND details->>'scope' = ${k.scope}` : sql``;
   const hit = await db.execute(sql`
     UPDATE audit_events
-    SET details = details || jsonb_build_object('repeats', COALESCE((details->>'repeats')::int, 1) + 1, 'last_at', ${now.toISOString()}::text)
+    SET details = details || ${JSON.stringify(latest)}::jsonb || jsonb_build_object('repeats', COALESCE((details->>'repeats')::int, 1) + 1, 'last_at', ${now.toISOString()}::text)
     WHERE id = (
       SELECT id FROM audit_events
       WHERE action = 'auth.signin' AND outcome = ${k.outcome} AND at > ${since.toISOString()}::timestamptz

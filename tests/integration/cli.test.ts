@@ -53,7 +53,7 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', { timeout:
     expect((stats.json as { completed_backups: number }).completed_backups).toBeGreaterThanOrEqual(1);
 
     const d = await runCli(['delete', meta.backup_id, '--json'], t.env);
-    expect(d.json).toEqual({ backup_id: meta.backup_id, deleted: true });
+    expect(d.json).toEqual({ kept_locked: [], backup_id: meta.backup_id, deleted: true });
     const gone = await runCli(['show', meta.backup_id, '--json'], t.env);
     expect(gone.code).not.toBe(0);
     expect((gone.json as { error: { message: string } }).error.message).toMatch(/not found/);

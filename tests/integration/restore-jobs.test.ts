@@ -27,7 +27,7 @@ function caller(role: Role) {
 async function finished(restoreId: string) {
   for (let i = 0; i < 300; i++) {
     const job = await caller('operator').backup.restoreProgress({ restoreId });
-    if (job.status !== 'running') return job;
+    if (job.status !== 'running' && job.status !== 'queued') return job;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the restore did not finish');

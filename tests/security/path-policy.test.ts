@@ -43,18 +43,18 @@ function caller(role: Role) {
 const refused = (rule: RegExp | string) => ({ cause: { code: 'FORBIDDEN', message: expect.stringMatching(rule) as unknown } });
 
 async function completed(backupId: string) {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     const b = await engine.getBackup(backupId);
-    if (b && b.status !== 'running') return b;
+    if (b && b.status !== 'running' && b.status !== 'pending') return b;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the backup did not finish');
 }
 
 async function restored(restoreId: string) {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     const job = await caller('operator').backup.restoreProgress({ restoreId });
-    if (job.status !== 'running') return job;
+    if (job.status !== 'running' && job.status !== 'queued') return job;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the restore did not finish');

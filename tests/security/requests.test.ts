@@ -107,7 +107,7 @@ async function serverRss(): Promise<number> {
 async function waitBackup(id: string): Promise<string> {
   for (let i = 0; i < 240; i++) {
     const p = await trpcQuery<{ status: string } | null>('backup.progress', { backupId: id });
-    if (p.data && p.data.status !== 'running') return p.data.status;
+    if (p.data && p.data.status !== 'running' && p.data.status !== 'pending') return p.data.status;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`backup ${id} did not finish`);

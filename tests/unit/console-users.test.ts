@@ -73,7 +73,7 @@ describe('sign-in', () => {
     expect(sleeps[2]!).toBeGreaterThan(sleeps[1]!);
     const [block, failure] = await lastAudit(2);
     expect(block).toMatchObject({ action: 'auth.block', target: 'v@example.com', details: { ip, scope: 'pair', client: ip } });
-    expect(failure).toMatchObject({ action: 'auth.signin', outcome: 'failure', details: { ip, reason: 'bad_password', failures: { pair: 3 } } });
+    expect(failure).toMatchObject({ action: 'auth.signin', outcome: 'failure', details: { ip, reason: 'bad_password', failures: { pair: 3 }, repeats: 3 } });
     expect((await listUsers(db)).find((u) => u.email === 'v@example.com')?.lockedUntil).toBeTruthy();
 
     // Blocked: even the right password is refused (and audited as denied) until the block ends.
