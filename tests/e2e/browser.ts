@@ -18,11 +18,25 @@ export async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/**
+ * Signs in on a loaded login page. It first waits for the form to be hydrated and idle: React resets an
+ * uncontrolled form when the previous attempt's action settles, which can land after the response headers a
+ * caller waited for, and would clear fields filled too early (the empty required fields then block the submit).
+ */
 export async function signIn(p: Page, email: string, password: string): Promise<void> {
   await whenHydrated(p, 'form button[type=submit]');
-  await p.getByLabel('Email').fill(email);
-  await p.getByLabel('Password').fill(password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForFunction(() => {
+    const b = document.querySelector<HTMLButtonElement>('form button[type=submit]');
+    return !!b && !b.disabled && b.textContent === 'Sign in';
+  }, undefined, { timeout: 60_000 });
+  const [user, pass] = [p.getByLabel('Email'), p.getByLabel('Password')];
+  for (let tries = 0; ; tries++) {
+    await user.fill(email);
+    await pass.fill(password);
+    if ((await user.inputValue()) === email && (await pass.inputValue()) === password) break;
+    if (tries === 3) throw new Error('the login form kept being reset while signIn() filled it');
+  }
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /**
