@@ -103,7 +103,7 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
       // The abort listener goes when the pause ends: one left per tick would pile up for ever.
       await new Promise<void>((resolve) => {
         const wake = () => (clearTimeout(t), resolve());
-        const t = setTimeout(() => (stopper.signal.removeEventListener('abort', wake), resolve()), opts.tickMs ?? 5000);
+        const t = setTimeout(() => (stopper.signal.removeEventListener('abort', wake), resolve()), opts.tickMs ?? tickFromEnv(log));
         stopper.signal.addEventListener('abort', wake, { once: true });
       });
     }
@@ -121,6 +121,19 @@ export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = 
     },
     done,
   };
+}
+
+/**
+ * The pause between ticks: 5 s, or PLEXICHAT_WORKER_TICK_MS (100–60,000 ms; shorter ticks make tests and drills
+ * quicker, longer ones make an idle worker cheaper). A value out of range is said and ignored.
+ */
+function tickFromEnv(log: (line: string) => void): number {
+  const raw = process.env.PLEXICHAT_WORKER_TICK_MS;
+  if (!raw) return 5000;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms >= 100 && ms <= 60_000) return ms;
+  log(`PLEXICHAT_WORKER_TICK_MS=${raw} is not a whole number of milliseconds from 100 to 60000; ticking every 5000 ms.`);
+  return 5000;
 }
 
 /** The CLI's `worker` command: runs until SIGINT/SIGTERM (or one pass with --once). */
