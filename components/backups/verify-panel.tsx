@@ -7,6 +7,14 @@ import { StatusBadge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { ErrorBox, Notice } from '../ui/feedback';
+import { plural } from '../format';
+
+/** "2 copies", "1 copy and 3 erasure-coded pieces": what a repair wrote, whole copies and coded pieces apart. */
+function rewritten(list: { piece?: number }[]): string {
+  const pieces = list.filter((x) => x.piece !== undefined).length;
+  const copies = plural(list.length - pieces, 'copy', 'copies');
+  return pieces ? `${copies} and ${plural(pieces, 'erasure-coded piece')}` : copies;
+}
 
 export function VerifyPanel({ backupId }: { backupId: string }) {
   const trpc = useTRPC();
@@ -41,14 +49,14 @@ export function VerifyPanel({ backupId }: { backupId: string }) {
             <div className="flex items-center gap-2">
               Result: <StatusBadge status={r.status} />
               <span className="text-slate-500">
-                {r.shards_checked} shards, {r.replicas_checked} replicas checked{r.read_data ? ' (data read)' : ''}
+                {r.shards_checked} shards, {r.replicas_checked} stored copies or pieces checked{r.read_data ? ' (data read)' : ''}
               </span>
             </div>
             {r.bad_shards.length > 0 && (
               <ul className="list-inside list-disc text-xs text-red-700">
                 {r.bad_shards.slice(0, 20).map((x) => (
                   <li key={`${x.shard_id}@${x.location}`}>
-                    {x.shard_id} at {x.location}: {x.problem} — {x.message}
+                    {x.shard_id}{x.piece !== undefined ? ` piece ${x.piece}` : ''} at {x.location}: {x.problem} — {x.message}
                   </li>
                 ))}
               </ul>
@@ -58,7 +66,7 @@ export function VerifyPanel({ backupId }: { backupId: string }) {
         )}
         {repair.data && (
           <Notice tone={repair.data.unrepairable.length ? 'amber' : 'green'}>
-            Repair: {repair.data.repaired.length} replica(s) rewritten{repair.data.unrepairable.length ? `, ${repair.data.unrepairable.length} shard(s) could not be repaired` : ''}. Status now {repair.data.status}.
+            Repair: {rewritten(repair.data.repaired)} rewritten{repair.data.unrepairable.length ? `, ${plural(repair.data.unrepairable.length, 'shard')} could not be repaired` : ''}. Status now {repair.data.status}.
           </Notice>
         )}
       </div>

@@ -267,7 +267,10 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'repair': {
       const { positionals } = parse(args, {});
       const r = await (await open()).repairBackup(needId(positionals, 'repair'), { actor: actor() });
-      const text = `${r.backup_id}: repaired ${r.repaired.length} replica(s); now ${r.status}${r.unrepairable.length ? `; unrepairable shards: ${r.unrepairable.join(', ')}` : ''}`;
+      const pieces = r.repaired.filter((x) => x.piece !== undefined).length;
+      const copies = r.repaired.length - pieces;
+      const what = `${copies} ${copies === 1 ? 'copy' : 'copies'}${pieces ? ` and ${pieces} erasure-coded ${pieces === 1 ? 'piece' : 'pieces'}` : ''}`;
+      const text = `${r.backup_id}: rewrote ${what}; now ${r.status}${r.unrepairable.length ? `; unrepairable shards: ${r.unrepairable.join(', ')}` : ''}`;
       return { json: r, text, code: r.status === 'healthy' ? EXIT.ok : EXIT.integrity };
     }
     case 'restore': {

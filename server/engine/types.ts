@@ -87,7 +87,8 @@ export interface VerifyResult {
 
 export interface RepairResult {
   backup_id: string;
-  repaired: { shard_id: string; location: string }[];
+  /** Each stored object rewritten: a whole copy, or (with `piece`) one piece of an erasure-coded shard. */
+  repaired: { shard_id: string; location: string; piece?: number }[];
   unrepairable: string[];
   status: VerifyResult['status'];
 }

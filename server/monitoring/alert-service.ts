@@ -156,7 +156,7 @@ export class AlertService implements AlertSink {
         await this.resolve(key, 'verify healthy');
         return;
       }
-      const detail = result.status === 'corrupted' ? `${result.lost_shards.length} shard(s) lost, ${result.affected_files.length} file(s) affected` : `${result.bad_shards.length} bad replica(s), data still recoverable`;
+      const detail = result.status === 'corrupted' ? `${result.lost_shards.length} shard(s) lost, ${result.affected_files.length} file(s) affected` : `${result.bad_shards.length} damaged or missing ${result.bad_shards.length === 1 ? 'copy or piece' : 'copies or pieces'}, data still recoverable`;
       await this.raise({
         rule: 'verify_unhealthy',
         subjectKey: key,

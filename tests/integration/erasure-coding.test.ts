@@ -94,6 +94,8 @@ describe(`erasure coding 2+1 over three local locations (${MODE} catalog)`, () =
     const r = await again.repairBackup(b.backup_id);
     expect(r.unrepairable).toEqual([]);
     expect(r.repaired).toHaveLength(map.length);
+    const named = (x: { shard_id: string; location: string; piece?: number | null }) => `${x.shard_id} ${x.location} ${x.piece}`;
+    expect(new Set(r.repaired.map(named))).toEqual(new Set(atA.map(named))); // each lost piece, named by its number
     expect(r.status).toBe('healthy');
     expect(await dataBytes(dirs[0]!)).toBeGreaterThan(0);
     const full = await again.verifyBackup(b.backup_id, { readData: true });
@@ -118,7 +120,7 @@ describe(`erasure coding 2+1 over three local locations (${MODE} catalog)`, () =
     const v = await engine.verifyBackup(b.backup_id, { readData: true });
     expect(v.status).toBe('degraded');
     expect(v.bad_shards).toEqual([expect.objectContaining({ shard_id: victim.shard_id, location: at.location, piece: 2, problem: 'checksum_mismatch', message: expect.stringMatching(/does not match the object the other pieces rebuild/) })]);
-    expect((await engine.repairBackup(b.backup_id)).repaired).toEqual([{ shard_id: victim.shard_id, location: at.location }]);
+    expect((await engine.repairBackup(b.backup_id)).repaired).toEqual([{ shard_id: victim.shard_id, location: at.location, piece: 2 }]);
     expect((await engine.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
   });
 

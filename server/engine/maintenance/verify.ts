@@ -204,7 +204,7 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
     const rec = records.get(id)!;
     if (rec.coding) {
       try {
-        for (const p of await repairPieces(ctx, rec, row.id)) repaired.push({ shard_id: id, location: p.location });
+        for (const p of await repairPieces(ctx, rec, row.id)) repaired.push({ shard_id: id, location: p.location, piece: p.piece });
       } catch (err) {
         ctx.log(`repair of ${id} failed: ${(err as Error).message}`);
         unrepairable.add(id);
