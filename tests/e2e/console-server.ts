@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { catalogStopped } from '../support/catalog-stop';
 
 export interface ConsoleServer {
   url: string;
@@ -71,7 +72,7 @@ export async function startConsole(extraEnv: Record<string, string> = {}): Promi
     PLEXICHAT_ADMIN_PASSWORD: admin.password,
     PLEXICHAT_METRICS_TOKEN: metricsToken,
     PLEXICHAT_ENCRYPTION_KEY: encryptionKey,
-    PLEXICHAT_CATALOG_IDLE_MS: '5000',
+    PLEXICHAT_CATALOG_IDLE_MS: '1000',
     // Alert links point at this console, so a test can follow them.
     PLEXICHAT_PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...extraEnv,
@@ -100,8 +101,8 @@ export async function startConsole(extraEnv: Record<string, string> = {}): Promi
       await exited;
       clearTimeout(timer);
     }
-    // The embedded catalog daemon exits by itself 5 s after its last client (PLEXICHAT_CATALOG_IDLE_MS).
-    await new Promise((r) => setTimeout(r, 6_000));
+    // The embedded catalog daemon exits by itself 1 s after its last client (PLEXICHAT_CATALOG_IDLE_MS).
+    await catalogStopped(path.join(dir, 'data'));
     await rm(dir, { recursive: true, force: true });
   };
   try {

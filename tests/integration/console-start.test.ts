@@ -11,6 +11,7 @@ import { createConnection, createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { catalogStopped } from '../support/catalog-stop';
 
 const root = path.resolve('.');
 let dir = '';
@@ -61,7 +62,7 @@ describe('npm start on a fresh data dir', () => {
     const port = await freePort();
     const dataDir = path.join(dir, 'data');
     const keyFile = path.join(dir, 'keys', 'master.key');
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: path.join(dir, 'home'), PORT: String(port), PLEXICHAT_DATA_DIR: dataDir, PLEXICHAT_KEY_FILE: keyFile, PLEXICHAT_CATALOG_IDLE_MS: '5000', PLEXICHAT_WORKER_TICK_MS: '500' };
+    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: path.join(dir, 'home'), PORT: String(port), PLEXICHAT_DATA_DIR: dataDir, PLEXICHAT_KEY_FILE: keyFile, PLEXICHAT_CATALOG_IDLE_MS: '1000', PLEXICHAT_WORKER_TICK_MS: '500' };
     let output = '';
     const child = spawn(process.execPath, [path.join(root, 'bin', 'start.mjs')], { cwd: elsewhere, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -74,7 +75,7 @@ describe('npm start on a fresh data dir', () => {
         await exited;
         clearTimeout(t);
       }
-      await new Promise((r) => setTimeout(r, 6_000)); // the embedded catalog stops 5 s after its last client
+      await catalogStopped(dataDir); // the embedded catalog stops 1 s after its last client
     };
 
     const deadline = Date.now() + 15 * 60_000;
