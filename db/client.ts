@@ -42,6 +42,7 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
   const paths = embeddedPaths(opts.dataDir);
   await ensureEmbeddedServer(opts.dataDir);
   const pool = new pg.Pool({
+    Client: catalogClient(opts.dataDir),
     host: paths.socketDir,
     port: 5432,
     user: 'postgres',
@@ -51,6 +52,27 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
   });
   pool.on('error', () => undefined);
   return { db: drizzle(pool, { schema }), pool, mode: 'embedded', close: () => pool.end() };
+}
+
+/**
+ * The embedded catalog's connections. The catalog server stops PLEXICHAT_CATALOG_IDLE_MS after its last client,
+ * and the pool closes connections idle for 5 s, so a long-lived process that goes quiet (a console without its
+ * worker) can outlive the server; a crashed server is gone too. Each new connection therefore first makes sure
+ * a server answers, starting one if none does (one Unix-socket connect when it is up).
+ */
+function catalogClient(dataDir: string): typeof pg.Client {
+  return class CatalogClient extends pg.Client {
+    override connect(): Promise<pg.Client>;
+    override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+    override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+      const ready = ensureEmbeddedServer(dataDir);
+      if (!callback) return ready.then(() => super.connect());
+      ready.then(
+        () => super.connect(callback),
+        (err: Error) => (callback as (err: Error) => void)(err),
+      );
+    }
+  };
 }
 
 async function migrateWithLock(pool: pg.Pool): Promise<void> {

@@ -72,7 +72,7 @@ export async function startConsole(extraEnv: Record<string, string> = {}): Promi
     PLEXICHAT_ADMIN_PASSWORD: admin.password,
     PLEXICHAT_METRICS_TOKEN: metricsToken,
     PLEXICHAT_ENCRYPTION_KEY: encryptionKey,
-    PLEXICHAT_CATALOG_IDLE_MS: '1000',
+    PLEXICHAT_CATALOG_IDLE_MS: '5000',
     // Alert links point at this console, so a test can follow them.
     PLEXICHAT_PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...extraEnv,
@@ -101,7 +101,7 @@ export async function startConsole(extraEnv: Record<string, string> = {}): Promi
       await exited;
       clearTimeout(timer);
     }
-    // The embedded catalog daemon exits by itself 1 s after its last client (PLEXICHAT_CATALOG_IDLE_MS).
+    // The embedded catalog daemon exits by itself 5 s after its last client (PLEXICHAT_CATALOG_IDLE_MS).
     await catalogStopped(path.join(dir, 'data'));
     await rm(dir, { recursive: true, force: true });
   };

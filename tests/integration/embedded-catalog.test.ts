@@ -1,10 +1,13 @@
 /**
  * The embedded catalog server after a first start: it creates the database, then serves it from a fresh
- * process, so PGlite's initdb heap (~900 MiB) is not kept for the life of the server.
+ * process, so PGlite's initdb heap (~900 MiB) is not kept for the life of the server; and a process that
+ * outlives its catalog server (it stopped when idle, or died) gets a new one on its next connection.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openCatalog } from '../../db/client';
+import { catalogStopped } from '../support/catalog-stop';
 import { runCli } from '../support/cli';
 import { makeEnv, type TestEnv } from '../support/engine-env';
 
@@ -27,5 +30,21 @@ describe('embedded catalog server', () => {
     const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
     expect(rssMiB).toBeGreaterThan(0);
     expect(rssMiB).toBeLessThan(600);
+  });
+
+  it('a long-lived process whose catalog server went away starts a new one on its next query', async () => {
+    const catalog = await openCatalog({ dataDir: t.config.data_dir });
+    try {
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
+      const pidOf = async () => Number([...(await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8')).matchAll(/catalog server listening on .* \(pid (\d+)\)/g)].at(-1)?.[1]);
+      const first = await pidOf();
+      process.kill(first, 'SIGTERM'); // as when it stops after its idle time, or is killed
+      expect(await catalogStopped(t.config.data_dir)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // the pool drops the connection the server closed
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
+      expect(await pidOf()).not.toBe(first);
+    } finally {
+      await catalog.close();
+    }
   });
 });
