@@ -13,7 +13,8 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
-import { embeddedPaths, MIGRATIONS_DIR } from './paths';
+import { loadTemplate } from './catalog-template.mjs';
+import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
 
 const SSL_REQUEST = 80877103;
 const CANCEL_REQUEST = 80877102;
@@ -64,12 +65,14 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   let db: PGlite;
   const fresh = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
   try {
-    db = await PGlite.create(paths.dbDir, { startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
+    // A new catalog unpacks the template made at install time (catalog-template.mjs) instead of running initdb.
+    const template = fresh ? loadTemplate(APP_ROOT) : null;
+    db = await PGlite.create(paths.dbDir, { ...(template ? { loadDataDir: template } : {}), startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
     await migrate(drizzle(db), { migrationsFolder: MIGRATIONS_DIR });
     if (fresh && opts.restartAfterInit) {
       await db.close();
       rmSync(paths.lockFile, { force: true });
-      log('created the catalog database; restarting to release the memory initdb used');
+      log(`created the catalog database (${template ? 'from the installed template' : 'by initdb: no template for this PGlite in dist/'}); restarting to release the memory its creation used`);
       return { restart: true };
     }
   } catch (err) {
