@@ -136,4 +136,20 @@ describe.each(CATALOG_MODES)('faithful restore (%s catalog)', (mode) => {
     await engine.restoreBackup(inc.backup_id, { target });
     expect(await fidelityDiff(src, target)).toEqual([]);
   }, 300_000);
+
+  it("an incremental backup takes an unchanged file's xattrs from its base, and reads a file whose xattr changed since (its ctime moved)", async () => {
+    const dir = path.join(t.dir, 'xattr-src');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'kept.txt'), 'same attribute');
+    await writeFile(path.join(dir, 'edited.txt'), 'attribute changes');
+    setAttributeSync(path.join(dir, 'kept.txt'), 'user.note', 'kept');
+    setAttributeSync(path.join(dir, 'edited.txt'), 'user.note', 'before');
+    await engine.createBackup({ paths: [dir], backupType: 'full' });
+    setAttributeSync(path.join(dir, 'edited.txt'), 'user.note', 'after');
+    const inc = await engine.createBackup({ paths: [dir], backupType: 'incremental' });
+    expect(inc.metadata.files_reused).toBe(1);
+    const target = path.join(t.dir, 'xattr-restored');
+    await engine.restoreBackup(inc.backup_id, { target });
+    expect(await fidelityDiff(dir, target)).toEqual([]);
+  }, 120_000);
 });

@@ -16,7 +16,7 @@ import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
-import { walkSources, type SourceItem } from './source';
+import { readXattrs, walkSources, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
 const IDS_PER_LINE = 1000;
@@ -246,10 +246,17 @@ export async function writeBackupData(
     const now = ctx.now().getTime();
     await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
   } else if (input.sources) {
-    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip), (x) => !unchanged(x))) {
+    // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
+    // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
+    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip, { xattrs: false }), (x) => !unchanged(x))) {
       if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
-      const entry = toEntry(it, input.recordAtime ?? false);
       try {
+        const baseEntry = unchanged(it);
+        // Setting or removing an attribute changes the ctime, which the change rule compared when recorded.
+        const sameXattrs = baseEntry?.ct !== undefined;
+        if (!sameXattrs && it.type !== 'l') it.xattrs = readXattrs(it.abs);
+        const entry = toEntry(it, input.recordAtime ?? false);
+        if (sameXattrs && baseEntry.xa) entry.xa = { ...baseEntry.xa };
         const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
         if (first) {
           await hardLink(entry, first);
@@ -257,7 +264,6 @@ export async function writeBackupData(
           continue;
         }
         if (it.linkKey) firstLinks.set(it.linkKey, entry);
-        const baseEntry = unchanged(it);
         if (baseEntry) {
           await reuse(entry, baseEntry, input.base!);
           tracker?.file(entry, true);
