@@ -16,6 +16,7 @@ import type { EngineContext } from './context';
 import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './restore/drill';
 import { EngineError, notFound } from './errors';
 import { type BackupFileEntry, listFiles, openFile } from './restore/browse';
+import { FileListCache } from './restore/file-list-cache';
 import { Hsm } from './keys/hsm';
 import { loadMasterKey, loadPreviousMasterKeys } from './keys/keys';
 import { loadSecondFactor } from './keys/second-factor';
@@ -81,6 +82,8 @@ export class BackupEngine {
   private snapshots?: CatalogSnapshotter;
   /** This process's name in restore_jobs.claimed_by. */
   readonly processId = processId();
+  /** Parsed file lists of recently browsed backups (restore/file-list-cache.ts): the console pages through them. */
+  readonly fileLists = new FileListCache();
 
   private constructor(
     readonly config: Config,
@@ -369,9 +372,9 @@ export class BackupEngine {
   /** The files of a completed backup, filtered by a path substring, one page at a time. */
   async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number; actor?: string } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
     const row = await this.completedRow(id);
-    // Paging and filtering re-read the manifest: one row per viewer and backup every few minutes, not one per page.
+    // Every page is checked and audited before the cached list is read: one key.use row per viewer and backup every few minutes.
     await this.keyUse(row, opts.actor, 'browse', undefined, true);
-    return listFiles(this.ctx, row, { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 });
+    return listFiles(this.ctx, row, { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 }, this.fileLists);
   }
 
   /** One file of a completed backup as a byte stream (a download); audited like a restore. */
@@ -395,6 +398,7 @@ export class BackupEngine {
   /** Deletes a backup and says which of its objects were kept because a store lock (immutability) holds them. */
   async deleteBackupReport(id: string, opts: { force?: boolean; actor?: string } = {}): Promise<{ deleted: true; kept_locked: KeptLocked[] }> {
     const kept = await deleteBackup(this.ctx, id, opts.force ?? false);
+    this.fileLists.drop(id);
     await this.audit({ actor: opts.actor ?? 'system', action: 'backup.delete', target: id, details: { force: opts.force ?? false, kept_locked: kept.length } });
     return { deleted: true, kept_locked: kept };
   }
@@ -429,6 +433,7 @@ export class BackupEngine {
       for (const r of plan.remove) {
         try {
           keptLocked.push(...(await deleteBackup(this.ctx, r.backup_id, false)));
+          this.fileLists.drop(r.backup_id);
           removed++;
         } catch (err) {
           this.ctx.log(`prune: could not remove ${r.backup_id}: ${(err as Error).message}`);

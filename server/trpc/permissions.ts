@@ -83,7 +83,9 @@ export function actionFor(path: string): Action | undefined {
 
 export function can(role: Role, path: string): boolean {
   const action = actionFor(path);
-  return action !== undefined && ROLE_ACTIONS[role].includes(action);
+  // A role the matrix does not know (a users row edited by hand, or from a newer version) may do nothing.
+  const actions: readonly Action[] | undefined = Object.hasOwn(ROLE_ACTIONS, role) ? ROLE_ACTIONS[role] : undefined;
+  return action !== undefined && actions !== undefined && actions.includes(action);
 }
 
 /** Procedure paths this role may call (what the console uses to decide which controls to show). */

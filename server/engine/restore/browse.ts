@@ -10,6 +10,7 @@ import { chunkAt, parseEntry, slice } from '../repository/manifest';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
+import { FileList, type FileListCache } from './file-list-cache';
 
 export interface BackupFileEntry {
   path: string;
@@ -21,20 +22,38 @@ export interface BackupFileEntry {
 
 const TYPES = { f: 'file', d: 'dir', l: 'symlink' } as const;
 
-export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filter?: string; limit: number; offset: number }): Promise<{ entries: BackupFileEntry[]; total: number }> {
+/** What changes when a backup's manifest does: its data key and its (content-addressed) manifest shards. */
+const manifestVersion = (row: BackupRow) => `${row.keyId}:${row.manifestShards.files.join(',')}`;
+
+/**
+ * A page of a backup's files. The caller has checked that the backup may be read (and audited the key use);
+ * only then is `cache` consulted. On a miss the manifest is read and the whole list kept, if it fits.
+ */
+export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filter?: string; limit: number; offset: number }, cache?: FileListCache): Promise<{ entries: BackupFileEntry[]; total: number }> {
+  const needle = opts.filter?.trim().toLowerCase() || undefined;
+  // A MAXIMUM backup's data key is opened with the key holders' shares for one operation and never kept; nor is its file list.
+  const usable = row.securityLevel === 'maximum' ? undefined : cache;
+  const version = manifestVersion(row);
+  const hit = usable?.get(row.id, version);
+  if (hit) return hit.page(needle, opts.offset, opts.limit);
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   await reader.load(row.manifestShards.files);
-  const needle = opts.filter?.trim().toLowerCase();
+  let list = usable ? new FileList() : null;
   const entries: BackupFileEntry[] = [];
   let total = 0;
   for await (const line of reader.lines(row.manifestShards.files)) {
     const e = parseEntry(line);
+    if (list) {
+      list.add(e);
+      if (list.bytes > usable!.maxBytes) list = null; // too large to keep: this page only
+    }
     if (needle && !e.p.toLowerCase().includes(needle)) continue;
     if (total >= opts.offset && entries.length < opts.limit) {
       entries.push({ path: e.p, type: TYPES[e.t], size: e.s ?? 0, mtime: new Date(e.mt).toISOString(), mode: e.m });
     }
     total++;
   }
+  if (list) usable!.set(row.id, version, list);
   return { entries, total };
 }
 
