@@ -176,7 +176,7 @@ export class BackupEngine {
   }
 
   async countBackups(filter: ListBackupsFilter = {}): Promise<number> {
-    const [r] = await this.ctx.db.select({ n: count() }).from(backups).where(and(...listConditions(filter)));
+    const [r] = await this.ctx.db.select({ n: count() }).from(backups).where(and(...listConditions(filter, true)));
     return r?.n ?? 0;
   }
 
@@ -581,14 +581,24 @@ export class BackupEngine {
   }
 }
 
-function listConditions(f: ListBackupsFilter): SQL[] {
+/**
+ * The list's filters. `forCount`: the same rows, written for a count over all of them. A watcher makes many
+ * backups, so the list shows the newest continuous backup of each source set: a page (read newest first
+ * from an index, stopping at its end) asks "is there a newer one?" of the few rows it reads, while a count
+ * finds the older ones in one pass over the continuous backups and skips them with a hash, instead of
+ * one index probe per continuous backup (60 ms at 10,000 backups on PostgreSQL, much more on PGlite).
+ */
+function listConditions(f: ListBackupsFilter, forCount = false): SQL[] {
   const c: SQL[] = [];
   if (f.userId) c.push(eq(backups.userId, f.userId));
   if (f.backupType) c.push(eq(backups.backupType, f.backupType));
   if (f.status) c.push(eq(backups.status, f.status));
   if (f.tags?.length) c.push(sql`${backups.tags} @> ${JSON.stringify(f.tags)}::jsonb`);
-  if (f.collapseContinuous) {
-    // A watcher makes many backups: list the newest of each source set, so the list is not flooded.
+  if (f.collapseContinuous && forCount) {
+    c.push(sql`${backups.id} NOT IN (SELECT older.id FROM (
+      SELECT id, created_at, max(created_at) OVER (PARTITION BY sources) AS newest FROM backups WHERE backup_type = 'continuous') older
+      WHERE older.created_at < older.newest)`);
+  } else if (f.collapseContinuous) {
     c.push(sql`NOT (${backups.backupType} = 'continuous' AND EXISTS (
       SELECT 1 FROM backups newer WHERE newer.backup_type = 'continuous' AND newer.sources = ${backups.sources}
         AND newer.created_at > ${backups.createdAt}))`);
