@@ -53,12 +53,28 @@ export const STORAGE_OPTIMIZE: MaintenanceExtra = {
   },
 };
 
+/**
+ * Last, fresh planner statistics for the embedded catalog: PGlite has no autovacuum, so without them its
+ * planner guesses row counts (50 where there are 10,000) and picks plans 100× slower — the dashboard's list
+ * of completed backups sorted every row instead of reading 200 from an index (docs/operations.md, "Daily
+ * maintenance"). About 8 s at 1 M shards, while other catalog clients wait. PostgreSQL's autovacuum does it there.
+ */
+export const CATALOG_STATISTICS: MaintenanceExtra = {
+  name: 'catalog statistics',
+  async run(engine) {
+    if (engine.catalog.mode !== 'embedded') return 'skipped (PostgreSQL keeps its statistics with autovacuum)';
+    const t0 = performance.now();
+    await engine.catalog.pool.query('ANALYZE');
+    return `ANALYZE of the embedded catalog in ${Math.round(performance.now() - t0)} ms`;
+  },
+};
+
 export function startWorkerLoop(engine: BackupEngine, opts: WorkerLoopOptions = {}): WorkerLoop {
   const log = opts.log ?? ((l: string) => console.error(`[plexichat] ${l}`));
   const alerts = alertsFor(engine, log);
   const worker = new ScheduleWorker(engine, { events: alerts, log });
   const continuous = new ContinuousSchedules(engine, worker, { log, events: alerts });
-  const maintenance = new MaintenanceJob(engine, worker.id, { log, extras: [ORPHAN_SWEEP, STORAGE_OPTIMIZE] });
+  const maintenance = new MaintenanceJob(engine, worker.id, { log, extras: [ORPHAN_SWEEP, STORAGE_OPTIMIZE, CATALOG_STATISTICS] });
   let maintaining: Promise<unknown> | null = null;
   const monitor = opts.monitor !== false && engine.config.enable_health_monitoring ? new BackupHealthMonitor(engine, alerts, { log }) : null;
   const runs: RunOutcome[] = [];

@@ -1,11 +1,12 @@
 /**
  * The daily maintenance: expired backups are removed once per interval across workers, the rest kept.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backups } from '../../db/schema';
 import type { BackupEngine } from '../../server/engine/engine';
 import { lastMaintenance, MaintenanceJob } from '../../server/jobs/maintenance';
+import { CATALOG_STATISTICS } from '../../server/jobs/run-worker';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 
 describe.each(CATALOG_MODES)('daily maintenance (%s catalog)', (mode) => {
@@ -39,5 +40,17 @@ describe.each(CATALOG_MODES)('daily maintenance (%s catalog)', (mode) => {
     expect(await later.tick()).toMatchObject({ removed: 0, worker: 'worker-b' });
     expect(await new MaintenanceJob(engine, 'worker-a', { now: () => new Date(t0 + 26 * 3_600_000) }).tick()).toBeNull();
     expect((await engine.verifyBackup(kept.backup_id, { readData: true })).status).toBe('healthy');
+  });
+
+  it('gives the embedded catalog planner statistics (PostgreSQL has autovacuum)', async () => {
+    const stats = async () => Number((await engine.catalog.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'backups'`)).rows[0]!.n);
+    if (mode === 'postgres') {
+      expect(await CATALOG_STATISTICS.run(engine)).toMatch(/^skipped/);
+      return;
+    }
+    expect(await stats()).toBe(0);
+    const job = new MaintenanceJob(engine, 'worker-s', { now: () => new Date(Date.now() + 100 * 3_600_000), extras: [CATALOG_STATISTICS] });
+    expect(await job.tick()).toMatchObject({ error: null, steps: [{ name: 'catalog statistics', summary: expect.stringMatching(/^ANALYZE of the embedded catalog in \d+ ms$/) }] });
+    expect(await stats()).toBeGreaterThan(0);
   });
 });
