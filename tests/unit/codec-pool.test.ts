@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 import { CodecPool } from '../../server/engine/repository/codec-pool';
 
 const pool = new CodecPool(2);
@@ -36,5 +37,29 @@ describe('codec pool buffer ownership', () => {
     expect(enc.stored.length).toBeLessThan(plain.length);
     const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum);
     expect(back.equals(plain)).toBe(true);
+  });
+
+  it('moves a chunk buffer to the threads and back without a copy, and takes it back into the free list once encoded', async () => {
+    const chunk = chunkBuffers.take(300_000); // a 512 KiB buffer of its own, viewed as 300,000 bytes
+    randomBytes(300_000).copy(chunk);
+    const copy = Buffer.from(chunk);
+    const { data } = await pool.contentId(chunk, key);
+    expect(chunk.byteLength).toBe(0); // transferred, not copied
+    expect(data.equals(copy)).toBe(true);
+    expect(data.buffer.byteLength).toBe(512 * 1024);
+    const held = chunkBuffers.freeBytesHeld;
+    const enc = await pool.encode(data, opts);
+    expect(chunkBuffers.freeBytesHeld).toBe(held + 512 * 1024);
+    expect(await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum)).toEqual(copy);
+    const again = chunkBuffers.take(400_000); // reuses the freed memory
+    expect(chunkBuffers.freeBytesHeld).toBe(held);
+    expect(again.length).toBe(400_000);
+  });
+
+  it('never recycles a buffer it did not lend', () => {
+    const held = chunkBuffers.freeBytesHeld;
+    chunkBuffers.give(new ArrayBuffer(1 << 20));
+    chunkBuffers.give(randomBytes(1 << 20).buffer);
+    expect(chunkBuffers.freeBytesHeld).toBe(held);
   });
 });

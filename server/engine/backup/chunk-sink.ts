@@ -6,6 +6,7 @@
  * encoded copies).
  */
 import { Chunker, type ChunkerOptions } from './chunker';
+import { chunkBuffers } from '../repository/chunk-buffers';
 import { EngineError } from '../errors';
 import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
@@ -97,7 +98,10 @@ export class ShardWriter {
   private async process(plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
     const { cid, data } = await this.ctx.pool.contentId(plain, this.levelKey);
     const existing = this.seen.get(cid);
-    if (existing) return existing;
+    if (existing) {
+      chunkBuffers.give(data.buffer); // the chunk is not needed: its shard is already being stored
+      return existing;
+    }
     const p = this.store(cid, data, kind);
     this.seen.set(cid, p);
     return p;
@@ -107,6 +111,7 @@ export class ShardWriter {
     const reused = this.ctx.config.enable_deduplication ? await this.batch.lookup(cid) : null;
     let s: StoredShard;
     if (reused) {
+      chunkBuffers.give(plain.buffer); // found stored: this copy of the chunk is not needed any more
       s = reused;
     } else {
       const rec = await storeNewShard(this.ctx, {

@@ -5,6 +5,8 @@
  * shards of about the average size, and an insertion only changes the shards around it: cut points depend
  * on the last 32 bytes seen, so boundaries re-synchronise right after a change.
  */
+import { chunkBuffers } from '../repository/chunk-buffers';
+
 export interface ChunkerOptions {
   mode: 'cdc' | 'fixed';
   /** Average (cdc) or exact (fixed) chunk size in bytes. */
@@ -71,7 +73,7 @@ export class Chunker {
       for (;;) {
         const cut = this.findCut();
         if (cut === 0) break;
-        emit(Buffer.from(this.buf.subarray(0, cut)));
+        emit(this.copyOut(cut));
         this.buf.copy(this.buf, 0, cut, this.len);
         this.len -= cut;
         this.scanPos = 0;
@@ -86,10 +88,17 @@ export class Chunker {
 
   /** Emits what is left at the end of the stream. */
   flush(emit: (chunk: Buffer) => void): void {
-    if (this.len > 0) emit(Buffer.from(this.buf.subarray(0, this.len)));
+    if (this.len > 0) emit(this.copyOut(this.len));
     this.len = 0;
     this.scanPos = 0;
     this.hash = 0;
+  }
+
+  /** The first `n` buffered bytes in a recyclable chunk buffer (fresh memory costs more than the copy). */
+  private copyOut(n: number): Buffer {
+    const chunk = chunkBuffers.take(n);
+    this.buf.copy(chunk, 0, 0, n);
+    return chunk;
   }
 
   /** Returns the length of the next chunk, or 0 when more input is needed to decide. */

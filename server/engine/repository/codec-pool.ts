@@ -9,6 +9,7 @@ import { APP_ROOT } from '../../../db/paths';
 import { distEntry } from '../../dist.mjs';
 import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
+import { chunkBuffers } from './chunk-buffers';
 import { transferable } from './transferable';
 
 interface Job {
@@ -77,17 +78,25 @@ export class CodecPool {
   /** Encodes a shard. `plain` is transferred to the worker and must not be used afterwards. */
   async encode(plain: Buffer, opts: EncodeOptions): Promise<Encoded> {
     const data = transferable(plain);
-    const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression }>(
-      { op: 'encode', data, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
+    // A chunk buffer comes back with the result and returns to the free list: nothing else holds it now.
+    const recycle = chunkBuffers.isOwned(data.buffer);
+    const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression; plain?: Uint8Array }>(
+      { op: 'encode', data, recycle, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
       [data.buffer as ArrayBuffer],
     );
+    if (recycle && r.plain) {
+      chunkBuffers.adopt(r.plain.buffer);
+      chunkBuffers.give(r.plain.buffer);
+    }
     return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
   }
 
   /** Keyed content id of a chunk; the buffer travels to the worker and back (transferred, not copied). */
   async contentId(plain: Buffer, levelKey: Buffer): Promise<{ cid: string; data: Buffer }> {
     const data = transferable(plain);
+    const owned = chunkBuffers.isOwned(data.buffer);
     const r = await this.run<{ cid: string; data: Uint8Array }>({ op: 'hash', data, key: new Uint8Array(levelKey) }, [data.buffer as ArrayBuffer]);
+    if (owned) chunkBuffers.adopt(r.data.buffer);
     return { cid: r.cid, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength) };
   }
 

@@ -6,7 +6,7 @@ import { transferable } from './transferable';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
-  | { id: number; op: 'encode'; data: Uint8Array; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
+  | { id: number; op: 'encode'; data: Uint8Array; recycle?: boolean; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
   | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions }
   | { id: number; op: 'checksum'; data: Uint8Array };
 
@@ -20,7 +20,10 @@ parentPort!.on('message', (req: Request) => {
     } else if (req.op === 'encode') {
       const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null });
       const out = transferable(r.stored);
-      parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression }, [out.buffer as ArrayBuffer]);
+      // A recyclable chunk buffer goes back to the pool that lent it (never the stored object's own memory).
+      const back = req.recycle && req.data.buffer !== out.buffer ? req.data : undefined;
+      const transfer = back ? [out.buffer as ArrayBuffer, back.buffer as ArrayBuffer] : [out.buffer as ArrayBuffer];
+      parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression, plain: back }, transfer);
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
