@@ -14,6 +14,28 @@ afterAll(() => pool.close());
 const key = randomBytes(32);
 const opts = { label: 'shard:test', keyId: 'k1', key, cipher: 'aes-256-gcm' as const, compression: 'auto' as const, level: 3 };
 
+describe('codec pool threads', () => {
+  it('starts no thread before its first job (an engine opened to list backups codes nothing), then its size', async () => {
+    const lazy = new CodecPool(2);
+    try {
+      expect(lazy.started).toBe(0);
+      const plain = randomBytes(1000);
+      const enc = await lazy.encode(Buffer.from(plain), opts);
+      expect(lazy.started).toBe(2);
+      expect((await lazy.decode(enc.stored, 'shard:test', { k1: key }, enc.checksum)).equals(plain)).toBe(true);
+    } finally {
+      await lazy.close();
+    }
+  });
+
+  it('refuses work once closed, even if it never started', async () => {
+    const idle = new CodecPool(2);
+    await idle.close();
+    await expect(idle.checksum(Buffer.alloc(10))).rejects.toThrow(/the codec pool is closed/);
+    expect(idle.started).toBe(0);
+  });
+});
+
 describe('codec pool buffer ownership', () => {
   it.each([0, 1, 100, 4000, 70_000, 1 << 20])('round-trips %i bytes, pooled or not, and leaves the shared pool intact', async (size) => {
     const neighbour = Buffer.from('a neighbour in the same pool'); // small: allocated from Node's pool

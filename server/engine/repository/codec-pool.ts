@@ -29,12 +29,23 @@ export class CodecPool {
   private nextId = 1;
   private closing = false;
 
-  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+  /**
+   * The threads start on the first job, not here: an engine opened for a command that codes nothing (list,
+   * show, stats) must not pay for starting them (each loads the codec modules in a V8 isolate of its own).
+   */
+  constructor(private readonly size = Math.max(1, Math.min(4, availableParallelism()))) {}
+
+  /** How many worker threads this pool has started (0 until the first job). */
+  get started(): number {
+    return this.slots.length;
+  }
+
+  private start(): void {
     // The compiled worker when dist/ is current (no TypeScript loader in each thread), else the source through
     // tsx. The comment stops Next's bundler from rewriting a path that must be resolved at run time.
     const entry =
       distEntry(APP_ROOT, 'codec-worker') ?? path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < this.size; i++) {
       // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
       const worker = new Worker(entry, { execArgv: [] });
       worker.unref();
@@ -64,6 +75,7 @@ export class CodecPool {
   }
 
   private run<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
+    if (!this.slots.length && !this.closing) this.start();
     const live = this.slots.filter((s) => !s.dead);
     if (!live.length) return Promise.reject(this.slots[0]?.dead ?? new Error('the codec pool is closed'));
     const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
