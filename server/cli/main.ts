@@ -6,19 +6,15 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { withQuorumShares } from '../engine/keys/quorum';
-import { loadConfig } from '../config';
+import { type Config, loadConfig } from '../config';
 import { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType, type ListBackupsFilter } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
 import { alertOnBackup, alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
 import { keptLine, lockedLines, releasedLines } from './locked-lines';
-import { runDrillCommand } from './drill-commands';
 import { HELP } from './help.mjs';
 import { assertInstallation, createsInstallation } from './installation';
-import { runKeyCommand } from './key-commands';
-import { runOpsCommand } from './ops-commands';
-import { runUserCommand } from './user-commands';
 import { EXIT, MAX_INT_OPT, ProgressBar, UsageError, errorDocument, errorMessage, exitCodeFor, formatBytes, printJson } from './output';
 
 type Opts = ParseArgsConfig['options'];
@@ -102,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!engine && !mayCreate) assertInstallation(config, cmd);
       return (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
     };
-    const result = await withQuorumShares(shares, async () => (await runKeyCommand(cmd, args, open, config)) ?? (await runOpsCommand(cmd, args, open)) ?? (await runDrillCommand(cmd, args, open)) ?? (await runUserCommand(cmd, args, open)) ?? (await run(cmd, args, open)));
+    const result = await withQuorumShares(shares, async () => (await runElsewhere(cmd, args, open, config)) ?? (await run(cmd, args, open)));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;
@@ -113,6 +109,29 @@ export async function main(argv: string[]): Promise<number> {
     return exitCodeFor(err);
   } finally {
     await engine?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The commands kept in modules of their own, each loaded only when one of its commands runs: `list` or
+ * `backup` does not load the scheduler, the health monitor or key rotation. null: a command of run() below.
+ */
+async function runElsewhere(cmd: string, args: string[], open: () => Promise<BackupEngine>, config: Config): Promise<Result | null> {
+  switch (cmd) {
+    case 'keys':
+      return (await import('./key-commands')).runKeyCommand(cmd, args, open, config);
+    case 'schedule':
+    case 'alerts':
+    case 'worker':
+    case 'health-check':
+    case 'report':
+      return (await import('./ops-commands')).runOpsCommand(cmd, args, open);
+    case 'drill':
+      return (await import('./drill-commands')).runDrillCommand(cmd, args, open);
+    case 'user':
+      return (await (await import('./user-commands')).runUserCommand(cmd, args, open)) ?? null;
+    default:
+      return null;
   }
 }
 
