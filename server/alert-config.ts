@@ -2,7 +2,7 @@
  * Alert settings from the config file's `alerts` key (and the older top-level `alert_thresholds`),
  * validated here: channels (email, Slack, generic webhook), thresholds and the rolling-verify period.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './config-error';
 
 interface Config {

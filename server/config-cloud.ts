@@ -3,7 +3,7 @@
  * cloud location type accepts (one schema, used both when loading the config and by the backends), the
  * PLEXICHAT_AWS_* environment overrides, and masking of credentials for display.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StorageLocationFields as StorageLocationConfig } from './config-location';
 import { immutabilityIssues } from './config-immutability';
 

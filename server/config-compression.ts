@@ -4,7 +4,7 @@
  * other binary data, and data that does not compress (media, archives, encrypted files). Each may get its
  * own algorithm and level; a type left out keeps the adaptive choice.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The spec's names for the three kinds of data, in the order they are described. */
 export const COMPRESSION_CLASSES = ['text_data', 'binary_data', 'media_files'] as const;

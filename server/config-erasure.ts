@@ -4,7 +4,7 @@
  * `data_shards` of them restore it (docs/repository-format.md, "Erasure-coded objects"). `security_levels`
  * limits it to backups of those levels (the others keep replication_factor copies).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const piecesIn = (min: number, max: number) =>
   z

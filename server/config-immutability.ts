@@ -5,7 +5,7 @@
  * backup's expiry + margin_days, and never for less than min_days. A local location has no such lock; its
  * equivalent is `append_only: true` (the backup process never deletes there; see docs/operations.md).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const immutabilitySchema = z.strictObject({
   mode: z.enum(['governance', 'compliance'], { error: 'must be "governance" or "compliance"' }),

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cloudLocationIssues, isSecretKey, knownLocationKeys, locationsFromCloudStorage, withAwsEnvDefaults } from './config-cloud';
 import { alertSettings } from './alert-config';
 import { ConfigError } from './config-error';

@@ -1,7 +1,7 @@
 /** Schedules in the catalog: create, list, pause/resume, remove, with validation of every field. */
 import { desc, eq, inArray } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Db } from '../../db/client';
 import { scheduleRuns, schedules, settings } from '../../db/schema';
 import { SECURITY_LEVELS } from '../config';

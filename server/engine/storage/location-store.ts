@@ -6,7 +6,7 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Db } from '../../../db/client';
 import { storageLocations } from '../../../db/schema';
 import type { Config, StorageLocationConfig } from '../../config';
