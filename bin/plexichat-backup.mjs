@@ -18,12 +18,21 @@ if (!argv[0] || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') 
   process.env.PLEXICHAT_APP_ROOT ??= root;
   const { compiledEntry } = await import('./compiled.mjs');
   const cli = await compiledEntry(root, 'cli', 'plexichat-backup');
+  // pg asks at load whether it runs in a Cloudflare Worker: where Node has no `navigator` (before 21) it
+  // builds a fetch Response to find out, which loads Node's whole fetch implementation (~40 ms of every
+  // command). The stand-in answers like Node 21's navigator, and only while the modules load.
+  const standIn = !('navigator' in globalThis);
+  if (standIn) Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.versions.node.split('.')[0]}` }, configurable: true });
   let main;
-  if (cli) ({ main } = await import(pathToFileURL(cli).href));
-  else {
-    const { register } = await import('tsx/esm/api');
-    register();
-    ({ main } = await import('../server/cli/main.ts'));
+  try {
+    if (cli) ({ main } = await import(pathToFileURL(cli).href));
+    else {
+      const { register } = await import('tsx/esm/api');
+      register();
+      ({ main } = await import('../server/cli/main.ts'));
+    }
+  } finally {
+    if (standIn) delete globalThis.navigator;
   }
   process.exitCode = await main(argv);
 }

@@ -46,7 +46,10 @@ export function distStale(root) {
   return null;
 }
 
+/** dist/<name>.mjs, current or not: for a caller that has just asked distStale. */
+export const distFile = (root, name) => path.join(/* turbopackIgnore: true */ distDir(root), `${name}.mjs`);
+
 /** The path of dist/<name>.mjs when the build is current, else null (use the TypeScript source). */
 export function distEntry(root, name) {
-  return distStale(root) ? null : path.join(/* turbopackIgnore: true */ distDir(root), `${name}.mjs`);
+  return distStale(root) ? null : distFile(root, name);
 }
