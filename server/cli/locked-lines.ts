@@ -1,7 +1,10 @@
 /** Report lines for objects a delete, prune or storage gc kept because a store lock still holds them. */
-import { type KeptLocked, keptLine, type ReleasedReport } from '../engine/storage/object-locks';
+import type { KeptLocked, ReleasedReport } from '../engine/storage/object-locks';
 
-export { keptLine };
+/** "kept: locked until …" for a report line. */
+export function keptLine(k: KeptLocked): string {
+  return `${k.location}: ${k.key} kept: ${k.locked_until ? `locked until ${k.locked_until}` : 'append-only location (deleted by an admin storage gc --append-only-delete)'}`;
+}
 
 /** "kept: locked until …" for each object a delete left to its lock (at most 20 lines, then a count). */
 export function lockedLines(kept: KeptLocked[]): string[] {

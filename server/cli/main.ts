@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { withQuorumShares } from '../engine/keys/quorum';
 import { type Config, loadConfig } from '../config';
-import { BackupEngine } from '../engine/engine';
+import { CatalogReader } from '../engine/catalog-reader';
+import type { BackupEngine } from '../engine/engine';
 import { BACKUP_STATUSES, BACKUP_TYPES, type BackupMetadata, type BackupStatus, type BackupType, type ListBackupsFilter } from '../engine/types';
 import { SECURITY_LEVELS, type SecurityLevel } from '../config';
-import { alertOnBackup, alertOnVerify, resolveSuspiciousAlert, watchBackup, watchRestore } from '../monitoring/hooks';
 import { cliActor } from './actor';
 import { keptLine, lockedLines, releasedLines } from './locked-lines';
 import { HELP } from './help.mjs';
@@ -50,6 +50,9 @@ function needId(positionals: string[], cmd: string): string {
 
 const actor = cliActor;
 
+/** Alerting (channels, outbound policy, alert store): loaded by the commands that alert, not by `list`. */
+const alertHooks = () => import('../monitoring/hooks');
+
 function printBackup(b: BackupMetadata): void {
   const lines = [
     `${b.backup_id}  ${b.status}  ${b.backup_type}  ${b.security_level}`,
@@ -70,8 +73,11 @@ function printBackup(b: BackupMetadata): void {
 /** `list` shows the newest LIST_PAGE backups unless --limit or --all say otherwise. */
 const LIST_PAGE = 50;
 
+/** What `list` reads: the catalog through a CatalogReader, or the engine when the reader cannot open. */
+type BackupListing = Pick<BackupEngine, 'listBackups' | 'countBackups'>;
+
 /** `list --all`: every backup, read a page at a time (the engine returns at most 1000 per call). */
-async function listEvery(e: BackupEngine, filter: ListBackupsFilter, offset: number): Promise<BackupMetadata[]> {
+async function listEvery(e: BackupListing, filter: ListBackupsFilter, offset: number): Promise<BackupMetadata[]> {
   const out: BackupMetadata[] = [];
   for (;;) {
     const page = await e.listBackups({ ...filter, limit: 1000, offset: offset + out.length });
@@ -88,17 +94,31 @@ export async function main(argv: string[]): Promise<number> {
     return cmd ? EXIT.ok : EXIT.usage;
   }
   let engine: BackupEngine | undefined;
+  let reader: CatalogReader | undefined;
   try {
     const config = loadConfig();
     for (const notice of config.notices ?? []) process.stderr.write(`NOTE: ${notice}\n`);
     // MAXIMUM quorum shares are accepted by every command and live only for this one run (never stored).
     const { shares, args } = takeShares(rest);
     const mayCreate = createsInstallation(cmd, args);
+    const log = (l: string) => process.stderr.write(`${l}\n`);
+    // The engine's code (backup, restore, maintenance, storage) loads only for a command that opens it.
     const open = async () => {
       if (!engine && !mayCreate) assertInstallation(config, cmd);
-      return (engine ??= await BackupEngine.open(config, { log: (l) => process.stderr.write(`${l}\n`) }));
+      if (!engine) {
+        const { BackupEngine } = await import('../engine/engine');
+        engine ??= await BackupEngine.open(config, { log });
+      }
+      return engine;
     };
-    const result = await withQuorumShares(shares, async () => (await runElsewhere(cmd, args, open, config)) ?? (await run(cmd, args, open)));
+    // Reading the backups list needs the catalog, not storage: the engine opens only when the reader cannot.
+    const read = async (): Promise<BackupListing> => {
+      if (engine) return engine;
+      assertInstallation(config, cmd);
+      reader ??= (await CatalogReader.open(config, { log })) ?? undefined;
+      return reader ?? open();
+    };
+    const result = await withQuorumShares(shares, async () => (await runElsewhere(cmd, args, open, config)) ?? (await run(cmd, args, open, read)));
     if (result.json !== undefined && wantsJson) printJson(result.json);
     else if (result.text) process.stdout.write(`${result.text}\n`);
     return result.code ?? EXIT.ok;
@@ -108,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Error: ${errorMessage(err)}${hint}\n`);
     return exitCodeFor(err);
   } finally {
+    await reader?.close().catch(() => undefined);
     await engine?.close().catch(() => undefined);
   }
 }
@@ -160,7 +181,7 @@ interface Result {
   code?: number;
 }
 
-async function run(cmd: string, args: string[], open: () => Promise<BackupEngine>): Promise<Result> {
+async function run(cmd: string, args: string[], open: () => Promise<BackupEngine>, read: () => Promise<BackupListing>): Promise<Result> {
   switch (cmd) {
     case 'backup': {
       const { values: v, positionals } = parse(args, {
@@ -172,6 +193,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       });
       if (!positionals.length) throw new UsageError('backup needs at least one path: plexichat-backup backup <path>...');
       const e = await open();
+      const { watchBackup } = await alertHooks();
       const bar = new ProgressBar();
       const { backup_id, done } = await e.startBackup({
         paths: positionals,
@@ -214,6 +236,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       if (!Number.isFinite(delaySeconds) || delaySeconds < 0) throw new UsageError(`--delay must be a number of seconds, got "${String(v.delay)}".`);
       const { ContinuousWatcher } = await import('../jobs/continuous');
       const e = await open();
+      const { alertOnBackup } = await alertHooks();
       // Each backup's outcome alerts like any other (a suspicious change included).
       const onBackup = (meta: BackupMetadata) => void alertOnBackup(e, meta);
       const w = new ContinuousWatcher(e, { paths: positionals, delayMs: delaySeconds * 1000, tags: v.tag as string[] | undefined, log: (l) => process.stderr.write(`${l}\n`), onBackup });
@@ -238,7 +261,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
         collapseContinuous: !v.all && backupType !== 'continuous',
         tags: v.tag as string[] | undefined,
       };
-      const e = await open();
+      const e = await read();
       const [list, total] = v.all ? [await listEvery(e, filter, page.offset), null] : await Promise.all([e.listBackups({ ...filter, ...page }), e.countBackups(filter)]);
       const lines = list.map((b) => `${b.backup_id}  ${b.status.padEnd(9)} ${b.created_at}  ${formatBytes(b.original_size).padStart(10)}  ${b.file_count} files  ${b.tags.join(',')}`);
       const more = total === null ? 0 : total - page.offset - list.length;
@@ -275,7 +298,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
     case 'verify': {
       const { values: v, positionals } = parse(args, { 'read-data': { type: 'boolean', default: false } });
       const r = await (await open()).verifyBackup(needId(positionals, 'verify'), { readData: Boolean(v['read-data']), actor: actor() });
-      await alertOnVerify(await open(), r);
+      await (await alertHooks()).alertOnVerify(await open(), r);
       const lines = [`${r.backup_id}: ${r.status} (${r.shards_checked} shards, ${r.replicas_checked} replicas checked${r.read_data ? ', data read and decrypted' : ''})`];
       for (const b of r.bad_shards) lines.push(`  ${b.message}`);
       if (r.affected_files.length) lines.push(`  affected files: ${r.affected_files.join(', ')}`);
@@ -302,6 +325,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const bar = new ProgressBar();
       const started = Date.now();
       const eng = await open();
+      const { watchRestore } = await alertHooks();
       // Recorded in restore_jobs like a console restore: the console's Restores page shows it, with its progress.
       const { result: r, restore_id } = await watchRestore(eng, id, () =>
         eng.runRecordedRestore(
@@ -336,7 +360,7 @@ async function run(cmd: string, args: string[], open: () => Promise<BackupEngine
       const id = needId(parse(args, {}).positionals, 'acknowledge');
       const e = await open();
       const meta = await e.acknowledgeSuspicious(id, { actor: actor() });
-      await resolveSuspiciousAlert(e, id, actor());
+      await (await alertHooks()).resolveSuspiciousAlert(e, id, actor());
       return { json: meta, text: `Acknowledged suspicious backup ${id}: retention applies normally to its sources again.` };
     }
     case 'delete': {

@@ -1,7 +1,7 @@
 /**
  * BackupEngine: the one entry point the CLI, the tRPC routers and the workers use. Framework-free.
  */
-import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { type Catalog, openCatalog } from '../../db/client';
 import { auditEvents, backups, settings } from '../../db/schema';
 import type { Config } from '../config';
@@ -9,6 +9,7 @@ import { startBackupJob } from './backup/backup-job';
 import { queuePosition } from './backup/backup-queue';
 import { type BackupRow, backupShardRecords, getBackupRow, toMetadata } from './catalog/catalog';
 import { type BackupSeries, backupSeries } from './catalog/backup-series';
+import { countBackups, listBackups } from './catalog/backup-list';
 import { CatalogSnapshotter } from './catalog/catalog-snapshot';
 import { acknowledgeSuspicious } from './backup/change-signals';
 import { CodecPool } from './repository/codec-pool';
@@ -51,7 +52,8 @@ import {
 } from './restore/restore-jobs';
 import { PathPolicy, type PolicyRole } from './path-policy';
 import { openLocations, openRepository } from './setup';
-import { deleteBackup, getStorageHealth, getStorageUsage, reapInterrupted } from './maintenance/housekeeping';
+import { deleteBackup, getStorageHealth, getStorageUsage } from './maintenance/housekeeping';
+import { reapInterrupted } from './maintenance/reap-interrupted';
 import { getStatistics } from './catalog/statistics';
 import { repairBackup, verifyBackup } from './maintenance/verify';
 import {
@@ -158,16 +160,8 @@ export class BackupEngine {
     return { backup_id: id, done };
   }
 
-  async listBackups(filter: ListBackupsFilter = {}): Promise<BackupMetadata[]> {
-    await reapInterrupted(this.ctx);
-    const rows = await this.ctx.db
-      .select()
-      .from(backups)
-      .where(and(...listConditions(filter)))
-      .orderBy(desc(backups.createdAt), desc(backups.id))
-      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
-      .offset(Math.max(filter.offset ?? 0, 0));
-    return rows.map(toMetadata);
+  listBackups(filter: ListBackupsFilter = {}): Promise<BackupMetadata[]> {
+    return listBackups(this.ctx, filter);
   }
 
   /** The dashboard's figures over the last `days` days, by aggregate SQL (catalog/backup-series.ts). */
@@ -175,9 +169,8 @@ export class BackupEngine {
     return backupSeries(this.ctx.db, this.ctx.now(), days);
   }
 
-  async countBackups(filter: ListBackupsFilter = {}): Promise<number> {
-    const [r] = await this.ctx.db.select({ n: count() }).from(backups).where(and(...listConditions(filter, true)));
-    return r?.n ?? 0;
+  countBackups(filter: ListBackupsFilter = {}): Promise<number> {
+    return countBackups(this.ctx.db, filter);
   }
 
   async getBackup(id: string): Promise<BackupMetadata | null> {
@@ -579,29 +572,4 @@ export class BackupEngine {
     this.ctx.keys.close();
     await this.catalog.close();
   }
-}
-
-/**
- * The list's filters. `forCount`: the same rows, written for a count over all of them. A watcher makes many
- * backups, so the list shows the newest continuous backup of each source set: a page (read newest first
- * from an index, stopping at its end) asks "is there a newer one?" of the few rows it reads, while a count
- * finds the older ones in one pass over the continuous backups and skips them with a hash, instead of
- * one index probe per continuous backup (60 ms at 10,000 backups on PostgreSQL, much more on PGlite).
- */
-function listConditions(f: ListBackupsFilter, forCount = false): SQL[] {
-  const c: SQL[] = [];
-  if (f.userId) c.push(eq(backups.userId, f.userId));
-  if (f.backupType) c.push(eq(backups.backupType, f.backupType));
-  if (f.status) c.push(eq(backups.status, f.status));
-  if (f.tags?.length) c.push(sql`${backups.tags} @> ${JSON.stringify(f.tags)}::jsonb`);
-  if (f.collapseContinuous && forCount) {
-    c.push(sql`${backups.id} NOT IN (SELECT older.id FROM (
-      SELECT id, created_at, max(created_at) OVER (PARTITION BY sources) AS newest FROM backups WHERE backup_type = 'continuous') older
-      WHERE older.created_at < older.newest)`);
-  } else if (f.collapseContinuous) {
-    c.push(sql`NOT (${backups.backupType} = 'continuous' AND EXISTS (
-      SELECT 1 FROM backups newer WHERE newer.backup_type = 'continuous' AND newer.sources = ${backups.sources}
-        AND newer.created_at > ${backups.createdAt}))`);
-  }
-  return c;
 }

@@ -9,7 +9,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { dataKeys, settings } from '../../db/schema';
 import type { Config, StorageLocationConfig } from '../config';
-import { EngineError } from './errors';
 import type { Hsm } from './keys/hsm';
 import { KeyRing, loadMasterKey, loadPreviousMasterKeys, type WrappedKey } from './keys/keys';
 import { LocationStore, mergeLocations } from './storage/location-store';
@@ -17,6 +16,7 @@ import { type Location, LocationSet } from './storage/locations';
 import { CONFIG_KEY, REPO_FORMAT, REPO_VERSION, type RepoConfig } from './repository/repository';
 import { repoEncryption, type TrustedRepoConfig, withEncryption } from './repository/repo-trust';
 import { createBackend } from './storage/factory';
+import { loadRepoSetting, unwrapIdKey } from './keys/repository-key';
 import { usageTotals } from './catalog/usage-totals';
 
 /**
@@ -115,12 +115,7 @@ export async function openRepository(
   }
   const wrappedId = repo.id_key;
   const keys = new KeyRing(master, Buffer.from(repo.kdf_salt, 'hex'), hsm, previous);
-  const idKey = await keys.unwrap(wrappedId).catch(() => {
-    throw new EngineError(
-      'INVALID',
-      `The master key does not open this repository (its keys are wrapped by ${wrappedId.kekId}, the configured key is ${keys.masterId}). Set PLEXICHAT_ENCRYPTION_KEY to the key it was created with.`,
-    );
-  });
+  const idKey = await unwrapIdKey(keys, wrappedId);
   // The encryption rule is believed only with a valid MAC (see repo-trust.ts); plaintext is allowed for good
   // once an installation configured without encryption opens the repository.
   const current = repoEncryption(idKey, repo);
@@ -148,11 +143,6 @@ export async function openRepository(
     }
   }
   return { keys, idKey, repo };
-}
-
-async function loadRepoSetting(db: Db): Promise<TrustedRepoConfig | null> {
-  const [row] = await db.select().from(settings).where(eq(settings.key, 'repository'));
-  return row ? (row.value as unknown as TrustedRepoConfig) : null;
 }
 
 async function storedRepoId(loc: Location): Promise<string | null> {

@@ -1,13 +1,31 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupMetadata, BackupProgress, VerifyResult } from '../../server/engine/types';
 import { treeDiff } from '../support/compare';
-import { runCli } from '../support/cli';
+import { CLI, runCli } from '../support/cli';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 import { Rng, makeTree } from '../support/tree';
 
 const MiB = 1024 * 1024;
+const trace = path.resolve('tests/support/import-trace.mjs');
+
+/** The CLI with every module it loads listed (tests/support/import-trace.mjs). */
+function runTraced(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', trace, CLI, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const lines = stderr.split('\n');
+      resolve({ code, stdout, stderr: lines.filter((l) => !l.startsWith('[import] ')).join('\n'), loaded: lines.filter((l) => l.startsWith('[import] ')).map((l) => l.slice(9)) });
+    });
+  });
+}
 
 describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', { timeout: 360_000 }, (mode) => {
   let t: TestEnv;
@@ -57,6 +75,19 @@ describe.each(CATALOG_MODES)('the plexichat-backup CLI (%s catalog)', { timeout:
     const gone = await runCli(['show', meta.backup_id, '--json'], t.env);
     expect(gone.code).not.toBe(0);
     expect((gone.json as { error: { message: string } }).error.message).toMatch(/not found/);
+  });
+
+  it('lists from the catalog alone: no storage, codec or backup code loads, and a wrong master key is still refused', async () => {
+    const b = await runCli(['backup', src, '--tag', 'reader', '--json'], t.env);
+    expect(b.code, b.stderr).toBe(0);
+    const traced = await runTraced(['list', '--tag', 'reader', '--json'], t.env);
+    expect(traced.code, traced.stderr).toBe(0);
+    expect((JSON.parse(traced.stdout) as BackupMetadata[]).map((x) => x.backup_id)).toEqual([(b.json as BackupMetadata).backup_id]);
+    // The compression addons, the xattr reader and the erasure coder come with the engine's backup and restore code.
+    expect(traced.loaded.filter((u) => /zstd-napi|lz4-napi|@napi-rs\/xattr|reed-solomon|\/engine\/engine\.ts/.test(u))).toEqual([]);
+    const wrong = await runCli(['list', '--json'], { ...t.env, PLEXICHAT_ENCRYPTION_KEY: 'cd'.repeat(32) });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/master key does not open this repository/);
   });
 
   it('answers bad input with one clear line and a usage exit code', async () => {

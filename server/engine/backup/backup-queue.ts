@@ -10,7 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
-import { reapInterrupted } from '../maintenance/housekeeping';
+import { reapInterrupted } from '../maintenance/reap-interrupted';
 
 const QUEUE_LOCK = 727274002;
 const POLL_MS = 500;

@@ -2,8 +2,7 @@
  * Deleting backups (and the shards nothing else references), reaping backups whose process died, and the
  * statistics, usage and health views.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { hostname } from 'node:os';
+import { eq, sql } from 'drizzle-orm';
 import { backups, dataKeys } from '../../../db/schema';
 import { getBackupRow } from '../catalog/catalog';
 import { usageTotals } from '../catalog/usage-totals';
@@ -16,52 +15,6 @@ import { locationWhere } from '../storage/location-where';
 import { keyKey, snapshotKey } from '../repository/repository';
 import { type KeptLocked, removeObject } from '../storage/object-locks';
 import type { LocationHealth, LocationUsage } from '../types';
-
-/** A job (backup or restore) whose heartbeat is older than this is taken for dead. */
-export const STALE_AFTER_MS = 20_000;
-
-/** Whether a process of this host still runs (EPERM: it runs, under another user). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Marks failed every running (or queued, `pending`) backup whose process is gone (killed, crashed, machine restarted), and drops its
- * references. The shards it had recorded stay: a later backup may reuse them through dedup, and storage gc
- * deletes those still unreferenced after its grace period (gc-shards.ts).
- */
-export async function reapInterrupted(ctx: EngineContext): Promise<number> {
-  const cutoff = new Date(ctx.now().getTime() - STALE_AFTER_MS);
-  const rows = await ctx.db
-    .select({ id: backups.id, status: backups.status, pid: backups.ownerPid, meta: backups.metadata, heartbeatAt: backups.heartbeatAt })
-    .from(backups)
-    .where(inArray(backups.status, ['running', 'pending']));
-  let reaped = 0;
-  for (const r of rows) {
-    const sameHost = r.meta?.host === hostname();
-    const dead = (sameHost && r.pid !== null && r.pid !== process.pid && !pidAlive(r.pid)) || (r.heartbeatAt !== null && r.heartbeatAt < cutoff);
-    if (!dead) continue;
-    const message =
-      r.status === 'pending'
-        ? `Backup ${r.id} was interrupted while it waited in the queue: the process that requested it (pid ${r.pid ?? '?'}) stopped. Nothing was backed up; run the backup again.`
-        : `Backup ${r.id} was interrupted: the process running it (pid ${r.pid ?? '?'}) stopped before it finished. Nothing from it is listed as completed; run the backup again.`;
-    await ctx.db.transaction(async (tx) => {
-      const done = await tx
-        .update(backups)
-        .set({ status: 'failed', error: message, completedAt: ctx.now(), ownerPid: null })
-        .where(and(eq(backups.id, r.id), eq(backups.status, r.status)))
-        .returning({ id: backups.id });
-      if (done.length) await tx.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${r.id}`);
-    });
-    reaped++;
-  }
-  return reaped;
-}
 
 /**
  * Deletes a backup, then its shards nothing else references and its snapshot objects. Returns the objects

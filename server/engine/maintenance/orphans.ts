@@ -27,7 +27,7 @@ import { shardRecordsByIds } from '../catalog/catalog';
 import { IntegrityError, storedChecksum } from '../repository/codec';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
-import { reapInterrupted } from './housekeeping';
+import { reapInterrupted } from './reap-interrupted';
 import type { Location } from '../storage/locations';
 import { CONFIG_KEY, parsePieceKey, shardKey } from '../repository/repository';
 import { fetchShard, markReplica } from '../repository/shard-store';

@@ -205,8 +205,3 @@ function keep(report: ReleasedReport, k: KeptLocked): void {
   report.kept++;
   if (report.kept_objects.length < LISTED) report.kept_objects.push(k);
 }
-
-/** "kept: locked until …" for a report line. */
-export function keptLine(k: KeptLocked): string {
-  return `${k.location}: ${k.key} kept: ${k.locked_until ? `locked until ${k.locked_until}` : 'append-only location (deleted by an admin storage gc --append-only-delete)'}`;
-}
