@@ -8,12 +8,14 @@
  *   into another hard link of an existing file;
  * - ownership, mode and times are set on the open descriptor (fchown, fchmod, futimes), symlinks' with
  *   lchown/lutimes; extended attributes with l*xattr (the library never follows the last component).
+ *   chown is skipped only when the new entry already has the owner (our uid, and the group its directory
+ *   gives new entries); the xattr calls only when there is nothing to set or remove.
  *
  * What remains: Node has no openat(), so a process that swaps a directory of the target for a symlink
  * between our lstat and our open (someone else writing into the target *during* the restore) is not
  * defended against. A restore into a directory other users can write is not a safe operation anyway.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, openSync, writeSync } from 'node:fs';
 import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
@@ -21,6 +23,7 @@ import { EngineError, needsOverwrite } from '../errors';
 import { joinNs, type ManifestEntry } from '../repository/manifest';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
+const S_ISGID = 0o2000;
 const SPARSE_BLOCK = 64 * 1024;
 const ZERO = Buffer.alloc(SPARSE_BLOCK);
 
@@ -31,18 +34,35 @@ export interface WriterOptions {
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
+/** What a directory gives the entries made in it: their group (null when unknown), and whether it is setgid. */
+interface DirInfo {
+  gid: number | null;
+  sgid: boolean;
+}
+
 export class RestoreTree {
-  private readonly safe = new Set<string>();
+  /** Directories known to be real directories (never links), with what new entries in them get. */
+  private readonly safe = new Map<string, DirInfo>();
+  /** Directories this restore created (they carry no attributes of their own yet). */
+  private readonly made = new Set<string>();
   /** lchown/fchown only work as root; anyone else keeps their own ownership. */
   private readonly asRoot = process.getuid?.() === 0;
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
   private readonly prefix: string;
 
   constructor(
     readonly target: string,
     private readonly opts: WriterOptions,
   ) {
-    this.safe.add(target);
+    this.safe.set(target, this.infoOf(lstatSync(target, { throwIfNoEntry: false })));
     this.prefix = target.endsWith(path.sep) ? target : target + path.sep;
+  }
+
+  private infoOf(st: { mode: number; gid: number } | undefined): DirInfo {
+    if (!st) return { gid: null, sgid: false };
+    const sgid = (st.mode & S_ISGID) !== 0;
+    return { gid: sgid ? st.gid : this.egid, sgid };
   }
 
   /** Makes `dir` (inside the target) a real directory, one component at a time. */
@@ -51,6 +71,9 @@ export class RestoreTree {
     const parent = path.dirname(dir);
     if (parent === dir || !dir.startsWith(this.prefix)) throw new EngineError('INTEGRITY', `internal: ${dir} is not inside ${this.target}`);
     await this.dir(parent);
+    // In a directory this restore made (mode 0700) only this restore creates entries: no lstat first, and
+    // anything in the way (the manifest naming it twice) goes the long way below.
+    if (this.made.has(parent) && (await this.makeDir(dir, parent))) return;
     const st = await lstat(dir).catch((err) => (code(err) === 'ENOENT' ? null : Promise.reject(err)));
     if (st && !st.isDirectory()) {
       if (!this.opts.overwrite) {
@@ -58,15 +81,29 @@ export class RestoreTree {
       }
       await unlink(dir);
     }
-    if (!st || !st.isDirectory()) {
-      try {
-        await mkdir(dir, { mode: 0o700 });
-      } catch (err) {
-        // Someone made it meanwhile: accept it only if it is a real directory.
-        if (code(err) !== 'EEXIST' || !(await lstat(dir)).isDirectory()) throw err;
-      }
+    if (st && st.isDirectory()) {
+      this.safe.set(dir, this.infoOf(st));
+      return;
     }
-    this.safe.add(dir);
+    if (await this.makeDir(dir, parent)) return;
+    // Someone made it meanwhile: accept it only if it is a real directory.
+    if (!(await lstat(dir)).isDirectory()) throw Object.assign(new Error(`EEXIST: ${dir} appeared during the restore and is not a directory`), { code: 'EEXIST' });
+    this.safe.set(dir, { gid: null, sgid: false });
+  }
+
+  /** mkdir: true when made, false when something is already there (EEXIST). */
+  private async makeDir(dir: string, parent: string): Promise<boolean> {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      if (code(err) === 'EEXIST') return false;
+      throw err;
+    }
+    // A new directory takes its parent's group and setgid bit when the parent is setgid (Linux, BSD groups).
+    const up = this.safe.get(parent) ?? { gid: null, sgid: false };
+    this.safe.set(dir, up.sgid ? { gid: up.gid, sgid: true } : { gid: up.gid === null ? null : this.egid, sgid: false });
+    this.made.add(dir);
+    return true;
   }
 
   /** Removes whatever is at `dest`, without following it; forgets directories that went with it. */
@@ -75,7 +112,12 @@ export class RestoreTree {
     if (!st) return;
     if (st.isDirectory()) {
       await rm(dest, { recursive: true, force: true });
-      for (const d of this.safe) if (d === dest || d.startsWith(dest + path.sep)) this.safe.delete(d);
+      for (const d of this.safe.keys()) {
+        if (d === dest || d.startsWith(dest + path.sep)) {
+          this.safe.delete(d);
+          this.made.delete(d);
+        }
+      }
     } else await unlink(dest);
   }
 
@@ -107,7 +149,7 @@ export class RestoreTree {
   async symlink(e: ManifestEntry, dest: string): Promise<void> {
     await this.dir(path.dirname(dest));
     await this.exclusive(dest, () => symlink(e.l ?? '', dest));
-    if (this.asRoot && e.u !== undefined) await lchown(dest, e.u, e.g ?? -1);
+    if (this.needsChown(e, path.dirname(dest))) await lchown(dest, e.u!, e.g ?? -1);
     const [at, mt] = times(e);
     await lutimes(dest, at, mt);
   }
@@ -115,10 +157,21 @@ export class RestoreTree {
   /** Owner, mode, xattrs and times of a file we hold open, then closes it. */
   async finishFile(fh: FileHandle, e: ManifestEntry, dest: string): Promise<void> {
     try {
-      await this.applyMeta(fh, e, dest);
+      await this.applyMeta(fh, e, dest, path.dirname(dest));
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * Whether an entry this restore made needs chown: only as root, and not when it already has the owner
+   * (made by us, so our uid; the group its directory gives new entries, as far as known).
+   */
+  private needsChown(e: ManifestEntry, groupFrom: string): boolean {
+    if (!this.asRoot || e.u === undefined) return false;
+    if (e.u !== this.euid) return true;
+    const gid = this.safe.get(groupFrom)?.gid ?? null;
+    return e.g !== undefined && e.g !== gid;
   }
 
   /** A directory's metadata, set last (writing into it changes its mtime); never through a symlink. */
@@ -126,24 +179,66 @@ export class RestoreTree {
     const fh = await open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     try {
       // An existing directory (overwrite) may carry attributes the backup did not have.
-      for (const name of listXattrs(dest)) if (!e.xa || !(name in e.xa)) removeAttributeSync(dest, name);
-      await this.applyMeta(fh, e, dest);
+      if (!this.made.has(dest)) for (const name of listXattrs(dest)) if (!e.xa || !(name in e.xa)) removeAttributeSync(dest, name);
+      await this.applyMeta(fh, e, dest, dest);
     } finally {
       await fh.close();
     }
   }
 
-  private async applyMeta(fh: FileHandle, e: ManifestEntry, dest: string): Promise<void> {
+  /** `groupFrom`: the directory whose DirInfo says which group the entry was made with (for a directory, itself). */
+  private async applyMeta(fd: MetaCalls, e: ManifestEntry, dest: string, groupFrom: string): Promise<void> {
     // chown first: it clears setuid/setgid, which chmod then sets (or not).
-    if (this.asRoot && e.u !== undefined) await fh.chown(e.u, e.g ?? -1);
-    await fh.chmod(e.m & (this.opts.preserveSpecialBits ? 0o7777 : 0o777));
+    if (this.needsChown(e, groupFrom)) await fd.chown(e.u!, e.g ?? -1);
+    await fd.chmod(e.m & (this.opts.preserveSpecialBits ? 0o7777 : 0o777));
     for (const [name, value] of Object.entries(e.xa ?? {})) {
       // Only the user namespace is restored: trusted.* and security.* (file capabilities!) are privileges.
       if (name.startsWith('user.')) setAttributeSync(dest, name, Buffer.from(value, 'base64'));
     }
     const [at, mt] = times(e);
-    await fh.utimes(at, mt);
+    await fd.utimes(at, mt);
   }
+
+  /**
+   * A whole small file, data and metadata, with synchronous calls on this thread: the same flags, order and
+   * checks as createFile + writeSparse + finishFile, without a thread-pool round trip per call (on a busy
+   * machine each costs more than the call itself). False, with nothing done, when the directory is not yet
+   * known safe or something is in the way: the caller then takes the asynchronous path.
+   */
+  async writeWholeSync(dest: string, e: ManifestEntry, pieces: Buffer[], size: number): Promise<boolean> {
+    if (!this.safe.has(path.dirname(dest))) return false;
+    let fd: number;
+    try {
+      fd = openSync(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    } catch (err) {
+      if (code(err) === 'EEXIST') return false;
+      throw err;
+    }
+    try {
+      const put = (data: Buffer, pos: number) => {
+        for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, pos + done);
+      };
+      let pos = 0;
+      let end = 0;
+      for (const piece of pieces) {
+        end = Math.max(end, await writeSparse(put, piece, pos));
+        pos += piece.length;
+      }
+      if (end !== size) ftruncateSync(fd, size);
+      const calls: MetaCalls = { chown: (u, g) => fchownSync(fd, u, g), chmod: (m) => fchmodSync(fd, m), utimes: (a, m) => futimesSync(fd, a, m) };
+      await this.applyMeta(calls, e, dest, path.dirname(dest));
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  }
+}
+
+/** What applyMeta calls on an open file: a FileHandle's methods, or synchronous calls on a descriptor. */
+interface MetaCalls {
+  chown(uid: number, gid: number): Promise<void> | void;
+  chmod(mode: number): Promise<void> | void;
+  utimes(atime: number | Date, mtime: number | Date): Promise<void> | void;
 }
 
 function listXattrs(p: string): string[] {
@@ -176,24 +271,32 @@ function times(e: ManifestEntry): [atime: number | Date, mtime: number | Date] {
 
 /**
  * Writes `data` at `pos`, skipping all-zero blocks so they stay holes (the file is new, so a skipped
- * region reads as zeros); the caller truncates to the full size at the end.
+ * region reads as zeros). Returns where the last byte written ends (0 when all of it was zeros): the caller
+ * truncates to the full size when the file may end in a hole.
  */
-export async function writeSparse(fh: FileHandle, data: Buffer, pos: number): Promise<void> {
+export async function writeSparse(fh: FileHandle | ((data: Buffer, pos: number) => void), data: Buffer, pos: number): Promise<number> {
   let runStart = -1;
+  let lastEnd = 0;
   let i = 0;
   while (i < data.length) {
     const end = Math.min(data.length, i + SPARSE_BLOCK - ((pos + i) % SPARSE_BLOCK));
     const zero = data.subarray(i, end).equals(ZERO.subarray(0, end - i));
     if (zero && runStart >= 0) {
       await writeAll(fh, data.subarray(runStart, i), pos + runStart);
+      lastEnd = pos + i;
       runStart = -1;
     } else if (!zero && runStart < 0) runStart = i;
     i = end;
   }
-  if (runStart >= 0) await writeAll(fh, data.subarray(runStart), pos + runStart);
+  if (runStart >= 0) {
+    await writeAll(fh, data.subarray(runStart), pos + runStart);
+    return pos + data.length;
+  }
+  return lastEnd;
 }
 
-async function writeAll(fh: FileHandle, data: Buffer, pos: number): Promise<void> {
+async function writeAll(fh: FileHandle | ((data: Buffer, pos: number) => void), data: Buffer, pos: number): Promise<void> {
+  if (typeof fh === 'function') return fh(data, pos);
   for (let done = 0; done < data.length; ) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done);
     done += bytesWritten;

@@ -1,13 +1,14 @@
 /**
- * Restore: manifest → the chunks the selected files need, fetched in order with read-ahead → files written
- * byte for byte (all-zero blocks left as holes), then owner, mode, xattrs and times; hard links linked to
- * the first restored path of their inode; symlinks last; directory metadata at the very end. Nothing is
- * ever written through a link (restore-writer.ts). A file whose data cannot be read is removed, never left
+ * Restore: manifest → the chunks the selected files need, fetched in order with read-ahead (chunk-window.ts,
+ * a budget in bytes; decoding runs in the codec threads) → files written byte for byte, several at once,
+ * each with positioned writes at its extents' offsets (all-zero blocks left as holes), then owner, mode,
+ * xattrs and times; hard links linked to the first restored path of their inode; symlinks last; directory
+ * metadata at the very end. Nothing is ever written through a link (restore-writer.ts). A file whose data cannot be read is removed, never left
  * short; the other files are restored and kept, and the restore fails naming the lost files and saying how
  * much it restored. With allowPartial (partial-restore.ts) lost shards are found before writing, files
  * touching them are skipped, and the result reports restored and lost files instead of failing.
  */
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BackupRow } from '../catalog/catalog';
@@ -16,13 +17,24 @@ import { EngineError, needsOverwrite } from '../errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from '../repository/manifest';
 import { RestoreTree, writeSparse } from './restore-writer';
 import { ShardReader } from './shard-reader';
+import { ChunkWindow } from './chunk-window';
+import { forEachLimit } from '../for-each-limit';
 import type { RestoreOptions, RestoreResult, SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
 import { lostShardsOf, type PartialPlan, planPartial, readableFraction } from './partial-restore';
 
-const AHEAD = 6;
+/** Decoded chunks fetched ahead of the writers, in bytes (chunks are about shard_size each). */
+const READ_AHEAD_BYTES = 48 * 1024 * 1024;
+/** Files being written at once. */
 const MAX_WRITERS = 32;
-const INLINE_EXTENTS = 4;
+/** Files up to this size are written with synchronous calls, each a few microseconds (restore-writer.ts). */
+const SYNC_MAX = 1024 * 1024;
+/** Selected manifest entries kept in memory between the two passes (a few hundred bytes each). */
+const KEEP_ENTRIES = 200_000;
+/** The longest the restore loop runs without letting the event loop turn. */
+const TURN_MS = 20;
+/** Extents of one file being written at once (positioned writes, so order does not matter). */
+const PER_FILE = 4;
 
 export interface RestoreProgress {
   bytesDone: number;
@@ -45,19 +57,34 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const chunkIds = await readChunkTable(reader.lines(chunks));
   const selected = selector(opts);
 
-  // Pass 1: which chunks the selected files need, totals for progress, and which paths hard links name.
-  // (A link's extents are its first path's, so adding them costs nothing when both are selected.)
+  // Pass 1: which chunks the selected files need, how many extents read each (a hard link's other paths are
+  // linked, not read), totals for progress, and which paths hard links name.
   const needed = new Set<number>();
+  const uses = new Map<number, number>();
+  const sizes = new Map<number, number>();
+  const readers = new Set<string>();
   const linkTargets = new Set<string>();
   const progress: RestoreProgress = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 };
+  // The selected entries are kept for pass 2 when there are not too many (else the manifest is read again).
+  let kept: ManifestEntry[] | null = [];
   for await (const line of reader.lines(files)) {
     const e = parseEntry(line);
     if (!selected(e)) continue;
+    if (kept && kept.push(e) > KEEP_ENTRIES) kept = null;
     if (e.t === 'f') progress.filesTotal++;
     if (e.h) linkTargets.add(e.h);
     progress.bytesTotal += e.s ?? 0;
     for (const [k] of e.x ?? []) needed.add(k);
+    // The same rule as pass 2: the first selected path of a group (keyed by its first path) is the one read.
+    const key = e.h ?? e.p;
+    if (e.t !== 'f' || readers.has(key)) continue;
+    readers.add(key);
+    for (const [k, , len] of e.x ?? []) {
+      uses.set(k, (uses.get(k) ?? 0) + 1);
+      sizes.set(k, (sizes.get(k) ?? 0) + len);
+    }
   }
+  readers.clear();
   const order = [...needed].sort((a, b) => a - b);
   await reader.load(order.map((k) => chunkAt(chunkIds, k)));
   // allow_partial_recovery: find the lost shards before writing anything (refused below the threshold).
@@ -65,22 +92,20 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const lostIds = new Set(plan?.lost ?? []); // grows with shards that fail their checks while read
   const restored: { path: string; bytes: number }[] = [];
 
-  // Chunks are consumed in increasing order, so a sliding window of prefetches is all the memory needed.
-  const inFlight = new Map<number, Promise<Buffer>>();
-  let cursor = 0;
-  const chunk = (k: number): Promise<Buffer> => {
-    for (const idx of inFlight.keys()) if (idx < k) inFlight.delete(idx);
-    while (cursor < order.length && (inFlight.size < AHEAD || order[cursor]! <= k)) {
-      const idx = order[cursor++]!;
-      const id = chunkAt(chunkIds, idx);
-      const p = plan?.lost.has(id) ? Promise.reject(new EngineError('INTEGRITY', `Missing required shards: shard ${id} has no readable replica.`)) : reader.read(id);
-      p.catch(() => lostIds.add(id));
-      inFlight.set(idx, p);
-    }
-    const p = inFlight.get(k);
-    if (!p) throw new Error(`internal: chunk ${k} was not scheduled`);
-    return p;
-  };
+  const window = new ChunkWindow(
+    {
+      read: (k) => {
+        const id = chunkAt(chunkIds, k);
+        const p = plan?.lost.has(id) ? Promise.reject(new EngineError('INTEGRITY', `Missing required shards: shard ${id} has no readable replica.`)) : reader.read(id);
+        p.catch(() => lostIds.add(id));
+        return p;
+      },
+    },
+    order,
+    uses,
+    sizes,
+    READ_AHEAD_BYTES,
+  );
 
   const failed: Failure[] = [];
   const dirs: ManifestEntry[] = [];
@@ -88,11 +113,14 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   // Hard-link groups (key: the first path): the restored path the others link to, or null if it failed.
   // The first selected member is written — the first path itself, or a stand-in when a filter left it out.
   const groups = new Map<string, Promise<string | null>>();
-  const writers = new Set<Promise<void>>();
+  const writers = new Set<Promise<unknown>>();
   let bytesWritten = 0;
-  for await (const line of reader.lines(files)) {
-    const e = parseEntry(line);
-    if (!selected(e)) continue;
+  let turned = performance.now();
+  const track = (task: Promise<unknown>) => {
+    writers.add(task);
+    void task.finally(() => writers.delete(task)).catch(() => undefined);
+  };
+  for await (const e of kept ?? selectedEntries(reader.lines(files), selected)) {
     const dest = resolveInside(target, e.p);
     if (e.t === 'd') {
       await tree.dir(dest);
@@ -106,66 +134,57 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     const group = e.h ?? (linkTargets.has(e.p) ? e.p : undefined);
     const first = group === undefined ? undefined : groups.get(group);
     if (first) {
-      const firstDest = await first;
-      if (firstDest === null) failed.push({ path: e.p, reason: `it is a hard link of ${group}, which could not be restored`, e });
-      else {
-        await tree.hardLink(firstDest, dest);
-        restored.push({ path: e.p, bytes: e.s ?? 0 });
-        progress.filesDone++;
-        progress.bytesTotal -= e.s ?? 0;
-      }
-      continue;
-    }
-    if (plan && lostShardsOf(e, chunkIds, plan.lost).length) {
+      track(
+        first.then(async (firstDest) => {
+          if (firstDest === null) failed.push({ path: e.p, reason: `it is a hard link of ${group}, which could not be restored`, e });
+          else {
+            await tree.hardLink(firstDest, dest);
+            restored.push({ path: e.p, bytes: e.s ?? 0 });
+            progress.filesDone++;
+            progress.bytesTotal -= e.s ?? 0;
+          }
+        }),
+      );
+    } else if (plan && lostShardsOf(e, chunkIds, plan.lost).length) {
       // Known lost before writing: leave whatever is at dest alone rather than create and remove it.
       failed.push({ path: e.p, reason: 'its data lies in a lost shard', e });
+      for (const [k] of e.x ?? []) window.release(k);
       if (group !== undefined) groups.set(group, Promise.resolve(null));
-      continue;
-    }
-    const extents = e.x ?? [];
-    if (extents.length > INLINE_EXTENTS) {
-      // A big file streams straight through, one chunk at a time.
-      const ok = await writeStreaming(tree, dest, e, chunk, failed, progress);
-      if (ok) bytesWritten += e.s ?? 0;
-      if (ok) restored.push({ path: e.p, bytes: e.s ?? 0 });
-      if (group !== undefined) groups.set(group, Promise.resolve(ok ? dest : null));
-      onProgress?.(progress);
-      continue;
-    }
-    // Small files: gather their bytes in order, then write them concurrently (each costs round trips).
-    const pieces: Buffer[] = [];
-    try {
-      for (const [k, off, len] of extents) pieces.push(slice(await chunk(k), k, off, len));
-    } catch (err) {
-      failed.push({ path: e.p, reason: (err as Error).message, e });
-      if (group !== undefined) groups.set(group, Promise.resolve(null));
-      continue;
-    }
-    const task = (async () => {
-      const fh = await tree.createFile(dest);
-      let finished = false;
-      try {
-        await writeSparse(fh, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), 0);
-        await fh.truncate(e.s ?? 0);
-        finished = true;
-      } finally {
-        if (!finished) await fh.close();
+    } else {
+      // Files are written concurrently, each with positioned writes at its extents' offsets.
+      const task = writeFile(tree, dest, e, window, failed, progress).then((ok) => {
+        if (!ok) return null;
+        bytesWritten += e.s ?? 0;
+        restored.push({ path: e.p, bytes: e.s ?? 0 });
+        return dest;
+      });
+      track(task);
+      if (group !== undefined) {
+        groups.set(group, task);
+        task.catch(() => undefined);
       }
-      await tree.finishFile(fh, e, dest);
-      progress.bytesDone += e.s ?? 0;
-      bytesWritten += e.s ?? 0;
-      progress.filesDone++;
-      restored.push({ path: e.p, bytes: e.s ?? 0 });
-    })();
-    writers.add(task);
-    if (group !== undefined) groups.set(group, task.then(() => dest));
-    void task.finally(() => writers.delete(task)).catch(() => undefined);
+    }
     while (writers.size >= MAX_WRITERS) await Promise.race(writers);
     onProgress?.(progress);
+    if (performance.now() - turned > TURN_MS) {
+      // Small files are written synchronously: let the event loop turn (timers, the codec threads' replies).
+      await new Promise((resolve) => setImmediate(resolve));
+      turned = performance.now();
+    }
   }
   await Promise.all(writers);
-  for (const e of links) await tree.symlink(e, resolveInside(target, e.p));
-  for (const e of dirs.reverse()) await tree.finishDir(e, resolveInside(target, e.p));
+  await forEachLimit(links, MAX_WRITERS, (e) => tree.symlink(e, resolveInside(target, e.p)));
+  // Directories deepest first (a parent's mode may shut out what is below it); one depth at a time.
+  const byDepth = new Map<number, ManifestEntry[]>();
+  for (const e of dirs) {
+    const depth = e.p.split('/').length;
+    const level = byDepth.get(depth);
+    if (level) level.push(e);
+    else byDepth.set(depth, [e]);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
+    await forEachLimit(byDepth.get(depth)!, MAX_WRITERS, (e) => tree.finishDir(e, resolveInside(target, e.p)));
+  }
   onProgress?.(progress);
   const lost = failed.map((f) => ({ path: f.path, bytes: f.e?.s ?? 0, shards: lostShardsOf(f.e, chunkIds, lostIds) }));
   if (failed.length && !plan) {
@@ -202,44 +221,109 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   };
 }
 
-async function writeStreaming(
-  tree: RestoreTree,
-  dest: string,
-  e: ManifestEntry,
-  chunk: (k: number) => Promise<Buffer>,
-  failed: Failure[],
-  progress: RestoreProgress,
-): Promise<boolean> {
-  const fh = await tree.createFile(dest);
-  let pos = 0;
+/**
+ * Writes one file at its extents' offsets, up to PER_FILE extents at once, as their chunks arrive. A file
+ * whose data cannot be read is removed (a file we created: no link), never left short; returns false then.
+ */
+async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, window: ChunkWindow, failed: Failure[], progress: RestoreProgress): Promise<boolean> {
+  const extents = e.x ?? [];
+  const offsets: number[] = [];
+  let size = 0;
+  for (const [, , len] of extents) {
+    offsets.push(size);
+    size += len;
+  }
   let lost: Error | null = null;
+  const releaseAll = () => {
+    for (const [k] of extents) window.release(k);
+  };
   try {
-    for (const [k, off, len] of e.x ?? []) {
-      let data: Buffer;
-      try {
-        data = slice(await chunk(k), k, off, len);
-      } catch (err) {
-        lost = err as Error;
-        break;
-      }
-      await writeSparse(fh, data, pos);
-      pos += len;
-      progress.bytesDone += len;
+    // Nothing is created (nor an existing entry replaced) before the file's first chunk is in hand.
+    if (extents.length) await window.get(extents[0]![0]);
+  } catch (err) {
+    releaseAll();
+    failed.push({ path: e.p, reason: (err as Error).message, e });
+    return false;
+  }
+  if (size <= SYNC_MAX) {
+    // A small file: all its chunks are in hand now; written with synchronous calls (restore-writer.ts).
+    let pieces: Buffer[];
+    try {
+      pieces = await Promise.all(extents.map(async ([k, off, len]) => slice(await window.get(k), k, off, len)));
+    } catch (err) {
+      releaseAll();
+      failed.push({ path: e.p, reason: (err as Error).message, e });
+      return false;
     }
-    if (!lost) await fh.truncate(pos);
+    let done: boolean;
+    try {
+      done = await tree.writeWholeSync(dest, e, pieces, size);
+    } catch (err) {
+      releaseAll();
+      throw err;
+    }
+    if (done) {
+      releaseAll();
+      progress.bytesDone += size;
+      progress.filesDone++;
+      return true;
+    }
+  }
+  let fh: FileHandle;
+  try {
+    fh = await tree.createFile(dest);
+  } catch (err) {
+    releaseAll();
+    throw err;
+  }
+  let end = 0; // where the written data ends: the file's size unless it ends in a hole
+  let next = 0;
+  const lane = async () => {
+    while (next < extents.length) {
+      const i = next++;
+      const [k, off, len] = extents[i]!;
+      try {
+        if (lost) continue;
+        let data: Buffer;
+        try {
+          data = slice(await window.get(k), k, off, len);
+        } catch (err) {
+          lost ??= err as Error;
+          continue;
+        }
+        const wrote = await writeSparse(fh, data, offsets[i]!);
+        end = Math.max(end, wrote);
+        progress.bytesDone += len;
+      } finally {
+        window.release(k);
+      }
+    }
+  };
+  try {
+    const lanes = await Promise.allSettled(Array.from({ length: Math.min(PER_FILE, extents.length) }, lane));
+    for (const r of lanes) if (r.status === 'rejected') throw r.reason;
+    if (!lost && end !== size) await fh.truncate(size);
   } catch (err) {
     await fh.close();
     throw err;
   }
-  if (lost) {
+  const why = lost as Error | null; // set by the lanes
+  if (why) {
     await fh.close();
-    failed.push({ path: e.p, reason: lost.message, e });
-    await rm(dest, { force: true }); // never leave a short file behind (a file we created: no link)
+    failed.push({ path: e.p, reason: why.message, e });
+    await rm(dest, { force: true });
     return false;
   }
   await tree.finishFile(fh, e, dest);
   progress.filesDone++;
   return true;
+}
+
+async function* selectedEntries(lines: AsyncIterable<string>, selected: (e: ManifestEntry) => boolean): AsyncGenerator<ManifestEntry> {
+  for await (const line of lines) {
+    const e = parseEntry(line);
+    if (selected(e)) yield e;
+  }
 }
 
 function selector(opts: RestoreOptions): (e: ManifestEntry) => boolean {

@@ -1,0 +1,105 @@
+/**
+ * The decoded chunks a restore needs, fetched ahead in increasing order up to a budget in bytes, each kept
+ * until its last use is written (a reference count per chunk, counted from the manifest beforehand).
+ * Several files may be written at once, so several readers hold chunks; a chunk shared by many small files
+ * is read and decoded once.
+ *
+ * Progress is guaranteed whatever the order of requests: the smallest chunk a writer waits for is always
+ * scheduled, over the budget if need be, and a chunk asked for again after its last counted use (a hard
+ * link written as a copy) is simply read again.
+ */
+export interface ChunkSource {
+  /** Reads and decodes chunk k (rejects when it cannot be read). */
+  read(k: number): Promise<Buffer>;
+}
+
+interface Held {
+  p: Promise<Buffer>;
+  left: number;
+  bytes: number;
+}
+
+export class ChunkWindow {
+  private readonly held = new Map<number, Held>();
+  private readonly waiting = new Map<number, (() => void)[]>();
+  private cursor = 0;
+  private heldBytes = 0;
+
+  /**
+   * @param order every chunk needed, ascending
+   * @param uses how many extents will read each chunk
+   * @param sizes the bytes each chunk is expected to hold (for the budget)
+   */
+  constructor(
+    private readonly source: ChunkSource,
+    private readonly order: number[],
+    private readonly uses: Map<number, number>,
+    private readonly sizes: Map<number, number>,
+    private readonly budget: number,
+  ) {}
+
+  /** Chunk k for one of its counted uses; call release(k) once that use is written (or given up). */
+  async get(k: number): Promise<Buffer> {
+    const h = this.held.get(k);
+    if (h) return h.p;
+    const ahead = this.cursor < this.order.length && k >= this.order[this.cursor]! && (this.uses.get(k) ?? 0) > 0;
+    if (!ahead) return this.schedule(k, Math.max(1, this.uses.get(k) ?? 0)).p;
+    await new Promise<void>((resolve) => {
+      const list = this.waiting.get(k);
+      if (list) list.push(resolve);
+      else this.waiting.set(k, [resolve]);
+      this.pump();
+    });
+    return this.get(k);
+  }
+
+  /** One use of chunk k is done (or will never be made); the chunk is dropped after its last. */
+  release(k: number): void {
+    const h = this.held.get(k);
+    if (!h) {
+      // Not fetched yet: one use fewer to fetch it for.
+      const left = this.uses.get(k);
+      if (left === undefined) return;
+      if (left > 1) this.uses.set(k, left - 1);
+      else this.uses.delete(k);
+      return;
+    }
+    if (--h.left > 0) return;
+    this.held.delete(k);
+    this.heldBytes -= h.bytes;
+    this.pump();
+  }
+
+  private schedule(k: number, left: number): Held {
+    const bytes = this.sizes.get(k) ?? 0;
+    const p = this.source.read(k);
+    p.catch(() => undefined);
+    const h = { p, left, bytes };
+    this.held.set(k, h);
+    this.heldBytes += bytes;
+    this.uses.delete(k);
+    const list = this.waiting.get(k);
+    if (list) {
+      this.waiting.delete(k);
+      for (const resolve of list) resolve();
+    }
+    return h;
+  }
+
+  /** Schedules the next chunks in order while under the budget, and always up to the smallest one awaited. */
+  private pump(): void {
+    let lowest = Infinity;
+    for (const k of this.waiting.keys()) if (k < lowest) lowest = k;
+    while (this.cursor < this.order.length) {
+      const k = this.order[this.cursor]!;
+      const left = this.uses.get(k);
+      if (left === undefined || this.held.has(k)) {
+        this.cursor++;
+        continue;
+      }
+      if (this.heldBytes >= this.budget && (lowest === Infinity || k > lowest)) break;
+      this.schedule(k, left);
+      this.cursor++;
+    }
+  }
+}
