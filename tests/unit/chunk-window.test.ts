@@ -53,13 +53,18 @@ describe('ChunkWindow', () => {
     expect(reads).toEqual([0, 1, 0]);
   });
 
-  it('gives a waiting writer its chunk over the budget when the window holds chunks nobody releases yet', async () => {
+  it('over the budget, schedules the next chunk only when a writer waits for it (later files do not pull the window ahead)', async () => {
     const { window, reads } = setup({ 0: 1, 1: 1, 2: 1, 3: 1 }, 1 * MiB);
-    expect(reads).toEqual([]);
-    await window.get(0); // holds 0, the budget is full
-    const third = window.get(3);
-    expect((await third)[0]).toBe(3);
-    expect(reads).toEqual([0, 1, 2, 3]);
+    await window.get(0); // holds 0: the budget is full
+    const later = window.get(3); // a later file: waits, reads nothing
+    await new Promise((r) => setImmediate(r));
+    expect(reads).toEqual([0]);
+    expect((await window.get(1))[0]).toBe(1); // the next in order, awaited: scheduled over the budget
+    expect(reads).toEqual([0, 1]);
+    window.release(0);
+    window.release(1);
+    expect(reads).toEqual([0, 1, 2, 3]); // 2 within the budget, then 3, next in order and awaited
+    expect((await later)[0]).toBe(3);
   });
 
   it('uses given up before their chunk is read lower its count; a lost chunk rejects', async () => {

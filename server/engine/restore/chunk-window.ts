@@ -4,9 +4,11 @@
  * Several files may be written at once, so several readers hold chunks; a chunk shared by many small files
  * is read and decoded once.
  *
- * Progress is guaranteed whatever the order of requests: the smallest chunk a writer waits for is always
- * scheduled, over the budget if need be, and a chunk asked for again after its last counted use (a hard
- * link written as a copy) is simply read again.
+ * Over the budget, the next chunk in order is still scheduled when a writer waits for it, so the earliest
+ * file always progresses: files are started in manifest order and a backup keeps chunk order monotonic
+ * (backup.ts cuts the stream before reusing a base's chunks). A chunk asked for behind that order (the
+ * stand-in of a hard link whose first path is not restored) is read at once, and one asked for again after
+ * its last counted use is simply read again.
  */
 export interface ChunkSource {
   /** Reads and decodes chunk k (rejects when it cannot be read). */
@@ -86,10 +88,8 @@ export class ChunkWindow {
     return h;
   }
 
-  /** Schedules the next chunks in order while under the budget, and always up to the smallest one awaited. */
+  /** Schedules the next chunks in order while under the budget, and over it the next one if it is awaited. */
   private pump(): void {
-    let lowest = Infinity;
-    for (const k of this.waiting.keys()) if (k < lowest) lowest = k;
     while (this.cursor < this.order.length) {
       const k = this.order[this.cursor]!;
       const left = this.uses.get(k);
@@ -97,7 +97,7 @@ export class ChunkWindow {
         this.cursor++;
         continue;
       }
-      if (this.heldBytes >= this.budget && (lowest === Infinity || k > lowest)) break;
+      if (this.heldBytes >= this.budget && !this.waiting.has(k)) break;
       this.schedule(k, left);
       this.cursor++;
     }
