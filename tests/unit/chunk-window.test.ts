@@ -4,7 +4,7 @@
  * and a chunk asked for again after its last use is read again.
  */
 import { describe, expect, it } from 'vitest';
-import { ChunkWindow } from '../../server/engine/restore/chunk-window';
+import { ChunkWindow, STALL_MS } from '../../server/engine/restore/chunk-window';
 
 const MiB = 1024 * 1024;
 
@@ -65,6 +65,18 @@ describe('ChunkWindow', () => {
     window.release(1);
     expect(reads).toEqual([0, 1, 2, 3]); // 2 within the budget, then 3, next in order and awaited
     expect((await later)[0]).toBe(3);
+  });
+
+  it('a writer waiting for a chunk out of first-use order gets it within a second, never waits for ever', async () => {
+    const { window, reads } = setup({ 0: 1, 1: 1, 2: 1 }, 1 * MiB);
+    await window.get(0); // the budget is full; 0 is held by a writer that waits for 2 before releasing it
+    const started = Date.now();
+    const out = window.get(2); // 1 is next in order, but nobody waits for it: the pump alone would stall
+    await new Promise((r) => setImmediate(r));
+    expect(reads).toEqual([0]);
+    expect((await out)[0]).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(STALL_MS - 50);
+    expect(reads).toEqual([0, 2]);
   });
 
   it('uses given up before their chunk is read lower its count; a lost chunk rejects', async () => {

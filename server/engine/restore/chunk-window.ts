@@ -15,6 +15,9 @@ export interface ChunkSource {
   read(k: number): Promise<Buffer>;
 }
 
+/** How long writers may wait with nothing released or fetched before the stall guard steps in. */
+export const STALL_MS = 1000;
+
 interface Held {
   p: Promise<Buffer>;
   left: number;
@@ -26,6 +29,9 @@ export class ChunkWindow {
   private readonly waiting = new Map<number, (() => void)[]>();
   private cursor = 0;
   private heldBytes = 0;
+  /** Releases and fetches so far: the stall guard's sign of progress. */
+  private moves = 0;
+  private guard: NodeJS.Timeout | null = null;
 
   /**
    * @param order every chunk needed, ascending
@@ -51,6 +57,7 @@ export class ChunkWindow {
       if (list) list.push(resolve);
       else this.waiting.set(k, [resolve]);
       this.pump();
+      this.watch();
     });
     return this.get(k);
   }
@@ -66,6 +73,7 @@ export class ChunkWindow {
       else this.uses.delete(k);
       return;
     }
+    this.moves++;
     if (--h.left > 0) return;
     this.held.delete(k);
     this.heldBytes -= h.bytes;
@@ -77,6 +85,7 @@ export class ChunkWindow {
     const p = this.source.read(k);
     p.catch(() => undefined);
     const h = { p, left, bytes };
+    this.moves++;
     this.held.set(k, h);
     this.heldBytes += bytes;
     this.uses.delete(k);
@@ -86,6 +95,27 @@ export class ChunkWindow {
       for (const resolve of list) resolve();
     }
     return h;
+  }
+
+  /**
+   * The stall guard. A manifest in first-use order (as backups write it) always has the next chunk in order
+   * awaited when the window is full; should one not be, writers could wait for chunks nobody fetches while
+   * the chunks held wait for writers. So: while writers wait, a second without any release or fetch
+   * fetches the earliest awaited chunk over the budget. A restore is never left hanging; it costs memory
+   * only when the order is not what backups write.
+   */
+  private watch(): void {
+    if (this.guard || !this.waiting.size) return;
+    const seen = this.moves;
+    this.guard = setTimeout(() => {
+      this.guard = null;
+      if (!this.waiting.size) return;
+      if (this.moves === seen) {
+        const k = Math.min(...this.waiting.keys());
+        this.schedule(k, Math.max(1, this.uses.get(k) ?? 0));
+      }
+      this.watch();
+    }, STALL_MS); // not unref'd: while writers wait, this timer is what keeps the process alive
   }
 
   /** Schedules the next chunks in order while under the budget, and over it the next one if it is awaited. */
