@@ -2,7 +2,7 @@
  * The backup queue: with max_concurrent_backups = 1 and one backup running, later requests are queued (not
  * refused), shown as "queued (position N)", and a free slot goes to the highest priority first, then the oldest.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
@@ -54,7 +54,11 @@ describe.each(CATALOG_MODES)('backup queue (%s catalog)', (mode) => {
 
   it('reads the position of a pending backup from the catalog in another process', async () => {
     const other = await t.open();
-    const a = await engine.startBackup({ paths: [big], actor: 'test' });
+    // New random data: the first test's is stored already, and a backup that deduplicates all of it ends too soon.
+    const fresh = path.join(t.dir, 'big-2');
+    await mkdir(fresh);
+    for (let i = 0; i < 8; i++) await writeFile(path.join(fresh, `r${i}.bin`), new Rng(200 + i).bytes(16 * MiB));
+    const a = await engine.startBackup({ paths: [fresh], actor: 'test' });
     const b = await engine.startBackup({ payload: 'waits', actor: 'test' });
     await new Promise((r) => setTimeout(r, 700));
     // `other` has no live tracker for b: the position comes from the queue in the catalog.
