@@ -5,7 +5,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -57,15 +57,18 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
 /**
  * The embedded catalog's connections. The catalog server stops PLEXICHAT_CATALOG_IDLE_MS after its last client,
  * and the pool closes connections idle for 5 s, so a long-lived process that goes quiet (a console without its
- * worker) can outlive the server; a crashed server is gone too. Each new connection therefore first makes sure
- * a server answers, starting one if none does (one Unix-socket connect when it is up).
+ * worker) can outlive the server. Each new connection therefore starts a server first when the server's
+ * socket is gone (a server that stops removes it; one killed outright leaves it, and is not covered yet).
  */
 function catalogClient(dataDir: string): typeof pg.Client {
+  const { socketPath } = embeddedPaths(dataDir);
   return class CatalogClient extends pg.Client {
     override connect(): Promise<pg.Client>;
     override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
     override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
-      const ready = ensureEmbeddedServer(dataDir);
+      // Only when its socket is gone: a probe connection opened and closed while another connection holds a
+      // transaction hung the embedded server's multiplexer (seen in drills.test.ts); that is to be fixed there.
+      const ready = existsSync(socketPath) ? Promise.resolve() : ensureEmbeddedServer(dataDir);
       if (!callback) return ready.then(() => super.connect());
       ready.then(
         () => super.connect(callback),
