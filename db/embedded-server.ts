@@ -15,6 +15,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { loadTemplate } from './catalog-template.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
+import { pidAlive } from './pid-alive';
 
 const SSL_REQUEST = 80877103;
 const CANCEL_REQUEST = 80877102;
@@ -251,11 +252,3 @@ export class CatalogLockedError extends Error {
   }
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -4,21 +4,13 @@
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { hostname } from 'node:os';
+import { pidAlive } from '../../../db/pid-alive';
 import { backups } from '../../../db/schema';
 import type { EngineContext } from '../context';
 
 /** A job (backup or restore) whose heartbeat is older than this is taken for dead. */
 export const STALE_AFTER_MS = 20_000;
 
-/** Whether a process of this host still runs (EPERM: it runs, under another user). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Marks failed every running (or queued, `pending`) backup whose process is gone (killed, crashed, machine restarted), and drops its

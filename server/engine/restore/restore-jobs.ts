@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../../../db/client';
 import { type RestoreJobOptions, type RestoreJobProgress, restoreJobs } from '../../../db/schema';
-import { pidAlive, STALE_AFTER_MS } from '../maintenance/reap-interrupted';
+import { pidAlive } from '../../../db/pid-alive';
+import { STALE_AFTER_MS } from '../maintenance/reap-interrupted';
 import type { RestoreResult } from '../types';
 
 export type RestoreJobRow = typeof restoreJobs.$inferSelect;
