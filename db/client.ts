@@ -5,12 +5,13 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { distEntry } from '../server/dist.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
+import { pidAlive } from './pid-alive';
 import * as schema from './schema';
 
 export type Db = NodePgDatabase<typeof schema>;
@@ -57,18 +58,17 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
 /**
  * The embedded catalog's connections. The catalog server stops PLEXICHAT_CATALOG_IDLE_MS after its last client,
  * and the pool closes connections idle for 5 s, so a long-lived process that goes quiet (a console without its
- * worker) can outlive the server. Each new connection therefore starts a server first when the server's
- * socket is gone (a server that stops removes it; one killed outright leaves it, and is not covered yet).
+ * worker) can outlive the server. Each new connection therefore starts a server first when none serves: the
+ * socket is gone (a server that stops removes it), or the lock's owner is dead (one killed outright leaves its
+ * socket and lock behind). Both are file checks: no probe connection per pool connection.
  */
 function catalogClient(dataDir: string): typeof pg.Client {
-  const { socketPath } = embeddedPaths(dataDir);
+  const { socketPath, lockFile } = embeddedPaths(dataDir);
   return class CatalogClient extends pg.Client {
     override connect(): Promise<pg.Client>;
     override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
     override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
-      // Only when its socket is gone: a probe connection opened and closed while another connection holds a
-      // transaction hung the embedded server's multiplexer (seen in drills.test.ts); that is to be fixed there.
-      const ready = existsSync(socketPath) ? Promise.resolve() : ensureEmbeddedServer(dataDir);
+      const ready = serverLooksAlive(socketPath, lockFile) ? Promise.resolve() : ensureEmbeddedServer(dataDir);
       if (!callback) return ready.then(() => super.connect());
       ready.then(
         () => super.connect(callback),
@@ -76,6 +76,17 @@ function catalogClient(dataDir: string): typeof pg.Client {
       );
     }
   };
+}
+
+/** The socket exists and the process named in the catalog lock runs (a pid reused since is not caught here). */
+function serverLooksAlive(socketPath: string, lockFile: string): boolean {
+  if (!existsSync(socketPath)) return false;
+  try {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    return pid > 0 && pidAlive(pid);
+  } catch {
+    return false;
+  }
 }
 
 async function migrateWithLock(pool: pg.Pool): Promise<void> {

@@ -19,6 +19,7 @@ import { pidAlive } from './pid-alive';
 
 const SSL_REQUEST = 80877103;
 const CANCEL_REQUEST = 80877102;
+const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);
 
 /**
  * PostgreSQL settings of the catalog process, added to PGlite's own start parameters. The default
@@ -31,7 +32,8 @@ export const CATALOG_SERVER_SETTINGS = ['shared_buffers=8MB', 'wal_buffers=512kB
 interface Pending {
   conn: Connection;
   message: Uint8Array;
-  kind: string; // message type byte, or 'startup'
+  /** Message type byte, 'startup', or 'closed': the connection went away while it owned the session. */
+  kind: string;
 }
 
 interface Connection {
@@ -96,6 +98,16 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         const idx = owner ? queue.findIndex((p) => p.conn === owner) : 0;
         if (idx < 0 || queue.length === 0) break;
         const item = queue.splice(idx, 1)[0]!;
+        if (item.kind === 'closed') {
+          // Its transaction, if any, is undone here, in turn: never beside another connection's statement.
+          if (owner === item.conn) {
+            // A Sync ends an extended-protocol exchange it left half-way; a ROLLBACK then ends its transaction.
+            await db.execProtocolRawStream(SYNC, { onRawData: () => undefined }).catch(() => undefined);
+            if (db.isInTransaction()) await db.exec('ROLLBACK').catch((err: Error) => log(`connection ${item.conn.id}: rollback: ${err.message}`));
+            owner = null;
+          }
+          continue;
+        }
         if (item.conn.closed) continue;
         owner = item.conn;
         try {
@@ -106,6 +118,12 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
           });
         } catch (err) {
           log(`connection ${item.conn.id}: ${(err as Error).message}`);
+          if (/Program terminated/.test((err as Error).message)) {
+            // PGlite has exited: nothing can be served. Stop, so that the next client starts a new server.
+            log('the database engine exited; stopping the catalog server');
+            void stop();
+            return;
+          }
         }
         const boundary = item.kind === 'S' || item.kind === 'Q' || item.kind === 'startup';
         if (boundary && !db.isInTransaction()) owner = null;
@@ -115,16 +133,18 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     }
   };
 
-  const release = async (conn: Connection): Promise<void> => {
+  /**
+   * A connection went away. Its queued messages are dropped; if it owns the session (inside a transaction or an
+   * extended-protocol exchange), a 'closed' item in the queue hands the session back once its in-flight message
+   * is done. Only the queue runner touches PGlite: a ROLLBACK issued from here, after waiting for the runner to
+   * go idle, once undid another connection's transaction that had started meanwhile.
+   */
+  const release = (conn: Connection): void => {
+    if (conn.closed) return;
     conn.closed = true;
     connections.delete(conn);
     for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.conn === conn) queue.splice(i, 1);
-    if (owner === conn) {
-      // Wait for the queue runner to finish the connection's in-flight message, then undo its transaction.
-      while (processing) await new Promise((r) => setTimeout(r, 5));
-      if (db.isInTransaction()) await db.exec('ROLLBACK').catch(() => undefined);
-      owner = null;
-    }
+    if (owner === conn) queue.unshift({ conn, message: new Uint8Array(0), kind: 'closed' });
     armIdle();
     void pump();
   };
@@ -147,6 +167,15 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
           conn.socket.end();
           return;
         }
+        const refused = refuseStartup(buf.subarray(0, len));
+        if (refused) {
+          // PGlite answers a bad startup packet as PostgreSQL would, with a FATAL error, and then exits: the
+          // one session every client shares would be gone. Such a packet never reaches it.
+          log(`connection ${conn.id}: refused: ${refused}`);
+          conn.socket.end(fatalError('08P01', refused));
+          release(conn);
+          return;
+        }
         conn.started = true;
         queue.push({ conn, message: new Uint8Array(buf.subarray(0, len)), kind: 'startup' });
         continue;
@@ -159,7 +188,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
       conn.buffer = buf.subarray(len);
       if (kind === 'X') {
         conn.socket.end();
-        void release(conn);
+        release(conn);
         return;
       }
       queue.push({ conn, message, kind });
@@ -182,8 +211,8 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     if (idleTimer) clearTimeout(idleTimer);
     socket.setNoDelay(true);
     socket.on('data', (chunk) => onData(conn, chunk));
-    socket.on('error', () => void release(conn));
-    socket.on('close', () => void release(conn));
+    socket.on('error', () => release(conn));
+    socket.on('close', () => release(conn));
   });
 
   rmSync(paths.socketPath, { force: true });
@@ -212,12 +241,31 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         for (const c of connections) c.socket.destroy();
       });
       while (processing) await new Promise((r) => setTimeout(r, 5));
-      await db.close();
+      await db.close().catch((err: Error) => log(`closing the database: ${err.message}`));
       rmSync(paths.socketPath, { force: true });
       if (readOwner(paths.lockFile) === String(process.pid)) rmSync(paths.lockFile, { force: true });
       log('catalog server stopped');
     })());
   return { stop };
+}
+
+/** Why a startup packet is refused (protocol 3.0 with a user name is required), or null. */
+export function refuseStartup(packet: Buffer): string | null {
+  const major = packet.readInt16BE(4);
+  const minor = packet.readInt16BE(6);
+  if (major !== 3) return `unsupported frontend protocol ${major}.${minor}: this server speaks 3.0`;
+  const fields = packet.subarray(8).toString('utf8').split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'user' && fields[i + 1]) return null;
+  return 'no PostgreSQL user name specified in startup packet';
+}
+
+/** An ErrorResponse of severity FATAL. */
+function fatalError(code: string, message: string): Buffer {
+  const body = Buffer.concat([Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0`, 'utf8'), Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write('E', 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
 }
 
 function readOwner(lockFile: string): string {

@@ -1,12 +1,17 @@
 /**
  * The embedded catalog server after a first start: it creates the database, then serves it from a fresh
  * process, so PGlite's initdb heap (~900 MiB) is not kept for the life of the server; and a process that
- * outlives its catalog server (it stopped when idle, or died) gets a new one on its next connection.
+ * outlives its catalog server (it stopped when idle, or died) gets a new one on its next connection; and
+ * connections that other processes open and drop never stall one that holds a transaction.
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../db/client';
+import { embeddedPaths } from '../../db/paths';
+import { pidAlive } from '../../db/pid-alive';
 import { catalogStopped } from '../support/catalog-stop';
 import { runCli } from '../support/cli';
 import { makeEnv, type TestEnv } from '../support/engine-env';
@@ -33,18 +38,78 @@ describe('embedded catalog server', () => {
     expect(rssMiB).toBeLessThan(300);
   });
 
+  const serverPid = async () =>
+    Number([...(await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8')).matchAll(/catalog server listening on .* \(pid (\d+)\)/g)].at(-1)?.[1]);
+
   it('a long-lived process whose catalog server went away starts a new one on its next query', async () => {
     const catalog = await openCatalog({ dataDir: t.config.data_dir });
     try {
       expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
-      const pidOf = async () => Number([...(await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8')).matchAll(/catalog server listening on .* \(pid (\d+)\)/g)].at(-1)?.[1]);
-      const first = await pidOf();
-      process.kill(first, 'SIGTERM'); // as when it stops after its idle time, or is killed
+      const first = await serverPid();
+      process.kill(first, 'SIGTERM'); // as when it stops after its idle time
       expect(await catalogStopped(t.config.data_dir)).toBe(true);
       await new Promise((r) => setTimeout(r, 200)); // the pool drops the connection the server closed
       expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
-      expect(await pidOf()).not.toBe(first);
+      expect(await serverPid()).not.toBe(first);
     } finally {
+      await catalog.close();
+    }
+  });
+
+  it('a catalog server killed outright (socket and lock left behind) is replaced on the next query', async () => {
+    const catalog = await openCatalog({ dataDir: t.config.data_dir });
+    try {
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
+      const first = await serverPid();
+      process.kill(first, 'SIGKILL');
+      for (const end = Date.now() + 10_000; pidAlive(first) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+      expect(pidAlive(first)).toBe(false);
+      expect(existsSync(embeddedPaths(t.config.data_dir).socketPath)).toBe(true); // nothing cleaned up after it
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
+      expect(await serverPid()).not.toBe(first);
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it('connections opened and dropped by other processes never stall, break or undo a transaction in progress', async () => {
+    const catalog = await openCatalog({ dataDir: t.config.data_dir, poolSize: 4 });
+    const server = await serverPid();
+    // Two processes connect and drop in a loop: without a word (as ensureEmbeddedServer's probe does), after a
+    // startup packet without a user name (PGlite would exit on it), or after a good one (dropped while served).
+    const socketPath = embeddedPaths(t.config.data_dir).socketPath;
+    const script = `const net=require('node:net');const p=process.argv[1];let n=0;
+      const startup=(params)=>{const b=Buffer.from(params+'\\0');const m=Buffer.alloc(8+b.length);m.writeInt32BE(m.length,0);m.writeInt32BE(196608,4);b.copy(m,8);return m};
+      (function go(){const s=net.connect(p);s.once('connect',()=>{const k=n++%3;if(k===1)s.write(startup(''));if(k===2)s.write(startup('user\\0postgres\\0'));setTimeout(()=>{s.destroy();go()},k)});s.once('error',()=>setImmediate(go))})()`;
+    const probers = [0, 1].map(() => spawn(process.execPath, ['-e', script, socketPath], { stdio: 'ignore' }));
+    try {
+      await catalog.pool.query('CREATE TABLE mux_probe (k int, round int)');
+      for (let round = 0; round < 60; round++) {
+        const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`round ${round} stalled`)), 10_000));
+        const rounds = [0, 1, 2].map(async (k) => {
+          const c = await catalog.pool.connect();
+          try {
+            await c.query('BEGIN');
+            await c.query('INSERT INTO mux_probe VALUES ($1, $2)', [k, round]);
+            await c.query('SELECT pg_sleep(0.002)');
+            const r = await c.query('SELECT count(*)::int AS n FROM mux_probe WHERE round = $1 AND k = $2', [round, k]);
+            await c.query('COMMIT');
+            return r.rows[0].n as number;
+          } finally {
+            c.release();
+          }
+        });
+        expect(await Promise.race([Promise.all(rounds), deadline])).toEqual([1, 1, 1]);
+      }
+      // Every transaction committed (none was rolled back by another connection's departure), and the server
+      // that started the test still serves.
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM mux_probe')).rows[0]).toEqual({ n: 180 });
+      expect(await serverPid()).toBe(server);
+      expect(await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8')).toMatch(/refused: no PostgreSQL user name specified/);
+    } finally {
+      for (const p of probers) p.kill();
+      await catalog.pool.query('DROP TABLE IF EXISTS mux_probe').catch(() => undefined);
       await catalog.close();
     }
   });
