@@ -34,9 +34,12 @@ export const scheduleRuns = pgTable(
   'schedule_runs',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    scheduleId: text('schedule_id').notNull().references(() => schedules.id, { onDelete: 'cascade' }),
+    /** Null once its schedule is removed: the run stays in the history the statistics count. */
+    scheduleId: text('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
+    /** A run of a drill schedule (not a backup), recorded at enqueue time. */
+    drill: boolean('drill').notNull().default(false),
     dueAt: timestamp('due_at', { withTimezone: true }).notNull(),
-    status: text('status').notNull().default('queued'), // queued | running | completed | failed
+    status: text('status').notNull().default('queued'), // queued | running | completed | failed | cancelled (schedule removed first)
     late: boolean('late').notNull().default(false),
     manual: boolean('manual').notNull().default(false),
     claimedBy: text('claimed_by'),

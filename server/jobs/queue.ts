@@ -29,7 +29,7 @@ export async function enqueueDue(db: Db, now: Date, lateAfterMs: number, log: (l
       ? []
       : await db
       .insert(scheduleRuns)
-      .values({ scheduleId: s.id, dueAt: due.latest, late })
+      .values({ scheduleId: s.id, drill: s.backupType === 'drill', dueAt: due.latest, late })
       .onConflictDoNothing({ target: [scheduleRuns.scheduleId, scheduleRuns.dueAt] })
       .returning({ id: scheduleRuns.id });
     added += inserted.length;
@@ -46,7 +46,7 @@ export async function enqueueDue(db: Db, now: Date, lateAfterMs: number, log: (l
 export async function enqueueManual(db: Db, s: ScheduleRow, now: Date, worker: string): Promise<RunRow> {
   const [row] = await db
     .insert(scheduleRuns)
-    .values({ scheduleId: s.id, dueAt: now, manual: true, status: 'running', claimedBy: worker, startedAt: now })
+    .values({ scheduleId: s.id, drill: s.backupType === 'drill', dueAt: now, manual: true, status: 'running', claimedBy: worker, startedAt: now })
     .onConflictDoNothing({ target: [scheduleRuns.scheduleId, scheduleRuns.dueAt] })
     .returning();
   if (!row) throw new Error(`A run of ${s.name} due at ${now.toISOString()} already exists; try again.`);

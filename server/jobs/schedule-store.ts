@@ -1,5 +1,5 @@
 /** Schedules in the catalog: create, list, pause/resume, remove, with validation of every field. */
-import { desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import type { Db } from '../../db/client';
@@ -148,10 +148,20 @@ export async function setPaused(db: Db, name: string, paused: boolean, now: Date
   return row!;
 }
 
-/** Removes a schedule, its runs and its owner; its open alerts (failed runs, missed runs) are resolved: nothing can clear them any more. */
+/**
+ * Removes a schedule and its owner. Its queued runs are cancelled; its finished runs stay (schedule_id null), so
+ * the statistics' failures are not rewritten by removing a failing schedule. Its open alerts (failed runs,
+ * missed runs) are resolved: nothing can clear them any more.
+ */
 export async function removeSchedule(db: Db, name: string, now = new Date()): Promise<void> {
   const current = await getSchedule(db, name);
-  await db.delete(schedules).where(eq(schedules.id, current.id));
+  await db.transaction(async (tx) => {
+    await tx
+      .update(scheduleRuns)
+      .set({ status: 'cancelled', error: 'schedule removed', finishedAt: now })
+      .where(and(eq(scheduleRuns.scheduleId, current.id), eq(scheduleRuns.status, 'queued')));
+    await tx.delete(schedules).where(eq(schedules.id, current.id));
+  });
   await db.delete(settings).where(eq(settings.key, ownerKey(current.id)));
   for (const key of scheduleAlertKeys(current.name)) await resolveAlert(db, key, now, `schedule "${current.name}" was removed`);
 }
@@ -168,7 +178,7 @@ export async function listSchedules(db: Db, now: Date): Promise<ScheduleView[]> 
   const ids = rows.map((r) => r.id);
   const runs = ids.length ? await db.select().from(scheduleRuns).where(inArray(scheduleRuns.scheduleId, ids)).orderBy(desc(scheduleRuns.dueAt)) : [];
   const last = new Map<string, RunRow>();
-  for (const r of runs) if (!last.has(r.scheduleId)) last.set(r.scheduleId, r);
+  for (const r of runs) if (r.scheduleId && !last.has(r.scheduleId)) last.set(r.scheduleId, r);
   return rows.map((r) => toView(r, last.get(r.id) ?? null, now));
 }
 

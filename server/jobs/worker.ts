@@ -36,7 +36,7 @@ export interface RunOutcome {
   schedule: string;
   due_at: string;
   late: boolean;
-  status: 'completed' | 'failed' | 'queued';
+  status: 'completed' | 'failed' | 'queued' | 'cancelled';
   backup_id: string | null;
   error: string | null;
 }
@@ -131,11 +131,12 @@ export class ScheduleWorker {
   }
 
   private async execute(run: RunRow, known?: ScheduleRow): Promise<RunOutcome> {
-    const s = known ?? (await this.db.select().from(schedules).where(eq(schedules.id, run.scheduleId)))[0];
-    const base = { run_id: run.id, schedule: s?.name ?? run.scheduleId, due_at: run.dueAt.toISOString(), late: run.late };
+    const s = known ?? (run.scheduleId ? (await this.db.select().from(schedules).where(eq(schedules.id, run.scheduleId)))[0] : undefined);
+    const base = { run_id: run.id, schedule: s?.name ?? run.scheduleId ?? '(removed)', due_at: run.dueAt.toISOString(), late: run.late };
     if (!s) {
-      await finishRun(this.db, run.id, { status: 'failed', error: 'schedule removed', finishedAt: this.now() });
-      return { ...base, status: 'failed', backup_id: null, error: 'schedule removed' };
+      // Not a failure of a backup: nobody wants this run any more.
+      await finishRun(this.db, run.id, { status: 'cancelled', error: 'schedule removed', finishedAt: this.now() });
+      return { ...base, status: 'cancelled', backup_id: null, error: 'schedule removed' };
     }
     if (s.backupType === 'drill') return this.executeDrill(run, s, base);
     let backupId: string | null = null;

@@ -92,7 +92,8 @@ export async function getStatistics(ctx: EngineContext): Promise<BackupStatistic
 
 /** Backup schedules' runs that failed with no backup (drill schedules excluded): all time, and when, for the last 14 days. */
 async function scheduleRunsNotStarted(ctx: EngineContext): Promise<{ total: number; recent: string[] }> {
-  const base = sql`FROM schedule_runs r JOIN schedules s ON s.id = r.schedule_id WHERE r.status = 'failed' AND r.backup_id IS NULL AND s.backup_type <> 'drill'`;
+  // Runs of removed schedules count too (their schedule_id is null): removing a schedule does not rewrite history.
+  const base = sql`FROM schedule_runs r WHERE r.status = 'failed' AND r.backup_id IS NULL AND NOT r.drill`;
   const [n] = (await ctx.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n ${base}`)).rows;
   const since = new Date(ctx.now().getTime() - 14 * 86_400_000).toISOString();
   const rows = await ctx.db.execute<{ at: string | Date }>(sql`SELECT COALESCE(r.finished_at, r.due_at) AS at ${base} AND COALESCE(r.finished_at, r.due_at) >= ${since}::timestamptz ORDER BY 1 DESC LIMIT 1000`);

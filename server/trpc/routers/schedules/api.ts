@@ -72,7 +72,7 @@ export function liveSchedulesApi(engine: BackupEngine): SchedulesApi {
     async runNow(name, actor) {
       const s = await getSchedule(db, name);
       const now = new Date();
-      const [run] = await db.insert(scheduleRuns).values({ scheduleId: s.id, dueAt: now, manual: true }).onConflictDoNothing().returning();
+      const [run] = await db.insert(scheduleRuns).values({ scheduleId: s.id, drill: s.backupType === 'drill', dueAt: now, manual: true }).onConflictDoNothing().returning();
       if (!run) throw new EngineError('CONFLICT', `A run of ${name} was just queued; wait a moment.`);
       await audit(actor, 'run', name, { run_id: run.id });
       return { name, run_id: run.id, queued_at: now.toISOString() };
