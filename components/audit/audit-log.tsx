@@ -5,6 +5,7 @@ import { formatDate } from '../format';
 import { type RouterInputs, useTRPC } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
 import { Pager } from '../ui/pager';
+import { useServerSort } from '../ui/server-sort';
 import { Card, PageHeader } from '../ui/card';
 import { DataTable } from '../ui/data-table';
 import { FieldList } from '../ui/field-list';
@@ -13,6 +14,7 @@ import { Field, Input, Select } from '../ui/form';
 
 type Filter = Exclude<RouterInputs['audit']['list'], void | undefined>;
 const PAGE = 50;
+const SORT_KEYS = ['at', 'actor', 'action', 'outcome', 'target'] as const satisfies readonly NonNullable<Filter['sort']>['key'][];
 
 export function AuditLog() {
   const trpc = useTRPC();
@@ -20,8 +22,9 @@ export function AuditLog() {
   const [actor, setActor] = useState('');
   const [outcome, setOutcome] = useState<Filter['outcome']>();
   const [offset, setOffset] = useState(0);
+  const { sort, serverSort } = useServerSort(SORT_KEYS, { key: 'at', dir: 'desc' }, () => setOffset(0));
   const { data, error, isPending } = useQuery(
-    trpc.audit.list.queryOptions({ action: action.trim() || undefined, actor: actor.trim() || undefined, outcome, limit: PAGE, offset }, { placeholderData: keepPreviousData, refetchInterval: 10_000 }),
+    trpc.audit.list.queryOptions({ action: action.trim() || undefined, actor: actor.trim() || undefined, outcome, sort, limit: PAGE, offset }, { placeholderData: keepPreviousData, refetchInterval: 10_000 }),
   );
   // The export takes the same filters, all pages.
   const exportHref = `/api/audit/export?${new URLSearchParams(Object.entries({ action: action.trim(), actor: actor.trim(), outcome: outcome ?? '' }).filter(([, v]) => v))}`;
@@ -65,6 +68,7 @@ export function AuditLog() {
             data-testid="audit-table"
             rows={data.events}
             rowKey={(e) => String(e.id)}
+            serverSort={serverSort}
             columns={[
               { key: 'at', header: 'When (UTC)', className: 'whitespace-nowrap text-xs text-slate-500', sortValue: (e) => e.at, cell: (e) => formatDate(e.at) },
               { key: 'actor', header: 'Actor', className: 'min-w-[8rem] [overflow-wrap:anywhere]', sortValue: (e) => e.actor, cell: (e) => e.actor },

@@ -5,6 +5,7 @@ import { useCan } from '../session';
 import { type RouterInputs, useTRPC } from '../trpc/client';
 import { ButtonLink } from '../ui/button';
 import { Pager } from '../ui/pager';
+import { useServerSort } from '../ui/server-sort';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Input, Select } from '../ui/form';
@@ -14,6 +15,7 @@ type Filter = Exclude<RouterInputs['backup']['list'], void | undefined>;
 const PAGE = 25;
 const STATUSES = ['completed', 'running', 'failed', 'pending'] as const;
 const TYPES = ['full', 'incremental', 'differential', 'snapshot', 'continuous'] as const;
+const SORT_KEYS = ['created', 'backup', 'status', 'type', 'size', 'files', 'duration'] as const satisfies readonly NonNullable<Filter['sort']>['key'][];
 
 export function BackupList() {
   const trpc = useTRPC();
@@ -23,8 +25,9 @@ export function BackupList() {
   const [user, setUser] = useState('');
   const [tags, setTags] = useState('');
   const [offset, setOffset] = useState(0);
+  const { sort, serverSort } = useServerSort(SORT_KEYS, { key: 'created', dir: 'desc' }, () => setOffset(0));
   const tagList = tags.split(',').map((t) => t.trim()).filter(Boolean);
-  const input: Filter = { status, backupType, userId: user.trim() || undefined, tags: tagList.length ? tagList : undefined, limit: PAGE, offset };
+  const input: Filter = { status, backupType, userId: user.trim() || undefined, tags: tagList.length ? tagList : undefined, sort, limit: PAGE, offset };
   const { data, error, isPending, isFetching } = useQuery(trpc.backup.list.queryOptions(input, { placeholderData: keepPreviousData, refetchInterval: 5_000 }));
   const filtered = Boolean(status || backupType || user.trim() || tagList.length);
   const reset = (fn: () => void) => {
@@ -73,7 +76,7 @@ export function BackupList() {
         )
       ) : data ? (
         <Card>
-          <BackupTable items={data.items} />
+          <BackupTable items={data.items} serverSort={serverSort} />
           <Pager offset={data.offset} shown={data.items.length} total={data.total} pageSize={PAGE} onChange={setOffset}>
             {isFetching && <span className="ml-2 text-xs text-slate-400">refreshing…</span>}
           </Pager>

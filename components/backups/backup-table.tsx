@@ -4,7 +4,7 @@ import type { Backup } from '../trpc/client';
 import { formatBytes, formatDuration, timeAgo } from '../format';
 import { StatusBadge } from '../ui/badge';
 import { SuspiciousBadge } from './suspicious-change';
-import { type Column, DataTable } from '../ui/data-table';
+import { type Column, DataTable, type ServerSort } from '../ui/data-table';
 
 const COLUMNS: (Column<Backup> & { full?: boolean })[] = [
   {
@@ -62,7 +62,7 @@ const COLUMNS: (Column<Backup> & { full?: boolean })[] = [
   },
 ];
 
-/** Backups, newest first as the server sends them; click a header to sort the rows shown. */
-export function BackupTable({ items, compact = false }: { items: Backup[]; compact?: boolean }) {
-  return <DataTable columns={compact ? COLUMNS.filter((c) => !c.full) : COLUMNS} rows={items} rowKey={(b) => b.backup_id} rowProps={() => ({ className: 'hover:bg-slate-50' })} data-testid="backup-table" />;
+/** Backups in the server's order; a paged list passes `serverSort` (the server sorts every backup), a short one sorts the rows shown. */
+export function BackupTable({ items, compact = false, serverSort }: { items: Backup[]; compact?: boolean; serverSort?: ServerSort }) {
+  return <DataTable columns={compact ? COLUMNS.filter((c) => !c.full) : COLUMNS} rows={items} rowKey={(b) => b.backup_id} rowProps={() => ({ className: 'hover:bg-slate-50' })} serverSort={serverSort} data-testid="backup-table" />;
 }

@@ -2,19 +2,23 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { type HTMLAttributes, useState } from 'react';
 import { formatBytes } from '../format';
-import { type RouterOutputs, useTRPC } from '../trpc/client';
+import { type RouterInputs, type RouterOutputs, useTRPC } from '../trpc/client';
 import { type Column, DataTable } from '../ui/data-table';
 import { Pager } from '../ui/pager';
+import { useServerSort } from '../ui/server-sort';
 import { Card } from '../ui/card';
 import { ErrorBox, Loading } from '../ui/feedback';
 
 const PAGE = 200;
+const SORT_KEYS = ['shard', 'kind', 'size', 'stored', 'codec'] as const satisfies readonly NonNullable<RouterInputs['backup']['shardMap']['sort']>['key'][];
 const CELL: Record<string, string> = { ok: 'bg-emerald-100 text-emerald-800', bad: 'bg-red-100 text-red-800', missing: 'bg-amber-100 text-amber-800' };
 
 export function ShardMap({ backupId }: { backupId: string }) {
   const trpc = useTRPC();
   const [offset, setOffset] = useState(0);
-  const { data, error, isPending } = useQuery(trpc.backup.shardMap.queryOptions({ backupId, limit: PAGE, offset }, { placeholderData: keepPreviousData }));
+  // None: the server's default, shards with bad or missing replicas first.
+  const { sort, serverSort } = useServerSort(SORT_KEYS, null, () => setOffset(0));
+  const { data, error, isPending } = useQuery(trpc.backup.shardMap.queryOptions({ backupId, sort, limit: PAGE, offset }, { placeholderData: keepPreviousData }));
   return (
     <Card title="Shard map" actions={data ? <span className="text-xs text-slate-500">{data.total} shards · {data.bad ? <span className="font-medium text-red-700">{data.bad} with bad or missing replicas</span> : 'all replicas ok'}</span> : null}>
       <ErrorBox error={error} title="Could not load the shard map" />
@@ -25,7 +29,7 @@ export function ShardMap({ backupId }: { backupId: string }) {
       ) : data ? (
         <>
           <div className="max-h-[28rem] overflow-auto">
-            <DataTable columns={shardColumns(data.locations)} rows={data.shards} rowKey={(sh) => sh.shard_id} rowProps={(sh) => ({ 'data-bad': sh.replicas.some((r) => r.state !== 'ok') || undefined }) as HTMLAttributes<HTMLTableRowElement>} data-testid="shard-map" />
+            <DataTable columns={shardColumns(data.locations)} rows={data.shards} rowKey={(sh) => sh.shard_id} serverSort={data.total > PAGE ? serverSort : undefined} rowProps={(sh) => ({ 'data-bad': sh.replicas.some((r) => r.state !== 'ok') || undefined }) as HTMLAttributes<HTMLTableRowElement>} data-testid="shard-map" />
           </div>
           {data.total > PAGE && (
             <Pager offset={offset} shown={data.shards.length} total={data.total} pageSize={PAGE} onChange={setOffset} small />

@@ -6,19 +6,22 @@ import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorBox, Loading } from '../ui/feedback';
 import { Field, Select } from '../ui/form';
 import { Pager } from '../ui/pager';
+import { useServerSort } from '../ui/server-sort';
 import { RestoreTable } from './restore-table';
 
 type Filter = Exclude<RouterInputs['restores']['list'], void | undefined>;
 const PAGE = 25;
+const SORT_KEYS = ['requested', 'backup', 'status', 'who', 'duration'] as const satisfies readonly NonNullable<Filter['sort']>['key'][];
 
 /** Restores started from any console or the CLI, newest first; refreshed while one is queued or running. */
 export function RestoreList() {
   const trpc = useTRPC();
   const [status, setStatus] = useState<Filter['status']>();
   const [offset, setOffset] = useState(0);
+  const { sort, serverSort } = useServerSort(SORT_KEYS, { key: 'requested', dir: 'desc' }, () => setOffset(0));
   const { data, error, isPending } = useQuery(
     trpc.restores.list.queryOptions(
-      { status, limit: PAGE, offset },
+      { status, sort, limit: PAGE, offset },
       { placeholderData: keepPreviousData, refetchInterval: (q) => (q.state.data?.jobs.some((j) => j.status === 'running' || j.status === 'queued') ? 2000 : 15_000) },
     ),
   );
@@ -45,7 +48,7 @@ export function RestoreList() {
         <EmptyState title="No restores">{status ? `No ${status} restore.` : 'Restores started from a backup’s page or with plexichat-backup restore appear here.'}</EmptyState>
       ) : data ? (
         <Card>
-          <RestoreTable jobs={data.jobs} />
+          <RestoreTable jobs={data.jobs} serverSort={serverSort} />
           <Pager offset={offset} shown={data.jobs.length} total={data.total} pageSize={PAGE} onChange={setOffset} />
         </Card>
       ) : null}

@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { formatBytes, formatDate, formatDuration, plural } from '../format';
 import type { RouterOutputs } from '../trpc/client';
 import { StatusBadge } from '../ui/badge';
-import { type Column, DataTable } from '../ui/data-table';
+import { type Column, DataTable, type ServerSort } from '../ui/data-table';
 
 export type RestoreJob = RouterOutputs['restores']['list']['jobs'][number];
 
@@ -40,8 +40,8 @@ function Outcome({ j }: { j: RestoreJob }) {
   );
 }
 
-/** Restore jobs from the catalog (any console, the CLI): the Restores page and a backup's page. */
-export function RestoreTable({ jobs, showBackup = true }: { jobs: RestoreJob[]; showBackup?: boolean }) {
+/** Restore jobs from the catalog (any console, the CLI): the Restores page (paged: `serverSort`) and a backup's page (its latest few, sorted here). */
+export function RestoreTable({ jobs, showBackup = true, serverSort }: { jobs: RestoreJob[]; showBackup?: boolean; serverSort?: ServerSort }) {
   const columns: Column<RestoreJob>[] = [
     {
       key: 'restore',
@@ -82,7 +82,7 @@ export function RestoreTable({ jobs, showBackup = true }: { jobs: RestoreJob[]; 
       ),
     },
     { key: 'duration', header: 'Duration', align: 'right', sortValue: (j) => seconds(j), cell: (j) => (seconds(j) === null ? '—' : formatDuration(seconds(j))) },
-    { key: 'started', header: 'Requested', align: 'right', sortValue: (j) => j.created_at, cell: (j) => <span className="whitespace-nowrap text-xs text-slate-500">{formatDate(j.created_at)}</span> },
+    { key: 'requested', header: 'Requested', align: 'right', sortValue: (j) => j.created_at, cell: (j) => <span className="whitespace-nowrap text-xs text-slate-500">{formatDate(j.created_at)}</span> },
   ];
-  return <DataTable columns={columns} rows={jobs} rowKey={(j) => j.restore_id} rowProps={(j) => ({ 'data-testid': 'restore-row', 'data-status': j.status } as never)} label="Restore jobs" />;
+  return <DataTable columns={columns} rows={jobs} rowKey={(j) => j.restore_id} serverSort={serverSort} rowProps={(j) => ({ 'data-testid': 'restore-row', 'data-status': j.status } as never)} label="Restore jobs" />;
 }

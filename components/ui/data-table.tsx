@@ -16,6 +16,19 @@ export interface Column<T> {
   className?: string;
 }
 
+export interface TableSort {
+  key: string;
+  dir: 'asc' | 'desc';
+}
+
+/** A paged list sorted by the server: the sort it asked for, the keys the server allows, and how to ask for another. */
+export interface ServerSort {
+  /** None: the server's default order, which no column shows. */
+  value: TableSort | null;
+  keys: readonly string[];
+  onChange: (sort: TableSort) => void;
+}
+
 export interface DataTableProps<T> {
   columns: Column<T>[];
   rows: T[];
@@ -29,6 +42,11 @@ export interface DataTableProps<T> {
   'data-testid'?: string;
   /** A caption for screen readers. */
   label?: string;
+  /**
+   * For a paged list: the server sorts (every row, not the page shown), the rows are shown in its order,
+   * and a column is sortable when its key is one of `keys`. Without it the table sorts the rows it has.
+   */
+  serverSort?: ServerSort;
 }
 
 function compare(a: SortValue, b: SortValue): number {
@@ -41,13 +59,16 @@ function compare(a: SortValue, b: SortValue): number {
 
 /**
  * The console's one table: a header row, optional sorting by a column (click its header; aria-sort says
- * which), right-aligned numeric columns, horizontal scroll on narrow screens. A paged list sorts the page
- * it shows.
+ * which), right-aligned numeric columns, horizontal scroll on narrow screens. A paged list passes
+ * `serverSort`, so a click sorts every row on the server, not just the page shown.
  */
-export function DataTable<T>({ columns, rows, rowKey, initialSort, empty, rowProps, label, ...rest }: DataTableProps<T>) {
-  const [sort, setSort] = useState(initialSort ?? null);
+export function DataTable<T>({ columns, rows, rowKey, initialSort, empty, rowProps, label, serverSort, ...rest }: DataTableProps<T>) {
+  const [localSort, setLocalSort] = useState<TableSort | null>(initialSort ?? null);
+  const sort = serverSort ? serverSort.value : localSort;
+  const byServer = Boolean(serverSort);
   const sorted = useMemo(() => {
-    if (!sort) return rows;
+    if (!localSort || byServer) return rows;
+    const sort = localSort;
     const col = columns.find((c) => c.key === sort.key);
     if (!col?.sortValue) return rows;
     const value = col.sortValue;
@@ -60,10 +81,12 @@ export function DataTable<T>({ columns, rows, rowKey, initialSort, empty, rowPro
       const emptyInvolved = va === null || va === undefined || va === '' || vb === null || vb === undefined || vb === '';
       return emptyInvolved ? c : sign * c;
     });
-  }, [rows, columns, sort]);
+  }, [rows, columns, localSort, byServer]);
 
   if (!rows.length && empty) return <>{empty}</>;
-  const toggle = (key: string) => setSort((s) => (s?.key === key ? { key, dir: s.dir === 'asc' ? 'desc' : 'asc' } : { key, dir: 'asc' }));
+  const next = (key: string, s: TableSort | null): TableSort => (s?.key === key ? { key, dir: s.dir === 'asc' ? 'desc' : 'asc' } : { key, dir: 'asc' });
+  const toggle = (key: string) => (serverSort ? serverSort.onChange(next(key, serverSort.value)) : setLocalSort((s) => next(key, s)));
+  const sortable = (c: Column<T>) => (serverSort ? serverSort.keys.includes(c.key) : Boolean(c.sortValue));
   const alignCls = (c: Column<T>) => (c.align === 'right' ? 'text-right tabular-nums' : 'text-left');
   return (
     <div className="overflow-x-auto">
@@ -80,7 +103,7 @@ export function DataTable<T>({ columns, rows, rowKey, initialSort, empty, rowPro
                   aria-sort={active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : undefined}
                   className={`py-2 pr-3 font-medium last:pr-0 ${alignCls(c)} ${c.className ?? ''}`}
                 >
-                  {c.sortValue ? (
+                  {sortable(c) ? (
                     <button type="button" onClick={() => toggle(c.key)} className={`inline-flex items-center gap-1 uppercase hover:text-slate-800 ${c.align === 'right' ? 'flex-row-reverse' : ''}`}>
                       {c.header}
                       <span aria-hidden className={active ? 'text-slate-700' : 'text-slate-300'}>

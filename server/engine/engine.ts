@@ -17,7 +17,7 @@ import type { EngineContext } from './context';
 import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './restore/drill';
 import { EngineError, notFound } from './errors';
 import { type BackupFileEntry, listFiles, openFile } from './restore/browse';
-import { FileListCache } from './restore/file-list-cache';
+import { FileListCache, type FileSort } from './restore/file-list-cache';
 import { Hsm } from './keys/hsm';
 import { loadMasterKey, loadPreviousMasterKeys } from './keys/keys';
 import { loadSecondFactor } from './keys/second-factor';
@@ -363,11 +363,11 @@ export class BackupEngine {
   }
 
   /** The files of a completed backup, filtered by a path substring, one page at a time. */
-  async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number; actor?: string } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
+  async listBackupFiles(id: string, opts: { filter?: string; limit?: number; offset?: number; sort?: FileSort; actor?: string } = {}): Promise<{ entries: BackupFileEntry[]; total: number }> {
     const row = await this.completedRow(id);
     // Every page is checked and audited before the cached list is read: one key.use row per viewer and backup every few minutes.
     await this.keyUse(row, opts.actor, 'browse', undefined, true);
-    return listFiles(this.ctx, row, { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0 }, this.fileLists);
+    return listFiles(this.ctx, row, { filter: opts.filter, limit: opts.limit ?? 100, offset: opts.offset ?? 0, sort: opts.sort }, this.fileLists);
   }
 
   /** One file of a completed backup as a byte stream (a download); audited like a restore. */

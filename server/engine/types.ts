@@ -168,7 +168,20 @@ export interface CreateBackupOptions {
   signal?: AbortSignal;
 }
 
+/** A paged list's order: one of its allow-listed keys (never a column name from a caller) and a direction. */
+export type SortDirection = 'asc' | 'desc';
+export interface ListSort<K extends string> {
+  key: K;
+  dir: SortDirection;
+}
+
+/** What the backups list may be ordered by (catalog/backup-list.ts maps each to a column; ties by id). */
+export const BACKUP_SORT_KEYS = ['created', 'backup', 'status', 'type', 'size', 'files', 'duration'] as const;
+export type BackupSortKey = (typeof BACKUP_SORT_KEYS)[number];
+
 export interface ListBackupsFilter {
+  /** Default: newest first. */
+  sort?: ListSort<BackupSortKey>;
   userId?: string;
   backupType?: BackupType;
   status?: BackupStatus;

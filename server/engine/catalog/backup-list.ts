@@ -1,13 +1,13 @@
 /**
- * The backups list: newest first, filtered, a page at a time. Used by the engine and by CatalogReader
+ * The backups list: newest first (or by an allow-listed column), filtered, a page at a time. Used by the engine and by CatalogReader
  * (`list` without opening storage); both reap interrupted backups first, so a dead job never lists as running.
  */
-import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../../db/client';
 import { backups } from '../../../db/schema';
 import type { EngineContext } from '../context';
 import { reapInterrupted } from '../maintenance/reap-interrupted';
-import type { BackupMetadata, ListBackupsFilter } from '../types';
+import type { BackupMetadata, BackupSortKey, ListBackupsFilter } from '../types';
 import { toMetadata } from './catalog';
 
 export async function listBackups(ctx: Pick<EngineContext, 'db' | 'now'>, filter: ListBackupsFilter = {}): Promise<BackupMetadata[]> {
@@ -16,10 +16,27 @@ export async function listBackups(ctx: Pick<EngineContext, 'db' | 'now'>, filter
     .select()
     .from(backups)
     .where(and(...listConditions(filter)))
-    .orderBy(desc(backups.createdAt), desc(backups.id))
+    .orderBy(...listOrder(filter))
     .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
     .offset(Math.max(filter.offset ?? 0, 0));
   return rows.map(toMetadata);
+}
+
+const SORT_COLUMNS = {
+  created: backups.createdAt,
+  backup: backups.id,
+  status: backups.status,
+  type: backups.backupType,
+  size: backups.originalSize,
+  files: backups.fileCount,
+  duration: backups.durationMs,
+} satisfies Record<BackupSortKey, unknown>;
+
+/** The page's order, then the id in the same direction: a total order, so paging neither repeats nor skips a row. */
+function listOrder(f: ListBackupsFilter): SQL[] {
+  const { key, dir } = f.sort ?? { key: 'created', dir: 'desc' };
+  const by = dir === 'asc' ? asc : desc;
+  return key === 'backup' ? [by(backups.id)] : [by(SORT_COLUMNS[key]), by(backups.id)];
 }
 
 export async function countBackups(db: Db, filter: ListBackupsFilter = {}): Promise<number> {

@@ -10,7 +10,7 @@ import { chunkAt, parseEntry, slice } from '../repository/manifest';
 import { ShardReader } from './shard-reader';
 import type { SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
-import { FileList, type FileListCache } from './file-list-cache';
+import { compareFiles, FileList, type FileListCache, type FileSort, type FileSortFields } from './file-list-cache';
 
 export interface BackupFileEntry {
   path: string;
@@ -29,17 +29,18 @@ const manifestVersion = (row: BackupRow) => `${row.keyId}:${row.manifestShards.f
  * A page of a backup's files. The caller has checked that the backup may be read (and audited the key use);
  * only then is `cache` consulted. On a miss the manifest is read and the whole list kept, if it fits.
  */
-export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filter?: string; limit: number; offset: number }, cache?: FileListCache): Promise<{ entries: BackupFileEntry[]; total: number }> {
+export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filter?: string; limit: number; offset: number; sort?: FileSort }, cache?: FileListCache): Promise<{ entries: BackupFileEntry[]; total: number }> {
   const needle = opts.filter?.trim().toLowerCase() || undefined;
   // A MAXIMUM backup's data key is opened with the key holders' shares for one operation and never kept; nor is its file list.
   const usable = row.securityLevel === 'maximum' ? undefined : cache;
   const version = manifestVersion(row);
   const hit = usable?.get(row.id, version);
-  if (hit) return hit.page(needle, opts.offset, opts.limit);
+  if (hit) return hit.page(needle, opts.offset, opts.limit, opts.sort);
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   await reader.load(row.manifestShards.files);
   let list = usable ? new FileList() : null;
   const entries: BackupFileEntry[] = [];
+  const top = opts.sort ? new TopFiles(opts.sort, opts.offset + opts.limit) : null;
   let total = 0;
   for await (const line of reader.lines(row.manifestShards.files)) {
     const e = parseEntry(line);
@@ -48,13 +49,41 @@ export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filt
       if (list.bytes > usable!.maxBytes) list = null; // too large to keep: this page only
     }
     if (needle && !e.p.toLowerCase().includes(needle)) continue;
-    if (total >= opts.offset && entries.length < opts.limit) {
-      entries.push({ path: e.p, type: TYPES[e.t], size: e.s ?? 0, mtime: new Date(e.mt).toISOString(), mode: e.m });
-    }
+    if (top) top.offer({ path: e.p, size: e.s ?? 0, mtime: e.mt, index: total }, e);
+    else if (total >= opts.offset && entries.length < opts.limit) entries.push(toEntry(e));
     total++;
   }
   if (list) usable!.set(row.id, version, list);
-  return { entries, total };
+  return { entries: top ? top.page(opts.offset).map(toEntry) : entries, total };
+}
+
+const toEntry = (e: ReturnType<typeof parseEntry>): BackupFileEntry => ({ path: e.p, type: TYPES[e.t], size: e.s ?? 0, mtime: new Date(e.mt).toISOString(), mode: e.m });
+
+/** The first `keep` files in a sort order, from a stream, holding no more than those (a list not cached is not held whole). */
+class TopFiles {
+  private readonly held: { key: FileSortFields; e: ReturnType<typeof parseEntry> }[] = [];
+  constructor(
+    private readonly sort: FileSort,
+    private readonly keep: number,
+  ) {}
+
+  offer(key: FileSortFields, e: ReturnType<typeof parseEntry>): void {
+    const h = this.held;
+    if (h.length === this.keep && compareFiles(this.sort, key, h[h.length - 1]!.key) >= 0) return;
+    let lo = 0;
+    let hi = h.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareFiles(this.sort, h[mid]!.key, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    h.splice(lo, 0, { key, e });
+    if (h.length > this.keep) h.pop();
+  }
+
+  page(offset: number): ReturnType<typeof parseEntry>[] {
+    return this.held.slice(offset).map((x) => x.e);
+  }
 }
 
 /** One regular file of a backup: its size and a stream of its bytes, read chunk by chunk. */

@@ -5,14 +5,14 @@
  * or no heartbeat for 20 s) is marked failed as interrupted by the next reader, like backups
  * (housekeeping.ts reapInterrupted).
  */
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../../../db/client';
 import { type RestoreJobOptions, type RestoreJobProgress, restoreJobs } from '../../../db/schema';
 import { pidAlive } from '../../../db/pid-alive';
 import { STALE_AFTER_MS } from '../maintenance/reap-interrupted';
-import type { RestoreResult } from '../types';
+import type { ListSort, RestoreResult } from '../types';
 
 export type RestoreJobRow = typeof restoreJobs.$inferSelect;
 export type RestoreJobStatus = 'queued' | 'running' | 'completed' | 'failed';
@@ -173,7 +173,14 @@ export async function getRestoreJobRow(db: Db, id: string): Promise<RestoreJobRo
   return row ?? null;
 }
 
+/** What the restores list may be ordered by (each maps to a column; ties by id). */
+export const RESTORE_SORT_KEYS = ['requested', 'backup', 'status', 'who', 'duration'] as const;
+export type RestoreSortKey = (typeof RESTORE_SORT_KEYS)[number];
+const RESTORE_SORT_COLUMNS = { requested: restoreJobs.createdAt, backup: restoreJobs.backupId, status: restoreJobs.status, who: restoreJobs.actor, duration: restoreJobs.durationMs } satisfies Record<RestoreSortKey, unknown>;
+
 export interface ListRestoreJobsFilter {
+  /** Default: newest first. */
+  sort?: ListSort<RestoreSortKey>;
   backupId?: string;
   status?: RestoreJobStatus;
   limit?: number;
@@ -189,11 +196,18 @@ export async function listRestoreJobRows(db: Db, f: ListRestoreJobsFilter = {}):
     .select()
     .from(restoreJobs)
     .where(cond)
-    .orderBy(desc(restoreJobs.createdAt))
+    .orderBy(...restoreOrder(f.sort ?? { key: 'requested', dir: 'desc' }))
     .limit(f.limit ?? 50)
     .offset(f.offset ?? 0);
   const [n] = await db.select({ n: sql<number>`count(*)::int` }).from(restoreJobs).where(cond);
   return { rows, total: Number(n?.n ?? 0) };
+}
+
+/** The column, then the id the same way: a total order, so pages neither repeat nor skip a job. Unfinished jobs (no duration) last. */
+function restoreOrder({ key, dir }: ListSort<RestoreSortKey>): SQL[] {
+  const by = dir === 'asc' ? asc : desc;
+  const col = RESTORE_SORT_COLUMNS[key];
+  return key === 'duration' ? [dir === 'asc' ? sql`${col} ASC NULLS LAST` : sql`${col} DESC NULLS LAST`, by(restoreJobs.id)] : [by(col), by(restoreJobs.id)];
 }
 
 export function toRestoreJobView(r: RestoreJobRow, now: Date): RestoreJobView {

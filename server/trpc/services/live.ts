@@ -1,8 +1,6 @@
 /** The real services behind the procedures: the process-wide engine and its catalog. */
-import { count, desc } from 'drizzle-orm';
 import type { Db } from '../../../db/client';
-import { auditEvents } from '../../../db/schema';
-import { auditConditions } from '../../audit/filter';
+import { listAudit } from '../../audit/list';
 import { createUser, deleteUser, listUsers, setDisabled, setPassword, setRole, unlockUser } from '../../auth/users';
 import { getDb, getEngine } from '../../context';
 import type { AuditApi, AuditFilter, Services, UsersApi } from './types';
@@ -19,20 +17,8 @@ function usersApi(db: Db): UsersApi {
   };
 }
 
-function auditApi(db: Db): AuditApi {
-  return {
-    async list(f: AuditFilter) {
-      const cond = auditConditions(f);
-      const [rows, [total]] = await Promise.all([
-        db.select().from(auditEvents).where(cond).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(f.limit).offset(f.offset),
-        db.select({ n: count() }).from(auditEvents).where(cond),
-      ]);
-      return {
-        events: rows.map((r) => ({ id: r.id, at: r.at.toISOString(), actor: r.actor, action: r.action, target: r.target, outcome: r.outcome, details: r.details })),
-        total: total?.n ?? 0,
-      };
-    },
-  };
+export function auditApi(db: Db): AuditApi {
+  return { list: (f: AuditFilter) => listAudit(db, f) };
 }
 
 export const liveServices: Services = {

@@ -1,5 +1,6 @@
 /** What the procedures need from the rest of the server; tests pass stand-ins for these. */
 import type { BackupEngine } from '../../engine/engine';
+import type { AuditSortKey } from '../../audit/list';
 import type { NewUser, PublicUser, Role } from '../../auth/users';
 
 export type EngineApi = Pick<
@@ -59,6 +60,7 @@ export interface AuditEvent {
 }
 
 export interface AuditFilter {
+  sort?: { key: AuditSortKey; dir: 'asc' | 'desc' };
   action?: string;
   actor?: string;
   outcome?: string;

@@ -4,7 +4,9 @@
  */
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { RESTORE_SORT_KEYS } from '../../../engine/restore/restore-jobs';
 import { procedure, router } from '../../init';
+import { sortInput } from '../../lib/sort';
 import { backupId } from '../backup/schemas';
 
 const list = procedure
@@ -13,6 +15,7 @@ const list = procedure
       .object({
         backupId: backupId.optional(),
         status: z.enum(['queued', 'running', 'completed', 'failed']).optional(),
+        sort: sortInput(RESTORE_SORT_KEYS),
         limit: z.number().int().min(1).max(200).default(50),
         offset: z.number().int().min(0).default(0),
       })
