@@ -124,7 +124,9 @@ export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 180_000)
   // The compiled daemon when dist/ is current (no TypeScript loader in a process that lives for hours), else the source.
   const compiled = distEntry(APP_ROOT, 'catalog-daemon');
   const entry = compiled ? [compiled] : ['--import', 'tsx', path.join(/* turbopackIgnore: true */ APP_ROOT, 'db', 'catalog-daemon.ts')];
-  const child = spawn(process.execPath, [...entry, path.resolve(dataDir)], {
+  // A 1 MiB young generation (V8's default grows to 16 MiB per semi-space): the server's JavaScript makes only
+  // short-lived message buffers, and its peak during a 700 MiB backup fell from ~146 to ~130 MiB.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', ...entry, path.resolve(dataDir)], {
     cwd: APP_ROOT,
     detached: true,
     stdio: ['ignore', out, out],
