@@ -13,10 +13,11 @@ if (!dataDir) {
 // compiler alone (docs/operations.md, "Memory").
 setFlagsFromString('--liftoff-only');
 const idleMs = Number(process.env.PLEXICHAT_CATALOG_IDLE_MS ?? 60_000);
+const ownerIdleMs = Number(process.env.PLEXICHAT_CATALOG_TX_IDLE_MS ?? 60_000);
 const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
 
 try {
-  const server = await runEmbeddedServer({ dataDir, idleMs, log, restartAfterInit: true });
+  const server = await runEmbeddedServer({ dataDir, idleMs, ownerIdleMs, log, restartAfterInit: true });
   if (server.restart) {
     // A new process serves the new database (same command line, same log); clients keep waiting for the socket.
     spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { cwd: process.cwd(), detached: true, stdio: 'inherit', env: process.env }).unref();

@@ -48,6 +48,12 @@ export interface EmbeddedServerOptions {
   dataDir: string;
   /** Exit after this many ms with no client connected (0 = never). */
   idleMs: number;
+  /**
+   * A connection that holds the session (inside a transaction) and has sent nothing for this long while others
+   * wait is ended, as PostgreSQL's idle_in_transaction_session_timeout would: a stopped or hung client must not
+   * freeze every other process of the installation. Default 60 s; 0 = never.
+   */
+  ownerIdleMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -86,6 +92,8 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   const queue: Pending[] = [];
   const connections = new Set<Connection>();
   let owner: Connection | null = null;
+  /** When the owner's last message was served: the time it has kept the others waiting since. */
+  let ownerServedAt = 0;
   let processing = false;
   let nextId = 1;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -127,6 +135,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         }
         const boundary = item.kind === 'S' || item.kind === 'Q' || item.kind === 'startup';
         if (boundary && !db.isInTransaction()) owner = null;
+        ownerServedAt = Date.now();
       }
     } finally {
       processing = false;
@@ -222,13 +231,25 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   });
   log(`catalog server listening on ${paths.socketPath} (pid ${process.pid})`);
   armIdle();
+  const ownerIdleMs = opts.ownerIdleMs ?? 60_000;
+  const endIdleOwner = (): void => {
+    const held = owner;
+    if (!held || processing || ownerIdleMs <= 0 || Date.now() - ownerServedAt < ownerIdleMs) return;
+    if (queue.length === 0 || queue.some((p) => p.conn === held)) return;
+    const waiting = new Set(queue.map((p) => p.conn.id)).size;
+    log(`connection ${held.id}: ended: idle in a transaction for ${Math.round((Date.now() - ownerServedAt) / 1000)} s while ${waiting} other connection(s) waited; its transaction is rolled back`);
+    held.socket.end(fatalError('25P03', 'terminating connection due to idle-in-transaction timeout: the embedded catalog serves one transaction at a time, and others were waiting'));
+    release(held);
+  };
   // If the data dir is removed or taken over underneath us, stop serving a catalog that no longer exists.
   const watchdog = setInterval(() => {
     if (readOwner(paths.lockFile) !== String(process.pid)) {
       log('catalog lock file is gone or taken over; stopping');
       void stop();
+      return;
     }
-  }, 2000);
+    endIdleOwner();
+  }, Math.min(2000, Math.max(100, ownerIdleMs / 4 || 2000)));
   watchdog.unref();
 
   let stopping: Promise<void> | undefined;

@@ -113,4 +113,42 @@ describe('embedded catalog server', () => {
       await catalog.close();
     }
   });
+
+  it('a connection idle in a transaction while others wait is ended and rolled back, instead of freezing the installation', async () => {
+    process.kill(await serverPid(), 'SIGTERM');
+    expect(await catalogStopped(t.config.data_dir)).toBe(true);
+    process.env.PLEXICHAT_CATALOG_TX_IDLE_MS = '1500'; // read by the catalog server the next connection starts
+    const catalog = await openCatalog({ dataDir: t.config.data_dir, poolSize: 2 });
+    try {
+      await catalog.pool.query('CREATE TABLE mux_idle (x int)');
+      const stuck = await catalog.pool.connect();
+      const errors: Error[] = [];
+      stuck.on('error', (err) => errors.push(err));
+      await stuck.query('BEGIN');
+      await stuck.query('INSERT INTO mux_idle VALUES (1)');
+      // The client now stops talking (a process suspended with Ctrl-Z, or hung) while another one needs the catalog.
+      const started = Date.now();
+      const other = await catalog.pool.query('SELECT count(*)::int AS n FROM mux_idle');
+      const waited = Date.now() - started;
+      expect(other.rows[0]).toEqual({ n: 0 }); // the stuck transaction was rolled back, not committed
+      expect(waited).toBeGreaterThanOrEqual(1_000);
+      expect(waited).toBeLessThan(10_000);
+      await expect(stuck.query('COMMIT')).rejects.toThrow();
+      stuck.release(true);
+      expect(errors.map((e) => e.message).join()).toMatch(/idle-in-transaction timeout|terminat/);
+      expect(await readFile(path.join(t.config.data_dir, 'catalog.log'), 'utf8')).toMatch(/ended: idle in a transaction for \d+ s while 1 other connection\(s\) waited/);
+      // A client in a transaction that nobody waits for is left alone.
+      const alone = await catalog.pool.connect();
+      await alone.query('BEGIN');
+      await alone.query('INSERT INTO mux_idle VALUES (2)');
+      await new Promise((r) => setTimeout(r, 2_500));
+      await alone.query('COMMIT');
+      alone.release();
+      expect((await catalog.pool.query('SELECT count(*)::int AS n FROM mux_idle')).rows[0]).toEqual({ n: 1 });
+    } finally {
+      delete process.env.PLEXICHAT_CATALOG_TX_IDLE_MS;
+      await catalog.pool.query('DROP TABLE IF EXISTS mux_idle').catch(() => undefined);
+      await catalog.close();
+    }
+  });
 });
