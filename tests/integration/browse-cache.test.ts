@@ -8,9 +8,10 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TRPCError } from '@trpc/server';
 import { and, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auditEvents, type Role } from '../../db/schema';
 import type { BackupEngine } from '../../server/engine/engine';
+import { LocalBackend } from '../../server/engine/storage/local';
 import { createCallerFactory } from '../../server/trpc/init';
 import { appRouter } from '../../server/trpc/root';
 import type { Services } from '../../server/trpc/services/types';
@@ -94,6 +95,30 @@ describe('the cached file list of a backup', () => {
     expect(engine.fileLists.has(ids.b)).toBe(false);
     await expect(engine.listBackupFiles(ids.b, { limit: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(caller({ email: 'admin@x.io', role: 'admin' }).backup.files({ backupId: ids.b })).rejects.toMatchObject({ cause: { code: 'NOT_FOUND' } });
+  });
+
+  it('reads a manifest once for requests that arrive together (a search box typing), each answered for itself', async () => {
+    const src = path.join(t.dir, 'src-d');
+    await mkdir(path.join(src, 'Docs'), { recursive: true });
+    for (let i = 0; i < 40; i++) await writeFile(path.join(src, i % 4 ? `d-${i}.txt` : path.join('Docs', `D-${i}.md`)), `d ${i} `.repeat(40 + i));
+    const id = (await engine.createBackup({ paths: [src] })).backup_id;
+    const fresh = await t.open(); // a cold cache
+    const { files } = await manifestOf(id);
+    const reads = vi.spyOn(LocalBackend.prototype, 'get'); // counts the real reads, changes nothing
+    try {
+      const manifestReads = () => reads.mock.calls.filter(([key]) => files.some((f) => String(key).includes(f))).length;
+      await t.open().then((one) => one.listBackupFiles(id, { limit: 500 }));
+      const once = manifestReads();
+      expect(once).toBeGreaterThan(0);
+      reads.mockClear();
+      const filters = ['', 'd', 'do', 'doc', 'docs', 'docs/c'];
+      const pages = await Promise.all(filters.map((filter) => fresh.listBackupFiles(id, { filter, limit: 500 })));
+      expect(manifestReads()).toBe(once);
+      const whole = pages[0]!;
+      filters.forEach((f, i) => expect(pathsOf(pages[i]!)).toEqual(pathsOf(whole).filter((p) => p.toLowerCase().includes(f))));
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('is read only after the caller was allowed and the key use audited', async () => {

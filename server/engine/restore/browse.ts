@@ -36,6 +36,35 @@ export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filt
   const version = manifestVersion(row);
   const hit = usable?.get(row.id, version);
   if (hit) return hit.page(needle, opts.offset, opts.limit, opts.sort);
+  // A search box sends a request per keystroke: while one reads this manifest, the others wait for its list.
+  const loading = usable?.pending(row.id, version);
+  if (loading) {
+    const list = await loading;
+    if (list) return list.page(needle, opts.offset, opts.limit, opts.sort);
+  }
+  if (!usable) return (await readFiles(ctx, row, needle, opts, undefined)).page;
+  let settle!: (list: FileList | null) => void;
+  usable.track(row.id, version, new Promise((resolve) => (settle = resolve)));
+  try {
+    const { page, list } = await readFiles(ctx, row, needle, opts, usable);
+    settle(list);
+    return page;
+  } catch (err) {
+    settle(null);
+    throw err;
+  }
+}
+
+type FilePage = { entries: BackupFileEntry[]; total: number };
+
+/** Reads the manifest: the page asked for, and the whole list when `usable` is given and it fits (then also cached). */
+async function readFiles(
+  ctx: EngineContext,
+  row: BackupRow,
+  needle: string | undefined,
+  opts: { limit: number; offset: number; sort?: FileSort },
+  usable: FileListCache | undefined,
+): Promise<{ page: FilePage; list: FileList | null }> {
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   await reader.load(row.manifestShards.files);
   let list = usable ? new FileList() : null;
@@ -53,8 +82,8 @@ export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filt
     else if (total >= opts.offset && entries.length < opts.limit) entries.push(toEntry(e));
     total++;
   }
-  if (list) usable!.set(row.id, version, list);
-  return { entries: top ? top.page(opts.offset).map(toEntry) : entries, total };
+  if (list) usable!.set(row.id, manifestVersion(row), list);
+  return { page: { entries: top ? top.page(opts.offset).map(toEntry) : entries, total }, list };
 }
 
 const toEntry = (e: ReturnType<typeof parseEntry>): BackupFileEntry => ({ path: e.p, type: TYPES[e.t], size: e.s ?? 0, mtime: new Date(e.mt).toISOString(), mode: e.m });

@@ -142,6 +142,8 @@ export class FileList {
 export class FileListCache {
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly lists = new Map<string, { version: string; list: FileList }>();
+  /** Lists being read from storage: a second request for the same one waits for that read instead of its own. */
+  private readonly loading = new Map<string, { version: string; done: Promise<FileList | null> }>();
   private held = 0;
 
   constructor(
@@ -182,6 +184,21 @@ export class FileListCache {
       this.lists.delete(id);
       this.held -= old.list.bytes;
     }
+  }
+
+  /** The read of this list in progress, if any: it settles with the list, or null when it was not kept. */
+  pending(backupId: string, version: string): Promise<FileList | null> | undefined {
+    const p = this.loading.get(backupId);
+    return p?.version === version ? p.done : undefined;
+  }
+
+  /** Records a read in progress until `done` settles (never rejects for the waiters: they read on their own). */
+  track(backupId: string, version: string, done: Promise<FileList | null>): void {
+    const entry = { version, done: done.catch(() => null) };
+    this.loading.set(backupId, entry);
+    void entry.done.then(() => {
+      if (this.loading.get(backupId) === entry) this.loading.delete(backupId);
+    });
   }
 
   drop(backupId: string): void {
