@@ -45,4 +45,17 @@ describe('content-defined chunking', () => {
     const chunks = chunk(data.subarray(0, 5 * MiB + 7), 'fixed', MiB);
     expect(chunks.map((c) => c.length)).toEqual([MiB, MiB, MiB, MiB, MiB, 7]);
   });
+
+  it('cuts where it always has (stored shards dedup only against the same cut points)', () => {
+    const data = new Rng(7).bytes(12 * MiB);
+    const cuts = (mode: 'cdc' | 'fixed', avg: number) => {
+      const lens = chunk(data, mode, avg, MiB).map((c) => c.length);
+      return `${lens.length} ${createHash('sha256').update(lens.join(',')).digest('hex').slice(0, 16)}`;
+    };
+    // Recorded before the chunker stopped moving its buffer after every chunk.
+    expect(cuts('cdc', MiB)).toBe('11 a8093c2f70a642e1');
+    expect(cuts('cdc', 256 * 1024)).toBe('41 5dc4153c13f489a7');
+    expect(cuts('fixed', MiB)).toBe('12 2378bd741228700e');
+  });
 });
+

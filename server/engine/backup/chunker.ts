@@ -46,6 +46,8 @@ export class Chunker {
   private readonly buf: Buffer;
   private readonly view: Uint8Array;
   private len = 0;
+  /** Bytes at the front of `buf` already emitted: the rest moves to the front once per fill, not once per chunk. */
+  private start = 0;
   /** Where the boundary search stopped for want of input, and the rolling hash there. */
   private scanPos = 0;
   private hash = 0;
@@ -66,6 +68,11 @@ export class Chunker {
   push(data: Uint8Array, emit: (chunk: Buffer) => void): void {
     let pos = 0;
     while (pos < data.length) {
+      if (this.start > 0) {
+        this.buf.copy(this.buf, 0, this.start, this.len);
+        this.len -= this.start;
+        this.start = 0;
+      }
       const take = Math.min(this.max - this.len, data.length - pos);
       this.buf.set(data.subarray(pos, pos + take), this.len);
       this.len += take;
@@ -74,8 +81,7 @@ export class Chunker {
         const cut = this.findCut();
         if (cut === 0) break;
         emit(this.copyOut(cut));
-        this.buf.copy(this.buf, 0, cut, this.len);
-        this.len -= cut;
+        this.start += cut;
         this.scanPos = 0;
         this.hash = 0;
       }
@@ -83,27 +89,29 @@ export class Chunker {
   }
 
   get buffered(): number {
-    return this.len;
+    return this.len - this.start;
   }
 
   /** Emits what is left at the end of the stream. */
   flush(emit: (chunk: Buffer) => void): void {
-    if (this.len > 0) emit(this.copyOut(this.len));
+    if (this.len > this.start) emit(this.copyOut(this.len - this.start));
     this.len = 0;
+    this.start = 0;
     this.scanPos = 0;
     this.hash = 0;
   }
 
-  /** The first `n` buffered bytes in a recyclable chunk buffer (fresh memory costs more than the copy). */
+  /** The next `n` buffered bytes in a recyclable chunk buffer (fresh memory costs more than the copy). */
   private copyOut(n: number): Buffer {
     const chunk = chunkBuffers.take(n);
-    this.buf.copy(chunk, 0, 0, n);
+    this.buf.copy(chunk, 0, this.start, this.start + n);
     return chunk;
   }
 
-  /** Returns the length of the next chunk, or 0 when more input is needed to decide. */
+  /** Returns the length of the next chunk (from `start`), or 0 when more input is needed to decide. */
   private findCut(): number {
-    const n = this.len;
+    const n = this.len - this.start;
+    const at = this.start;
     if (this.fixed) return n >= this.max ? this.max : 0;
     if (n <= this.min) return 0;
     const normal = Math.min(this.avg, n);
@@ -111,14 +119,14 @@ export class Chunker {
     let i = this.scanPos > this.min ? this.scanPos : this.min;
     let h = this.hash;
     if (i < normal) {
-      const r = scan(this.view, i, normal, h, this.maskS);
-      if (r.cut) return r.cut;
+      const r = scan(this.view, at + i, at + normal, h, this.maskS);
+      if (r.cut) return r.cut - at;
       i = normal;
       h = r.hash;
     }
     if (i < end) {
-      const r = scan(this.view, i, end, h, this.maskL);
-      if (r.cut) return r.cut;
+      const r = scan(this.view, at + i, at + end, h, this.maskL);
+      if (r.cut) return r.cut - at;
       i = end;
       h = r.hash;
     }
