@@ -57,5 +57,17 @@ describe('content-defined chunking', () => {
     expect(cuts('cdc', 256 * 1024)).toBe('41 5dc4153c13f489a7');
     expect(cuts('fixed', MiB)).toBe('12 2378bd741228700e');
   });
+
+  it('cuts text where it always has, however it is fed (pins recorded before the cut finder streamed)', () => {
+    const words = ['{"id":', '"text":"', 'hello', 'world', '},\n', '"ts":1700000000', ' ', 'é', '\u00a0'];
+    const text = Buffer.from(Array.from(new Rng(11).bytes(2 * MiB), (b) => words[b % words.length]).join(''));
+    const cuts = (avg: number, feed: number) => {
+      const lens = chunk(text, 'cdc', avg, feed).map((c) => c.length);
+      return `${lens.length} ${createHash('sha256').update(lens.join(',')).digest('hex').slice(0, 16)}`;
+    };
+    expect(cuts(MiB, 4096)).toBe('10 b391d29155f82cb1');
+    expect(cuts(MiB, 7 * MiB)).toBe('10 b391d29155f82cb1');
+    expect(cuts(256 * 1024, 3 * MiB)).toBe('34 fab3cb02acf8b869');
+  });
 });
 
