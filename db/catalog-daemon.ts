@@ -23,7 +23,9 @@ try {
     spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { cwd: process.cwd(), detached: true, stdio: 'inherit', env: process.env }).unref();
     process.exit(0);
   }
-  const shutdown = () => void server.stop().then(() => process.exit(0));
+  // However it stops (idle, signal, lock gone, the database engine exited), the process ends with it.
+  void server.stopped.then(() => process.exit(0));
+  const shutdown = () => void server.stop();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 } catch (err) {

@@ -62,7 +62,7 @@ export interface EmbeddedServerOptions {
  * a fresh process: PGlite's initdb grows the WebAssembly heap to ~900 MiB, and a heap never shrinks, while a
  * process opening an existing database needs ~400 MiB.
  */
-export type EmbeddedServer = { stop: () => Promise<void>; restart?: false } | { restart: true };
+export type EmbeddedServer = { stop: () => Promise<void>; /** Settles once the server has stopped, for whatever reason. */ stopped: Promise<void>; restart?: false } | { restart: true };
 
 export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartAfterInit?: boolean }): Promise<EmbeddedServer> {
   const log = opts.log ?? (() => undefined);
@@ -253,6 +253,8 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   watchdog.unref();
 
   let stopping: Promise<void> | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(watchdog);
@@ -262,12 +264,19 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         for (const c of connections) c.socket.destroy();
       });
       while (processing) await new Promise((r) => setTimeout(r, 5));
-      await db.close().catch((err: Error) => log(`closing the database: ${err.message}`));
+      // A PGlite that has exited may never answer close(): the socket and lock go regardless, so clients start anew.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        db.close().catch((err: Error) => log(`closing the database: ${err.message}`)),
+        new Promise<void>((resolve) => (timer = setTimeout(() => resolve(log('the database did not close within 10 s')), 10_000))),
+      ]);
+      clearTimeout(timer);
       rmSync(paths.socketPath, { force: true });
       if (readOwner(paths.lockFile) === String(process.pid)) rmSync(paths.lockFile, { force: true });
       log('catalog server stopped');
+      markStopped();
     })());
-  return { stop };
+  return { stop, stopped };
 }
 
 /** Why a startup packet is refused (protocol 3.0 with a user name is required), or null. */
