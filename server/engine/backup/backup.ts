@@ -59,6 +59,8 @@ interface Pending {
   entry: ManifestEntry;
   start: number;
   end: number; // Infinity while the file is still being read
+  /** A large file's SHA-256, taken on the scan thread. */
+  sha?: Promise<string>;
 }
 
 export async function writeBackupData(
@@ -113,211 +115,222 @@ export async function writeBackupData(
   const pending: Pending[] = [];
   const boundaries: [index: number, start: number, end: number][] = [];
   let lastEmittedEnd = 0;
-  const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]));
+  const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]), ctx.pool);
+  try {
 
-  // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
-  let lines = '';
-  const writeLine = async (entry: ManifestEntry) => {
-    lines += `${JSON.stringify(entry)}\n`;
-    if (lines.length >= 65536) {
-      const block = lines;
-      lines = '';
-      await filesSink.write(Buffer.from(block));
-    }
-  };
-
-  const flushReady = async () => {
-    for (const [index, a, b] of boundaries) {
-      for (const p of pending) {
-        if (p.start >= b) break;
-        const from = Math.max(p.start, a);
-        const to = Math.min(p.end, b);
-        if (to > from) (p.entry.x ??= []).push([index, from - a, to - from] as Extent);
+    // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
+    let lines = '';
+    const writeLine = async (entry: ManifestEntry) => {
+      lines += `${JSON.stringify(entry)}\n`;
+      if (lines.length >= 65536) {
+        const block = lines;
+        lines = '';
+        await filesSink.write(Buffer.from(block));
       }
-      lastEmittedEnd = b;
-    }
-    boundaries.length = 0;
-    while (pending.length && pending[0]!.end <= lastEmittedEnd) {
-      await writeLine(pending.shift()!.entry);
-    }
-  };
+    };
 
-  const compared = input.base ?? input.previous;
-  const tracker = compared && input.sources ? new ChangeTracker(compared.backupId, compared.entries) : null;
-  const sameAsBefore = (it: SourceItem) => {
-    const b = compared?.entries.get(it.rel);
-    return Boolean(b && sameFile(it, b));
-  };
+    const flushReady = async () => {
+      for (const [index, a, b] of boundaries) {
+        for (const p of pending) {
+          if (p.start >= b) break;
+          const from = Math.max(p.start, a);
+          const to = Math.min(p.end, b);
+          if (to > from) (p.entry.x ??= []).push([index, from - a, to - from] as Extent);
+        }
+        lastEmittedEnd = b;
+      }
+      boundaries.length = 0;
+      while (pending.length && pending[0]!.end <= lastEmittedEnd) {
+        const p = pending.shift()!;
+        // Its last bytes are cut into a chunk, so they were scanned and the hash has come back with them.
+        if (p.sha) p.entry.sha = await p.sha;
+        await writeLine(p.entry);
+      }
+    };
 
-  let stream = 0;
-  let original = 0;
-  let files = 0;
-  const addEntry = async (entry: ManifestEntry, data: AsyncIterable<Uint8Array> | null) => {
-    const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
-    pending.push(p);
-    if (data) {
-      let n = 0;
-      // The content hash is taken from the same blocks the chunker gets (no second read of the file).
-      const sha = createHash('sha256');
-      const sampler = entry.t === 'f' ? new EntropySampler(entry.s ?? 0) : null;
-      for await (const block of data) {
-        sha.update(block);
-        sampler?.feed(block);
-        n += block.length;
-        stream += block.length;
-        progress.bytesDone += block.length;
-        await dataSink.write(block);
+    const compared = input.base ?? input.previous;
+    const tracker = compared && input.sources ? new ChangeTracker(compared.backupId, compared.entries) : null;
+    const sameAsBefore = (it: SourceItem) => {
+      const b = compared?.entries.get(it.rel);
+      return Boolean(b && sameFile(it, b));
+    };
+
+    let stream = 0;
+    let original = 0;
+    let files = 0;
+    const addEntry = async (entry: ManifestEntry, data: AsyncIterable<Uint8Array> | null) => {
+      const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
+      pending.push(p);
+      if (data) {
+        let n = 0;
+        // The content hash is taken from the same blocks the chunker gets (no second read of the file): a large
+        // file's on the scan thread, with the cut points; a small one's here (a round trip would cost more).
+        const offThread = entry.t === 'f' && (entry.s ?? 0) > SMALL_FILE;
+        const sha = entry.t === 'f' && !offThread ? createHash('sha256') : null;
+        const sampler = entry.t === 'f' ? new EntropySampler(entry.s ?? 0) : null;
+        for await (const block of data) {
+          sha?.update(block);
+          sampler?.feed(block);
+          n += block.length;
+          stream += block.length;
+          progress.bytesDone += block.length;
+          await dataSink.write(block, offThread);
+          await flushReady();
+        }
+        if (offThread) p.sha = (await dataSink.endFile()).digest;
+        entry.s = n;
+        if (sha) entry.sha = sha.digest('hex');
+        const en = sampler?.result();
+        if (en != null) entry.en = en;
+        p.end = stream;
+        original += n;
+      }
+      if (entry.t === 'f') {
+        files++;
+        progress.filesDone++;
+      }
+      await flushReady();
+    };
+
+    /** Cuts the data stream, so every pending entry gets its complete extents and is written out. */
+    const cut = async () => {
+      if (pending.length || dataSink.buffered) {
+        await dataSink.end();
         await flushReady();
       }
-      entry.s = n;
-      if (entry.t === 'f') entry.sha = sha.digest('hex');
-      const en = sampler?.result();
-      if (en != null) entry.en = en;
-      p.end = stream;
-      original += n;
-    }
-    if (entry.t === 'f') {
+    };
+
+    // Hard links: the first path of an inode (same dev+ino) is read; later paths are written with its extents
+    // and `h` naming it, so the data is stored once and a restore can link them (or write a copy of a link
+    // whose first path it does not restore).
+    const firstLinks = new Map<string, ManifestEntry>();
+    const hardLink = async (entry: ManifestEntry, first: ManifestEntry) => {
+      await cut();
+      entry.h = first.p;
+      entry.s = first.s ?? 0;
+      if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
+      if (first.sha) entry.sha = first.sha;
+      if (first.en !== undefined) entry.en = first.en;
       files++;
       progress.filesDone++;
+      progress.bytesDone += entry.s;
+      await writeLine(entry);
+    };
+
+    // Incremental/differential: a file whose size, mtime, ctime, inode and mode match the base backup is not
+    // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
+    let filesReused = 0;
+    let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
+    const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
+      await cut();
+      const x: Extent[] = [];
+      for (const [k, off, len] of baseEntry.x ?? []) {
+        const shardId = base.chunkIds[k];
+        if (!shardId) throw new EngineError('INTEGRITY', `The manifest of base backup ${base.backupId} is damaged (chunk ${k} missing); make a full backup.`);
+        let idx: number;
+        if (lastReuse && lastReuse.baseIndex === k && lastReuse.tableLen === dataSink.table.length) idx = lastReuse.newIndex;
+        else {
+          idx = dataSink.appendExisting(writer.reference(shardId));
+          lastReuse = { baseIndex: k, newIndex: idx, tableLen: dataSink.table.length };
+        }
+        x.push([idx, off, len]);
+      }
+      if (x.length) entry.x = x;
+      entry.s = baseEntry.s ?? 0;
+      if (baseEntry.en !== undefined) entry.en = baseEntry.en;
+      original += entry.s;
+      progress.bytesDone += entry.s;
+      files++;
+      filesReused++;
+      progress.filesDone++;
+      await writeLine(entry);
+    };
+    const unchanged = (it: SourceItem): ManifestEntry | null => {
+      const b = input.base?.entries.get(it.rel);
+      return b && sameFile(it, b) ? b : null;
+    };
+    const changedWhileRead: string[] = [];
+
+    if (input.payload) {
+      const { name, data } = input.payload;
+      const now = ctx.now().getTime();
+      await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
+    } else if (input.sources) {
+      // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
+      // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
+      for await (const { it, content } of readAhead(walkSources(input.sources, onSkip, { xattrs: false }), (x) => !unchanged(x))) {
+        if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
+        try {
+          const baseEntry = unchanged(it);
+          // Setting or removing an attribute changes the ctime, which the change rule compared when recorded.
+          const sameXattrs = baseEntry?.ct !== undefined;
+          if (!sameXattrs && it.type !== 'l') it.xattrs = readXattrs(it.abs);
+          const entry = toEntry(it, input.recordAtime ?? false);
+          if (sameXattrs && baseEntry.xa) entry.xa = { ...baseEntry.xa };
+          const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
+          if (first) {
+            await hardLink(entry, first);
+            tracker?.file(entry, sameAsBefore(it));
+            continue;
+          }
+          if (it.linkKey) firstLinks.set(it.linkKey, entry);
+          if (baseEntry) {
+            await reuse(entry, baseEntry, input.base!);
+            tracker?.file(entry, true);
+            continue;
+          }
+          if (it.type === 'l') entry.l = await readlink(it.abs);
+          let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+          if (input.detectChanges && content) {
+            const stable = await readStable(it, content);
+            data = oneBlock(stable.data);
+            entry.s = stable.data.length;
+            [entry.mt, entry.mtn] = splitNs(it.mtimeNs);
+            if (stable.changed) changedWhileRead.push(it.rel);
+          }
+          await addEntry(entry, data);
+          if (it.type === 'f') tracker?.file(entry, sameAsBefore(it));
+          if (input.detectChanges && it.type === 'f' && !content) {
+            const after = await stat(it.abs, { bigint: true });
+            if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
+          }
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
+          throw new EngineError('INVALID', `Cannot read ${it.abs}: ${(err as Error).message}. Check its permissions, then run the backup again.`);
+        }
+      }
     }
+    await dataSink.end();
     await flushReady();
-  };
+    if (lines) await filesSink.write(Buffer.from(lines));
+    await scan;
+    if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
+    await filesSink.end();
 
-  /** Cuts the data stream, so every pending entry gets its complete extents and is written out. */
-  const cut = async () => {
-    if (pending.length || dataSink.buffered) {
-      await dataSink.end();
-      await flushReady();
+    const chunkIds = await dataSink.shardIds();
+    for (let i = 0; i < chunkIds.length; i += IDS_PER_LINE) {
+      await chunksSink.write(Buffer.from(`${JSON.stringify(chunkIds.slice(i, i + IDS_PER_LINE))}\n`));
     }
-  };
-
-  // Hard links: the first path of an inode (same dev+ino) is read; later paths are written with its extents
-  // and `h` naming it, so the data is stored once and a restore can link them (or write a copy of a link
-  // whose first path it does not restore).
-  const firstLinks = new Map<string, ManifestEntry>();
-  const hardLink = async (entry: ManifestEntry, first: ManifestEntry) => {
-    await cut();
-    entry.h = first.p;
-    entry.s = first.s ?? 0;
-    if (first.x) entry.x = first.x.map(([k, off, len]) => [k, off, len] as Extent);
-    if (first.sha) entry.sha = first.sha;
-    if (first.en !== undefined) entry.en = first.en;
-    files++;
-    progress.filesDone++;
-    progress.bytesDone += entry.s;
-    await writeLine(entry);
-  };
-
-  // Incremental/differential: a file whose size, mtime, ctime, inode and mode match the base backup is not
-  // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
-  let filesReused = 0;
-  let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
-  const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
-    await cut();
-    const x: Extent[] = [];
-    for (const [k, off, len] of baseEntry.x ?? []) {
-      const shardId = base.chunkIds[k];
-      if (!shardId) throw new EngineError('INTEGRITY', `The manifest of base backup ${base.backupId} is damaged (chunk ${k} missing); make a full backup.`);
-      let idx: number;
-      if (lastReuse && lastReuse.baseIndex === k && lastReuse.tableLen === dataSink.table.length) idx = lastReuse.newIndex;
-      else {
-        idx = dataSink.appendExisting(writer.reference(shardId));
-        lastReuse = { baseIndex: k, newIndex: idx, tableLen: dataSink.table.length };
-      }
-      x.push([idx, off, len]);
-    }
-    if (x.length) entry.x = x;
-    entry.s = baseEntry.s ?? 0;
-    if (baseEntry.en !== undefined) entry.en = baseEntry.en;
-    original += entry.s;
-    progress.bytesDone += entry.s;
-    files++;
-    filesReused++;
-    progress.filesDone++;
-    await writeLine(entry);
-  };
-  const unchanged = (it: SourceItem): ManifestEntry | null => {
-    const b = input.base?.entries.get(it.rel);
-    return b && sameFile(it, b) ? b : null;
-  };
-  const changedWhileRead: string[] = [];
-
-  if (input.payload) {
-    const { name, data } = input.payload;
-    const now = ctx.now().getTime();
-    await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
-  } else if (input.sources) {
-    // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
-    // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
-    for await (const { it, content } of readAhead(walkSources(input.sources, onSkip, { xattrs: false }), (x) => !unchanged(x))) {
-      if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
-      try {
-        const baseEntry = unchanged(it);
-        // Setting or removing an attribute changes the ctime, which the change rule compared when recorded.
-        const sameXattrs = baseEntry?.ct !== undefined;
-        if (!sameXattrs && it.type !== 'l') it.xattrs = readXattrs(it.abs);
-        const entry = toEntry(it, input.recordAtime ?? false);
-        if (sameXattrs && baseEntry.xa) entry.xa = { ...baseEntry.xa };
-        const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
-        if (first) {
-          await hardLink(entry, first);
-          tracker?.file(entry, sameAsBefore(it));
-          continue;
-        }
-        if (it.linkKey) firstLinks.set(it.linkKey, entry);
-        if (baseEntry) {
-          await reuse(entry, baseEntry, input.base!);
-          tracker?.file(entry, true);
-          continue;
-        }
-        if (it.type === 'l') entry.l = await readlink(it.abs);
-        let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
-        if (input.detectChanges && content) {
-          const stable = await readStable(it, content);
-          data = oneBlock(stable.data);
-          entry.s = stable.data.length;
-          [entry.mt, entry.mtn] = splitNs(it.mtimeNs);
-          if (stable.changed) changedWhileRead.push(it.rel);
-        }
-        await addEntry(entry, data);
-        if (it.type === 'f') tracker?.file(entry, sameAsBefore(it));
-        if (input.detectChanges && it.type === 'f' && !content) {
-          const after = await stat(it.abs, { bigint: true });
-          if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
-        }
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (err instanceof EngineError || typeof code !== 'string' || !code.startsWith('E')) throw err;
-        throw new EngineError('INVALID', `Cannot read ${it.abs}: ${(err as Error).message}. Check its permissions, then run the backup again.`);
-      }
-    }
+    await chunksSink.end();
+    await writer.drain();
+    progress.phase = 'finalizing';
+    return {
+      filesReused,
+      changedWhileRead: [...new Set(changedWhileRead)],
+      originalSize: original,
+      fileCount: files,
+      shardCount: referenced.size,
+      stats: writer.stats,
+      filesShards: await filesSink.shardIds(),
+      chunksShards: await chunksSink.shardIds(),
+      skipped,
+      changes: tracker?.summary() ?? null,
+    };
+  } finally {
+    // The scan thread keeps each stream's state until told: a failed backup must not leave it there.
+    dataSink.close();
   }
-  await dataSink.end();
-  await flushReady();
-  if (lines) await filesSink.write(Buffer.from(lines));
-  await scan;
-  if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
-  await filesSink.end();
-
-  const chunkIds = await dataSink.shardIds();
-  for (let i = 0; i < chunkIds.length; i += IDS_PER_LINE) {
-    await chunksSink.write(Buffer.from(`${JSON.stringify(chunkIds.slice(i, i + IDS_PER_LINE))}\n`));
-  }
-  await chunksSink.end();
-  await writer.drain();
-  progress.phase = 'finalizing';
-  return {
-    filesReused,
-    changedWhileRead: [...new Set(changedWhileRead)],
-    originalSize: original,
-    fileCount: files,
-    shardCount: referenced.size,
-    stats: writer.stats,
-    filesShards: await filesSink.shardIds(),
-    chunksShards: await chunksSink.shardIds(),
-    skipped,
-    changes: tracker?.summary() ?? null,
-  };
 }
 
 /** The incremental change rule: size, mtime, inode and mode (and ctime when recorded) equal. */

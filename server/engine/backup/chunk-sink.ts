@@ -7,6 +7,8 @@
  */
 import { Chunker, type ChunkerOptions } from './chunker';
 import { chunkBuffers } from '../repository/chunk-buffers';
+import type { CodecPool } from '../repository/codec-pool';
+import { ScanStage } from './scan-stage';
 import { EngineError } from '../errors';
 import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
@@ -155,12 +157,16 @@ export class ShardWriter {
   }
 }
 
-/** One chunked stream (file data, or a manifest stream) with its ordered table of shards. */
+/**
+ * One chunked stream (file data, or a manifest stream) with its ordered table of shards. Given a codec pool,
+ * its cuts (and the SHA-256 of the files written with `hashed`) are found on the pool's scan thread.
+ */
 export class ChunkSink {
   readonly table: Promise<StoredShard>[] = [];
   /** Stream offset where each emitted chunk ends. */
   private emittedEnd = 0;
   private readonly chunker: Chunker;
+  private readonly stage: ScanStage | null;
   private pending: Buffer[] = [];
 
   constructor(
@@ -169,25 +175,51 @@ export class ChunkSink {
     mode: 'cdc' | 'fixed',
     sizes: Omit<ChunkerOptions, 'mode'>,
     private readonly onChunk: (index: number, start: number, end: number) => void = () => undefined,
+    scanOn: CodecPool | null = null,
   ) {
     this.chunker = new Chunker({ mode, ...sizes });
+    this.stage = scanOn
+      ? new ScanStage(scanOn, { mode, ...sizes }, (data, cuts) => {
+          this.chunker.pushCut(data, cuts, this.collect);
+          return this.emitPending();
+        })
+      : null;
   }
 
   private readonly collect = (c: Buffer) => this.pending.push(c);
 
   /** Bytes written but not yet cut into a chunk. */
   get buffered(): number {
-    return this.chunker.buffered;
+    return this.chunker.buffered + (this.stage?.buffered ?? 0);
   }
 
-  async write(data: Uint8Array): Promise<void> {
+  /** Whether write() can hash files (else the caller hashes them). */
+  get hashesFiles(): boolean {
+    return this.stage !== null;
+  }
+
+  /** `hashed` (only when hashesFiles): the bytes belong to the file whose SHA-256 endFile() returns. */
+  async write(data: Uint8Array, hashed = false): Promise<void> {
+    if (this.stage) return this.stage.write(data, hashed);
     this.chunker.push(data, this.collect);
     await this.emitPending();
   }
 
+  /** The SHA-256 (hex) of the bytes written with `hashed` since the last endFile(), once they are scanned. */
+  async endFile(): Promise<{ digest: Promise<string> }> {
+    if (!this.stage) throw new Error('internal: this chunk sink does not hash files');
+    return this.stage.endFile();
+  }
+
   async end(): Promise<void> {
+    await this.stage?.end();
     this.chunker.flush(this.collect);
     await this.emitPending();
+  }
+
+  /** Releases the scan thread's state of this stream (after end(), or when the backup failed). */
+  close(): void {
+    this.stage?.close();
   }
 
   private async emitPending(): Promise<void> {

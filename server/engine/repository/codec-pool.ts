@@ -9,6 +9,7 @@ import { APP_ROOT } from '../../../db/paths';
 import { distEntry } from '../../dist.mjs';
 import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
+import type { ChunkerOptions } from '../backup/cut-finder';
 import { chunkBuffers } from './chunk-buffers';
 import { transferable } from './transferable';
 
@@ -28,6 +29,9 @@ export class CodecPool {
   private readonly jobs = new Map<number, Job>();
   private nextId = 1;
   private closing = false;
+  /** The scan thread, started on the first scan (not counted in `started`). */
+  private scanner: Slot | null = null;
+  private nextStream = 1;
 
   /**
    * The threads start on the first job, not here: an engine opened for a command that codes nothing (list,
@@ -41,44 +45,53 @@ export class CodecPool {
   }
 
   private start(): void {
+    for (let i = 0; i < this.size; i++) this.slots.push(this.startSlot());
+  }
+
+  private startSlot(): Slot {
     // The compiled worker when dist/ is current (no TypeScript loader in each thread), else the source through
     // tsx. The comment stops Next's bundler from rewriting a path that must be resolved at run time.
     const entry =
       distEntry(APP_ROOT, 'codec-worker') ?? path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
-    for (let i = 0; i < this.size; i++) {
-      // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
-      const worker = new Worker(entry, { execArgv: [] });
-      worker.unref();
-      const slot: Slot = { worker, busy: 0, dead: null };
-      worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
-        slot.busy--;
-        const job = this.jobs.get(msg.id);
-        if (!job) return;
-        this.jobs.delete(msg.id);
-        if (msg.ok) job.resolve(msg);
-        else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
-      });
-      // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
-      const die = (err: Error) => {
-        slot.dead ??= err;
-        for (const [id, job] of this.jobs) {
-          job.reject(err);
-          this.jobs.delete(id);
-        }
-      };
-      worker.on('error', die);
-      worker.on('exit', (code) => {
-        if (!this.closing) die(new Error(`a codec worker stopped unexpectedly (exit code ${code})`));
-      });
-      this.slots.push(slot);
-    }
+    // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
+    const worker = new Worker(entry, { execArgv: [] });
+    worker.unref();
+    const slot: Slot = { worker, busy: 0, dead: null };
+    worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
+      slot.busy--;
+      const job = this.jobs.get(msg.id);
+      if (!job) return;
+      this.jobs.delete(msg.id);
+      if (msg.ok) job.resolve(msg);
+      else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
+    });
+    // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
+    const die = (err: Error) => {
+      slot.dead ??= err;
+      for (const [id, job] of this.jobs) {
+        job.reject(err);
+        this.jobs.delete(id);
+      }
+    };
+    worker.on('error', die);
+    worker.on('exit', (code) => {
+      if (!this.closing) die(new Error(`a codec worker stopped unexpectedly (exit code ${code})`));
+    });
+    return slot;
   }
 
   private run<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
     if (!this.slots.length && !this.closing) this.start();
     const live = this.slots.filter((s) => !s.dead);
     if (!live.length) return Promise.reject(this.slots[0]?.dead ?? new Error('the codec pool is closed'));
-    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
+    return this.post(
+      live.reduce((a, b) => (b.busy < a.busy ? b : a)),
+      msg,
+      transfer,
+    );
+  }
+
+  private post<T>(slot: Slot, msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
     const id = this.nextId++;
     slot.busy++;
     return new Promise<T>((resolve, reject) => {
@@ -131,8 +144,39 @@ export class CodecPool {
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   }
 
+  /**
+   * Finds a stream's cut points (and hashes the files in it) on a thread of its own, which keeps each stream's
+   * state between blocks and answers in order: the main thread reads and packs chunks meanwhile. `data` is
+   * transferred and comes back with the answer.
+   */
+  async scan(stream: number, data: Buffer, opts: ChunkerOptions, reset: boolean, files: number[]): Promise<{ data: Buffer; cuts: number[]; digests: string[] }> {
+    const slot = this.scanSlot();
+    const block = transferable(data);
+    const owned = chunkBuffers.isOwned(block.buffer);
+    const r = await this.post<{ data: Uint8Array; cuts: number[]; digests: string[] }>(slot, { op: 'scan', stream, data: block, opts, reset, files }, [block.buffer as ArrayBuffer]);
+    if (owned) chunkBuffers.adopt(r.data.buffer);
+    return { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), cuts: r.cuts, digests: r.digests };
+  }
+
+  /** A new stream id for scan(); endScan() drops the stream's state on the thread. */
+  newScanStream(): number {
+    return this.nextStream++;
+  }
+
+  /** Not awaited by anyone: it never fails, and a closed pool has no state left to drop. */
+  endScan(stream: number): void {
+    if (this.scanner && !this.scanner.dead && !this.closing) this.post(this.scanner, { op: 'scan-close', stream }, []).catch(() => undefined);
+  }
+
+  private scanSlot(): Slot {
+    if (this.closing) throw new Error('the codec pool is closed');
+    this.scanner ??= this.startSlot();
+    if (this.scanner.dead) throw this.scanner.dead;
+    return this.scanner;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all([...this.slots, ...(this.scanner ? [this.scanner] : [])].map((s) => s.worker.terminate()));
   }
 }
