@@ -1,6 +1,7 @@
 /**
- * A pool of worker threads for compression, encryption and checksums, so both cores stay busy while the
- * main thread reads files, chunks and hashes. Buffers are transferred, not copied.
+ * A pool of worker threads for compression, encryption and checksums, plus one thread that finds a backup's
+ * cut points and hashes its large files, so both cores stay busy while the main thread reads files and packs
+ * chunks. Buffers are transferred, not copied.
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
