@@ -1,6 +1,6 @@
 /**
  * Adaptive compression ("auto"), chosen per shard:
- * - every shard of 512 bytes or more gets zstd at the configured level (default 3, like restic's "auto");
+ * - every shard of 512 bytes or more gets zstd at the configured level (default 2; restic's "auto" is about 3);
  * - a result that saves less than 3% is dropped and the shard is stored uncompressed.
  * There is no incompressibility probe first: zstd passes blocks it cannot shrink through at ~1 ms/MiB. The
  * probes tried (lz4 or zstd-1 on 3 × 16 KiB or 16 × 2 KiB of a 1 MiB shard) saved no CPU on /usr/lib or
