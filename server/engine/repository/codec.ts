@@ -141,7 +141,10 @@ export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: stri
     d.setAAD(Buffer.concat([header, Buffer.from(label)]));
     d.setAuthTag(stored.subarray(end - TAG, end));
     try {
-      body = Buffer.concat([d.update(stored.subarray(headerLen, end - TAG)), d.final()]);
+      // GCM's final() yields nothing: no concat, which would copy the whole body once more (worker garbage).
+      const main = d.update(stored.subarray(headerLen, end - TAG));
+      const rest = d.final();
+      body = rest.length ? Buffer.concat([main, rest]) : main;
     } catch {
       throw new IntegrityError('decryption failed (wrong key or tampered data)');
     }

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { compress, compressAdaptive, decompress } from '../../server/engine/repository/compression';
+import { chatJson, Rng } from '../support/tree';
+
+const MiB = 1024 * 1024;
+
+describe('adaptive compression', () => {
+  it('compresses binary shards with zstd at the configured level', () => {
+    // A real executable: the kind of data that used to get lz4 or zstd-1.
+    const binary = readFileSync(process.execPath).subarray(0, MiB);
+    const { algo, out } = compressAdaptive(binary, 'auto', 3);
+    expect(algo).toBe('zstd');
+    expect(out.equals(compress(binary, 'zstd', 3))).toBe(true);
+    expect(out.length).toBeLessThan(compress(binary, 'zstd', 1).length);
+    expect(decompress(out, 'zstd').equals(binary)).toBe(true);
+  });
+
+  it('compresses a shard of text between compressed files, wherever its samples fall', () => {
+    // Random bytes at the start, middle and end of the shard (where a sample would look), text between.
+    const rng = new Rng(7);
+    const text = chatJson(rng, 6000).subarray(0, 300 * 1024);
+    const shard = Buffer.concat([rng.bytes(64 * 1024), text, rng.bytes(96 * 1024), text, rng.bytes(64 * 1024)]);
+    const { algo, out } = compressAdaptive(shard, 'auto', 3);
+    expect(algo).toBe('zstd');
+    expect(out.length).toBeLessThan(shard.length * 0.7);
+    expect(decompress(out, 'zstd').equals(shard)).toBe(true);
+  });
+
+  it('stores incompressible and tiny shards as they are', () => {
+    const noise = new Rng(8).bytes(MiB);
+    const raw = compressAdaptive(noise, 'auto', 3);
+    expect(raw.algo).toBe('none');
+    expect(raw.out).toBe(noise);
+    const tiny = Buffer.from('a'.repeat(511));
+    expect(compressAdaptive(tiny, 'auto', 3).algo).toBe('none');
+  });
+
+  it('still reads what earlier choices wrote: lz4, and zstd at any level', () => {
+    const data = Buffer.concat([readFileSync(process.execPath).subarray(0, 200_000), chatJson(new Rng(9), 1000)]);
+    expect(decompress(compress(data, 'lz4', 3), 'lz4').equals(data)).toBe(true);
+    for (const level of [1, 3, 19]) expect(decompress(compress(data, 'zstd', level), 'zstd').equals(data)).toBe(true);
+  });
+});
