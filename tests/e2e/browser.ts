@@ -102,3 +102,19 @@ export async function callMutation(p: Page, procedure: string, input: unknown): 
     [procedure, input] as const,
   );
 }
+
+/** Calls a tRPC procedure from the page, with its session cookie, and returns its data (throws with the error). */
+export async function trpc<T>(p: Page, procedure: string, input: unknown, kind: 'query' | 'mutation'): Promise<T> {
+  const out = await p.evaluate(
+    async ([proc, body, k]) => {
+      const res =
+        k === 'query'
+          ? await fetch(`/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(body))}`)
+          : await fetch(`/api/trpc/${proc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return (await res.json()) as { result?: { data?: unknown }; error?: unknown };
+    },
+    [procedure, input, kind] as const,
+  );
+  if (!out.result) throw new Error(`${procedure}: ${JSON.stringify(out.error).slice(0, 500)}`);
+  return out.result.data as T;
+}

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
+import { launchChromium, newContext, SHOTS, shot, signInAt, trpc } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 let server: ConsoleServer;
@@ -20,21 +20,6 @@ let page: Page;
 let backupId: string;
 /** File name → size, for the order the server should give. */
 const sizes = new Map<string, number>();
-
-async function trpc<T>(p: Page, procedure: string, input: unknown, kind: 'query' | 'mutation'): Promise<T> {
-  const out = await p.evaluate(
-    async ([proc, body, k]) => {
-      const res =
-        k === 'query'
-          ? await fetch(`/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(body))}`)
-          : await fetch(`/api/trpc/${proc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return (await res.json()) as { result?: { data?: unknown }; error?: unknown };
-    },
-    [procedure, input, kind] as const,
-  );
-  if (!out.result) throw new Error(`${procedure}: ${JSON.stringify(out.error).slice(0, 500)}`);
-  return out.result.data as T;
-}
 
 async function backUp(paths: string[]): Promise<string> {
   const id = (await trpc<{ backup_id: string }>(page, 'backup.create', { source: { kind: 'paths', paths } }, 'mutation')).backup_id;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli';
-import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
+import { launchChromium, newContext, SHOTS, shot, signInAt, trpc } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 const KiB = 1024;
@@ -20,21 +20,6 @@ let browser: Browser;
 let page: Page;
 let backupId: string;
 const originals = new Map<string, Buffer>();
-
-async function trpc<T>(p: Page, procedure: string, input: unknown, kind: 'query' | 'mutation'): Promise<T> {
-  const out = await p.evaluate(
-    async ([proc, body, k]) => {
-      const res =
-        k === 'query'
-          ? await fetch(`/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(body))}`)
-          : await fetch(`/api/trpc/${proc}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return (await res.json()) as { result?: { data?: unknown }; error?: unknown };
-    },
-    [procedure, input, kind] as const,
-  );
-  if (!out.result) throw new Error(`${procedure}: ${JSON.stringify(out.error).slice(0, 500)}`);
-  return out.result.data as T;
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];

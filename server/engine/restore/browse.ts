@@ -42,11 +42,11 @@ export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filt
     const list = await loading;
     if (list) return list.page(needle, opts.offset, opts.limit, opts.sort);
   }
-  if (!usable) return (await readFiles(ctx, row, needle, opts, undefined)).page;
+  if (!usable) return (await readFiles(ctx, row, needle, opts)).page;
   let settle!: (list: FileList | null) => void;
   usable.track(row.id, version, new Promise((resolve) => (settle = resolve)));
   try {
-    const { page, list } = await readFiles(ctx, row, needle, opts, usable);
+    const { page, list } = await readFiles(ctx, row, needle, opts, { cache: usable, version });
     settle(list);
     return page;
   } catch (err) {
@@ -57,17 +57,17 @@ export async function listFiles(ctx: EngineContext, row: BackupRow, opts: { filt
 
 type FilePage = { entries: BackupFileEntry[]; total: number };
 
-/** Reads the manifest: the page asked for, and the whole list when `usable` is given and it fits (then also cached). */
+/** Reads the manifest: the page asked for, and the whole list when `keep` is given and it fits (then also cached). */
 async function readFiles(
   ctx: EngineContext,
   row: BackupRow,
   needle: string | undefined,
   opts: { limit: number; offset: number; sort?: FileSort },
-  usable: FileListCache | undefined,
+  keep?: { cache: FileListCache; version: string },
 ): Promise<{ page: FilePage; list: FileList | null }> {
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   await reader.load(row.manifestShards.files);
-  let list = usable ? new FileList() : null;
+  let list = keep ? new FileList() : null;
   const entries: BackupFileEntry[] = [];
   const top = opts.sort ? new TopFiles(opts.sort, opts.offset + opts.limit) : null;
   let total = 0;
@@ -75,14 +75,14 @@ async function readFiles(
     const e = parseEntry(line);
     if (list) {
       list.add(e);
-      if (list.bytes > usable!.maxBytes) list = null; // too large to keep: this page only
+      if (list.bytes > keep!.cache.maxBytes) list = null; // too large to keep: this page only
     }
     if (needle && !e.p.toLowerCase().includes(needle)) continue;
     if (top) top.offer({ path: e.p, size: e.s ?? 0, mtime: e.mt, index: total }, e);
     else if (total >= opts.offset && entries.length < opts.limit) entries.push(toEntry(e));
     total++;
   }
-  if (list) usable!.set(row.id, manifestVersion(row), list);
+  if (list) keep!.cache.set(row.id, keep!.version, list);
   return { page: { entries: top ? top.page(opts.offset).map(toEntry) : entries, total }, list };
 }
 
