@@ -52,7 +52,7 @@ describe('console over HTTP (Chromium)', () => {
   let admin: BrowserContext;
   let page: Page;
 
-  const me = async (cookie: string) => (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie } })).status;
+  const me = async (cookie: string) => (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie }, signal: AbortSignal.timeout(60_000) })).status;
   const query = async <T,>(cookie: string, proc: string, input: unknown): Promise<T> => {
     const res = await fetch(`${server.url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { cookie } });
     expect(res.status).toBe(200);
@@ -85,7 +85,7 @@ describe('console over HTTP (Chromium)', () => {
     // The admin's other session (another browser) is untouched.
     expect(await me(await cookieHeader(admin))).toBe(200);
     await ctx.close();
-  });
+  }, 300_000); // a new browser session's first sign-in, on a machine running the rest of the suite (it took >120 s once in CI)
 
   it('audits the socket peer, not a forged X-Forwarded-For; an admin unlocks and resets a password from the Users page', async () => {
     await page.goto('/users');
