@@ -26,7 +26,7 @@ const me = async (cookie: string) => (await fetch(`${server.url}/api/trpc/auth.m
 
 /** A signed-in context for `who`, and its cookie. */
 async function session(who: { email: string; password: string }, at = '/'): Promise<{ ctx: BrowserContext; page: Page; cookie: string }> {
-  const ctx = await newContext(browser, server.url, []);
+  const ctx = await newContext(browser, server.url);
   const p = await ctx.newPage();
   await signInAt(p, at, who);
   return { ctx, page: p, cookie: await cookieHeader(ctx) };
@@ -36,7 +36,7 @@ describe('admin pages (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole();
     browser = await launchChromium();
-    admin = await newContext(browser, server.url, []);
+    admin = await newContext(browser, server.url);
     page = await admin.newPage();
     await signInAt(page, '/users', server.admin, server.log);
     for (const [u, role] of [
@@ -100,7 +100,7 @@ describe('admin pages (Chromium)', () => {
   }, 120_000);
 
   it('an admin unlocks a locked account and resets a password', async () => {
-    const other = await newContext(browser, server.url, []);
+    const other = await newContext(browser, server.url);
     const attacker = await other.newPage();
     await attacker.goto('/login');
     // Each attempt waits for the server's answer: a submit while the last one is pending is not an attempt.

@@ -70,9 +70,38 @@ export async function signInAt(p: Page, path: string, who: { email: string; pass
   });
 }
 
+/**
+ * Playwright gives its browser-level calls (newContext, newPage, cookies, close) no timeout. One of them hung
+ * twice in CI under the whole suite's load, and the test then failed only on its own timeout, naming nothing:
+ * these calls now fail after `ms`, saying which one hung.
+ */
+export async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s (the browser did not answer)`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const BROWSER_CALL_MS = 60_000;
+
+/** A new page in `ctx`, failing with a named error when the browser does not open it. */
+export async function openPage(ctx: BrowserContext): Promise<Page> {
+  return within('browserContext.newPage', BROWSER_CALL_MS, ctx.newPage());
+}
+
+/** Closes a context a test opened; a close the browser never confirms is reported, and browser.close() ends it later. */
+export async function closeContext(ctx: BrowserContext): Promise<void> {
+  await within('browserContext.close', BROWSER_CALL_MS, ctx.close()).catch((err: Error) => console.warn(`[e2e] ${err.message}`));
+}
+
 /** The Cookie header of a context's session, for fetch() calls made as that user from the test. */
 export async function cookieHeader(ctx: BrowserContext): Promise<string> {
-  return (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await within('browserContext.cookies', BROWSER_CALL_MS, ctx.cookies())).map((c) => `${c.name}=${c.value}`).join('; ');
 }
 
 /** Answers the console's confirmation dialog (components/ui/confirm-dialog.tsx) with its confirm button. */
@@ -82,12 +111,17 @@ export async function confirmDialog(p: Page, confirmLabel: string): Promise<void
   await dialog.waitFor({ state: 'detached' });
 }
 
-/** A fresh browser context on the console; every tRPC response body is appended to `bodies`. */
-export async function newContext(browser: Browser, baseURL: string, bodies: string[]): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } });
-  ctx.on('response', async (res) => {
-    if (res.url().includes('/api/trpc/')) bodies.push(await res.text().catch(() => ''));
-  });
+/**
+ * A fresh browser context on the console. With `bodies`, every tRPC response body is appended to it (for tests
+ * that check no secret left the server); without, no body is read, so a navigation never leaves a read pending.
+ */
+export async function newContext(browser: Browser, baseURL: string, bodies?: string[]): Promise<BrowserContext> {
+  const ctx = await within('browser.newContext', BROWSER_CALL_MS, browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } }));
+  if (bodies) {
+    ctx.on('response', async (res) => {
+      if (res.url().includes('/api/trpc/')) bodies.push(await res.text().catch(() => ''));
+    });
+  }
   return ctx;
 }
 

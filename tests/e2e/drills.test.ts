@@ -31,7 +31,7 @@ describe('restore drills in the console (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole();
     browser = await launchChromium();
-    page = await (await newContext(browser, server.url, [])).newPage();
+    page = await (await newContext(browser, server.url)).newPage();
     await signInAt(page, '/', server.admin);
   }, 300_000);
 

@@ -38,7 +38,7 @@ describe('paged tables sort on the server (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole();
     browser = await launchChromium();
-    page = await (await newContext(browser, server.url, [])).newPage();
+    page = await (await newContext(browser, server.url)).newPage();
     await signInAt(page, '/', server.admin);
     // 80 files of distinct sizes; the largest (file-67) is on page 2 of the 50-row list in path order.
     const src = path.join(server.dir, 'src');

@@ -41,7 +41,7 @@ describe('restores in the console (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole({ PLEXICHAT_HIGH_PASSPHRASE: 'correct horse battery staple' });
     browser = await launchChromium();
-    page = await (await newContext(browser, server.url, [])).newPage();
+    page = await (await newContext(browser, server.url)).newPage();
     await signInAt(page, '/', server.admin);
 
     // Ten files of incompressible data: several 1 MiB data shards, so one lost shard leaves > 80 % readable.
@@ -122,7 +122,7 @@ describe('restores in the console (Chromium)', () => {
 
     const viewer = { email: 'viewer@e2e.test', password: `viewer-${randomBytes(9).toString('base64url')}` };
     await trpc(page, 'users.create', { ...viewer, role: 'viewer' }, 'mutation');
-    const vp = await (await newContext(browser, server.url, [])).newPage();
+    const vp = await (await newContext(browser, server.url)).newPage();
     await signInAt(vp, '/restores', viewer);
     await expect.poll(() => vp.getByTestId('restore-row').count(), { timeout: 30_000 }).toBe(2);
     expect(await vp.getByRole('link', { name: 'Restores', exact: true }).count()).toBe(1);

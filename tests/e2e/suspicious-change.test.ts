@@ -23,7 +23,7 @@ describe('suspicious backups in the console (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole();
     browser = await launchChromium();
-    page = await (await newContext(browser, server.url, [])).newPage();
+    page = await (await newContext(browser, server.url)).newPage();
     await signInAt(page, '/', server.admin);
   }, 300_000);
 

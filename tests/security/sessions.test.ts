@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client';
 import { createSession, revokeSession, SESSION_IDLE_MS, sessionUser } from '../../server/auth/sessions';
 import { createUser, setPassword } from '../../server/auth/users';
-import { confirmDialog, cookieHeader, launchChromium, newContext, SHOTS, shot, signIn, signInAt } from '../e2e/browser';
+import { closeContext, confirmDialog, cookieHeader, launchChromium, newContext, openPage, SHOTS, shot, signIn, signInAt, within } from '../e2e/browser';
 import { type ConsoleServer, startConsole } from '../e2e/console-server';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 
@@ -52,9 +52,13 @@ describe('console over HTTP (Chromium)', () => {
   let admin: BrowserContext;
   let page: Page;
 
-  const me = async (cookie: string) => (await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie }, signal: AbortSignal.timeout(60_000) })).status;
+  const me = async (cookie: string) => {
+    const res = await fetch(`${server.url}/api/trpc/auth.me`, { headers: { cookie }, signal: AbortSignal.timeout(60_000) });
+    await res.arrayBuffer(); // read to the end: an unread body keeps its connection busy
+    return res.status;
+  };
   const query = async <T,>(cookie: string, proc: string, input: unknown): Promise<T> => {
-    const res = await fetch(`${server.url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { cookie } });
+    const res = await fetch(`${server.url}/api/trpc/${proc}?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { cookie }, signal: AbortSignal.timeout(60_000) });
     expect(res.status).toBe(200);
     return ((await res.json()) as { result: { data: T } }).result.data;
   };
@@ -62,9 +66,9 @@ describe('console over HTTP (Chromium)', () => {
   beforeAll(async () => {
     server = await startConsole();
     browser = await launchChromium();
-    admin = await newContext(browser, server.url, []);
-    page = await admin.newPage();
-    await signInAt(page, '/', server.admin);
+    admin = await newContext(browser, server.url);
+    page = await openPage(admin);
+    await signInAt(page, '/', server.admin, server.log);
   }, 600_000);
 
   afterAll(async () => {
@@ -74,9 +78,9 @@ describe('console over HTTP (Chromium)', () => {
   }, 60_000);
 
   it('the session cookie copied before sign-out gets 401 after it', async () => {
-    const ctx = await newContext(browser, server.url, []);
-    const p = await ctx.newPage();
-    await signInAt(p, '/', server.admin);
+    const ctx = await newContext(browser, server.url);
+    const p = await openPage(ctx);
+    await signInAt(p, '/', server.admin, server.log);
     const copied = await cookieHeader(ctx);
     expect(await me(copied)).toBe(200);
     await p.getByRole('button', { name: 'Sign out' }).click();
@@ -84,8 +88,8 @@ describe('console over HTTP (Chromium)', () => {
     expect(await me(copied)).toBe(401);
     // The admin's other session (another browser) is untouched.
     expect(await me(await cookieHeader(admin))).toBe(200);
-    await ctx.close();
-  }, 300_000); // a new browser session's first sign-in, on a machine running the rest of the suite (it took >120 s once in CI)
+    await closeContext(ctx);
+  }, 300_000); // a new browser session's first sign-in, on a machine running the rest of the suite
 
   it('audits the socket peer, not a forged X-Forwarded-For; an admin unlocks and resets a password from the Users page', async () => {
     await page.goto('/users');
@@ -96,8 +100,8 @@ describe('console over HTTP (Chromium)', () => {
     await page.getByRole('cell', { name: VIEWER.email }).waitFor();
 
     // An "attacker" claiming another address: 5 wrong passwords block the viewer from this client only.
-    const forged = await browser.newContext({ baseURL: server.url, extraHTTPHeaders: { 'x-forwarded-for': '198.51.100.77', 'x-plexichat-peer': 'forged 198.51.100.78' } });
-    const attacker = await forged.newPage();
+    const forged = await within('browser.newContext', 60_000, browser.newContext({ baseURL: server.url, extraHTTPHeaders: { 'x-forwarded-for': '198.51.100.77', 'x-plexichat-peer': 'forged 198.51.100.78' } }));
+    const attacker = await openPage(forged);
     await attacker.goto('/login');
     const answered = () => attacker.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login', { timeout: 60_000 });
     for (let i = 0; i < 5; i++) {
@@ -136,6 +140,6 @@ describe('console over HTTP (Chromium)', () => {
     expect(await page.getByRole('alertdialog').count()).toBe(0);
     expect(await me(viewerCookie)).toBe(401);
     await shot(page, 'users-after-reset');
-    await forged.close();
+    await closeContext(forged);
   });
 });
