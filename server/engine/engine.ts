@@ -13,6 +13,8 @@ import { countBackups, listBackups } from './catalog/backup-list';
 import { CatalogSnapshotter } from './catalog/catalog-snapshot';
 import { acknowledgeSuspicious } from './backup/change-signals';
 import { CodecPool } from './repository/codec-pool';
+import { PgShardIndex } from './repository/pg-shard-index';
+import { plaintextAllowed } from './repository/repo-trust';
 import type { EngineContext } from './context';
 import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './restore/drill';
 import { EngineError, notFound } from './errors';
@@ -104,7 +106,17 @@ export class BackupEngine {
       hsm = config.hsm ? await Hsm.open(config.hsm, log) : null;
       const { keys, idKey } = await openRepository(catalog.db, locations, master, log, hsm, loadPreviousMasterKeys(config.master_key_source), { encrypted: config.enable_encryption });
       keys.setSecondFactor(loadSecondFactor(config.second_factor_source));
-      const ctx: EngineContext = { config, db: catalog.db, keys, idKey, locations, pool: new CodecPool(), log, now: opts.now ?? (() => new Date()) };
+      const ctx: EngineContext = {
+        config,
+        db: catalog.db,
+        index: new PgShardIndex(catalog.db, () => plaintextAllowed(ctx)),
+        keys,
+        idKey,
+        locations,
+        pool: new CodecPool(),
+        log,
+        now: opts.now ?? (() => new Date()),
+      };
       await refreshQuorum(ctx).catch((err: unknown) => log(`MAXIMUM backups are unavailable: ${(err as Error).message}`));
       const engine = new BackupEngine(config, catalog, ctx, new LocationReloader(ctx, await locationsFingerprint(ctx)));
       await reapInterrupted(ctx);

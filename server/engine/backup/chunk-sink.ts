@@ -12,7 +12,7 @@ import { ScanStage } from './scan-stage';
 import { EngineError } from '../errors';
 import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
-import { ShardBatch } from '../repository/shard-batch';
+import type { ShardIndexSession } from '../repository/shard-index';
 import { storeNewShard, type StoredShard } from '../repository/shard-store';
 
 export interface SinkStats {
@@ -32,7 +32,7 @@ export class ShardWriter {
   private readonly inFlight = new Set<Promise<unknown>>();
   private inFlightBytes = 0;
   private failure: unknown = null;
-  private readonly batch: ShardBatch;
+  private readonly batch: ShardIndexSession;
   private readonly records = new Set<Promise<void>>();
   private readonly refs = new Map<string, Promise<StoredShard>>();
   onShard: (s: StoredShard) => void = () => undefined;
@@ -48,7 +48,7 @@ export class ShardWriter {
     private readonly maxInFlight = 12,
     private readonly maxInFlightBytes = 24 * 1024 * 1024,
   ) {
-    this.batch = new ShardBatch(ctx, backupId, level, cipher !== 'none');
+    this.batch = ctx.index.session(backupId, level, cipher !== 'none');
   }
 
   /**

@@ -12,7 +12,7 @@
  *      then their objects.
  *
  * Why a backup never loses a shard: reusing one (dedup by content id, or an incremental backup referencing
- * its base's shards, shard-batch.ts) is one statement that UPDATEs the shard row — clearing its mark, which
+ * its base's shards, pg-shard-index.ts) is one statement that UPDATEs the shard row — clearing its mark, which
  * takes the row lock — and inserts the reference. The delete locks the rows (`FOR UPDATE`) and then checks,
  * in a new statement, that the mark is still there and no reference exists. So a reuse either committed
  * first (the mark is gone or a reference exists: the row stays), or waits for the lock and then finds the

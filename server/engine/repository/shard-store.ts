@@ -3,13 +3,11 @@
  * only after `replication_factor` replicas (or, erasure-coded, all k + m pieces: piece-store.ts) are durably
  * stored, so a row always means "complete data".
  */
-import { and, eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { shardReplicas } from '../../../db/schema';
 import type { Cipher, Encoded } from './codec';
-import type { ShardRecordInput } from './shard-batch';
+import type { ReplicaState, ShardRecordInput } from './shard-index';
 
-export type { StoredShard } from './shard-batch';
+export type { StoredShard } from './shard-index';
 import { IntegrityError } from './codec';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
@@ -172,11 +170,8 @@ export async function fetchShard<T>(ctx: EngineContext, shardId: string, replica
   throw new IntegrityError(`Missing required shards: no readable replica of shard ${shardId} (${problems.join('; ') || 'no replicas recorded'})`);
 }
 
-export async function markReplica(ctx: EngineContext, shardId: string, location: string, state: 'ok' | 'bad' | 'missing'): Promise<void> {
-  await ctx.db
-    .update(shardReplicas)
-    .set({ state, checkedAt: ctx.now() })
-    .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+export async function markReplica(ctx: EngineContext, shardId: string, location: string, state: ReplicaState): Promise<void> {
+  await ctx.index.markReplica(shardId, location, state, ctx.now());
 }
 
 export type { Encoded };

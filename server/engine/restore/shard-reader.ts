@@ -4,7 +4,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { IntegrityError, readHeader } from '../repository/codec';
-import { type ShardRecord, loadWrappedKey, shardRecordsByIds } from '../catalog/catalog';
+import { type ShardRecord, loadWrappedKey } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentId, contentIdKey } from '../keys/keys';
@@ -27,7 +27,7 @@ export class ShardReader {
   async load(ids: string[]): Promise<void> {
     this.allowPlain ??= await plaintextAllowed(this.ctx);
     const todo = [...new Set(ids)].filter((id) => !this.records.has(id));
-    const found = await shardRecordsByIds(this.ctx.db, todo);
+    const found = await this.ctx.index.records(todo);
     for (const [id, rec] of found) {
       this.records.set(id, rec);
       // A shard imported from storage and not yet checked names no key: its header's key is loaded on read.

@@ -1,116 +1,70 @@
 /**
- * Catalog work of a running backup, batched: dedup look-ups and new-shard records are gathered for a few
- * milliseconds and sent as one statement each. Per-shard statements made the catalog (and its commit
- * fsyncs) the bottleneck of the pipeline; batches cut the statements by one to two orders of magnitude.
- *
- * A shard's record is still written only after all its replicas are stored, and `flush()` is awaited
- * before the backup is marked completed, so the write-ordering invariants are unchanged.
+ * The catalog's shard index (shard-index.ts). A backup's look-ups, references and new-shard records are
+ * gathered for a few milliseconds and sent as one statement each: per-shard statements made the catalog
+ * (and its commit fsyncs) the bottleneck of the pipeline; batches cut the statements by one to two orders
+ * of magnitude.
  */
-import { type SQL, sql } from 'drizzle-orm';
-import type { EngineContext } from '../context';
+import { type SQL, and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../../db/client';
+import { shardReplicas } from '../../../db/schema';
+import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
+import { Batcher } from './batcher';
 import { UNVERIFIED } from './content-check';
-import { plaintextAllowed } from './repo-trust';
+import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
 
-/** A shard a backup wrote or found: its id, sizes, and whether this backup stored it. */
-export interface StoredShard {
-  id: string;
-  plainSize: number;
-  storedSize: number;
-  isNew: boolean;
-}
-
-export interface ShardRecordInput {
-  id: string;
-  contentId: string;
-  securityLevel: string;
-  keyId: string;
-  plainSize: number;
-  storedSize: number;
-  checksum: string;
-  compression: string;
-  kind: string;
-  /** The object is encrypted (its cipher is not `none`). */
-  encrypted: boolean;
-  locations: string[];
-  /** Erasure-coded: the coding, and which piece each of `locations` holds (same order). */
-  coding?: { k: number; m: number; pieces: number[] };
-}
-
-interface Waiter<T, R> {
-  item: T;
-  resolve: (r: R) => void;
-  reject: (e: unknown) => void;
-}
-
-class Batcher<T, R> {
-  private queue: Waiter<T, R>[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
-
+export class PgShardIndex implements ShardIndex {
   constructor(
-    private readonly maxItems: number,
-    private readonly delayMs: number,
-    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly db: Db,
+    /** Whether the repository may hold unencrypted objects (repo-trust.ts plaintextAllowed). */
+    private readonly plaintextAllowed: () => Promise<boolean>,
   ) {}
 
-  add(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.maxItems) void this.flush();
-      else this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
-    });
+  session(backupId: string, level: string, encrypting: boolean): ShardIndexSession {
+    return new PgShardSession(this.db, this.plaintextAllowed, backupId, level, encrypting);
   }
 
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length) {
-      this.running = this.running.then(async () => {
-        try {
-          const out = await this.run(batch.map((w) => w.item));
-          batch.forEach((w, i) => w.resolve(out[i]!));
-        } catch (err) {
-          for (const w of batch) w.reject(err);
-        }
-      });
-    }
-    return this.running;
+  records(ids: string[]): Promise<Map<string, ShardRecord>> {
+    return shardRecordsByIds(this.db, ids);
+  }
+
+  backupRecords(backupId: string): Promise<ShardRecord[]> {
+    return backupShardRecords(this.db, backupId);
+  }
+
+  async markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void> {
+    await this.db
+      .update(shardReplicas)
+      .set({ state, checkedAt: at })
+      .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
   }
 }
 
-export class ShardBatch {
+class PgShardSession implements ShardIndexSession {
   private readonly lookups: Batcher<string, StoredShard | null>;
   private readonly records: Batcher<ShardRecordInput, void>;
   private readonly refs: Batcher<string, StoredShard | null>;
+  private rule: Promise<SQL> | null = null;
 
   constructor(
-    private readonly ctx: EngineContext,
+    private readonly db: Db,
+    private readonly plaintextAllowed: () => Promise<boolean>,
     private readonly backupId: string,
     private readonly level: string,
-    /** This backup encrypts: it may reuse only shards known to be encrypted (see reusable()). */
-    private readonly encrypting = true,
+    private readonly encrypting: boolean,
   ) {
     this.lookups = new Batcher(64, 2, (ids) => this.lookupMany(ids));
     this.records = new Batcher(64, 50, (rows) => this.recordMany(rows));
     this.refs = new Batcher(256, 5, (ids) => this.referenceMany(ids));
   }
 
-  /**
-   * References an existing shard by id (incremental backups reuse a base backup's shards); null if gone, or
-   * if it was imported from storage and its content not yet checked (verify --read-data checks it).
-   */
   reference(shardId: string): Promise<StoredShard | null> {
     return this.refs.add(shardId);
   }
 
-  /** Finds a complete shard with this content and records the backup's reference to it. */
   lookup(contentId: string): Promise<StoredShard | null> {
     return this.lookups.add(contentId);
   }
 
-  /** Records a shard whose replicas are all stored, with the backup's reference. */
   record(row: ShardRecordInput): Promise<void> {
     return this.records.add(row);
   }
@@ -122,24 +76,22 @@ export class ShardBatch {
   }
 
   /**
-   * One statement: pick one good shard per content id (never one imported from storage whose content was not
-   * checked: see content-check.ts), clear its GC mark (locking the row), and add the
-   * backup's references. GC locks rows before it re-checks references, so the two can never cross.
-   */
-  private rule: Promise<SQL> | null = null;
-
-  /**
    * An encrypting backup never reuses a plaintext shard (written while enable_encryption was off): only rows
    * recorded as encrypted, or — in a repository that never allowed plaintext — rows from before the column.
    */
   private reusable(): Promise<SQL> {
     if (!this.encrypting) return Promise.resolve(sql``);
-    return (this.rule ??= plaintextAllowed(this.ctx).then((plain) => (plain ? sql`AND s.encrypted IS TRUE` : sql`AND s.encrypted IS NOT FALSE`)));
+    return (this.rule ??= this.plaintextAllowed().then((plain) => (plain ? sql`AND s.encrypted IS TRUE` : sql`AND s.encrypted IS NOT FALSE`)));
   }
 
+  /**
+   * One statement: pick one good shard per content id (never one imported from storage whose content was not
+   * checked: see content-check.ts), clear its GC mark (locking the row), and add the
+   * backup's references. GC locks rows before it re-checks references, so the two can never cross.
+   */
   private async lookupMany(contentIds: string[]): Promise<(StoredShard | null)[]> {
     const list = sql.join([...new Set(contentIds)].map((c) => sql`${c}`), sql`, `);
-    const rows = await this.ctx.db.execute<{ id: string; content_id: string; plain_size: number; stored_size: number }>(sql`
+    const rows = await this.db.execute<{ id: string; content_id: string; plain_size: number; stored_size: number }>(sql`
       WITH cand AS (
         SELECT DISTINCT ON (s.content_id) s.id
         FROM shards s
@@ -162,7 +114,7 @@ export class ShardBatch {
 
   private async referenceMany(ids: string[]): Promise<(StoredShard | null)[]> {
     const list = sql.join([...new Set(ids)].map((c) => sql`${c}`), sql`, `);
-    const rows = await this.ctx.db.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
+    const rows = await this.db.execute<{ id: string; plain_size: number; stored_size: number }>(sql`
       WITH hit AS (
         UPDATE shards s SET gc_marked_at = NULL WHERE s.id IN (${list}) AND s.checksum <> ${UNVERIFIED} ${await this.reusable()}
         RETURNING id, plain_size, stored_size
@@ -186,7 +138,7 @@ export class ShardBatch {
       rows.flatMap((r) => r.locations.map((l, i) => sql`(${r.id}, ${l}, 'ok', now(), ${r.coding?.pieces[i] ?? null}::int)`)),
       sql`, `,
     );
-    await this.ctx.db.execute(sql`
+    await this.db.execute(sql`
       WITH s AS (
         INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, encrypted, ec_data, ec_parity)
         VALUES ${shardValues} RETURNING id

@@ -1,0 +1,130 @@
+/**
+ * A shard index held in maps, for unit tests of the write and read paths without a database. It keeps the
+ * catalog's rules (shard-index.ts, pg-shard-index.ts): the same reuse rule, the oldest shard per content id,
+ * batches that apply as a whole or not at all, and records visible only once their batch is sent.
+ */
+import { Batcher } from './batcher';
+import { UNVERIFIED } from './content-check';
+import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
+
+interface Row {
+  input: ShardRecordInput;
+  /** Insertion order: "oldest" as created_at orders it in the catalog. */
+  seq: number;
+  /** null: written before the column existed, or imported from storage (see pg-shard-index.ts reusable()). */
+  encrypted: boolean | null;
+  replicas: Map<string, { state: ReplicaState; piece: number | null; checkedAt: Date }>;
+}
+
+export class MemoryShardIndex implements ShardIndex {
+  private readonly rows = new Map<string, Row>();
+  private readonly refs = new Map<string, Set<string>>();
+  private seq = 0;
+
+  constructor(
+    /** plaintextAllowed: whether the repository may hold unencrypted objects (repo-trust.ts); false by default. */
+    private readonly opts: { plaintextAllowed?: () => boolean; now?: () => Date } = {},
+  ) {}
+
+  session(backupId: string, level: string, encrypting: boolean): ShardIndexSession {
+    const plain = this.opts.plaintextAllowed?.() ?? false;
+    const reusable = (r: Row) => !encrypting || (plain ? r.encrypted === true : r.encrypted !== false);
+    const usable = (r: Row) => r.input.checksum !== UNVERIFIED && reusable(r);
+    const take = (r: Row): StoredShard => {
+      this.reference(backupId, r.input.id);
+      return { id: r.input.id, plainSize: r.input.plainSize, storedSize: r.input.storedSize, isNew: false };
+    };
+    const lookups = new Batcher<string, StoredShard | null>(64, 2, async (cids) =>
+      cids.map((cid) => {
+        let best: Row | null = null;
+        for (const r of this.rows.values()) {
+          if (r.input.contentId !== cid || r.input.securityLevel !== level || !usable(r)) continue;
+          if (![...r.replicas.values()].some((p) => p.state === 'ok')) continue;
+          if (!best || r.seq < best.seq) best = r;
+        }
+        return best && take(best);
+      }),
+    );
+    const refs = new Batcher<string, StoredShard | null>(256, 5, async (ids) =>
+      ids.map((id) => {
+        const r = this.rows.get(id);
+        return r && usable(r) ? take(r) : null;
+      }),
+    );
+    const records = new Batcher<ShardRecordInput, void>(64, 50, async (inputs) => {
+      // One statement in the catalog: a duplicate id fails the whole batch, and nothing of it is applied.
+      const ids = new Set<string>();
+      for (const i of inputs) {
+        if (this.rows.has(i.id) || ids.has(i.id)) throw new Error(`duplicate key value violates unique constraint "shards_pkey" (${i.id})`);
+        ids.add(i.id);
+      }
+      const at = this.now();
+      for (const i of inputs) {
+        const replicas = new Map(i.locations.map((l, n) => [l, { state: 'ok' as ReplicaState, piece: i.coding?.pieces[n] ?? null, checkedAt: at }]));
+        this.rows.set(i.id, { input: structuredClone(i), seq: this.seq++, encrypted: i.encrypted, replicas });
+        this.reference(backupId, i.id);
+      }
+      return inputs.map(() => undefined);
+    });
+    return {
+      lookup: (cid) => lookups.add(cid),
+      reference: (id) => refs.add(id),
+      record: (row) => records.add(row),
+      flush: async () => {
+        await refs.flush();
+        await lookups.flush();
+        await records.flush();
+      },
+    };
+  }
+
+  async records(ids: string[]): Promise<Map<string, ShardRecord>> {
+    const out = new Map<string, ShardRecord>();
+    for (const id of ids) {
+      const r = this.rows.get(id);
+      if (r) out.set(id, this.toRecord(r));
+    }
+    return out;
+  }
+
+  async backupRecords(backupId: string): Promise<ShardRecord[]> {
+    const ids = [...(this.refs.get(backupId) ?? [])].filter((id) => this.rows.has(id)).sort();
+    return ids.map((id) => this.toRecord(this.rows.get(id)!));
+  }
+
+  async markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void> {
+    const rep = this.rows.get(shardId)?.replicas.get(location);
+    if (rep) Object.assign(rep, { state, checkedAt: at });
+  }
+
+  /** Every shard id recorded, for tests' invariant checks. */
+  shardIds(): string[] {
+    return [...this.rows.keys()];
+  }
+
+  private reference(backupId: string, shardId: string): void {
+    let set = this.refs.get(backupId);
+    if (!set) this.refs.set(backupId, (set = new Set()));
+    set.add(shardId);
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  private toRecord(r: Row): ShardRecord {
+    const i = r.input;
+    return {
+      id: i.id,
+      contentId: i.contentId,
+      checksum: i.checksum,
+      plainSize: i.plainSize,
+      storedSize: i.storedSize,
+      compression: i.compression,
+      kind: i.kind,
+      keyId: i.keyId,
+      coding: i.coding ? { k: i.coding.k, m: i.coding.m } : null,
+      replicas: [...r.replicas].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([location, p]) => ({ location, state: p.state, piece: p.piece })),
+    };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What the backup write path and the restore read path need from the catalog about shards, behind one
+ * interface: look up content ids, record new shards with their replicas, reference existing shards from a
+ * backup, list a shard's replicas, mark a replica. `PgShardIndex` (pg-shard-index.ts) is the catalog's;
+ * `MemoryShardIndex` (memory-shard-index.ts) keeps maps, for unit tests of the operations without a database.
+ *
+ * Both honour the write-ordering invariants: `record` is called only with a shard whose replicas are all
+ * stored (so a record always means "complete data"), and a session's `flush()` is awaited before its backup is
+ * marked completed (look-ups, references and records are batched: one statement per batch in the catalog).
+ */
+import type { ShardRecord } from '../catalog/catalog';
+
+export type { ShardRecord } from '../catalog/catalog';
+
+/** A shard a backup wrote or found: its id, sizes, and whether this backup stored it. */
+export interface StoredShard {
+  id: string;
+  plainSize: number;
+  storedSize: number;
+  isNew: boolean;
+}
+
+/** A new shard, all of whose replicas (or pieces) are stored. */
+export interface ShardRecordInput {
+  id: string;
+  contentId: string;
+  securityLevel: string;
+  keyId: string;
+  plainSize: number;
+  storedSize: number;
+  checksum: string;
+  compression: string;
+  kind: string;
+  /** The object is encrypted (its cipher is not `none`). */
+  encrypted: boolean;
+  locations: string[];
+  /** Erasure-coded: the coding, and which piece each of `locations` holds (same order). */
+  coding?: { k: number; m: number; pieces: number[] };
+}
+
+export type ReplicaState = 'ok' | 'bad' | 'missing';
+
+/** The shard work of one running backup; every call may wait for its batch. */
+export interface ShardIndexSession {
+  /**
+   * A complete shard with this content at the session's level (the oldest; none imported unchecked, none with
+   * no good replica, none unencrypted for an encrypting backup), now referenced by the backup; null if none.
+   */
+  lookup(contentId: string): Promise<StoredShard | null>;
+  /**
+   * References a shard by id (incremental backups reuse a base backup's shards); null if gone, imported from
+   * storage and not yet checked, or unencrypted while the backup encrypts.
+   */
+  reference(shardId: string): Promise<StoredShard | null>;
+  /** Records a shard whose replicas are all stored, with the backup's reference to it. */
+  record(row: ShardRecordInput): Promise<void>;
+  /** Sends everything queued; awaited before the backup is marked completed. */
+  flush(): Promise<void>;
+}
+
+export interface ShardIndex {
+  /** A session for `backupId`; `encrypting`: the backup may reuse only encrypted shards. */
+  session(backupId: string, level: string, encrypting: boolean): ShardIndexSession;
+  /** The records of these shards, each with its replicas; unknown ids are absent. */
+  records(ids: string[]): Promise<Map<string, ShardRecord>>;
+  /** Every shard a backup references, with its replicas. */
+  backupRecords(backupId: string): Promise<ShardRecord[]>;
+  /** Records what a read or check found of one replica (no-op for an unknown shard or location). */
+  markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void>;
+}
