@@ -1,0 +1,195 @@
+/**
+ * The shard index contract (repository/shard-index.ts), run against the in-memory index and — when
+ * TEST_DATABASE_URL names a PostgreSQL server — the catalog's, on a throwaway database: the same rules for
+ * look-ups, references, records and replica marks, so tests built on the memory index hold for the catalog.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Catalog, openCatalog } from '../../db/client';
+import { backups } from '../../db/schema';
+import { MemoryShardIndex } from '../../server/engine/repository/memory-shard-index';
+import { PgShardIndex } from '../../server/engine/repository/pg-shard-index';
+import type { ShardIndex, ShardRecordInput } from '../../server/engine/repository/shard-index';
+import { createDatabase } from '../support/engine-env';
+
+interface Subject {
+  /** An index; `plain()`: whether the repository may hold unencrypted objects (read when a session starts). */
+  make(plain: () => boolean): Promise<ShardIndex>;
+  close(): Promise<void>;
+}
+
+const memory = (): Subject => ({ make: async (plain) => new MemoryShardIndex({ plaintextAllowed: plain }), close: async () => undefined });
+
+function postgres(): Subject {
+  let db: { drop: () => Promise<void> } | null = null;
+  let catalog: Catalog | null = null;
+  return {
+    async make(plain) {
+      if (!catalog) {
+        db = await createDatabase();
+        catalog = await openCatalog({ databaseUrl: (db as unknown as { url: string }).url, dataDir: '/nonexistent' });
+      }
+      // backup_shards references backups: the backups the tests use exist.
+      await catalog.db
+        .insert(backups)
+        .values(['b1', 'b2', 'b3'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
+        .onConflictDoNothing();
+      return new PgShardIndex(catalog.db, async () => plain());
+    },
+    async close() {
+      await catalog?.close();
+      await db?.drop();
+    },
+  };
+}
+
+const SUBJECTS: [string, () => Subject][] = [['memory', memory], ...(process.env.TEST_DATABASE_URL ? [['postgres', postgres] as [string, () => Subject]] : [])];
+
+let n = 0;
+/** A new shard record; every call makes a fresh id and, unless given, a fresh content id. */
+function shard(over: Partial<ShardRecordInput> = {}): ShardRecordInput {
+  n++;
+  const contentId = over.contentId ?? `c${String(n).padStart(63, '0')}`;
+  return {
+    id: `${contentId}-${String(n).padStart(12, '0')}`,
+    contentId,
+    securityLevel: 'standard',
+    keyId: 'k1',
+    plainSize: 100 + n,
+    storedSize: 80 + n,
+    checksum: `${'ab'.repeat(31)}${String(n % 100).padStart(2, '0')}`,
+    compression: 'zstd',
+    kind: 'data',
+    encrypted: true,
+    locations: ['loc-a', 'loc-b'],
+    ...over,
+  };
+}
+
+describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
+  const s = subject();
+  let index: ShardIndex;
+  let plainAllowed = false;
+  const at = new Date('2026-02-03T04:05:06Z');
+
+  beforeAll(async () => {
+    index = await s.make(() => plainAllowed);
+  });
+  afterAll(() => s.close());
+
+  it('records a shard with its replicas and the backup reference, once the record resolves', async () => {
+    const w = index.session('b1', 'standard', true);
+    const a = shard();
+    const coded = shard({ locations: ['loc-c', 'loc-a', 'loc-b'], coding: { k: 2, m: 1, pieces: [2, 0, 1] } });
+    await Promise.all([w.record(a), w.record(coded), w.flush()]);
+    const got = await index.records([a.id, coded.id, 'nope-000000000000']);
+    expect([...got.keys()].sort()).toEqual([a.id, coded.id].sort());
+    expect(got.get(a.id)).toEqual({
+      id: a.id,
+      contentId: a.contentId,
+      checksum: a.checksum,
+      plainSize: a.plainSize,
+      storedSize: a.storedSize,
+      compression: 'zstd',
+      kind: 'data',
+      keyId: 'k1',
+      coding: null,
+      replicas: [
+        { location: 'loc-a', state: 'ok', piece: null },
+        { location: 'loc-b', state: 'ok', piece: null },
+      ],
+    });
+    expect(got.get(coded.id)!.coding).toEqual({ k: 2, m: 1 });
+    expect(got.get(coded.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: 0 },
+      { location: 'loc-b', state: 'ok', piece: 1 },
+      { location: 'loc-c', state: 'ok', piece: 2 },
+    ]);
+    expect((await index.backupRecords('b1')).map((r) => r.id)).toEqual(expect.arrayContaining([a.id, coded.id]));
+  });
+
+  it('looks a content id up at its level only, and the hit becomes a reference of the looking backup', async () => {
+    const a = shard();
+    await index.session('b1', 'standard', true).record(a);
+    const w = index.session('b2', 'standard', true);
+    const [hit, miss, other] = await Promise.all([w.lookup(a.contentId), w.lookup(shard().contentId), index.session('b2', 'high', true).lookup(a.contentId)]);
+    expect(hit).toEqual({ id: a.id, plainSize: a.plainSize, storedSize: a.storedSize, isNew: false });
+    expect(miss).toBeNull();
+    expect(other).toBeNull();
+    expect((await index.backupRecords('b2')).map((r) => r.id)).toContain(a.id);
+  });
+
+  it('skips a shard with no good replica, and finds it again once a replica is marked ok', async () => {
+    const a = shard();
+    await index.session('b1', 'standard', true).record(a);
+    await index.markReplica(a.id, 'loc-a', 'bad', at);
+    await index.markReplica(a.id, 'loc-b', 'missing', at);
+    await index.markReplica(a.id, 'loc-z', 'ok', at); // no such replica: nothing changes
+    await index.markReplica('nope-000000000000', 'loc-a', 'ok', at);
+    expect((await index.records([a.id])).get(a.id)!.replicas.map((r) => r.state)).toEqual(['bad', 'missing']);
+    expect(await index.session('b2', 'standard', true).lookup(a.contentId)).toBeNull();
+    await index.markReplica(a.id, 'loc-b', 'ok', at);
+    expect((await index.session('b2', 'standard', true).lookup(a.contentId))?.id).toBe(a.id);
+  });
+
+  it('reuses the oldest shard of a content id', async () => {
+    const first = shard();
+    const second = shard({ contentId: first.contentId });
+    await index.session('b1', 'standard', true).record(first);
+    await new Promise((r) => setTimeout(r, 5));
+    await index.session('b1', 'standard', true).record(second);
+    expect((await index.session('b2', 'standard', true).lookup(first.contentId))?.id).toBe(first.id);
+  });
+
+  it('never reuses or references a shard imported from storage whose content was not checked', async () => {
+    const imported = shard({ checksum: '' });
+    await index.session('b1', 'standard', true).record(imported);
+    const w = index.session('b2', 'standard', true);
+    expect(await w.lookup(imported.contentId)).toBeNull();
+    expect(await w.reference(imported.id)).toBeNull();
+  });
+
+  it('an encrypting backup never reuses an unencrypted shard; a plaintext backup may', async () => {
+    const plain = shard({ encrypted: false });
+    await index.session('b1', 'standard', false).record(plain);
+    for (const allowed of [false, true]) {
+      plainAllowed = allowed;
+      const enc = index.session('b2', 'standard', true);
+      expect(await enc.lookup(plain.contentId)).toBeNull();
+      expect(await enc.reference(plain.id)).toBeNull();
+      expect((await index.session('b3', 'standard', false).lookup(plain.contentId))?.id).toBe(plain.id);
+    }
+    plainAllowed = false;
+  });
+
+  it('references an existing shard by id (null when gone) and adds it to the backup', async () => {
+    const a = shard();
+    await index.session('b1', 'standard', true).record(a);
+    const w = index.session('b3', 'standard', true);
+    const [got, gone] = await Promise.all([w.reference(a.id), w.reference('f'.repeat(64) + '-000000000000')]);
+    expect(got).toEqual({ id: a.id, plainSize: a.plainSize, storedSize: a.storedSize, isNew: false });
+    expect(gone).toBeNull();
+    expect((await index.backupRecords('b3')).map((r) => r.id)).toContain(a.id);
+  });
+
+  it('answers every look-up of a batch larger than one statement with its own shard', async () => {
+    const rows = Array.from({ length: 150 }, () => shard());
+    const w = index.session('b1', 'standard', true);
+    await Promise.all(rows.map((r) => w.record(r)));
+    const r = index.session('b2', 'standard', true);
+    const found = await Promise.all(rows.map((x) => r.lookup(x.contentId)));
+    expect(found.map((f) => f?.id)).toEqual(rows.map((x) => x.id));
+  });
+
+  it('a batch of records is written whole or not at all', async () => {
+    const a = shard();
+    await index.session('b1', 'standard', true).record(a);
+    const w = index.session('b1', 'standard', true);
+    const b = shard();
+    const dup = w.record({ ...a });
+    const ok = w.record(b);
+    await w.flush();
+    await expect(dup).rejects.toThrow();
+    await expect(ok).rejects.toThrow();
+    expect((await index.records([b.id])).has(b.id)).toBe(false);
+  });
+});
