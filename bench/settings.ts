@@ -1,5 +1,5 @@
 /** What the benchmark runs on and how big: everything comes from the environment, with defaults. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +9,8 @@ export const GiB = 1024 * MiB;
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'plexichat-backup.mjs');
+/** The node flags the installed command starts with (its shebang): the bench runs `node <flags> CLI` to measure that. */
+export const CLI_NODE_FLAGS: string[] = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 export const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
 
 export interface BenchSettings {

@@ -1,5 +1,9 @@
-#!/usr/bin/env node
-// The CLI. Runs the compiled JavaScript in dist/ (scripts/build-dist.mjs, built by `npm ci`); when a source
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The CLI. It starts with a small young generation (the shebang: V8 takes the flag only at start, and a
+// re-exec would cost a second process): a backup or restore moves its data in Buffers whose memory lives
+// outside the heap and is freed only when their small heap objects are collected, so a 16 MiB semi-space
+// let tens of MiB of dead buffers wait for each scavenge. `node bin/plexichat-backup.mjs` runs without it.
+// Runs the compiled JavaScript in dist/ (scripts/build-dist.mjs, built by `npm ci`); when a source
 // changed since that build it builds again first, and when it cannot (no esbuild, a read-only install) it
 // loads the TypeScript sources through tsx, slower but never stale. Usage is plain JavaScript and answered
 // first: `--help` loads neither the build nor the engine.

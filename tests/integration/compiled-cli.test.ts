@@ -85,4 +85,15 @@ describe('the compiled CLI', () => {
     expect(usesTsx(r.loaded)).toBe(true);
     expect(r.loaded.some((u) => u.includes('/dist/cli.mjs'))).toBe(false);
   });
+
+  it('run as the installed command (through its shebang, as npm links it), starts node with a small young generation', async () => {
+    // The shebang's flags are not visible to the code when run as `node bin/…`: an --import hook reports them.
+    const hook = path.join(app, 'report-argv.mjs');
+    await writeFile(hook, "process.stderr.write(`[argv] ${JSON.stringify(process.execArgv)}\\n`);\n");
+    const env = { ...process.env, PLEXICHAT_APP_ROOT: undefined, NODE_OPTIONS: `--import ${hook}` };
+    const r = await exec(path.join(app, 'bin/plexichat-backup.mjs'), ['backup'], { cwd: app, env }).catch((err: { stderr: string; code: number }) => err);
+    expect('code' in r && r.code).toBe(2);
+    expect(r.stderr).toContain('backup needs at least one path');
+    expect(r.stderr).toContain('[argv] ["--max-semi-space-size=2"]');
+  });
 });

@@ -10,6 +10,7 @@ const MiB = 1024 * 1024;
 
 function setup(uses: Record<number, number>, budget: number) {
   const reads: number[] = [];
+  const done: Buffer[] = [];
   const order = Object.keys(uses)
     .map(Number)
     .sort((a, b) => a - b);
@@ -19,13 +20,14 @@ function setup(uses: Record<number, number>, budget: number) {
         reads.push(k);
         return k === 99 ? Promise.reject(new Error('lost')) : Promise.resolve(Buffer.from([k]));
       },
+      done: (data) => done.push(data),
     },
     order,
     new Map(order.map((k) => [k, uses[k]!])),
     new Map(order.map((k) => [k, MiB])),
     budget,
   );
-  return { window, reads };
+  return { window, reads, done };
 }
 
 describe('ChunkWindow', () => {
@@ -86,5 +88,43 @@ describe('ChunkWindow', () => {
     expect(reads).toEqual([0]); // 99 has no use left: never read
     const { window: w2 } = setup({ 99: 1 }, 10 * MiB);
     await expect(w2.get(99)).rejects.toThrow('lost');
+  });
+
+  it('hands a chunk back only once every use is released and every get() gave the chunk back', async () => {
+    const { window, done } = setup({ 0: 2, 1: 1, 2: 2 }, 10 * MiB);
+    const [a, b] = await Promise.all([window.get(0), window.get(0)]);
+    window.release(0, a);
+    expect(done).toEqual([]); // one use still reads it
+    window.release(0, b);
+    expect(done).toEqual([a]);
+
+    // A use given up without passing the chunk back may still hold it: left to the garbage collector.
+    const one = await window.get(1);
+    window.release(1);
+    expect(done).toEqual([a]);
+    expect(one[0]).toBe(1);
+
+    // ready() takes no use; a second get() for the same use keeps the chunk out of the free list.
+    await window.ready(2);
+    const c = await window.get(2);
+    await window.get(2);
+    await window.get(2);
+    window.release(2, c);
+    window.release(2, c);
+    expect(done).toEqual([a]);
+  });
+
+  it('never hands back a chunk read out of order, nor one passed back by a use of an earlier read', async () => {
+    const { window, done } = setup({ 0: 1, 1: 1 }, 10 * MiB);
+    const first = await window.get(0);
+    window.release(0, first);
+    expect(done).toEqual([first]);
+    const again = await window.get(0); // after its last counted use: read again, out of order
+    window.release(0, again);
+    expect(done).toEqual([first]);
+    const one = await window.get(1);
+    window.release(1, first); // not this read's buffer
+    expect(done).toEqual([first]);
+    expect(one[0]).toBe(1);
   });
 });

@@ -84,4 +84,37 @@ describe('codec pool buffer ownership', () => {
     chunkBuffers.give(randomBytes(1 << 20).buffer);
     expect(chunkBuffers.freeBytesHeld).toBe(held);
   });
+
+  it('takes back a decoded buffer it lent, once, and decodes the next shard into it', async () => {
+    const plain = Buffer.from(randomBytes(150_000).toString('hex')); // compresses: decompressed into a spare
+    const enc = await pool.encode(Buffer.from(plain), opts);
+    const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum);
+    expect(back.equals(plain)).toBe(true);
+    expect(back.buffer.byteLength).toBe(512 * 1024); // a recyclable size, viewed as the plaintext
+    const before = pool.spareBytes;
+    pool.giveBack(back);
+    pool.giveBack(back);
+    expect(pool.spareBytes).toBe(before + 512 * 1024);
+    const next = Buffer.from(randomBytes(100_000).toString('hex'));
+    const enc2 = await pool.encode(Buffer.from(next), opts);
+    const back2 = await pool.decode(Buffer.from(enc2.stored), 'shard:test', { k1: key }, enc2.checksum);
+    expect(back.byteLength).toBe(0); // sent to a thread: no stale view can read what it decodes next
+    expect(pool.spareBytes).toBe(before);
+    expect(back2.equals(next)).toBe(true);
+  });
+
+  it('decodes unencrypted, uncompressed objects into memory of their own, not a view of the stored copy', async () => {
+    const plain = randomBytes(100_000);
+    const enc = await pool.encode(Buffer.from(plain), { ...opts, key: null, cipher: 'none' as const, compression: 'none' as const });
+    const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', {}, enc.checksum);
+    expect(back.equals(plain)).toBe(true);
+    expect(back.byteOffset).toBe(0);
+  });
+
+  it('never takes back a buffer it did not lend', () => {
+    const before = pool.spareBytes;
+    pool.giveBack(Buffer.alloc(1 << 20));
+    pool.giveBack(randomBytes(1 << 20));
+    expect(pool.spareBytes).toBe(before);
+  });
 });

@@ -55,7 +55,8 @@ export class ChunkBuffers {
   }
 }
 
-function capacityFor(length: number): number {
+/** The power of two (from 64 KiB) a buffer for `length` bytes gets. */
+export function capacityFor(length: number): number {
   let c = MIN_CAPACITY;
   while (c < length) c *= 2;
   return c;

@@ -12,6 +12,7 @@ import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } 
 import type { Compression } from './compression';
 import type { ChunkerOptions } from '../backup/cut-finder';
 import { chunkBuffers } from './chunk-buffers';
+import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
 
 interface Job {
@@ -33,6 +34,9 @@ export class CodecPool {
   /** The scan thread, started on the first scan (not counted in `started`). */
   private scanner: Slot | null = null;
   private nextStream = 1;
+  /** Plaintext buffers decode() returned, until given back; and those given back, sent with the next decodes. */
+  private readonly decoded = new WeakSet<ArrayBufferLike>();
+  private readonly spares = new SpareBuffers(16 * 1024 * 1024);
 
   /**
    * The threads start on the first job, not here: an engine opened for a command that codes nothing (list,
@@ -141,8 +145,29 @@ export class CodecPool {
     const k: Record<string, Uint8Array> = {};
     for (const [id, key] of Object.entries(keys)) k[id] = new Uint8Array(key);
     const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
-    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o }, [data.buffer as ArrayBuffer]);
+    // One spare per decode: the threads take back about as many buffers as they hand out.
+    const spare = this.spares.takeAny();
+    const transfer = spare ? [data.buffer as ArrayBuffer, spare] : [data.buffer as ArrayBuffer];
+    const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o, spare }, transfer);
+    this.decoded.add(r.plain.buffer);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
+  }
+
+  /**
+   * Takes back a buffer decode() returned, for a later decode to write into. Call it only with the last
+   * reference to it, once nothing reads it any more (a restore: once every file using the chunk is written).
+   * Anything else is ignored.
+   */
+  giveBack(plain: Buffer): void {
+    const ab = plain.buffer;
+    if (!(ab instanceof ArrayBuffer) || !this.decoded.has(ab)) return;
+    this.decoded.delete(ab);
+    this.spares.put(ab);
+  }
+
+  /** Bytes given back and not yet sent to a thread. */
+  get spareBytes(): number {
+    return this.spares.bytesHeld;
   }
 
   /**

@@ -2,19 +2,24 @@
 import { createHash, createHmac, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { CutFinder, type ChunkerOptions } from '../backup/cut-finder';
+import { capacityFor } from './chunk-buffers';
 import { decodeObject, encodeObject, storedChecksum, type DecodeOptions, type EncodeOptions } from './codec';
+import { ownsWhole, SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
   | { id: number; op: 'encode'; data: Uint8Array; recycle?: boolean; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
-  | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions }
+  | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions; spare?: ArrayBuffer }
   | { id: number; op: 'checksum'; data: Uint8Array }
   | { id: number; op: 'scan'; stream: number; data: Uint8Array; opts: ChunkerOptions; reset: boolean; files: number[] }
   | { id: number; op: 'scan-close'; stream: number };
 
 /** Streams being scanned on this thread (the pool's scan thread): cut state and the file being hashed. */
 const streams = new Map<number, { finder: CutFinder; sha: Hash | null }>();
+
+/** Plaintext buffers the main thread handed back (spare-buffers.ts): a few shards' worth. */
+const spares = new SpareBuffers(8 * 1024 * 1024);
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -53,11 +58,41 @@ parentPort!.on('message', (req: Request) => {
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
-      const plain = decodeObject(toBuf(req.data), req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts);
-      const out = transferable(plain);
-      parentPort!.postMessage({ id: req.id, ok: true, plain: out }, [out.buffer as ArrayBuffer]);
+      decode(req);
     }
   } catch (err) {
     parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message });
   }
 });
+
+/**
+ * Decodes into a spare (or new memory of a recyclable size), and sends back with the plaintext what this
+ * thread is done with: the stored copy and the decrypted intermediate die on the main thread, which collects
+ * often, instead of here, where nothing else would prompt a collection.
+ */
+function decode(req: Extract<Request, { op: 'decode' }>): void {
+  const dead: ArrayBuffer[] = [];
+  if (req.spare) dead.push(...spares.put(req.spare));
+  const mine = new Set<ArrayBufferLike>();
+  const alloc = (n: number) => {
+    const ab = spares.take(n) ?? new ArrayBuffer(capacityFor(n));
+    mine.add(ab);
+    return Buffer.from(ab, 0, n);
+  };
+  const stored = toBuf(req.data);
+  let plain = decodeObject(stored, req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts, {
+    alloc,
+    discard: (b) => void (ownsWhole(b) && dead.push(b.buffer as ArrayBuffer)),
+  });
+  if (plain.buffer === stored.buffer) {
+    // Neither encrypted nor compressed: the plaintext is a slice of the stored copy.
+    const copy = alloc(plain.length);
+    plain.copy(copy);
+    plain = copy;
+  }
+  // The whole stored ArrayBuffer was transferred here (transferable.ts): nothing else holds it.
+  dead.push(req.data.buffer as ArrayBuffer);
+  // A spare goes back whole, as a view of its first bytes (transferable() would copy it).
+  const out = mine.has(plain.buffer) ? new Uint8Array(plain.buffer, 0, plain.length) : transferable(plain);
+  parentPort!.postMessage({ id: req.id, ok: true, plain: out, dead }, [out.buffer as ArrayBuffer, ...dead]);
+}

@@ -116,11 +116,17 @@ export interface DecodeOptions {
   allowPlain?: boolean;
 }
 
+/** Where a decode gets memory for the plaintext, and where the decrypted intermediate goes once decompressed. */
+export interface DecodeMemory {
+  alloc(length: number): Buffer;
+  discard(b: Buffer): void;
+}
+
 /**
  * Verifies, decrypts and decompresses an object. `keyFor` returns the data key named in the header (or
  * null when it is not one we hold). Every way hostile bytes can fail is an IntegrityError.
  */
-export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer | null, opts: DecodeOptions | string = {}): Buffer {
+export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer | null, opts: DecodeOptions | string = {}, memory?: DecodeMemory): Buffer {
   const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
   const sum = storedChecksum(stored);
   if (sum === null || (o.expectedChecksum !== undefined && sum !== o.expectedChecksum)) throw new IntegrityError('checksum mismatch');
@@ -150,7 +156,9 @@ export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: stri
     }
   }
   try {
-    return decompress(body, h.compression);
+    const plain = decompress(body, h.compression, memory?.alloc);
+    if (memory && plain !== body && h.cipher !== 'none') memory.discard(body);
+    return plain;
   } catch (err) {
     if (err instanceof DecompressionError) throw new IntegrityError(err.message);
     throw err;

@@ -91,13 +91,13 @@ export function compress(data: Buffer, algo: Compression, level: number): Buffer
  * Decompresses stored bytes, which may be hostile: the size a frame declares is checked against MAX_PLAIN
  * before anything is allocated, and every library error becomes a DecompressionError.
  */
-export function decompress(data: Buffer, algo: Compression): Buffer {
+export function decompress(data: Buffer, algo: Compression, alloc?: (length: number) => Buffer): Buffer {
   try {
     switch (algo) {
       case 'none':
         return data;
       case 'zstd':
-        return zstdDecompress(data);
+        return zstdDecompress(data, alloc);
       case 'lz4': {
         // lz4-napi prepends the plaintext size (u32 LE) and allocates it up front.
         // lz4 never expands more than 255:1, so a larger claim is a lie told to make us allocate.
@@ -117,12 +117,12 @@ export function decompress(data: Buffer, algo: Compression): Buffer {
  * One zstd frame with its content size declared (what `compress` writes). zstd-napi's own decompress would
  * allocate whatever a frame declares, and loops for ever on some damaged frames without a declared size.
  */
-function zstdDecompress(data: Buffer): Buffer {
+function zstdDecompress(data: Buffer, alloc: (length: number) => Buffer = (n) => Buffer.allocUnsafe(n)): Buffer {
   const size = zstdFrames.getFrameContentSize(data);
   // A block of at least 4 bytes yields at most 128 KiB, so a frame cannot honestly claim more than this.
   if (size === null || size > Math.min(MAX_PLAIN, data.length * 32768)) throw new DecompressionError('zstd frame without a plausible content size');
   if (zstdFrames.findFrameCompressedSize(data) !== data.length) throw new DecompressionError('zstd data is not exactly one frame');
-  const out = Buffer.allocUnsafe(size);
+  const out = alloc(size);
   const n = zstdFrames.decompress(out, data);
   if (n !== size) throw new DecompressionError('zstd frame is shorter than it declares');
   return out;

@@ -9,10 +9,17 @@
  * (backup.ts cuts the stream before reusing a base's chunks). A chunk asked for behind that order (the
  * stand-in of a hard link whose first path is not restored) is read at once, and one asked for again after
  * its last counted use is simply read again.
+ *
+ * A chunk's memory is handed back to the source (to decode a later chunk into) only when it is certain nobody
+ * reads it any more: it was fetched in order, all its counted uses are released, and every get() of it was
+ * matched by a release() passing back the buffer it returned. Any doubt (a use given up, a chunk read out of
+ * order) leaves it to the garbage collector instead.
  */
 export interface ChunkSource {
   /** Reads and decodes chunk k (rejects when it cannot be read). */
   read(k: number): Promise<Buffer>;
+  /** Takes back the memory of a chunk nobody reads any more. */
+  done?(data: Buffer): void;
 }
 
 /** How long writers may wait with nothing released or fetched before the stall guard steps in. */
@@ -22,6 +29,12 @@ interface Held {
   p: Promise<Buffer>;
   left: number;
   bytes: number;
+  /** The chunk once read. */
+  value?: Buffer;
+  /** get() calls not yet matched by a release() passing the chunk back. */
+  leases: number;
+  /** Fetched in order for counted uses (not the out-of-order read of a stand-in): may be handed back. */
+  inOrder: boolean;
 }
 
 export class ChunkWindow {
@@ -46,12 +59,31 @@ export class ChunkWindow {
     private readonly budget: number,
   ) {}
 
-  /** Chunk k for one of its counted uses; call release(k) once that use is written (or given up). */
-  async get(k: number): Promise<Buffer> {
+  /**
+   * Chunk k for one of its counted uses; call release(k, chunk) once that use is written (release(k) when it
+   * is given up, or when the chunk may still be read elsewhere).
+   */
+  get(k: number): Promise<Buffer> {
+    return this.take(k, true);
+  }
+
+  /** Waits until chunk k is read (rejects when it cannot be), without taking it for a use. */
+  async ready(k: number): Promise<void> {
+    await this.take(k, false);
+  }
+
+  private async take(k: number, lease: boolean): Promise<Buffer> {
     const h = this.held.get(k);
-    if (h) return h.p;
+    if (h) {
+      if (lease) h.leases++;
+      return h.p;
+    }
     const ahead = this.cursor < this.order.length && k >= this.order[this.cursor]! && (this.uses.get(k) ?? 0) > 0;
-    if (!ahead) return this.schedule(k, Math.max(1, this.uses.get(k) ?? 0)).p;
+    if (!ahead) {
+      const out = this.schedule(k, Math.max(1, this.uses.get(k) ?? 0), false);
+      if (lease) out.leases++;
+      return out.p;
+    }
     await new Promise<void>((resolve) => {
       const list = this.waiting.get(k);
       if (list) list.push(resolve);
@@ -59,11 +91,14 @@ export class ChunkWindow {
       this.pump();
       this.watch();
     });
-    return this.get(k);
+    return this.take(k, lease);
   }
 
-  /** One use of chunk k is done (or will never be made); the chunk is dropped after its last. */
-  release(k: number): void {
+  /**
+   * One use of chunk k is done (or will never be made); the chunk is dropped after its last. `chunk`: the
+   * buffer get(k) returned, passed back when this use will not read it again.
+   */
+  release(k: number, chunk?: Buffer): void {
     const h = this.held.get(k);
     if (!h) {
       // Not fetched yet: one use fewer to fetch it for.
@@ -74,17 +109,23 @@ export class ChunkWindow {
       return;
     }
     this.moves++;
+    if (chunk !== undefined && chunk === h.value && h.leases > 0) h.leases--;
     if (--h.left > 0) return;
     this.held.delete(k);
     this.heldBytes -= h.bytes;
+    if (h.inOrder && h.leases === 0 && h.value) this.source.done?.(h.value);
     this.pump();
   }
 
-  private schedule(k: number, left: number): Held {
+  private schedule(k: number, left: number, inOrder = true): Held {
     const bytes = this.sizes.get(k) ?? 0;
     const p = this.source.read(k);
-    p.catch(() => undefined);
-    const h = { p, left, bytes };
+    const h: Held = { p, left, bytes, leases: 0, inOrder };
+    // Registered before any get() awaits p, so the value is set before a writer can release the chunk.
+    p.then(
+      (b) => void (h.value = b),
+      () => undefined,
+    );
     this.moves++;
     this.held.set(k, h);
     this.heldBytes += bytes;

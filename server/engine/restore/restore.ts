@@ -109,6 +109,8 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
         p.catch(() => lostIds.add(id));
         return p;
       },
+      // Every file using the chunk is written: a later decode writes into its memory.
+      done: (data) => ctx.pool.giveBack(data),
     },
     order,
     uses,
@@ -243,36 +245,38 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
     size += len;
   }
   let lost: Error | null = null;
-  const releaseAll = () => {
-    for (const [k] of extents) window.release(k);
+  const releaseAll = (chunks?: Buffer[]) => {
+    extents.forEach(([k], i) => window.release(k, chunks?.[i]));
   };
   try {
     // Nothing is created (nor an existing entry replaced) before the file's first chunk is in hand.
-    if (extents.length) await window.get(extents[0]![0]);
+    if (extents.length) await window.ready(extents[0]![0]);
   } catch (err) {
     releaseAll();
     failed.push({ path: e.p, reason: (err as Error).message, e });
     return false;
   }
+  // The chunks a small file took; when it cannot be written synchronously, the lanes below write them.
+  let chunks: Buffer[] | undefined;
   if (size <= SYNC_MAX) {
     // A small file: all its chunks are in hand now; written with synchronous calls (restore-writer.ts).
-    let pieces: Buffer[];
     try {
-      pieces = await Promise.all(extents.map(async ([k, off, len]) => slice(await window.get(k), k, off, len)));
+      chunks = await Promise.all(extents.map(([k]) => window.get(k)));
     } catch (err) {
       releaseAll();
       failed.push({ path: e.p, reason: (err as Error).message, e });
       return false;
     }
+    const pieces = extents.map(([k, off, len], i) => slice(chunks![i]!, k, off, len));
     let done: boolean;
     try {
       done = await tree.writeWholeSync(dest, e, pieces, size);
     } catch (err) {
-      releaseAll();
+      releaseAll(chunks);
       throw err;
     }
     if (done) {
-      releaseAll();
+      releaseAll(chunks);
       progress.bytesDone += size;
       progress.filesDone++;
       return true;
@@ -282,7 +286,7 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
   try {
     fh = await tree.createFile(dest);
   } catch (err) {
-    releaseAll();
+    releaseAll(chunks);
     throw err;
   }
   let end = 0; // where the written data ends: the file's size unless it ends in a hole
@@ -291,11 +295,13 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
     while (next < extents.length) {
       const i = next++;
       const [k, off, len] = extents[i]!;
+      let chunk = chunks?.[i];
       try {
         if (lost) continue;
         let data: Buffer;
         try {
-          data = slice(await window.get(k), k, off, len);
+          chunk ??= await window.get(k);
+          data = slice(chunk, k, off, len);
         } catch (err) {
           lost ??= err as Error;
           continue;
@@ -304,7 +310,7 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
         end = Math.max(end, wrote);
         progress.bytesDone += len;
       } finally {
-        window.release(k);
+        window.release(k, chunk);
       }
     }
   };
