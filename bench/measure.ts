@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, machineBusySeconds, readPidFile, resetHighWaterMark, vmField } from './procfs';
+import { cpuSeconds, machineBusySeconds, privateBytes, readPidFile, resetHighWaterMark, vmField } from './procfs';
 
 const GNU_TIME = '/usr/bin/time';
 const POLL_MS = 50;
@@ -18,6 +18,8 @@ export interface HelperUsage {
   pid: number;
   /** Highest RSS seen during the operation (bytes): VmHWM, reset at the start when the helper already ran. */
   peakRss: number;
+  /** Highest memory of its own (private pages, polled every POLL_MS): what it adds to the command's RSS. */
+  peakPrivate: number | null;
   /** CPU seconds the helper used during the operation. */
   cpuSeconds: number | null;
 }
@@ -87,6 +89,7 @@ class HelperWatch {
   private pid: number | null = null;
   private cpuStart = 0;
   private peak = 0;
+  private peakPrivate: number | null = null;
   /** VmHWM counts only when it covers this operation alone: reset at the start, or the helper started during it. */
   private useHwm = true;
 
@@ -109,12 +112,14 @@ class HelperWatch {
     const rss = vmField(this.pid, 'VmRSS') ?? 0;
     const hwm = this.useHwm ? (vmField(this.pid, 'VmHWM') ?? 0) : 0;
     this.peak = Math.max(this.peak, rss, hwm);
+    const own = privateBytes(this.pid);
+    if (own !== null) this.peakPrivate = Math.max(this.peakPrivate ?? 0, own);
   }
 
   finish(): HelperUsage | null {
     this.poll();
     if (this.pid === null) return null;
     const end = cpuSeconds(this.pid);
-    return { pid: this.pid, peakRss: this.peak, cpuSeconds: end === null ? null : end - this.cpuStart };
+    return { pid: this.pid, peakRss: this.peak, peakPrivate: this.peakPrivate, cpuSeconds: end === null ? null : end - this.cpuStart };
   }
 }

@@ -18,6 +18,22 @@ export function vmField(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   }
 }
 
+/**
+ * Memory only this process holds (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup), in bytes, or null
+ * when the process is gone. The catalog server's shared pages are the node binary and libraries that the command
+ * maps too: summing two RSS figures counts those pages twice, this does not.
+ */
+export function privateBytes(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    let kib = 0;
+    for (const m of text.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) kib += Number(m[1]);
+    return kib * 1024;
+  } catch {
+    return null;
+  }
+}
+
 /** User + system CPU seconds used so far, or null when the process is gone. */
 export function cpuSeconds(pid: number): number | null {
   try {

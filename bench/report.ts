@@ -51,6 +51,8 @@ const rate = (bytes: number, op: OpFigures | undefined) => (op ? bytes / MiB / o
 const cpu = (op: OpFigures | undefined) => (op?.cpu_seconds == null ? null : op.cpu_seconds + (op.helper_cpu_seconds ?? 0));
 /** Memory of the whole installation during the operation: the command's peak plus the catalog server's. */
 const installation = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_rss ?? 0)));
+/** The same with the catalog server's shared pages (the node binary, libraries: the command maps them too) counted once. */
+const installationOnce = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_private ?? op.helper_peak_rss ?? 0)));
 
 export function toolsOf(r: Results): ToolName[] {
   return (['plexichat', 'restic', 'borg'] as const).filter((t) => r[t] !== undefined);
@@ -73,10 +75,12 @@ export function buildRows(d: Datasets | null, trees: Dataset[], results: Results
     add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(pick(t)?.backup));
     add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.backup));
     add('  backup, of which catalog server', 'MiB', null, (t) => mib(pick(t)?.backup.helper_peak_rss));
+    add('  backup, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(pick(t)?.backup));
     add('  restore (verified afterwards)', 's', 'lower', (t) => pick(t)?.restore.seconds);
     add('  restore throughput', 'MiB/s', 'higher', (t) => rate(bytes, pick(t)?.restore));
     add('  restore, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(pick(t)?.restore));
     add('  restore, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.restore));
+    add('  restore, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(pick(t)?.restore));
     add('  unchanged re-backup', 's', 'lower', (t) => pick(t)?.rebackup.seconds);
     add('  unchanged re-backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(pick(t)?.rebackup));
     add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(pick(t)?.storage.bytes));

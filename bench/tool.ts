@@ -9,6 +9,8 @@ export interface OpFigures {
   cpu_seconds: number | null;
   /** PlexiChat's catalog server during the operation (null for tools without a helper process). */
   helper_peak_rss: number | null;
+  /** Of it, the pages only the catalog server holds (its shared pages are the node binary the command maps too). */
+  helper_peak_private?: number | null;
   helper_cpu_seconds: number | null;
   /** The tool's own measure of the operation, without process start-up (when it reports one). */
   tool_seconds: number | null;
@@ -52,6 +54,7 @@ export function figures(m: Measured, toolSeconds: number | null = null): OpFigur
     peak_rss: m.peakRss,
     cpu_seconds: m.cpuSeconds,
     helper_peak_rss: m.helper?.peakRss ?? null,
+    helper_peak_private: m.helper?.peakPrivate ?? null,
     helper_cpu_seconds: m.helper?.cpuSeconds ?? null,
     tool_seconds: toolSeconds,
     other_cpu_seconds: m.machineCpuSeconds === null ? null : Math.max(0, m.machineCpuSeconds - (m.cpuSeconds ?? 0) - (m.helper?.cpuSeconds ?? 0)),

@@ -62,3 +62,14 @@ describe('BENCH_ONLY', () => {
     expect(parseOnly('erasure')).toEqual(['erasure']);
   });
 });
+
+describe('bench memory of a helper process', () => {
+  it("counts a process's own pages: more than zero, less than its RSS (the node binary's pages are shared), none for a gone process", async () => {
+    const { privateBytes, vmField } = await import('../../bench/procfs');
+    const own = privateBytes(process.pid);
+    const rss = vmField(process.pid, 'VmRSS');
+    expect(own).toBeGreaterThan(1024 * 1024);
+    expect(own).toBeLessThan(rss!);
+    expect(privateBytes(2 ** 22 + 12345)).toBeNull();
+  });
+});
