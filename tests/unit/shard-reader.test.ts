@@ -9,12 +9,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChunkSink, ShardWriter } from '../../server/engine/backup/chunk-sink';
-import type { BackupRow } from '../../server/engine/catalog/catalog';
-import { contentIdKey } from '../../server/engine/keys/keys';
 import { shardKey } from '../../server/engine/repository/repository';
 import { restoreBackup } from '../../server/engine/restore/restore';
 import { ShardReader } from '../../server/engine/restore/shard-reader';
+import { damageReplica, memoryBackup, memoryWriter, replicaStates } from '../support/memory-backup';
 import { type MemoryRepo, memoryRepo } from '../support/memory-repo';
 
 let repo: MemoryRepo | null = null;
@@ -27,7 +25,7 @@ afterEach(async () => {
 });
 
 const plainRepo = () => memoryRepo({ config: { enable_encryption: false } });
-const writer = (r: MemoryRepo, backupId = 'b1') => new ShardWriter(r.ctx, backupId, 'standard', contentIdKey(r.ctx.idKey, 'standard'), '', null, 'none');
+const writer = (r: MemoryRepo) => memoryWriter(r);
 
 async function storeOne(r: MemoryRepo, data: Buffer): Promise<string> {
   const w = writer(r);
@@ -36,13 +34,7 @@ async function storeOne(r: MemoryRepo, data: Buffer): Promise<string> {
   return s.id;
 }
 
-/** Flips one byte in the middle of the object at a location (damage the checksum catches). */
-async function damage(r: MemoryRepo, location: string, shardId: string): Promise<void> {
-  const b = r.backends.get(location)!;
-  const bytes = await b.get(shardKey(shardId));
-  bytes[bytes.length >> 1]! ^= 0xff;
-  await b.put(shardKey(shardId), bytes);
-}
+const damage = damageReplica;
 
 /** The error a promise rejects with; fails the test if it resolves. */
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -54,7 +46,7 @@ async function failure(p: Promise<unknown>): Promise<Error> {
   );
 }
 
-const states = async (r: MemoryRepo, id: string) => Object.fromEntries((await r.index.records([id])).get(id)!.replicas.map((x) => [x.location, x.state]));
+const states = replicaStates;
 
 describe('ShardReader on a memory index', () => {
   it('reads a shard back from its first replica and marks nothing', async () => {
@@ -113,31 +105,7 @@ describe('ShardReader on a memory index', () => {
 });
 
 describe('restore on a memory index', () => {
-  /** A backup of `files` (one chunk each) written by hand: its data shards, file list and chunk table. */
-  async function backup(r: MemoryRepo, files: Record<string, Buffer>): Promise<{ row: BackupRow; shardOf: Record<string, string> }> {
-    const w = writer(r);
-    const size = { avgSize: 1 << 20, minSize: 1 << 18, maxSize: 1 << 22 };
-    const table: string[] = [];
-    const lines: string[] = [];
-    const shardOf: Record<string, string> = {};
-    for (const [p, data] of Object.entries(files)) {
-      const s = await (await w.add(Buffer.from(data), 'data')).shard;
-      shardOf[p] = s.id;
-      lines.push(JSON.stringify({ p, t: 'f', m: 0o644, mt: 1_700_000_000_000, s: data.length, x: [[table.length, 0, data.length]] }));
-      table.push(s.id);
-    }
-    const stream = async (text: string) => {
-      const sink = new ChunkSink(w, 'manifest', 'cdc', size);
-      await sink.write(Buffer.from(text));
-      await sink.end();
-      return sink.shardIds();
-    };
-    const filesShards = await stream(`${lines.join('\n')}\n`);
-    const chunksShards = await stream(`${JSON.stringify(table)}\n`);
-    await w.drain();
-    const row = { id: 'b1', securityLevel: 'standard', manifestShards: { files: filesShards, chunks: chunksShards } } as BackupRow;
-    return { row, shardOf };
-  }
+  const backup = (r: MemoryRepo, files: Record<string, Buffer>) => memoryBackup(r, files);
 
   it('restores byte for byte, reading past a damaged replica', async () => {
     repo = plainRepo();
