@@ -8,15 +8,18 @@ import { contentIdKey } from '../../server/engine/keys/keys';
 import { shardKey } from '../../server/engine/repository/repository';
 import type { MemoryRepo } from './memory-repo';
 
-export const memoryWriter = (r: MemoryRepo, backupId = 'b1') => new ShardWriter(r.ctx, backupId, 'standard', contentIdKey(r.ctx.idKey, 'standard'), '', null, 'none');
+/** A writer for a backup; `key`: encrypt with this data key (aes-256-gcm), else store plaintext. */
+export const memoryWriter = (r: MemoryRepo, backupId = 'b1', key?: { keyId: string; key: Buffer }) =>
+  new ShardWriter(r.ctx, backupId, 'standard', contentIdKey(r.ctx.idKey, 'standard'), key?.keyId ?? '', key?.key ?? null, key ? 'aes-256-gcm' : 'none');
 
 /**
  * A backup of `files` (one chunk each): its data shards, file list and chunk table. `extraChunks`: shard ids
- * appended to the chunk table that nothing was written for (a manifest naming a shard the index lacks).
+ * appended to the chunk table that nothing was written for (a manifest naming a shard the index lacks); `key`:
+ * encrypt every shard with this data key.
  */
-export async function memoryBackup(r: MemoryRepo, files: Record<string, Buffer>, opts: { id?: string; extraChunks?: string[] } = {}): Promise<{ row: BackupRow; shardOf: Record<string, string> }> {
+export async function memoryBackup(r: MemoryRepo, files: Record<string, Buffer>, opts: { id?: string; extraChunks?: string[]; key?: { keyId: string; key: Buffer } } = {}): Promise<{ row: BackupRow; shardOf: Record<string, string> }> {
   const id = opts.id ?? 'b1';
-  const w = memoryWriter(r, id);
+  const w = memoryWriter(r, id, opts.key);
   const size = { avgSize: 1 << 20, minSize: 1 << 18, maxSize: 1 << 22 };
   const table: string[] = [];
   const lines: string[] = [];

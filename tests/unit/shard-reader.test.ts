@@ -1,8 +1,7 @@
 /**
  * The read path with no database: ShardReader over a MemoryShardIndex and memory locations (fail-over and
- * replica marks), and restoreBackup over them, as restic tests its filerestorer with fakes. The repository
- * here is unencrypted (enable_encryption off): data keys still come from the catalog's data_keys table,
- * which the shard index does not cover.
+ * replica marks), and restoreBackup over them, as restic tests its filerestorer with fakes; plaintext
+ * repositories, and encrypted ones whose data keys come from a MemoryKeySource (repository/key-source.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -133,5 +132,50 @@ describe('restore on a memory index', () => {
     expect(err.message).toContain('Run `plexichat-backup verify b1` and `repair`, or restore what is readable with --allow-partial.');
     expect((await readdir(dir)).sort()).toEqual(['one.bin', 'three.bin']);
     for (const p of ['one.bin', 'three.bin']) expect((await readFile(path.join(dir, p))).equals(files[p as keyof typeof files])).toBe(true);
+  });
+});
+
+describe('an encrypted repository on a memory index (keys from a memory key source)', () => {
+  const encRepo = () => memoryRepo({ config: { enable_encryption: true } });
+
+  it('restores byte for byte; the stored objects do not hold the plaintext', async () => {
+    repo = encRepo();
+    const key = repo.keySource.add('standard');
+    const files = { 'one.bin': Buffer.from('attack at dawn '.repeat(400)), 'two.bin': randomBytes(7000) };
+    const { row, shardOf } = await memoryBackup(repo, files, { key });
+    const stored = await repo.backends.get('a')!.get(shardKey(shardOf['one.bin']!));
+    expect(stored.includes(Buffer.from('attack at dawn'))).toBe(false);
+    dir = await mkdtemp(path.join(tmpdir(), 'pxunit-'));
+    const res = await restoreBackup(repo.ctx, row, { target: dir });
+    expect(res.files_restored).toBe(2);
+    for (const [p, data] of Object.entries(files)) expect((await readFile(path.join(dir, p))).equals(data)).toBe(true);
+  });
+
+  it('refuses a shard whose key belongs to another security level, or is unknown', async () => {
+    repo = encRepo();
+    const high = repo.keySource.add('high');
+    const w = memoryWriter(repo, 'b1', high);
+    const id = (await (await w.add(randomBytes(3000), 'data')).shard).id;
+    await w.drain();
+    await expect(new ShardReader(repo.ctx, 'standard').load([id])).rejects.toThrow(`Data key ${high.keyId} is missing from the catalog`);
+    const other = memoryRepo({ config: { enable_encryption: true } });
+    try {
+      other.keySource.add('standard');
+      const w2 = memoryWriter(other, 'b1', { keyId: 'never-registered', key: randomBytes(32) });
+      const id2 = (await (await w2.add(randomBytes(3000), 'data')).shard).id;
+      await w2.drain();
+      await expect(new ShardReader(other.ctx, 'standard').load([id2])).rejects.toThrow('Data key never-registered is missing from the catalog');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('an encrypting repository refuses to read an unencrypted object, even one whose checksum is right', async () => {
+    repo = encRepo();
+    const id = await storeOne(repo, randomBytes(6000));
+    const reader = new ShardReader(repo.ctx, 'standard');
+    await reader.load([id]);
+    await expect(reader.read(id)).rejects.toThrow('the object is not encrypted, but this repository requires encryption (planted or tampered object)');
+    expect(await states(repo, id)).toEqual({ a: 'bad', b: 'bad' });
   });
 });

@@ -115,3 +115,16 @@ describe('verify on a memory index', () => {
     expect(v.bad_shards.map((b) => [b.shard_id, b.location])).toEqual([[extra, 'b']]);
   });
 });
+
+describe('verify of an encrypted repository on a memory index', () => {
+  it('read-data decrypts every shard (healthy); a damaged copy is found as in plaintext', async () => {
+    repo = memoryRepo({ config: { enable_encryption: true } });
+    const key = repo.keySource.add('standard');
+    const { row, shardOf } = await memoryBackup(repo, files(), { key });
+    expect((await verifyBackup(repo.ctx, row, true)).status).toBe('healthy');
+    await damageReplica(repo, 'b', shardOf['three.bin']!);
+    const v = await verifyBackup(repo.ctx, row, true);
+    expect(v.status).toBe('degraded');
+    expect(v.bad_shards.map((b) => [b.shard_id, b.location, b.problem])).toEqual([[shardOf['three.bin']!, 'b', 'checksum_mismatch']]);
+  });
+});
