@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { CodecPool } from './repository/codec-pool';
 import type { KeyRing } from './keys/keys';
 import type { LocationSet } from './storage/locations';
+import type { KeySource } from './repository/key-source';
 import type { ShardIndex } from './repository/shard-index';
 
 /** What every engine operation needs; built once by BackupEngine.open. */
@@ -12,6 +13,8 @@ export interface EngineContext {
   /** The catalog's shard records as the backup write and restore read paths use them (repository/shard-index.ts). */
   index: ShardIndex;
   keys: KeyRing;
+  /** The data keys and plaintext rule the read path uses (repository/key-source.ts). */
+  keySource: KeySource;
   idKey: Buffer;
   locations: LocationSet;
   pool: CodecPool;

@@ -14,6 +14,7 @@ import { CatalogSnapshotter } from './catalog/catalog-snapshot';
 import { acknowledgeSuspicious } from './backup/change-signals';
 import { CodecPool } from './repository/codec-pool';
 import { PgShardIndex } from './repository/pg-shard-index';
+import { CatalogKeySource } from './repository/key-source';
 import { plaintextAllowed } from './repository/repo-trust';
 import type { EngineContext } from './context';
 import { type DrillOptions, type DrillResult, type DrillView, drillTargets, listDrills, runDrill } from './restore/drill';
@@ -111,6 +112,7 @@ export class BackupEngine {
         db: catalog.db,
         index: new PgShardIndex(catalog.db, () => plaintextAllowed(ctx)),
         keys,
+        keySource: new CatalogKeySource(catalog.db, keys, () => plaintextAllowed(ctx)),
         idKey,
         locations,
         pool: new CodecPool(),

@@ -192,4 +192,29 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     await expect(ok).rejects.toThrow();
     expect((await index.records([b.id])).has(b.id)).toBe(false);
   });
+  it("lists a backup's shard ids: the ones it recorded and referenced, none of another backup's", async () => {
+    const mine = shard();
+    const theirs = shard();
+    await index.session('b3', 'standard', true).record(mine);
+    await index.session('b1', 'standard', true).record(theirs);
+    const ids = await index.backupShardIds('b3');
+    expect(ids).toContain(mine.id);
+    expect(ids).not.toContain(theirs.id);
+    expect([...ids].sort()).toEqual((await index.backupRecords('b3')).map((r) => r.id).sort());
+    expect(await index.backupShardIds('no-such-backup')).toEqual([]);
+  });
+
+  it('records what a full content check found of an unverified shard, and leaves a checked shard alone', async () => {
+    const imported = shard({ checksum: '', plainSize: 0, keyId: '', compression: 'none' });
+    const known = shard();
+    await Promise.all([index.session('b1', 'standard', true).record(imported), index.session('b1', 'standard', true).record(known)]);
+    const found = { checksum: 'cd'.repeat(32), plainSize: 4321, keyId: 'k9', compression: 'zstd' };
+    await index.recordChecked(imported.id, found);
+    await index.recordChecked(known.id, found);
+    const got = await index.records([imported.id, known.id]);
+    expect(got.get(imported.id)).toMatchObject(found);
+    expect(got.get(known.id)).toMatchObject({ checksum: known.checksum, plainSize: known.plainSize, keyId: known.keyId, compression: known.compression });
+    // Checked, it is an ordinary shard: a dedup target.
+    expect((await index.session('b2', 'standard', true).lookup(imported.contentId))?.id).toBe(imported.id);
+  });
 });

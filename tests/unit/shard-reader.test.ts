@@ -1,20 +1,17 @@
 /**
  * The read path with no database: ShardReader over a MemoryShardIndex and memory locations (fail-over and
- * replica marks), and restoreBackup over them, as restic tests its filerestorer with fakes. The repository
- * here is unencrypted (enable_encryption off): data keys still come from the catalog's data_keys table,
- * which the shard index does not cover.
+ * replica marks), and restoreBackup over them, as restic tests its filerestorer with fakes; plaintext
+ * repositories, and encrypted ones whose data keys come from a MemoryKeySource (repository/key-source.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChunkSink, ShardWriter } from '../../server/engine/backup/chunk-sink';
-import type { BackupRow } from '../../server/engine/catalog/catalog';
-import { contentIdKey } from '../../server/engine/keys/keys';
 import { shardKey } from '../../server/engine/repository/repository';
 import { restoreBackup } from '../../server/engine/restore/restore';
 import { ShardReader } from '../../server/engine/restore/shard-reader';
+import { damageReplica, memoryBackup, memoryWriter, replicaStates } from '../support/memory-backup';
 import { type MemoryRepo, memoryRepo } from '../support/memory-repo';
 
 let repo: MemoryRepo | null = null;
@@ -27,7 +24,7 @@ afterEach(async () => {
 });
 
 const plainRepo = () => memoryRepo({ config: { enable_encryption: false } });
-const writer = (r: MemoryRepo, backupId = 'b1') => new ShardWriter(r.ctx, backupId, 'standard', contentIdKey(r.ctx.idKey, 'standard'), '', null, 'none');
+const writer = (r: MemoryRepo) => memoryWriter(r);
 
 async function storeOne(r: MemoryRepo, data: Buffer): Promise<string> {
   const w = writer(r);
@@ -36,13 +33,7 @@ async function storeOne(r: MemoryRepo, data: Buffer): Promise<string> {
   return s.id;
 }
 
-/** Flips one byte in the middle of the object at a location (damage the checksum catches). */
-async function damage(r: MemoryRepo, location: string, shardId: string): Promise<void> {
-  const b = r.backends.get(location)!;
-  const bytes = await b.get(shardKey(shardId));
-  bytes[bytes.length >> 1]! ^= 0xff;
-  await b.put(shardKey(shardId), bytes);
-}
+const damage = damageReplica;
 
 /** The error a promise rejects with; fails the test if it resolves. */
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -54,7 +45,7 @@ async function failure(p: Promise<unknown>): Promise<Error> {
   );
 }
 
-const states = async (r: MemoryRepo, id: string) => Object.fromEntries((await r.index.records([id])).get(id)!.replicas.map((x) => [x.location, x.state]));
+const states = replicaStates;
 
 describe('ShardReader on a memory index', () => {
   it('reads a shard back from its first replica and marks nothing', async () => {
@@ -113,31 +104,7 @@ describe('ShardReader on a memory index', () => {
 });
 
 describe('restore on a memory index', () => {
-  /** A backup of `files` (one chunk each) written by hand: its data shards, file list and chunk table. */
-  async function backup(r: MemoryRepo, files: Record<string, Buffer>): Promise<{ row: BackupRow; shardOf: Record<string, string> }> {
-    const w = writer(r);
-    const size = { avgSize: 1 << 20, minSize: 1 << 18, maxSize: 1 << 22 };
-    const table: string[] = [];
-    const lines: string[] = [];
-    const shardOf: Record<string, string> = {};
-    for (const [p, data] of Object.entries(files)) {
-      const s = await (await w.add(Buffer.from(data), 'data')).shard;
-      shardOf[p] = s.id;
-      lines.push(JSON.stringify({ p, t: 'f', m: 0o644, mt: 1_700_000_000_000, s: data.length, x: [[table.length, 0, data.length]] }));
-      table.push(s.id);
-    }
-    const stream = async (text: string) => {
-      const sink = new ChunkSink(w, 'manifest', 'cdc', size);
-      await sink.write(Buffer.from(text));
-      await sink.end();
-      return sink.shardIds();
-    };
-    const filesShards = await stream(`${lines.join('\n')}\n`);
-    const chunksShards = await stream(`${JSON.stringify(table)}\n`);
-    await w.drain();
-    const row = { id: 'b1', securityLevel: 'standard', manifestShards: { files: filesShards, chunks: chunksShards } } as BackupRow;
-    return { row, shardOf };
-  }
+  const backup = (r: MemoryRepo, files: Record<string, Buffer>) => memoryBackup(r, files);
 
   it('restores byte for byte, reading past a damaged replica', async () => {
     repo = plainRepo();
@@ -165,5 +132,50 @@ describe('restore on a memory index', () => {
     expect(err.message).toContain('Run `plexichat-backup verify b1` and `repair`, or restore what is readable with --allow-partial.');
     expect((await readdir(dir)).sort()).toEqual(['one.bin', 'three.bin']);
     for (const p of ['one.bin', 'three.bin']) expect((await readFile(path.join(dir, p))).equals(files[p as keyof typeof files])).toBe(true);
+  });
+});
+
+describe('an encrypted repository on a memory index (keys from a memory key source)', () => {
+  const encRepo = () => memoryRepo({ config: { enable_encryption: true } });
+
+  it('restores byte for byte; the stored objects do not hold the plaintext', async () => {
+    repo = encRepo();
+    const key = repo.keySource.add('standard');
+    const files = { 'one.bin': Buffer.from('attack at dawn '.repeat(400)), 'two.bin': randomBytes(7000) };
+    const { row, shardOf } = await memoryBackup(repo, files, { key });
+    const stored = await repo.backends.get('a')!.get(shardKey(shardOf['one.bin']!));
+    expect(stored.includes(Buffer.from('attack at dawn'))).toBe(false);
+    dir = await mkdtemp(path.join(tmpdir(), 'pxunit-'));
+    const res = await restoreBackup(repo.ctx, row, { target: dir });
+    expect(res.files_restored).toBe(2);
+    for (const [p, data] of Object.entries(files)) expect((await readFile(path.join(dir, p))).equals(data)).toBe(true);
+  });
+
+  it('refuses a shard whose key belongs to another security level, or is unknown', async () => {
+    repo = encRepo();
+    const high = repo.keySource.add('high');
+    const w = memoryWriter(repo, 'b1', high);
+    const id = (await (await w.add(randomBytes(3000), 'data')).shard).id;
+    await w.drain();
+    await expect(new ShardReader(repo.ctx, 'standard').load([id])).rejects.toThrow(`Data key ${high.keyId} is missing from the catalog`);
+    const other = memoryRepo({ config: { enable_encryption: true } });
+    try {
+      other.keySource.add('standard');
+      const w2 = memoryWriter(other, 'b1', { keyId: 'never-registered', key: randomBytes(32) });
+      const id2 = (await (await w2.add(randomBytes(3000), 'data')).shard).id;
+      await w2.drain();
+      await expect(new ShardReader(other.ctx, 'standard').load([id2])).rejects.toThrow('Data key never-registered is missing from the catalog');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('an encrypting repository refuses to read an unencrypted object, even one whose checksum is right', async () => {
+    repo = encRepo();
+    const id = await storeOne(repo, randomBytes(6000));
+    const reader = new ShardReader(repo.ctx, 'standard');
+    await reader.load([id]);
+    await expect(reader.read(id)).rejects.toThrow('the object is not encrypted, but this repository requires encryption (planted or tampered object)');
+    expect(await states(repo, id)).toEqual({ a: 'bad', b: 'bad' });
   });
 });

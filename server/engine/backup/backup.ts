@@ -12,11 +12,12 @@ import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentIdKey } from '../keys/keys';
-import { checkPayloadName, type Extent, joinNs, type ManifestEntry, splitNs } from '../repository/manifest';
+import { checkPayloadName, type Extent, type ManifestEntry, splitNs } from '../repository/manifest';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
+import { sameFile } from './same-file';
 import { readXattrs, walkSources, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
@@ -333,12 +334,6 @@ export async function writeBackupData(
   }
 }
 
-/** The incremental change rule: size, mtime, inode and mode (and ctime when recorded) equal. */
-function sameFile(it: SourceItem, b: ManifestEntry): boolean {
-  if (it.type !== 'f' || b.t !== 'f') return false;
-  return b.s === it.size && sameTime(it.mtimeNs, b.mt, b.mtn) && b.i === it.ino && b.m === it.mode && (b.ct === undefined || sameTime(it.ctimeNs, b.ct, b.ctn));
-}
-
 function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
   const [mt, mtn] = splitNs(it.mtimeNs);
   const e: ManifestEntry = { p: it.rel, t: it.type, m: it.mode, mt, mtn, u: it.uid, g: it.gid };
@@ -350,15 +345,6 @@ function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
   }
   if (it.xattrs) e.xa = Object.fromEntries(Object.entries(it.xattrs).map(([k, v]) => [k, v.toString('base64')]));
   return e;
-}
-
-/**
- * The change rule's time test. A manifest with the ns field compares the exact nanosecond; an older one
- * kept a rounded millisecond, compared the way it was made (a mismatch only costs one re-read).
- */
-function sameTime(ns: bigint, ms: number, sub: number | undefined): boolean {
-  if (sub !== undefined) return joinNs(ms, sub) === ns;
-  return ms === Number((ns + 500_000n) / 1_000_000n); // Math.round of the ms, without a double's loss
 }
 
 const SMALL_FILE = 512 * 1024;

@@ -6,10 +6,9 @@
  * then on is an ordinary shard (a dedup target). Repair rewrites bad or missing replicas from a good one,
  * and tops up shards below the replication factor; a lost shard is re-created where it can be (shard-rebuild.ts).
  */
-import { sql } from 'drizzle-orm';
 import { shardReplicas } from '../../../db/schema';
 import { IntegrityError, storedChecksum } from '../repository/codec';
-import { type BackupRow, type ShardRecord, backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
+import type { BackupRow, ShardRecord } from '../catalog/catalog';
 import { UNVERIFIED } from '../repository/content-check';
 import type { EngineContext } from '../context';
 import { parseEntry } from '../repository/manifest';
@@ -25,7 +24,7 @@ import { checkPieces, repairPieces } from './verify-pieces';
 
 const CONCURRENCY = 8;
 
-/** Every shard the backup references: its manifest shards and its chunk table, plus the catalog's rows. */
+/** Every shard the backup references: its manifest shards and its chunk table, plus the shard index's references. */
 async function referencedShards(ctx: EngineContext, row: BackupRow, reader: ShardReader): Promise<{ ids: string[]; manifestProblem: string | null }> {
   const { files, chunks } = row.manifestShards;
   const ids = new Set([...files, ...chunks]);
@@ -36,15 +35,14 @@ async function referencedShards(ctx: EngineContext, row: BackupRow, reader: Shar
   } catch (err) {
     manifestProblem = `The manifest of backup ${row.id} cannot be read: ${(err as Error).message}`;
   }
-  const rows = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${row.id}`);
-  for (const r of rows.rows) ids.add(r.shard_id);
+  for (const id of await ctx.index.backupShardIds(row.id)) ids.add(id);
   return { ids: [...ids], manifestProblem };
 }
 
 export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData: boolean): Promise<VerifyResult> {
   const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
   const { ids, manifestProblem } = await referencedShards(ctx, row, reader);
-  const records = await shardRecordsByIds(ctx.db, ids);
+  const records = await ctx.index.records(ids);
   if (readData) await reader.load([...records.keys()]);
   const bad: BadReplica[] = [];
   const lost: string[] = [];
@@ -119,8 +117,7 @@ export async function verifyBackup(ctx: EngineContext, row: BackupRow, readData:
 
 /** An unverified shard (imported from storage) whose copy passed the full content check: the catalog learns its checksum. */
 async function recordChecked(ctx: EngineContext, id: string, c: { checksum: string; plainSize: number; keyId: string; compression: string }): Promise<void> {
-  await ctx.db.execute(sql`UPDATE shards SET checksum = ${c.checksum}, plain_size = ${c.plainSize}, key_id = ${c.keyId}, compression = ${c.compression}
-    WHERE id = ${id} AND checksum = ${UNVERIFIED}`);
+  await ctx.index.recordChecked(id, c);
 }
 
 /**
@@ -195,7 +192,7 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
     unrepairable.delete(r.shard_id);
     for (const location of r.locations) repaired.push({ shard_id: r.shard_id, location });
   }
-  const records = new Map((await backupShardRecords(ctx.db, row.id)).map((r) => [r.id, r]));
+  const records = new Map((await ctx.index.backupRecords(row.id)).map((r) => [r.id, r]));
   const touched = new Set(before.bad_shards.map((b) => b.shard_id).filter((id) => !unrepairable.has(id) && !before.lost_shards.includes(id) && records.has(id)));
   // A coded shard's piece can pass its own checksum and still be wrong (found by verify --read-data only):
   // repair checks every coded shard's pieces against the object they rebuild (verify-pieces.ts).

@@ -4,7 +4,7 @@
  * batches that apply as a whole or not at all, and records visible only once their batch is sent.
  */
 import { Batcher } from './batcher';
-import { UNVERIFIED } from './content-check';
+import { type CheckedShard, UNVERIFIED } from './content-check';
 import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
 
 interface Row {
@@ -90,6 +90,15 @@ export class MemoryShardIndex implements ShardIndex {
   async backupRecords(backupId: string): Promise<ShardRecord[]> {
     const ids = [...(this.refs.get(backupId) ?? [])].filter((id) => this.rows.has(id)).sort();
     return ids.map((id) => this.toRecord(this.rows.get(id)!));
+  }
+
+  async backupShardIds(backupId: string): Promise<string[]> {
+    return [...(this.refs.get(backupId) ?? [])];
+  }
+
+  async recordChecked(shardId: string, c: Pick<CheckedShard, 'checksum' | 'plainSize' | 'keyId' | 'compression'>): Promise<void> {
+    const r = this.rows.get(shardId);
+    if (r?.input.checksum === UNVERIFIED) Object.assign(r.input, { checksum: c.checksum, plainSize: c.plainSize, keyId: c.keyId, compression: c.compression });
   }
 
   async markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void> {

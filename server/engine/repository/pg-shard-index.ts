@@ -9,7 +9,7 @@ import type { Db } from '../../../db/client';
 import { shardReplicas } from '../../../db/schema';
 import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
 import { Batcher } from './batcher';
-import { UNVERIFIED } from './content-check';
+import { type CheckedShard, UNVERIFIED } from './content-check';
 import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
 
 export class PgShardIndex implements ShardIndex {
@@ -29,6 +29,16 @@ export class PgShardIndex implements ShardIndex {
 
   backupRecords(backupId: string): Promise<ShardRecord[]> {
     return backupShardRecords(this.db, backupId);
+  }
+
+  async backupShardIds(backupId: string): Promise<string[]> {
+    const rows = await this.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${backupId}`);
+    return rows.rows.map((r) => r.shard_id);
+  }
+
+  async recordChecked(shardId: string, c: Pick<CheckedShard, 'checksum' | 'plainSize' | 'keyId' | 'compression'>): Promise<void> {
+    await this.db.execute(sql`UPDATE shards SET checksum = ${c.checksum}, plain_size = ${c.plainSize}, key_id = ${c.keyId}, compression = ${c.compression}
+      WHERE id = ${shardId} AND checksum = ${UNVERIFIED}`);
   }
 
   async markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void> {

@@ -9,6 +9,7 @@
  * marked completed (look-ups, references and records are batched: one statement per batch in the catalog).
  */
 import type { ShardRecord } from '../catalog/catalog';
+import type { CheckedShard } from './content-check';
 
 export type { ShardRecord } from '../catalog/catalog';
 
@@ -65,6 +66,13 @@ export interface ShardIndex {
   records(ids: string[]): Promise<Map<string, ShardRecord>>;
   /** Every shard a backup references, with its replicas. */
   backupRecords(backupId: string): Promise<ShardRecord[]>;
+  /** The ids of every shard a backup references, recorded or not (verify reports a reference to no record). */
+  backupShardIds(backupId: string): Promise<string[]>;
+  /**
+   * An unverified shard (imported from storage, content-check.ts) whose content passed the full check: it gets
+   * the checked checksum, size, key and compression (no-op unless the shard is still unverified).
+   */
+  recordChecked(shardId: string, checked: Pick<CheckedShard, 'checksum' | 'plainSize' | 'keyId' | 'compression'>): Promise<void>;
   /** Records what a read or check found of one replica (no-op for an unknown shard or location). */
   markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void>;
 }

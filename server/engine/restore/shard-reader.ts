@@ -4,12 +4,11 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { IntegrityError, readHeader } from '../repository/codec';
-import { type ShardRecord, loadWrappedKey } from '../catalog/catalog';
+import type { ShardRecord } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentId, contentIdKey } from '../keys/keys';
 import { type CheckedShard, checkShardObject, UNVERIFIED } from '../repository/content-check';
-import { plaintextAllowed } from '../repository/repo-trust';
 import { fetchShard } from '../repository/shard-store';
 import type { SecurityLevel } from '../types';
 
@@ -25,7 +24,7 @@ export class ShardReader {
 
   /** Loads catalog records (and their data keys) for these shard ids. Unknown ids are reported as missing. */
   async load(ids: string[]): Promise<void> {
-    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    this.allowPlain ??= await this.ctx.keySource.plaintextAllowed();
     const todo = [...new Set(ids)].filter((id) => !this.records.has(id));
     const found = await this.ctx.index.records(todo);
     for (const [id, rec] of found) {
@@ -46,14 +45,11 @@ export class ShardReader {
     return this.records.get(id);
   }
 
-  /**
-   * A data key of this reader's security level, from the catalog (keys there were unwrapped by the master key,
-   * so an object opening under one was written by a key holder); null for any other id.
-   */
+  /** A data key of this reader's security level, from the context's key source (key-source.ts); null for any other id. */
   key(keyId: string): Promise<Buffer | null> {
     let k = this.keys.get(keyId);
     if (!k) {
-      k = loadWrappedKey(this.ctx.db, keyId).then((w) => (w && w.securityLevel === this.level ? this.ctx.keys.unwrap(w) : null));
+      k = this.ctx.keySource.dataKey(keyId, this.level);
       this.keys.set(keyId, k);
     }
     return k;
@@ -62,7 +58,7 @@ export class ShardReader {
   async read(id: string): Promise<Buffer> {
     const rec = this.records.get(id);
     if (!rec) throw new EngineError('INTEGRITY', `Missing required shards: shard ${id} is not in the catalog.`);
-    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    this.allowPlain ??= await this.ctx.keySource.plaintextAllowed();
     const opts = { level: this.level, keyFor: (k: string) => this.key(k), allowPlain: this.allowPlain };
     return fetchShard(this.ctx, id, rec.replicas, async (stored) => {
       if (rec.checksum === UNVERIFIED) return (await checkShardObject(this.ctx, id, stored, opts)).plain;
@@ -79,7 +75,7 @@ export class ShardReader {
 
   /** The full content check of one stored copy (see content-check.ts), with this reader's keys and rules. */
   async check(id: string, stored: Buffer): Promise<CheckedShard> {
-    this.allowPlain ??= await plaintextAllowed(this.ctx);
+    this.allowPlain ??= await this.ctx.keySource.plaintextAllowed();
     return checkShardObject(this.ctx, id, stored, { level: this.level, keyFor: (k) => this.key(k), allowPlain: this.allowPlain });
   }
 
