@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupEngine } from '../../server/engine/engine';
 import { treeDiff } from '../support/compare';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
-import { makeTree } from '../support/tree';
+import { makeTree, pastRacyWindow } from '../support/tree';
 
 describe.each(CATALOG_MODES)('backup types (%s catalog)', (mode) => {
   let t: TestEnv;
@@ -16,7 +16,8 @@ describe.each(CATALOG_MODES)('backup types (%s catalog)', (mode) => {
     engine = await t.open();
     src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 77, smallFiles: 3000, bigFiles: [3 * 1024 * 1024], unicode: true, empties: true, symlinks: true });
-  });
+    await pastRacyWindow();
+  }, 300_000);
   afterAll(async () => t?.cleanup());
 
   it('incremental: an unchanged tree reuses every file; changes are picked up; each backup restores on its own', async () => {
@@ -46,6 +47,7 @@ describe.each(CATALOG_MODES)('backup types (%s catalog)', (mode) => {
   });
 
   it('differential: compares against the last full backup', async () => {
+    await pastRacyWindow(); // the changes of the test before
     const full = await engine.createBackup({ paths: [src], backupType: 'full' });
     await writeFile(path.join(src, 'd2', 'f1000.dat'), 'diff 1');
     const inc = await engine.createBackup({ paths: [src], backupType: 'incremental' });
@@ -60,12 +62,29 @@ describe.each(CATALOG_MODES)('backup types (%s catalog)', (mode) => {
   });
 
   it('a touched file (same content, new mtime) is re-read', async () => {
+    await pastRacyWindow();
     const base = await engine.createBackup({ paths: [src], backupType: 'incremental' });
     const f = path.join(src, 'd0', 'f5.dat');
     await utimes(f, new Date(), new Date(Date.now() - 3600_000));
     const next = await engine.createBackup({ paths: [src], backupType: 'incremental' });
     expect(next.metadata.files_reused).toBe(base.file_count - 1);
     expect(next.new_bytes).toBeLessThan(base.original_size * 0.01);
+  });
+
+  it('a file changed just before its base backup started is read again by the next incremental (racily clean)', async () => {
+    await pastRacyWindow();
+    // Changed within the racy window: a second change in the same timestamp tick, after the base read it, would
+    // keep its size, mtime and ctime, so the base entry cannot be trusted.
+    await writeFile(path.join(src, 'd0', 'f7.dat'), 'changed right before the backup');
+    const base = await engine.createBackup({ paths: [src], backupType: 'incremental' });
+    const next = await engine.createBackup({ paths: [src], backupType: 'incremental' });
+    expect(next.metadata.files_reused).toBe(base.file_count - 1);
+    // Once the base started well after the change, the file is trusted again.
+    await pastRacyWindow();
+    const later = await engine.createBackup({ paths: [src], backupType: 'incremental' });
+    const after = await engine.createBackup({ paths: [src], backupType: 'incremental' });
+    expect(later.metadata.base_backup_id).toBe(next.backup_id);
+    expect(after.metadata.files_reused).toBe(later.file_count);
   });
 
   it('snapshot backups restore byte-identical and report nothing when nothing changes', async () => {

@@ -5,7 +5,7 @@ import { ContinuousWatcher } from '../../server/jobs/continuous';
 import type { BackupMetadata } from '../../server/engine/types';
 import { treeDiff } from '../support/compare';
 import { makeEnv, type TestEnv } from '../support/engine-env';
-import { makeTree } from '../support/tree';
+import { makeTree, pastRacyWindow } from '../support/tree';
 
 describe('continuous backups', () => {
   let t: TestEnv;
@@ -16,6 +16,7 @@ describe('continuous backups', () => {
     const engine = await t.open();
     const src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 12, smallFiles: 50 });
+    await pastRacyWindow();
     const made: BackupMetadata[] = [];
     const w = new ContinuousWatcher(engine, { paths: [src], delayMs: 300, onBackup: (m) => made.push(m) });
     await w.start();

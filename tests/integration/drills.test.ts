@@ -9,7 +9,7 @@ import { AlertService } from '../../server/monitoring/alert-service';
 import { listAlerts } from '../../server/monitoring/alert-store';
 import { alertsFor } from '../../server/monitoring/hooks';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
-import { makeTree } from '../support/tree';
+import { makeTree, pastRacyWindow } from '../support/tree';
 
 const MiB = 1024 * 1024;
 
@@ -25,7 +25,8 @@ describe.each(CATALOG_MODES)('restore drills (%s catalog)', (mode) => {
     engine = await t.open();
     src = path.join(t.dir, 'src');
     await makeTree(src, { seed: 11, smallFiles: 200, bigFiles: [3 * MiB] });
-  });
+    await pastRacyWindow();
+  }, 300_000);
   afterAll(async () => t?.cleanup());
   // Drills make their scratch directory under os.tmpdir(): point it at a directory of this test, so
   // "the scratch copy is gone" is a plain readdir.

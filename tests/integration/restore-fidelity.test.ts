@@ -13,7 +13,7 @@ import { fsTime } from '../../server/engine/restore/restore-writer';
 import { runCli } from '../support/cli';
 import { CATALOG_MODES, makeEnv, type TestEnv } from '../support/engine-env';
 import { fidelityDiff } from '../support/fidelity';
-import { makeTree } from '../support/tree';
+import { makeTree, pastRacyWindow } from '../support/tree';
 
 const BASE_SEC = 1_700_000_000;
 
@@ -128,6 +128,7 @@ describe.each(CATALOG_MODES)('faithful restore (%s catalog)', (mode) => {
   }, 120_000);
 
   it('an incremental backup of the unchanged tree reuses every file (the change rule reads the new fields)', async () => {
+    await pastRacyWindow();
     const base = await engine.createBackup({ paths: [src], backupType: 'full' });
     const inc = await engine.createBackup({ paths: [src], backupType: 'incremental' });
     // Every file but the 2 later names of the hard-linked inode, which are links to its first name, not reuses.
@@ -144,6 +145,7 @@ describe.each(CATALOG_MODES)('faithful restore (%s catalog)', (mode) => {
     await writeFile(path.join(dir, 'edited.txt'), 'attribute changes');
     setAttributeSync(path.join(dir, 'kept.txt'), 'user.note', 'kept');
     setAttributeSync(path.join(dir, 'edited.txt'), 'user.note', 'before');
+    await pastRacyWindow();
     await engine.createBackup({ paths: [dir], backupType: 'full' });
     setAttributeSync(path.join(dir, 'edited.txt'), 'user.note', 'after');
     const inc = await engine.createBackup({ paths: [dir], backupType: 'incremental' });

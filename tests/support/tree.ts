@@ -80,3 +80,13 @@ export async function makeTree(root: string, spec: TreeSpec): Promise<number> {
   }
   return files;
 }
+
+/**
+ * Waits until files written so far are older than a backup's racy window (same-file.ts RACY_MARGIN_MS): a file
+ * changed within it before a backup started is read again by the next incremental, so a test that wants every
+ * unchanged file reused lets its tree age first.
+ */
+export async function pastRacyWindow(): Promise<void> {
+  const { RACY_MARGIN_MS } = await import('../../server/engine/backup/same-file');
+  await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 50));
+}

@@ -4,7 +4,7 @@
  * makes it changed, and so does anything that is not a regular file on both sides.
  */
 import { describe, expect, it } from 'vitest';
-import { sameFile } from '../../server/engine/backup/same-file';
+import { RACY_MARGIN_MS, racilyClean, racyFrom, sameFile } from '../../server/engine/backup/same-file';
 import type { SourceItem } from '../../server/engine/backup/source';
 import { type ManifestEntry, splitNs } from '../../server/engine/repository/manifest';
 
@@ -85,5 +85,30 @@ describe('the incremental change rule', () => {
       expect(sameFile(item({ ctimeNs: CTIME + 900_000n }), base)).toBe(false);
       expect(sameFile(item(), { ...base, ct: floor })).toBe(false);
     });
+  });
+});
+
+describe('racily clean entries (changed too close to their backup to trust the rule)', () => {
+  const at = (ns: bigint) => new Date(Number(ns / 1_000_000n));
+  const base = entryOf(item()); // last changed at CTIME
+
+  it('an entry changed within RACY_MARGIN_MS before its backup started, or after it, is read again', () => {
+    expect(racilyClean(base, racyFrom(at(CTIME + BigInt(RACY_MARGIN_MS - 1) * 1_000_000n)))).toBe(true);
+    expect(racilyClean(base, racyFrom(at(CTIME)))).toBe(true);
+    // A ctime after the start: a clock ahead (a network filesystem), or a change while the backup read.
+    expect(racilyClean(base, racyFrom(at(CTIME - 60_000_000_000n)))).toBe(true);
+  });
+
+  it('an entry changed longer than RACY_MARGIN_MS before its backup started is trusted', () => {
+    expect(racilyClean(base, racyFrom(at(CTIME + BigInt(RACY_MARGIN_MS + 1) * 1_000_000n)))).toBe(false);
+    expect(racilyClean(base, racyFrom(at(CTIME + 86_400_000_000_000n)))).toBe(false);
+  });
+
+  it('uses the ctime (a backdated mtime cannot hide a change), and the mtime only where no ctime was recorded', () => {
+    const backdated: ManifestEntry = { ...base, mt: splitNs(MTIME - 86_400_000_000_000n)[0] };
+    expect(racilyClean(backdated, racyFrom(at(CTIME + 1_000_000n)))).toBe(true);
+    const { ct: _ct, ctn: _ctn, ...old } = base;
+    expect(racilyClean(old, racyFrom(at(MTIME + 1_000_000n)))).toBe(true);
+    expect(racilyClean(old, racyFrom(at(MTIME + 10_000_000_000n)))).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
-import { sameFile } from './same-file';
+import { racilyClean, sameFile } from './same-file';
 import { readXattrs, walkSources, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
@@ -38,6 +38,8 @@ export interface BackupInput {
 
 export interface BaseIndex {
   backupId: string;
+  /** Entries changed at or after this instant (ns) are racily clean: read again (same-file.ts racilyClean). */
+  racyFrom: bigint;
   entries: Map<string, ManifestEntry>;
   chunkIds: string[];
 }
@@ -248,7 +250,7 @@ export async function writeBackupData(
     };
     const unchanged = (it: SourceItem): ManifestEntry | null => {
       const b = input.base?.entries.get(it.rel);
-      return b && sameFile(it, b) ? b : null;
+      return b && sameFile(it, b) && !racilyClean(b, input.base!.racyFrom) ? b : null;
     };
     const changedWhileRead: string[] = [];
 

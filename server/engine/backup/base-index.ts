@@ -9,6 +9,7 @@ import type { BackupRow } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { parseEntry, type ManifestEntry } from '../repository/manifest';
 import { ShardReader } from '../restore/shard-reader';
+import { racyFrom } from './same-file';
 import type { BackupType, SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
 
@@ -29,5 +30,6 @@ export async function loadBaseIndex(ctx: EngineContext, row: BackupRow): Promise
     const e = parseEntry(line);
     if (e.t === 'f') entries.set(e.p, e);
   }
-  return { backupId: row.id, entries, chunkIds };
+  // A backup rebuilt from storage may have no start time: its catalog creation time stands in for it.
+  return { backupId: row.id, racyFrom: racyFrom(row.startedAt ?? row.createdAt), entries, chunkIds };
 }
