@@ -8,7 +8,11 @@ describe('manifest paths', () => {
     expect(resolveInside('/restore', 'ünï/📦 file')).toBe(path.join('/restore', 'ünï', '📦 file'));
   });
 
-  it.each(['../etc/passwd', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a/.', 'C:/windows', 'a\\..\\b', 'nul\0byte', ''])('refuses %j', (p) => {
+  it.each(['.hidden', 'a/..b', 'a/b..', '...', 'a/.../b', '1:x', 'a/C:', 'x'])('accepts the name-like path %j', (p) => {
+    expect(checkEntryPath(p)).toBe(p);
+  });
+
+  it.each(['../etc/passwd', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a/.', 'C:/windows', 'a\\..\\b', 'nul\0byte', '', '..', '.', 'a/', 'a/..', '/', 'z:', 'a\\b', 'x'.repeat(4097)])('refuses %j', (p) => {
     expect(() => checkEntryPath(p)).toThrow(/escape the restore target/);
     expect(() => parseEntry(JSON.stringify({ p, t: 'f', m: 420, mt: 0 }))).toThrow(/escape the restore target/);
   });

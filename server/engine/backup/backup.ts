@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { open, readFile, readlink, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
@@ -282,7 +282,8 @@ export async function writeBackupData(
             tracker?.file(entry, true);
             continue;
           }
-          if (it.type === 'l') entry.l = await readlink(it.abs);
+          // Synchronous, as the walk's lstat: microseconds, where a trip through the thread pool waited ~50 µs per link.
+          if (it.type === 'l') entry.l = fs.readlinkSync(it.abs);
           let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
           if (input.detectChanges && content) {
             const stable = await readStable(it, content);
