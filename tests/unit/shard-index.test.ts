@@ -217,4 +217,46 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     // Checked, it is an ordinary shard: a dedup target.
     expect((await index.session('b2', 'standard', true).lookup(imported.contentId))?.id).toBe(imported.id);
   });
+  it('adds a replica: a new row ok, an existing row back to ok (its piece kept unless given), a moved piece leaving its old row', async () => {
+    const a = shard();
+    const coded = shard({ locations: ['loc-a', 'loc-b', 'loc-c'], coding: { k: 2, m: 1, pieces: [0, 1, 2] } });
+    await Promise.all([index.session('b1', 'standard', true).record(a), index.session('b1', 'standard', true).record(coded)]);
+    await index.markReplica(a.id, 'loc-a', 'bad', at);
+    await index.addReplica(a.id, 'loc-a', at);
+    await index.addReplica(a.id, 'loc-c', at);
+    expect((await index.records([a.id])).get(a.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: null },
+      { location: 'loc-b', state: 'ok', piece: null },
+      { location: 'loc-c', state: 'ok', piece: null },
+    ]);
+    await index.markReplica(coded.id, 'loc-b', 'missing', at);
+    await index.addReplica(coded.id, 'loc-d', at, { piece: 1, replaces: 'loc-b' });
+    await index.markReplica(coded.id, 'loc-c', 'bad', at);
+    await index.addReplica(coded.id, 'loc-c', at, { replaces: null });
+    expect((await index.records([coded.id])).get(coded.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: 0 },
+      { location: 'loc-c', state: 'ok', piece: 2 },
+      { location: 'loc-d', state: 'ok', piece: 1 },
+    ]);
+    await expect(index.addReplica('nope-000000000000', 'loc-a', at)).rejects.toThrow();
+    expect(await index.records(['nope-000000000000'])).toEqual(new Map());
+  });
+
+  it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
+    const first = shard();
+    const second = shard({ contentId: first.contentId });
+    const third = shard({ contentId: first.contentId });
+    const unrelated = shard();
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([first, second, third, unrelated].map((x) => w.record(x)));
+    expect((await index.sameContent(first.contentId, second.id)).map((r) => r.id)).toEqual([first.id, third.id].sort());
+    expect(await index.sameContent(unrelated.contentId, unrelated.id)).toEqual([]);
+
+    const meta = { checksum: 'ef'.repeat(32), keyId: 'k7', compression: 'none', storedSize: 999, encrypted: false };
+    await index.replaceObject(first.id, meta);
+    await index.replaceObject('nope-000000000000', meta);
+    expect((await index.records([first.id])).get(first.id)).toMatchObject({ checksum: meta.checksum, keyId: 'k7', compression: 'none', storedSize: 999, plainSize: first.plainSize });
+    // Now unencrypted: an encrypting backup no longer reuses it (one batch: the others are equally old).
+    expect([second.id, third.id]).toContain((await index.session('b2', 'standard', true).lookup(first.contentId))?.id);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
+import type { ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
 
 interface Row {
   input: ShardRecordInput;
@@ -104,6 +104,29 @@ export class MemoryShardIndex implements ShardIndex {
   async markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void> {
     const rep = this.rows.get(shardId)?.replicas.get(location);
     if (rep) Object.assign(rep, { state, checkedAt: at });
+  }
+
+  async addReplica(shardId: string, location: string, at: Date, opts: { piece?: number; replaces?: string | null } = {}): Promise<void> {
+    const r = this.rows.get(shardId);
+    // The catalog's foreign key: a replica row needs its shard row.
+    if (!r) throw new Error(`insert or update on table "shard_replicas" violates foreign key constraint (${shardId})`);
+    if (opts.replaces) r.replicas.delete(opts.replaces);
+    const had = r.replicas.get(location);
+    r.replicas.set(location, { state: 'ok', piece: opts.piece ?? (had ? had.piece : null), checkedAt: at });
+  }
+
+  async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.input.contentId === contentId && r.input.id !== exceptId)
+      .map((r) => this.toRecord(r))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async replaceObject(shardId: string, m: ObjectMeta): Promise<void> {
+    const r = this.rows.get(shardId);
+    if (!r) return;
+    Object.assign(r.input, { checksum: m.checksum, keyId: m.keyId, compression: m.compression, storedSize: m.storedSize });
+    r.encrypted = m.encrypted;
   }
 
   /** Every shard id recorded, for tests' invariant checks. */

@@ -10,7 +10,7 @@ import { shardReplicas } from '../../../db/schema';
 import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
+import type { ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
 
 export class PgShardIndex implements ShardIndex {
   constructor(
@@ -46,6 +46,33 @@ export class PgShardIndex implements ShardIndex {
       .update(shardReplicas)
       .set({ state, checkedAt: at })
       .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+  }
+
+  async addReplica(shardId: string, location: string, at: Date, opts: { piece?: number; replaces?: string | null } = {}): Promise<void> {
+    const { piece, replaces } = opts;
+    const set = piece === undefined ? { state: 'ok', checkedAt: at } : { state: 'ok', piece, checkedAt: at };
+    const upsert = (db: Pick<Db, 'insert'>) =>
+      db
+        .insert(shardReplicas)
+        .values({ shardId, location, state: 'ok', piece: piece ?? null, checkedAt: at })
+        .onConflictDoUpdate({ target: [shardReplicas.shardId, shardReplicas.location], set });
+    if (!replaces) {
+      await upsert(this.db);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      await tx.delete(shardReplicas).where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, replaces)));
+      await upsert(tx);
+    });
+  }
+
+  async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
+    const rows = await this.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${contentId} AND id <> ${exceptId}`);
+    return [...(await shardRecordsByIds(this.db, rows.rows.map((r) => r.id))).values()];
+  }
+
+  async replaceObject(shardId: string, m: ObjectMeta): Promise<void> {
+    await this.db.execute(sql`UPDATE shards SET checksum = ${m.checksum}, key_id = ${m.keyId}, compression = ${m.compression}, stored_size = ${m.storedSize}, encrypted = ${m.encrypted} WHERE id = ${shardId}`);
   }
 }
 

@@ -41,6 +41,15 @@ export interface ShardRecordInput {
 
 export type ReplicaState = 'ok' | 'bad' | 'missing';
 
+/** What a shard's record says of its stored object (a lost shard re-created from another object takes these). */
+export interface ObjectMeta {
+  checksum: string;
+  keyId: string;
+  compression: string;
+  storedSize: number;
+  encrypted: boolean;
+}
+
 /** The shard work of one running backup; every call may wait for its batch. */
 export interface ShardIndexSession {
   /**
@@ -75,4 +84,14 @@ export interface ShardIndex {
   recordChecked(shardId: string, checked: Pick<CheckedShard, 'checksum' | 'plainSize' | 'keyId' | 'compression'>): Promise<void>;
   /** Records what a read or check found of one replica (no-op for an unknown shard or location). */
   markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void>;
+  /**
+   * Records a good copy (or, with `piece`, that piece) newly written at `location` — call only once the write
+   * is stored. An existing row for the location becomes 'ok' (taking `piece` when given); `replaces`: a piece
+   * that moved here, whose row at that location goes in the same transaction. Throws for an unknown shard.
+   */
+  addReplica(shardId: string, location: string, at: Date, opts?: { piece?: number; replaces?: string | null }): Promise<void>;
+  /** The other shards with this content id (a lost shard's possible sources), each with its replicas, by id. */
+  sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]>;
+  /** A lost shard re-created from another object under its own name: its record takes that object's meta. */
+  replaceObject(shardId: string, meta: ObjectMeta): Promise<void>;
 }
