@@ -26,6 +26,15 @@ const failPuts = (r: MemoryRepo, loc: string) => {
   };
 };
 
+/** Every replica state the index is told, as "shard location state" (addReplica: "ok"), in order. */
+function recordsTold(r: MemoryRepo): string[] {
+  const told: string[] = [];
+  const { markReplica, addReplica } = r.index;
+  r.index.markReplica = (shard, loc, state, at) => (told.push(`${shard} ${loc} ${state}`), markReplica.call(r.index, shard, loc, state, at));
+  r.index.addReplica = (shard, loc, at, o) => (told.push(`${shard} ${loc} ok`), addReplica.call(r.index, shard, loc, at, o));
+  return told;
+}
+
 describe('repair on a memory index', () => {
   it('a damaged copy and a missing copy are rewritten from the good one and recorded ok', async () => {
     repo = plainRepo();
@@ -103,15 +112,39 @@ describe('repair on a memory index', () => {
     expect((await verifyBackup(repo.ctx, row, true)).status).toBe('healthy');
   });
 
+  it('re-creating a lost shard: a location whose write fails is not recorded, another takes the copy', async () => {
+    repo = plainRepo();
+    const data = files();
+    const { row, shardOf } = await memoryBackup(repo, data);
+    const id = shardOf['one.bin']!;
+    const had = Object.keys(await replicaStates(repo, id)).sort();
+    const spare = ['a', 'b', 'c'].find((l) => !had.includes(l))!;
+    for (const l of had) await damageReplica(repo, l, id);
+    await verifyBackup(repo.ctx, row, false);
+    const w = memoryWriter(repo, 'b2');
+    await (await w.add(Buffer.from(data['one.bin']), 'data')).shard;
+    await w.drain();
+    failPuts(repo, had[0]!);
+    const told = recordsTold(repo);
+
+    const r = await repairBackup(repo.ctx, row);
+    expect(r.repaired.filter((x) => x.shard_id === id).map((x) => x.location).sort()).toEqual([had[1]!, spare].sort());
+    expect(told.filter((t) => t.startsWith(`${id} ${had[0]} `) && !t.endsWith(' bad'))).toEqual([]);
+    expect(await replicaStates(repo, id)).toEqual({ [had[0]!]: 'bad', [had[1]!]: 'ok', [spare]: 'ok' });
+  });
+
   it('a rewrite that fails records nothing: the copy stays bad and is not listed as repaired', async () => {
     repo = plainRepo(['a', 'b']);
     const { row, shardOf } = await memoryBackup(repo, files());
     const id = shardOf['one.bin']!;
     await damageReplica(repo, 'a', id);
     failPuts(repo, 'a');
+    const told = recordsTold(repo);
     const r = await repairBackup(repo.ctx, row);
     expect(r).toMatchObject({ status: 'degraded', unrepairable: [], repaired: [] });
     expect(await replicaStates(repo, id)).toEqual({ a: 'bad', b: 'ok' });
+    // Not even for a moment: the verify that ends a repair would hide a good mark it then finds wrong.
+    expect(told.filter((t) => t.startsWith(`${id} a `))).toEqual([`${id} a bad`, `${id} a bad`]);
   });
 
   it('an added copy whose write fails is not recorded', async () => {
