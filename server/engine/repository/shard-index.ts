@@ -68,7 +68,52 @@ export interface ShardIndexSession {
   flush(): Promise<void>;
 }
 
-export interface ShardIndex {
+/** Unreferenced shards (no backup references them) as storage gc counts them: rows, replica objects, bytes. */
+export interface ShardTally {
+  shards: number;
+  objects: number;
+  bytes: number;
+}
+
+/**
+ * Which unreferenced shards, by their gc mark (`gc_marked_at`): those marked at or before `markedBy` (with
+ * `orUnmarked`, the unmarked ones too; without `markedBy`, all), minus those marked at or before `except`.
+ */
+export interface UnreferencedScope {
+  markedBy?: Date;
+  orUnmarked?: boolean;
+  except?: Date | null;
+}
+
+/** A shard whose record storage gc deleted: where its objects were. */
+export interface GoneShard {
+  id: string;
+  storedSize: number;
+  locations: string[];
+  /** The piece each of `locations` held (erasure-coded shards), null for a whole copy. */
+  pieces: (number | null)[];
+  coding: { k: number; m: number } | null;
+}
+
+/**
+ * The gc mark of unreferenced shards (maintenance/gc-shards.ts). A session's lookup or reference of a shard
+ * clears its mark in the same step that adds the reference; `deleteUnreferenced` locks the rows first and
+ * checks marks and references after, so a reuse and a delete never cross.
+ */
+export interface UnreferencedShards {
+  /** Marks every unreferenced, unmarked shard with `at`. */
+  markUnreferenced(at: Date): Promise<void>;
+  tallyUnreferenced(scope: UnreferencedScope): Promise<ShardTally>;
+  /** Up to `limit` unreferenced shards marked at or before `markedBy`, by id, after the id `after`. */
+  markedPage(markedBy: Date, after: string, limit: number): Promise<{ id: string; replicas: number; storedSize: number }[]>;
+  /**
+   * Deletes those of `ids` that no backup references (with `marked`: only those marked at or before it) with
+   * their replicas, at once: the rows are locked first (`afterLock` runs while they are; tests), then checked.
+   */
+  deleteUnreferenced(ids: string[], marked: Date | null, afterLock?: (ids: string[]) => Promise<void>): Promise<GoneShard[]>;
+}
+
+export interface ShardIndex extends UnreferencedShards {
   /** A session for `backupId`; `encrypting`: the backup may reuse only encrypted shards. */
   session(backupId: string, level: string, encrypting: boolean): ShardIndexSession;
   /** The records of these shards, each with its replicas; unknown ids are absent. */
