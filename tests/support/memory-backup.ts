@@ -40,7 +40,8 @@ export async function memoryBackup(r: MemoryRepo, files: Record<string, Buffer>,
   const filesShards = await stream(`${lines.join('\n')}\n`);
   const chunksShards = await stream(`${JSON.stringify(table)}\n`);
   await w.drain();
-  const row = { id, securityLevel: 'standard', manifestShards: { files: filesShards, chunks: chunksShards } } as BackupRow;
+  // No sources: repair cannot re-read a lost shard's content from the files it was backed up from.
+  const row = { id, securityLevel: 'standard', sources: [] as string[], manifestShards: { files: filesShards, chunks: chunksShards } } as BackupRow;
   return { row, shardOf };
 }
 

@@ -3,6 +3,7 @@
  * TEST_DATABASE_URL names a PostgreSQL server — the catalog's, on a throwaway database: the same rules for
  * look-ups, references, records and replica marks, so tests built on the memory index hold for the catalog.
  */
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Catalog, openCatalog } from '../../db/client';
 import { backups } from '../../db/schema';
@@ -14,10 +15,19 @@ import { createDatabase } from '../support/engine-env';
 interface Subject {
   /** An index; `plain()`: whether the repository may hold unencrypted objects (read when a session starts). */
   make(plain: () => boolean): Promise<ShardIndex>;
+  /** A backup's references dropped (a failed backup drops them; a deleted one's go with it). */
+  dropReferences(backupId: string): Promise<void>;
   close(): Promise<void>;
 }
 
-const memory = (): Subject => ({ make: async (plain) => new MemoryShardIndex({ plaintextAllowed: plain }), close: async () => undefined });
+function memory(): Subject {
+  let index: MemoryShardIndex;
+  return {
+    make: async (plain) => (index = new MemoryShardIndex({ plaintextAllowed: plain })),
+    dropReferences: async (id) => index.dropReferences(id),
+    close: async () => undefined,
+  };
+}
 
 function postgres(): Subject {
   let db: { drop: () => Promise<void> } | null = null;
@@ -31,9 +41,12 @@ function postgres(): Subject {
       // backup_shards references backups: the backups the tests use exist.
       await catalog.db
         .insert(backups)
-        .values(['b1', 'b2', 'b3'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
+        .values(['b1', 'b2', 'b3', 'b4', 'b5'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
         .onConflictDoNothing();
       return new PgShardIndex(catalog.db, async () => plain());
+    },
+    async dropReferences(id) {
+      await catalog!.db.execute(sql`DELETE FROM backup_shards WHERE backup_id = ${id}`);
     },
     async close() {
       await catalog?.close();
@@ -216,5 +229,141 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect(got.get(known.id)).toMatchObject({ checksum: known.checksum, plainSize: known.plainSize, keyId: known.keyId, compression: known.compression });
     // Checked, it is an ordinary shard: a dedup target.
     expect((await index.session('b2', 'standard', true).lookup(imported.contentId))?.id).toBe(imported.id);
+  });
+  it('adds a replica: a new row ok, an existing row back to ok (its piece kept unless given), a moved piece leaving its old row', async () => {
+    const a = shard();
+    const coded = shard({ locations: ['loc-a', 'loc-b', 'loc-c'], coding: { k: 2, m: 1, pieces: [0, 1, 2] } });
+    await Promise.all([index.session('b1', 'standard', true).record(a), index.session('b1', 'standard', true).record(coded)]);
+    await index.markReplica(a.id, 'loc-a', 'bad', at);
+    await index.addReplica(a.id, 'loc-a', at);
+    await index.addReplica(a.id, 'loc-c', at);
+    expect((await index.records([a.id])).get(a.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: null },
+      { location: 'loc-b', state: 'ok', piece: null },
+      { location: 'loc-c', state: 'ok', piece: null },
+    ]);
+    await index.markReplica(coded.id, 'loc-b', 'missing', at);
+    await index.addReplica(coded.id, 'loc-d', at, { piece: 1, replaces: 'loc-b' });
+    await index.markReplica(coded.id, 'loc-c', 'bad', at);
+    await index.addReplica(coded.id, 'loc-c', at, { replaces: null });
+    expect((await index.records([coded.id])).get(coded.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: 0 },
+      { location: 'loc-c', state: 'ok', piece: 2 },
+      { location: 'loc-d', state: 'ok', piece: 1 },
+    ]);
+    await expect(index.addReplica('nope-000000000000', 'loc-a', at)).rejects.toThrow();
+    expect(await index.records(['nope-000000000000'])).toEqual(new Map());
+  });
+
+  it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
+    const first = shard();
+    const second = shard({ contentId: first.contentId });
+    const third = shard({ contentId: first.contentId });
+    const unrelated = shard();
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([first, second, third, unrelated].map((x) => w.record(x)));
+    expect((await index.sameContent(first.contentId, second.id)).map((r) => r.id)).toEqual([first.id, third.id].sort());
+    expect(await index.sameContent(unrelated.contentId, unrelated.id)).toEqual([]);
+
+    const meta = { checksum: 'ef'.repeat(32), keyId: 'k7', compression: 'none', storedSize: 999, encrypted: false };
+    await index.replaceObject(first.id, meta);
+    await index.replaceObject('nope-000000000000', meta);
+    expect((await index.records([first.id])).get(first.id)).toMatchObject({ checksum: meta.checksum, keyId: 'k7', compression: 'none', storedSize: 999, plainSize: first.plainSize });
+    // Now unencrypted: an encrypting backup no longer reuses it (one batch: the others are equally old).
+    expect([second.id, third.id]).toContain((await index.session('b2', 'standard', true).lookup(first.contentId))?.id);
+  });
+  describe('the gc mark of unreferenced shards', () => {
+    const t = (h: number) => new Date(Date.UTC(2026, 2, 1, h));
+    const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+    /** Records shards for backup b4, then drops b4's references: they are unreferenced. */
+    const orphaned = async (...rows: ShardRecordInput[]) => {
+      const w = index.session('b4', 'standard', true);
+      await Promise.all(rows.map((r) => w.record(r)));
+      await s.dropReferences('b4');
+      return rows;
+    };
+
+    beforeAll(async () => {
+      // A clean slate: every unreferenced shard the tests above left is marked and deleted.
+      await index.markUnreferenced(t(0));
+      for (let page = await index.markedPage(t(0), '', 500); page.length; page = await index.markedPage(t(0), '', 500)) await index.deleteUnreferenced(ids(page), t(0));
+    });
+
+    it('marks unreferenced shards once, counts them by mark, and a look-up or reference clears the mark', async () => {
+      const [x, y, z, coded] = await orphaned(shard(), shard(), shard(), shard({ locations: ['loc-c', 'loc-a', 'loc-b'], coding: { k: 2, m: 1, pieces: [2, 0, 1] } }));
+      const live = shard();
+      await index.session('b5', 'standard', true).record(live);
+      await index.markUnreferenced(t(1));
+      const sorted = [x!, y!, z!, coded!].sort((a, b) => (a.id < b.id ? -1 : 1));
+      expect(await index.markedPage(t(1), '', 10)).toEqual(sorted.map((r) => ({ id: r.id, replicas: r.locations.length, storedSize: r.storedSize })));
+      expect(await index.markedPage(t(1), sorted[1]!.id, 1)).toEqual([{ id: sorted[2]!.id, replicas: sorted[2]!.locations.length, storedSize: sorted[2]!.storedSize }]);
+      expect(await index.markedPage(new Date(t(1).getTime() - 1), '', 10)).toEqual([]);
+      expect(await index.tallyUnreferenced({ markedBy: t(1) })).toEqual({ shards: 4, objects: 9, bytes: sorted.reduce((n, r) => n + r.locations.length * r.storedSize, 0) });
+
+      const w = index.session('b5', 'standard', true);
+      expect((await w.lookup(x!.contentId))?.id).toBe(x!.id);
+      expect((await w.reference(y!.id))?.id).toBe(y!.id);
+      expect(ids(await index.markedPage(t(1), '', 10))).toEqual(ids([z!, coded!].sort((a, b) => (a.id < b.id ? -1 : 1))));
+
+      // Unreferenced again: x and y wait for a new mark; z keeps its first one.
+      await s.dropReferences('b5');
+      const [v] = await orphaned(shard());
+      await index.markUnreferenced(t(2));
+      const unmarkedToo = await orphaned(shard());
+      expect((await index.tallyUnreferenced({ markedBy: t(1) })).shards).toBe(2);
+      expect((await index.tallyUnreferenced({ markedBy: t(2) })).shards).toBe(6);
+      expect((await index.tallyUnreferenced({ except: t(1) })).shards).toBe(5);
+      expect((await index.tallyUnreferenced({ markedBy: t(1), orUnmarked: true })).shards).toBe(3);
+      expect((await index.tallyUnreferenced({ markedBy: t(2), orUnmarked: true, except: t(1) })).shards).toBe(5);
+      expect((await index.tallyUnreferenced({})).shards).toBe(7);
+      expect(ids(await index.markedPage(t(2), '', 10))).toEqual(ids([x!, y!, z!, coded!, live, v!].sort((a, b) => (a.id < b.id ? -1 : 1))));
+      await index.deleteUnreferenced([...ids(await index.markedPage(t(2), '', 10)), ...ids(unmarkedToo)], null);
+    });
+
+    it('deletes only unreferenced shards, only those marked by the given mark, with where their objects were', async () => {
+      const [old, coded, late] = await orphaned(shard(), shard({ locations: ['loc-c', 'loc-a', 'loc-b'], coding: { k: 2, m: 1, pieces: [2, 0, 1] } }), shard());
+      const kept = shard();
+      await index.session('b5', 'standard', true).record(kept);
+      await index.markUnreferenced(t(3));
+      await index.session('b5', 'standard', true).reference(old!.id).then(() => s.dropReferences('b5'));
+      await index.markUnreferenced(t(5)); // old and kept: marked at 5
+      await index.session('b5', 'standard', true).reference(kept.id);
+      const [unmarked] = await orphaned(shard());
+      const gone = await index.deleteUnreferenced([old!.id, coded!.id, late!.id, kept.id], t(4));
+      expect(gone.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
+        [
+          { id: coded!.id, storedSize: coded!.storedSize, locations: ['loc-a', 'loc-b', 'loc-c'], pieces: [0, 1, 2], coding: { k: 2, m: 1 } },
+          { id: late!.id, storedSize: late!.storedSize, locations: ['loc-a', 'loc-b'], pieces: [null, null], coding: null },
+        ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      );
+      expect([...(await index.records([old!.id, coded!.id, late!.id, kept.id])).keys()].sort()).toEqual([old!.id, kept.id].sort());
+      // Without a mark: any unreferenced shard, marked or not; never a referenced one.
+      expect(ids(await index.deleteUnreferenced([old!.id, unmarked!.id, kept.id], null)).sort()).toEqual([old!.id, unmarked!.id].sort());
+      expect(await index.deleteUnreferenced([kept.id, 'nope-000000000000'], null)).toEqual([]);
+      expect((await index.records([kept.id])).has(kept.id)).toBe(true);
+      await s.dropReferences('b5');
+      await index.deleteUnreferenced([kept.id], null);
+    });
+
+    it('a reference that reaches a shard while its delete holds it finds it gone; one that came first keeps it', async () => {
+      const [first, second] = await orphaned(shard(), shard());
+      await index.markUnreferenced(t(6));
+      const w = index.session('b5', 'standard', true);
+      let during: Promise<unknown> | null = null;
+      const gone = await index.deleteUnreferenced([first!.id], t(6), async () => {
+        during = w.reference(first!.id);
+        await new Promise((r) => setTimeout(r, 150));
+      });
+      expect(ids(gone)).toEqual([first!.id]);
+      expect(await during).toBeNull();
+      expect((await index.records([first!.id])).size).toBe(0);
+
+      expect((await w.reference(second!.id))?.id).toBe(second!.id);
+      expect(await index.deleteUnreferenced([second!.id], t(6))).toEqual([]);
+      expect((await index.records([second!.id])).size).toBe(1);
+      expect((await index.tallyUnreferenced({ markedBy: t(6) })).shards).toBe(0);
+      await s.dropReferences('b5');
+      await index.deleteUnreferenced([second!.id], null);
+    });
   });
 });

@@ -14,10 +14,8 @@
  */
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'drizzle-orm';
-import { shardReplicas } from '../../../db/schema';
 import { readHeader, storedChecksum } from '../repository/codec';
-import { type BackupRow, type ShardRecord, shardRecordsByIds } from '../catalog/catalog';
+import type { BackupRow, ShardRecord } from '../catalog/catalog';
 import { readChunkTable } from '../repository/chunk-table';
 import { UNVERIFIED } from '../repository/content-check';
 import type { EngineContext } from '../context';
@@ -26,6 +24,7 @@ import { parseEntry } from '../repository/manifest';
 import { shardKey } from '../repository/repository';
 import type { ShardReader } from '../restore/shard-reader';
 import { markReplica, putReplicas } from '../repository/shard-store';
+import type { ObjectMeta } from '../repository/shard-index';
 import { writePieces } from './verify-pieces';
 import { resolveSources } from '../backup/source';
 import type { SecurityLevel } from '../types';
@@ -42,7 +41,7 @@ type Piece = { path: string; filePos: number; off: number; len: number };
 export async function recreateLostShards(ctx: EngineContext, row: BackupRow, reader: ShardReader, lost: string[]): Promise<Recreated[]> {
   if (!lost.length) return [];
   const level = row.securityLevel as SecurityLevel;
-  const records = await shardRecordsByIds(ctx.db, lost);
+  const records = await ctx.index.records(lost);
   const out: Recreated[] = [];
   const left: ShardRecord[] = [];
   for (const id of lost) {
@@ -81,12 +80,10 @@ export async function recreateLostShards(ctx: EngineContext, row: BackupRow, rea
   return out;
 }
 
-type Meta = { checksum: string; keyId: string; compression: string; storedSize: number; encrypted: boolean };
+type Meta = ObjectMeta;
 
 async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: ShardRecord): Promise<(Meta & { stored: Buffer }) | null> {
-  const rows = await ctx.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${rec.contentId} AND id <> ${rec.id}`);
-  const others = await shardRecordsByIds(ctx.db, rows.rows.map((r) => r.id));
-  for (const other of others.values()) {
+  for (const other of await ctx.index.sameContent(rec.contentId, rec.id)) {
     for (const rep of other.replicas) {
       const loc = ctx.locations.get(rep.location);
       if (!loc) continue;
@@ -111,7 +108,7 @@ async function fromOtherShard(ctx: EngineContext, reader: ShardReader, rec: Shar
 
 /** Writes the object at the lost shard's recorded locations (then more, up to the factor) and updates its row. */
 async function store(ctx: EngineContext, row: BackupRow, rec: ShardRecord, stored: Buffer, meta: Meta): Promise<string[]> {
-  await ctx.db.execute(sql`UPDATE shards SET checksum = ${meta.checksum}, key_id = ${meta.keyId}, compression = ${meta.compression}, stored_size = ${meta.storedSize}, encrypted = ${meta.encrypted} WHERE id = ${rec.id}`);
+  await ctx.index.replaceObject(rec.id, meta);
   if (rec.coding) {
     // Every piece anew, each where its row says (or elsewhere when that location is gone).
     const at = new Map(rec.replicas.map((r) => [r.piece, r.location]));
@@ -136,10 +133,7 @@ async function store(ctx: EngineContext, row: BackupRow, rec: ShardRecord, store
       want: ctx.config.replication_factor - written.length,
     }).catch(() => []);
     for (const loc of added) {
-      await ctx.db.insert(shardReplicas).values({ shardId: rec.id, location: loc.name, state: 'ok', checkedAt: ctx.now() }).onConflictDoUpdate({
-        target: [shardReplicas.shardId, shardReplicas.location],
-        set: { state: 'ok', checkedAt: ctx.now() },
-      });
+      await ctx.index.addReplica(rec.id, loc.name, ctx.now());
       written.push(loc.name);
     }
   }

@@ -4,8 +4,6 @@
  * object is rebuilt from k pieces that give back the catalog's object, and every other piece is compared
  * with what that object encodes to, so a piece forged with a valid piece checksum is found too.
  */
-import { and, eq } from 'drizzle-orm';
-import { shardReplicas } from '../../../db/schema';
 import type { ShardRecord } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { IntegrityError, storedChecksum } from '../repository/codec';
@@ -149,13 +147,7 @@ export async function writePieces(ctx: EngineContext, rec: ShardRecord, object: 
   const holders = new Set(rec.replicas.map((r) => r.location));
   for (const p of await putPieces(ctx, rec.id, rec.coding!, elsewhere, backupId, holders)) {
     const from = elsewhere.find((e) => e.index === p.piece)!.from;
-    await ctx.db.transaction(async (tx) => {
-      if (from) await tx.delete(shardReplicas).where(and(eq(shardReplicas.shardId, rec.id), eq(shardReplicas.location, from)));
-      await tx
-        .insert(shardReplicas)
-        .values({ shardId: rec.id, location: p.location, state: 'ok', piece: p.piece, checkedAt: ctx.now() })
-        .onConflictDoUpdate({ target: [shardReplicas.shardId, shardReplicas.location], set: { state: 'ok', piece: p.piece, checkedAt: ctx.now() } });
-    });
+    await ctx.index.addReplica(rec.id, p.location, ctx.now(), { piece: p.piece, replaces: from });
     out.push(p);
   }
   return out;

@@ -6,7 +6,6 @@
  * then on is an ordinary shard (a dedup target). Repair rewrites bad or missing replicas from a good one,
  * and tops up shards below the replication factor; a lost shard is re-created where it can be (shard-rebuild.ts).
  */
-import { shardReplicas } from '../../../db/schema';
 import { IntegrityError, storedChecksum } from '../repository/codec';
 import type { BackupRow, ShardRecord } from '../catalog/catalog';
 import { UNVERIFIED } from '../repository/content-check';
@@ -250,10 +249,7 @@ export async function repairBackup(ctx: EngineContext, row: BackupRow): Promise<
           want: ctx.config.replication_factor - good.length,
         });
         for (const loc of added) {
-          await ctx.db.insert(shardReplicas).values({ shardId: id, location: loc.name, state: 'ok', checkedAt: ctx.now() }).onConflictDoUpdate({
-            target: [shardReplicas.shardId, shardReplicas.location],
-            set: { state: 'ok', checkedAt: ctx.now() },
-          });
+          await ctx.index.addReplica(id, loc.name, ctx.now());
           repaired.push({ shard_id: id, location: loc.name });
         }
       } catch (err) {

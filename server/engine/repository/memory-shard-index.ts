@@ -1,11 +1,13 @@
 /**
  * A shard index held in maps, for unit tests of the write and read paths without a database. It keeps the
  * catalog's rules (shard-index.ts, pg-shard-index.ts): the same reuse rule, the oldest shard per content id,
- * batches that apply as a whole or not at all, and records visible only once their batch is sent.
+ * batches that apply as a whole or not at all, and records visible only once their batch is sent; the gc mark
+ * (gc_marked_at) set on unreferenced shards, cleared by a look-up or reference, and a delete that makes the
+ * session's batches wait while its rows are "locked" (as the catalog's row locks do).
  */
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
+import type { GoneShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 interface Row {
   input: ShardRecordInput;
@@ -14,12 +16,16 @@ interface Row {
   /** null: written before the column existed, or imported from storage (see pg-shard-index.ts reusable()). */
   encrypted: boolean | null;
   replicas: Map<string, { state: ReplicaState; piece: number | null; checkedAt: Date }>;
+  /** The gc mark (shards.gc_marked_at): null unless marked unreferenced and not reused since. */
+  gcMarkedAt: Date | null;
 }
 
 export class MemoryShardIndex implements ShardIndex {
   private readonly rows = new Map<string, Row>();
   private readonly refs = new Map<string, Set<string>>();
   private seq = 0;
+  /** Deletes under way: until they end, a session's batches wait (the catalog's row locks). */
+  private readonly locks = new Set<Promise<void>>();
 
   constructor(
     /** plaintextAllowed: whether the repository may hold unencrypted objects (repo-trust.ts); false by default. */
@@ -31,11 +37,13 @@ export class MemoryShardIndex implements ShardIndex {
     const reusable = (r: Row) => !encrypting || (plain ? r.encrypted === true : r.encrypted !== false);
     const usable = (r: Row) => r.input.checksum !== UNVERIFIED && reusable(r);
     const take = (r: Row): StoredShard => {
+      r.gcMarkedAt = null;
       this.reference(backupId, r.input.id);
       return { id: r.input.id, plainSize: r.input.plainSize, storedSize: r.input.storedSize, isNew: false };
     };
-    const lookups = new Batcher<string, StoredShard | null>(64, 2, async (cids) =>
-      cids.map((cid) => {
+    const lookups = new Batcher<string, StoredShard | null>(64, 2, async (cids) => {
+      await this.unlocked();
+      return cids.map((cid) => {
         let best: Row | null = null;
         for (const r of this.rows.values()) {
           if (r.input.contentId !== cid || r.input.securityLevel !== level || !usable(r)) continue;
@@ -43,14 +51,15 @@ export class MemoryShardIndex implements ShardIndex {
           if (!best || r.seq < best.seq) best = r;
         }
         return best && take(best);
-      }),
-    );
-    const refs = new Batcher<string, StoredShard | null>(256, 5, async (ids) =>
-      ids.map((id) => {
+      });
+    });
+    const refs = new Batcher<string, StoredShard | null>(256, 5, async (ids) => {
+      await this.unlocked();
+      return ids.map((id) => {
         const r = this.rows.get(id);
         return r && usable(r) ? take(r) : null;
-      }),
-    );
+      });
+    });
     const records = new Batcher<ShardRecordInput, void>(64, 50, async (inputs) => {
       // One statement in the catalog: a duplicate id fails the whole batch, and nothing of it is applied.
       const ids = new Set<string>();
@@ -61,7 +70,7 @@ export class MemoryShardIndex implements ShardIndex {
       const at = this.now();
       for (const i of inputs) {
         const replicas = new Map(i.locations.map((l, n) => [l, { state: 'ok' as ReplicaState, piece: i.coding?.pieces[n] ?? null, checkedAt: at }]));
-        this.rows.set(i.id, { input: structuredClone(i), seq: this.seq++, encrypted: i.encrypted, replicas });
+        this.rows.set(i.id, { input: structuredClone(i), seq: this.seq++, encrypted: i.encrypted, replicas, gcMarkedAt: null });
         this.reference(backupId, i.id);
       }
       return inputs.map(() => undefined);
@@ -106,6 +115,91 @@ export class MemoryShardIndex implements ShardIndex {
     if (rep) Object.assign(rep, { state, checkedAt: at });
   }
 
+  async addReplica(shardId: string, location: string, at: Date, opts: { piece?: number; replaces?: string | null } = {}): Promise<void> {
+    const r = this.rows.get(shardId);
+    // The catalog's foreign key: a replica row needs its shard row.
+    if (!r) throw new Error(`insert or update on table "shard_replicas" violates foreign key constraint (${shardId})`);
+    if (opts.replaces) r.replicas.delete(opts.replaces);
+    const had = r.replicas.get(location);
+    r.replicas.set(location, { state: 'ok', piece: opts.piece ?? (had ? had.piece : null), checkedAt: at });
+  }
+
+  async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.input.contentId === contentId && r.input.id !== exceptId)
+      .map((r) => this.toRecord(r))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async replaceObject(shardId: string, m: ObjectMeta): Promise<void> {
+    const r = this.rows.get(shardId);
+    if (!r) return;
+    Object.assign(r.input, { checksum: m.checksum, keyId: m.keyId, compression: m.compression, storedSize: m.storedSize });
+    r.encrypted = m.encrypted;
+  }
+
+  async markUnreferenced(at: Date): Promise<void> {
+    const used = this.referenced();
+    for (const r of this.rows.values()) if (r.gcMarkedAt === null && !used.has(r.input.id)) r.gcMarkedAt = at;
+  }
+
+  async tallyUnreferenced(scope: UnreferencedScope): Promise<ShardTally> {
+    const out = { shards: 0, objects: 0, bytes: 0 };
+    const used = this.referenced();
+    for (const r of this.rows.values()) {
+      if (used.has(r.input.id)) continue;
+      if (scope.markedBy && !(markedBy(r, scope.markedBy) || (scope.orUnmarked && r.gcMarkedAt === null))) continue;
+      if (scope.except && markedBy(r, scope.except)) continue;
+      out.shards++;
+      out.objects += r.replicas.size;
+      out.bytes += r.replicas.size * r.input.storedSize;
+    }
+    return out;
+  }
+
+  async markedPage(at: Date, after: string, limit: number): Promise<{ id: string; replicas: number; storedSize: number }[]> {
+    const used = this.referenced();
+    return [...this.rows.values()]
+      .filter((r) => markedBy(r, at) && !used.has(r.input.id) && r.input.id > after)
+      .sort((a, b) => (a.input.id < b.input.id ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => ({ id: r.input.id, replicas: r.replicas.size, storedSize: r.input.storedSize }));
+  }
+
+  async deleteUnreferenced(ids: string[], marked: Date | null, afterLock?: (ids: string[]) => Promise<void>): Promise<GoneShard[]> {
+    if (!ids.length) return [];
+    await this.unlocked();
+    let release!: () => void;
+    const lock = new Promise<void>((r) => (release = r));
+    this.locks.add(lock);
+    try {
+      await afterLock?.(ids);
+      const used = this.referenced();
+      const out: GoneShard[] = [];
+      for (const id of [...new Set(ids)].sort()) {
+        const r = this.rows.get(id);
+        if (!r || used.has(id) || (marked && !markedBy(r, marked))) continue;
+        const reps = [...r.replicas].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        out.push({ id, storedSize: r.input.storedSize, locations: reps.map(([l]) => l), pieces: reps.map(([, p]) => p.piece), coding: r.input.coding ? { k: r.input.coding.k, m: r.input.coding.m } : null });
+      }
+      for (const g of out) this.rows.delete(g.id);
+      return out;
+    } finally {
+      this.locks.delete(lock);
+      release();
+    }
+  }
+
+  /** Drops a backup's references (a failed or deleted backup; the catalog deletes its backup_shards rows). */
+  dropReferences(backupId: string): void {
+    this.refs.delete(backupId);
+  }
+
+  /** A shard's gc mark, for tests. */
+  gcMark(shardId: string): Date | null | undefined {
+    return this.rows.get(shardId)?.gcMarkedAt;
+  }
+
   /** Every shard id recorded, for tests' invariant checks. */
   shardIds(): string[] {
     return [...this.rows.keys()];
@@ -115,6 +209,16 @@ export class MemoryShardIndex implements ShardIndex {
     let set = this.refs.get(backupId);
     if (!set) this.refs.set(backupId, (set = new Set()));
     set.add(shardId);
+  }
+
+  private referenced(): Set<string> {
+    const out = new Set<string>();
+    for (const ids of this.refs.values()) for (const id of ids) out.add(id);
+    return out;
+  }
+
+  private async unlocked(): Promise<void> {
+    while (this.locks.size) await Promise.all(this.locks);
   }
 
   private now(): Date {
@@ -137,3 +241,5 @@ export class MemoryShardIndex implements ShardIndex {
     };
   }
 }
+
+const markedBy = (r: Row, at: Date) => r.gcMarkedAt !== null && r.gcMarkedAt.getTime() <= at.getTime();

@@ -10,7 +10,11 @@ import { shardReplicas } from '../../../db/schema';
 import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, StoredShard } from './shard-index';
+import type { GoneShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+
+const unreferenced = sql`NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)`;
+const markedBy = (at: Date) => sql`s.gc_marked_at IS NOT NULL AND s.gc_marked_at <= ${at.toISOString()}::timestamptz`;
+const list = (ids: string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `);
 
 export class PgShardIndex implements ShardIndex {
   constructor(
@@ -46,6 +50,74 @@ export class PgShardIndex implements ShardIndex {
       .update(shardReplicas)
       .set({ state, checkedAt: at })
       .where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+  }
+
+  async addReplica(shardId: string, location: string, at: Date, opts: { piece?: number; replaces?: string | null } = {}): Promise<void> {
+    const { piece, replaces } = opts;
+    const set = piece === undefined ? { state: 'ok', checkedAt: at } : { state: 'ok', piece, checkedAt: at };
+    const upsert = (db: Pick<Db, 'insert'>) =>
+      db
+        .insert(shardReplicas)
+        .values({ shardId, location, state: 'ok', piece: piece ?? null, checkedAt: at })
+        .onConflictDoUpdate({ target: [shardReplicas.shardId, shardReplicas.location], set });
+    if (!replaces) {
+      await upsert(this.db);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      await tx.delete(shardReplicas).where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, replaces)));
+      await upsert(tx);
+    });
+  }
+
+  async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
+    const rows = await this.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${contentId} AND id <> ${exceptId}`);
+    return [...(await shardRecordsByIds(this.db, rows.rows.map((r) => r.id))).values()];
+  }
+
+  async replaceObject(shardId: string, m: ObjectMeta): Promise<void> {
+    await this.db.execute(sql`UPDATE shards SET checksum = ${m.checksum}, key_id = ${m.keyId}, compression = ${m.compression}, stored_size = ${m.storedSize}, encrypted = ${m.encrypted} WHERE id = ${shardId}`);
+  }
+
+  async markUnreferenced(at: Date): Promise<void> {
+    await this.db.execute(sql`UPDATE shards s SET gc_marked_at = ${at.toISOString()}::timestamptz WHERE s.gc_marked_at IS NULL AND ${unreferenced}`);
+  }
+
+  async tallyUnreferenced(scope: UnreferencedScope): Promise<ShardTally> {
+    let where: SQL = sql`TRUE`;
+    if (scope.markedBy) where = scope.orUnmarked ? sql`(s.gc_marked_at IS NULL OR s.gc_marked_at <= ${scope.markedBy.toISOString()}::timestamptz)` : markedBy(scope.markedBy);
+    if (scope.except) where = sql`${where} AND NOT (${markedBy(scope.except)})`;
+    const rows = await this.db.execute<{ shards: number; objects: number; bytes: number }>(sql`
+      SELECT count(*) AS shards, COALESCE(sum(x.replicas), 0) AS objects, COALESCE(sum(x.replicas * x.stored_size), 0) AS bytes
+      FROM (SELECT s.stored_size, (SELECT count(*) FROM shard_replicas r WHERE r.shard_id = s.id) AS replicas FROM shards s WHERE ${where} AND ${unreferenced}) x`);
+    const r = rows.rows[0];
+    return { shards: Number(r?.shards ?? 0), objects: Number(r?.objects ?? 0), bytes: Number(r?.bytes ?? 0) };
+  }
+
+  async markedPage(at: Date, after: string, limit: number): Promise<{ id: string; replicas: number; storedSize: number }[]> {
+    const page = await this.db.execute<{ id: string; replicas: number; stored_size: number }>(sql`
+      SELECT s.id, s.stored_size, (SELECT count(*) FROM shard_replicas r WHERE r.shard_id = s.id) AS replicas
+      FROM shards s WHERE ${markedBy(at)} AND ${unreferenced} AND s.id > ${after}
+      ORDER BY s.id LIMIT ${limit}`);
+    return page.rows.map((r) => ({ id: r.id, replicas: Number(r.replicas), storedSize: Number(r.stored_size) }));
+  }
+
+  async deleteUnreferenced(ids: string[], marked: Date | null, afterLock?: (ids: string[]) => Promise<void>): Promise<GoneShard[]> {
+    if (!ids.length) return [];
+    const still: SQL = marked ? sql`AND ${markedBy(marked)}` : sql``;
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT id FROM shards WHERE id IN (${list(ids)}) ORDER BY id FOR UPDATE`);
+      await afterLock?.(ids);
+      const rows = await tx.execute<{ id: string; locations: string[] | null; pieces: (number | null)[] | null; stored_size: number; ec_data: number | null; ec_parity: number | null }>(sql`
+        WITH dead AS (
+          SELECT s.id FROM shards s WHERE s.id IN (${list(ids)}) AND ${unreferenced} ${still}
+        ), locs AS (
+          SELECT r.shard_id, array_agg(r.location ORDER BY r.location) AS locations, array_agg(r.piece ORDER BY r.location) AS pieces FROM shard_replicas r WHERE r.shard_id IN (SELECT id FROM dead) GROUP BY r.shard_id
+        )
+        DELETE FROM shards s USING dead LEFT JOIN locs ON locs.shard_id = dead.id
+        WHERE s.id = dead.id RETURNING s.id, locs.locations, locs.pieces, s.stored_size, s.ec_data, s.ec_parity`);
+      return rows.rows.map((r) => ({ id: r.id, storedSize: Number(r.stored_size), locations: r.locations ?? [], pieces: r.pieces ?? [], coding: r.ec_data && r.ec_parity ? { k: Number(r.ec_data), m: Number(r.ec_parity) } : null }));
+    });
   }
 }
 

@@ -41,6 +41,15 @@ export interface ShardRecordInput {
 
 export type ReplicaState = 'ok' | 'bad' | 'missing';
 
+/** What a shard's record says of its stored object (a lost shard re-created from another object takes these). */
+export interface ObjectMeta {
+  checksum: string;
+  keyId: string;
+  compression: string;
+  storedSize: number;
+  encrypted: boolean;
+}
+
 /** The shard work of one running backup; every call may wait for its batch. */
 export interface ShardIndexSession {
   /**
@@ -59,7 +68,52 @@ export interface ShardIndexSession {
   flush(): Promise<void>;
 }
 
-export interface ShardIndex {
+/** Unreferenced shards (no backup references them) as storage gc counts them: rows, replica objects, bytes. */
+export interface ShardTally {
+  shards: number;
+  objects: number;
+  bytes: number;
+}
+
+/**
+ * Which unreferenced shards, by their gc mark (`gc_marked_at`): those marked at or before `markedBy` (with
+ * `orUnmarked`, the unmarked ones too; without `markedBy`, all), minus those marked at or before `except`.
+ */
+export interface UnreferencedScope {
+  markedBy?: Date;
+  orUnmarked?: boolean;
+  except?: Date | null;
+}
+
+/** A shard whose record storage gc deleted: where its objects were. */
+export interface GoneShard {
+  id: string;
+  storedSize: number;
+  locations: string[];
+  /** The piece each of `locations` held (erasure-coded shards), null for a whole copy. */
+  pieces: (number | null)[];
+  coding: { k: number; m: number } | null;
+}
+
+/**
+ * The gc mark of unreferenced shards (maintenance/gc-shards.ts). A session's lookup or reference of a shard
+ * clears its mark in the same step that adds the reference; `deleteUnreferenced` locks the rows first and
+ * checks marks and references after, so a reuse and a delete never cross.
+ */
+export interface UnreferencedShards {
+  /** Marks every unreferenced, unmarked shard with `at`. */
+  markUnreferenced(at: Date): Promise<void>;
+  tallyUnreferenced(scope: UnreferencedScope): Promise<ShardTally>;
+  /** Up to `limit` unreferenced shards marked at or before `markedBy`, by id, after the id `after`. */
+  markedPage(markedBy: Date, after: string, limit: number): Promise<{ id: string; replicas: number; storedSize: number }[]>;
+  /**
+   * Deletes those of `ids` that no backup references (with `marked`: only those marked at or before it) with
+   * their replicas, at once: the rows are locked first (`afterLock` runs while they are; tests), then checked.
+   */
+  deleteUnreferenced(ids: string[], marked: Date | null, afterLock?: (ids: string[]) => Promise<void>): Promise<GoneShard[]>;
+}
+
+export interface ShardIndex extends UnreferencedShards {
   /** A session for `backupId`; `encrypting`: the backup may reuse only encrypted shards. */
   session(backupId: string, level: string, encrypting: boolean): ShardIndexSession;
   /** The records of these shards, each with its replicas; unknown ids are absent. */
@@ -75,4 +129,14 @@ export interface ShardIndex {
   recordChecked(shardId: string, checked: Pick<CheckedShard, 'checksum' | 'plainSize' | 'keyId' | 'compression'>): Promise<void>;
   /** Records what a read or check found of one replica (no-op for an unknown shard or location). */
   markReplica(shardId: string, location: string, state: ReplicaState, at: Date): Promise<void>;
+  /**
+   * Records a good copy (or, with `piece`, that piece) newly written at `location` — call only once the write
+   * is stored. An existing row for the location becomes 'ok' (taking `piece` when given); `replaces`: a piece
+   * that moved here, whose row at that location goes in the same transaction. Throws for an unknown shard.
+   */
+  addReplica(shardId: string, location: string, at: Date, opts?: { piece?: number; replaces?: string | null }): Promise<void>;
+  /** The other shards with this content id (a lost shard's possible sources), each with its replicas, by id. */
+  sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]>;
+  /** A lost shard re-created from another object under its own name: its record takes that object's meta. */
+  replaceObject(shardId: string, meta: ObjectMeta): Promise<void>;
 }
