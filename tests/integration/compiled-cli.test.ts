@@ -86,7 +86,7 @@ describe('the compiled CLI', () => {
     expect(r.loaded.some((u) => u.includes('/dist/cli.mjs'))).toBe(false);
   });
 
-  it('run as the installed command (through its shebang, as npm links it), starts node with a small young generation', async () => {
+  it('run as the installed command (through its shebang, as npm links it), starts node with its heap settings', async () => {
     // The shebang's flags are not visible to the code when run as `node bin/…`: an --import hook reports them.
     const hook = path.join(app, 'report-argv.mjs');
     await writeFile(hook, "process.stderr.write(`[argv] ${JSON.stringify(process.execArgv)}\\n`);\n");
@@ -94,6 +94,6 @@ describe('the compiled CLI', () => {
     const r = await exec(path.join(app, 'bin/plexichat-backup.mjs'), ['backup'], { cwd: app, env }).catch((err: { stderr: string; code: number }) => err);
     expect('code' in r && r.code).toBe(2);
     expect(r.stderr).toContain('backup needs at least one path');
-    expect(r.stderr).toContain('[argv] ["--max-semi-space-size=2"]');
+    expect(r.stderr).toContain('[argv] ["--max-semi-space-size=2","--initial-old-space-size=32"]');
   });
 });
