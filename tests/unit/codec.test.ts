@@ -20,6 +20,28 @@ describe('the stored object format', () => {
     expect(decodeObject(enc2.stored, 'cid-1', () => key).equals(noise)).toBe(true);
   });
 
+  it('compresses into reused memory without any stored object sharing it', () => {
+    let scratch = Buffer.alloc(0);
+    const discarded: Buffer[] = [];
+    const memory = { scratch: (n: number) => (scratch.length >= n ? scratch : (scratch = Buffer.alloc(n))), discard: (b: Buffer) => void discarded.push(b) };
+    for (const cipher of ['aes-256-gcm', 'none'] as const) {
+      discarded.length = 0;
+      const o = { ...opts, cipher, key: cipher === 'none' ? null : key };
+      const texts = [1, 2, 3].map((seed) => Buffer.from(chatJson(new Rng(seed), 1500)));
+      const encs = texts.map((t) => encodeObject(t, o, memory));
+      expect(scratch.length).toBeGreaterThan(0);
+      // Every shard was compressed into the same scratch: the earlier objects must not have changed since.
+      encs.forEach((e, i) => {
+        expect(e.compression).toBe('zstd');
+        expect(e.stored.buffer).not.toBe(scratch.buffer);
+        expect(decodeObject(e.stored, 'cid-1', () => key).equals(texts[i]!)).toBe(true);
+      });
+      // Only the ciphertext, once copied into the stored object, is handed back: never memory a result uses.
+      expect(discarded.length).toBe(cipher === 'none' ? 0 : 3);
+      for (const d of discarded) expect(encs.some((e) => e.stored.buffer === d.buffer)).toBe(false);
+    }
+  });
+
   it('supports every compression and the AES-128 cipher of BASIC', () => {
     const text = chatJson(new Rng(3), 500);
     for (const compression of ['zstd', 'lz4', 'gzip', 'none'] as const) {

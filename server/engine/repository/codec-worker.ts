@@ -29,12 +29,7 @@ parentPort!.on('message', (req: Request) => {
       const cid = createHmac('sha256', toBuf(req.key)).update(req.data).digest('hex');
       parentPort!.postMessage({ id: req.id, ok: true, cid, data: req.data }, [req.data.buffer as ArrayBuffer]);
     } else if (req.op === 'encode') {
-      const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null });
-      const out = transferable(r.stored);
-      // A recyclable chunk buffer goes back to the pool that lent it (never the stored object's own memory).
-      const back = req.recycle && req.data.buffer !== out.buffer ? req.data : undefined;
-      const transfer = back ? [out.buffer as ArrayBuffer, back.buffer as ArrayBuffer] : [out.buffer as ArrayBuffer];
-      parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression, plain: back }, transfer);
+      encode(req);
     } else if (req.op === 'scan') {
       let s = streams.get(req.stream);
       if (!s) streams.set(req.stream, (s = { finder: new CutFinder(req.opts), sha: null }));
@@ -64,6 +59,41 @@ parentPort!.on('message', (req: Request) => {
     parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message });
   }
 });
+
+/** Memory zstd compresses into, kept between shards (a few MiB: the worst case of the largest shard seen). */
+let scratch: Buffer | null = null;
+/** Larger than this, a shard's compression memory is its own, and dies on the main thread with the answer. */
+const MAX_SCRATCH = 16 * 1024 * 1024;
+
+/**
+ * Encodes; what this thread allocated and is done with (the ciphertext, copied into the stored object) goes
+ * back to the main thread with the answer, to die there (see decode()).
+ */
+function encode(req: Extract<Request, { op: 'encode' }>): void {
+  const dead: ArrayBuffer[] = [];
+  const r = encodeObject(
+    toBuf(req.data),
+    { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null },
+    {
+      scratch: (n) => {
+        if (n > MAX_SCRATCH) {
+          const own = Buffer.allocUnsafeSlow(n);
+          dead.push(own.buffer as ArrayBuffer);
+          return own;
+        }
+        if (!scratch || scratch.length < n) scratch = Buffer.allocUnsafeSlow(n);
+        return scratch;
+      },
+      discard: (b) => void (ownsWhole(b) && dead.push(b.buffer as ArrayBuffer)),
+    },
+  );
+  const out = transferable(r.stored);
+  // A recyclable chunk buffer goes back to the pool that lent it (never the stored object's own memory).
+  const back = req.recycle && req.data.buffer !== out.buffer ? req.data : undefined;
+  const transfer = [out.buffer as ArrayBuffer, ...dead];
+  if (back) transfer.push(back.buffer as ArrayBuffer);
+  parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression, plain: back, dead }, transfer);
+}
 
 /**
  * Decodes into a spare (or new memory of a recyclable size), and sends back with the plaintext what this

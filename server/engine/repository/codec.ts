@@ -9,7 +9,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { CompressionConfig } from '../../config-compression';
-import { compressAdaptive, compressionCode, compressionFromCode, decompress, DecompressionError, type Compression, type CompressionPolicy } from './compression';
+import { compressAdaptive, compressionCode, compressionFromCode, decompress, DecompressionError, type Compression, type CompressionPolicy, type Scratch } from './compression';
 
 const MAGIC = Buffer.from('PXS1');
 const VERSION = 1;
@@ -41,8 +41,14 @@ export class IntegrityError extends Error {
   override readonly name = 'IntegrityError';
 }
 
-export function encodeObject(plain: Buffer, o: EncodeOptions): Encoded {
-  const { algo, out } = compressAdaptive(plain, o.compression, o.level, o.byClass);
+/** Where an encode compresses into, and where the ciphertext goes once copied into the stored object. */
+export interface EncodeMemory {
+  scratch: Scratch;
+  discard(b: Buffer): void;
+}
+
+export function encodeObject(plain: Buffer, o: EncodeOptions, memory?: EncodeMemory): Encoded {
+  const { algo, out } = compressAdaptive(plain, o.compression, o.level, o.byClass, memory?.scratch);
   const keyId = Buffer.from(o.keyId, 'ascii');
   const enc = o.cipher !== 'none';
   const header = Buffer.alloc(8 + keyId.length + (enc ? NONCE : 0));
@@ -67,7 +73,9 @@ export function encodeObject(plain: Buffer, o: EncodeOptions): Encoded {
   for (const p of parts) h.update(p);
   const sum = h.digest();
   parts.push(sum);
-  return { stored: Buffer.concat(parts), checksum: sum.toString('hex'), compression: algo };
+  const stored = Buffer.concat(parts);
+  if (enc) memory?.discard(parts[1]!);
+  return { stored, checksum: sum.toString('hex'), compression: algo };
 }
 
 /** Checks the trailing SHA-256 without any key; returns the checksum, or null when the object is damaged. */

@@ -74,12 +74,26 @@ function kindOf(data: Buffer): CompressionClass {
   return looksLikeText(sample) ? 'text_data' : 'binary_data';
 }
 
-export function compress(data: Buffer, algo: Compression, level: number): Buffer {
+/** Gives memory of at least `length` bytes to compress into; the result is a view of it, valid until the next call. */
+export type Scratch = (length: number) => Buffer;
+
+let cctx: InstanceType<typeof zstdFrames.CCtx> | null = null;
+
+/**
+ * With `scratch`, zstd writes into memory the caller reuses: zstd-napi's own compress allocates a buffer of the
+ * worst-case size per call, and a second one for the result when it is much smaller (a codec thread collects
+ * rarely, so those piled up until V8's external-memory limit: tens of MiB per thread during a backup).
+ */
+export function compress(data: Buffer, algo: Compression, level: number, scratch?: Scratch): Buffer {
   switch (algo) {
     case 'none':
       return data;
-    case 'zstd':
-      return zstd.compress(data, { compressionLevel: level });
+    case 'zstd': {
+      if (!scratch) return zstd.compress(data, { compressionLevel: level });
+      const dst = scratch(zstdFrames.compressBound(data.length));
+      cctx ??= new zstdFrames.CCtx();
+      return dst.subarray(0, cctx.compress(dst, data, level));
+    }
     case 'lz4':
       return lz4.compressSync(data);
     case 'gzip':
@@ -129,7 +143,7 @@ function zstdDecompress(data: Buffer, alloc: (length: number) => Buffer = (n) =>
 }
 
 /** Compresses with the chosen algorithm; falls back to 'none' when the gain is under 3%. */
-export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level: number, byClass?: CompressionConfig): { algo: Compression; out: Buffer } {
+export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level: number, byClass?: CompressionConfig, scratch?: Scratch): { algo: Compression; out: Buffer } {
   let algo = chooseCompression(data, policy);
   let chosenLevel = level;
   if (policy === 'auto' && algo !== 'none' && byClass && Object.keys(byClass).length > 0) {
@@ -140,7 +154,7 @@ export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level:
     }
   }
   if (algo === 'none') return { algo, out: data };
-  const out = compress(data, algo, chosenLevel);
+  const out = compress(data, algo, chosenLevel, scratch);
   if (out.length > data.length * 0.97) return { algo: 'none', out: data };
   return { algo, out };
 }
