@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/backup/change-rule';
 import { ChangeTracker, type ChangeSummary } from '../../server/engine/backup/change-summary';
-import { ENTROPY_WINDOW, EntropySampler, entropyOfBytes } from '../../server/engine/backup/entropy';
+import { ENTROPY_WINDOW, EntropySampler, entropyOf, entropyOfBytes } from '../../server/engine/backup/entropy';
 import type { ManifestEntry } from '../../server/engine/repository/manifest';
 import { planPrune, type PruneCandidate } from '../../server/engine/maintenance/retention';
 import { jpegLike, logLines, prose, seeded, zipLike } from '../support/change-patterns';
@@ -47,6 +47,22 @@ describe('entropy samples', () => {
     }
     expect(sample(randomBytes(100))).toBeUndefined(); // too small to judge
     expect(entropyOfBytes(Buffer.alloc(1000, 7))).toBe(0);
+  });
+
+  it('counts every byte of each window exactly once, whatever the lengths and the block size', () => {
+    const rand = seeded(9);
+    for (const size of [257, 1023, 4099, 2 * ENTROPY_WINDOW + 3, 200_003]) {
+      const data = Buffer.concat([prose(rand, size >> 1), randomBytes(size - (size >> 1))]);
+      // Byte by byte, the windows as documented: the first (two windows when the file is no longer), and the middle one.
+      const windows = size > 2 * ENTROPY_WINDOW ? [data.subarray(0, ENTROPY_WINDOW), data.subarray((size >> 1) - ENTROPY_WINDOW / 2, (size >> 1) + ENTROPY_WINDOW / 2)] : [data];
+      const scores = windows.map((w) => {
+        const hist = new Uint32Array(256);
+        for (const b of w) hist[b]!++;
+        return entropyOf(hist, w.length);
+      });
+      const expected = Math.round(Math.min(...scores) * 100);
+      for (const block of [1, 3, 7, 4097, 1 << 20]) expect(sample(data, block)).toBe(expected);
+    }
   });
 
   it('keeps the lower of the first and the middle window, whatever the block size', () => {
