@@ -1,10 +1,15 @@
-/** The backup's small-file read trusts no size: a file that grew or shrank since the walk is read as it is now. */
+/**
+ * The backup's small-file reads trust no size: a file that grew or shrank since the walk is read as it is
+ * now, on the main thread or on the pool alike; and the reader goes to the pool after a read that waited.
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSmallFile } from '../../server/engine/backup/backup';
+import { readAhead, SmallFileReader, waitedForDisk } from '../../server/engine/backup/small-files';
+import type { SourceItem } from '../../server/engine/backup/source';
+import { readSmallFile, readSmallFileSync } from '../../server/engine/backup/small-files';
 
 describe('readSmallFile', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'small-read-'));
@@ -21,9 +26,95 @@ describe('readSmallFile', async () => {
     const data = randomBytes(actual);
     await writeFile(file, data);
     expect((await readSmallFile(file, walked)).equals(data)).toBe(true);
+    expect(readSmallFileSync(file, walked).equals(data)).toBe(true);
   });
 
   it('fails with the errno of a file that vanished', async () => {
     await expect(readSmallFile(path.join(dir, 'gone'), 10)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(() => readSmallFileSync(path.join(dir, 'gone'), 10)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    await expect(new SmallFileReader().read(path.join(dir, 'gone'), 10)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+/** A clock for the reader: its k-th read on the main thread (it reads the clock before and after) takes ms(k). */
+function scripted(ms: (k: number) => number): () => number {
+  let calls = 0;
+  let now = 0;
+  return () => {
+    if (calls % 2 === 1) now += ms((calls - 1) / 2);
+    calls++;
+    return now;
+  };
+}
+
+describe('SmallFileReader', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'small-reader-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const files = await Promise.all(
+    Array.from({ length: 300 }, async (_, i) => {
+      const abs = path.join(dir, `f${i}`);
+      const data = randomBytes(100 + i);
+      await writeFile(abs, data);
+      return { abs, data };
+    }),
+  );
+
+  it('tells a read that waited for the disk from one served by the page cache', () => {
+    expect(waitedForDisk(0.05, 4096)).toBe(false);
+    expect(waitedForDisk(0.4, 512 * 1024)).toBe(false); // copying 512 KiB takes its time
+    expect(waitedForDisk(2, 4096)).toBe(true);
+    expect(waitedForDisk(1, 512 * 1024)).toBe(true);
+  });
+
+  it('reads on the main thread until a read is slow, then the next 256 on the pool, then tries again', async () => {
+    const reader = new SmallFileReader(scripted((k) => (k === 3 ? 5 : 0.01)));
+    const got: Buffer[] = [];
+    for (const f of files) got.push(await reader.read(f.abs, f.data.length));
+    got.forEach((b, i) => expect(b.equals(files[i]!.data)).toBe(true));
+    expect(reader.counts).toEqual({ main: 4 + 40, pool: 256 });
+  });
+
+  it('doubles the run on the pool while each try waits again, and starts over after a fast stretch', async () => {
+    // Main-thread reads 0 and 1 wait (a cold tree): runs of 256, then 512; 78 fast reads later one waits again: 256.
+    const reader = new SmallFileReader(scripted((k) => (k === 0 || k === 1 || k === 80 ? 5 : 0)));
+    for (let i = 0; i < 1200; i++) {
+      const f = files[i % files.length]!;
+      expect((await reader.read(f.abs, f.data.length)).equals(f.data)).toBe(true);
+    }
+    expect(reader.counts).toEqual({ main: 1200 - (256 + 512 + 256), pool: 256 + 512 + 256 });
+  });
+
+  it('reads ahead on the pool, and in walk order whichever way each file is read', async () => {
+    const items = (): AsyncIterable<SourceItem> =>
+      (async function* () {
+        for (const f of files) yield { abs: f.abs, rel: path.basename(f.abs), type: 'f', size: f.data.length } as SourceItem;
+      })();
+    for (const slowEvery of [0, 7]) {
+      // Every 7th main-thread read waits 5 ms (or none does): the reads switch between the threads.
+      const reader = new SmallFileReader(scripted((k) => (slowEvery && k % slowEvery === slowEvery - 1 ? 5 : 0)));
+      const seen: string[] = [];
+      for await (const { it, content } of readAhead(items(), (x) => !x.rel.endsWith('9'), reader)) {
+        seen.push(it.rel);
+        const f = files.find((x) => x.abs === it.abs)!;
+        if (it.rel.endsWith('9')) expect(content).toBeNull();
+        else expect((await content!).equals(f.data)).toBe(true);
+      }
+      expect(seen).toEqual(files.map((f) => path.basename(f.abs)));
+      expect(reader.counts.pool > 0).toBe(slowEvery > 0);
+    }
+  });
+
+  it('from the page cache, reads a file when it is taken, not ahead (no window of contents held in memory)', async () => {
+    const mine = await Promise.all([0, 1, 2, 3].map(async (i) => { const abs = path.join(dir, `late${i}`); await writeFile(abs, 'old'); return abs; }));
+    const items = (async function* () {
+      for (const abs of mine) yield { abs, rel: path.basename(abs), type: 'f', size: 3 } as SourceItem;
+    })();
+    const got: string[] = [];
+    for await (const { it, content } of readAhead(items, () => true, new SmallFileReader(scripted(() => 0)))) {
+      got.push((await content!).toString());
+      const next = mine[mine.indexOf(it.abs) + 1];
+      if (next) await writeFile(next, 'new');
+    }
+    expect(got).toEqual(['old', 'new', 'new', 'new']);
   });
 });

@@ -18,6 +18,7 @@ import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
+import { readAhead, SMALL_FILE } from './small-files';
 import { readXattrs, walkSources, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
@@ -348,73 +349,6 @@ function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
   }
   if (it.xattrs) e.xa = Object.fromEntries(Object.entries(it.xattrs).map(([k, v]) => [k, v.toString('base64')]));
   return e;
-}
-
-const SMALL_FILE = 512 * 1024;
-const AHEAD_FILES = 64;
-const AHEAD_BYTES = 32 * 1024 * 1024;
-
-/**
- * Keeps up to AHEAD_FILES small files being read ahead of the chunker, in walk order: many small files
- * cost one round trip each, and overlapping them is what makes trees of small files fast.
- */
-async function* readAhead(items: AsyncIterable<SourceItem>, wanted: (it: SourceItem) => boolean): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
-  const iter = items[Symbol.asyncIterator]();
-  const window: { it: SourceItem; content: Promise<Buffer> | null }[] = [];
-  let bytes = 0;
-  let exhausted = false;
-  for (;;) {
-    while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
-      const r = await iter.next();
-      if (r.done) {
-        exhausted = true;
-        break;
-      }
-      const it = r.value;
-      const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
-      const content = small ? readSmallFile(it.abs, it.size) : null;
-      content?.catch(() => undefined);
-      if (small) bytes += it.size;
-      window.push({ it, content });
-    }
-    const next = window.shift();
-    if (!next) return;
-    if (next.content) bytes -= next.it.size;
-    yield next;
-  }
-}
-
-/**
- * A small file's bytes, whatever its size is by now: open, read, close with callbacks. fs.promises.readFile
- * makes four thread-pool round trips through a FileHandle (open, fstat, read, close); the walk's size saves
- * the fstat, and callbacks save the FileHandle's promise and finalizer work, which is most of the main
- * thread's time in a backup of many small files.
- */
-export function readSmallFile(file: string, size: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    fs.open(file, 'r', (err, fd) => {
-      if (err) return reject(err);
-      const parts: Buffer[] = [];
-      let total = 0;
-      const finish = (failure: Error | null) =>
-        fs.close(fd, (closeErr) => {
-          if (failure ?? closeErr) reject(failure ?? closeErr);
-          else resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
-        });
-      // One byte more than the walk saw, so a single read also tells whether the file ended there.
-      const next = (want: number) => {
-        const buf = Buffer.allocUnsafe(want);
-        fs.read(fd, buf, 0, want, total, (readErr, n) => {
-          if (readErr) return finish(readErr);
-          parts.push(n === want ? buf : buf.subarray(0, n));
-          total += n;
-          if (n < want) finish(null);
-          else next(Math.max(want, READ_SIZE));
-        });
-      };
-      next(size + 1);
-    });
-  });
 }
 
 /**

@@ -1,0 +1,158 @@
+/**
+ * Reading the small files of a backup. Each costs an open, a read and a close: from the page cache that is
+ * ~20–100 µs done on the main thread, but ~90 µs of the main thread's time done on the thread pool (three
+ * round trips, each waking a pool thread and then the main thread again, on two cores), which was most of a
+ * warm backup of /usr/share. From the disk, it is the other way round: a read on the main thread stops
+ * everything for a seek, while 64 reads in flight on the pool overlap. So the reader times each read it
+ * makes on the main thread, and after one that took long enough to have waited for the disk it reads the
+ * next files on the pool, ahead of the chunker, before trying the main thread again.
+ */
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { SourceItem } from './source';
+
+/** Larger files are streamed in blocks (readFileBlocks), not read whole. */
+export const SMALL_FILE = 512 * 1024;
+const READ_SIZE = 1024 * 1024;
+const AHEAD_FILES = 64;
+const AHEAD_BYTES = 32 * 1024 * 1024;
+/** A read on the main thread slower than this plus the copy (at 2 GB/s) waited for the disk. */
+const DISK_MS = 0.25;
+/**
+ * After such a read, this many files are read on the thread pool before the main thread tries again; twice
+ * as many each time the first reads of the try wait again (a cold tree: each try costs a read that stops the
+ * main thread for the disk), back to this after FAST_STREAK reads in a row that did not wait.
+ */
+const POOL_RUN = 256;
+const MAX_POOL_RUN = 16384;
+const FAST_STREAK = 64;
+
+/** Whether a read of `bytes` that took `ms` on the main thread waited for the disk. */
+export function waitedForDisk(ms: number, bytes: number): boolean {
+  return ms > DISK_MS + bytes / 2e6;
+}
+
+export class SmallFileReader {
+  /** Files still to read on the pool before the main thread is tried again, and the next such run. */
+  private poolLeft = 0;
+  private poolRun = POOL_RUN;
+  /** Main-thread reads in a row that did not wait for the disk. */
+  private fast = 0;
+  /** Reads made on the main thread and on the pool (for tests and profiles). */
+  readonly counts = { main: 0, pool: 0 };
+
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  /** Whether the next reads go to the pool (started early, to overlap), not the main thread. */
+  get onPool(): boolean {
+    return this.poolLeft > 0;
+  }
+
+  read(file: string, size: number): Promise<Buffer> {
+    if (this.poolLeft > 0) {
+      this.poolLeft--;
+      this.counts.pool++;
+      return readSmallFile(file, size);
+    }
+    this.counts.main++;
+    const started = this.clock();
+    let data: Buffer;
+    try {
+      data = readSmallFileSync(file, size);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (waitedForDisk(this.clock() - started, data.length)) {
+      this.poolLeft = this.poolRun;
+      this.poolRun = this.fast < FAST_STREAK ? Math.min(2 * this.poolRun, MAX_POOL_RUN) : POOL_RUN;
+      this.fast = 0;
+    } else if (++this.fast === FAST_STREAK) this.poolRun = POOL_RUN;
+    return Promise.resolve(data);
+  }
+}
+
+/**
+ * The items of a walk, each regular file that `wanted` accepts and that is small given with its content.
+ * While the reader goes to the pool, up to AHEAD_FILES files (AHEAD_BYTES) are read ahead of the consumer,
+ * in walk order, so their round trips overlap; from the page cache a file is read when it is taken.
+ */
+export async function* readAhead(
+  items: AsyncIterable<SourceItem>,
+  wanted: (it: SourceItem) => boolean,
+  reader = new SmallFileReader(),
+): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
+  const iter = items[Symbol.asyncIterator]();
+  const window: { it: SourceItem; small: boolean; content: Promise<Buffer> | null }[] = [];
+  let bytes = 0;
+  let exhausted = false;
+  for (;;) {
+    while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
+      const r = await iter.next();
+      if (r.done) {
+        exhausted = true;
+        break;
+      }
+      const it = r.value;
+      const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
+      const content = small && reader.onPool ? reader.read(it.abs, it.size) : null;
+      content?.catch(() => undefined);
+      if (content) bytes += it.size;
+      window.push({ it, small, content });
+    }
+    const next = window.shift();
+    if (!next) return;
+    if (next.content) bytes -= next.it.size;
+    else if (next.small) next.content = reader.read(next.it.abs, next.it.size);
+    yield { it: next.it, content: next.content };
+  }
+}
+
+/**
+ * A small file's bytes, whatever its size is by now: open, read, close with callbacks. fs.promises.readFile
+ * makes four thread-pool round trips through a FileHandle (open, fstat, read, close); the walk's size saves
+ * the fstat, and callbacks save the FileHandle's promise and finalizer work.
+ */
+export function readSmallFile(file: string, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    fs.open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const parts: Buffer[] = [];
+      let total = 0;
+      const finish = (failure: Error | null) =>
+        fs.close(fd, (closeErr) => {
+          if (failure ?? closeErr) reject(failure ?? closeErr);
+          else resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
+        });
+      // One byte more than the walk saw, so a single read also tells whether the file ended there.
+      const next = (want: number) => {
+        const buf = Buffer.allocUnsafe(want);
+        fs.read(fd, buf, 0, want, total, (readErr, n) => {
+          if (readErr) return finish(readErr);
+          parts.push(n === want ? buf : buf.subarray(0, n));
+          total += n;
+          if (n < want) finish(null);
+          else next(Math.max(want, READ_SIZE));
+        });
+      };
+      next(size + 1);
+    });
+  });
+}
+
+/** The same read on the calling thread: the bytes as they are now, whatever the walk's size said. */
+export function readSmallFileSync(file: string, size: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (let want = size + 1; ; want = Math.max(want, READ_SIZE)) {
+      const buf = Buffer.allocUnsafe(want);
+      const n = fs.readSync(fd, buf, 0, want, total);
+      parts.push(n === want ? buf : buf.subarray(0, n));
+      total += n;
+      if (n < want) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
