@@ -255,6 +255,28 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect(await index.records(['nope-000000000000'])).toEqual(new Map());
   });
 
+  it('drops a replica row (a copy about to be deleted), lists every shard id in order, and the shards at a location largest first', async () => {
+    const small = shard({ storedSize: 10, locations: ['loc-z', 'loc-a'] });
+    const big = shard({ storedSize: 30, locations: ['loc-a', 'loc-z'] });
+    const mid = shard({ storedSize: 20, locations: ['loc-z'] });
+    const twin = shard({ storedSize: 20, locations: ['loc-z'] });
+    const elsewhere = shard({ storedSize: 99, locations: ['loc-a'] });
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([small, big, mid, twin, elsewhere].map((x) => w.record(x)));
+    const [m1, m2] = [mid.id, twin.id].sort();
+    expect(await index.largestAt('loc-z', 0, 10)).toEqual([big.id, m1, m2, small.id]);
+    expect(await index.largestAt('loc-z', 1, 2)).toEqual([m1, m2]);
+    const all = await index.allShardIds();
+    expect(all).toEqual(expect.arrayContaining([small.id, big.id, mid.id, twin.id, elsewhere.id]));
+    expect(all).toEqual([...all].sort());
+
+    await index.removeReplica(big.id, 'loc-z');
+    await index.removeReplica(big.id, 'loc-q');
+    await index.removeReplica('nope-000000000000', 'loc-z');
+    expect((await index.records([big.id])).get(big.id)!.replicas).toEqual([{ location: 'loc-a', state: 'ok', piece: null }]);
+    expect(await index.largestAt('loc-z', 0, 10)).toEqual([m1, m2, small.id]);
+  });
+
   it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
     const first = shard();
     const second = shard({ contentId: first.contentId });

@@ -124,6 +124,22 @@ export class MemoryShardIndex implements ShardIndex {
     r.replicas.set(location, { state: 'ok', piece: opts.piece ?? (had ? had.piece : null), checkedAt: at });
   }
 
+  async removeReplica(shardId: string, location: string): Promise<void> {
+    this.rows.get(shardId)?.replicas.delete(location);
+  }
+
+  async allShardIds(): Promise<string[]> {
+    return [...this.rows.keys()].sort(byId);
+  }
+
+  async largestAt(location: string, offset: number, limit: number): Promise<string[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.replicas.has(location))
+      .sort((a, b) => b.input.storedSize - a.input.storedSize || byId(a.input.id, b.input.id))
+      .slice(offset, offset + limit)
+      .map((r) => r.input.id);
+  }
+
   async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
     return [...this.rows.values()]
       .filter((r) => r.input.contentId === contentId && r.input.id !== exceptId)
@@ -242,4 +258,5 @@ export class MemoryShardIndex implements ShardIndex {
   }
 }
 
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const markedBy = (r: Row, at: Date) => r.gcMarkedAt !== null && r.gcMarkedAt.getTime() <= at.getTime();

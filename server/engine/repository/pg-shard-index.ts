@@ -70,6 +70,21 @@ export class PgShardIndex implements ShardIndex {
     });
   }
 
+  async removeReplica(shardId: string, location: string): Promise<void> {
+    await this.db.delete(shardReplicas).where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+  }
+
+  async allShardIds(): Promise<string[]> {
+    return (await this.db.execute<{ id: string }>(sql`SELECT id FROM shards ORDER BY id`)).rows.map((r) => r.id);
+  }
+
+  async largestAt(location: string, offset: number, limit: number): Promise<string[]> {
+    const page = await this.db.execute<{ id: string }>(sql`
+      SELECT s.id FROM shards s JOIN shard_replicas r ON r.shard_id = s.id AND r.location = ${location}
+      ORDER BY s.stored_size DESC, s.id LIMIT ${limit} OFFSET ${offset}`);
+    return page.rows.map((r) => r.id);
+  }
+
   async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
     const rows = await this.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${contentId} AND id <> ${exceptId}`);
     return [...(await shardRecordsByIds(this.db, rows.rows.map((r) => r.id))).values()];

@@ -135,6 +135,15 @@ export interface ShardIndex extends UnreferencedShards {
    * that moved here, whose row at that location goes in the same transaction. Throws for an unknown shard.
    */
   addReplica(shardId: string, location: string, at: Date, opts?: { piece?: number; replaces?: string | null }): Promise<void>;
+  /**
+   * Drops the row of a copy (or piece) at `location` — call before its object is deleted, never after, so no
+   * row ever names an object that is gone. No-op when there is none.
+   */
+  removeReplica(shardId: string, location: string): Promise<void>;
+  /** Every shard id, in id order (storage optimize walks them all). */
+  allShardIds(): Promise<string[]>;
+  /** Up to `limit` shards with a row at `location`, largest stored size first (then by id), from `offset`. */
+  largestAt(location: string, offset: number, limit: number): Promise<string[]>;
   /** The other shards with this content id (a lost shard's possible sources), each with its replicas, by id. */
   sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]>;
   /** A lost shard re-created from another object under its own name: its record takes that object's meta. */
