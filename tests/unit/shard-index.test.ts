@@ -9,7 +9,8 @@ import { type Catalog, openCatalog } from '../../db/client';
 import { backups } from '../../db/schema';
 import { MemoryShardIndex } from '../../server/engine/repository/memory-shard-index';
 import { PgShardIndex } from '../../server/engine/repository/pg-shard-index';
-import type { ShardIndex, ShardRecordInput } from '../../server/engine/repository/shard-index';
+import { UNVERIFIED } from '../../server/engine/repository/content-check';
+import type { ImportedShard, ShardIndex, ShardRecordInput } from '../../server/engine/repository/shard-index';
 import { createDatabase } from '../support/engine-env';
 
 interface Subject {
@@ -41,7 +42,7 @@ function postgres(): Subject {
       // backup_shards references backups: the backups the tests use exist.
       await catalog.db
         .insert(backups)
-        .values(['b1', 'b2', 'b3', 'b4', 'b5'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
+        .values(['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
         .onConflictDoNothing();
       return new PgShardIndex(catalog.db, async () => plain());
     },
@@ -76,6 +77,12 @@ function shard(over: Partial<ShardRecordInput> = {}): ShardRecordInput {
     locations: ['loc-a', 'loc-b'],
     ...over,
   };
+}
+
+/** A shard as a catalog rebuild finds it in a listing (unchecked), or `over` it. */
+function imported(from: ShardRecordInput = shard(), over: Partial<ImportedShard> = {}): ImportedShard {
+  const replicas = from.locations.map((location) => ({ location, state: 'ok' as const, piece: null }));
+  return { id: from.id, contentId: from.contentId, keyId: '', plainSize: 0, storedSize: from.storedSize, checksum: UNVERIFIED, compression: 'unknown', kind: 'data', coding: null, replicas, ...over };
 }
 
 describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
@@ -277,6 +284,30 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect(await index.largestAt('loc-z', 0, 10)).toEqual([m1, m2, small.id]);
   });
 
+  it('imports shards read back from storage: new ones whole, a known one kept (an unverified one completed by a checked import), replica rows added where none is', async () => {
+    const known = shard();
+    await index.session('b1', 'standard', true).record(known);
+    const fresh = imported(shard(), { replicas: [{ location: 'loc-a', state: 'ok', piece: null }, { location: 'loc-b', state: 'bad', piece: null }] });
+    const coded = imported(shard(), { checksum: 'cd'.repeat(32), keyId: 'k2', plainSize: 70, compression: 'zstd', coding: { k: 2, m: 1 }, replicas: [0, 1, 2].map((piece) => ({ location: `loc-${'abc'[piece]}`, state: 'ok' as const, piece })) });
+    const again = imported(known, { replicas: [{ location: 'loc-b', state: 'bad', piece: null }, { location: 'loc-c', state: 'ok', piece: null }] });
+    expect(await index.importShards('b6', 'standard', [fresh, coded, again])).toEqual({ inserted: 2, unverified: 1 });
+    const got = await index.records([fresh.id, coded.id, known.id]);
+    expect(got.get(fresh.id)).toEqual({ id: fresh.id, contentId: fresh.contentId, checksum: UNVERIFIED, plainSize: 0, storedSize: fresh.storedSize, compression: 'unknown', kind: 'data', keyId: '', coding: null, replicas: fresh.replicas });
+    expect(got.get(coded.id)).toMatchObject({ checksum: coded.checksum, keyId: 'k2', plainSize: 70, coding: { k: 2, m: 1 }, replicas: coded.replicas });
+    expect(got.get(known.id)).toMatchObject({ checksum: known.checksum, keyId: 'k1', plainSize: known.plainSize });
+    expect(got.get(known.id)!.replicas.map((r) => `${r.location}:${r.state}`)).toEqual(['loc-a:ok', 'loc-b:ok', 'loc-c:ok']);
+    expect((await index.backupShardIds('b6')).sort()).toEqual([fresh.id, coded.id, known.id].sort());
+    expect(await index.session('b2', 'standard', true).lookup(fresh.contentId)).toBeNull();
+
+    const checked = { checksum: 'ef'.repeat(32), keyId: 'k9', plainSize: 500, storedSize: 600, compression: 'zstd' };
+    expect(await index.importShards('b6', 'standard', [imported(known, checked), { ...fresh, ...checked }])).toEqual({ inserted: 0, unverified: 0 });
+    expect(await index.importShards('b6', 'standard', [fresh])).toEqual({ inserted: 0, unverified: 0 });
+    const after = await index.records([fresh.id, known.id]);
+    expect(after.get(fresh.id)).toMatchObject(checked);
+    expect(after.get(known.id)).toMatchObject({ checksum: known.checksum, keyId: 'k1' });
+    expect((await index.session('b2', 'standard', true).lookup(fresh.contentId))?.id).toBe(fresh.id);
+  });
+
   it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
     const first = shard();
     const second = shard({ contentId: first.contentId });
@@ -365,6 +396,18 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
       expect((await index.records([kept.id])).has(kept.id)).toBe(true);
       await s.dropReferences('b5');
       await index.deleteUnreferenced([kept.id], null);
+    });
+
+    it('a shard referenced by an imported backup loses its gc mark, as a session reference clears it', async () => {
+      const [x, y] = await orphaned(shard(), shard());
+      await index.markUnreferenced(t(7));
+      expect(await index.importShards('b6', 'standard', [imported(x)])).toEqual({ inserted: 0, unverified: 0 });
+      await s.dropReferences('b6');
+      // Unreferenced again: only a new mark, a full grace period later, may let gc sweep it.
+      expect(ids(await index.markedPage(t(7), '', 10))).toEqual([y!.id]);
+      expect(await index.deleteUnreferenced([x!.id, y!.id], t(7))).toMatchObject([{ id: y!.id }]);
+      await index.markUnreferenced(t(8));
+      expect(ids(await index.markedPage(t(8), '', 10))).toContain(x!.id);
     });
 
     it('a reference that reaches a shard while its delete holds it finds it gone; one that came first keeps it', async () => {

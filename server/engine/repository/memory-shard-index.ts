@@ -7,7 +7,7 @@
  */
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { GoneShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+import type { GoneShard, ImportedShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 interface Row {
   input: ShardRecordInput;
@@ -152,6 +152,33 @@ export class MemoryShardIndex implements ShardIndex {
     if (!r) return;
     Object.assign(r.input, { checksum: m.checksum, keyId: m.keyId, compression: m.compression, storedSize: m.storedSize });
     r.encrypted = m.encrypted;
+  }
+
+  /** No transactions here: `tx` is ignored, and the import applies as it goes. */
+  async importShards(backupId: string, level: string, shards: ImportedShard[]): Promise<{ inserted: number; unverified: number }> {
+    await this.unlocked();
+    const out = { inserted: 0, unverified: 0 };
+    const at = this.now();
+    for (const s of shards) {
+      const content = { keyId: s.keyId, plainSize: s.plainSize, storedSize: s.storedSize, checksum: s.checksum, compression: s.compression, kind: s.kind };
+      let r = this.rows.get(s.id);
+      if (!r) {
+        const coding = s.coding ? { k: s.coding.k, m: s.coding.m, pieces: [] } : undefined;
+        const input: ShardRecordInput = { id: s.id, contentId: s.contentId, securityLevel: level, encrypted: false, locations: [], ...content, ...(coding ? { coding } : {}) };
+        // encrypted null: imported from storage, like a row from before the column (pg-shard-index.ts reusable()).
+        this.rows.set(s.id, (r = { input, seq: this.seq++, encrypted: null, replicas: new Map(), gcMarkedAt: null }));
+        out.inserted++;
+        if (s.checksum === UNVERIFIED) out.unverified++;
+      } else if (r.input.checksum === UNVERIFIED && s.checksum !== UNVERIFIED) {
+        Object.assign(r.input, content);
+      }
+      for (const c of s.replicas) if (!r.replicas.has(c.location)) r.replicas.set(c.location, { state: c.state, piece: c.piece, checkedAt: at });
+    }
+    for (const s of shards) {
+      this.rows.get(s.id)!.gcMarkedAt = null;
+      this.reference(backupId, s.id);
+    }
+    return out;
   }
 
   async markUnreferenced(at: Date): Promise<void> {

@@ -8,6 +8,7 @@
  * stored (so a record always means "complete data"), and a session's `flush()` is awaited before its backup is
  * marked completed (look-ups, references and records are batched: one statement per batch in the catalog).
  */
+import type { Db } from '../../../db/client';
 import type { ShardRecord } from '../catalog/catalog';
 import type { CheckedShard } from './content-check';
 
@@ -49,6 +50,24 @@ export interface ObjectMeta {
   storedSize: number;
   encrypted: boolean;
 }
+
+/** A shard a catalog rebuild read back from storage (maintenance/rebuild-import.ts), with its copies as found. */
+export interface ImportedShard {
+  id: string;
+  contentId: string;
+  /** Empty, and `checksum` UNVERIFIED (content-check.ts), for a data shard imported from a listing unchecked. */
+  keyId: string;
+  plainSize: number;
+  storedSize: number;
+  checksum: string;
+  compression: string;
+  kind: string;
+  coding: { k: number; m: number } | null;
+  replicas: { location: string; state: 'ok' | 'bad'; piece: number | null }[];
+}
+
+/** A catalog transaction (ctx.db.transaction's): writes given one commit or roll back with the rest of it. */
+export type CatalogTx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** The shard work of one running backup; every call may wait for its batch. */
 export interface ShardIndexSession {
@@ -148,4 +167,12 @@ export interface ShardIndex extends UnreferencedShards {
   sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]>;
   /** A lost shard re-created from another object under its own name: its record takes that object's meta. */
   replaceObject(shardId: string, meta: ObjectMeta): Promise<void>;
+  /**
+   * Imports shards read back from storage with `backupId`'s references to them, inside `tx` when given. A new
+   * shard is inserted at `level`; a known one keeps its row, except that an unverified one takes a checked
+   * shard's content fields. Replica rows are added where none is (an existing row is kept as it is). Like a
+   * session's reference, referencing a shard clears its gc mark. Returns how many shards were new, and how
+   * many of those unverified.
+   */
+  importShards(backupId: string, level: string, shards: ImportedShard[], tx?: CatalogTx): Promise<{ inserted: number; unverified: number }>;
 }
