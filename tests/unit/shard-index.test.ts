@@ -308,6 +308,34 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect((await index.session('b2', 'standard', true).lookup(fresh.contentId))?.id).toBe(fresh.id);
   });
 
+  it('adds the copies a storage listing found of known shards: ok where no row is, an existing row kept, an unknown shard skipped', async () => {
+    const a = shard();
+    const coded = shard({ locations: ['loc-a', 'loc-b'], coding: { k: 1, m: 2, pieces: [0, 1] } });
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([w.record(a), w.record(coded)]);
+    await index.markReplica(a.id, 'loc-b', 'bad', at);
+    await index.addListedCopies([
+      { shardId: a.id, location: 'loc-b', piece: null },
+      { shardId: a.id, location: 'loc-c', piece: null },
+      { shardId: coded.id, location: 'loc-c', piece: 2 },
+      { shardId: coded.id, location: 'loc-c', piece: 2 },
+      { shardId: 'nope-000000000000', location: 'loc-c', piece: null },
+    ]);
+    await index.addListedCopies([]);
+    const got = await index.records([a.id, coded.id, 'nope-000000000000']);
+    expect(got.has('nope-000000000000')).toBe(false);
+    expect(got.get(a.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: null },
+      { location: 'loc-b', state: 'bad', piece: null },
+      { location: 'loc-c', state: 'ok', piece: null },
+    ]);
+    expect(got.get(coded.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: 0 },
+      { location: 'loc-b', state: 'ok', piece: 1 },
+      { location: 'loc-c', state: 'ok', piece: 2 },
+    ]);
+  });
+
   it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
     const first = shard();
     const second = shard({ contentId: first.contentId });

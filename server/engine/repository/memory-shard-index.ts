@@ -7,7 +7,7 @@
  */
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { GoneShard, ImportedShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+import type { GoneShard, ImportedShard, ListedCopy, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 interface Row {
   input: ShardRecordInput;
@@ -179,6 +179,14 @@ export class MemoryShardIndex implements ShardIndex {
       this.reference(backupId, s.id);
     }
     return out;
+  }
+
+  async addListedCopies(copies: ListedCopy[]): Promise<void> {
+    const at = this.now();
+    for (const c of copies) {
+      const r = this.rows.get(c.shardId);
+      if (r && !r.replicas.has(c.location)) r.replicas.set(c.location, { state: 'ok', piece: c.piece, checkedAt: at });
+    }
   }
 
   async markUnreferenced(at: Date): Promise<void> {

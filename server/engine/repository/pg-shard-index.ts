@@ -10,10 +10,12 @@ import { shardReplicas } from '../../../db/schema';
 import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { CatalogTx, GoneShard, ImportedShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+import type { CatalogTx, GoneShard, ImportedShard, ListedCopy, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 const unreferenced = sql`NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)`;
 const markedBy = (at: Date) => sql`s.gc_marked_at IS NOT NULL AND s.gc_marked_at <= ${at.toISOString()}::timestamptz`;
+/** Listed copies per statement (one JSON parameter each). */
+const LISTED_PER_STATEMENT = 10_000;
 const list = (ids: string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `);
 
 export class PgShardIndex implements ShardIndex {
@@ -122,6 +124,17 @@ export class PgShardIndex implements ShardIndex {
       unmark AS (UPDATE shards s SET gc_marked_at = NULL FROM ids WHERE s.id = ids.id AND s.gc_marked_at IS NOT NULL)
       INSERT INTO backup_shards (backup_id, shard_id) SELECT ${backupId}, id FROM ids ON CONFLICT DO NOTHING`);
     return { inserted: Number(res.rows[0]?.inserted ?? 0), unverified: Number(res.rows[0]?.unverified ?? 0) };
+  }
+
+  async addListedCopies(copies: ListedCopy[]): Promise<void> {
+    for (let i = 0; i < copies.length; i += LISTED_PER_STATEMENT) {
+      const rows = copies.slice(i, i + LISTED_PER_STATEMENT).map((c) => ({ id: c.shardId, loc: c.location, piece: c.piece }));
+      await this.db.execute(sql`
+        INSERT INTO shard_replicas (shard_id, location, state, piece)
+        SELECT v.id, v.loc, 'ok', v.piece FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(id text, loc text, piece integer)
+        WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
+        ON CONFLICT DO NOTHING`);
+    }
   }
 
   async markUnreferenced(at: Date): Promise<void> {

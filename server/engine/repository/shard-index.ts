@@ -66,6 +66,13 @@ export interface ImportedShard {
   replicas: { location: string; state: 'ok' | 'bad'; piece: number | null }[];
 }
 
+/** A copy of a shard a storage listing found: where, and which piece (null: a whole copy). */
+export interface ListedCopy {
+  shardId: string;
+  location: string;
+  piece: number | null;
+}
+
 /** A catalog transaction (ctx.db.transaction's): writes given one commit or roll back with the rest of it. */
 export type CatalogTx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -175,4 +182,9 @@ export interface ShardIndex extends UnreferencedShards {
    * many of those unverified.
    */
   importShards(backupId: string, level: string, shards: ImportedShard[], tx?: CatalogTx): Promise<{ inserted: number; unverified: number }>;
+  /**
+   * Copies a storage listing found of shards the index already has (a location merged back in): each gets an
+   * 'ok' row where its shard has none at that location; an existing row is kept, an unknown shard skipped.
+   */
+  addListedCopies(copies: ListedCopy[]): Promise<void>;
 }
