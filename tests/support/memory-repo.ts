@@ -14,14 +14,22 @@ import { type Location, LocationSet } from '../../server/engine/storage/location
 import { MemoryBackend } from '../../server/engine/storage/memory';
 import type { SecurityLevel } from '../../server/engine/types';
 
-/** A memory location whose writes can be made to fail or to hang. */
+/** A memory location whose writes (and deletes) can be made to fail or to hang. */
 export class FaultyMemoryBackend extends MemoryBackend {
   /** Called before each put; throw to fail it, return a promise that never settles to hang it. */
   beforePut: (key: string) => void | Promise<void> = () => undefined;
 
+  /** Called before each delete; throw to fail it. */
+  beforeDelete: (key: string) => void | Promise<void> = () => undefined;
+
   override async put(key: string, data: Buffer): Promise<void> {
     await this.beforePut(key);
     return super.put(key, data);
+  }
+
+  override async delete(key: string): Promise<void> {
+    await this.beforeDelete(key);
+    return super.delete(key);
   }
 }
 

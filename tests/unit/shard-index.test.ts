@@ -9,7 +9,8 @@ import { type Catalog, openCatalog } from '../../db/client';
 import { backups } from '../../db/schema';
 import { MemoryShardIndex } from '../../server/engine/repository/memory-shard-index';
 import { PgShardIndex } from '../../server/engine/repository/pg-shard-index';
-import type { ShardIndex, ShardRecordInput } from '../../server/engine/repository/shard-index';
+import { UNVERIFIED } from '../../server/engine/repository/content-check';
+import type { ImportedShard, ShardIndex, ShardRecordInput } from '../../server/engine/repository/shard-index';
 import { createDatabase } from '../support/engine-env';
 
 interface Subject {
@@ -41,7 +42,7 @@ function postgres(): Subject {
       // backup_shards references backups: the backups the tests use exist.
       await catalog.db
         .insert(backups)
-        .values(['b1', 'b2', 'b3', 'b4', 'b5'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
+        .values(['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map((id) => ({ id, status: 'running', backupType: 'full', securityLevel: 'standard', retentionDays: 1 })))
         .onConflictDoNothing();
       return new PgShardIndex(catalog.db, async () => plain());
     },
@@ -76,6 +77,12 @@ function shard(over: Partial<ShardRecordInput> = {}): ShardRecordInput {
     locations: ['loc-a', 'loc-b'],
     ...over,
   };
+}
+
+/** A shard as a catalog rebuild finds it in a listing (unchecked), or `over` it. */
+function imported(from: ShardRecordInput = shard(), over: Partial<ImportedShard> = {}): ImportedShard {
+  const replicas = from.locations.map((location) => ({ location, state: 'ok' as const, piece: null }));
+  return { id: from.id, contentId: from.contentId, keyId: '', plainSize: 0, storedSize: from.storedSize, checksum: UNVERIFIED, compression: 'unknown', kind: 'data', coding: null, replicas, ...over };
 }
 
 describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
@@ -255,6 +262,80 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect(await index.records(['nope-000000000000'])).toEqual(new Map());
   });
 
+  it('drops a replica row (a copy about to be deleted), lists every shard id in order, and the shards at a location largest first', async () => {
+    const small = shard({ storedSize: 10, locations: ['loc-z', 'loc-a'] });
+    const big = shard({ storedSize: 30, locations: ['loc-a', 'loc-z'] });
+    const mid = shard({ storedSize: 20, locations: ['loc-z'] });
+    const twin = shard({ storedSize: 20, locations: ['loc-z'] });
+    const elsewhere = shard({ storedSize: 99, locations: ['loc-a'] });
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([small, big, mid, twin, elsewhere].map((x) => w.record(x)));
+    const [m1, m2] = [mid.id, twin.id].sort();
+    expect(await index.largestAt('loc-z', 0, 10)).toEqual([big.id, m1, m2, small.id]);
+    expect(await index.largestAt('loc-z', 1, 2)).toEqual([m1, m2]);
+    const all = await index.allShardIds();
+    expect(all).toEqual(expect.arrayContaining([small.id, big.id, mid.id, twin.id, elsewhere.id]));
+    expect(all).toEqual([...all].sort());
+
+    await index.removeReplica(big.id, 'loc-z');
+    await index.removeReplica(big.id, 'loc-q');
+    await index.removeReplica('nope-000000000000', 'loc-z');
+    expect((await index.records([big.id])).get(big.id)!.replicas).toEqual([{ location: 'loc-a', state: 'ok', piece: null }]);
+    expect(await index.largestAt('loc-z', 0, 10)).toEqual([m1, m2, small.id]);
+  });
+
+  it('imports shards read back from storage: new ones whole, a known one kept (an unverified one completed by a checked import), replica rows added where none is', async () => {
+    const known = shard();
+    await index.session('b1', 'standard', true).record(known);
+    const fresh = imported(shard(), { replicas: [{ location: 'loc-a', state: 'ok', piece: null }, { location: 'loc-b', state: 'bad', piece: null }] });
+    const coded = imported(shard(), { checksum: 'cd'.repeat(32), keyId: 'k2', plainSize: 70, compression: 'zstd', coding: { k: 2, m: 1 }, replicas: [0, 1, 2].map((piece) => ({ location: `loc-${'abc'[piece]}`, state: 'ok' as const, piece })) });
+    const again = imported(known, { replicas: [{ location: 'loc-b', state: 'bad', piece: null }, { location: 'loc-c', state: 'ok', piece: null }] });
+    expect(await index.importShards('b6', 'standard', [fresh, coded, again])).toEqual({ inserted: 2, unverified: 1 });
+    const got = await index.records([fresh.id, coded.id, known.id]);
+    expect(got.get(fresh.id)).toEqual({ id: fresh.id, contentId: fresh.contentId, checksum: UNVERIFIED, plainSize: 0, storedSize: fresh.storedSize, compression: 'unknown', kind: 'data', keyId: '', coding: null, replicas: fresh.replicas });
+    expect(got.get(coded.id)).toMatchObject({ checksum: coded.checksum, keyId: 'k2', plainSize: 70, coding: { k: 2, m: 1 }, replicas: coded.replicas });
+    expect(got.get(known.id)).toMatchObject({ checksum: known.checksum, keyId: 'k1', plainSize: known.plainSize });
+    expect(got.get(known.id)!.replicas.map((r) => `${r.location}:${r.state}`)).toEqual(['loc-a:ok', 'loc-b:ok', 'loc-c:ok']);
+    expect((await index.backupShardIds('b6')).sort()).toEqual([fresh.id, coded.id, known.id].sort());
+    expect(await index.session('b2', 'standard', true).lookup(fresh.contentId)).toBeNull();
+
+    const checked = { checksum: 'ef'.repeat(32), keyId: 'k9', plainSize: 500, storedSize: 600, compression: 'zstd' };
+    expect(await index.importShards('b6', 'standard', [imported(known, checked), { ...fresh, ...checked }])).toEqual({ inserted: 0, unverified: 0 });
+    expect(await index.importShards('b6', 'standard', [fresh])).toEqual({ inserted: 0, unverified: 0 });
+    const after = await index.records([fresh.id, known.id]);
+    expect(after.get(fresh.id)).toMatchObject(checked);
+    expect(after.get(known.id)).toMatchObject({ checksum: known.checksum, keyId: 'k1' });
+    expect((await index.session('b2', 'standard', true).lookup(fresh.contentId))?.id).toBe(fresh.id);
+  });
+
+  it('adds the copies a storage listing found of known shards: ok where no row is, an existing row kept, an unknown shard skipped', async () => {
+    const a = shard();
+    const coded = shard({ locations: ['loc-a', 'loc-b'], coding: { k: 1, m: 2, pieces: [0, 1] } });
+    const w = index.session('b1', 'standard', true);
+    await Promise.all([w.record(a), w.record(coded)]);
+    await index.markReplica(a.id, 'loc-b', 'bad', at);
+    await index.addListedCopies([
+      { shardId: a.id, location: 'loc-b', piece: null },
+      { shardId: a.id, location: 'loc-c', piece: null },
+      { shardId: coded.id, location: 'loc-c', piece: 2 },
+      { shardId: coded.id, location: 'loc-c', piece: 2 },
+      { shardId: 'nope-000000000000', location: 'loc-c', piece: null },
+    ]);
+    await index.addListedCopies([]);
+    const got = await index.records([a.id, coded.id, 'nope-000000000000']);
+    expect(got.has('nope-000000000000')).toBe(false);
+    expect(got.get(a.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: null },
+      { location: 'loc-b', state: 'bad', piece: null },
+      { location: 'loc-c', state: 'ok', piece: null },
+    ]);
+    expect(got.get(coded.id)!.replicas).toEqual([
+      { location: 'loc-a', state: 'ok', piece: 0 },
+      { location: 'loc-b', state: 'ok', piece: 1 },
+      { location: 'loc-c', state: 'ok', piece: 2 },
+    ]);
+  });
+
   it('lists the other shards with a content id, by id, and a re-created shard takes its new object\'s meta', async () => {
     const first = shard();
     const second = shard({ contentId: first.contentId });
@@ -343,6 +424,18 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
       expect((await index.records([kept.id])).has(kept.id)).toBe(true);
       await s.dropReferences('b5');
       await index.deleteUnreferenced([kept.id], null);
+    });
+
+    it('a shard referenced by an imported backup loses its gc mark, as a session reference clears it', async () => {
+      const [x, y] = await orphaned(shard(), shard());
+      await index.markUnreferenced(t(7));
+      expect(await index.importShards('b6', 'standard', [imported(x)])).toEqual({ inserted: 0, unverified: 0 });
+      await s.dropReferences('b6');
+      // Unreferenced again: only a new mark, a full grace period later, may let gc sweep it.
+      expect(ids(await index.markedPage(t(7), '', 10))).toEqual([y!.id]);
+      expect(await index.deleteUnreferenced([x!.id, y!.id], t(7))).toMatchObject([{ id: y!.id }]);
+      await index.markUnreferenced(t(8));
+      expect(ids(await index.markedPage(t(8), '', 10))).toContain(x!.id);
     });
 
     it('a reference that reaches a shard while its delete holds it finds it gone; one that came first keeps it', async () => {

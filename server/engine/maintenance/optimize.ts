@@ -7,8 +7,6 @@
  * A byte budget (the daily maintenance's `optimize_budget_gb_per_run`) bounds the bytes copied in one run:
  * once spent, the shards still needing a copy are counted (shards_left, bytes_left) and left for the next run.
  */
-import { sql } from 'drizzle-orm';
-import { shardRecordsByIds } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { refreshSpace } from '../storage/location-space';
 import type { Location } from '../storage/locations';
@@ -60,9 +58,9 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
   };
   const regionOf = (name: string) => ctx.locations.get(name)?.config.region ?? '?';
   const regions = new Set(ctx.locations.enabled().map((l) => l.config.region));
-  const ids = (await ctx.db.execute<{ id: string }>(sql`SELECT id FROM shards ORDER BY id`)).rows.map((r) => r.id);
+  const ids = await ctx.index.allShardIds();
   for (let i = 0; i < ids.length; i += 500) {
-    const records = await shardRecordsByIds(ctx.db, ids.slice(i, i + 500));
+    const records = await ctx.index.records(ids.slice(i, i + 500));
     for (const rec of records.values()) {
       report.shards_checked++;
       if (rec.coding) {
@@ -91,10 +89,8 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
             const stored = await fetchShard(ctx, rec.id, rec.replicas, sound(rec));
             const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want });
             added = placed.map((l) => l.name);
-            for (const name of added) {
-              await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES (${rec.id}, ${name}, 'ok', now())
-                ON CONFLICT (shard_id, location) DO UPDATE SET state = 'ok', checked_at = now()`);
-            }
+            // Recorded only now that every copy is stored: a row never names an object not (yet) there.
+            for (const name of added) await ctx.index.addReplica(rec.id, name, ctx.now());
           } catch (err) {
             report.problems.push(`${rec.id}: ${(err as Error).message}`);
             continue;
@@ -112,7 +108,8 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
       if (good.length + added.length - (needsSpread && added.length ? 1 : 0) < R) drop.length = 0;
       for (const name of drop) {
         if (!dryRun) {
-          await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${name}`);
+          // The row goes first: an object whose delete fails is then an orphan copy that storage gc removes.
+          await ctx.index.removeReplica(rec.id, name);
           await ctx.locations.get(name)?.backend.delete(shardKey(rec.id)).catch(() => undefined);
         }
         report.copies_removed++;
@@ -154,12 +151,10 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
   // Candidates re-read in pages: each move changes nothing about the shards not yet seen.
   let offset = 0;
   while (excess > 0) {
-    const page = await ctx.db.execute<{ id: string }>(sql`
-      SELECT s.id FROM shards s JOIN shard_replicas r ON r.shard_id = s.id AND r.location = ${full.name}
-      ORDER BY s.stored_size DESC, s.id LIMIT 200 OFFSET ${offset}`);
-    if (!page.rows.length) break;
-    offset += page.rows.length;
-    const records = await shardRecordsByIds(ctx.db, page.rows.map((r) => r.id));
+    const page = await ctx.index.largestAt(full.name, offset, 200);
+    if (!page.length) break;
+    offset += page.length;
+    const records = await ctx.index.records(page);
     for (const rec of records.values()) {
       if (excess <= 0) break;
       if (rec.coding) continue; // pieces leave a full location only when it is disabled (optimize-pieces.ts)
@@ -184,10 +179,9 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
           const placed = await putReplicas(ctx, shardKey(rec.id), stored, 'optimize', { exclude, want: 1 });
           to = placed.map((l) => l.name);
           if (!to.length) throw new Error('no location accepted the copy');
-          await ctx.db.execute(sql`INSERT INTO shard_replicas (shard_id, location, state, checked_at) VALUES (${rec.id}, ${to[0]!}, 'ok', now())
-            ON CONFLICT (shard_id, location) DO UPDATE SET state = 'ok', checked_at = now()`);
-          // The row goes first: an object whose delete fails is then an orphan copy that storage gc removes.
-          await ctx.db.execute(sql`DELETE FROM shard_replicas WHERE shard_id = ${rec.id} AND location = ${full.name}`);
+          // The copy's row and the old row's removal in one transaction, once the copy is stored; the old
+          // object goes after: one whose delete fails is then an orphan copy that storage gc removes.
+          await ctx.index.addReplica(rec.id, to[0]!, ctx.now(), { replaces: full.name });
           await full.backend.delete(shardKey(rec.id)).catch(() => undefined);
           offset--; // this shard left the page's listing
         } catch (err) {

@@ -4,15 +4,15 @@
  * listing gave), their replicas, its references, and — when a shard is missing or damaged — the verification
  * status verify would give it. A half-imported backup can therefore never be listed.
  */
-import { sql } from 'drizzle-orm';
 import { backups, backupVerifications } from '../../../db/schema';
 import { type CheckedShard, contentIdOf, UNVERIFIED } from '../repository/content-check';
 import { type Copy, codingOf, copyKey } from './rebuild-listing';
 import { objectSizeFromPiece } from '../repository/pieces';
+import type { ImportedShard } from '../repository/shard-index';
 import { type RebuildContext, type RebuiltBackup, checkCopies } from './rebuild-snapshot';
 import type { SecurityLevel } from '../types';
 
-/** Rows per INSERT (one JSON parameter each): a backup of up to this many shards takes 3 statements. */
+/** Shards per importShards call (one JSON parameter per statement): a backup of up to this many takes 3 statements. */
 const ROWS_PER_STATEMENT = 5000;
 
 export interface DamagedBackup {
@@ -106,40 +106,19 @@ export async function importBackup(rc: RebuildContext, b: RebuiltBackup, readDat
       .onConflictDoNothing()
       .returning({ id: backups.id });
     if (!row.length) return false;
-    // Few, large statements: each takes its rows as one JSON parameter (no limit of 65535 parameters, and
-    // the single-threaded catalog server parses one value instead of thousands).
     for (let i = 0; i < present.length; i += ROWS_PER_STATEMENT) {
-      const part = present.slice(i, i + ROWS_PER_STATEMENT);
-      const shardRows = part.map((r) => {
+      const part = present.slice(i, i + ROWS_PER_STATEMENT).map((r): ImportedShard => {
         const c = r.checked;
-        const ec = coding.get(r.id);
+        const ec = coding.get(r.id) ?? null;
         // A piece's listed size gives the object's size to within the padding of its last data piece.
         const size = c?.storedSize ?? (ec ? objectSizeFromPiece(r.good[0]!.size, r.id.length, ec.k) : r.good[0]!.size);
-        return { id: r.id, cid: contentIdOf(r.id), key: c?.keyId ?? '', plain: c?.plainSize ?? 0, size, sum: c?.checksum ?? UNVERIFIED, comp: c?.compression ?? 'unknown', kind: r.kind, k: ec?.k ?? null, m: ec?.m ?? null };
+        const piece = (x: Copy) => x.piece?.index ?? null;
+        const replicas = [...r.good.map((x) => ({ location: x.location, state: 'ok' as const, piece: piece(x) })), ...r.bad.map((x) => ({ location: x.copy.location, state: 'bad' as const, piece: piece(x.copy) }))];
+        return { id: r.id, contentId: contentIdOf(r.id), keyId: c?.keyId ?? '', plainSize: c?.plainSize ?? 0, storedSize: size, checksum: c?.checksum ?? UNVERIFIED, compression: c?.compression ?? 'unknown', kind: r.kind, coding: ec, replicas };
       });
-      // A shard imported unverified by an earlier backup is completed when this one checked it.
-      const res = await tx.execute<{ inserted: number; unverified: number }>(sql`
-        WITH ins AS (
-          INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, ec_data, ec_parity)
-          SELECT x.id, x.cid, ${level}, x.key, x.plain, x.size, x.sum, x.comp, x.kind, x.k, x.m
-          FROM jsonb_to_recordset(${JSON.stringify(shardRows)}::jsonb) AS x(id text, cid text, key text, plain integer, size integer, sum text, comp text, kind text, k integer, m integer)
-          ON CONFLICT (id) DO UPDATE SET key_id = EXCLUDED.key_id, plain_size = EXCLUDED.plain_size, stored_size = EXCLUDED.stored_size,
-            checksum = EXCLUDED.checksum, compression = EXCLUDED.compression, kind = EXCLUDED.kind
-            WHERE shards.checksum = ${UNVERIFIED} AND EXCLUDED.checksum <> ${UNVERIFIED}
-          RETURNING (xmax = 0) AS inserted, checksum)
-        SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE inserted AND checksum = ${UNVERIFIED})::int AS unverified FROM ins`);
-      inserted += Number(res.rows[0]?.inserted ?? 0);
-      unverified += Number(res.rows[0]?.unverified ?? 0);
-      const piece = (c: Copy) => c.piece?.index ?? null;
-      const reps = part.flatMap((r) => [...r.good.map((c) => ({ id: r.id, loc: c.location, state: 'ok', piece: piece(c) })), ...r.bad.map((x) => ({ id: r.id, loc: x.copy.location, state: 'bad', piece: piece(x.copy) }))]);
-      await tx.execute(sql`
-        INSERT INTO shard_replicas (shard_id, location, state, piece)
-        SELECT x.id, x.loc, x.state, x.piece FROM jsonb_to_recordset(${JSON.stringify(reps)}::jsonb) AS x(id text, loc text, state text, piece integer)
-        ON CONFLICT DO NOTHING`);
-      await tx.execute(sql`
-        INSERT INTO backup_shards (backup_id, shard_id)
-        SELECT ${doc.backup_id}, x.id FROM jsonb_array_elements_text(${JSON.stringify(part.map((r) => r.id))}::jsonb) AS x(id)
-        ON CONFLICT DO NOTHING`);
+      const res = await ctx.index.importShards(doc.backup_id, level, part, tx);
+      inserted += res.inserted;
+      unverified += res.unverified;
     }
     if (status !== 'healthy' || readData) {
       const rec = { status, verifiedAt: ctx.now(), lostShards: lost.length, badShards: under.length };

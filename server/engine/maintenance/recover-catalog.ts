@@ -24,6 +24,7 @@ import { copyKey, listRepository } from './rebuild-listing';
 import { type RebuildContext, type RebuiltBackup, checkCopies, readBackup, type RepoKey } from './rebuild-snapshot';
 import { type DamagedBackup, importBackup } from './rebuild-import';
 import { plaintextAllowed } from '../repository/repo-trust';
+import type { ListedCopy } from '../repository/shard-index';
 import { ADOPTED_KEY } from '../setup';
 import type { SecurityLevel } from '../types';
 
@@ -96,8 +97,7 @@ export async function rebuildCatalog(ctx: EngineContext, opts: RebuildOptions = 
   let importing: Promise<void> = Promise.resolve();
   await forEachLimit([...listing.snapshots.keys()].sort(), 4, async (backupId) => {
     if (known.has(backupId)) {
-      const refs = await ctx.db.execute<{ shard_id: string }>(sql`SELECT shard_id FROM backup_shards WHERE backup_id = ${backupId}`);
-      for (const r of refs.rows) referenced.add(r.shard_id);
+      for (const id of await ctx.index.backupShardIds(backupId)) referenced.add(id);
       return;
     }
     let b: RebuiltBackup;
@@ -172,20 +172,13 @@ async function loadKeys(ctx: EngineContext, listing: RebuildContext['listing'], 
 
 /**
  * Copies found in storage of shards the catalog already knows (merging a location back in). Shards this run
- * imported already have a row for every listed copy (`replicated`) and are skipped; the rest go in a few
- * set-based statements, each taking its rows as one JSON parameter.
+ * imported already have a row for every listed copy (`replicated`) and are skipped.
  */
 async function mergeReplicas(ctx: EngineContext, data: RebuildContext['listing']['data'], referenced: Set<string>, replicated: Set<string>): Promise<void> {
-  const rows: { id: string; loc: string; piece: number | null }[] = [];
+  const copies: ListedCopy[] = [];
   for (const id of referenced) {
     if (replicated.has(id)) continue;
-    for (const c of data.get(id) ?? []) rows.push({ id, loc: c.location, piece: c.piece?.index ?? null });
+    for (const c of data.get(id) ?? []) copies.push({ shardId: id, location: c.location, piece: c.piece?.index ?? null });
   }
-  for (let i = 0; i < rows.length; i += 10_000) {
-    await ctx.db.execute(sql`
-      INSERT INTO shard_replicas (shard_id, location, state, piece)
-      SELECT v.id, v.loc, 'ok', v.piece FROM jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 10_000))}::jsonb) AS v(id text, loc text, piece integer)
-      WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
-      ON CONFLICT DO NOTHING`);
-  }
+  await ctx.index.addListedCopies(copies);
 }

@@ -7,7 +7,7 @@
  */
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { GoneShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+import type { GoneShard, ImportedShard, ListedCopy, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 interface Row {
   input: ShardRecordInput;
@@ -124,6 +124,22 @@ export class MemoryShardIndex implements ShardIndex {
     r.replicas.set(location, { state: 'ok', piece: opts.piece ?? (had ? had.piece : null), checkedAt: at });
   }
 
+  async removeReplica(shardId: string, location: string): Promise<void> {
+    this.rows.get(shardId)?.replicas.delete(location);
+  }
+
+  async allShardIds(): Promise<string[]> {
+    return [...this.rows.keys()].sort(byId);
+  }
+
+  async largestAt(location: string, offset: number, limit: number): Promise<string[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.replicas.has(location))
+      .sort((a, b) => b.input.storedSize - a.input.storedSize || byId(a.input.id, b.input.id))
+      .slice(offset, offset + limit)
+      .map((r) => r.input.id);
+  }
+
   async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
     return [...this.rows.values()]
       .filter((r) => r.input.contentId === contentId && r.input.id !== exceptId)
@@ -136,6 +152,41 @@ export class MemoryShardIndex implements ShardIndex {
     if (!r) return;
     Object.assign(r.input, { checksum: m.checksum, keyId: m.keyId, compression: m.compression, storedSize: m.storedSize });
     r.encrypted = m.encrypted;
+  }
+
+  /** No transactions here: `tx` is ignored, and the import applies as it goes. */
+  async importShards(backupId: string, level: string, shards: ImportedShard[]): Promise<{ inserted: number; unverified: number }> {
+    await this.unlocked();
+    const out = { inserted: 0, unverified: 0 };
+    const at = this.now();
+    for (const s of shards) {
+      const content = { keyId: s.keyId, plainSize: s.plainSize, storedSize: s.storedSize, checksum: s.checksum, compression: s.compression, kind: s.kind };
+      let r = this.rows.get(s.id);
+      if (!r) {
+        const coding = s.coding ? { k: s.coding.k, m: s.coding.m, pieces: [] } : undefined;
+        const input: ShardRecordInput = { id: s.id, contentId: s.contentId, securityLevel: level, encrypted: false, locations: [], ...content, ...(coding ? { coding } : {}) };
+        // encrypted null: imported from storage, like a row from before the column (pg-shard-index.ts reusable()).
+        this.rows.set(s.id, (r = { input, seq: this.seq++, encrypted: null, replicas: new Map(), gcMarkedAt: null }));
+        out.inserted++;
+        if (s.checksum === UNVERIFIED) out.unverified++;
+      } else if (r.input.checksum === UNVERIFIED && s.checksum !== UNVERIFIED) {
+        Object.assign(r.input, content);
+      }
+      for (const c of s.replicas) if (!r.replicas.has(c.location)) r.replicas.set(c.location, { state: c.state, piece: c.piece, checkedAt: at });
+    }
+    for (const s of shards) {
+      this.rows.get(s.id)!.gcMarkedAt = null;
+      this.reference(backupId, s.id);
+    }
+    return out;
+  }
+
+  async addListedCopies(copies: ListedCopy[]): Promise<void> {
+    const at = this.now();
+    for (const c of copies) {
+      const r = this.rows.get(c.shardId);
+      if (r && !r.replicas.has(c.location)) r.replicas.set(c.location, { state: 'ok', piece: c.piece, checkedAt: at });
+    }
   }
 
   async markUnreferenced(at: Date): Promise<void> {
@@ -242,4 +293,5 @@ export class MemoryShardIndex implements ShardIndex {
   }
 }
 
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const markedBy = (r: Row, at: Date) => r.gcMarkedAt !== null && r.gcMarkedAt.getTime() <= at.getTime();

@@ -10,10 +10,12 @@ import { shardReplicas } from '../../../db/schema';
 import { backupShardRecords, shardRecordsByIds } from '../catalog/catalog';
 import { Batcher } from './batcher';
 import { type CheckedShard, UNVERIFIED } from './content-check';
-import type { GoneShard, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
+import type { CatalogTx, GoneShard, ImportedShard, ListedCopy, ObjectMeta, ReplicaState, ShardIndex, ShardIndexSession, ShardRecord, ShardRecordInput, ShardTally, StoredShard, UnreferencedScope } from './shard-index';
 
 const unreferenced = sql`NOT EXISTS (SELECT 1 FROM backup_shards b WHERE b.shard_id = s.id)`;
 const markedBy = (at: Date) => sql`s.gc_marked_at IS NOT NULL AND s.gc_marked_at <= ${at.toISOString()}::timestamptz`;
+/** Listed copies per statement (one JSON parameter each). */
+const LISTED_PER_STATEMENT = 10_000;
 const list = (ids: string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `);
 
 export class PgShardIndex implements ShardIndex {
@@ -70,6 +72,21 @@ export class PgShardIndex implements ShardIndex {
     });
   }
 
+  async removeReplica(shardId: string, location: string): Promise<void> {
+    await this.db.delete(shardReplicas).where(and(eq(shardReplicas.shardId, shardId), eq(shardReplicas.location, location)));
+  }
+
+  async allShardIds(): Promise<string[]> {
+    return (await this.db.execute<{ id: string }>(sql`SELECT id FROM shards ORDER BY id`)).rows.map((r) => r.id);
+  }
+
+  async largestAt(location: string, offset: number, limit: number): Promise<string[]> {
+    const page = await this.db.execute<{ id: string }>(sql`
+      SELECT s.id FROM shards s JOIN shard_replicas r ON r.shard_id = s.id AND r.location = ${location}
+      ORDER BY s.stored_size DESC, s.id LIMIT ${limit} OFFSET ${offset}`);
+    return page.rows.map((r) => r.id);
+  }
+
   async sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]> {
     const rows = await this.db.execute<{ id: string }>(sql`SELECT id FROM shards WHERE content_id = ${contentId} AND id <> ${exceptId}`);
     return [...(await shardRecordsByIds(this.db, rows.rows.map((r) => r.id))).values()];
@@ -77,6 +94,47 @@ export class PgShardIndex implements ShardIndex {
 
   async replaceObject(shardId: string, m: ObjectMeta): Promise<void> {
     await this.db.execute(sql`UPDATE shards SET checksum = ${m.checksum}, key_id = ${m.keyId}, compression = ${m.compression}, stored_size = ${m.storedSize}, encrypted = ${m.encrypted} WHERE id = ${shardId}`);
+  }
+
+  async importShards(backupId: string, level: string, shards: ImportedShard[], tx?: CatalogTx): Promise<{ inserted: number; unverified: number }> {
+    if (!shards.length) return { inserted: 0, unverified: 0 };
+    const db = tx ?? this.db;
+    // Few, large statements: each takes its rows as one JSON parameter (no limit of 65535 parameters, and
+    // the single-threaded catalog server parses one value instead of thousands).
+    const shardRows = shards.map((r) => ({ id: r.id, cid: r.contentId, key: r.keyId, plain: r.plainSize, size: r.storedSize, sum: r.checksum, comp: r.compression, kind: r.kind, k: r.coding?.k ?? null, m: r.coding?.m ?? null }));
+    // A shard imported unverified by an earlier backup is completed when this one checked it.
+    const res = await db.execute<{ inserted: number; unverified: number }>(sql`
+      WITH ins AS (
+        INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, kind, ec_data, ec_parity)
+        SELECT x.id, x.cid, ${level}, x.key, x.plain, x.size, x.sum, x.comp, x.kind, x.k, x.m
+        FROM jsonb_to_recordset(${JSON.stringify(shardRows)}::jsonb) AS x(id text, cid text, key text, plain integer, size integer, sum text, comp text, kind text, k integer, m integer)
+        ON CONFLICT (id) DO UPDATE SET key_id = EXCLUDED.key_id, plain_size = EXCLUDED.plain_size, stored_size = EXCLUDED.stored_size,
+          checksum = EXCLUDED.checksum, compression = EXCLUDED.compression, kind = EXCLUDED.kind
+          WHERE shards.checksum = ${UNVERIFIED} AND EXCLUDED.checksum <> ${UNVERIFIED}
+        RETURNING (xmax = 0) AS inserted, checksum)
+      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE inserted AND checksum = ${UNVERIFIED})::int AS unverified FROM ins`);
+    const reps = shards.flatMap((r) => r.replicas.map((c) => ({ id: r.id, loc: c.location, state: c.state, piece: c.piece })));
+    await db.execute(sql`
+      INSERT INTO shard_replicas (shard_id, location, state, piece)
+      SELECT x.id, x.loc, x.state, x.piece FROM jsonb_to_recordset(${JSON.stringify(reps)}::jsonb) AS x(id text, loc text, state text, piece integer)
+      ON CONFLICT DO NOTHING`);
+    // The mark is cleared (locking the row) as a session's reference clears it: gc locks rows before it re-checks references.
+    await db.execute(sql`
+      WITH ids AS (SELECT x.id FROM jsonb_array_elements_text(${JSON.stringify(shards.map((r) => r.id))}::jsonb) AS x(id)),
+      unmark AS (UPDATE shards s SET gc_marked_at = NULL FROM ids WHERE s.id = ids.id AND s.gc_marked_at IS NOT NULL)
+      INSERT INTO backup_shards (backup_id, shard_id) SELECT ${backupId}, id FROM ids ON CONFLICT DO NOTHING`);
+    return { inserted: Number(res.rows[0]?.inserted ?? 0), unverified: Number(res.rows[0]?.unverified ?? 0) };
+  }
+
+  async addListedCopies(copies: ListedCopy[]): Promise<void> {
+    for (let i = 0; i < copies.length; i += LISTED_PER_STATEMENT) {
+      const rows = copies.slice(i, i + LISTED_PER_STATEMENT).map((c) => ({ id: c.shardId, loc: c.location, piece: c.piece }));
+      await this.db.execute(sql`
+        INSERT INTO shard_replicas (shard_id, location, state, piece)
+        SELECT v.id, v.loc, 'ok', v.piece FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(id text, loc text, piece integer)
+        WHERE EXISTS (SELECT 1 FROM shards s WHERE s.id = v.id)
+        ON CONFLICT DO NOTHING`);
+    }
   }
 
   async markUnreferenced(at: Date): Promise<void> {

@@ -8,6 +8,7 @@
  * stored (so a record always means "complete data"), and a session's `flush()` is awaited before its backup is
  * marked completed (look-ups, references and records are batched: one statement per batch in the catalog).
  */
+import type { Db } from '../../../db/client';
 import type { ShardRecord } from '../catalog/catalog';
 import type { CheckedShard } from './content-check';
 
@@ -49,6 +50,31 @@ export interface ObjectMeta {
   storedSize: number;
   encrypted: boolean;
 }
+
+/** A shard a catalog rebuild read back from storage (maintenance/rebuild-import.ts), with its copies as found. */
+export interface ImportedShard {
+  id: string;
+  contentId: string;
+  /** Empty, and `checksum` UNVERIFIED (content-check.ts), for a data shard imported from a listing unchecked. */
+  keyId: string;
+  plainSize: number;
+  storedSize: number;
+  checksum: string;
+  compression: string;
+  kind: string;
+  coding: { k: number; m: number } | null;
+  replicas: { location: string; state: 'ok' | 'bad'; piece: number | null }[];
+}
+
+/** A copy of a shard a storage listing found: where, and which piece (null: a whole copy). */
+export interface ListedCopy {
+  shardId: string;
+  location: string;
+  piece: number | null;
+}
+
+/** A catalog transaction (ctx.db.transaction's): writes given one commit or roll back with the rest of it. */
+export type CatalogTx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** The shard work of one running backup; every call may wait for its batch. */
 export interface ShardIndexSession {
@@ -135,8 +161,30 @@ export interface ShardIndex extends UnreferencedShards {
    * that moved here, whose row at that location goes in the same transaction. Throws for an unknown shard.
    */
   addReplica(shardId: string, location: string, at: Date, opts?: { piece?: number; replaces?: string | null }): Promise<void>;
+  /**
+   * Drops the row of a copy (or piece) at `location` — call before its object is deleted, never after, so no
+   * row ever names an object that is gone. No-op when there is none.
+   */
+  removeReplica(shardId: string, location: string): Promise<void>;
+  /** Every shard id, in id order (storage optimize walks them all). */
+  allShardIds(): Promise<string[]>;
+  /** Up to `limit` shards with a row at `location`, largest stored size first (then by id), from `offset`. */
+  largestAt(location: string, offset: number, limit: number): Promise<string[]>;
   /** The other shards with this content id (a lost shard's possible sources), each with its replicas, by id. */
   sameContent(contentId: string, exceptId: string): Promise<ShardRecord[]>;
   /** A lost shard re-created from another object under its own name: its record takes that object's meta. */
   replaceObject(shardId: string, meta: ObjectMeta): Promise<void>;
+  /**
+   * Imports shards read back from storage with `backupId`'s references to them, inside `tx` when given. A new
+   * shard is inserted at `level`; a known one keeps its row, except that an unverified one takes a checked
+   * shard's content fields. Replica rows are added where none is (an existing row is kept as it is). Like a
+   * session's reference, referencing a shard clears its gc mark. Returns how many shards were new, and how
+   * many of those unverified.
+   */
+  importShards(backupId: string, level: string, shards: ImportedShard[], tx?: CatalogTx): Promise<{ inserted: number; unverified: number }>;
+  /**
+   * Copies a storage listing found of shards the index already has (a location merged back in): each gets an
+   * 'ok' row where its shard has none at that location; an existing row is kept, an unknown shard skipped.
+   */
+  addListedCopies(copies: ListedCopy[]): Promise<void>;
 }
