@@ -65,6 +65,16 @@ describe('entropy samples', () => {
     }
   });
 
+  it('gives a reused sampler the same result as a new one for each file', () => {
+    const rand = seeded(10);
+    const files = [randomBytes(3 * ENTROPY_WINDOW), prose(rand, 5000), Buffer.alloc(0), prose(rand, 4 * ENTROPY_WINDOW), randomBytes(300)];
+    const reused = new EntropySampler(0);
+    for (const f of files) {
+      reused.reset(f.length).feed(f);
+      expect(reused.result() ?? undefined).toBe(sample(f));
+    }
+  });
+
   it('keeps the lower of the first and the middle window, whatever the block size', () => {
     const rand = seeded(2);
     // Text with a random middle (or the reverse) is not taken for encrypted.

@@ -5,7 +5,7 @@
  * snapshot object ties everything together. Nothing here marks the backup completed: the caller does, after
  * this returns, in the catalog.
  */
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type { Cipher } from '../repository/codec';
@@ -22,6 +22,9 @@ import { readAhead, SMALL_FILE } from './small-files';
 import { readXattrs, walkSources, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
+
+/** SHA-256 in hex in one call: crypto.hash (Node 20.12 and 21.7 on) makes no Hash object. */
+const sha256Hex: (b: Buffer) => string = typeof crypto.hash === 'function' ? (b) => crypto.hash('sha256', b, 'hex') : (b) => createHash('sha256').update(b).digest('hex');
 const IDS_PER_LINE = 1000;
 
 export interface BackupInput {
@@ -162,7 +165,8 @@ export async function writeBackupData(
     let stream = 0;
     let original = 0;
     let files = 0;
-    const addEntry = async (entry: ManifestEntry, data: AsyncIterable<Uint8Array> | null) => {
+    const fileSampler = new EntropySampler(0);
+    const addEntry = async (entry: ManifestEntry, data: Buffer | AsyncIterable<Uint8Array> | null) => {
       const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
       pending.push(p);
       if (data) {
@@ -170,9 +174,11 @@ export async function writeBackupData(
         // The content hash is taken from the same blocks the chunker gets (no second read of the file): a large
         // file's on the scan thread, with the cut points; a small one's here (a round trip would cost more).
         const offThread = entry.t === 'f' && (entry.s ?? 0) > SMALL_FILE;
-        const sha = entry.t === 'f' && !offThread ? createHash('sha256') : null;
-        const sampler = entry.t === 'f' ? new EntropySampler(entry.s ?? 0) : null;
-        for await (const block of data) {
+        // A file read whole (a small one) is hashed in one call: no Hash object, no async generator per file.
+        const whole = Buffer.isBuffer(data) ? data : null;
+        const sha = entry.t === 'f' && !offThread && !whole ? createHash('sha256') : null;
+        const sampler = entry.t === 'f' ? fileSampler.reset(entry.s ?? 0) : null;
+        const feed = async (block: Uint8Array) => {
           sha?.update(block);
           sampler?.feed(block);
           n += block.length;
@@ -180,10 +186,13 @@ export async function writeBackupData(
           progress.bytesDone += block.length;
           await dataSink.write(block, offThread);
           await flushReady();
-        }
+        };
+        if (whole) for (let i = 0; i < whole.length; i += READ_SIZE) await feed(whole.subarray(i, i + READ_SIZE));
+        else for await (const block of data as AsyncIterable<Uint8Array>) await feed(block);
         if (offThread) p.sha = (await dataSink.endFile()).digest;
         entry.s = n;
         if (sha) entry.sha = sha.digest('hex');
+        else if (whole && entry.t === 'f' && !offThread) entry.sha = sha256Hex(whole);
         const en = sampler?.result();
         if (en != null) entry.en = en;
         p.end = stream;
@@ -258,7 +267,7 @@ export async function writeBackupData(
     if (input.payload) {
       const { name, data } = input.payload;
       const now = ctx.now().getTime();
-      await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, oneBlock(data));
+      await addEntry({ p: checkPayloadName(name), t: 'f', m: 0o600, mt: now, mtn: 0, s: data.length }, data);
     } else if (input.sources) {
       // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
       // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
@@ -285,10 +294,10 @@ export async function writeBackupData(
           }
           // Synchronous, as the walk's lstat: microseconds, where a trip through the thread pool waited ~50 µs per link.
           if (it.type === 'l') entry.l = fs.readlinkSync(it.abs);
-          let data = it.type !== 'f' ? null : content ? oneBlock(await content) : readFileBlocks(it.abs);
+          let data = it.type !== 'f' ? null : content ? await content : readFileBlocks(it.abs);
           if (input.detectChanges && content) {
             const stable = await readStable(it, content);
-            data = oneBlock(stable.data);
+            data = stable.data;
             entry.s = stable.data.length;
             [entry.mt, entry.mtn] = splitNs(it.mtimeNs);
             if (stable.changed) changedWhileRead.push(it.rel);
@@ -365,10 +374,6 @@ async function readStable(it: SourceItem, content: Promise<Buffer>): Promise<{ d
     data = await readFile(it.abs);
   }
   return { data, changed: true };
-}
-
-async function* oneBlock(data: Buffer): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < data.length; i += READ_SIZE) yield data.subarray(i, i + READ_SIZE);
 }
 
 /** Reads a file in blocks into one reused buffer (the chunker copies what it keeps). */
