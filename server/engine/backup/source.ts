@@ -126,20 +126,36 @@ export function readXattrs(abs: string): Record<string, Buffer> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-async function* walkDir(dir: string, relDir: string, onSkip: (abs: string, why: string) => void, xattrs: boolean): AsyncGenerator<SourceItem> {
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch (err) {
-    throw new EngineError('INVALID', `Cannot read directory ${dir}: ${(err as Error).message}. Check its permissions.`);
-  }
+/**
+ * Depth first, names sorted, a directory's item before its contents: one generator with a stack of open
+ * directories (a generator per directory, chained by yield*, handed every item up through each level: a
+ * third of a backup's garbage on a deep tree).
+ */
+async function* walkDir(root: string, rootRel: string, onSkip: (abs: string, why: string) => void, xattrs: boolean): AsyncGenerator<SourceItem> {
+  const open = (dir: string, relDir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (err) {
+      throw new EngineError('INVALID', `Cannot read directory ${dir}: ${(err as Error).message}. Check its permissions.`);
+    }
+    // A readdir name is one plain component, so the normalized directory with a slash and the name is path.join's result.
+    return { prefix: path.join(dir, '/'), relDir, names, next: 0 };
+  };
+  const stack = [open(root, rootRel)];
+  let done = 0;
   // Metadata calls are made synchronously: each costs microseconds with a warm cache, while a trip
   // through the thread pool costs far more (a tree of 20,000 files walks 6–8× faster this way). The walk
   // yields to the event loop every STAT_BATCH entries, so a server using the engine stays responsive.
-  for (let i = 0; i < names.length; i++) {
-    if (i > 0 && i % STAT_BATCH === 0) await new Promise((r) => setImmediate(r));
-    const name = names[i]!;
-    const abs = path.join(dir, name);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.names.length) {
+      stack.pop();
+      continue;
+    }
+    if (++done % STAT_BATCH === 0) await new Promise((r) => setImmediate(r));
+    const name = top.names[top.next++]!;
+    const abs = top.prefix + name;
     let st: BigIntStats;
     try {
       st = lstatSync(abs, { bigint: true });
@@ -147,10 +163,10 @@ async function* walkDir(dir: string, relDir: string, onSkip: (abs: string, why: 
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while we walked
       throw new EngineError('INVALID', `Cannot read ${abs}: ${(err as Error).message}.`);
     }
-    const rel = relDir ? `${relDir}/${name}` : name;
+    const rel = top.relDir ? `${top.relDir}/${name}` : name;
     if (st.isDirectory()) {
       yield item(rel, abs, 'd', st, xattrs);
-      yield* walkDir(abs, rel, onSkip, xattrs);
+      stack.push(open(abs, rel));
     } else if (st.isFile()) {
       yield item(rel, abs, 'f', st, xattrs);
     } else if (st.isSymbolicLink()) {
