@@ -3,7 +3,11 @@
  * would detach its neighbours, and from Node 21 on postMessage refuses it. Every size must round-trip, and a
  * neighbour sharing the pool with the input must survive the call.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 import { CodecPool } from '../../server/engine/repository/codec-pool';
@@ -15,6 +19,25 @@ const key = randomBytes(32);
 const opts = { label: 'shard:test', keyId: 'k1', key, cipher: 'aes-256-gcm' as const, compression: 'auto' as const, level: 3 };
 
 describe('codec pool threads', () => {
+  it('keeps a process alive while a job is in flight, and not once its pool is idle (never closed here)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pool-exit-'));
+    try {
+      // Nothing else holds the event loop: an unreferenced thread would let the process end before the answer,
+      // a referenced idle one would keep it running for ever.
+      const file = path.join(dir, 'job.mts');
+      writeFileSync(file, `import { CodecPool } from ${JSON.stringify(path.resolve('server/engine/repository/codec-pool.ts'))};
+        const pool = new CodecPool(2);
+        const enc = await pool.encode(Buffer.from('hello'), { label: 'l', keyId: 'k', key: null, cipher: 'none', compression: 'none', level: 3 });
+        console.log(enc.stored.length > 0);`);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('true');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('starts no thread before its first job (an engine opened to list backups codes nothing), then its size', async () => {
     const lazy = new CodecPool(2);
     try {

@@ -104,6 +104,19 @@ describe('SmallFileReader', async () => {
     }
   });
 
+  it('stops the walk it reads when its consumer stops early (a walk may hold a thread)', async () => {
+    let returned = false;
+    const walk = (async function* () {
+      try {
+        for (let i = 0; i < 1000; i++) yield { abs: '/nonexistent', rel: `f${i}`, type: 'd', size: 0 } as SourceItem;
+      } finally {
+        returned = true;
+      }
+    })();
+    for await (const { it } of readAhead(walk, () => true)) if (it.rel === 'f3') break;
+    expect(returned).toBe(true);
+  });
+
   it('from the page cache, reads a file when it is taken, not ahead (no window of contents held in memory)', async () => {
     const mine = await Promise.all([0, 1, 2, 3].map(async (i) => { const abs = path.join(dir, `late${i}`); await writeFile(abs, 'old'); return abs; }));
     const items = (async function* () {

@@ -19,7 +19,7 @@ import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
 import { readAhead, SMALL_FILE } from './small-files';
-import { readXattrs, walkSources, type SourceItem } from './source';
+import { readXattrs, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
 
@@ -94,14 +94,13 @@ export async function writeBackupData(
       progress.bytesTotal += e.s ?? 0;
     }
   }
+  // Counted on the scan thread, beside the walk that backs up (walk-thread.ts).
   const scan = input.sources && !input.base
-    ? (async () => {
-        for await (const it of walkSources(input.sources!, () => undefined, { xattrs: false })) {
-          if (it.type === 'f') progress.filesTotal++;
-          progress.bytesTotal += it.size;
-        }
-      })().catch(() => undefined)
-    : Promise.resolve();
+    ? ctx.pool.count(input.sources, (files, bytes) => {
+        progress.filesTotal = files;
+        progress.bytesTotal = bytes;
+      })
+    : null;
   if (input.payload) {
     progress.filesTotal = 1;
     progress.bytesTotal = input.payload.data.length;
@@ -271,7 +270,7 @@ export async function writeBackupData(
     } else if (input.sources) {
       // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
       // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
-      for await (const { it, content } of readAhead(walkSources(input.sources, onSkip, { xattrs: false }), (x) => !unchanged(x))) {
+      for await (const { it, content } of readAhead(ctx.pool.walk(input.sources, onSkip), (x) => !unchanged(x))) {
         if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
         try {
           const baseEntry = unchanged(it);
@@ -318,7 +317,7 @@ export async function writeBackupData(
     await dataSink.end();
     await flushReady();
     if (lines) await filesSink.write(Buffer.from(lines));
-    await scan;
+    await scan?.done;
     if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
     await filesSink.end();
 
@@ -344,6 +343,7 @@ export async function writeBackupData(
   } finally {
     // The scan thread keeps each stream's state until told: a failed backup must not leave it there.
     dataSink.close();
+    scan?.stop();
   }
 }
 

@@ -85,25 +85,30 @@ export async function* readAhead(
   const window: { it: SourceItem; small: boolean; content: Promise<Buffer> | null }[] = [];
   let bytes = 0;
   let exhausted = false;
-  for (;;) {
-    while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
-      const r = await iter.next();
-      if (r.done) {
-        exhausted = true;
-        break;
+  try {
+    for (;;) {
+      while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
+        const r = await iter.next();
+        if (r.done) {
+          exhausted = true;
+          break;
+        }
+        const it = r.value;
+        const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
+        const content = small && reader.onPool ? reader.read(it.abs, it.size) : null;
+        content?.catch(() => undefined);
+        if (content) bytes += it.size;
+        window.push({ it, small, content });
       }
-      const it = r.value;
-      const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
-      const content = small && reader.onPool ? reader.read(it.abs, it.size) : null;
-      content?.catch(() => undefined);
-      if (content) bytes += it.size;
-      window.push({ it, small, content });
+      const next = window.shift();
+      if (!next) return;
+      if (next.content) bytes -= next.it.size;
+      else if (next.small) next.content = reader.read(next.it.abs, next.it.size);
+      yield { it: next.it, content: next.content };
     }
-    const next = window.shift();
-    if (!next) return;
-    if (next.content) bytes -= next.it.size;
-    else if (next.small) next.content = reader.read(next.it.abs, next.it.size);
-    yield { it: next.it, content: next.content };
+  } finally {
+    // A consumer that stops early (a failed or cancelled backup) stops the walk too: it may hold a thread.
+    if (!exhausted) await iter.return?.();
   }
 }
 

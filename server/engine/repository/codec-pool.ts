@@ -14,6 +14,9 @@ import type { ChunkerOptions } from '../backup/cut-finder';
 import { chunkBuffers } from './chunk-buffers';
 import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
+import type { SourceItem } from '../backup/source';
+import type { WalkReply, WalkSource } from '../backup/walk-tasks';
+import { WalkClient, type Count } from '../backup/walk-thread';
 
 interface Job {
   resolve: (v: unknown) => void;
@@ -22,8 +25,19 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  /** Jobs posted and not answered. */
   busy: number;
+  /** Jobs and walks waiting for this thread: while any does, it keeps the process alive (and only then). */
+  holds: number;
   dead: Error | null;
+}
+
+function hold(slot: Slot): void {
+  if (slot.holds++ === 0) slot.worker.ref();
+}
+
+function release(slot: Slot): void {
+  if (--slot.holds === 0) slot.worker.unref();
 }
 
 export class CodecPool {
@@ -37,6 +51,8 @@ export class CodecPool {
   /** Plaintext buffers decode() returned, until given back; and those given back, sent with the next decodes. */
   private readonly decoded = new WeakSet<ArrayBufferLike>();
   private readonly spares = new SpareBuffers(16 * 1024 * 1024);
+  /** The walks running on the scan thread (walk-thread.ts), once one has started. */
+  private walks: WalkClient | null = null;
 
   /**
    * The threads start on the first job, not here: an engine opened for a command that codes nothing (list,
@@ -60,10 +76,11 @@ export class CodecPool {
       distEntry(APP_ROOT, 'codec-worker') ?? path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
     // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
     const worker = new Worker(entry, { execArgv: [] });
-    worker.unref();
-    const slot: Slot = { worker, busy: 0, dead: null };
+    const slot: Slot = { worker, busy: 0, holds: 0, dead: null };
     worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
+      if (typeof msg.walkTask === 'number') return this.walks?.onReply(msg as unknown as WalkReply);
       slot.busy--;
+      release(slot);
       const job = this.jobs.get(msg.id);
       if (!job) return;
       this.jobs.delete(msg.id);
@@ -73,6 +90,7 @@ export class CodecPool {
     // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
     const die = (err: Error) => {
       slot.dead ??= err;
+      if (slot === this.scanner) this.walks?.fail(err);
       for (const [id, job] of this.jobs) {
         job.reject(err);
         this.jobs.delete(id);
@@ -82,6 +100,9 @@ export class CodecPool {
     worker.on('exit', (code) => {
       if (!this.closing) die(new Error(`a codec worker stopped unexpectedly (exit code ${code})`));
     });
+    // After the listeners (adding a 'message' listener refs the thread again): an idle pool never keeps a
+    // process alive, a job in flight always does (hold, release).
+    worker.unref();
     return slot;
   }
 
@@ -99,6 +120,7 @@ export class CodecPool {
   private post<T>(slot: Slot, msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
     const id = this.nextId++;
     slot.busy++;
+    hold(slot);
     return new Promise<T>((resolve, reject) => {
       this.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject });
       slot.worker.postMessage({ ...msg, id }, transfer);
@@ -194,6 +216,25 @@ export class CodecPool {
     if (this.scanner && !this.scanner.dead && !this.closing) this.post(this.scanner, { op: 'scan-close', stream }, []).catch(() => undefined);
   }
 
+  /**
+   * The items of walkSources(sources, onSkip, { xattrs: false }), walked on the scan thread ahead of the
+   * caller (walk-thread.ts).
+   */
+  walk(sources: WalkSource[], onSkip: (abs: string, why: string) => void): AsyncGenerator<SourceItem> {
+    return this.walkClient().walk(sources, onSkip);
+  }
+
+  /** Files and bytes under the sources, counted on the scan thread; `onTotals` gets the totals so far. */
+  count(sources: WalkSource[], onTotals: (files: number, bytes: number) => void): Count {
+    return this.walkClient().count(sources, onTotals);
+  }
+
+  private walkClient(): WalkClient {
+    const slot = this.scanSlot();
+    this.walks ??= new WalkClient({ post: (req) => slot.worker.postMessage(req), ref: () => hold(slot), unref: () => release(slot) });
+    return this.walks;
+  }
+
   private scanSlot(): Slot {
     if (this.closing) throw new Error('the codec pool is closed');
     this.scanner ??= this.startSlot();
@@ -203,6 +244,7 @@ export class CodecPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.walks?.fail(new Error('the codec pool is closed'));
     await Promise.all([...this.slots, ...(this.scanner ? [this.scanner] : [])].map((s) => s.worker.terminate()));
   }
 }

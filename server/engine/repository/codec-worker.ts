@@ -6,6 +6,7 @@ import { capacityFor } from './chunk-buffers';
 import { decodeObject, encodeObject, storedChecksum, type DecodeOptions, type EncodeOptions } from './codec';
 import { ownsWhole, SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
+import { isWalkRequest, serveWalk, type WalkReply, type WalkRequest } from '../backup/walk-tasks';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
@@ -23,7 +24,11 @@ const spares = new SpareBuffers(8 * 1024 * 1024);
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-parentPort!.on('message', (req: Request) => {
+const postWalk = (reply: WalkReply) => parentPort!.postMessage(reply);
+
+parentPort!.on('message', (req: Request | WalkRequest) => {
+  // The scan thread also walks backups' sources (walk-tasks.ts).
+  if (isWalkRequest(req)) return serveWalk(req, postWalk);
   try {
     if (req.op === 'hash') {
       const cid = createHmac('sha256', toBuf(req.key)).update(req.data).digest('hex');
