@@ -229,6 +229,14 @@ export class CodecPool {
     return this.walkClient().count(sources, onTotals);
   }
 
+  /**
+   * Starts the scan thread now, if it is not running: a backup of sources walks on it, and the thread loads
+   * (~0.1 s of the other core) while the backup is being prepared instead of when the walk begins.
+   */
+  startScanThread(): void {
+    if (!this.closing) this.scanSlot();
+  }
+
   private walkClient(): WalkClient {
     const slot = this.scanSlot();
     this.walks ??= new WalkClient({ post: (req) => slot.worker.postMessage(req), ref: () => hold(slot), unref: () => release(slot) });
