@@ -45,7 +45,7 @@ export async function startBackupJob(ctx: EngineContext, opts: CreateBackupOptio
   if (opts.priority !== undefined && (opts.priority < 1 || opts.priority > 10)) throw new EngineError('INVALID', 'priority must be between 1 and 10.');
   if (opts.retentionDays !== undefined && (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1)) throw new EngineError('INVALID', 'retention_days must be a whole number of days, at least 1.');
   const sources = opts.paths?.length ? await resolveSources(opts.paths) : undefined;
-  if (sources) ctx.pool.startScanThread(); // the walk runs there (walk-thread.ts)
+  if (sources) ctx.pool.startThreads(); // the walk runs on the scan thread (walk-thread.ts), the base's manifest is decoded on the others
   const payload = opts.payload !== undefined ? toPayload(opts.payload, opts.payloadName) : undefined;
   if (payload) checkPayloadName(payload.name); // refused before any row exists: such a backup could never be restored
   const cipher = cipherFor(level, config.enable_encryption);

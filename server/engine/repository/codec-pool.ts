@@ -230,11 +230,14 @@ export class CodecPool {
   }
 
   /**
-   * Starts the scan thread now, if it is not running: a backup of sources walks on it, and the thread loads
-   * (~0.1 s of the other core) while the backup is being prepared instead of when the walk begins.
+   * Starts the codec threads and the scan thread now, those not running: a backup of sources walks on the scan
+   * thread and reads its base's manifest through the codec threads, and each thread loads (~0.1 s of a core)
+   * while the backup is being prepared instead of when it is first needed.
    */
-  startScanThread(): void {
-    if (!this.closing) this.scanSlot();
+  startThreads(): void {
+    if (this.closing) return;
+    if (!this.slots.length) this.start();
+    this.scanSlot();
   }
 
   private walkClient(): WalkClient {
@@ -252,7 +255,11 @@ export class CodecPool {
 
   async close(): Promise<void> {
     this.closing = true;
-    this.walks?.fail(new Error('the codec pool is closed'));
+    // Terminated threads never answer: what was waiting for them fails instead of hanging.
+    const closed = new Error('the codec pool is closed');
+    this.walks?.fail(closed);
+    for (const job of this.jobs.values()) job.reject(closed);
+    this.jobs.clear();
     await Promise.all([...this.slots, ...(this.scanner ? [this.scanner] : [])].map((s) => s.worker.terminate()));
   }
 }
