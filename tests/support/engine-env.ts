@@ -74,7 +74,9 @@ export async function makeEnv(mode: CatalogMode, settings: Record<string, unknow
     cleanup: async () => {
       await Promise.all(engines.map((e) => e.close().catch(() => undefined)));
       await db?.drop().catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
+      // The embedded catalog server may still be writing its last files (it exits once idle): retry a directory
+      // that filled again while it was being removed.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

@@ -255,11 +255,9 @@ export class CodecPool {
 
   async close(): Promise<void> {
     this.closing = true;
-    // Terminated threads never answer: what was waiting for them fails instead of hanging.
-    const closed = new Error('the codec pool is closed');
-    this.walks?.fail(closed);
-    for (const job of this.jobs.values()) job.reject(closed);
-    this.jobs.clear();
+    // Terminated threads never answer: a walk waiting for one fails instead of hanging. (Its consumer always
+    // awaits it; a codec job may be a prefetch nobody awaits yet, whose rejection would go unhandled.)
+    this.walks?.fail(new Error('the codec pool is closed'));
     await Promise.all([...this.slots, ...(this.scanner ? [this.scanner] : [])].map((s) => s.worker.terminate()));
   }
 }
