@@ -33,6 +33,12 @@ interface Task {
 
 const tasks = new Map<number, Task>();
 
+function register(id: number): Task {
+  const task: Task = { stopped: false, unacked: 0, wake: null };
+  tasks.set(id, task);
+  return task;
+}
+
 export function isWalkRequest(msg: { op: string }): msg is WalkRequest {
   return msg.op === 'walk' || msg.op.startsWith('walk-');
 }
@@ -52,8 +58,7 @@ export function serveWalk(req: WalkRequest, post: (reply: WalkReply) => void): v
 }
 
 async function walk(req: Extract<WalkRequest, { op: 'walk' }>, post: (reply: WalkReply) => void): Promise<void> {
-  const task: Task = { stopped: false, unacked: 0, wake: null };
-  tasks.set(req.task, task);
+  const task = register(req.task);
   let items: SourceItem[] = [];
   let skips: [string, string][] = [];
   try {
@@ -79,8 +84,7 @@ async function walk(req: Extract<WalkRequest, { op: 'walk' }>, post: (reply: Wal
 }
 
 async function count(req: Extract<WalkRequest, { op: 'walk-count' }>, post: (reply: WalkReply) => void): Promise<void> {
-  const task: Task = { stopped: false, unacked: 0, wake: null };
-  tasks.set(req.task, task);
+  const task = register(req.task);
   let files = 0;
   let bytes = 0;
   let reported = Date.now();

@@ -27,6 +27,9 @@ export interface Count {
   stop: () => void;
 }
 
+/** Only the fields the thread needs (a caller's source may carry more). */
+const plain = (sources: WalkSource[]): WalkSource[] => sources.map(({ abs, rel }) => ({ abs, rel }));
+
 export class WalkClient {
   private readonly listeners = new Map<number, (reply: WalkReply | Error) => void>();
   private nextTask = 1;
@@ -69,7 +72,7 @@ export class WalkClient {
     let ended = false;
     this.hold();
     try {
-      this.host.post({ op: 'walk', task, sources: sources.map(({ abs, rel }) => ({ abs, rel })), batch: BATCH, ahead: AHEAD });
+      this.host.post({ op: 'walk', task, sources: plain(sources), batch: BATCH, ahead: AHEAD });
       for (;;) {
         while (!queue.length) await new Promise<void>((resolve) => (wake = resolve));
         const reply = queue.shift()!;
@@ -98,17 +101,16 @@ export class WalkClient {
 
   /** Counts files and bytes under the sources on the thread, calling `onTotals` with the totals so far. */
   count(sources: WalkSource[], onTotals: (files: number, bytes: number) => void): Count {
+    if (this.dead) return { done: Promise.resolve(), stop: () => undefined };
     const task = this.nextTask++;
     let stopped = false;
-    let finish = () => undefined as void;
-    const done = new Promise<void>((resolve) => {
-      finish = () => {
-        if (!this.listeners.delete(task)) return;
-        this.release();
-        resolve();
-      };
-    });
-    if (this.dead) return { done: Promise.resolve(), stop: () => undefined };
+    let resolve = () => undefined as void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const finish = () => {
+      if (!this.listeners.delete(task)) return;
+      this.release();
+      resolve();
+    };
     this.listeners.set(task, (reply) => {
       if (reply instanceof Error) return finish(); // an estimate: the walk that backs up reports the failure
       if (reply.kind !== 'totals') return;
@@ -116,7 +118,7 @@ export class WalkClient {
       if (reply.done) finish();
     });
     this.hold();
-    this.host.post({ op: 'walk-count', task, sources: sources.map(({ abs, rel }) => ({ abs, rel })) });
+    this.host.post({ op: 'walk-count', task, sources: plain(sources) });
     const stop = () => {
       if (stopped) return;
       stopped = true;
