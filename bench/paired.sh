@@ -9,7 +9,7 @@
 # restore:   a restore of one backup of <dir> into a removed target, page cache dropped before each; the
 #            result is compared with <dir> (diff -rq --no-dereference) and must be identical.
 # Each run prints: round, which, wall s, user s, sys s, peak RSS KiB. Both run as the installed command does
-# (node with that commit's shebang flags). Dropping the page cache needs root; without it the runs are warm.
+# (through that commit's shebang). Dropping the page cache needs root; without it the runs are warm.
 set -euo pipefail
 [ $# -ge 3 ] || { sed -n '4,12p' "$0"; exit 2; }
 OLD_REV=$1 OP=$2 TREE=$(realpath "$3") ROUNDS=${4:-3}
@@ -26,8 +26,8 @@ export PLEXICHAT_CONFIG=$WORK/config.json PLEXICHAT_ENCRYPTION_KEY=0000000000000
 echo '{"replication_factor":1}' > "$PLEXICHAT_CONFIG"
 
 drop() { sync; [ -w /proc/sys/vm/drop_caches ] && echo 3 > /proc/sys/vm/drop_caches || true; }
-# Each build runs with its own command's node flags (its shebang's), as the installed command would.
-cli() { local root=$1; shift; local flags; flags=$(head -1 "$root/bin/plexichat-backup.mjs" | sed -n 's/^#!.*\bnode\b//p'); (cd "$root" && /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" node $flags bin/plexichat-backup.mjs "$@" > "$WORK/out" 2> "$WORK/err") || { cat "$WORK/err" >&2; exit 1; }; }
+# Each build runs through its own command's shebang (its node flags and environment), as installed.
+cli() { local root=$1; shift; (cd "$root" && /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" ./bin/plexichat-backup.mjs "$@" > "$WORK/out" 2> "$WORK/err") || { cat "$WORK/err" >&2; exit 1; }; }
 fresh() { pkill -f "catalog-daemon.mjs $WORK/data" || true; sleep 0.3; rm -rf "$WORK/data"; export PLEXICHAT_DATA_DIR=$WORK/data; mkdir -p "$WORK/empty"; cli "$NEW" backup "$WORK/empty" --json; }
 
 case $OP in

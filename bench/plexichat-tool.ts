@@ -8,7 +8,7 @@ import { loadConfig } from '../server/config';
 import type { BackupMetadata, RestoreResult } from '../server/engine/types';
 import { type Env, measure, type Measured } from './measure';
 import { isAlive, readPidFile } from './procfs';
-import { CLI, CLI_NODE_FLAGS, PLEXICHAT_KEY, REPO_ROOT } from './settings';
+import { CLI, CLI_START, PLEXICHAT_KEY, REPO_ROOT } from './settings';
 import { treeSize, type TreeSize } from './system';
 import { type BackupFigures, check, figures, type OpFigures, type Tool } from './tool';
 
@@ -92,7 +92,7 @@ export class PlexichatTool implements Tool {
 
   private cli(args: string[]): Promise<Measured> {
     const prof = this.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, args[0] ?? 'cli')] : [];
-    return measure(process.execPath, [...CLI_NODE_FLAGS, ...prof, CLI, ...args], { cwd: REPO_ROOT, env: this.env, helperPidFile: this.lockFile });
+    return measure(process.execPath, [...CLI_START.nodeFlags, ...prof, CLI, ...args], { cwd: REPO_ROOT, env: { ...this.env, ...CLI_START.env }, helperPidFile: this.lockFile });
   }
 }
 

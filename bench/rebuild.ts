@@ -18,7 +18,7 @@ import type { RecoverReport } from '../server/engine/maintenance/recover-catalog
 import { type Env, measure, type Measured } from './measure';
 import { isAlive, readPidFile } from './procfs';
 import { FILES_PER_SHARD, type GeneratedRepo, GENERATOR_VERSION, PAYLOAD_MAX, PAYLOAD_MIN } from './rebuild-repo';
-import { type BenchSettings, CLI, CLI_NODE_FLAGS, MiB, PLEXICHAT_KEY, REPO_ROOT } from './settings';
+import { type BenchSettings, CLI, CLI_START, MiB, PLEXICHAT_KEY, REPO_ROOT } from './settings';
 import { dropCaches, type MachineFacts } from './system';
 import { check, figures, type OpFigures } from './tool';
 
@@ -229,7 +229,7 @@ export class Installation {
   /** One CLI command on this installation, measured (not checked). */
   cli(args: string[], profile: boolean): Promise<Measured> {
     const prof = profile && this.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, 'recover-catalog')] : [];
-    return measure(process.execPath, [...CLI_NODE_FLAGS, ...prof, CLI, ...args], { cwd: REPO_ROOT, env: this.env(), helperPidFile: path.join(this.dataDir, 'catalog.lock') });
+    return measure(process.execPath, [...CLI_START.nodeFlags, ...prof, CLI, ...args], { cwd: REPO_ROOT, env: { ...this.env(), ...CLI_START.env }, helperPidFile: path.join(this.dataDir, 'catalog.lock') });
   }
 }
 

@@ -9,8 +9,17 @@ export const GiB = 1024 * MiB;
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'plexichat-backup.mjs');
-/** The node flags the installed command starts with (its shebang): the bench runs `node <flags> CLI` to measure that. */
-export const CLI_NODE_FLAGS: string[] = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/**
+ * How the installed command starts (its shebang, `#!/usr/bin/env -S [NAME=value …] node [flags …]`): the bench
+ * runs `node <flags> CLI` with those variables added to the child's environment, to measure just that (and so
+ * that a profiler's flags can be added).
+ */
+export const CLI_START: { env: Record<string, string>; nodeFlags: string[] } = (() => {
+  const words = (/^#!\S*\benv -S (.*)$/.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0]!)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const at = words.indexOf('node');
+  if (at < 0) throw new Error(`bench: ${CLI} does not start with #!/usr/bin/env -S … node …`);
+  return { env: Object.fromEntries(words.slice(0, at).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])), nodeFlags: words.slice(at + 1) };
+})();
 export const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
 
 export interface BenchSettings {

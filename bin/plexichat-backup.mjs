@@ -1,11 +1,13 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --initial-old-space-size=32
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --initial-old-space-size=32
 // The CLI. It starts with two heap settings (the shebang: V8 takes them only at start, and a re-exec would
 // cost a second process). A small young generation: a backup or restore moves its data in Buffers whose
 // memory lives outside the heap and is freed only when their small heap objects are collected, so a 16 MiB
 // semi-space let tens of MiB of dead buffers wait for each scavenge. A 32 MiB starting old generation: V8's
 // default starts it at a few MiB and, the heap being cheap to mark, grows it by a factor of 1.2, so a 1 GiB
 // backup ran ~65 full collections of a 13 MiB heap (their concurrent marking was ~10 % of the backup's CPU);
-// with it ~33, and the same peak memory. `node bin/plexichat-backup.mjs` runs without either.
+// with it ~33, and the same peak memory. The shebang also sets two glibc malloc tunables before the process
+// starts (glibc reads them only then): server/malloc-tunables.mjs says why, and a test holds the two equal.
+// `node bin/plexichat-backup.mjs` runs without any of these.
 // Runs the compiled JavaScript in dist/ (scripts/build-dist.mjs, built by `npm ci`); when a source
 // changed since that build it builds again first, and when it cannot (no esbuild, a read-only install) it
 // loads the TypeScript sources through tsx, slower but never stale. Usage is plain JavaScript and answered

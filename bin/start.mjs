@@ -16,11 +16,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compiledEntry } from './compiled.mjs';
 import { ensureBuild } from './console-build.mjs';
 import { LogFile } from './log-file.mjs';
+import { withMallocTunables } from '../server/malloc-tunables.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
 
-const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
+const env = withMallocTunables({ ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' });
 env.PLEXICHAT_APP_ROOT ||= root;
 env.AUTH_TRUST_HOST ||= 'true';
 const port = env.PORT || '3000';

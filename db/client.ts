@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { distEntry } from '../server/dist.mjs';
+import { withMallocTunables } from '../server/malloc-tunables.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
 import { pidAlive } from './pid-alive';
 import * as schema from './schema';
@@ -130,7 +131,7 @@ export async function ensureEmbeddedServer(dataDir: string, timeoutMs = 180_000)
     cwd: APP_ROOT,
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, PLEXICHAT_APP_ROOT: APP_ROOT },
+    env: withMallocTunables({ ...process.env, PLEXICHAT_APP_ROOT: APP_ROOT }),
   });
   child.unref();
   const deadline = Date.now() + timeoutMs;

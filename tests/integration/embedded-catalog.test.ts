@@ -36,6 +36,9 @@ describe('embedded catalog server', () => {
     const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
     expect(rssMiB).toBeGreaterThan(0);
     expect(rssMiB).toBeLessThan(300);
+    // It runs with glibc's malloc tunables (server/malloc-tunables.mjs), set in its environment before it started.
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072']));
   });
 
   const serverPid = async () =>
