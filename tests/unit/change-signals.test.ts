@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/backup/change-rule';
+import { BaseEntries } from '../../server/engine/backup/base-entries';
 import { ChangeTracker, type ChangeSummary } from '../../server/engine/backup/change-summary';
 import { ENTROPY_WINDOW, EntropySampler, entropyOf, entropyOfBytes } from '../../server/engine/backup/entropy';
 import type { ManifestEntry } from '../../server/engine/repository/manifest';
@@ -25,9 +26,9 @@ type Tree = Map<string, Buffer>;
 
 /** The summary of a backup of `now` compared with `before` (a file is unchanged when it is the same Buffer). */
 function compare(before: Tree, now: Tree): ChangeSummary {
-  const entries = new Map<string, ManifestEntry>();
-  for (const [p, b] of before) entries.set(p, { p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b) });
-  const t = new ChangeTracker('prev', entries);
+  const entries: ManifestEntry[] = [];
+  for (const [p, b] of before) entries.push({ p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b), ...(b.length ? { x: [[0, 0, b.length]] } : {}) });
+  const t = new ChangeTracker('prev', BaseEntries.of(entries));
   for (const [p, b] of now) t.file({ p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b) }, before.get(p) === b);
   return t.summary();
 }

@@ -9,6 +9,7 @@ import crypto, { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type { Cipher } from '../repository/codec';
+import type { BaseEntries, BaseFile } from './base-entries';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentIdKey } from '../keys/keys';
@@ -44,7 +45,7 @@ export interface BaseIndex {
   backupId: string;
   /** Entries changed at or after this instant (ns) are racily clean: read again (same-file.ts racilyClean). */
   racyFrom: bigint;
-  entries: Map<string, ManifestEntry>;
+  entries: BaseEntries;
   chunkIds: string[];
 }
 
@@ -89,10 +90,8 @@ export async function writeBackupData(
   // Totals for progress and ETA come from a stat-only walk running alongside the backup. An incremental
   // backup, whose cost is the walk itself, estimates them from its base instead of walking twice.
   if (input.base) {
-    for (const e of input.base.entries.values()) {
-      progress.filesTotal++;
-      progress.bytesTotal += e.s ?? 0;
-    }
+    progress.filesTotal += input.base.entries.size;
+    progress.bytesTotal += input.base.entries.bytes;
   }
   // Counted on the scan thread, beside the walk that backs up (walk-thread.ts).
   const scan = input.sources && !input.base
@@ -233,7 +232,7 @@ export async function writeBackupData(
     // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
     let filesReused = 0;
     let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
-    const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
+    const reuse = async (entry: ManifestEntry, baseEntry: BaseFile, base: BaseIndex) => {
       await cut();
       const x: Extent[] = [];
       for (const [k, off, len] of baseEntry.x ?? []) {
@@ -257,7 +256,7 @@ export async function writeBackupData(
       progress.filesDone++;
       await writeLine(entry);
     };
-    const unchanged = (it: SourceItem): ManifestEntry | null => {
+    const unchanged = (it: SourceItem): BaseFile | null => {
       const b = input.base?.entries.get(it.rel);
       return b && sameFile(it, b) && !racilyClean(b, input.base!.racyFrom) ? b : null;
     };

@@ -7,8 +7,8 @@ import { backups } from '../../../db/schema';
 import type { BaseIndex } from './backup';
 import type { BackupRow } from '../catalog/catalog';
 import type { EngineContext } from '../context';
-import { parseEntry, type ManifestEntry } from '../repository/manifest';
 import { ShardReader } from '../restore/shard-reader';
+import { BaseEntries } from './base-entries';
 import { racyFrom } from './same-file';
 import type { BackupType, SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
@@ -25,11 +25,8 @@ export async function loadBaseIndex(ctx: EngineContext, row: BackupRow): Promise
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
   const chunkIds = await readChunkTable(reader.lines(chunks));
-  const entries = new Map<string, ManifestEntry>();
-  for await (const line of reader.lines(files)) {
-    const e = parseEntry(line);
-    if (e.t === 'f') entries.set(e.p, e);
-  }
+  const entries = new BaseEntries();
+  for await (const line of reader.lines(files)) entries.add(line);
   // A backup rebuilt from storage may have no start time: its catalog creation time stands in for it.
   return { backupId: row.id, racyFrom: racyFrom(row.startedAt ?? row.createdAt), entries, chunkIds };
 }

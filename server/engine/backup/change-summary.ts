@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import type { ManifestEntry } from '../repository/manifest';
+import type { BaseEntries, BaseFile } from './base-entries';
 
 /** Entropy samples are kept in hundredths of a bit per byte (manifest field `en`). */
 export const HIGH_ENTROPY = 750;
@@ -42,33 +43,37 @@ interface Read {
 }
 
 export class ChangeTracker {
-  private readonly seen = new Set<string>();
+  /** One byte per file of the previous backup: 1 once this backup has the same path. */
+  private readonly seen: Uint8Array;
   private readonly read: Read[] = [];
   private files = 0;
   private bytes = 0;
 
   constructor(
     private readonly previousId: string,
-    private readonly previous: Map<string, ManifestEntry>,
-  ) {}
+    private readonly previous: BaseEntries,
+  ) {
+    this.seen = new Uint8Array(previous.slotCount);
+  }
 
   /** A file of this backup; `same`: unchanged against its previous version (the incremental change rule). */
   file(entry: ManifestEntry, same: boolean): void {
     this.files++;
     this.bytes += entry.s ?? 0;
-    this.seen.add(entry.p);
+    const slot = this.previous.slotOf(entry.p);
+    if (slot !== undefined) this.seen[slot] = 1;
     if (!same) this.read.push({ path: entry.p, size: entry.s ?? 0, en: entry.en });
   }
 
   summary(): ChangeSummary {
-    let previousBytes = 0;
-    const removed = new Map<string, ManifestEntry>();
-    const byStem = new Map<string, ManifestEntry>();
-    for (const e of this.previous.values()) {
-      previousBytes += e.s ?? 0;
-      if (this.seen.has(e.p)) continue;
-      removed.set(e.p, e);
-      byStem.set(stripExt(e.p), e);
+    const previousBytes = this.previous.bytes;
+    const removed = new Map<string, BaseFile>();
+    const byStem = new Map<string, BaseFile>();
+    for (const { path: p, slot } of this.previous.files()) {
+      if (this.seen[slot]) continue;
+      const e = this.previous.get(p)!;
+      removed.set(p, e);
+      byStem.set(stripExt(p), e);
     }
     let newFiles = 0;
     let changed = 0;
