@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/backup/change-rule';
-import { BaseEntries } from '../../server/engine/backup/base-entries';
 import { ChangeTracker, type ChangeSummary } from '../../server/engine/backup/change-summary';
 import { ENTROPY_WINDOW, EntropySampler, entropyOf, entropyOfBytes } from '../../server/engine/backup/entropy';
 import type { ManifestEntry } from '../../server/engine/repository/manifest';
@@ -26,10 +25,10 @@ type Tree = Map<string, Buffer>;
 
 /** The summary of a backup of `now` compared with `before` (a file is unchanged when it is the same Buffer). */
 function compare(before: Tree, now: Tree): ChangeSummary {
-  const entries: ManifestEntry[] = [];
-  for (const [p, b] of before) entries.push({ p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b), ...(b.length ? { x: [[0, 0, b.length]] } : {}) });
-  const t = new ChangeTracker('prev', BaseEntries.of(entries));
-  for (const [p, b] of now) t.file({ p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b) }, before.get(p) === b);
+  const entry = (p: string, b: Buffer): ManifestEntry => ({ p, t: 'f', m: 0o644, mt: 0, s: b.length, en: stored(b) });
+  const t = new ChangeTracker('prev');
+  for (const [p, b] of before) t.previous(entry(p, b), now.has(p));
+  for (const [p, b] of now) t.file(entry(p, b), before.get(p) === b, before.has(p) ? entry(p, before.get(p)!) : undefined);
   return t.summary();
 }
 

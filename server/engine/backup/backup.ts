@@ -9,17 +9,18 @@ import crypto, { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type { Cipher } from '../repository/codec';
-import type { BaseEntries, BaseFile } from './base-entries';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentIdKey } from '../keys/keys';
 import { checkPayloadName, type Extent, type ManifestEntry, splitNs } from '../repository/manifest';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
+import { BaseJoin } from './base-join';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
 import { readAhead, SMALL_FILE } from './small-files';
+import { walkOrder } from './walk-order';
 import { readXattrs, type SourceItem } from './source';
 
 const READ_SIZE = 1024 * 1024;
@@ -45,7 +46,11 @@ export interface BaseIndex {
   backupId: string;
   /** Entries changed at or after this instant (ns) are racily clean: read again (same-file.ts racilyClean). */
   racyFrom: bigint;
-  entries: BaseEntries;
+  /** The base's manifest entries in manifest order, each call a new read from the start. */
+  entries: () => AsyncIterator<ManifestEntry>;
+  /** The base's file count and bytes, as its catalog row has them (progress estimates). */
+  files: number;
+  bytes: number;
   chunkIds: string[];
 }
 
@@ -90,8 +95,8 @@ export async function writeBackupData(
   // Totals for progress and ETA come from a stat-only walk running alongside the backup. An incremental
   // backup, whose cost is the walk itself, estimates them from its base instead of walking twice.
   if (input.base) {
-    progress.filesTotal += input.base.entries.size;
-    progress.bytesTotal += input.base.entries.bytes;
+    progress.filesTotal += input.base.files;
+    progress.bytesTotal += input.base.bytes;
   }
   // Counted on the scan thread, beside the walk that backs up (walk-thread.ts).
   const scan = input.sources && !input.base
@@ -121,6 +126,7 @@ export async function writeBackupData(
   const boundaries: [index: number, start: number, end: number][] = [];
   let lastEmittedEnd = 0;
   const dataSink = new ChunkSink(writer, 'data', mode, size, (index, start, end) => boundaries.push([index, start, end]), ctx.pool);
+  let join: BaseJoin | null = null;
   try {
 
     // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
@@ -153,10 +159,13 @@ export async function writeBackupData(
       }
     };
 
+    // Each walked file meets its base (or previous) version by reading that backup's manifest alongside the walk.
     const compared = input.base ?? input.previous;
-    const tracker = compared && input.sources ? new ChangeTracker(compared.backupId, compared.entries) : null;
+    const tracker = compared && input.sources ? new ChangeTracker(compared.backupId) : null;
+    join = compared && input.sources ? new BaseJoin(compared.entries(), walkOrder(input.sources.map((s) => s.rel)), (f, matched) => tracker!.previous(f, matched), compared === input.previous) : null;
+    const before = new WeakMap<SourceItem, ManifestEntry>();
     const sameAsBefore = (it: SourceItem) => {
-      const b = compared?.entries.get(it.rel);
+      const b = before.get(it);
       return Boolean(b && sameFile(it, b));
     };
 
@@ -232,7 +241,7 @@ export async function writeBackupData(
     // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
     let filesReused = 0;
     let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
-    const reuse = async (entry: ManifestEntry, baseEntry: BaseFile, base: BaseIndex) => {
+    const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
       await cut();
       const x: Extent[] = [];
       for (const [k, off, len] of baseEntry.x ?? []) {
@@ -256,8 +265,8 @@ export async function writeBackupData(
       progress.filesDone++;
       await writeLine(entry);
     };
-    const unchanged = (it: SourceItem): BaseFile | null => {
-      const b = input.base?.entries.get(it.rel);
+    const unchanged = (it: SourceItem): ManifestEntry | null => {
+      const b = input.base && before.get(it);
       return b && sameFile(it, b) && !racilyClean(b, input.base!.racyFrom) ? b : null;
     };
     const changedWhileRead: string[] = [];
@@ -269,7 +278,9 @@ export async function writeBackupData(
     } else if (input.sources) {
       // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
       // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
-      for await (const { it, content } of readAhead(ctx.pool.walk(input.sources, onSkip), (x) => !unchanged(x))) {
+      const walked = ctx.pool.walk(input.sources, onSkip);
+      const joined = join ? matchBase(walked, join, before) : walked;
+      for await (const { it, content } of readAhead(joined, (x) => !unchanged(x))) {
         if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
         try {
           const baseEntry = unchanged(it);
@@ -281,13 +292,13 @@ export async function writeBackupData(
           const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
           if (first) {
             await hardLink(entry, first);
-            tracker?.file(entry, sameAsBefore(it));
+            tracker?.file(entry, sameAsBefore(it), before.get(it));
             continue;
           }
           if (it.linkKey) firstLinks.set(it.linkKey, entry);
           if (baseEntry) {
             await reuse(entry, baseEntry, input.base!);
-            tracker?.file(entry, true);
+            tracker?.file(entry, true, baseEntry);
             continue;
           }
           // Synchronous, as the walk's lstat: microseconds, where a trip through the thread pool waited ~50 µs per link.
@@ -301,7 +312,7 @@ export async function writeBackupData(
             if (stable.changed) changedWhileRead.push(it.rel);
           }
           await addEntry(entry, data);
-          if (it.type === 'f') tracker?.file(entry, sameAsBefore(it));
+          if (it.type === 'f') tracker?.file(entry, sameAsBefore(it), before.get(it));
           if (input.detectChanges && it.type === 'f' && !content) {
             const after = await stat(it.abs, { bigint: true });
             if (Number(after.size) !== entry.s || after.mtimeNs !== it.mtimeNs) changedWhileRead.push(it.rel);
@@ -320,6 +331,12 @@ export async function writeBackupData(
     if (pending.length) throw new Error(`internal: ${pending.length} manifest entries left unflushed`);
     await filesSink.end();
 
+    // The base's files after the walk's last path are gone too; a previous backup whose manifest could not be
+    // read to the end costs this backup its change summary (ransomware signals), not the backup.
+    await join?.finish();
+    if (join?.failure) ctx.log(`backup ${backupId}: cannot compare with ${compared!.backupId} (no ransomware signals for this backup): ${join.failure.message}`);
+    const changes = join?.failure ? null : (tracker?.summary() ?? null);
+
     const chunkIds = await dataSink.shardIds();
     for (let i = 0; i < chunkIds.length; i += IDS_PER_LINE) {
       await chunksSink.write(Buffer.from(`${JSON.stringify(chunkIds.slice(i, i + IDS_PER_LINE))}\n`));
@@ -337,12 +354,22 @@ export async function writeBackupData(
       filesShards: await filesSink.shardIds(),
       chunksShards: await chunksSink.shardIds(),
       skipped,
-      changes: tracker?.summary() ?? null,
+      changes,
     };
   } finally {
     // The scan thread keeps each stream's state until told: a failed backup must not leave it there.
     dataSink.close();
     scan?.stop();
+    await join?.close();
+  }
+}
+
+/** The walk, each regular file's base version recorded in `before` as the base's manifest is read alongside. */
+async function* matchBase(items: AsyncIterable<SourceItem>, join: BaseJoin, before: WeakMap<SourceItem, ManifestEntry>): AsyncGenerator<SourceItem> {
+  for await (const it of items) {
+    const b = await join.match(it.rel, it.type === 'f');
+    if (b) before.set(it, b);
+    yield it;
   }
 }
 

@@ -8,7 +8,8 @@ import type { BaseIndex } from './backup';
 import type { BackupRow } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { ShardReader } from '../restore/shard-reader';
-import { BaseEntries } from './base-entries';
+import { EngineError } from '../errors';
+import { parseEntry, type ManifestEntry } from '../repository/manifest';
 import { racyFrom } from './same-file';
 import type { BackupType, SecurityLevel } from '../types';
 import { readChunkTable } from '../repository/chunk-table';
@@ -25,8 +26,15 @@ export async function loadBaseIndex(ctx: EngineContext, row: BackupRow): Promise
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
   const chunkIds = await readChunkTable(reader.lines(chunks));
-  const entries = new BaseEntries();
-  for await (const line of reader.lines(files)) entries.add(line);
+  // The entries are read while the backup walks (base-join.ts), a few shards ahead, never all at once.
+  async function* entries(): AsyncGenerator<ManifestEntry> {
+    try {
+      for await (const line of reader.lines(files)) yield parseEntry(line);
+    } catch (err) {
+      const why = (err as Error).message.replace(/\.?$/, '.');
+      throw new EngineError('INTEGRITY', `The manifest of base backup ${row.id} cannot be read: ${why} Run plexichat-backup verify ${row.id} (and repair), or make a full backup.`);
+    }
+  }
   // A backup rebuilt from storage may have no start time: its catalog creation time stands in for it.
-  return { backupId: row.id, racyFrom: racyFrom(row.startedAt ?? row.createdAt), entries, chunkIds };
+  return { backupId: row.id, racyFrom: racyFrom(row.startedAt ?? row.createdAt), entries, files: row.fileCount, bytes: row.originalSize, chunkIds };
 }

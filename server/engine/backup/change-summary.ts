@@ -7,7 +7,6 @@
  */
 import path from 'node:path';
 import type { ManifestEntry } from '../repository/manifest';
-import type { BaseEntries, BaseFile } from './base-entries';
 
 /** Entropy samples are kept in hundredths of a bit per byte (manifest field `en`). */
 export const HIGH_ENTROPY = 750;
@@ -40,41 +39,55 @@ interface Read {
   path: string;
   size: number;
   en: number | undefined;
+  /** The previous version at the same path, when there is one. */
+  before: Previous | undefined;
 }
 
+/** What the summary keeps of a previous file: its path and entropy sample. */
+interface Previous {
+  p: string;
+  en: number | undefined;
+}
+
+/**
+ * Fed by the backup as it goes: each file of this backup (file()), and each regular file of the previous
+ * backup as the base join (base-join.ts) reads past it (previous()). Holds the files read and the previous
+ * files gone, not every file of either backup.
+ */
 export class ChangeTracker {
-  /** One byte per file of the previous backup: 1 once this backup has the same path. */
-  private readonly seen: Uint8Array;
   private readonly read: Read[] = [];
+  private readonly removed = new Map<string, Previous>();
+  private readonly byStem = new Map<string, Previous>();
   private files = 0;
   private bytes = 0;
+  private previousFiles = 0;
+  private previousBytes = 0;
 
-  constructor(
-    private readonly previousId: string,
-    private readonly previous: BaseEntries,
-  ) {
-    this.seen = new Uint8Array(previous.slotCount);
+  constructor(private readonly previousId: string) {}
+
+  /** A regular file of the previous backup; `matched`: this backup has a regular file at its path. */
+  previous(e: ManifestEntry, matched: boolean): void {
+    this.previousFiles++;
+    this.previousBytes += e.s ?? 0;
+    if (matched) return;
+    const prev = { p: e.p, en: e.en };
+    this.removed.set(e.p, prev);
+    this.byStem.set(stripExt(e.p), prev);
   }
 
-  /** A file of this backup; `same`: unchanged against its previous version (the incremental change rule). */
-  file(entry: ManifestEntry, same: boolean): void {
+  /**
+   * A file of this backup; `same`: unchanged against its previous version (the incremental change rule);
+   * `before`: that previous version, when the previous backup has a regular file at this path.
+   */
+  file(entry: ManifestEntry, same: boolean, before?: ManifestEntry): void {
     this.files++;
     this.bytes += entry.s ?? 0;
-    const slot = this.previous.slotOf(entry.p);
-    if (slot !== undefined) this.seen[slot] = 1;
-    if (!same) this.read.push({ path: entry.p, size: entry.s ?? 0, en: entry.en });
+    if (!same) this.read.push({ path: entry.p, size: entry.s ?? 0, en: entry.en, before: before && { p: before.p, en: before.en } });
   }
 
+  /** Call once every previous file has been passed (BaseJoin.finish). */
   summary(): ChangeSummary {
-    const previousBytes = this.previous.bytes;
-    const removed = new Map<string, BaseFile>();
-    const byStem = new Map<string, BaseFile>();
-    for (const { path: p, slot } of this.previous.files()) {
-      if (this.seen[slot]) continue;
-      const e = this.previous.get(p)!;
-      removed.set(p, e);
-      byStem.set(stripExt(p), e);
-    }
+    const { removed, byStem } = this;
     let newFiles = 0;
     let changed = 0;
     let renamed = 0;
@@ -84,7 +97,7 @@ export class ChangeTracker {
     const exts = new Map<string, string[]>();
     for (const r of this.read) {
       changedBytes += r.size;
-      let before = this.previous.get(r.path);
+      let before = r.before;
       if (before) changed++;
       else {
         newFiles++;
@@ -103,8 +116,8 @@ export class ChangeTracker {
     const examples = [...new Set([...jumps.slice(0, EXAMPLES), ...(top?.files ?? renamedPaths).slice(0, EXAMPLES)])].slice(0, EXAMPLES);
     return {
       previous_backup_id: this.previousId,
-      previous_files: this.previous.size,
-      previous_bytes: previousBytes,
+      previous_files: this.previousFiles,
+      previous_bytes: this.previousBytes,
       files: this.files,
       bytes: this.bytes,
       new_files: newFiles,
