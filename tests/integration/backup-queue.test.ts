@@ -23,7 +23,7 @@ describe.each(CATALOG_MODES)('backup queue (%s catalog)', (mode) => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(big);
     // Random data neither compresses nor deduplicates: the first backup keeps its slot for a few seconds.
-    for (let i = 0; i < 6; i++) await writeFile(path.join(big, `r${i}.bin`), new Rng(100 + i).bytes(16 * MiB));
+    for (let i = 0; i < 8; i++) await writeFile(path.join(big, `r${i}.bin`), new Rng(100 + i).bytes(16 * MiB));
   }, 120_000);
   afterAll(async () => t?.cleanup());
 
@@ -34,12 +34,14 @@ describe.each(CATALOG_MODES)('backup queue (%s catalog)', (mode) => {
 
     const first = await engine.getBackup(running.backup_id);
     expect(first?.status, 'the first backup must still run while the others queue (make its data larger if this fails)').toBe('running');
-    // Positions settle at the waiters' next look at the queue (every 0.5 s).
-    await new Promise((r) => setTimeout(r, 1200));
-    const pLow = await engine.getBackupProgress(low.backup_id);
-    const pHigh = await engine.getBackupProgress(high.backup_id);
-    expect(pLow).toMatchObject({ status: 'pending', phase: 'queued', queue_position: 2 });
-    expect(pHigh).toMatchObject({ status: 'pending', phase: 'queued', queue_position: 1 });
+    // Positions settle at the waiters' next look at the queue (every 0.5 s): asked until they have, while
+    // the first backup still runs (a fixed wait failed once the engine got fast enough to finish first).
+    await expect
+      .poll(async () => [(await engine.getBackupProgress(high.backup_id))?.queue_position, (await engine.getBackupProgress(low.backup_id))?.queue_position], { timeout: 10_000, interval: 100 })
+      .toEqual([1, 2]);
+    expect((await engine.getBackup(running.backup_id))?.status, 'the first backup must still run (make its data larger if this fails)').toBe('running');
+    expect(await engine.getBackupProgress(low.backup_id)).toMatchObject({ status: 'pending', phase: 'queued', queue_position: 2 });
+    expect(await engine.getBackupProgress(high.backup_id)).toMatchObject({ status: 'pending', phase: 'queued', queue_position: 1 });
     expect((await engine.getBackup(low.backup_id))?.status).toBe('pending');
 
     const [mRun, mLow, mHigh] = await Promise.all([running.done, low.done, high.done]);
