@@ -173,7 +173,7 @@ export async function writeBackupData(
     let original = 0;
     let files = 0;
     const fileSampler = new EntropySampler(0);
-    const addEntry = async (entry: ManifestEntry, data: Buffer | AsyncIterable<Uint8Array> | null) => {
+    const addEntry = async (entry: ManifestEntry, data: Buffer | AsyncIterable<Uint8Array> | FileToRead | null) => {
       const p: Pending = { entry, start: stream, end: data ? Infinity : stream };
       pending.push(p);
       if (data) {
@@ -185,17 +185,35 @@ export async function writeBackupData(
         const whole = Buffer.isBuffer(data) ? data : null;
         const sha = entry.t === 'f' && !offThread && !whole ? createHash('sha256') : null;
         const sampler = entry.t === 'f' ? fileSampler.reset(entry.s ?? 0) : null;
-        const feed = async (block: Uint8Array) => {
+        const counted = (block: Uint8Array) => {
           sha?.update(block);
           sampler?.feed(block);
           n += block.length;
           stream += block.length;
           progress.bytesDone += block.length;
+        };
+        const feed = async (block: Uint8Array) => {
+          counted(block);
           await dataSink.write(block, offThread);
           await flushReady();
         };
         if (whole) for (let i = 0; i < whole.length; i += READ_SIZE) await feed(whole.subarray(i, i + READ_SIZE));
-        else for await (const block of data as AsyncIterable<Uint8Array>) await feed(block);
+        else if (isFileToRead(data)) {
+          // A large file is read straight into the scan stage's blocks: no buffer per file, no copy.
+          const fh = await open(data.path, 'r');
+          try {
+            for (;;) {
+              const room = dataSink.room();
+              const { bytesRead } = await fh.read(room, 0, room.length, null);
+              if (bytesRead === 0) break;
+              counted(room.subarray(0, bytesRead));
+              await dataSink.commit(bytesRead, offThread);
+              await flushReady();
+            }
+          } finally {
+            await fh.close();
+          }
+        } else for await (const block of data as AsyncIterable<Uint8Array>) await feed(block);
         if (offThread) p.sha = (await dataSink.endFile()).digest;
         entry.s = n;
         if (sha) entry.sha = sha.digest('hex');
@@ -303,7 +321,7 @@ export async function writeBackupData(
           }
           // Synchronous, as the walk's lstat: microseconds, where a trip through the thread pool waited ~50 µs per link.
           if (it.type === 'l') entry.l = fs.readlinkSync(it.abs);
-          let data = it.type !== 'f' ? null : content ? await content : readFileBlocks(it.abs);
+          let data = it.type !== 'f' ? null : content ? await content : it.size > SMALL_FILE && dataSink.hashesFiles ? { path: it.abs } : readFileBlocks(it.abs);
           if (input.detectChanges && content) {
             const stable = await readStable(it, content);
             data = stable.data;
@@ -400,6 +418,15 @@ async function readStable(it: SourceItem, content: Promise<Buffer>): Promise<{ d
     data = await readFile(it.abs);
   }
   return { data, changed: true };
+}
+
+/** A large file that addEntry reads itself, into the data sink's blocks. */
+interface FileToRead {
+  path: string;
+}
+
+function isFileToRead(data: Buffer | AsyncIterable<Uint8Array> | FileToRead): data is FileToRead {
+  return !Buffer.isBuffer(data) && 'path' in data;
 }
 
 /** Reads a file in blocks into one reused buffer (the chunker copies what it keeps). */

@@ -205,6 +205,18 @@ export class ChunkSink {
     await this.emitPending();
   }
 
+  /** Where to read the next bytes of a hashed file straight into (only when hashesFiles); then commit(). */
+  room(): Buffer {
+    if (!this.stage) throw new Error('internal: this chunk sink does not hash files');
+    return this.stage.room();
+  }
+
+  /** Takes `n` bytes read into room(), as write(…, hashed) would. */
+  commit(n: number, hashed: boolean): Promise<void> {
+    if (!this.stage) throw new Error('internal: this chunk sink does not hash files');
+    return this.stage.commit(n, hashed);
+  }
+
   /** The SHA-256 (hex) of the bytes written with `hashed` since the last endFile(), once they are scanned. */
   async endFile(): Promise<{ digest: Promise<string> }> {
     if (!this.stage) throw new Error('internal: this chunk sink does not hash files');

@@ -55,6 +55,24 @@ export class ScanStage {
     }
   }
 
+  /**
+   * The free part of the current block, for a caller to read file bytes straight into (no copy); commit()
+   * then takes the first `n` of them. Nothing else may write to the stage in between.
+   */
+  room(): Buffer {
+    this.stage ??= chunkBuffers.take(BLOCK);
+    return this.stage.subarray(this.used, BLOCK);
+  }
+
+  /** Takes `n` bytes read into room(); `hashed` as for write(). */
+  async commit(n: number, hashed: boolean): Promise<void> {
+    if (n <= 0) return;
+    if (hashed) this.hashSpan(this.used, this.used + n, 0);
+    this.used += n;
+    this.held += n;
+    if (this.used === BLOCK) await this.post();
+  }
+
   /** Ends the hashed file: its SHA-256 (hex) arrives with the block that holds its last bytes, sent now. */
   async endFile(): Promise<{ digest: Promise<string> }> {
     const digest = new Promise<string>((resolve, reject) => this.digests.push({ resolve, reject }));
