@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
@@ -90,6 +90,39 @@ describe('optimize_storage_locations', () => {
     expect((await second.verifyBackup(b.backup_id, { readData: true })).status).toBe('healthy');
     expect((await second.optimizeStorage()).moves).toEqual([]);
   });
+  it('reports a copy it could not delete, and stops relieving a location where deletes fail (append-only here)', async () => {
+    const { t, cfg, at } = await installation();
+    const loc = (name: string, extra: Record<string, unknown> = {}) => at(name, { region: 'eu', ...extra });
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed: 11, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
+    const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
+    const b = await first.createBackup({ paths: [src] });
+    const onA = async () => (await readdir(path.join(t.dir, 'a'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+    const objectsBefore = await onA();
+
+    // a becomes append-only (the backup process never deletes there) and too small for what it holds.
+    const second = await cfg([loc('a', { priority: 1, max_size_gb: 3 / 1024, append_only: true }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
+    const done = await second.optimizeStorage();
+    // One copy moved in the catalog, its object still on a and named as left behind; then the relief stopped.
+    expect(done.moves).toHaveLength(1);
+    expect(done.copies_added).toBe(1);
+    expect(done.copies_removed).toBe(0);
+    const moved = done.moves[0]!.shard_id;
+    expect(done.problems).toHaveLength(2);
+    expect(done.problems[0]).toContain(`${moved}: its copy on a is no longer in the catalog, but deleting it failed`);
+    expect(done.problems[0]).toMatch(/append-only/);
+    expect(done.problems[0]).toMatch(/storage gc/);
+    expect(done.problems[1]).toMatch(/a holds .* over its capacity .*deleting there fails, so no more copies were moved off it/);
+    expect(await onA()).toBe(objectsBefore);
+    const map = await second.getShardMap(b.backup_id);
+    expect(map.find((s) => s.shard_id === moved)!.replicas.map((r) => r.location).sort()).toEqual(['b', 'c']);
+    // Nothing was lost: every shard still has its two copies, and the backup restores.
+    for (const s of map) expect(new Set(s.replicas.map((r) => r.location)).size).toBe(2);
+    const target = path.join(t.dir, 'restored');
+    await second.restoreBackup(b.backup_id, { target });
+    expect(await treeDiff(src, target)).toEqual([]);
+  });
+
   it('never copies a damaged replica: the only source of a shard fails its checksum, so nothing is copied and the replica is marked bad', async () => {
     const { t, cfg, at } = await installation();
     const src = path.join(t.dir, 'src');

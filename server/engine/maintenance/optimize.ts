@@ -108,9 +108,14 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
       if (good.length + added.length - (needsSpread && added.length ? 1 : 0) < R) drop.length = 0;
       for (const name of drop) {
         if (!dryRun) {
-          // The row goes first: an object whose delete fails is then an orphan copy that storage gc removes.
+          // The row goes first: an object whose delete fails is then an orphan copy, reported for storage gc.
           await ctx.index.removeReplica(rec.id, name);
-          await ctx.locations.get(name)?.backend.delete(shardKey(rec.id)).catch(() => undefined);
+          try {
+            await ctx.locations.get(name)?.backend.delete(shardKey(rec.id));
+          } catch (err) {
+            report.problems.push(leftBehind(rec.id, name, err));
+            continue;
+          }
         }
         report.copies_removed++;
       }
@@ -122,6 +127,11 @@ export async function optimizeStorage(ctx: EngineContext, opts: OptimizeOptions 
 }
 
 const MiB = 1024 * 1024;
+
+/** A copy the catalog no longer lists (its row is gone) whose object could not be deleted. */
+function leftBehind(shardId: string, location: string, err: unknown): string {
+  return `${shardId}: its copy on ${location} is no longer in the catalog, but deleting it failed (${(err as Error).message}); it takes space there until storage gc removes it (plexichat-backup storage gc, with ${location} enabled) or it is deleted by hand.`;
+}
 
 /**
  * A copy is made only of bytes that pass the catalog's checksum (or, for a shard imported from storage and
@@ -180,13 +190,23 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
           to = placed.map((l) => l.name);
           if (!to.length) throw new Error('no location accepted the copy');
           // The copy's row and the old row's removal in one transaction, once the copy is stored; the old
-          // object goes after: one whose delete fails is then an orphan copy that storage gc removes.
+          // object goes after: one whose delete fails is then an orphan copy, reported for storage gc.
           await ctx.index.addReplica(rec.id, to[0]!, ctx.now(), { replaces: full.name });
-          await full.backend.delete(shardKey(rec.id)).catch(() => undefined);
           offset--; // this shard left the page's listing
         } catch (err) {
           report.problems.push(`${rec.id}: ${(err as Error).message}`);
           continue;
+        }
+        try {
+          await full.backend.delete(shardKey(rec.id));
+        } catch (err) {
+          // Nothing was freed, and moving more copies off would free nothing either: the relief stops here.
+          report.problems.push(leftBehind(rec.id, full.name, err));
+          report.problems.push(`${reason}, and deleting there fails, so no more copies were moved off it: fix what the delete reported, then run optimize again.`);
+          report.bytes_copied += rec.storedSize;
+          report.copies_added++;
+          report.moves.push({ shard_id: rec.id, from: full.name, to, reason });
+          return;
         }
         full.usedBytes -= rec.storedSize;
       } else {
