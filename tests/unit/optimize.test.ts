@@ -79,7 +79,7 @@ describe('storage optimize on a memory index', () => {
     }
   });
 
-  it('an old object whose delete fails stays as an orphan: its row is gone all the same', async () => {
+  it('an old object whose delete fails stays as an orphan, named in the report: its row is gone all the same', async () => {
     repo = memoryRepo({ locations: ['a', 'b', 'c'], config: { enable_encryption: false } });
     await memoryBackup(repo, files());
     const onA = await repo.index.largestAt('a', 0, 100);
@@ -88,7 +88,10 @@ describe('storage optimize on a memory index', () => {
       throw new Error('a refuses deletes');
     };
     const r = await optimizeStorage(repo.ctx);
-    expect(r.problems).toEqual([]);
+    expect(r.copies_removed).toBe(0);
+    expect([...r.problems].sort()).toEqual(
+      onA.map((id) => `${id}: its copy on a is no longer in the catalog, but deleting it failed (a refuses deletes); it takes space there until storage gc removes it (plexichat-backup storage gc, with a enabled) or it is deleted by hand.`).sort(),
+    );
     for (const id of onA) {
       expect(await locationsOf(repo, id)).toEqual(['b:ok', 'c:ok']);
       expect(await holds(repo, 'a', id)).toBe(true);
