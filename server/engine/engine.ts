@@ -283,6 +283,7 @@ export class BackupEngine {
 
   /** A restore run here and now (the CLI), recorded in restore_jobs like the console's. */
   async runRecordedRestore(job: NewRestoreJob, onProgress?: (p: RestoreProgress) => void): Promise<{ restore_id: string; result: RestoreResult }> {
+    this.ctx.pool.startCodecThreads(); // loading while the catalog records the job (restore.ts starts them too)
     await this.completedRow(job.backupId);
     const row = await insertRunningRestoreJob(this.ctx.db, job, this.processId, this.ctx.now());
     return { restore_id: row.id, result: await this.runRestoreRow(row, onProgress) };

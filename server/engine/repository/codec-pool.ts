@@ -236,8 +236,13 @@ export class CodecPool {
    */
   startThreads(): void {
     if (this.closing) return;
-    if (!this.slots.length) this.start();
+    this.startCodecThreads();
     this.scanSlot();
+  }
+
+  /** Starts the codec threads now, if not running: a restore decodes on them, and they load while it prepares. */
+  startCodecThreads(): void {
+    if (!this.closing && !this.slots.length) this.start();
   }
 
   private walkClient(): WalkClient {

@@ -56,6 +56,7 @@ type Failure = { path: string; reason: string; e?: ManifestEntry };
 
 export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: RestoreOptions, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
   const started = Date.now();
+  ctx.pool.startCodecThreads(); // they load (~0.1 s of a core each) while the target and the manifest's records are prepared
   const target = path.resolve(opts.target);
   await prepareTarget(target, opts.overwrite ?? false);
   const tree = new RestoreTree(target, { overwrite: opts.overwrite ?? false, preserveSpecialBits: opts.preserveSpecialBits ?? false });
