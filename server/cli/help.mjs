@@ -15,7 +15,10 @@ export const DRILL_HELP = `  drill run [--backup ID] [--sample-percent P] [--see
 export const HELP = `Usage: plexichat-backup <command> [options] [--json]
 
 Commands:
-  backup <path>... [--type full] [--security-level basic|standard|high|maximum|government] [--tag T]... [--retention-days N] [--priority N]
+  backup <path>... [--type full|incremental|differential|snapshot] [--security-level basic|standard|high|maximum|government] [--tag T]... [--retention-days N] [--priority N]
+                              full (the default) reads every file again; incremental reads only what changed since the
+                              last backup of the same paths (unchanged files are referenced), differential since the last
+                              full one; snapshot: a full one that reads a small file again if it changed while read
   watch <path>... [--delay SECONDS] [--tag T]...   continuous backups (default delay 60 s)
   list [--status S] [--type T] [--tag T]... [--limit N] [--offset N] [--all]  the newest 50 (--limit N: N; --all: every backup, every continuous one too)
   show <backup_id>            progress <backup_id>
