@@ -12,7 +12,7 @@
  * The algorithm is recorded in every object's header and the level is not needed to decompress, so objects
  * written under any earlier choice read as before.
  */
-import * as lz4 from 'lz4-napi';
+import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
 import * as zstdBinding from 'zstd-napi/binding.js';
@@ -29,6 +29,14 @@ export function compressionCode(c: Compression): number {
 }
 
 // A native CommonJS module: under an ES-module loader (the codec worker) its exports sit on `default`.
+type Lz4 = typeof import('lz4-napi');
+let lz4Module: Lz4 | null = null;
+/**
+ * lz4-napi, loaded when first used: loading it took 20–50 ms in each thread of a command (main and three
+ * workers), and only lz4 objects and compression_config rules (kindOf) need it.
+ */
+const lz4 = (): Lz4 => (lz4Module ??= createRequire(import.meta.url)('lz4-napi') as Lz4);
+
 const zstdFrames = ((zstdBinding as unknown as { default?: typeof zstdBinding }).default ?? zstdBinding) as typeof zstdBinding;
 
 /** Any stored object's plaintext is at most this (the largest shard is 4 × 20 MiB); more is not ours. */
@@ -69,7 +77,7 @@ const MIN_COMPRESS = 512;
 /** The kind of data a shard holds, told from samples: what a compression_config rule is chosen by. */
 function kindOf(data: Buffer): CompressionClass {
   const sample = sampleOf(data);
-  const ratio = lz4.compressSync(sample).length / sample.length;
+  const ratio = lz4().compressSync(sample).length / sample.length;
   if (ratio > 0.95) return 'media_files';
   return looksLikeText(sample) ? 'text_data' : 'binary_data';
 }
@@ -95,7 +103,7 @@ export function compress(data: Buffer, algo: Compression, level: number, scratch
       return dst.subarray(0, cctx.compress(dst, data, level));
     }
     case 'lz4':
-      return lz4.compressSync(data);
+      return lz4().compressSync(data);
     case 'gzip':
       return gzipSync(data, { level: Math.min(9, level) });
   }
@@ -116,7 +124,7 @@ export function decompress(data: Buffer, algo: Compression, alloc?: (length: num
         // lz4-napi prepends the plaintext size (u32 LE) and allocates it up front.
         // lz4 never expands more than 255:1, so a larger claim is a lie told to make us allocate.
         if (data.length < 4 || data.readUInt32LE(0) > Math.min(MAX_PLAIN, data.length * 255 + 64)) throw new DecompressionError('lz4 block declares an impossible size');
-        return lz4.uncompressSync(data);
+        return lz4().uncompressSync(data);
       }
       case 'gzip':
         return gunzipSync(data, { maxOutputLength: MAX_PLAIN });
