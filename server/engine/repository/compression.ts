@@ -13,10 +13,12 @@
  * written under any earlier choice read as before.
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
 import * as zstdBinding from 'zstd-napi/binding.js';
 import type { CompressionClass, CompressionConfig } from '../../config-compression';
+import { APP_ROOT } from '../../../db/paths';
 
 export const COMPRESSIONS = ['none', 'zstd', 'lz4', 'gzip'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -35,7 +37,8 @@ let lz4Module: Lz4 | null = null;
  * lz4-napi, loaded when first used: loading it took 20–50 ms in each thread of a command (main and three
  * workers), and only lz4 objects and compression_config rules (kindOf) need it.
  */
-const lz4 = (): Lz4 => (lz4Module ??= createRequire(import.meta.url)('lz4-napi') as Lz4);
+// Resolved from the application's root, as reed-solomon.ts finds its wasm: Next's bundler rewrites import.meta.url.
+const lz4 = (): Lz4 => (lz4Module ??= createRequire(path.join(APP_ROOT, 'package.json'))('lz4-napi') as Lz4);
 
 const zstdFrames = ((zstdBinding as unknown as { default?: typeof zstdBinding }).default ?? zstdBinding) as typeof zstdBinding;
 
