@@ -183,6 +183,7 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
         continue;
       }
       let to = [target.name];
+      let deleteFailed = false;
       if (!report.dry_run) {
         try {
           const stored = await fetchShard(ctx, rec.id, rec.replicas, sound(rec));
@@ -199,16 +200,11 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
         }
         try {
           await full.backend.delete(shardKey(rec.id));
+          full.usedBytes -= rec.storedSize;
         } catch (err) {
-          // Nothing was freed, and moving more copies off would free nothing either: the relief stops here.
           report.problems.push(leftBehind(rec.id, full.name, err));
-          report.problems.push(`${reason}, and deleting there fails, so no more copies were moved off it: fix what the delete reported, then run optimize again.`);
-          report.bytes_copied += rec.storedSize;
-          report.copies_added++;
-          report.moves.push({ shard_id: rec.id, from: full.name, to, reason });
-          return;
+          deleteFailed = true;
         }
-        full.usedBytes -= rec.storedSize;
       } else {
         // A dry run changes nothing, not even the usage counters: it keeps its own tally of what it would add.
         planned.set(target.name, (planned.get(target.name) ?? 0) + rec.storedSize);
@@ -216,8 +212,13 @@ async function relieve(ctx: EngineContext, full: Location, report: OptimizeRepor
       excess -= rec.storedSize;
       report.bytes_copied += rec.storedSize;
       report.copies_added++;
-      report.copies_removed++;
+      if (!deleteFailed) report.copies_removed++;
       report.moves.push({ shard_id: rec.id, from: full.name, to, reason });
+      if (deleteFailed) {
+        // Nothing was freed, and moving more copies off would free nothing either: the relief stops here.
+        report.problems.push(`${reason}, and deleting there fails, so no more copies were moved off it: fix what the delete reported, then run optimize again.`);
+        return;
+      }
     }
   }
 }
