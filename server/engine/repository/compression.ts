@@ -17,6 +17,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zstd from 'zstd-napi';
 import * as zstdBinding from 'zstd-napi/binding.js';
+import type * as Lz4Napi from 'lz4-napi';
 import type { CompressionClass, CompressionConfig } from '../../config-compression';
 import { APP_ROOT } from '../../../db/paths';
 
@@ -31,7 +32,7 @@ export function compressionCode(c: Compression): number {
 }
 
 // A native CommonJS module: under an ES-module loader (the codec worker) its exports sit on `default`.
-type Lz4 = typeof import('lz4-napi');
+type Lz4 = typeof Lz4Napi;
 let lz4Module: Lz4 | null = null;
 /**
  * lz4-napi, loaded when first used: loading it took 20–50 ms in each thread of a command (main and three
