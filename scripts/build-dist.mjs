@@ -46,17 +46,67 @@ function entryPoints(root) {
  */
 const BUNDLED = ['drizzle-orm', 'zod', 'croner', 'picomatch'];
 
+/**
+ * Every package but `bundled` stays in node_modules. One that Node loads as CommonJS is reached through
+ * require() (the banner's), not import: an ES module importing CommonJS makes Node lex the package's source
+ * for its export names (cjs-module-lexer), and that lexer is one large function that V8's optimising compiler
+ * took 40-75 ms of CPU to compile in each thread (a backup's four: ~600 ms of its CPU). ES-module packages
+ * (PGlite), and packages loaded by a dynamic import(), are imported as before.
+ */
 function packagesExternalExcept(bundled) {
   const pkgOf = (spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
   return {
     name: 'packages-external-except',
     setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (args) => {
+      const formats = new Map();
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.path.startsWith('node:') || args.path.startsWith('@/')) return undefined;
-        return bundled.includes(pkgOf(args.path)) ? undefined : { path: args.path, external: true };
+        if (bundled.includes(pkgOf(args.path))) return undefined;
+        if (args.pluginData === 'probe') return undefined; // esbuild's own resolution: where Node would load it from
+        // A dynamic import() stays Node's: esbuild gives a CommonJS module imported that way only a default
+        // export (argon2.hash would be undefined), where Node gives the names it finds. Those load rarely.
+        if (args.namespace === 'cjs-external' || args.kind === 'dynamic-import') return { path: args.path, external: true };
+        let format = formats.get(args.path);
+        if (!format) {
+          const r = await b.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, pluginData: 'probe' });
+          format = r.errors.length ? 'esm' : packageFormat(r.path, pkgOf(args.path));
+          formats.set(args.path, format);
+        }
+        return format === 'cjs' ? { path: args.path, namespace: 'cjs-external' } : { path: args.path, external: true };
       });
+      b.onLoad({ filter: /.*/, namespace: 'cjs-external' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
     },
   };
+}
+
+/**
+ * 'esm' for a package written as ES modules ("type": "module", as PGlite); 'cjs' for one Node loads as
+ * CommonJS, including a CommonJS package whose "import" entry is an .mjs wrapper around its CommonJS code (pg):
+ * importing the wrapper lexes that code all the same.
+ */
+function packageFormat(resolved, pkg) {
+  if (moduleFormat(resolved) === 'cjs') return 'cjs';
+  const at = resolved.lastIndexOf(`${path.sep}node_modules${path.sep}${pkg.split('/').join(path.sep)}${path.sep}`);
+  if (at < 0) return 'esm';
+  const manifest = path.join(resolved.slice(0, at), 'node_modules', pkg, 'package.json');
+  try {
+    return JSON.parse(readFileSync(manifest, 'utf8')).type === 'module' ? 'esm' : 'cjs';
+  } catch {
+    return 'esm';
+  }
+}
+
+/** How Node loads a resolved file: .mjs and .cjs by their extension, .js by its package's "type". */
+function moduleFormat(file) {
+  if (file.endsWith('.mjs')) return 'esm';
+  if (file.endsWith('.cjs') || file.endsWith('.node') || file.endsWith('.json')) return 'cjs';
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).type === 'module' ? 'esm' : 'cjs';
+    } catch {
+      if (path.dirname(dir) === dir) return 'cjs';
+    }
+  }
 }
 
 const fileRecord = (file) => {
@@ -97,7 +147,7 @@ export async function buildDist(root) {
     });
     const inputs = {};
     // A bundled package counts by its package.json (its version), not by each of its files.
-    const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
+    const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && !f.startsWith('cjs-external:'));
     const packages = BUNDLED.map((p) => path.join('node_modules', p, 'package.json'));
     for (const file of [...sources, ...packages, path.relative(root, here), 'tsconfig.json']) {
       const rec = fileRecord(path.join(root, file));

@@ -5,26 +5,43 @@
  * cannot disturb other tests; node_modules is shared by a link.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distStale, readManifest } from '../../server/dist.mjs';
+import { catalogStopped } from '../support/catalog-stop';
 
 const exec = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 const trace = path.join(root, 'tests/support/import-trace.mjs');
 let app: string;
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string; loaded: string[] }> {
-  const env = { ...process.env, PLEXICHAT_APP_ROOT: undefined };
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stderr: string; loaded: string[] }> {
+  const env = { ...process.env, PLEXICHAT_APP_ROOT: undefined, ...extraEnv };
   const r = await exec(process.execPath, ['--import', trace, path.join(app, 'bin/plexichat-backup.mjs'), ...args], { cwd: app, env }).then(
     (ok) => ({ ...ok, code: 0 }),
     (err: { stderr: string; code: number }) => ({ stderr: err.stderr, code: err.code }),
   );
   const lines = r.stderr.split('\n');
   return { code: r.code, stderr: lines.filter((l) => !l.startsWith('[import] ')).join('\n'), loaded: lines.filter((l) => l.startsWith('[import] ')).map((l) => l.slice(9)) };
+}
+
+/** Whether Node loads `file` as an ES module: .mjs, or .js in a package whose nearest package.json says "type": "module". */
+function isEsModule(file: string): boolean {
+  if (file.endsWith('.mjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string }).type === 'module';
+    } catch {
+      // no package.json here: its parent decides
+    }
+  }
+  return false;
 }
 
 const usesTsx = (loaded: string[]) => loaded.some((u) => u.includes('/node_modules/tsx/') || u.endsWith('.ts'));
@@ -57,6 +74,27 @@ describe('the compiled CLI', () => {
     expect(r.stderr).toContain('backup needs at least one path');
     expect(r.loaded.some((u) => u.endsWith('/dist/cli.mjs'))).toBe(true);
     expect(usesTsx(r.loaded)).toBe(false);
+  });
+
+  it('reaches CommonJS packages through require(), so Node never lexes their sources for export names', async () => {
+    // An ES module importing CommonJS runs cjs-module-lexer over the package's source, and V8's optimising
+    // compiler then spent 40-75 ms compiling the lexer in each of a backup's threads (scripts/build-dist.mjs).
+    // Modules reached by require() do not pass the ES loader that import-trace.mjs hooks.
+    const dir = await mkdtemp(path.join(tmpdir(), 'plexichat-compiled-run-'));
+    try {
+      await mkdir(path.join(dir, 'src'));
+      await writeFile(path.join(dir, 'src/a.txt'), 'some text to back up\n'.repeat(1000));
+      await writeFile(path.join(dir, 'config.json'), '{}');
+      const env = { PLEXICHAT_DATA_DIR: path.join(dir, 'data'), PLEXICHAT_CONFIG: path.join(dir, 'config.json'), PLEXICHAT_ENCRYPTION_KEY: '11'.repeat(32), PLEXICHAT_CATALOG_IDLE_MS: '1000' };
+      const r = await cli(['backup', path.join(dir, 'src'), '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.loaded.some((u) => u.endsWith('/dist/cli.mjs'))).toBe(true); // the hook sees the ES loader
+      const packages = r.loaded.filter((u) => u.startsWith('file:') && u.includes('/node_modules/'));
+      expect(packages.filter((u) => !isEsModule(fileURLToPath(u)))).toEqual([]);
+    } finally {
+      await catalogStopped(path.join(dir, 'data'));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps a build whose sources were touched but not changed', async () => {
