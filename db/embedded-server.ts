@@ -16,6 +16,7 @@ import path from 'node:path';
 import { loadTemplate } from './catalog-template.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
 import { pidAlive } from './pid-alive';
+import { deallocate, scopeStatementName } from './statement-names';
 
 const SSL_REQUEST = 80877103;
 const CANCEL_REQUEST = 80877102;
@@ -32,7 +33,10 @@ export const CATALOG_SERVER_SETTINGS = ['shared_buffers=8MB', 'wal_buffers=512kB
 interface Pending {
   conn: Connection;
   message: Uint8Array;
-  /** Message type byte, 'startup', or 'closed': the connection went away while it owned the session. */
+  /**
+   * Message type byte, 'startup', or 'closed': the connection went away while it owned the session (its
+   * transaction is undone), or with prepared statements (they are deallocated).
+   */
   kind: string;
 }
 
@@ -42,6 +46,8 @@ interface Connection {
   buffer: Buffer;
   started: boolean;
   closed: boolean;
+  /** Its named prepared statements, by their session-wide names (statement-names.ts): deallocated when it goes. */
+  statements: Set<string>;
 }
 
 export interface EmbeddedServerOptions {
@@ -125,6 +131,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
             if (db.isInTransaction()) await db.exec('ROLLBACK').catch((err: Error) => log(`connection ${item.conn.id}: rollback: ${err.message}`));
             owner = null;
           }
+          // A name whose Parse failed was never made: its DEALLOCATE fails, and is ignored.
+          for (const name of item.conn.statements) await db.exec(deallocate(name)).catch(() => undefined);
+          item.conn.statements.clear();
           continue;
         }
         if (item.conn.closed) continue;
@@ -172,6 +181,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     connections.delete(conn);
     for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.conn === conn) queue.splice(i, 1);
     if (owner === conn) queue.unshift({ conn, message: new Uint8Array(0), kind: 'closed' });
+    else if (conn.statements.size) queue.push({ conn, message: new Uint8Array(0), kind: 'closed' });
     armIdle();
     void pump();
   };
@@ -211,7 +221,10 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
       const len = buf.readInt32BE(1) + 1;
       if (buf.length < len) break;
       const kind = String.fromCharCode(buf[0]!);
-      const message = new Uint8Array(buf.subarray(0, len));
+      const scoped = scopeStatementName(new Uint8Array(buf.subarray(0, len)), `c${conn.id}_`);
+      const message = scoped.message;
+      if (scoped.prepared) conn.statements.add(scoped.prepared);
+      if (scoped.closed) conn.statements.delete(scoped.closed);
       conn.buffer = buf.subarray(len);
       if (kind === 'X') {
         conn.socket.end();
@@ -233,7 +246,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   };
 
   const server = createServer((socket) => {
-    const conn: Connection = { id: nextId++, socket, buffer: Buffer.alloc(0), started: false, closed: false };
+    const conn: Connection = { id: nextId++, socket, buffer: Buffer.alloc(0), started: false, closed: false, statements: new Set() };
     connections.add(conn);
     if (idleTimer) clearTimeout(idleTimer);
     socket.setNoDelay(true);

@@ -156,6 +156,28 @@ describe('embedded catalog server', () => {
     }
   });
 
+  it('gives each connection named prepared statements of its own in the one shared session, deallocated when it goes', async () => {
+    const catalog = await openCatalog({ dataDir: t.config.data_dir, poolSize: 2 });
+    const prepared = async () => (await catalog.pool.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE '%plexichat_test'`)).rows[0].n as number;
+    try {
+      const a = await catalog.pool.connect();
+      const b = await catalog.pool.connect();
+      // pg prepares a named statement once per connection and then only binds it: the same name, two texts.
+      for (let i = 0; i < 2; i++) {
+        expect((await a.query({ name: 'plexichat_test', text: 'SELECT $1::int + 1 AS v', values: [i] })).rows).toEqual([{ v: i + 1 }]);
+        expect((await b.query({ name: 'plexichat_test', text: "SELECT $1::text || '!' AS v", values: [`b${i}`] })).rows).toEqual([{ v: `b${i}!` }]);
+      }
+      b.release();
+      expect(await prepared()).toBe(2);
+      a.release(true); // its connection closed
+      const until = Date.now() + 5000;
+      while ((await prepared()) > 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(await prepared()).toBe(1);
+    } finally {
+      await catalog.close();
+    }
+  });
+
   it('refreshes the planner statistics of tables that grew, as autovacuum would: the dedup look-up reads by content id', async () => {
     const catalog = await openCatalog({ dataDir: t.config.data_dir });
     const q = (text: string, values: unknown[] = []) => catalog.pool.query(text, values);
