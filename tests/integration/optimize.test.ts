@@ -30,6 +30,17 @@ describe('optimize_storage_locations', () => {
     return { t, cfg, at };
   }
 
+  /** Three locations a, b, c in one region (a first), and a backup of ~6 MiB on a and b. */
+  async function backedUpOnThree(seed: number) {
+    const { t, cfg, at } = await installation();
+    const loc = (name: string, extra: Record<string, unknown> = {}) => at(name, { region: 'eu', ...extra });
+    const src = path.join(t.dir, 'src');
+    await makeTree(src, { seed, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
+    const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
+    const b = await first.createBackup({ paths: [src] });
+    return { t, cfg, loc, src, first, b };
+  }
+
   it('moves replicas off a disabled location and spreads a single-region shard, then the old location can go', async () => {
     const { t, cfg, at } = await installation();
     const loc = (name: string, region: string, extra: Record<string, unknown> = {}) => at(name, { region, ...extra });
@@ -62,12 +73,7 @@ describe('optimize_storage_locations', () => {
   });
 
   it('moves replicas off a location over its capacity until it fits, largest first; the dry run changes nothing', async () => {
-    const { t, cfg, at } = await installation();
-    const loc = (name: string, extra: Record<string, unknown> = {}) => at(name, { region: 'eu', ...extra });
-    const src = path.join(t.dir, 'src');
-    await makeTree(src, { seed: 9, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
-    const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
-    const b = await first.createBackup({ paths: [src] });
+    const { cfg, loc, first, b } = await backedUpOnThree(9);
     const usage = async (e: BackupEngine) => Object.fromEntries((await e.getStorageUsage()).map((u) => [u.name, u.used_bytes])) as Record<'a' | 'b' | 'c', number>;
     const before = await usage(first);
     expect(before.c).toBe(0);
@@ -91,12 +97,7 @@ describe('optimize_storage_locations', () => {
     expect((await second.optimizeStorage()).moves).toEqual([]);
   });
   it('reports a copy it could not delete, and stops relieving a location where deletes fail (append-only here)', async () => {
-    const { t, cfg, at } = await installation();
-    const loc = (name: string, extra: Record<string, unknown> = {}) => at(name, { region: 'eu', ...extra });
-    const src = path.join(t.dir, 'src');
-    await makeTree(src, { seed: 11, smallFiles: 50, bigFiles: [6 * 1024 * 1024] });
-    const first = await cfg([loc('a', { priority: 1 }), loc('b', { priority: 2 }), loc('c', { priority: 3 })]);
-    const b = await first.createBackup({ paths: [src] });
+    const { t, cfg, loc, src, b } = await backedUpOnThree(11);
     const onA = async () => (await readdir(path.join(t.dir, 'a'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
     const objectsBefore = await onA();
 
