@@ -17,6 +17,7 @@ import { transferable } from './transferable';
 import type { SourceItem } from '../backup/source';
 import type { WalkReply, WalkSource } from '../backup/walk-tasks';
 import { WalkClient, type Count } from '../backup/walk-thread';
+import type { WholeFile, WholeFileResult } from '../restore/whole-file';
 
 interface Job {
   resolve: (v: unknown) => void;
@@ -77,7 +78,7 @@ export class CodecPool {
     // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
     const worker = new Worker(entry, { execArgv: [] });
     const slot: Slot = { worker, busy: 0, holds: 0, dead: null };
-    worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string } & Record<string, unknown>) => {
+    worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string; code?: string } & Record<string, unknown>) => {
       if (typeof msg.walkTask === 'number') return this.walks?.onReply(msg as unknown as WalkReply);
       slot.busy--;
       release(slot);
@@ -85,7 +86,8 @@ export class CodecPool {
       if (!job) return;
       this.jobs.delete(msg.id);
       if (msg.ok) job.resolve(msg);
-      else job.reject(msg.name === 'IntegrityError' ? new IntegrityError(msg.message ?? '') : new Error(msg.message));
+      else if (msg.name === 'IntegrityError') job.reject(new IntegrityError(msg.message ?? ''));
+      else job.reject(Object.assign(new Error(msg.message), msg.code ? { code: msg.code } : {})); // a file system's errno code survives
     });
     // A worker that dies fails what it was doing and everything after it, loudly: never a hang.
     const die = (err: Error) => {
@@ -204,6 +206,16 @@ export class CodecPool {
     const r = await this.post<{ data: Uint8Array; cuts: number[]; digests: string[] }>(slot, { op: 'scan', stream, data: block, opts, reset, files }, [block.buffer as ArrayBuffer]);
     if (owned) chunkBuffers.adopt(r.data.buffer);
     return { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), cuts: r.cuts, digests: r.digests };
+  }
+
+  /**
+   * Writes whole small files of a restore on the scan thread (whole-file.ts), which a restore does not
+   * otherwise use. Their bytes are transferred; a file not written because something is at its path has
+   * them back.
+   */
+  writeFiles(files: WholeFile[]): Promise<WholeFileResult[]> {
+    const transfer = files.flatMap((f) => f.pieces.map((p) => p.buffer as ArrayBuffer));
+    return this.post<{ results: WholeFileResult[] }>(this.scanSlot(), { op: 'write-files', files }, transfer).then((r) => r.results);
   }
 
   /** A new stream id for scan(); endScan() drops the stream's state on the thread. */

@@ -9,6 +9,7 @@ import { decodeObject, encodeObject, storedChecksum, type DecodeOptions, type En
 import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
 import { isWalkRequest, serveWalk, type WalkReply, type WalkRequest } from '../backup/walk-tasks';
+import { type WholeFile, writeWholeFiles } from '../restore/whole-file';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
@@ -16,7 +17,8 @@ type Request =
   | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions; spare?: ArrayBuffer }
   | { id: number; op: 'checksum'; data: Uint8Array }
   | { id: number; op: 'scan'; stream: number; data: Uint8Array; opts: ChunkerOptions; reset: boolean; files: number[] }
-  | { id: number; op: 'scan-close'; stream: number };
+  | { id: number; op: 'scan-close'; stream: number }
+  | { id: number; op: 'write-files'; files: WholeFile[] };
 
 /**
  * A young-generation collection, run after every few MiB that AES-GCM's pieces (codec.ts PIECE) left as
@@ -84,13 +86,17 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
     } else if (req.op === 'scan-close') {
       streams.delete(req.stream);
       parentPort!.postMessage({ id: req.id, ok: true });
+    } else if (req.op === 'write-files') {
+      // A restore's small files (the scan thread is otherwise idle then).
+      const { results, transfer } = writeWholeFiles(req.files);
+      parentPort!.postMessage({ id: req.id, ok: true, results }, transfer);
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
       decode(req);
     }
   } catch (err) {
-    parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message });
+    parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
   }
 });
 

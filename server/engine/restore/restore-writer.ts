@@ -15,17 +15,16 @@
  * between our lstat and our open (someone else writing into the target *during* the restore) is not
  * defended against. A restore into a directory other users can write is not a safe operation anyway.
  */
-import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lstatSync, openSync, writeSync } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { EngineError, needsOverwrite } from '../errors';
 import { joinNs, type ManifestEntry } from '../repository/manifest';
+import { sparseRuns, type WholeFile, writeWholeFile } from './whole-file';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 const S_ISGID = 0o2000;
-const SPARSE_BLOCK = 64 * 1024;
-const ZERO = Buffer.alloc(SPARSE_BLOCK);
 
 export interface WriterOptions {
   overwrite: boolean;
@@ -187,58 +186,54 @@ export class RestoreTree {
   }
 
   /** `groupFrom`: the directory whose DirInfo says which group the entry was made with (for a directory, itself). */
-  private async applyMeta(fd: MetaCalls, e: ManifestEntry, dest: string, groupFrom: string): Promise<void> {
+  private async applyMeta(fd: FileHandle, e: ManifestEntry, dest: string, groupFrom: string): Promise<void> {
     // chown first: it clears setuid/setgid, which chmod then sets (or not).
     if (this.needsChown(e, groupFrom)) await fd.chown(e.u!, e.g ?? -1);
     await fd.chmod(e.m & (this.opts.preserveSpecialBits ? 0o7777 : 0o777));
-    for (const [name, value] of Object.entries(e.xa ?? {})) {
-      // Only the user namespace is restored: trusted.* and security.* (file capabilities!) are privileges.
-      if (name.startsWith('user.')) setAttributeSync(dest, name, Buffer.from(value, 'base64'));
-    }
+    setXattrs(e, dest);
     const [at, mt] = times(e);
     await fd.utimes(at, mt);
   }
 
   /**
-   * A whole small file, data and metadata, with synchronous calls on this thread: the same flags, order and
-   * checks as createFile + writeSparse + finishFile, without a thread-pool round trip per call (on a busy
-   * machine each costs more than the call itself). False, with nothing done, when the directory is not yet
-   * known safe or something is in the way: the caller then takes the asynchronous path.
+   * What a thread needs to write a whole small file at `dest` (whole-file.ts), `pieces` its bytes in order;
+   * null when the directory is not yet known safe (the caller then takes the long way, which makes and
+   * checks it).
    */
-  async writeWholeSync(dest: string, e: ManifestEntry, pieces: Buffer[], size: number): Promise<boolean> {
-    if (!this.safe.has(path.dirname(dest))) return false;
-    let fd: number;
-    try {
-      fd = openSync(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    } catch (err) {
-      if (code(err) === 'EEXIST') return false;
-      throw err;
-    }
-    try {
-      const put = (data: Buffer, pos: number) => {
-        for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, pos + done);
-      };
-      let pos = 0;
-      let end = 0;
-      for (const piece of pieces) {
-        end = Math.max(end, await writeSparse(put, piece, pos));
-        pos += piece.length;
-      }
-      if (end !== size) ftruncateSync(fd, size);
-      const calls: MetaCalls = { chown: (u, g) => fchownSync(fd, u, g), chmod: (m) => fchmodSync(fd, m), utimes: (a, m) => futimesSync(fd, a, m) };
-      await this.applyMeta(calls, e, dest, path.dirname(dest));
-    } finally {
-      closeSync(fd);
-    }
-    return true;
+  wholeFile(dest: string, e: ManifestEntry, pieces: Uint8Array[], size: number): WholeFile | null {
+    const dir = path.dirname(dest);
+    if (!this.safe.has(dir)) return null;
+    return {
+      dest,
+      pieces,
+      size,
+      chown: this.needsChown(e, dir) ? [e.u!, e.g ?? -1] : null,
+      mode: e.m & (this.opts.preserveSpecialBits ? 0o7777 : 0o777),
+      times: times(e),
+    };
+  }
+
+  /** Whether the entry has extended attributes this restore sets (only the main thread has the library). */
+  static hasXattrs(e: ManifestEntry): boolean {
+    return Object.keys(e.xa ?? {}).some((name) => name.startsWith('user.'));
+  }
+
+  /**
+   * A whole small file, data and metadata, with synchronous calls on this thread (writeWholeFile, with its
+   * extended attributes set before its times). False, with nothing done, when the directory is not yet known
+   * safe or something is in the way: the caller then takes the asynchronous path.
+   */
+  writeWholeSync(dest: string, e: ManifestEntry, pieces: Uint8Array[], size: number): boolean {
+    const f = this.wholeFile(dest, e, pieces, size);
+    return f !== null && writeWholeFile(f, () => setXattrs(e, dest));
   }
 }
 
-/** What applyMeta calls on an open file: a FileHandle's methods, or synchronous calls on a descriptor. */
-interface MetaCalls {
-  chown(uid: number, gid: number): Promise<void> | void;
-  chmod(mode: number): Promise<void> | void;
-  utimes(atime: number | Date, mtime: number | Date): Promise<void> | void;
+function setXattrs(e: ManifestEntry, dest: string): void {
+  for (const [name, value] of Object.entries(e.xa ?? {})) {
+    // Only the user namespace is restored: trusted.* and security.* (file capabilities!) are privileges.
+    if (name.startsWith('user.')) setAttributeSync(dest, name, Buffer.from(value, 'base64'));
+  }
 }
 
 function listXattrs(p: string): string[] {
@@ -270,35 +265,18 @@ function times(e: ManifestEntry): [atime: number | Date, mtime: number | Date] {
 }
 
 /**
- * Writes `data` at `pos`, skipping all-zero blocks so they stay holes (the file is new, so a skipped
- * region reads as zeros). Returns where the last byte written ends (0 when all of it was zeros): the caller
- * truncates to the full size when the file may end in a hole.
+ * Writes `data` at `pos` of a new file, skipping all-zero blocks so they stay holes (whole-file.ts
+ * sparseRuns). Returns where the last byte written ends (0 when all of it was zeros): the caller truncates
+ * to the full size when the file may end in a hole.
  */
-export async function writeSparse(fh: FileHandle | ((data: Buffer, pos: number) => void), data: Buffer, pos: number): Promise<number> {
-  let runStart = -1;
-  let lastEnd = 0;
-  let i = 0;
-  while (i < data.length) {
-    const end = Math.min(data.length, i + SPARSE_BLOCK - ((pos + i) % SPARSE_BLOCK));
-    const zero = data.subarray(i, end).equals(ZERO.subarray(0, end - i));
-    if (zero && runStart >= 0) {
-      await writeAll(fh, data.subarray(runStart, i), pos + runStart);
-      lastEnd = pos + i;
-      runStart = -1;
-    } else if (!zero && runStart < 0) runStart = i;
-    i = end;
+export async function writeSparse(fh: FileHandle, data: Buffer, pos: number): Promise<number> {
+  const runs: [Uint8Array, number][] = [];
+  const end = sparseRuns(data, pos, (run, at) => runs.push([run, at]));
+  for (const [run, at] of runs) {
+    for (let done = 0; done < run.length; ) {
+      const { bytesWritten } = await fh.write(run, done, run.length - done, at + done);
+      done += bytesWritten;
+    }
   }
-  if (runStart >= 0) {
-    await writeAll(fh, data.subarray(runStart), pos + runStart);
-    return pos + data.length;
-  }
-  return lastEnd;
-}
-
-async function writeAll(fh: FileHandle | ((data: Buffer, pos: number) => void), data: Buffer, pos: number): Promise<void> {
-  if (typeof fh === 'function') return fh(data, pos);
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done);
-    done += bytesWritten;
-  }
+  return end;
 }

@@ -16,6 +16,7 @@ import type { EngineContext } from '../context';
 import { EngineError, needsOverwrite } from '../errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from '../repository/manifest';
 import { RestoreTree, writeSparse } from './restore-writer';
+import { WholeFileQueue } from './whole-file-queue';
 import { ShardReader } from './shard-reader';
 import { ChunkWindow } from './chunk-window';
 import { forEachLimit } from '../for-each-limit';
@@ -33,7 +34,10 @@ const READ_AHEAD_BYTES = 24 * 1024 * 1024;
  * paired runs on a noisy machine (19 s vs 15 s, all of it system time), so 32 stays until that is measured.
  */
 const MAX_WRITERS = 32;
-/** Files up to this size are written with synchronous calls, each a few microseconds (restore-writer.ts). */
+/**
+ * Files up to this size are written whole, with synchronous calls: on the scan thread in batches
+ * (whole-file.ts), or on this thread when they have extended attributes (restore-writer.ts).
+ */
 const SYNC_MAX = 1024 * 1024;
 /**
  * Selected manifest lines kept in memory between the two passes (a few hundred bytes each), parsed again
@@ -56,7 +60,7 @@ type Failure = { path: string; reason: string; e?: ManifestEntry };
 
 export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: RestoreOptions, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
   const started = Date.now();
-  ctx.pool.startCodecThreads(); // they load (~0.1 s of a core each) while the target and the manifest's records are prepared
+  ctx.pool.startThreads(); // they load (~0.1 s of a core each) while the target and the manifest's records are prepared; the scan thread writes small files
   const target = path.resolve(opts.target);
   await prepareTarget(target, opts.overwrite ?? false);
   const tree = new RestoreTree(target, { overwrite: opts.overwrite ?? false, preserveSpecialBits: opts.preserveSpecialBits ?? false });
@@ -120,6 +124,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   );
 
   const failed: Failure[] = [];
+  const away = new WholeFileQueue((files) => ctx.pool.writeFiles(files));
   const dirs: ManifestEntry[] = [];
   const links: ManifestEntry[] = [];
   // Hard-link groups (key: the first path): the restored path the others link to, or null if it failed.
@@ -164,7 +169,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       if (group !== undefined) groups.set(group, Promise.resolve(null));
     } else {
       // Files are written concurrently, each with positioned writes at its extents' offsets.
-      const task = writeFile(tree, dest, e, window, failed, progress).then((ok) => {
+      const task = writeFile(tree, away, dest, e, window, failed, progress).then((ok) => {
         if (!ok) return null;
         bytesWritten += e.s ?? 0;
         restored.push({ path: e.p, bytes: e.s ?? 0 });
@@ -179,7 +184,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     while (writers.size >= MAX_WRITERS) await Promise.race(writers);
     onProgress?.(progress);
     if (performance.now() - turned > TURN_MS) {
-      // Small files are written synchronously: let the event loop turn (timers, the codec threads' replies).
+      // Let the event loop turn (timers, the threads' replies) while the manifest is read.
       await new Promise((resolve) => setImmediate(resolve));
       turned = performance.now();
     }
@@ -237,7 +242,15 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
  * Writes one file at its extents' offsets, up to PER_FILE extents at once, as their chunks arrive. A file
  * whose data cannot be read is removed (a file we created: no link), never left short; returns false then.
  */
-async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, window: ChunkWindow, failed: Failure[], progress: RestoreProgress): Promise<boolean> {
+async function writeFile(
+  tree: RestoreTree,
+  writeAway: WholeFileQueue,
+  dest: string,
+  e: ManifestEntry,
+  window: ChunkWindow,
+  failed: Failure[],
+  progress: RestoreProgress,
+): Promise<boolean> {
   const extents = e.x ?? [];
   const offsets: number[] = [];
   let size = 0;
@@ -260,7 +273,7 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
   // The chunks a small file took; when it cannot be written synchronously, the lanes below write them.
   let chunks: Buffer[] | undefined;
   if (size <= SYNC_MAX) {
-    // A small file: all its chunks are in hand now; written with synchronous calls (restore-writer.ts).
+    // A small file: all its chunks are in hand now; written whole with synchronous calls.
     try {
       chunks = await Promise.all(extents.map(([k]) => window.get(k)));
     } catch (err) {
@@ -269,9 +282,20 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
       return false;
     }
     const pieces = extents.map(([k, off, len], i) => slice(chunks![i]!, k, off, len));
+    // Written on the scan thread, unless it has extended attributes (whole-file.ts).
+    const away = RestoreTree.hasXattrs(e) ? null : tree.wholeFile(dest, e, pieces, size);
+    if (away) {
+      const sent = writeAway.write(away); // the pieces are copied before it returns
+      releaseAll(chunks);
+      const r = await sent;
+      if (!r.done) await writeInTheWay(tree, dest, e, r.data, size);
+      progress.bytesDone += size;
+      progress.filesDone++;
+      return true;
+    }
     let done: boolean;
     try {
-      done = await tree.writeWholeSync(dest, e, pieces, size);
+      done = tree.writeWholeSync(dest, e, pieces, size);
     } catch (err) {
       releaseAll(chunks);
       throw err;
@@ -333,6 +357,18 @@ async function writeFile(tree: RestoreTree, dest: string, e: ManifestEntry, wind
   await tree.finishFile(fh, e, dest);
   progress.filesDone++;
   return true;
+}
+
+/** A small file whose path was taken (the manifest names it twice, or an overwrite): replaced the long way. */
+async function writeInTheWay(tree: RestoreTree, dest: string, e: ManifestEntry, data: Buffer, size: number): Promise<void> {
+  const fh = await tree.createFile(dest);
+  try {
+    if ((await writeSparse(fh, data, 0)) !== size) await fh.truncate(size);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  await tree.finishFile(fh, e, dest);
 }
 
 /** The kept lines parsed again, one at a time, each dropped once parsed. */

@@ -1,0 +1,138 @@
+/**
+ * A restore's small files written off the main thread (whole-file.ts, whole-file-queue.ts): the same flags
+ * and checks as the long way (never through a link, never over an existing entry), holes kept, owner mode
+ * and times set; errors keep their errno code; the queue batches without holding a file back.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type WholeFile, type WholeFileResult, writeWholeFiles } from '../../server/engine/restore/whole-file';
+import { WholeFileQueue } from '../../server/engine/restore/whole-file-queue';
+import { CodecPool } from '../../server/engine/repository/codec-pool';
+
+const file = (dest: string, pieces: Uint8Array[], over: Partial<WholeFile> = {}): WholeFile => ({
+  dest,
+  pieces,
+  size: pieces.reduce((n, p) => n + p.length, 0),
+  chown: null,
+  mode: 0o640,
+  times: [1_600_000_000.5, 1_700_000_000.25],
+  ...over,
+});
+
+describe('writeWholeFiles', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'whole-file-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes data, mode and times; all-zero blocks stay holes, a file ending in one has its full size', async () => {
+    const head = randomBytes(1000);
+    const zeros = new Uint8Array(256 * 1024);
+    const dest = path.join(dir, 'holes');
+    const { results } = writeWholeFiles([file(dest, [head, zeros])]);
+    expect(results).toEqual([{ done: true }]);
+    const st = await stat(dest);
+    expect(st.size).toBe(1000 + 256 * 1024);
+    expect(st.mode & 0o7777).toBe(0o640);
+    expect(st.mtimeMs).toBe(1_700_000_000_250);
+    expect(st.atimeMs).toBe(1_600_000_000_500);
+    expect(st.blocks * 512).toBeLessThan(128 * 1024); // the zeros were not written
+    expect((await readFile(dest)).equals(Buffer.concat([head, zeros]))).toBe(true);
+  });
+
+  it('does not write through a symlink or over a file: the bytes come back, the other files are written', async () => {
+    const outside = path.join(dir, 'outside');
+    await writeFile(outside, 'keep me');
+    await symlink(outside, path.join(dir, 'link'));
+    await writeFile(path.join(dir, 'taken'), 'old');
+    const data = randomBytes(100);
+    const { results, transfer } = writeWholeFiles([file(path.join(dir, 'link'), [data]), file(path.join(dir, 'taken'), [data]), file(path.join(dir, 'new'), [data])]);
+    expect(results.map((r) => r.done)).toEqual([false, false, true]);
+    expect(Buffer.from((results[0] as { data: Uint8Array }).data).equals(data)).toBe(true);
+    expect(transfer).toHaveLength(2);
+    expect(await readFile(outside, 'utf8')).toBe('keep me');
+    expect(await readFile(path.join(dir, 'taken'), 'utf8')).toBe('old');
+    expect((await readFile(path.join(dir, 'new'))).equals(data)).toBe(true);
+  });
+
+  it('reports a failure with its errno code and goes on with the next file', () => {
+    const { results } = writeWholeFiles([file(path.join(dir, 'no-such-dir', 'f'), [randomBytes(10)]), file(path.join(dir, 'after'), [randomBytes(10)])]);
+    expect(results[0]).toMatchObject({ done: false, code: 'ENOENT' });
+    expect(results[1]).toEqual({ done: true });
+  });
+
+  it('runs on the pool thread: files written there, errors with their code', async () => {
+    const pool = new CodecPool(1);
+    try {
+      const queue = new WholeFileQueue((files) => pool.writeFiles(files));
+      const data = randomBytes(5000);
+      const [a, b, c] = await Promise.allSettled([
+        queue.write(file(path.join(dir, 'p1'), [data])),
+        queue.write(file(path.join(dir, 'p1'), [data])),
+        queue.write(file(path.join(dir, 'gone', 'p2'), [data])),
+      ]);
+      expect(a).toEqual({ status: 'fulfilled', value: { done: true } });
+      expect(b.status === 'fulfilled' && !b.value.done && b.value.data.equals(data)).toBe(true);
+      expect(c).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT' } });
+      expect((await readFile(path.join(dir, 'p1'))).equals(data)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('WholeFileQueue', () => {
+  /** A writer that records its batches and answers each when told. */
+  function recorder() {
+    const batches: { files: WholeFile[]; answer: (r?: WholeFileResult[] | Error) => void }[] = [];
+    const send = (files: WholeFile[]) =>
+      new Promise<WholeFileResult[]>((resolve, reject) =>
+        batches.push({ files, answer: (r) => (r instanceof Error ? reject(r) : resolve(r ?? files.map(() => ({ done: true })))) }),
+      );
+    return { batches, send };
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('sends the files of one turn together, copied; later files wait for a free slot and go as one batch', async () => {
+    const { batches, send } = recorder();
+    const queue = new WholeFileQueue(send, 1);
+    const piece = Buffer.from('abc');
+    const first = [queue.write(file('/t/a', [piece])), queue.write(file('/t/b', [piece, piece]))];
+    piece.fill(0); // the caller reuses its memory at once
+    await turn();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.files.map((f) => [f.dest, Buffer.from(f.pieces[0]!).toString()])).toEqual([
+      ['/t/a', 'abc'],
+      ['/t/b', 'abcabc'],
+    ]);
+    const later = [queue.write(file('/t/c', [piece])), queue.write(file('/t/d', [piece]))];
+    await turn();
+    expect(batches).toHaveLength(1); // one in flight: the next waits
+    batches[0]!.answer();
+    expect(await Promise.all(first)).toEqual([{ done: true }, { done: true }]);
+    await turn();
+    expect(batches).toHaveLength(2);
+    expect(batches[1]!.files.map((f) => f.dest)).toEqual(['/t/c', '/t/d']);
+    batches[1]!.answer([{ done: true }, { done: false, error: 'ENOSPC: no space left on device', code: 'ENOSPC' }]);
+    const settled = await Promise.allSettled(later);
+    expect(settled[0]).toEqual({ status: 'fulfilled', value: { done: true } });
+    expect(settled[1]).toMatchObject({ status: 'rejected', reason: { code: 'ENOSPC', message: 'ENOSPC: no space left on device' } });
+  });
+
+  it('a batch that fails as a whole fails each of its files, and the queue goes on', async () => {
+    const { batches, send } = recorder();
+    const queue = new WholeFileQueue(send, 2, 2);
+    const writes = ['a', 'b', 'c'].map((n) => queue.write(file(`/t/${n}`, [Buffer.from(n)])));
+    await turn();
+    expect(batches.map((b) => b.files.length)).toEqual([2, 1]); // maxBatch 2, two in flight
+    batches[0]!.answer(new Error('a codec worker stopped unexpectedly'));
+    batches[1]!.answer();
+    const settled = await Promise.allSettled(writes);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    const next = queue.write(file('/t/d', [Buffer.from('d')]));
+    await turn();
+    batches[2]!.answer();
+    expect(await next).toEqual({ done: true });
+  });
+});
