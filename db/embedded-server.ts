@@ -61,8 +61,8 @@ export interface EmbeddedServerOptions {
    */
   ownerIdleMs?: number;
   log?: (msg: string) => void;
-  /** How often, at most, the planner statistics are checked for tables that changed (refreshStatistics). Default 1 s. */
-  statisticsEveryMs?: number;
+  /** How often, at most, tables are checked for a VACUUM or ANALYZE they need (autovacuum). Default 1 s. */
+  autovacuumEveryMs?: number;
 }
 
 /**
@@ -105,9 +105,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   let processing = false;
   let nextId = 1;
   let idleTimer: NodeJS.Timeout | undefined;
-  const statisticsEveryMs = opts.statisticsEveryMs ?? 1000;
-  let statisticsAt = 0;
-  let statisticsTimer: NodeJS.Timeout | undefined;
+  const autovacuumEveryMs = opts.autovacuumEveryMs ?? 1000;
+  let autovacuumAt = 0;
+  let autovacuumTimer: NodeJS.Timeout | undefined;
 
   const pump = async (): Promise<void> => {
     if (processing) return;
@@ -116,9 +116,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     try {
       for (;;) {
         // Between two clients' statements, never inside a transaction or an extended-protocol exchange.
-        if (!owner && !db.isInTransaction() && Date.now() - statisticsAt >= statisticsEveryMs) {
-          statisticsAt = Date.now();
-          await refreshStatistics(db, log);
+        if (!owner && !db.isInTransaction() && Date.now() - autovacuumAt >= autovacuumEveryMs) {
+          autovacuumAt = Date.now();
+          await autovacuum(db, log);
         }
         const idx = owner ? queue.findIndex((p) => p.conn === owner) : 0;
         if (idx < 0 || queue.length === 0) break;
@@ -163,9 +163,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     }
     // The statements just served may have changed tables: check once more when the clients pause.
     if (served && !stopping) {
-      clearTimeout(statisticsTimer);
-      statisticsTimer = setTimeout(() => void pump(), statisticsEveryMs);
-      statisticsTimer.unref();
+      clearTimeout(autovacuumTimer);
+      autovacuumTimer = setTimeout(() => void pump(), autovacuumEveryMs);
+      autovacuumTimer.unref();
     }
   };
 
@@ -290,7 +290,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
     (stopping ??= (async () => {
       clearInterval(watchdog);
       if (idleTimer) clearTimeout(idleTimer);
-      clearTimeout(statisticsTimer);
+      clearTimeout(autovacuumTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of connections) c.socket.destroy();
@@ -312,29 +312,39 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
 }
 
 /**
- * Tables changed by more than autovacuum's default analyze threshold (50 rows + 10 % of the rows counted at the
- * last ANALYZE) since their last ANALYZE. PGlite has no autovacuum, so without this the planner of a catalog
- * kept its first guesses: a new installation's dedup look-up (repository/pg-shard-index.ts) read every replica
- * row for each chunk of its first backup, 19 ms per look-up at 900 shards instead of 0.1 ms, growing with
- * the catalog.
+ * autovacuum's rules with its default settings, which PGlite lacks (it has no autovacuum):
+ * - analyze a table changed by more than 50 rows + 10 % of the rows counted at its last ANALYZE. Without this
+ *   the planner of a catalog kept its first guesses: a new installation's dedup look-up
+ *   (repository/pg-shard-index.ts) read every replica row for each chunk of its first backup, 19 ms per
+ *   look-up at 900 shards instead of 0.1 ms, growing with the catalog;
+ * - vacuum a table with more than 50 + 20 % dead rows (every dedup hit's UPDATE of `shards` leaves one: the
+ *   update is also the row's lock against gc), or 1,000 + 20 % rows inserted since its last VACUUM (that
+ *   marks their pages all-visible, so index-only scans and later vacuums skip them). Without this a long-lived
+ *   embedded catalog only grew: nothing ever reclaimed a dead row.
  */
-const STALE_STATISTICS = `
-  SELECT format('%I.%I', s.schemaname, s.relname) AS name, s.n_mod_since_analyze AS changed
+const STALE_TABLES = `
+  SELECT format('%I.%I', s.schemaname, s.relname) AS name,
+         s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze,
+         s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0) OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0) AS vacuum,
+         s.n_mod_since_analyze AS changed, s.n_dead_tup AS dead
   FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-  WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)`;
+  WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+     OR s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
+     OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)`;
 
-/** autovacuum's analyze step, which PGlite lacks: ANALYZE of every table that changed enough (STALE_STATISTICS). */
-async function refreshStatistics(db: PGlite, log: (msg: string) => void): Promise<void> {
+/** autovacuum's work, which PGlite lacks: VACUUM and ANALYZE of every table that needs them (STALE_TABLES). */
+async function autovacuum(db: PGlite, log: (msg: string) => void): Promise<void> {
   try {
-    const stale = await db.query<{ name: string; changed: string }>(STALE_STATISTICS);
+    const stale = await db.query<{ name: string; analyze: boolean; vacuum: boolean; changed: string; dead: string }>(STALE_TABLES);
     for (const t of stale.rows) {
       const t0 = performance.now();
-      await db.exec(`ANALYZE ${t.name}`);
+      const sql = t.vacuum ? `VACUUM ${t.analyze ? '(ANALYZE) ' : ''}${t.name}` : `ANALYZE ${t.name}`;
+      await db.exec(sql);
       const ms = performance.now() - t0;
-      if (ms > 1000) log(`planner statistics of ${t.name} refreshed in ${Math.round(ms)} ms (${t.changed} rows changed)`);
+      if (ms > 1000) log(`${sql}: ${Math.round(ms)} ms (${t.changed} rows changed, ${t.dead} dead)`);
     }
   } catch (err) {
-    log(`refreshing planner statistics: ${(err as Error).message}`);
+    log(`vacuum and planner statistics: ${(err as Error).message}`);
   }
 }
 

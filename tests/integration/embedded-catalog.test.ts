@@ -207,6 +207,32 @@ describe('embedded catalog server', () => {
       await catalog.close();
     }
   });
+
+  it('vacuums as autovacuum would: the rows inserted, then the dead rows that updates leave (each dedup hit updates its shard row)', async () => {
+    const catalog = await openCatalog({ dataDir: t.config.data_dir });
+    const q = (text: string, values: unknown[] = []) => catalog.pool.query(text, values);
+    try {
+      await q(`INSERT INTO shards (id, content_id, security_level, key_id, plain_size, stored_size, checksum, compression, encrypted)
+               SELECT 'vac-' || g, md5('v' || g), 'STANDARD', 'k', 1048576, 1048700, md5('c' || g), 'none', true FROM generate_series(1, 2000) g`);
+      const vacuumed = async () => (await q(`SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'shards'`)).rows[0].n as number;
+      const waitFor = async (ok: () => Promise<boolean>) => {
+        const until = Date.now() + 10_000;
+        while (!(await ok()) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      };
+      await waitFor(async () => (await vacuumed()) > 0); // 2,000 rows inserted: past 1,000 + 20 %
+      const before = await vacuumed();
+      expect(before).toBeGreaterThan(0);
+      // Two rounds of what every dedup hit does to its shard (pg-shard-index.ts): a new row version each.
+      for (let i = 0; i < 2; i++) await q(`UPDATE shards SET gc_marked_at = NULL WHERE id LIKE 'vac-%'`);
+      const dead = async () => (await q(`SELECT n_dead_tup::int AS n FROM pg_stat_user_tables WHERE relname = 'shards'`)).rows[0].n as number;
+      await waitFor(async () => (await vacuumed()) > before && (await dead()) < 50);
+      expect(await vacuumed()).toBeGreaterThan(before);
+      expect(await dead()).toBeLessThan(50);
+    } finally {
+      await q(`DELETE FROM shards WHERE id LIKE 'vac-%'`).catch(() => undefined);
+      await catalog.close();
+    }
+  });
 });
 
 function md5(n: number): string {
