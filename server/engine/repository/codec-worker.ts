@@ -138,8 +138,12 @@ function encode(req: Extract<Request, { op: 'encode' }>): void {
 
 /**
  * Decodes into a spare (or new memory of a recyclable size), the compressed body decrypted into the scratch,
- * and sends back with the plaintext what this thread is done with: the stored copy dies on the main thread,
- * which collects often, instead of here, where nothing else would prompt a collection.
+ * and sends back with the plaintext what this thread is done with. The stored copy dies here, in the young
+ * collections collectPieces runs: sent back, it was one more buffer attached to the main thread per shard,
+ * and V8 counts those against the main heap's limit. A restore of 1 GiB (13,782 files) ran 54–55 full
+ * collections on the main thread with it, 22–25 without, for 0.6 s less CPU and 15–20 MiB less memory at
+ * the peak. Where this thread cannot collect (no gc()), the stored copy goes back to die on the main thread
+ * as before, instead of waiting here for a collection nothing would prompt.
  */
 function decode(req: Extract<Request, { op: 'decode' }>): void {
   const dead: ArrayBuffer[] = [];
@@ -160,7 +164,7 @@ function decode(req: Extract<Request, { op: 'decode' }>): void {
     plain = copy;
   }
   // The whole stored ArrayBuffer was transferred here (transferable.ts): nothing else holds it.
-  dead.push(req.data.buffer as ArrayBuffer);
+  if (!collect) dead.push(req.data.buffer as ArrayBuffer);
   // A spare goes back whole, as a view of its first bytes (transferable() would copy it).
   const out = mine.has(plain.buffer) ? new Uint8Array(plain.buffer, 0, plain.length) : transferable(plain);
   parentPort!.postMessage({ id: req.id, ok: true, plain: out, dead }, [out.buffer as ArrayBuffer, ...dead]);
