@@ -4,7 +4,7 @@
  * - at levels 2 and 3 a shard that looks like text (JSON, logs: the chat data this product backs up) gets
  *   level 3's search with smaller match tables (TEXT_TABLES): on the bench's 1 GiB of chat JSON in 1 MiB
  *   pieces that stored 196.9 MiB where level 2 stored 215.1 and level 3 198.7, and took 3.08 s of CPU against
- *   3.24 and 3.50 (min of 3 runs, /tmp/zl2.mjs in session 22's note). On binaries the same settings cost 16–20 %
+ *   3.24 and 3.50 (min of 3 runs; session 22's closing note has the sweep). On binaries the same settings cost 16–20 %
  *   more CPU for 0.5–2 % less, so they keep the level as it is;
  * - a result that saves less than 3% is dropped and the shard is stored uncompressed.
  * There is no incompressibility probe first: zstd passes blocks it cannot shrink through at ~1 ms/MiB. The
@@ -108,12 +108,20 @@ function tunedForText(): InstanceType<typeof zstdFrames.CCtx> {
   return c;
 }
 
+/** zstd tuned for text (TEXT_TABLES): an ordinary zstd frame, with its content size, as `compress` writes. */
+function compressText(data: Buffer, scratch?: Scratch): Buffer {
+  const dst = scratch ? scratch(zstdFrames.compressBound(data.length)) : Buffer.allocUnsafe(zstdFrames.compressBound(data.length));
+  textCctx ??= tunedForText();
+  const out = dst.subarray(0, textCctx.compress2(dst, data));
+  return scratch ? out : Buffer.from(out); // not a view of a worst-case-sized buffer
+}
+
 /**
  * With `scratch`, zstd writes into memory the caller reuses: zstd-napi's own compress allocates a buffer of the
  * worst-case size per call, and a second one for the result when it is much smaller (a codec thread collects
  * rarely, so those piled up until V8's external-memory limit: tens of MiB per thread during a backup).
  */
-export function compress(data: Buffer, algo: Compression | 'zstd-text', level: number, scratch?: Scratch): Buffer {
+export function compress(data: Buffer, algo: Compression, level: number, scratch?: Scratch): Buffer {
   switch (algo) {
     case 'none':
       return data;
@@ -122,12 +130,6 @@ export function compress(data: Buffer, algo: Compression | 'zstd-text', level: n
       const dst = scratch(zstdFrames.compressBound(data.length));
       cctx ??= new zstdFrames.CCtx();
       return dst.subarray(0, cctx.compress(dst, data, level));
-    }
-    case 'zstd-text': {
-      const dst = scratch ? scratch(zstdFrames.compressBound(data.length)) : Buffer.allocUnsafe(zstdFrames.compressBound(data.length));
-      textCctx ??= tunedForText();
-      const out = dst.subarray(0, textCctx.compress2(dst, data));
-      return scratch ? out : Buffer.from(out); // not a view of a worst-case-sized buffer
     }
     case 'lz4':
       return lz4().compressSync(data);
@@ -193,7 +195,7 @@ export function compressAdaptive(data: Buffer, policy: CompressionPolicy, level:
   if (algo === 'none') return { algo, out: data };
   // Text at the default levels: zstd tuned for it (the header says zstd; the frame decodes as any other).
   const text = algo === 'zstd' && policy === 'auto' && !ruled && (level === 2 || level === 3) && looksLikeText(sampleOf(data));
-  const out = compress(data, text ? 'zstd-text' : algo, chosenLevel, scratch);
+  const out = text ? compressText(data, scratch) : compress(data, algo, chosenLevel, scratch);
   if (out.length > data.length * 0.97) return { algo: 'none', out: data };
   return { algo, out };
 }
