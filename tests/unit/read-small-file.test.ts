@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readAhead, SmallFileReader, waitedForDisk } from '../../server/engine/backup/small-files';
 import type { SourceItem } from '../../server/engine/backup/source';
 import { readSmallFile, readSmallFileSync } from '../../server/engine/backup/small-files';
+import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 
 describe('readSmallFile', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'small-read-'));
@@ -27,6 +28,20 @@ describe('readSmallFile', async () => {
     await writeFile(file, data);
     expect((await readSmallFile(file, walked)).equals(data)).toBe(true);
     expect(readSmallFileSync(file, walked).equals(data)).toBe(true);
+  });
+
+  it('reads into a recyclable chunk buffer (no new memory per file once given back)', async () => {
+    const file = path.join(dir, 'recycled');
+    const data = randomBytes(200_000);
+    await writeFile(file, data);
+    const first = await readSmallFile(file, data.length);
+    expect(first.equals(data)).toBe(true);
+    expect(chunkBuffers.isOwned(first.buffer)).toBe(true);
+    const memory = first.buffer;
+    chunkBuffers.give(memory); // as the backup does once the bytes are in the data stream
+    const second = readSmallFileSync(file, data.length);
+    expect(second.buffer).toBe(memory);
+    expect(second.equals(data)).toBe(true);
   });
 
   it('fails with the errno of a file that vanished', async () => {

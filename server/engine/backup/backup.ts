@@ -13,6 +13,7 @@ import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentIdKey } from '../keys/keys';
 import { checkPayloadName, type Extent, type ManifestEntry, splitNs } from '../repository/manifest';
+import { chunkBuffers } from '../repository/chunk-buffers';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import { BaseJoin } from './base-join';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
@@ -330,6 +331,8 @@ export async function writeBackupData(
             if (stable.changed) changedWhileRead.push(it.rel);
           }
           await addEntry(entry, data);
+          // A small file's bytes are copied into the data stream by now: their chunk buffer takes the next file.
+          if (Buffer.isBuffer(data)) chunkBuffers.give(data.buffer);
           if (it.type === 'f') tracker?.file(entry, sameAsBefore(it), before.get(it));
           if (input.detectChanges && it.type === 'f' && !content) {
             const after = await stat(it.abs, { bigint: true });

@@ -49,8 +49,11 @@ export class CodecPool {
   /** The scan thread, started on the first scan (not counted in `started`). */
   private scanner: Slot | null = null;
   private nextStream = 1;
-  /** Plaintext buffers decode() returned, until given back; and those given back, sent with the next decodes. */
-  private readonly decoded = new WeakSet<ArrayBufferLike>();
+  /**
+   * Buffers decode() and encode() returned (plaintext, stored objects), until given back; and those given
+   * back, sent with the next decodes and encodes for the threads to write into.
+   */
+  private readonly lent = new WeakSet<ArrayBufferLike>();
   private readonly spares = new SpareBuffers(16 * 1024 * 1024);
   /** The walks running on the scan thread (walk-thread.ts), once one has started. */
   private walks: WalkClient | null = null;
@@ -129,19 +132,24 @@ export class CodecPool {
     });
   }
 
-  /** Encodes a shard. `plain` is transferred to the worker and must not be used afterwards. */
+  /**
+   * Encodes a shard. `plain` is transferred to the worker and must not be used afterwards. The stored object
+   * may be given back (giveBack) once nothing reads it any more.
+   */
   async encode(plain: Buffer, opts: EncodeOptions): Promise<Encoded> {
     const data = transferable(plain);
     // A chunk buffer comes back with the result and returns to the free list: nothing else holds it now.
     const recycle = chunkBuffers.isOwned(data.buffer);
+    const spare = this.spares.takeAny();
     const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression; plain?: Uint8Array }>(
-      { op: 'encode', data, recycle, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
-      [data.buffer as ArrayBuffer],
+      { op: 'encode', data, recycle, spare, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
+      spare ? [data.buffer as ArrayBuffer, spare] : [data.buffer as ArrayBuffer],
     );
     if (recycle && r.plain) {
       chunkBuffers.adopt(r.plain.buffer);
       chunkBuffers.give(r.plain.buffer);
     }
+    this.lent.add(r.stored.buffer);
     return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
   }
 
@@ -173,19 +181,19 @@ export class CodecPool {
     const spare = this.spares.takeAny();
     const transfer = spare ? [data.buffer as ArrayBuffer, spare] : [data.buffer as ArrayBuffer];
     const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o, spare }, transfer);
-    this.decoded.add(r.plain.buffer);
+    this.lent.add(r.plain.buffer);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   }
 
   /**
-   * Takes back a buffer decode() returned, for a later decode to write into. Call it only with the last
-   * reference to it, once nothing reads it any more (a restore: once every file using the chunk is written).
-   * Anything else is ignored.
+   * Takes back a buffer decode() or encode() returned, for a later decode or encode to write into. Call it
+   * only with the last reference to it, once nothing reads it any more (a restore: once every file using the
+   * chunk is written; a backup: once the object is stored). Anything else is ignored.
    */
-  giveBack(plain: Buffer): void {
-    const ab = plain.buffer;
-    if (!(ab instanceof ArrayBuffer) || !this.decoded.has(ab)) return;
-    this.decoded.delete(ab);
+  giveBack(b: Buffer): void {
+    const ab = b.buffer;
+    if (!(ab instanceof ArrayBuffer) || !this.lent.has(ab)) return;
+    this.lent.delete(ab);
     this.spares.put(ab);
   }
 

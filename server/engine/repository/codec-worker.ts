@@ -13,7 +13,7 @@ import { type WholeFile, writeWholeFiles } from '../restore/whole-file';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
-  | { id: number; op: 'encode'; data: Uint8Array; recycle?: boolean; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
+  | { id: number; op: 'encode'; data: Uint8Array; recycle?: boolean; spare?: ArrayBuffer; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
   | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions; spare?: ArrayBuffer }
   | { id: number; op: 'checksum'; data: Uint8Array }
   | { id: number; op: 'scan'; stream: number; data: Uint8Array; opts: ChunkerOptions; reset: boolean; files: number[] }
@@ -50,7 +50,7 @@ function collectPieces(bytes: number): void {
 /** Streams being scanned on this thread (the pool's scan thread): cut state and the file being hashed. */
 const streams = new Map<number, { finder: CutFinder; sha: Hash | null }>();
 
-/** Plaintext buffers the main thread handed back (spare-buffers.ts): a few shards' worth. */
+/** Buffers the main thread handed back (spare-buffers.ts), decoded plaintext or stored objects: a few shards' worth. */
 const spares = new SpareBuffers(8 * 1024 * 1024);
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -122,11 +122,31 @@ function scratchFor(dead: ArrayBuffer[]): (n: number) => Buffer {
   };
 }
 
-/** Encodes; an oversized compression buffer goes back to the main thread with the answer, to die there. */
+/**
+ * Memory for an answer (a decoded plaintext, a stored object): a spare the main thread handed back, or new
+ * memory of a recyclable size. The buffers it handed out are added to `mine`.
+ */
+function answerMemory(mine: Set<ArrayBufferLike>): (n: number) => Buffer {
+  return (n) => {
+    const ab = spares.take(n) ?? new ArrayBuffer(capacityFor(n));
+    mine.add(ab);
+    return Buffer.from(ab, 0, n);
+  };
+}
+
+/**
+ * Encodes into a spare (or new memory of a recyclable size), which the main thread hands back once the
+ * object is stored: a new buffer per shard, attached to the main thread, counted against its heap's limit
+ * (the main thread collected its heap in full every ~17 MB of them). An oversized compression buffer goes
+ * back with the answer, to die there.
+ */
 function encode(req: Extract<Request, { op: 'encode' }>): void {
   const dead: ArrayBuffer[] = [];
-  const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null }, { scratch: scratchFor(dead) });
-  const out = transferable(r.stored);
+  if (req.spare) dead.push(...spares.put(req.spare));
+  const mine = new Set<ArrayBufferLike>();
+  const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null }, { scratch: scratchFor(dead), alloc: answerMemory(mine) });
+  // A spare goes back whole, as a view of its first bytes (transferable() would copy it).
+  const out = mine.has(r.stored.buffer) ? new Uint8Array(r.stored.buffer, 0, r.stored.length) : transferable(r.stored);
   // A recyclable chunk buffer goes back to the pool that lent it (never the stored object's own memory).
   const back = req.recycle && req.data.buffer !== out.buffer ? req.data : undefined;
   const transfer = [out.buffer as ArrayBuffer, ...dead];
@@ -149,11 +169,7 @@ function decode(req: Extract<Request, { op: 'decode' }>): void {
   const dead: ArrayBuffer[] = [];
   if (req.spare) dead.push(...spares.put(req.spare));
   const mine = new Set<ArrayBufferLike>();
-  const alloc = (n: number) => {
-    const ab = spares.take(n) ?? new ArrayBuffer(capacityFor(n));
-    mine.add(ab);
-    return Buffer.from(ab, 0, n);
-  };
+  const alloc = answerMemory(mine);
   const stored = toBuf(req.data);
   const pieces = stored.length; // read before the transfer empties it
   let plain = decodeObject(stored, req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts, { alloc, scratch: scratchFor(dead) });

@@ -41,9 +41,13 @@ export class IntegrityError extends Error {
   override readonly name = 'IntegrityError';
 }
 
-/** Where an encode compresses into (memory the caller reuses: the stored object never shares it). */
+/**
+ * Where an encode compresses into (memory the caller reuses: the stored object never shares it), and where
+ * the stored object is built (`alloc`, given its exact length; fresh memory of its own when absent).
+ */
 export interface EncodeMemory {
   scratch: Scratch;
+  alloc?(length: number): Buffer;
 }
 
 /**
@@ -73,7 +77,8 @@ export function encodeObject(plain: Buffer, o: EncodeOptions, memory?: EncodeMem
   const enc = o.cipher !== 'none';
   const headerLen = 8 + keyId.length + (enc ? NONCE : 0);
   // The stored object is built in one buffer of its own (transferable whole): header, body, tag, checksum.
-  const stored = Buffer.allocUnsafeSlow(headerLen + out.length + (enc ? TAG : 0) + SUM);
+  const length = headerLen + out.length + (enc ? TAG : 0) + SUM;
+  const stored = memory?.alloc?.(length) ?? Buffer.allocUnsafeSlow(length);
   const header = stored.subarray(0, headerLen);
   MAGIC.copy(header, 0);
   header[4] = VERSION;

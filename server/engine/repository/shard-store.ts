@@ -13,7 +13,7 @@ import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import type { Location } from '../storage/locations';
 import { shardKey } from './repository';
-import { isStorageError } from '../storage/backend';
+import { isStillRead, isStorageError, markStillRead } from '../storage/backend';
 import { codingFor } from '../../config-erasure';
 import { type Coding, fetchCoded, putPieces } from './piece-store';
 import { splitObject } from './pieces';
@@ -43,6 +43,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     level: ctx.config.compression_level,
     byClass: ctx.config.compression_config,
   });
+  const storedSize = enc.stored.length; // read now: once given back, the memory may travel to a thread
   const coding = codingFor(ctx.config, s.securityLevel);
   let placement: Pick<ShardRecordInput, 'locations' | 'coding'>;
   if (coding) {
@@ -51,6 +52,8 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     placement = { locations: placed.map((p) => p.location), coding: { ...coding, pieces: placed.map((p) => p.piece) } };
   } else {
     placement = { locations: (await putReplicas(ctx, shardKey(id), enc.stored, s.backupId)).map((l) => l.name) };
+    // Every put of it is over: its memory takes the next shard (unless a failed put may still read it).
+    if (!isStillRead(enc.stored)) ctx.pool.giveBack(enc.stored);
   }
   return {
     id,
@@ -58,7 +61,7 @@ export async function storeNewShard(ctx: EngineContext, s: NewShard): Promise<Sh
     securityLevel: s.securityLevel,
     keyId: s.keyId,
     plainSize,
-    storedSize: enc.stored.length,
+    storedSize,
     checksum: enc.checksum,
     compression: enc.compression,
     kind: s.kind,
@@ -96,6 +99,7 @@ export async function putReplicas(
         ctx.locations.recordSuccess(loc, data.length);
         done.push(loc);
       } catch (err) {
+        markStillRead(data);
         ctx.locations.recordFailure(loc, err);
         errors.push((err as Error).message);
         ctx.log(`write of ${key} to ${loc.name} failed: ${(err as Error).message}`);

@@ -32,6 +32,21 @@ export interface ObjectLock {
   until: Date;
 }
 
+/**
+ * Buffers a storage call may still read after it settled: a put that timed out is abandoned, not cancelled
+ * (retrying.ts), and one that failed may have left a write behind it. Their memory must never be reused for
+ * another object (shard-store.ts recycles a shard's stored copy once every put of it succeeded).
+ */
+const stillRead = new WeakSet<ArrayBufferLike>();
+
+export function markStillRead(data: Uint8Array): void {
+  stillRead.add(data.buffer);
+}
+
+export function isStillRead(data: Uint8Array): boolean {
+  return stillRead.has(data.buffer);
+}
+
 export interface PutOptions {
   /** Write the object locked (only on a location with immutability configured; others refuse). */
   lock?: ObjectLock;

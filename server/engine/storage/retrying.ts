@@ -4,7 +4,7 @@
  * retry and per-location counters for metrics. Also the one place SDK/HTTP errors are classified into
  * StorageError kinds, so every cloud backend reports failures the same way.
  */
-import { StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageErrorKind, type StorageSpace, type StorageUsage, sumListing } from './backend';
+import { markStillRead, StorageError, type ObjectInfo, type ObjectLock, type PutOptions, type StorageBackend, type StorageErrorKind, type StorageSpace, type StorageUsage, sumListing } from './backend';
 
 export interface RetryOptions {
   /** Attempts after the first. */
@@ -81,7 +81,8 @@ export class RetryingBackend implements StorageBackend {
     return this.run('init', undefined, () => this.inner.init());
   }
   put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
-    return this.run('put', key, () => this.inner.put(key, data, opts));
+    // A failed attempt, timed out above all, may go on reading `data` after this call settles.
+    return this.run('put', key, () => this.inner.put(key, data, opts), () => markStillRead(data));
   }
   get(key: string): Promise<Buffer> {
     return this.run('get', key, () => this.inner.get(key));
@@ -145,11 +146,12 @@ export class RetryingBackend implements StorageBackend {
     }
   }
 
-  private async run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  private async run<T>(op: string, key: string | undefined, fn: () => Promise<T>, onFailedAttempt?: () => void): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.timed(fn(), op, key);
       } catch (err) {
+        onFailedAttempt?.();
         await this.afterFailure(err, op, key, attempt);
       }
     }
