@@ -50,11 +50,14 @@ export class CodecPool {
   private scanner: Slot | null = null;
   private nextStream = 1;
   /**
-   * Buffers decode() and encode() returned (plaintext, stored objects), until given back; and those given
-   * back, sent with the next decodes and encodes for the threads to write into.
+   * Buffers decode() and encode() returned (plaintext, stored objects), each with the list it goes back to
+   * once given back; and those lists, whose buffers travel with the next decodes and encodes for the threads
+   * to write into. A backup's list is small: every buffer it holds was one more in circulation (a thread
+   * keeps a few more), where the previous build let each stored copy die after its write.
    */
-  private readonly lent = new WeakSet<ArrayBufferLike>();
+  private readonly lent = new WeakMap<ArrayBufferLike, SpareBuffers>();
   private readonly spares = new SpareBuffers(16 * 1024 * 1024);
+  private readonly storedSpares = new SpareBuffers(4 * 1024 * 1024);
   /** The walks running on the scan thread (walk-thread.ts), once one has started. */
   private walks: WalkClient | null = null;
 
@@ -140,7 +143,7 @@ export class CodecPool {
     const data = transferable(plain);
     // A chunk buffer comes back with the result and returns to the free list: nothing else holds it now.
     const recycle = chunkBuffers.isOwned(data.buffer);
-    const spare = this.spares.takeAny();
+    const spare = this.storedSpares.takeAny();
     const r = await this.run<{ stored: Uint8Array; checksum: string; compression: Compression; plain?: Uint8Array }>(
       { op: 'encode', data, recycle, spare, opts: { ...opts, key: opts.key ? new Uint8Array(opts.key) : null } },
       spare ? [data.buffer as ArrayBuffer, spare] : [data.buffer as ArrayBuffer],
@@ -149,7 +152,7 @@ export class CodecPool {
       chunkBuffers.adopt(r.plain.buffer);
       chunkBuffers.give(r.plain.buffer);
     }
-    this.lent.add(r.stored.buffer);
+    this.lent.set(r.stored.buffer, this.storedSpares);
     return { stored: Buffer.from(r.stored.buffer, r.stored.byteOffset, r.stored.byteLength), checksum: r.checksum, compression: r.compression };
   }
 
@@ -181,7 +184,7 @@ export class CodecPool {
     const spare = this.spares.takeAny();
     const transfer = spare ? [data.buffer as ArrayBuffer, spare] : [data.buffer as ArrayBuffer];
     const r = await this.run<{ plain: Uint8Array }>({ op: 'decode', data, label, keys: k, opts: o, spare }, transfer);
-    this.lent.add(r.plain.buffer);
+    this.lent.set(r.plain.buffer, this.spares);
     return Buffer.from(r.plain.buffer, r.plain.byteOffset, r.plain.byteLength);
   }
 
@@ -192,14 +195,15 @@ export class CodecPool {
    */
   giveBack(b: Buffer): void {
     const ab = b.buffer;
-    if (!(ab instanceof ArrayBuffer) || !this.lent.has(ab)) return;
+    const list = this.lent.get(ab);
+    if (!list || !(ab instanceof ArrayBuffer)) return;
     this.lent.delete(ab);
-    this.spares.put(ab);
+    list.put(ab);
   }
 
   /** Bytes given back and not yet sent to a thread. */
   get spareBytes(): number {
-    return this.spares.bytesHeld;
+    return this.spares.bytesHeld + this.storedSpares.bytesHeld;
   }
 
   /**

@@ -52,6 +52,8 @@ const streams = new Map<number, { finder: CutFinder; sha: Hash | null }>();
 
 /** Buffers the main thread handed back (spare-buffers.ts), decoded plaintext or stored objects: a few shards' worth. */
 const spares = new SpareBuffers(8 * 1024 * 1024);
+/** Stored-object buffers handed back by a backup (a shard's stored copy, once written), for the next encodes. */
+const storedSpares = new SpareBuffers(4 * 1024 * 1024);
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -123,12 +125,12 @@ function scratchFor(dead: ArrayBuffer[]): (n: number) => Buffer {
 }
 
 /**
- * Memory for an answer (a decoded plaintext, a stored object): a spare the main thread handed back, or new
- * memory of a recyclable size. The buffers it handed out are added to `mine`.
+ * Memory for an answer (a decoded plaintext, a stored object): a spare of `list` the main thread handed back,
+ * or new memory of a recyclable size. The buffers it handed out are added to `mine`.
  */
-function answerMemory(mine: Set<ArrayBufferLike>): (n: number) => Buffer {
+function answerMemory(list: SpareBuffers, mine: Set<ArrayBufferLike>): (n: number) => Buffer {
   return (n) => {
-    const ab = spares.take(n) ?? new ArrayBuffer(capacityFor(n));
+    const ab = list.take(n) ?? new ArrayBuffer(capacityFor(n));
     mine.add(ab);
     return Buffer.from(ab, 0, n);
   };
@@ -142,9 +144,9 @@ function answerMemory(mine: Set<ArrayBufferLike>): (n: number) => Buffer {
  */
 function encode(req: Extract<Request, { op: 'encode' }>): void {
   const dead: ArrayBuffer[] = [];
-  if (req.spare) dead.push(...spares.put(req.spare));
+  if (req.spare) dead.push(...storedSpares.put(req.spare));
   const mine = new Set<ArrayBufferLike>();
-  const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null }, { scratch: scratchFor(dead), alloc: answerMemory(mine) });
+  const r = encodeObject(toBuf(req.data), { ...req.opts, key: req.opts.key ? toBuf(req.opts.key) : null }, { scratch: scratchFor(dead), alloc: answerMemory(storedSpares, mine) });
   // A spare goes back whole, as a view of its first bytes (transferable() would copy it).
   const out = mine.has(r.stored.buffer) ? new Uint8Array(r.stored.buffer, 0, r.stored.length) : transferable(r.stored);
   // A recyclable chunk buffer goes back to the pool that lent it (never the stored object's own memory).
@@ -169,7 +171,7 @@ function decode(req: Extract<Request, { op: 'decode' }>): void {
   const dead: ArrayBuffer[] = [];
   if (req.spare) dead.push(...spares.put(req.spare));
   const mine = new Set<ArrayBufferLike>();
-  const alloc = answerMemory(mine);
+  const alloc = answerMemory(spares, mine);
   const stored = toBuf(req.data);
   const pieces = stored.length; // read before the transfer empties it
   let plain = decodeObject(stored, req.label, (k) => (Object.hasOwn(req.keys, k) ? toBuf(req.keys[k]!) : null), req.opts, { alloc, scratch: scratchFor(dead) });
