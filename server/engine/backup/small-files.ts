@@ -131,8 +131,8 @@ export async function* readAhead(
  * the fstat, and callbacks save the FileHandle's promise and finalizer work.
  *
  * The bytes are read into a chunk buffer (chunk-buffers.ts), which the caller gives back once it copied them:
- * a new buffer per file was memory V8 counts against the main thread's heap, and a backup of 205 MiB of
- * small files collected that heap in full for it every ~17 MiB.
+ * a new buffer per file raised the main isolate's external memory until a full collection freed it, and V8
+ * counts that rise against the old generation's room (a 1 GiB backup has 205 MiB of such files).
  */
 export function readSmallFile(file: string, size: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -50,7 +50,7 @@ function collectPieces(bytes: number): void {
 /** Streams being scanned on this thread (the pool's scan thread): cut state and the file being hashed. */
 const streams = new Map<number, { finder: CutFinder; sha: Hash | null }>();
 
-/** Buffers the main thread handed back (spare-buffers.ts), decoded plaintext or stored objects: a few shards' worth. */
+/** Plaintext buffers the main thread handed back (spare-buffers.ts): a few shards' worth. */
 const spares = new SpareBuffers(8 * 1024 * 1024);
 /** Stored-object buffers handed back by a backup (a shard's stored copy, once written), for the next encodes. */
 const storedSpares = new SpareBuffers(4 * 1024 * 1024);
@@ -138,9 +138,9 @@ function answerMemory(list: SpareBuffers, mine: Set<ArrayBufferLike>): (n: numbe
 
 /**
  * Encodes into a spare (or new memory of a recyclable size), which the main thread hands back once the
- * object is stored: a new buffer per shard, attached to the main thread, counted against its heap's limit
- * (the main thread collected its heap in full every ~17 MB of them). An oversized compression buffer goes
- * back with the answer, to die there.
+ * object is stored: a new buffer per shard raised the main isolate's external memory until a full
+ * collection freed it, and V8 counts that rise against the old generation's room. An oversized compression
+ * buffer goes back with the answer, to die there.
  */
 function encode(req: Extract<Request, { op: 'encode' }>): void {
   const dead: ArrayBuffer[] = [];
@@ -161,8 +161,8 @@ function encode(req: Extract<Request, { op: 'encode' }>): void {
 /**
  * Decodes into a spare (or new memory of a recyclable size), the compressed body decrypted into the scratch,
  * and sends back with the plaintext what this thread is done with. The stored copy dies here, in the young
- * collections collectPieces runs: sent back, it was one more buffer attached to the main thread per shard,
- * and V8 counts those against the main heap's limit. A restore of 1 GiB (13,782 files) ran 54–55 full
+ * collections collectPieces runs: sent back, it was one more buffer arriving on the main thread per shard,
+ * and V8 counts the rise of an isolate's external memory against its old generation's room. A restore of 1 GiB (13,782 files) ran 54–55 full
  * collections on the main thread with it, 22–25 without, for 0.6 s less CPU and 15–20 MiB less memory at
  * the peak. Where this thread cannot collect (no gc()), the stored copy goes back to die on the main thread
  * as before, instead of waiting here for a collection nothing would prompt.
