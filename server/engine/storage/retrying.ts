@@ -174,7 +174,10 @@ export class RetryingBackend implements StorageBackend {
     await (this.opts.sleep ?? realSleep)(delayMs);
   }
 
-  /** The timed-out call is abandoned, not cancelled; every operation is idempotent, so a late success is harmless. */
+  /**
+   * The timed-out call is abandoned, not cancelled; every operation is idempotent, so a late success is harmless
+   * (a put's buffer is marked still read, so its memory is never refilled under it: backend.ts isStillRead).
+   */
   private timed<T>(p: Promise<T>, op: string, key: string | undefined): Promise<T> {
     const ms = this.opts.timeoutMs;
     if (!(ms > 0) || !Number.isFinite(ms)) return p;
