@@ -41,7 +41,8 @@ export class ShardWriter {
     private readonly ctx: EngineContext,
     private readonly backupId: string,
     private readonly level: string,
-    private readonly levelKey: Buffer,
+    /** The key of this level's content ids (keys.ts contentIdKey). */
+    readonly levelKey: Buffer,
     private readonly keyId: string,
     private readonly key: Buffer | null,
     private readonly cipher: Cipher,
@@ -55,11 +56,11 @@ export class ShardWriter {
    * Queues a chunk; resolves once there is room for more work. The shard itself arrives later through the
    * returned `shard` promise (wrapped, since a promise resolved with a promise would wait for it).
    */
-  async add(plain: Buffer, kind: 'data' | 'manifest'): Promise<{ shard: Promise<StoredShard> }> {
+  async add(plain: Buffer, kind: 'data' | 'manifest', cid?: string): Promise<{ shard: Promise<StoredShard> }> {
     if (this.failure) throw this.failure;
     this.stats.chunks++;
     const bytes = plain.length; // read now: the buffer is transferred to a worker
-    const p = this.process(plain, kind);
+    const p = this.process(plain, kind, cid);
     const tracked = p.then(
       () => undefined,
       (err) => {
@@ -96,9 +97,12 @@ export class ShardWriter {
     return p;
   }
 
-  /** The content id is computed in a worker too, so the main thread only reads, chunks and schedules. */
-  private async process(plain: Buffer, kind: 'data' | 'manifest'): Promise<StoredShard> {
-    const { cid, data } = await this.ctx.pool.contentId(plain, this.levelKey);
+  /**
+   * The content id comes with the chunk from the scan thread (ScanStage), or is computed on a codec thread:
+   * the main thread only reads, chunks and schedules.
+   */
+  private async process(plain: Buffer, kind: 'data' | 'manifest', known?: string): Promise<StoredShard> {
+    const { cid, data } = known ? { cid: known, data: plain } : await this.ctx.pool.contentId(plain, this.levelKey);
     const existing = this.seen.get(cid);
     if (existing) {
       chunkBuffers.give(data.buffer); // the chunk is not needed: its shard is already being stored
@@ -168,6 +172,10 @@ export class ChunkSink {
   private readonly chunker: Chunker;
   private readonly stage: ScanStage | null;
   private pending: Buffer[] = [];
+  /** The content ids (and lengths) of the chunks in `pending`, when the scan thread found them. */
+  private pendingIds: { cid: string; length: number }[] = [];
+  /** Of the chunk the chunker holds when the stream ends, from the scan thread. */
+  private tailId: { cid: string; length: number } | null = null;
 
   constructor(
     private readonly writer: ShardWriter,
@@ -179,10 +187,17 @@ export class ChunkSink {
   ) {
     this.chunker = new Chunker({ mode, ...sizes });
     this.stage = scanOn
-      ? new ScanStage(scanOn, { mode, ...sizes }, (data, cuts) => {
-          this.chunker.pushCut(data, cuts, this.collect);
-          return this.emitPending();
-        })
+      ? new ScanStage(
+          scanOn,
+          { mode, ...sizes },
+          (b) => {
+            this.chunker.pushCut(b.data, b.cuts, this.collect);
+            b.cids.forEach((cid, i) => this.pendingIds.push({ cid, length: b.lengths[i]! }));
+            this.tailId = b.tail;
+            return this.emitPending();
+          },
+          writer.levelKey,
+        )
       : null;
   }
 
@@ -226,6 +241,8 @@ export class ChunkSink {
   async end(): Promise<void> {
     await this.stage?.end();
     this.chunker.flush(this.collect);
+    if (this.tailId) this.pendingIds.push(this.tailId);
+    this.tailId = null;
     await this.emitPending();
   }
 
@@ -236,12 +253,19 @@ export class ChunkSink {
 
   private async emitPending(): Promise<void> {
     const chunks = this.pending;
+    const ids = this.pendingIds;
     this.pending = [];
-    for (const c of chunks) {
+    this.pendingIds = [];
+    // Ids from the scan thread name these very chunks, or the backup stops: a chunk stored under another
+    // chunk's id would restore the wrong bytes, silently.
+    if (this.stage && (ids.length !== chunks.length || chunks.some((c, i) => c.length !== ids[i]!.length))) {
+      throw new Error(`Internal error: the scan thread's content ids do not match the chunks cut (${ids.length} ids for ${chunks.length} chunks). The backup stopped before storing them; run it again, and report this if it happens again.`);
+    }
+    for (const [i, c] of chunks.entries()) {
       const start = this.emittedEnd;
       this.emittedEnd += c.length;
       const index = this.table.length;
-      this.table.push((await this.writer.add(c, this.kind)).shard);
+      this.table.push((await this.writer.add(c, this.kind, ids[i]?.cid)).shard);
       this.onChunk(index, start, this.emittedEnd);
     }
   }

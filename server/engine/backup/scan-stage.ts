@@ -7,13 +7,11 @@
  * same stream: the cuts do not depend on how it is split into blocks).
  */
 import { chunkBuffers } from '../repository/chunk-buffers';
-import type { CodecPool } from '../repository/codec-pool';
+import type { CodecPool, Scanned } from '../repository/codec-pool';
 import type { ChunkerOptions } from './cut-finder';
 
 const BLOCK = 1024 * 1024;
 const DEPTH = 4;
-
-type Scanned = { data: Buffer; cuts: number[]; digests: string[] };
 
 export class ScanStage {
   private readonly stream: number;
@@ -30,7 +28,9 @@ export class ScanStage {
     private readonly pool: CodecPool,
     private readonly opts: ChunkerOptions,
     /** Receives every block back in stream order with its cuts; the block's memory is reused after. */
-    private readonly onBlock: (data: Buffer, cuts: number[]) => Promise<void>,
+    private readonly onBlock: (block: Scanned) => Promise<void>,
+    /** The content-id key: given, the thread also hashes each chunk into its content id (Scanned.cids). */
+    private readonly idKey: Buffer | null = null,
   ) {
     this.stream = pool.newScanStream();
   }
@@ -82,9 +82,12 @@ export class ScanStage {
     return { digest };
   }
 
-  /** Hands every block back; the next byte written starts a chunk. */
+  /**
+   * Hands every block back; the next byte written starts a chunk. With content ids, the last block is sent
+   * even when empty: it carries the id of what is left of the last chunk (Scanned.tail).
+   */
   async end(): Promise<void> {
-    if (this.used > 0 || this.files.length) await this.post();
+    if (this.used > 0 || this.files.length || this.idKey) await this.post(true);
     while (this.out.length) await this.takeOldest();
     this.resetNext = true;
   }
@@ -103,9 +106,10 @@ export class ScanStage {
     } else f.push(from, to, ends);
   }
 
-  private async post(): Promise<void> {
+  private async post(final = false): Promise<void> {
     const block = (this.stage ?? chunkBuffers.take(BLOCK)).subarray(0, this.used);
-    const p = this.pool.scan(this.stream, block, this.opts, this.resetNext, this.files);
+    const ids = this.idKey ? { key: this.idKey, final } : undefined;
+    const p = this.pool.scan(this.stream, block, this.opts, this.resetNext, this.files, ids);
     p.catch(() => undefined); // taken in order by takeOldest, which rethrows
     this.out.push(p);
     this.stage = null;
@@ -125,7 +129,7 @@ export class ScanStage {
     }
     for (const d of r.digests) this.digests.shift()!.resolve(d);
     this.held -= r.data.length;
-    await this.onBlock(r.data, r.cuts);
+    await this.onBlock(r);
     chunkBuffers.give(r.data.buffer);
   }
 }

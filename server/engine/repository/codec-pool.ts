@@ -19,6 +19,19 @@ import type { WalkReply, WalkSource } from '../backup/walk-tasks';
 import { WalkClient, type Count } from '../backup/walk-thread';
 import type { WholeFile, WholeFileResult } from '../restore/whole-file';
 
+/**
+ * A block back from the scan thread: its cuts, the digests of the files it ends and, when asked, the content
+ * ids (and lengths) of the chunks that end in it; `tail`: of the last chunk, when the block ends the stream.
+ */
+export interface Scanned {
+  data: Buffer;
+  cuts: number[];
+  digests: string[];
+  cids: string[];
+  lengths: number[];
+  tail: { cid: string; length: number } | null;
+}
+
 interface Job {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -211,13 +224,14 @@ export class CodecPool {
    * state between blocks and answers in order: the main thread reads and packs chunks meanwhile. `data` is
    * transferred and comes back with the answer.
    */
-  async scan(stream: number, data: Buffer, opts: ChunkerOptions, reset: boolean, files: number[]): Promise<{ data: Buffer; cuts: number[]; digests: string[] }> {
+  async scan(stream: number, data: Buffer, opts: ChunkerOptions, reset: boolean, files: number[], ids?: { key: Buffer; final: boolean }): Promise<Scanned> {
     const slot = this.scanSlot();
     const block = transferable(data);
     const owned = chunkBuffers.isOwned(block.buffer);
-    const r = await this.post<{ data: Uint8Array; cuts: number[]; digests: string[] }>(slot, { op: 'scan', stream, data: block, opts, reset, files }, [block.buffer as ArrayBuffer]);
+    const req = { op: 'scan', stream, data: block, opts, reset, files, ...(ids ? { ids: { key: new Uint8Array(ids.key), final: ids.final } } : {}) };
+    const r = await this.post<Omit<Scanned, 'data'> & { data: Uint8Array }>(slot, req, [block.buffer as ArrayBuffer]);
     if (owned) chunkBuffers.adopt(r.data.buffer);
-    return { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), cuts: r.cuts, digests: r.digests };
+    return { data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), cuts: r.cuts, digests: r.digests, cids: r.cids, lengths: r.lengths, tail: r.tail };
   }
 
   /**

@@ -1,5 +1,5 @@
 /** Runs in a worker thread: the CPU-heavy half of the pipeline (compress + encrypt + checksum, and back). */
-import { createHash, createHmac, type Hash } from 'node:crypto';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
@@ -16,7 +16,7 @@ type Request =
   | { id: number; op: 'encode'; data: Uint8Array; recycle?: boolean; spare?: ArrayBuffer; opts: Omit<EncodeOptions, 'key'> & { key: Uint8Array | null } }
   | { id: number; op: 'decode'; data: Uint8Array; label: string; keys: Record<string, Uint8Array>; opts: DecodeOptions; spare?: ArrayBuffer }
   | { id: number; op: 'checksum'; data: Uint8Array }
-  | { id: number; op: 'scan'; stream: number; data: Uint8Array; opts: ChunkerOptions; reset: boolean; files: number[] }
+  | { id: number; op: 'scan'; stream: number; data: Uint8Array; opts: ChunkerOptions; reset: boolean; files: number[]; ids?: { key: Uint8Array; final: boolean } }
   | { id: number; op: 'scan-close'; stream: number }
   | { id: number; op: 'write-files'; files: WholeFile[] };
 
@@ -47,8 +47,19 @@ function collectPieces(bytes: number): void {
   collect?.({ type: 'minor' });
 }
 
-/** Streams being scanned on this thread (the pool's scan thread): cut state and the file being hashed. */
-const streams = new Map<number, { finder: CutFinder; sha: Hash | null }>();
+/**
+ * Streams being scanned on this thread (the pool's scan thread): cut state, the file being hashed and, when the
+ * stream's chunks get their content ids here, the keyed hash of the chunk begun in an earlier block.
+ */
+interface ScanState {
+  finder: CutFinder;
+  sha: Hash | null;
+  key: Buffer | null;
+  mac: Hmac | null;
+  /** Bytes of the chunk being gathered that earlier blocks held. */
+  carried: number;
+}
+const streams = new Map<number, ScanState>();
 
 /** Plaintext buffers the main thread handed back (spare-buffers.ts): a few shards' worth. */
 const spares = new SpareBuffers(8 * 1024 * 1024);
@@ -69,22 +80,7 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
     } else if (req.op === 'encode') {
       encode(req);
     } else if (req.op === 'scan') {
-      let s = streams.get(req.stream);
-      if (!s) streams.set(req.stream, (s = { finder: new CutFinder(req.opts), sha: null }));
-      if (req.reset) s.finder.reset();
-      const cuts: number[] = [];
-      s.finder.find(req.data, cuts);
-      // files: [from, to, ends] triples; a file's hash runs on over blocks until the triple that ends it.
-      const digests: string[] = [];
-      for (let i = 0; i < req.files.length; i += 3) {
-        s.sha ??= createHash('sha256');
-        s.sha.update(req.data.subarray(req.files[i], req.files[i + 1]));
-        if (req.files[i + 2]) {
-          digests.push(s.sha.digest('hex'));
-          s.sha = null;
-        }
-      }
-      parentPort!.postMessage({ id: req.id, ok: true, data: req.data, cuts, digests }, [req.data.buffer as ArrayBuffer]);
+      scan(req);
     } else if (req.op === 'scan-close') {
       streams.delete(req.stream);
       parentPort!.postMessage({ id: req.id, ok: true });
@@ -101,6 +97,59 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
     parentPort!.postMessage({ id: req.id, ok: false, name: (err as Error).name, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
   }
 });
+
+/**
+ * Finds a block's cuts, runs the files' hashes on over it and, when asked (`ids`), gives each chunk that ends
+ * in it its content id: the same keyed hash CodecPool.contentId computes, here on the bytes as they pass, so
+ * a chunk does not make a round trip to a codec thread before it is encoded. With each id goes the chunk's
+ * length, which the main thread checks against the chunk it cut. `ids.final`: the stream ends with this
+ * block; what is left of its last chunk gets its id (`tail`).
+ */
+function scan(req: Extract<Request, { op: 'scan' }>): void {
+  let s = streams.get(req.stream);
+  if (!s) streams.set(req.stream, (s = { finder: new CutFinder(req.opts), sha: null, key: null, mac: null, carried: 0 }));
+  if (req.reset) {
+    s.finder.reset();
+    s.mac = null;
+    s.carried = 0;
+  }
+  const cuts: number[] = [];
+  s.finder.find(req.data, cuts);
+  // files: [from, to, ends] triples; a file's hash runs on over blocks until the triple that ends it.
+  const digests: string[] = [];
+  for (let i = 0; i < req.files.length; i += 3) {
+    s.sha ??= createHash('sha256');
+    s.sha.update(req.data.subarray(req.files[i], req.files[i + 1]));
+    if (req.files[i + 2]) {
+      digests.push(s.sha.digest('hex'));
+      s.sha = null;
+    }
+  }
+  const ids: { cids: string[]; lengths: number[]; tail: { cid: string; length: number } | null } = { cids: [], lengths: [], tail: null };
+  if (req.ids) {
+    const st = s;
+    st.key ??= Buffer.from(req.ids.key);
+    const mac = () => (st.mac ??= createHmac('sha256', st.key!));
+    let from = 0;
+    for (const cut of cuts) {
+      ids.cids.push(mac().update(req.data.subarray(from, cut)).digest('hex'));
+      ids.lengths.push(st.carried + cut - from);
+      st.mac = null;
+      st.carried = 0;
+      from = cut;
+    }
+    if (from < req.data.length) {
+      mac().update(req.data.subarray(from));
+      st.carried += req.data.length - from;
+    }
+    if (req.ids.final) {
+      if (st.carried > 0) ids.tail = { cid: mac().digest('hex'), length: st.carried };
+      st.mac = null;
+      st.carried = 0;
+    }
+  }
+  parentPort!.postMessage({ id: req.id, ok: true, data: req.data, cuts, digests, ...ids }, [req.data.buffer as ArrayBuffer]);
+}
 
 /**
  * Memory zstd compresses into, and a compressed shard is decrypted into before it is decompressed, kept
