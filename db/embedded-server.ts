@@ -27,8 +27,11 @@ const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);
  * shared_buffers (128 MB) is allocated and touched inside PGlite's WebAssembly heap at start, so it was a
  * third of the server's resident memory; the catalog's files are read through the OS page cache anyway, and
  * 8 MB measured no slower for backups of 300 MiB and of 50,000 files (docs/operations.md, "Memory").
+ * max_connections sizes the shared memory kept for each possible session (its PGPROC, lock and snapshot
+ * slots): PGlite has one session, and 2 instead of 100 touched 4 MiB less of that heap at start. The lock
+ * table still has room for ~1,000 locks (64 per transaction × 16 slots); the catalog has 74 relations.
  */
-export const CATALOG_SERVER_SETTINGS = ['shared_buffers=8MB', 'wal_buffers=512kB', 'temp_buffers=1MB', 'maintenance_work_mem=8MB'];
+export const CATALOG_SERVER_SETTINGS = ['shared_buffers=8MB', 'wal_buffers=512kB', 'temp_buffers=1MB', 'maintenance_work_mem=8MB', 'max_connections=2'];
 
 interface Pending {
   conn: Connection;
