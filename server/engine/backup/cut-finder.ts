@@ -5,6 +5,8 @@
  * exactly the same places: stored shards dedup only against the same cuts (a unit test pins them).
  */
 
+import { gearScan, scannedHash } from './gear-scan';
+
 export interface ChunkerOptions {
   mode: 'cdc' | 'fixed';
   /** Average (cdc) or exact (fixed) chunk size in bytes. */
@@ -12,21 +14,6 @@ export interface ChunkerOptions {
   /** cdc: no chunk is cut smaller than this (default avgSize / 4) or larger than maxSize (default avgSize × 4), but the stream's last one. */
   minSize?: number;
   maxSize?: number;
-}
-
-const GEAR = buildGear();
-
-function buildGear(): Int32Array {
-  // Deterministic table (xorshift32 from a fixed seed): chunk boundaries must be identical across runs.
-  const t = new Int32Array(256);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < 256; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    t[i] = x | 0;
-  }
-  return t;
 }
 
 /** A mask with `bits` ones in the highest bits of a 32-bit word (those depend on the most recent 32 bytes). */
@@ -76,7 +63,7 @@ export class CutFinder {
       }
       const small = this.pos < this.avg;
       const end = i + Math.min((small ? this.avg : this.max) - this.pos, n - i);
-      const cut = scan(b, i, end, this.hash, small ? this.maskS : this.maskL);
+      const cut = gearScan(b, i, end, this.hash, small ? this.maskS : this.maskL);
       if (cut) {
         cuts.push(cut);
         this.pos = 0;
@@ -84,7 +71,7 @@ export class CutFinder {
         i = cut;
         continue;
       }
-      this.hash = lastHash;
+      this.hash = scannedHash();
       this.pos += end - i;
       i = end;
       if (this.pos >= this.max) {
@@ -100,21 +87,4 @@ export class CutFinder {
     this.pos = 0;
     this.hash = 0;
   }
-}
-
-let lastHash = 0;
-
-/**
- * The hot loop, kept small and monomorphic so V8 compiles it tightly (about 4× faster than inlined). Returns
- * the offset after the first byte where the hash matches the mask, or 0 (the hash is then in `lastHash`).
- */
-function scan(b: Uint8Array, start: number, end: number, hash: number, mask: number): number {
-  const gear = GEAR;
-  let h = hash | 0;
-  for (let i = start | 0; i < end; i++) {
-    h = ((h << 1) + gear[b[i]!]!) | 0;
-    if ((h & mask) === 0) return i + 1;
-  }
-  lastHash = h;
-  return 0;
 }
