@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assessChange, changeHistory, CHANGE_RULE } from '../../server/engine/backup/change-rule';
 import { ChangeTracker, type ChangeSummary } from '../../server/engine/backup/change-summary';
-import { ENTROPY_WINDOW, EntropySampler, entropyOf, entropyOfBytes } from '../../server/engine/backup/entropy';
+import { count, countEngine, countJs, ENTROPY_WINDOW, EntropySampler, entropyOf, entropyOfBytes } from '../../server/engine/backup/entropy';
+import { Rng } from '../support/tree';
 import type { ManifestEntry } from '../../server/engine/repository/manifest';
 import { planPrune, type PruneCandidate } from '../../server/engine/maintenance/retention';
 import { jpegLike, logLines, prose, seeded, zipLike } from '../support/change-patterns';
@@ -39,6 +40,20 @@ function textTree(rand: () => number, n: number): Tree {
 }
 
 describe('entropy samples', () => {
+  it('counts bytes in WebAssembly exactly as the JavaScript loop does', () => {
+    expect(countEngine()).toBe('webassembly');
+    const rng = new Rng(17);
+    const data = Buffer.concat([rng.bytes(400_000), Buffer.from('{"user":"u1","text":"hello"}\n'.repeat(8000))]);
+    for (let k = 0; k < 300; k++) {
+      const from = rng.int(0, data.length - 1);
+      const to = Math.min(data.length, from + rng.int(0, 200_000));
+      const want = new Uint32Array(256).fill(k);
+      const got = new Uint32Array(256).fill(k);
+      expect(count(got, data, from, to)).toBe(countJs(want, data, from, to));
+      expect(got, `range [${from}, ${to})`).toEqual(want);
+    }
+  });
+
   it('scores random data near 8 and text near 4–5, also for small files', () => {
     const rand = seeded(1);
     for (const size of [512, 1024, 4096, 300_000]) {

@@ -4,6 +4,8 @@
  * close to 8 bits/byte in both windows; text scores 4–5. The lower of the two is kept, so a text file with a
  * random-looking header (or the reverse) is not taken for encrypted.
  */
+import { assemble, leb, op } from './wasm-assembly';
+
 export const ENTROPY_WINDOW = 64 * 1024;
 /** Below this a sample says too little (a 32-byte random file scores about 5). */
 export const MIN_SAMPLE = 256;
@@ -83,10 +85,23 @@ export class EntropySampler {
 }
 
 /**
+ * Counts bytes into the histogram: in WebAssembly for ranges of MIN_WASM bytes or more (1.8 GB/s against
+ * 0.85 for the JavaScript loop on 64 KiB ranges, 1.4 against 0.85 on 4 KiB), in JavaScript below that, where
+ * copying the range and adding up four histograms cost more than they save, and where WebAssembly is missing.
+ */
+export function count(hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
+  if (to - from >= MIN_WASM) {
+    const w = wasm === undefined ? (wasm = instantiate()) : wasm;
+    if (w) return countWasm(w, hist, block, from, to);
+  }
+  return countJs(hist, block, from, to);
+}
+
+/**
  * Four bytes a round, loaded before any count is stored: V8's per-byte loop ran at ~500 MiB/s, this one at
  * 800–950 (random, text or zeros alike), and it runs on every byte of a small file on the main thread.
  */
-function count(hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
+export function countJs(hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
   let i = from;
   for (const end4 = from + ((to - from) & ~3); i < end4; i += 4) {
     const b0 = block[i]!;
@@ -100,4 +115,66 @@ function count(hist: Uint32Array, block: Uint8Array, from: number, to: number): 
   }
   for (; i < to; i++) hist[block[i]!]!++;
   return to - from;
+}
+
+const MIN_WASM = 2048;
+
+/** Which loop count() runs on ranges of MIN_WASM bytes or more. */
+export function countEngine(): 'webassembly' | 'javascript' {
+  if (wasm === undefined) wasm = instantiate();
+  return wasm ? 'webassembly' : 'javascript';
+}
+/** Bytes copied into the WebAssembly memory at a time. */
+const WINDOW = 64 * 1024;
+/** Four histograms of 256 × u32, one per byte of a 4-byte round (no store waits on the one before), then the window. */
+const DATA = 4096;
+
+interface HistogramWasm {
+  run: (from: number, to: number) => number;
+  bytes: Uint8Array;
+  counts: Uint32Array;
+}
+
+/** undefined: not tried yet; null: no WebAssembly here. */
+let wasm: HistogramWasm | null | undefined;
+
+function countWasm(w: HistogramWasm, hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
+  const c = w.counts;
+  for (let at = from; at < to; at += WINDOW) {
+    const n = Math.min(WINDOW, to - at) & ~3;
+    w.bytes.set(block.subarray(at, at + n), DATA);
+    w.run(0, n);
+    for (let i = at + n; i < Math.min(to, at + WINDOW); i++) hist[block[i]!]!++;
+  }
+  for (let b = 0; b < 256; b++) hist[b]! += c[b]! + c[b + 256]! + c[b + 512]! + c[b + 768]!;
+  c.fill(0);
+  return to - from;
+}
+
+/**
+ * run(i, end), i and end multiples of 4 (window offsets): while (i < end) { for k in 0..3:
+ * counts[k][window[i + k]]++; i += 4 }. Counts are little-endian u32, read here through a Uint32Array: the
+ * module is used only where the host is little-endian too.
+ */
+function instantiate(): HistogramWasm | null {
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) return null;
+  const I = 0, END = 1, AT = 2; // parameters, then a local
+  const { get, tee, i32const, ltU, add, shl, load, load8u, store, ifVoid, loopVoid, brIf, end } = op;
+  // counts[k][window[i + k]] += 1
+  const lane = (k: number) => [get, I, load8u, 0, ...leb(DATA + k), i32const, 2, shl, tee, AT, get, AT, load, 2, ...leb(k * 1024), i32const, 1, add, store, 2, ...leb(k * 1024)];
+  const body = [
+    ...[get, I, get, END, ltU, ...ifVoid],
+    ...loopVoid,
+    ...lane(0),
+    ...lane(1),
+    ...lane(2),
+    ...lane(3),
+    ...[get, I, i32const, 4, add, tee, I, get, END, ltU, brIf, 0],
+    end, // loop
+    end, // if
+    end,
+  ];
+  const m = assemble({ params: 2, locals: 1, result: false, pages: Math.ceil((DATA + WINDOW) / 65536), body });
+  if (!m) return null;
+  return { run: m.run, bytes: new Uint8Array(m.memory.buffer), counts: new Uint32Array(m.memory.buffer, 0, 1024) };
 }

@@ -6,6 +6,8 @@
  * reference (a unit test holds them equal). Both are exact: a cut found here is a cut anywhere.
  */
 
+import { assemble, leb, op } from './wasm-assembly';
+
 export const GEAR = buildGear();
 
 function buildGear(): Int32Array {
@@ -83,30 +85,15 @@ function scanWasm(w: GearWasm, b: Uint8Array, start: number, end: number, hash: 
 }
 
 /**
- * The module, assembled here (22 instructions; no file to ship or bundle): memory [0, 1024) holds GEAR,
- * [1024, 1024 + WINDOW) the window. scan(i, end, h, mask), over window offsets:
+ * The module (wasm-assembly.ts): memory [0, 1024) holds GEAR, [1024, 1024 + WINDOW) the window.
+ * run(i, end, h, mask), over window offsets:
  *   while (i < end) { h = (h << 1) + gear[window[i]]; if ((h & mask) == 0) return i + 1; i++ }
  *   last = h; return 0
  */
 function instantiate(): GearWasm | null {
-  if (typeof WebAssembly !== 'object') return null;
-  const leb = (n: number): number[] => {
-    const out: number[] = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n) byte |= 0x80;
-      out.push(byte);
-    } while (n);
-    return out;
-  };
-  const name = (s: string) => [s.length, ...Buffer.from(s)];
-  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-  const I = 0, END = 1, H = 2, MASK = 3; // parameters, all i32
-  const [get, tee, setGlobal, i32const, ltU, eqz, add, and, shl] = [0x20, 0x22, 0x24, 0x41, 0x49, 0x45, 0x6a, 0x71, 0x74];
-  const [load, load8u, ifVoid, loopVoid, brIf, ret, end] = [0x28, 0x2d, [0x04, 0x40], [0x03, 0x40], 0x0d, 0x0f, 0x0b];
+  const I = 0, END = 1, H = 2, MASK = 3; // parameters
+  const { get, tee, setGlobal, i32const, ltU, eqz, add, and, shl, load, load8u, ifVoid, loopVoid, brIf, ret, end } = op;
   const body = [
-    0, // no locals beyond the parameters
     ...[get, I, get, END, ltU, ...ifVoid],
     ...loopVoid,
     ...[get, H, i32const, 1, shl], // h << 1
@@ -118,22 +105,9 @@ function instantiate(): GearWasm | null {
     end, // if
     ...[get, H, setGlobal, 0, i32const, 0, end],
   ];
-  const pages = Math.ceil((DATA + WINDOW) / 65536);
-  const bytes = new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
-    ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]), // type: (i32 × 4) → i32
-    ...section(3, [1, 0]), // one function of that type
-    ...section(5, [1, 1, ...leb(pages), ...leb(pages)]), // memory, fixed size
-    ...section(6, [1, 0x7f, 1, i32const, 0, end]), // global: mutable i32 = 0
-    ...section(7, [3, ...name('mem'), 2, 0, ...name('scan'), 0, 0, ...name('last'), 3, 0]),
-    ...section(10, [1, ...leb(body.length), ...body]),
-  ]);
-  try {
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { mem: WebAssembly.Memory; scan: GearWasm['scan']; last: WebAssembly.Global };
-    const table = new DataView(exports.mem.buffer);
-    GEAR.forEach((g, i) => table.setInt32(i * 4, g, true)); // WebAssembly is little-endian, whatever the host
-    return { scan: exports.scan, last: exports.last, bytes: new Uint8Array(exports.mem.buffer) };
-  } catch {
-    return null; // a runtime without WebAssembly compilation (--jitless): the JavaScript loop
-  }
+  const m = assemble({ params: 4, locals: 0, result: true, pages: Math.ceil((DATA + WINDOW) / 65536), body });
+  if (!m) return null;
+  const table = new DataView(m.memory.buffer);
+  GEAR.forEach((g, i) => table.setInt32(i * 4, g, true)); // WebAssembly is little-endian, whatever the host
+  return { scan: m.run, last: m.last!, bytes: new Uint8Array(m.memory.buffer) };
 }
