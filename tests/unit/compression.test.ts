@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compress, compressAdaptive, decompress } from '../../server/engine/repository/compression';
+import { compress, compressAdaptive, decompress, looksLikeTextData } from '../../server/engine/repository/compression';
 import { chatJson, Rng } from '../support/tree';
 
 const MiB = 1024 * 1024;
@@ -59,5 +59,34 @@ describe('adaptive compression', () => {
     const data = Buffer.concat([readFileSync(process.execPath).subarray(0, 200_000), chatJson(new Rng(9), 1000)]);
     expect(decompress(compress(data, 'lz4', 3), 'lz4').equals(data)).toBe(true);
     for (const level of [1, 3, 19]) expect(decompress(compress(data, 'zstd', level), 'zstd').equals(data)).toBe(true);
+  });
+});
+
+describe('the text probe', () => {
+  /** The probe's rule, written plainly: at least 90 % of the sampled bytes are text. */
+  const reference = (data: Buffer) => {
+    const K = 16 * 1024;
+    const sample = data.length <= 3 * K ? data : Buffer.concat([data.subarray(0, K), data.subarray(Math.floor(data.length / 2 - K / 2), Math.floor(data.length / 2 - K / 2) + K), data.subarray(data.length - K)]);
+    let texty = 0;
+    for (const b of sample) if ((b >= 32 && b < 127) || b === 9 || b === 10 || b === 13 || b >= 0xc2) texty++;
+    return texty >= sample.length * 0.9;
+  };
+  /** `n` bytes of text with `bad` bytes of 0x01 spread through each sampled part. */
+  const mixed = (n: number, badShare: number) => {
+    const b = Buffer.alloc(n, 'a');
+    const step = Math.round(1 / badShare);
+    for (let i = 0; i < n; i += step) b[i] = 1;
+    return b;
+  };
+
+  it('says what the plain rule says, at the 90 % line and away from it', () => {
+    const rng = new Rng(23);
+    const cases = [rng.bytes(MiB), rng.bytes(1000), Buffer.from('{"t":"héllo wörld"}\n'.repeat(60000)), mixed(MiB, 0.1), mixed(MiB, 0.0999), mixed(MiB, 0.1001), mixed(40_000, 0.1), mixed(40_000, 0.11), Buffer.alloc(0)];
+    // Text in two sampled parts and binary in the third: decided by the whole sample, not the first part.
+    cases.push(Buffer.concat([Buffer.alloc(MiB / 2, 'x'), rng.bytes(MiB / 2)]));
+    for (let k = 0; k < 20; k++) cases.push(mixed(rng.int(1, 2 * MiB), rng.int(5, 20) / 100));
+    for (const c of cases) expect(looksLikeTextData(c), `${c.length} bytes`).toBe(reference(c));
+    expect(looksLikeTextData(mixed(MiB, 0.05))).toBe(true);
+    expect(looksLikeTextData(rng.bytes(MiB))).toBe(false);
   });
 });
