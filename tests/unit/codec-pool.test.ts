@@ -85,20 +85,20 @@ describe('codec pool buffer ownership', () => {
   });
 
   it('moves a chunk buffer to the threads and back without a copy, and takes it back into the free list once encoded', async () => {
-    const chunk = chunkBuffers.take(300_000); // a 320 KiB buffer of its own, viewed as 300,000 bytes
+    const chunk = chunkBuffers.take(300_000); // a 512 KiB buffer of its own, viewed as 300,000 bytes
     randomBytes(300_000).copy(chunk);
     const copy = Buffer.from(chunk);
     const { data } = await pool.contentId(chunk, key);
     expect(chunk.byteLength).toBe(0); // transferred, not copied
     expect(data.equals(copy)).toBe(true);
-    expect(data.buffer.byteLength).toBe(320 * 1024);
+    expect(data.buffer.byteLength).toBe(512 * 1024);
     const held = chunkBuffers.freeBytesHeld;
     const enc = await pool.encode(data, opts);
-    expect(chunkBuffers.freeBytesHeld).toBe(held + 320 * 1024);
+    expect(chunkBuffers.freeBytesHeld).toBe(held + 512 * 1024);
     expect(await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum)).toEqual(copy);
-    const again = chunkBuffers.take(250_000); // reuses the freed memory (a class up: 256 KiB is the one below)
+    const again = chunkBuffers.take(400_000); // reuses the freed memory
     expect(chunkBuffers.freeBytesHeld).toBe(held);
-    expect(again.length).toBe(250_000);
+    expect(again.length).toBe(400_000);
   });
 
   it('never recycles a buffer it did not lend', () => {
@@ -113,11 +113,11 @@ describe('codec pool buffer ownership', () => {
     const enc = await pool.encode(Buffer.from(plain), opts);
     const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum);
     expect(back.equals(plain)).toBe(true);
-    expect(back.buffer.byteLength).toBe(320 * 1024); // a recyclable size, viewed as the plaintext
+    expect(back.buffer.byteLength).toBe(512 * 1024); // a recyclable size, viewed as the plaintext
     const before = pool.spareBytes;
     pool.giveBack(back);
     pool.giveBack(back);
-    expect(pool.spareBytes).toBe(before + 320 * 1024);
+    expect(pool.spareBytes).toBe(before + 512 * 1024);
     const next = Buffer.from(randomBytes(100_000).toString('hex'));
     const enc2 = await pool.encode(Buffer.from(next), opts);
     const back2 = await pool.decode(Buffer.from(enc2.stored), 'shard:test', { k1: key }, enc2.checksum);
@@ -127,14 +127,14 @@ describe('codec pool buffer ownership', () => {
   });
 
   it('builds the next stored objects in one given back, never in one still held', async () => {
-    const plains = () => randomBytes(300_000); // incompressible: stored in a 320 KiB buffer
+    const plains = () => randomBytes(300_000); // incompressible: stored in a 512 KiB buffer
     const given = await pool.encode(Buffer.from(plains()), opts);
     const held = await pool.encode(Buffer.from(plains()), opts);
     const heldCopy = Buffer.from(held.stored);
     const before = pool.spareBytes;
     pool.giveBack(given.stored);
     pool.giveBack(given.stored);
-    expect(pool.spareBytes).toBe(before + 320 * 1024);
+    expect(pool.spareBytes).toBe(before + 512 * 1024);
     for (let i = 0; i < 8; i++) {
       const plain = plains();
       const enc = await pool.encode(Buffer.from(plain), opts);

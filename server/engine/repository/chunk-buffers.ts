@@ -9,14 +9,8 @@
  * handed back, the chunk sink for a deduplicated chunk), so no chunk is ever overwritten while in use.
  */
 
-/**
- * Capacities are 64 KiB × 2^k × 1, 1.25, 1.5 or 1.75, so a freed buffer fits the next chunk of about its size
- * and a chunk wastes at most a fifth of its buffer (powers of two alone wasted up to half: a 1.1 MiB chunk
- * had 2 MiB, all of it resident once reused for a larger one).
- */
+/** Capacities are powers of two from 64 KiB, so a freed buffer fits the next chunk of about its size. */
 const MIN_CAPACITY = 64 * 1024;
-/** take() looks this many classes up for a free buffer before it allocates (up to twice its own class). */
-const SEARCH = 4;
 /** What the free lists may hold in all (the in-flight chunks are bounded by the chunk sink). */
 const MAX_FREE_BYTES = 16 * 1024 * 1024;
 
@@ -28,9 +22,8 @@ export class ChunkBuffers {
   /** A Buffer of exactly `length` bytes (contents undefined) over a recyclable ArrayBuffer of its own. */
   take(length: number): Buffer {
     const capacity = capacityFor(length);
-    let ab: ArrayBuffer | undefined;
-    for (let c = capacity, k = 0; k <= SEARCH && !ab; c = nextCapacity(c), k++) ab = this.free.get(c)?.pop();
-    if (ab) this.freeBytes -= ab.byteLength;
+    const ab = this.free.get(capacity)?.pop();
+    if (ab) this.freeBytes -= capacity;
     const buffer = ab ?? new ArrayBuffer(capacity);
     this.owned.add(buffer);
     return Buffer.from(buffer, 0, length);
@@ -62,20 +55,14 @@ export class ChunkBuffers {
   }
 }
 
-/** The capacity class (from 64 KiB) a buffer for `length` bytes gets. */
+/** The power of two (from 64 KiB) a buffer for `length` bytes gets. */
 export function capacityFor(length: number): number {
   let c = MIN_CAPACITY;
-  while (c < length) c = nextCapacity(c);
+  while (c < length) c *= 2;
   return c;
 }
 
-/** The next class up: 1 → 1.25 → 1.5 → 1.75 → 2 of a power of two. */
-function nextCapacity(c: number): number {
-  const base = 2 ** Math.floor(Math.log2(c));
-  return c + base / 4;
-}
-
-const isCapacity = (n: number) => n >= MIN_CAPACITY && n === capacityFor(n);
+const isCapacity = (n: number) => n >= MIN_CAPACITY && (n & (n - 1)) === 0;
 
 /** The process's chunk buffers (the chunkers of every running backup, and the codec pool that returns them). */
 export const chunkBuffers = new ChunkBuffers();
