@@ -4,7 +4,7 @@
  * close to 8 bits/byte in both windows; text scores 4–5. The lower of the two is kept, so a text file with a
  * random-looking header (or the reverse) is not taken for encrypted.
  */
-import { assemble, leb, op } from './wasm-assembly';
+import { assemble, lazyLoop, leb, loopEngine, op } from './wasm-assembly';
 
 export const ENTROPY_WINDOW = 64 * 1024;
 /** Below this a sample says too little (a 32-byte random file scores about 5). */
@@ -91,7 +91,7 @@ export class EntropySampler {
  */
 export function count(hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
   if (to - from >= MIN_WASM) {
-    const w = wasm === undefined ? (wasm = instantiate()) : wasm;
+    const w = wasm();
     if (w) return countWasm(w, hist, block, from, to);
   }
   return countJs(hist, block, from, to);
@@ -120,10 +120,8 @@ export function countJs(hist: Uint32Array, block: Uint8Array, from: number, to: 
 const MIN_WASM = 2048;
 
 /** Which loop count() runs on ranges of MIN_WASM bytes or more. */
-export function countEngine(): 'webassembly' | 'javascript' {
-  if (wasm === undefined) wasm = instantiate();
-  return wasm ? 'webassembly' : 'javascript';
-}
+export const countEngine = () => loopEngine(wasm);
+
 /** Bytes copied into the WebAssembly memory at a time. */
 const WINDOW = 64 * 1024;
 /** Four histograms of 256 × u32, one per byte of a 4-byte round (no store waits on the one before), then the window. */
@@ -135,8 +133,7 @@ interface HistogramWasm {
   counts: Uint32Array;
 }
 
-/** undefined: not tried yet; null: no WebAssembly here. */
-let wasm: HistogramWasm | null | undefined;
+const wasm = lazyLoop(instantiate);
 
 function countWasm(w: HistogramWasm, hist: Uint32Array, block: Uint8Array, from: number, to: number): number {
   const c = w.counts;

@@ -6,7 +6,7 @@
  * reference (a unit test holds them equal). Both are exact: a cut found here is a cut anywhere.
  */
 
-import { assemble, leb, op } from './wasm-assembly';
+import { assemble, lazyLoop, leb, loopEngine, op } from './wasm-assembly';
 
 export const GEAR = buildGear();
 
@@ -35,15 +35,12 @@ export function scannedHash(): number {
  * then scannedHash()). `hash` is the rolling hash before `start`.
  */
 export function gearScan(b: Uint8Array, start: number, end: number, hash: number, mask: number): number {
-  const w = wasm === undefined ? (wasm = instantiate()) : wasm;
+  const w = wasm();
   return w ? scanWasm(w, b, start, end, hash, mask) : scanJs(b, start, end, hash, mask);
 }
 
 /** Which loop gearScan runs here. */
-export function gearScanEngine(): 'webassembly' | 'javascript' {
-  if (wasm === undefined) wasm = instantiate();
-  return wasm ? 'webassembly' : 'javascript';
-}
+export const gearScanEngine = () => loopEngine(wasm);
 
 /** The loop in JavaScript, kept small and monomorphic so V8 compiles it tightly (about 4× faster than inlined). */
 export function scanJs(b: Uint8Array, start: number, end: number, hash: number, mask: number): number {
@@ -68,8 +65,7 @@ interface GearWasm {
   bytes: Uint8Array;
 }
 
-/** undefined: not tried yet; null: no WebAssembly here. */
-let wasm: GearWasm | null | undefined;
+const wasm = lazyLoop(instantiate);
 
 function scanWasm(w: GearWasm, b: Uint8Array, start: number, end: number, hash: number, mask: number): number {
   let h = hash | 0;

@@ -45,6 +45,18 @@ export interface AssembledLoop {
   last: WebAssembly.Global | null;
 }
 
+/**
+ * `make` run once, on the first call (a thread that never runs the loop never builds it), its result kept:
+ * null where WebAssembly is missing, and the caller keeps its JavaScript loop.
+ */
+export function lazyLoop<T>(make: () => T | null): () => T | null {
+  let built: T | null | undefined;
+  return () => (built === undefined ? (built = make()) : built);
+}
+
+/** Which loop a lazyLoop's caller runs. */
+export const loopEngine = (loop: () => unknown): 'webassembly' | 'javascript' => (loop() ? 'webassembly' : 'javascript');
+
 /** Null where the runtime cannot compile WebAssembly (--jitless): the caller keeps its JavaScript loop. */
 export function assemble(spec: { params: number; locals: number; result: boolean; pages: number; body: number[] }): AssembledLoop | null {
   if (typeof WebAssembly !== 'object') return null;

@@ -68,6 +68,9 @@ const storedSpares = new SpareBuffers(4 * 1024 * 1024);
 
 const toBuf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/** A content id's keyed hash (its hex digest is the id), for the 'hash' request and the scan alike. */
+const contentIdHash = (levelKey: Buffer) => createHmac('sha256', levelKey);
+
 const postWalk = (reply: WalkReply) => parentPort!.postMessage(reply);
 
 parentPort!.on('message', (req: Request | WalkRequest) => {
@@ -75,7 +78,7 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
   if (isWalkRequest(req)) return serveWalk(req, postWalk);
   try {
     if (req.op === 'hash') {
-      const cid = createHmac('sha256', toBuf(req.key)).update(req.data).digest('hex');
+      const cid = contentIdHash(toBuf(req.key)).update(req.data).digest('hex');
       parentPort!.postMessage({ id: req.id, ok: true, cid, data: req.data }, [req.data.buffer as ArrayBuffer]);
     } else if (req.op === 'encode') {
       encode(req);
@@ -129,7 +132,7 @@ function scan(req: Extract<Request, { op: 'scan' }>): void {
   if (req.ids) {
     const st = s;
     st.key ??= Buffer.from(req.ids.key);
-    const mac = () => (st.mac ??= createHmac('sha256', st.key!));
+    const mac = () => (st.mac ??= contentIdHash(st.key!));
     let from = 0;
     for (const cut of cuts) {
       ids.cids.push(mac().update(req.data.subarray(from, cut)).digest('hex'));
