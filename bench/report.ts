@@ -7,6 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Datasets } from './datasets';
 import type { GroupA, ToolResults } from './scenarios';
+import type { RestoreTargetMode } from './restore-target';
 import { type BenchSettings, MiB, RESULTS_FILE, SMALL_TREE_RSS_LIMIT } from './settings';
 import { type Better, fmtRatio, fmtSpread, ratioVsPlexichat, type Spread, spreadOf } from './stats';
 import type { MachineFacts } from './system';
@@ -33,6 +34,8 @@ export interface Report {
   settings: BenchSettings;
   machine: MachineFacts;
   page_cache_dropped: boolean | null;
+  /** Where restores wrote (restore-target.ts); absent in reports from before it. */
+  restore_targets?: { mode: RestoreTargetMode; reason: string | null };
   datasets: Datasets | null;
   trees: Dataset[];
   rows: Row[];
@@ -206,6 +209,7 @@ export function renderReport(r: Report): string {
   const out = [
     `PlexiChat Backup benchmark — ${r.datasets ? `datasets at scale ${s.scale}` : 'no generated datasets'}${r.trees.length ? `, ${r.trees.length} real tree(s)` : ''}, ${r.machine.nproc} cores, node ${r.machine.node_version}, ${versions}`,
     `PlexiChat: replication_factor ${r.results.plexichat[0]?.copies ?? s.replication} (copies on the same disk); restic and borg: 1 copy. Page cache dropped before each timed operation: ${r.page_cache_dropped === null ? 'not tried' : r.page_cache_dropped ? 'yes' : 'NO (not permitted)'}.`,
+    r.restore_targets?.mode === 'fresh-ext4' ? 'Every restore wrote to a new ext4 file system of its own.' : `Restores wrote to the work dir, one after the other (${r.restore_targets?.reason ?? 'not recorded'}): a restore's time depends on what that file system went through before.`,
     `Median (min–max) of ${done} run${done > 1 ? 's' : ''}${done < s.runs ? ` (of ${s.runs} planned)` : ''}, the tools taking turns in each run (every run in results/latest.json). Wall times include process start-up; MiB = 2^20 bytes.`,
     `"vs restic" / "vs borg": the other tool's time, size or memory ÷ PlexiChat's, or PlexiChat's throughput ÷ the other's (medians): ≥ 1.00 means PlexiChat is better.`,
     r.other_cpu_share === null ? 'Other processes\' CPU: not measured.' : `Other processes on the machine used ${(r.other_cpu_share * 100).toFixed(0)}% of its CPU during the timed operations${r.other_cpu_share > 0.1 ? ' (a noisy machine: expect spread between runs)' : ''}.`,

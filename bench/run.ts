@@ -15,6 +15,7 @@ import { PlexichatTool } from './plexichat-tool';
 import { prepareTrees } from './real-trees';
 import { runRebuildBench } from './rebuild';
 import { buildChecks, buildRows, otherCpuShare, renderReport, type Report, type Results, writeResults } from './report';
+import { RestoreTargets } from './restore-target';
 import { ResticTool } from './restic-tool';
 import { Runner } from './scenarios';
 import { type BenchSettings, settingsFromEnv } from './settings';
@@ -42,7 +43,9 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
   await mkdir(s.workDir, { recursive: true });
   const datasets = s.datasets ? await ensureDatasets(s, log) : null;
   const trees = await prepareTrees(s, log);
-  const runner = new Runner(s, datasets, trees, log);
+  const targets = await RestoreTargets.detect(s.workDir);
+  log(targets.mode === 'fresh-ext4' ? 'restores: each into a new ext4 file system (loop-mounted image)' : `restores: into the work dir (no fresh file system: ${targets.reason})`);
+  const runner = new Runner(s, datasets, trees, log, targets);
   const profileDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
   const tools: Tool[] = [new PlexichatTool(path.join(s.workDir, 'plexichat'), s.replication, profileDir)];
   if (s.restic) tools.push(new ResticTool(path.join(s.workDir, 'restic'), s.restic));
@@ -55,6 +58,7 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
     settings: s,
     machine,
     page_cache_dropped: runner.cacheDropped,
+    restore_targets: { mode: targets.mode, reason: targets.reason },
     datasets,
     trees,
     rows: buildRows(datasets, trees, results),

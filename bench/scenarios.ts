@@ -1,7 +1,6 @@
 /** The measured sequences, run the same way for every tool: one fresh repository per dataset group. */
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { type Dataset, type Datasets, readSums } from './datasets';
+import type { RestoreTargets } from './restore-target';
 import type { BenchSettings } from './settings';
 import { dropCaches, type TreeSize } from './system';
 import type { BackupFigures, OpFigures, Tool } from './tool';
@@ -61,6 +60,7 @@ export class Runner {
     private readonly data: Datasets | null,
     private readonly trees: Dataset[],
     private readonly log: (line: string) => void,
+    private readonly targets: RestoreTargets,
   ) {}
 
   async runTool(tool: Tool): Promise<ToolResults> {
@@ -132,14 +132,17 @@ export class Runner {
     return { start, settle: settled };
   }
 
+  /** A restore into a target of its own (restore-target.ts: a new file system where possible), then checked. */
   private async restoreAndVerify(tool: Tool, id: string, d: Dataset): Promise<RestoreFigures> {
-    const target = path.join(this.s.workDir, 'restore', `${tool.name}-${d.name}`);
-    await rm(target, { recursive: true, force: true });
-    const r = await this.op(tool, `restore ${d.name}`, () => tool.restore(id, target), d.bytes);
-    const verify = await verifyTree(target, await readSums(d));
-    this.log(`${tool.name}: restored ${d.name} ${verify.ok ? 'is byte-identical' : `DIFFERS: ${verify.problems.join('; ')}`} (${verify.files_found} files checked in ${verify.seconds.toFixed(1)} s)`);
-    await rm(target, { recursive: true, force: true });
-    return { ...r, verify };
+    const target = await this.targets.prepare(`${tool.name}-${d.name}`, d.bytes, d.files);
+    try {
+      const r = await this.op(tool, `restore ${d.name}`, () => tool.restore(id, target.dir), d.bytes);
+      const verify = await verifyTree(target.dir, await readSums(d));
+      this.log(`${tool.name}: restored ${d.name} ${verify.ok ? 'is byte-identical' : `DIFFERS: ${verify.problems.join('; ')}`} (${verify.files_found} files checked in ${verify.seconds.toFixed(1)} s)`);
+      return { ...r, verify };
+    } finally {
+      await target.release();
+    }
   }
 
   /** One timed operation, on a cold page cache when that is possible. */
