@@ -138,6 +138,31 @@ describe.each(SUBJECTS)('shard index contract (%s)', (_name, subject) => {
     expect((await index.backupRecords('b2')).map((r) => r.id)).toContain(a.id);
   });
 
+  it('after look-ups that found nothing, still finds, references and refuses exactly as before', async () => {
+    // The catalog's index then asks a cheap probe first (pg-shard-index.ts lastMissed): it must not hide a hit
+    // in a batch of misses, nor let through what the full rules refuse.
+    const a = shard();
+    const imported = shard({ checksum: '' });
+    const noReplica = shard();
+    const plainOne = shard({ encrypted: false });
+    for (const x of [a, imported, noReplica, plainOne]) await index.session('b1', 'standard', true).record(x);
+    await index.markReplica(noReplica.id, 'loc-a', 'bad', at);
+    await index.markReplica(noReplica.id, 'loc-b', 'missing', at);
+    const w = index.session('b2', 'standard', true);
+    expect(await w.lookup(shard().contentId)).toBeNull();
+    expect(await w.lookup(imported.contentId)).toBeNull();
+    expect(await w.lookup(noReplica.contentId)).toBeNull();
+    expect(await w.lookup(plainOne.contentId)).toBeNull();
+    const [miss, hit] = await Promise.all([w.lookup(shard().contentId), w.lookup(a.contentId)]);
+    expect(miss).toBeNull();
+    expect(hit?.id).toBe(a.id);
+    expect(await w.lookup(shard().contentId)).toBeNull();
+    expect((await w.lookup(a.contentId))?.id).toBe(a.id);
+    const referenced = (await index.backupRecords('b2')).map((r) => r.id);
+    expect(referenced).toContain(a.id);
+    for (const refused of [imported, noReplica, plainOne]) expect(referenced).not.toContain(refused.id);
+  });
+
   it('skips a shard with no good replica, and finds it again once a replica is marked ok', async () => {
     const a = shard();
     await index.session('b1', 'standard', true).record(a);

@@ -197,6 +197,8 @@ class PgShardSession implements ShardIndexSession {
   private readonly records: Batcher<ShardRecordInput, void>;
   private readonly refs: Batcher<string, StoredShard | null>;
   private rule: Promise<{ name: string; sql: string }> | null = null;
+  /** The last lookup found nothing: new data comes in runs, so the next one asks the cheap probe first. */
+  private lastMissed = false;
 
   constructor(
     private readonly db: Db,
@@ -206,7 +208,10 @@ class PgShardSession implements ShardIndexSession {
     private readonly encrypting: boolean,
   ) {
     this.lookups = new Batcher(64, 10, (ids) => this.lookupMany(ids));
-    this.records = new Batcher(64, 50, (rows) => this.recordMany(rows));
+    // Records are not waited for until the backup drains, and each statement costs ~2.5 ms of the catalog's
+    // time besides its rows (a 1 GiB backup of new data: 98 statements and 474 ms of catalog time at 64 rows /
+    // 50 ms, 24 and 302 ms at 256 / 250).
+    this.records = new Batcher(256, 250, (rows) => this.recordMany(rows));
     this.refs = new Batcher(256, 5, (ids) => this.referenceMany(ids));
   }
 
@@ -244,6 +249,21 @@ class PgShardSession implements ShardIndexSession {
    * backup's references. GC locks rows before it re-checks references, so the two can never cross.
    */
   private async lookupMany(contentIds: string[]): Promise<(StoredShard | null)[]> {
+    const wanted = [...new Set(contentIds)];
+    if (this.lastMissed) {
+      // Which of them have any shard at this level: a plain read of the content-id index, cheaper than the
+      // statement below in the embedded catalog (1.1 against 1.5 ms; new data makes ~300 lookups per GiB). New
+      // data finds none and stops here; the statement below, which takes and references the shards (and checks
+      // them), runs for the ids found only. A hit in the probe that the statement then refuses is a miss.
+      const found = await prepared<{ content_id: string }>(
+        this.db,
+        'plexichat_shard_probe',
+        'SELECT DISTINCT content_id FROM shards WHERE content_id = ANY($1::text[]) AND security_level = $2',
+        [wanted, this.level],
+      );
+      if (!found.length) return contentIds.map(() => null);
+      if (found.length < wanted.length) wanted.splice(0, wanted.length, ...found.map((r) => r.content_id));
+    }
     const rule = await this.reusable();
     const rows = await prepared<{ id: string; content_id: string; plain_size: number; stored_size: number }>(
       this.db,
@@ -261,9 +281,10 @@ class PgShardSession implements ShardIndexSession {
         INSERT INTO backup_shards (backup_id, shard_id) SELECT $4, id FROM hit ON CONFLICT DO NOTHING
       )
       SELECT id, content_id, plain_size, stored_size FROM hit`,
-      [[...new Set(contentIds)], this.level, UNVERIFIED, this.backupId],
+      [wanted, this.level, UNVERIFIED, this.backupId],
     );
     const by = new Map(rows.map((r) => [r.content_id, r]));
+    this.lastMissed = rows.length === 0;
     return contentIds.map((c) => {
       const r = by.get(c);
       return r ? { id: r.id, plainSize: Number(r.plain_size), storedSize: Number(r.stored_size), isNew: false } : null;
