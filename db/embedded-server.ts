@@ -10,7 +10,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { loadTemplate } from './catalog-template.mjs';
@@ -79,8 +79,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   const log = opts.log ?? (() => undefined);
   const paths = embeddedPaths(opts.dataDir);
   mkdirSync(path.dirname(paths.dbDir), { recursive: true });
-  mkdirSync(paths.socketDir, { recursive: true, mode: 0o700 });
   acquireLock(paths.lockFile);
+  // Made and removed (stop) only by the holder of the lock: a server stopping never removes the folder of one starting.
+  mkdirSync(paths.socketDir, { recursive: true, mode: 0o700 });
 
   let db: PGlite;
   const fresh = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
@@ -307,7 +308,16 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
       ]);
       clearTimeout(timer);
       rmSync(paths.socketPath, { force: true });
-      if (readOwner(paths.lockFile) === String(process.pid)) rmSync(paths.lockFile, { force: true });
+      // The socket's folder in the temp dir goes too: one was left behind for every data dir ever served (a
+      // test run made hundreds).
+      if (readOwner(paths.lockFile) === String(process.pid)) {
+        try {
+          rmdirSync(paths.socketDir);
+        } catch {
+          // not empty (something else put a file there) or already gone: left as it is
+        }
+        rmSync(paths.lockFile, { force: true });
+      }
       log('catalog server stopped');
       markStopped();
     })());

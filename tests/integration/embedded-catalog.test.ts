@@ -52,6 +52,7 @@ describe('embedded catalog server', () => {
       const first = await serverPid();
       process.kill(first, 'SIGTERM'); // as when it stops after its idle time
       expect(await catalogStopped(t.config.data_dir)).toBe(true);
+      expect(existsSync(embeddedPaths(t.config.data_dir).socketDir)).toBe(false); // its folder in the temp dir went with it
       await new Promise((r) => setTimeout(r, 200)); // the pool drops the connection the server closed
       expect((await catalog.pool.query('SELECT count(*)::int AS n FROM backups')).rows[0]).toEqual({ n: 1 });
       expect(await serverPid()).not.toBe(first);
