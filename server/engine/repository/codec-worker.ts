@@ -21,10 +21,10 @@ type Request =
   | { id: number; op: 'write-files'; files: WholeFile[] };
 
 /**
- * A young-generation collection, run after every few MiB that AES-GCM's pieces (codec.ts PIECE) left as
- * garbage: this thread allocates too few objects of its own to collect by itself, so the pieces' memory
- * piled up (+30–40 MiB of the backup's footprint in a test) where a minor collection, a fraction of a
- * millisecond for this heap, frees it warm for the next shard.
+ * A young-generation collection, run after every few MiB that AES-GCM's pieces (codec.ts PIECE), or a
+ * restore's small files written here, left as garbage: this thread allocates too few objects of its own to
+ * collect by itself, so the pieces' memory piled up (+30–40 MiB of the backup's footprint in a test) where a
+ * minor collection, a fraction of a millisecond for this heap, frees it warm for the next shard.
  */
 const collect = exposedGc();
 const COLLECT_EVERY = 4 * 1024 * 1024;
@@ -91,6 +91,10 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
       // A restore's small files (the scan thread is otherwise idle then).
       const { results, transfer } = writeWholeFiles(req.files);
       parentPort!.postMessage({ id: req.id, ok: true, results }, transfer);
+      // The files' bytes die here once written, and this thread allocates almost nothing else: without a
+      // collection they waited for V8 to notice. Restoring 1 GiB of chat JSON (30 % in 4–256 KiB files), 3
+      // each in turns: peak RSS + catalog server private 267–273 -> 216–246 MiB, and 3.02–3.11 -> 2.79–2.87 s.
+      collectPieces(req.files.reduce((n, f) => n + f.size, 0));
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
     } else {
