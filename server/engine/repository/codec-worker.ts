@@ -21,10 +21,10 @@ type Request =
   | { id: number; op: 'write-files'; files: WholeFile[] };
 
 /**
- * A young-generation collection, run after every few MiB that AES-GCM's pieces (codec.ts PIECE), or a
- * restore's small files written here, left as garbage: this thread allocates too few objects of its own to
- * collect by itself, so the pieces' memory piled up (+30–40 MiB of the backup's footprint in a test) where a
- * minor collection, a fraction of a millisecond for this heap, frees it warm for the next shard.
+ * A young-generation collection, run after every few MiB that AES-GCM's pieces (codec.ts PIECE), a restore's
+ * small files written here, or stored copies checksummed here left as garbage: this thread allocates too few
+ * objects of its own to collect by itself, so that memory piled up (+30–40 MiB of the backup's footprint in
+ * a test) where a minor collection, a fraction of a millisecond for this heap, frees it warm for the next.
  */
 const collect = exposedGc();
 const COLLECT_EVERY = 4 * 1024 * 1024;
@@ -97,6 +97,9 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
       collectPieces(req.files.reduce((n, f) => n + f.size, 0));
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
+      // The stored copy dies here (verify): 1 GiB of chat JSON verified held ~25 MiB less at its peak with it,
+      // in the same time (3 each in turns: 1.99-2.07 against 2.03-2.17 s).
+      collectPieces(req.data.length);
     } else {
       decode(req);
     }
