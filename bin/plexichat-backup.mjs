@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --initial-old-space-size=32
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=4194304 node --max-semi-space-size=2 --initial-old-space-size=32
 // The CLI. It starts with two heap settings (the shebang: V8 takes them only at start, and a re-exec would
 // cost a second process). A small young generation: a backup or restore moves its data in Buffers whose
 // memory lives outside the heap and is freed only when their small heap objects are collected, so a 16 MiB

@@ -39,7 +39,7 @@ describe('embedded catalog server', () => {
     expect(rssMiB).toBeLessThan(300);
     // It runs with glibc's malloc tunables (server/malloc-tunables.mjs), set in its environment before it started.
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072']));
+    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=4194304']));
   });
 
   const serverPid = async () =>

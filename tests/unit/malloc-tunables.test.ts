@@ -13,12 +13,12 @@ const CLI = path.resolve(__dirname, '../../bin/plexichat-backup.mjs');
 describe('malloc tunables', () => {
   it('are added to an environment, and the given object is left as it was', () => {
     const env = { PATH: '/usr/bin' };
-    expect(withMallocTunables(env)).toEqual({ PATH: '/usr/bin', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(withMallocTunables(env)).toEqual({ PATH: '/usr/bin', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '4194304' });
     expect(env).toEqual({ PATH: '/usr/bin' });
   });
 
   it("leave an operator's own value of either variable as it is", () => {
-    expect(withMallocTunables({ MALLOC_ARENA_MAX: '8' })).toEqual({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(withMallocTunables({ MALLOC_ARENA_MAX: '8' })).toEqual({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '4194304' });
     expect(withMallocTunables({ MALLOC_MMAP_THRESHOLD_: '0' })).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '0' });
   });
 
