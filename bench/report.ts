@@ -99,16 +99,19 @@ export function buildRows(d: Datasets | null, trees: Dataset[], results: Results
     add('  backup throughput', 'MiB/s', 'higher', (t) => rate(b, t.json?.backup));
     add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.backup));
     add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.backup));
+    add('  backup, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(t.json?.backup));
     add('  restore (verified afterwards)', 's', 'lower', (t) => t.json?.restore.seconds);
     add('  restore throughput', 'MiB/s', 'higher', (t) => rate(b, t.json?.restore));
     add('  restore, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.restore));
     add('  restore, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.restore));
+    add('  restore, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(t.json?.restore));
     add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(t.json?.storage_after_json.bytes));
     add('(c) shifted after (b): added, as reported*', 'MiB', null, (t) => mib(t.json?.shifted.added_reported));
     add('  repository growth per copy', 'MiB', 'lower', (t) => mib(t.json?.shifted_growth_per_copy));
     add('  backup', 's', 'lower', (t) => t.json?.shifted.seconds);
     add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.json?.shifted));
     add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.json?.shifted));
+    add('  backup, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(t.json?.shifted));
     const small = d.small;
     add(`(d) ${small.files} small files ${fmtMiB(small.bytes)}: backup`, 's', 'lower', (t) => t.small_files?.backup.seconds);
     add('  backup', 'files/s', 'higher', (t) => (t.small_files ? small.files / t.small_files.backup.seconds : null));
@@ -116,6 +119,7 @@ export function buildRows(d: Datasets | null, trees: Dataset[], results: Results
     add('  backup, CPU user+sys (+ catalog server)', 's', 'lower', (t) => cpu(t.small_files?.backup));
     add('  backup, peak memory: command + catalog server', 'MiB', 'lower', (t) => installation(t.small_files?.backup));
     add('  backup, of which catalog server', 'MiB', null, (t) => mib(t.small_files?.backup.helper_peak_rss));
+    add('  backup, peak memory, shared pages counted once', 'MiB', 'lower', (t) => installationOnce(t.small_files?.backup));
     add('  storage objects created, all copies', 'files', null, (t) => t.small_files?.storage.files);
     add('  new shards / blobs', 'count', null, (t) => t.small_files?.backup.new_objects);
     add('  repository on disk, all copies', 'MiB', 'lower', (t) => mib(t.small_files?.storage.bytes));
