@@ -309,8 +309,10 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
       clearTimeout(timer);
       rmSync(paths.socketPath, { force: true });
       // The socket's folder in the temp dir goes too: one was left behind for every data dir ever served (a
-      // test run made hundreds).
-      if (readOwner(paths.lockFile) === String(process.pid)) {
+      // test run made hundreds). Also when the data dir itself was deleted under the server (tests do): no
+      // other server can hold a lock there, nor start without making the dir again.
+      const owner = readOwner(paths.lockFile);
+      if (owner === String(process.pid) || (owner === '' && !existsSync(opts.dataDir))) {
         try {
           rmdirSync(paths.socketDir);
         } catch {

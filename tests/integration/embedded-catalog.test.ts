@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../db/client';
@@ -232,6 +232,31 @@ describe('embedded catalog server', () => {
     } finally {
       await q(`DELETE FROM shards WHERE id LIKE 'vac-%'`).catch(() => undefined);
       await catalog.close();
+    }
+  });
+});
+
+describe('embedded catalog server, its data dir deleted underneath it', () => {
+  it('stops and leaves no socket folder in the temp dir behind', async () => {
+    const t = await makeEnv('embedded');
+    try {
+      const catalog = await openCatalog({ dataDir: t.config.data_dir });
+      let pid: number;
+      try {
+        await catalog.pool.query('SELECT 1');
+        pid = Number((await readFile(embeddedPaths(t.config.data_dir).lockFile, 'utf8')).trim());
+        expect(pidAlive(pid)).toBe(true);
+        expect(existsSync(embeddedPaths(t.config.data_dir).socketDir)).toBe(true);
+      } finally {
+        await catalog.close();
+      }
+      // As tests do when they clean up: the data dir goes, lock file and all, while its server runs.
+      await rm(t.config.data_dir, { recursive: true, force: true });
+      for (const end = Date.now() + 15_000; pidAlive(pid) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+      expect(pidAlive(pid)).toBe(false);
+      expect(existsSync(embeddedPaths(t.config.data_dir).socketDir)).toBe(false);
+    } finally {
+      await t.cleanup();
     }
   });
 });
