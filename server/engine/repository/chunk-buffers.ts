@@ -24,7 +24,7 @@ export class ChunkBuffers {
     const capacity = capacityFor(length);
     const ab = this.free.get(capacity)?.pop();
     if (ab) this.freeBytes -= capacity;
-    const buffer = ab ?? new ArrayBuffer(capacity);
+    const buffer = ab ?? uninitialized(capacity);
     this.owned.add(buffer);
     return Buffer.from(buffer, 0, length);
   }
@@ -53,6 +53,15 @@ export class ChunkBuffers {
     list.push(ab);
     this.freeBytes += ab.byteLength;
   }
+}
+
+/**
+ * A new ArrayBuffer of `n` bytes whose memory is not cleared first: for buffers that are written before they
+ * are read (a chunk's bytes, a decoded or encoded shard). `new ArrayBuffer(n)` clears it, a pass over memory
+ * just allocated (on a restore of 1 GiB of chat JSON, ~2 % of the process's CPU).
+ */
+export function uninitialized(n: number): ArrayBuffer {
+  return Buffer.allocUnsafeSlow(n).buffer as ArrayBuffer;
 }
 
 /** The power of two (from 64 KiB) a buffer for `length` bytes gets. */

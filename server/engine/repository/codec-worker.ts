@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { CutFinder, type ChunkerOptions } from '../backup/cut-finder';
-import { capacityFor } from './chunk-buffers';
+import { capacityFor, uninitialized } from './chunk-buffers';
 import { decodeObject, encodeObject, storedChecksum, type DecodeOptions, type EncodeOptions } from './codec';
 import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
@@ -190,7 +190,7 @@ function scratchFor(dead: ArrayBuffer[]): (n: number) => Buffer {
  */
 function answerMemory(list: SpareBuffers, mine: Set<ArrayBufferLike>): (n: number) => Buffer {
   return (n) => {
-    const ab = list.take(n) ?? new ArrayBuffer(capacityFor(n));
+    const ab = list.take(n) ?? uninitialized(capacityFor(n));
     mine.add(ab);
     return Buffer.from(ab, 0, n);
   };
