@@ -52,10 +52,11 @@ export interface EncodeMemory {
 
 /**
  * AES-GCM runs over PIECE bytes at a time, each piece's output copied into the object being built: Node's
- * cipher allocates new memory for whatever one update() yields, and a whole shard's worth (~1 MiB) is fresh
- * pages from the kernel each time (with the CLI's malloc settings, an mmap, 256 page faults and an munmap:
- * ~1.5 ms of system time per MiB in a codec thread, more than the cipher). A piece is below glibc's mmap
- * threshold, so its memory is reused warm; the pieces die young.
+ * cipher allocates new memory for whatever one update() yields. A whole shard's worth (~1 MiB) per call was
+ * fresh pages from the kernel each time under the 128 KiB mmap threshold the CLI ran with until session 26
+ * (an mmap, 256 page faults and an munmap: ~1.5 ms of system time per MiB in a codec thread, more than the
+ * cipher). A piece is small enough to come from malloc's arenas under any threshold, so its memory is reused
+ * warm; the pieces die young.
  */
 const PIECE = 64 * 1024;
 
