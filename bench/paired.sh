@@ -39,9 +39,7 @@ target() {
   local bytes files
   bytes=$(du -sb "$TREE" | cut -f1); files=$(find "$TREE" | wc -l)
   mkdir -p "$WORK/mnt"
-  truncate -s $(( bytes * 135 / 100 + files * 8192 + 268435456 )) "$WORK/fs.img"
-  mkfs.ext4 -q -F -m 0 -i 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/fs.img"
-  mount -o loop "$WORK/fs.img" "$WORK/mnt"
+  bash "$NEW/bench/fresh-ext4.sh" "$WORK/fs.img" "$WORK/mnt" "$bytes" "$files"
   TARGET=$WORK/mnt/target
 }
 fresh() { pkill -f "catalog-daemon.mjs $WORK/data" || true; sleep 0.3; rm -rf "$WORK/data"; export PLEXICHAT_DATA_DIR=$WORK/data; mkdir -p "$WORK/empty"; cli "$NEW" backup "$WORK/empty" --json; }

@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type RestoreTargetMode = 'fresh-ext4' | 'work-dir';
 
@@ -22,6 +23,8 @@ export interface RestoreTarget {
 }
 
 const MiB = 1024 * 1024;
+/** Makes and mounts the file system (shared with bench/paired.sh). */
+const FRESH_EXT4 = fileURLToPath(new URL('./fresh-ext4.sh', import.meta.url));
 
 export class RestoreTargets {
   private constructor(
@@ -54,11 +57,7 @@ export class RestoreTargets {
     return { dir, release: () => rm(dir, { recursive: true, force: true }) };
   }
 
-  /**
-   * An ext4 image sized for the data (a third more, plus room for metadata), with an inode per 4 KiB so that
-   * 200,000 small files fit. Inode tables and journal are written by mkfs (no lazy init), so no background
-   * zeroing runs during the timed restore.
-   */
+  /** An ext4 image sized for the data, made and mounted by bench/fresh-ext4.sh (bench/paired.sh uses it too). */
   private async freshFs(name: string, bytes: number, files: number): Promise<RestoreTarget> {
     const base = path.join(this.workDir, 'restore-fs');
     const image = path.join(base, `${name}.img`);
@@ -66,10 +65,7 @@ export class RestoreTargets {
     await mkdir(mnt, { recursive: true });
     unmount(mnt);
     await rm(image, { force: true });
-    const size = Math.ceil((bytes * 1.35 + files * 8192 + 256 * MiB) / MiB);
-    run('truncate', ['-s', `${size}M`, image]);
-    run('mkfs.ext4', ['-q', '-F', '-m', '0', '-i', '4096', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
-    run('mount', ['-o', 'loop', image, mnt]);
+    run('bash', [FRESH_EXT4, image, mnt, String(Math.ceil(bytes)), String(files)]);
     return {
       dir: path.join(mnt, 'restored'),
       release: async () => {
