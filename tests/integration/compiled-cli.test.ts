@@ -132,6 +132,6 @@ describe('the compiled CLI', () => {
     const r = await exec(path.join(app, 'bin/plexichat-backup.mjs'), ['backup'], { cwd: app, env }).catch((err: { stderr: string; code: number }) => err);
     expect('code' in r && r.code).toBe(2);
     expect(r.stderr).toContain('backup needs at least one path');
-    expect(r.stderr).toContain('[argv] ["--max-semi-space-size=2","--initial-old-space-size=32"]');
+    expect(r.stderr).toContain('[argv] ["--max-semi-space-size=2","--initial-old-space-size=32","--heap-growing-percent=50"]');
   });
 });
