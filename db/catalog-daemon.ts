@@ -1,6 +1,7 @@
 /** Entry point of the detached embedded catalog process (see embedded-server.ts). */
 import { spawn } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
+import { exposedGc } from '../server/exposed-gc';
 import { CatalogLockedError, runEmbeddedServer } from './embedded-server';
 
 const dataDir = process.argv[2];
@@ -23,6 +24,10 @@ try {
     spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { cwd: process.cwd(), detached: true, stdio: 'inherit', env: process.env }).unref();
     process.exit(0);
   }
+  // Opening the database left garbage V8 would keep for hours (this process allocates too little to prompt a
+  // full collection): PGlite reads its 9 MB WebAssembly module into a buffer, dead once compiled, and a copy
+  // of its 6 MB file bundle. One full collection now: ~8 MiB less private memory for the server's lifetime.
+  exposedGc()?.();
   // However it stops (idle, signal, lock gone, the database engine exited), the process ends with it.
   void server.stopped.then(() => process.exit(0));
   const shutdown = () => void server.stop();

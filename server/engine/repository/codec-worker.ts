@@ -1,7 +1,5 @@
 /** Runs in a worker thread: the CPU-heavy half of the pipeline (compress + encrypt + checksum, and back). */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { CutFinder, type ChunkerOptions } from '../backup/cut-finder';
 import { capacityFor, uninitialized } from './chunk-buffers';
@@ -10,6 +8,7 @@ import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
 import { isWalkRequest, serveWalk, type WalkReply, type WalkRequest } from '../backup/walk-tasks';
 import { type WholeFile, writeWholeFiles } from '../restore/whole-file';
+import { exposedGc } from '../../exposed-gc';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
@@ -29,16 +28,6 @@ type Request =
 const collect = exposedGc();
 const COLLECT_EVERY = 4 * 1024 * 1024;
 
-/** V8's gc(), from a context of its own; undefined where a runtime refuses the flag (the pieces then wait for V8). */
-function exposedGc(): ((o: { type: 'minor' }) => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
-    return typeof gc === 'function' ? (gc as (o: { type: 'minor' }) => void) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 let deadBytes = 0;
 /** Counts `bytes` that died on this thread; runs the young collection once COLLECT_EVERY of them have. */
 function collectDead(bytes: number): void {
