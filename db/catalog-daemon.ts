@@ -25,8 +25,8 @@ try {
     process.exit(0);
   }
   // Opening the database left garbage V8 would keep for hours (this process allocates too little to prompt a
-  // full collection): PGlite reads its 9 MB WebAssembly module into a buffer, dead once compiled, and a copy
-  // of its 6 MB file bundle. One full collection now: ~8 MiB less private memory for the server's lifetime.
+  // full collection): PGlite reads its 9 MB WebAssembly module into a buffer, dead once compiled. One full
+  // collection now: ~9 MiB less private memory for the server's lifetime.
   exposedGc()?.();
   // However it stops (idle, signal, lock gone, the database engine exited), the process ends with it.
   void server.stopped.then(() => process.exit(0));
