@@ -10,10 +10,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
-import { loadTemplate } from './catalog-template.mjs';
+import { unpackTemplate } from './catalog-template.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
 import { pidAlive } from './pid-alive';
 import { deallocate, scopeStatementName } from './statement-names';
@@ -75,6 +75,18 @@ export interface EmbeddedServerOptions {
  */
 export type EmbeddedServer = { stop: () => Promise<void>; /** Settles once the server has stopped, for whatever reason. */ stopped: Promise<void>; restart?: false } | { restart: true };
 
+/**
+ * A catalog folder without PG_VERSION is a creation that did not finish: an empty one is removed, anything
+ * else is renamed aside (never deleted) for the new catalog to take its place.
+ */
+function setAsideIncomplete(dbDir: string, log: (msg: string) => void): void {
+  if (!existsSync(dbDir)) return;
+  if (readdirSync(dbDir).length === 0) return rmdirSync(dbDir);
+  const aside = `${dbDir}.incomplete-${Date.now()}`;
+  renameSync(dbDir, aside);
+  log(`${dbDir} held no complete catalog (no PG_VERSION); moved to ${aside}`);
+}
+
 export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartAfterInit?: boolean }): Promise<EmbeddedServer> {
   const log = opts.log ?? (() => undefined);
   const paths = embeddedPaths(opts.dataDir);
@@ -84,16 +96,31 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   mkdirSync(paths.socketDir, { recursive: true, mode: 0o700 });
 
   let db: PGlite;
-  const fresh = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
+  // A catalog without one was never completely created: PGlite's initdb makes a cluster in place.
+  let initdb = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
   try {
-    // A new catalog unpacks the template made at install time (catalog-template.mjs) instead of running initdb.
-    const template = fresh ? loadTemplate(APP_ROOT) : null;
-    db = await PGlite.create(paths.dbDir, { ...(template ? { loadDataDir: template } : {}), startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
+    if (initdb) {
+      setAsideIncomplete(paths.dbDir, log);
+      // A new catalog is the template made at install time (catalog-template.mjs), unpacked as plain files and
+      // opened like any other; initdb only when there is none for this PGlite, or it cannot be read.
+      try {
+        if (await unpackTemplate(APP_ROOT, paths.dbDir)) {
+          initdb = false;
+          log('created the catalog database from the installed template');
+        }
+      } catch (err) {
+        log(`${(err as Error).message}; creating the catalog by initdb instead`);
+      }
+    } else {
+      // Catalogs unpacked by PGlite (until session 27) have files of mode 0666: their folder keeps others out.
+      chmodSync(paths.dbDir, 0o700);
+    }
+    db = await PGlite.create(paths.dbDir, { startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
     await migrate(drizzle(db), { migrationsFolder: MIGRATIONS_DIR });
-    if (fresh && opts.restartAfterInit) {
+    if (initdb && opts.restartAfterInit) {
       await db.close();
       rmSync(paths.lockFile, { force: true });
-      log(`created the catalog database (${template ? 'from the installed template' : 'by initdb: no template for this PGlite in dist/'}); restarting to release the memory its creation used`);
+      log('created the catalog database by initdb (no usable template for this PGlite in dist/); restarting to release the memory its creation used');
       return { restart: true };
     }
   } catch (err) {
