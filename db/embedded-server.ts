@@ -96,7 +96,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
   mkdirSync(paths.socketDir, { recursive: true, mode: 0o700 });
 
   let db: PGlite;
-  // A catalog without one was never completely created: PGlite's initdb makes a cluster in place.
+  // A catalog folder without PG_VERSION holds no complete cluster: a new one is made (template, else initdb).
   let initdb = !existsSync(path.join(paths.dbDir, 'PG_VERSION'));
   try {
     if (initdb) {
@@ -111,11 +111,11 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
       } catch (err) {
         log(`${(err as Error).message}; creating the catalog by initdb instead`);
       }
-    } else {
-      // Catalogs unpacked by PGlite (until session 27) have files of mode 0666: their folder keeps others out.
-      chmodSync(paths.dbDir, 0o700);
     }
     db = await PGlite.create(paths.dbDir, { startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
+    // The catalog is this process's alone. PGlite writes its files 0666 whatever the umask (its initdb, and its
+    // loadDataDir that unpacked the template until session 27): the folder keeps others out of them.
+    chmodSync(paths.dbDir, 0o700);
     await migrate(drizzle(db), { migrationsFolder: MIGRATIONS_DIR });
     if (initdb && opts.restartAfterInit) {
       await db.close();
