@@ -48,16 +48,10 @@ export async function unpackTemplate(root, dir) {
     gunzip.end(readFileSync(file));
     const written = await extractTar(gunzip, work);
     // One flush at the end: ~0.2 s for the ~1,000 files, where one per file as written costs several times that.
-    for (const p of written) {
-      const fd = openSync(p, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    // The work folder too: it holds the cluster's top-level entries (PG_VERSION, base, …).
+    for (const p of [...written, work]) fsyncPath(p);
     renameSync(work, dir);
-    fsyncDir(path.dirname(dir));
+    fsyncPath(path.dirname(dir));
     return true;
   } catch (err) {
     rmSync(work, { recursive: true, force: true });
@@ -65,8 +59,9 @@ export async function unpackTemplate(root, dir) {
   }
 }
 
-function fsyncDir(dir) {
-  const fd = openSync(dir, 'r');
+/** Flushes a file's or a folder's contents to disk. */
+function fsyncPath(p) {
+  const fd = openSync(p, 'r');
   try {
     fsyncSync(fd);
   } finally {
