@@ -15,6 +15,7 @@ import type { BackupRow } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { EngineError, needsOverwrite } from '../errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from '../repository/manifest';
+import { canPreallocate, PREALLOCATE_MIN, preallocate } from './preallocate';
 import { RestoreTree, writeSparse } from './restore-writer';
 import { WholeFileQueue } from './whole-file-queue';
 import { ShardReader } from './shard-reader';
@@ -316,6 +317,18 @@ async function writeFile(
     releaseAll(chunks);
     throw err;
   }
+  // Its blocks reserved first (preallocate.ts); zeros the writes leave out are freed again.
+  const reserved = size >= PREALLOCATE_MIN && canPreallocate();
+  if (reserved) {
+    try {
+      preallocate(fh.fd, 0, size, dest);
+    } catch (err) {
+      releaseAll(chunks);
+      await fh.close();
+      await rm(dest, { force: true }); // created above, nothing written: a file that does not fit is not left empty
+      throw err;
+    }
+  }
   let end = 0; // where the written data ends: the file's size unless it ends in a hole
   let next = 0;
   const lane = async () => {
@@ -333,7 +346,7 @@ async function writeFile(
           lost ??= err as Error;
           continue;
         }
-        const wrote = await writeSparse(fh, data, offsets[i]!);
+        const wrote = await writeSparse(fh, data, offsets[i]!, reserved);
         end = Math.max(end, wrote);
         progress.bytesDone += len;
       } finally {

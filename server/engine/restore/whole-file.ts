@@ -8,7 +8,8 @@
  * Nothing here decides what is safe: the main thread sends a file only into a directory it has made or
  * checked (never a link), and the open below still refuses to follow a link or to reuse an existing entry.
  */
-import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { PREALLOCATE_MIN, preallocate } from './preallocate';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 const SPARSE_BLOCK = 64 * 1024;
@@ -42,14 +43,16 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
     throw err;
   }
   try {
-    const put = (data: Uint8Array, pos: number) => {
-      for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, pos + done);
-    };
+    const runs: [Uint8Array, number][] = [];
     let pos = 0;
     let end = 0;
     for (const piece of f.pieces) {
-      end = Math.max(end, sparseRuns(piece, pos, put));
+      end = Math.max(end, sparseRuns(piece, pos, (run, at) => runs.push([run, at])));
       pos += piece.length;
+    }
+    if (f.size >= PREALLOCATE_MIN) reserve(fd, runs, f.dest);
+    for (const [run, at] of runs) {
+      for (let done = 0; done < run.length; ) done += writeSync(fd, run, done, run.length - done, at + done);
     }
     if (end !== f.size) ftruncateSync(fd, f.size);
     // chown first: it clears setuid/setgid, which chmod then sets (or not).
@@ -61,6 +64,24 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
     closeSync(fd);
   }
   return true;
+}
+
+/**
+ * Reserves the ranges the runs will fill (preallocate.ts), adjacent runs as one range: one call for a file
+ * without holes. A file that does not fit is removed (this open created it) and the error thrown.
+ */
+function reserve(fd: number, runs: [Uint8Array, number][], dest: string): void {
+  try {
+    for (let i = 0; i < runs.length; ) {
+      const from = runs[i]![1];
+      let to = from + runs[i]![0].length;
+      for (i++; i < runs.length && runs[i]![1] === to; i++) to += runs[i]![0].length;
+      preallocate(fd, from, to - from, dest);
+    }
+  } catch (err) {
+    unlinkSync(dest);
+    throw err;
+  }
 }
 
 /** What became of one file: written, or not (something at its path: its bytes come back), or failed. */
@@ -80,6 +101,16 @@ export function writeWholeFiles(files: WholeFile[]): { results: WholeFileResult[
     }
   });
   return { results, transfer };
+}
+
+/** Calls `each` with the gaps the runs (in order, inside [from, to)) leave in [from, to): the zeros left out. */
+export function holesBetween(runs: [Uint8Array, number][], from: number, to: number, each: (at: number, length: number) => void): void {
+  let at = from;
+  for (const [run, start] of runs) {
+    if (start > at) each(at, start - at);
+    at = start + run.length;
+  }
+  if (to > at) each(at, to - at);
 }
 
 /**

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "fallocate",
+      "sources": ["fallocate.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

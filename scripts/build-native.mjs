@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Builds the project's own native addon, native/fallocate (fallocate(2), used by restores to reserve a
+// file's blocks first: server/engine/restore/preallocate.ts), with the node-gyp that npm ships (npm's
+// `prepare`, so `npm ci` builds it, as it builds zstd-napi and the other addons from source). It is an
+// optimisation: where it cannot be built (not Linux, no compiler, no Node headers), this says so and exits 0,
+// and restores write files without reserving their blocks first.
+//   node scripts/build-native.mjs
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = path.join(root, 'native', 'fallocate');
+
+/** npm's own node-gyp: npm names it to the scripts it runs; else the one beside this node's npm, else PATH's. */
+function nodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ].filter(Boolean);
+  const found = candidates.find((p) => existsSync(p));
+  return found ? [process.execPath, found] : ['node-gyp'];
+}
+
+if (process.platform !== 'linux') {
+  console.log('[build-native] not Linux: restores will not preallocate files (no fallocate addon)');
+  process.exit(0);
+}
+const [cmd, ...pre] = nodeGyp();
+const r = spawnSync(cmd, [...pre, 'rebuild'], { cwd: dir, encoding: 'utf8', env: process.env });
+if (r.status === 0 && existsSync(path.join(dir, 'build', 'Release', 'fallocate.node'))) {
+  console.log('[build-native] built native/fallocate');
+} else {
+  const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n');
+  console.log(
+    `[build-native] could not build native/fallocate (${r.error ? r.error.message : `node-gyp exit ${r.status}`}): restores will not preallocate files. ` +
+      `It needs a C compiler, make, python3 and Node's headers (npm_config_nodedir=/usr where Node came from Debian or NodeSource).${tail ? `\n${tail}` : ''}`,
+  );
+}
