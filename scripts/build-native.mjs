@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the project's own native addon, native/fallocate (fallocate(2), used by restores to reserve a
 // file's blocks first: server/engine/restore/preallocate.ts), with the node-gyp that npm ships (npm's
-// `prepare`, so `npm ci` builds it, as it builds zstd-napi and the other addons from source). It is an
+// `prepare`, so `npm ci` builds it, as it builds pkcs11js from source with the same tools). It is an
 // optimisation: where it cannot be built (not Linux, no compiler, no Node headers), this says so and exits 0,
 // and restores write files without reserving their blocks first.
 //   node scripts/build-native.mjs
