@@ -27,8 +27,14 @@ if (process.platform !== 'linux') {
   console.log('[build-native] not Linux: restores will not preallocate files (no fallocate addon)');
   process.exit(0);
 }
+// Node's headers: the ones installed beside this node (/usr/bin/node -> /usr/include/node, as Debian and
+// NodeSource install them; an official tarball is laid out the same way) unless npm_config_nodedir names
+// others. Otherwise node-gyp would download them, and there may be no network.
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+const env = { ...process.env };
+if (!env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
 const [cmd, ...pre] = nodeGyp();
-const r = spawnSync(cmd, [...pre, 'rebuild'], { cwd: dir, encoding: 'utf8', env: process.env });
+const r = spawnSync(cmd, [...pre, 'rebuild'], { cwd: dir, encoding: 'utf8', env });
 if (r.status === 0 && existsSync(path.join(dir, 'build', 'Release', 'fallocate.node'))) {
   console.log('[build-native] built native/fallocate');
 } else {
