@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import { APP_ROOT } from '../../../db/paths';
 
 interface Fallocate {
@@ -48,8 +49,6 @@ export const canPreallocate = (): boolean => native() !== null;
 /** errno values that mean the range cannot be stored: the restore of that file must fail, named. */
 const NO_ROOM = new Set([constants.errno.ENOSPC, constants.errno.EDQUOT, constants.errno.EFBIG]);
 
-const errnoName = (n: number): string => Object.entries(constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-
 /**
  * Reserves [offset, offset + length) of the open file `fd` (at `dest`), extending it to cover the range.
  * Throws, as a failed write would (code ENOSPC, EDQUOT or EFBIG), when the file system has no room for it;
@@ -60,7 +59,7 @@ export function preallocate(fd: number, offset: number, length: number, dest: st
   if (!fa || length <= 0) return;
   const err = fa.allocate(fd, offset, length);
   if (err === 0 || !NO_ROOM.has(err)) return;
-  const code = errnoName(err);
+  const code = getSystemErrorName(-err);
   const why = code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : 'file too large';
   throw Object.assign(new Error(`${code}: ${why}, fallocate '${dest}'`), { code, errno: -err, syscall: 'fallocate', path: dest });
 }
