@@ -50,7 +50,7 @@ describe('writeWholeFiles', async () => {
     const { results, transfer } = writeWholeFiles([file(path.join(dir, 'link'), [data]), file(path.join(dir, 'taken'), [data]), file(path.join(dir, 'new'), [data])]);
     expect(results.map((r) => r.done)).toEqual([false, false, true]);
     expect(Buffer.from((results[0] as { data: Uint8Array }).data).equals(data)).toBe(true);
-    expect(transfer).toHaveLength(2);
+    expect(transfer).toEqual([data.buffer]); // both come back in the one buffer they share (as a batch's files do): listed once
     expect(await readFile(outside, 'utf8')).toBe('keep me');
     expect(await readFile(path.join(dir, 'taken'), 'utf8')).toBe('old');
     expect((await readFile(path.join(dir, 'new'))).equals(data)).toBe(true);
@@ -140,6 +140,30 @@ describe('WholeFileQueue', () => {
     const settled = await Promise.allSettled(later);
     expect(settled[0]).toEqual({ status: 'fulfilled', value: { done: true } });
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: { code: 'ENOSPC', message: 'ENOSPC: no space left on device' } });
+  });
+
+  it("a batch's files travel in one buffer of the batch's size, not in Node's shared pool; a file larger than the staging area goes alone", async () => {
+    const { batches, send } = recorder();
+    const queue = new WholeFileQueue(send, 2);
+    const small = ['a', 'bb', 'ccc'].map((n) => queue.write(file(`/t/${n}`, [Buffer.from(n)])));
+    await turn();
+    const one = batches[0]!.files;
+    expect(new Set(one.map((f) => f.pieces[0]!.buffer)).size).toBe(1);
+    expect(one[0]!.pieces[0]!.buffer.byteLength).toBe(6); // exactly the batch's bytes: transferable, not pooled
+    expect(one.map((f) => Buffer.from(f.pieces[0]!).toString())).toEqual(['a', 'bb', 'ccc']);
+    batches[0]!.answer();
+    await Promise.all(small);
+    const big = Buffer.alloc(1024 * 1024 + 1, 7);
+    const writes = [queue.write(file('/t/x', [Buffer.from('x')])), queue.write(file('/t/big', [big])), queue.write(file('/t/y', [Buffer.from('y')]))];
+    await turn();
+    expect(batches.slice(1).map((b) => b.files.map((f) => f.dest))).toEqual([['/t/x'], ['/t/big']]);
+    expect(Buffer.from(batches[2]!.files[0]!.pieces[0]!).equals(big)).toBe(true);
+    batches[1]!.answer();
+    batches[2]!.answer();
+    await turn();
+    expect(batches[3]!.files.map((f) => Buffer.from(f.pieces[0]!).toString())).toEqual(['y']);
+    batches[3]!.answer();
+    expect(await Promise.all(writes)).toEqual([{ done: true }, { done: true }, { done: true }]);
   });
 
   it('a batch that fails as a whole fails each of its files, and the queue goes on', async () => {

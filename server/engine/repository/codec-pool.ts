@@ -253,7 +253,7 @@ export class CodecPool {
    * them back.
    */
   writeFiles(files: WholeFile[]): Promise<WholeFileResult[]> {
-    const transfer = files.flatMap((f) => f.pieces.map((p) => p.buffer as ArrayBuffer));
+    const transfer = [...new Set(files.flatMap((f) => f.pieces.map((p) => p.buffer as ArrayBuffer)))]; // a batch's files share a slab
     return this.post<{ results: WholeFileResult[] }>(this.scanSlot(), { op: 'write-files', files }, transfer).then((r) => r.results);
   }
 

@@ -106,13 +106,15 @@ export function checkPayloadName(name: unknown): string {
   }
 }
 
+/**
+ * The restore path of manifest path p under target (an absolute, resolved folder). checkEntryPath allows only
+ * relative paths of plain names (no empty, '.' or '..' part), so joining cannot leave the target; joined by
+ * hand because path.resolve costs ~3 KB of garbage a call (a restore calls this for every entry).
+ */
 export function resolveInside(target: string, p: string): string {
-  const full = path.resolve(target, ...checkEntryPath(p).split('/'));
-  const rel = path.relative(target, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new EngineError('INTEGRITY', `Refusing manifest path ${JSON.stringify(p)}: it would escape the restore target.`);
-  }
-  return full;
+  const rel = checkEntryPath(p);
+  const base = target.endsWith(path.sep) ? target : target + path.sep;
+  return base + (path.sep === '/' ? rel : rel.split('/').join(path.sep));
 }
 
 /** Splits a nanosecond timestamp into the manifest's (floored ms, ns within the ms) pair. */

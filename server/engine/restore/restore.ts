@@ -133,17 +133,33 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   // Hard-link groups (key: the first path): the restored path the others link to, or null if it failed.
   // The first selected member is written — the first path itself, or a stand-in when a filter left it out.
   const groups = new Map<string, Promise<string | null>>();
-  const writers = new Set<Promise<unknown>>();
+  // Files being written. The first that fails other than by lost data (no room, no permission) stops the
+  // restore: nothing new is started, the files in flight finish, then it fails naming that file.
+  const writers = new Writers();
   let bytesWritten = 0;
   let turned = performance.now();
-  const track = (task: Promise<unknown>) => {
-    writers.add(task);
-    void task.finally(() => writers.delete(task)).catch(() => undefined);
-  };
-  for await (const e of kept ? parsed(kept) : selectedEntries(reader.lines(files), selected)) {
+  const track = (task: Promise<unknown>, e: ManifestEntry) => writers.add(task, e.p);
+  const rest = kept ? null : selectedEntries(reader.lines(files), selected)[Symbol.asyncIterator]();
+  for (let at = 0; !writers.failure; ) {
+    let e: ManifestEntry;
+    if (kept) {
+      // The kept lines parsed again, one at a time, each dropped once parsed.
+      if (at === kept.length) break;
+      e = parseEntry(kept[at]!);
+      kept[at++] = '';
+    } else {
+      const r = await rest!.next();
+      if (r.done) break;
+      e = r.value;
+    }
     const dest = resolveInside(target, e.p);
     if (e.t === 'd') {
-      await tree.dir(dest);
+      try {
+        await tree.dir(dest);
+      } catch (err) {
+        writers.fail(e.p, err);
+        break;
+      }
       dirs.push(e);
       continue;
     }
@@ -164,6 +180,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
             progress.bytesTotal -= e.s ?? 0;
           }
         }),
+        e,
       );
     } else if (plan && lostShardsOf(e, chunkIds, plan.lost).length) {
       // Known lost before writing: leave whatever is at dest alone rather than create and remove it.
@@ -178,21 +195,38 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
         restored.push({ path: e.p, bytes: e.s ?? 0 });
         return dest;
       });
-      track(task);
+      track(task, e);
       if (group !== undefined) {
         groups.set(group, task);
         task.catch(() => undefined);
       }
     }
-    while (writers.size >= MAX_WRITERS) await Promise.race(writers);
-    onProgress?.(progress);
+    await writers.below(MAX_WRITERS);
     if (performance.now() - turned > TURN_MS) {
-      // Let the event loop turn (timers, the threads' replies) while the manifest is read.
+      // Progress as often (not per entry: the listeners build objects), and the event loop turns (timers,
+      // the threads' replies) while the manifest is read.
+      onProgress?.(progress);
       await new Promise((resolve) => setImmediate(resolve));
       turned = performance.now();
     }
   }
-  await Promise.all(writers);
+  await writers.below(1);
+  if (writers.failure) {
+    const { path: where, error } = writers.failure;
+    const base =
+      `Restore of backup ${row.id} to ${target} stopped: ${where} could not be written (${error.message}). ` +
+      `${restored.length} file(s) (${bytesWritten} bytes) were restored; the others were not written.`;
+    const room = ['ENOSPC', 'EDQUOT', 'EFBIG'].includes((error as NodeJS.ErrnoException).code ?? '');
+    const fix = room ? 'Free space on the target (or choose a larger one)' : 'Fix the cause on the target';
+    throw new EngineError('UNAVAILABLE', `${base} ${fix}, then restore again with --overwrite.`, {
+      path: where,
+      cause_code: (error as NodeJS.ErrnoException).code ?? null,
+      files_restored: restored.length,
+      bytes_restored: bytesWritten,
+      without_hint: base,
+      console_hint: `${fix}, then restore again into an empty directory (or over this one with "Overwrite existing files").`,
+    }, { cause: error });
+  }
   await forEachLimit(links, MAX_WRITERS, (e) => tree.symlink(e, resolveInside(target, e.p)));
   // Directories deepest first (a parent's mode may shut out what is below it); one depth at a time.
   const byDepth = new Map<number, ManifestEntry[]>();
@@ -265,20 +299,13 @@ async function writeFile(
   const releaseAll = (chunks?: Buffer[]) => {
     extents.forEach(([k], i) => window.release(k, chunks?.[i]));
   };
-  try {
-    // Nothing is created (nor an existing entry replaced) before the file's first chunk is in hand.
-    if (extents.length) await window.ready(extents[0]![0]);
-  } catch (err) {
-    releaseAll();
-    failed.push({ path: e.p, reason: (err as Error).message, e });
-    return false;
-  }
   // The chunks a small file took; when it cannot be written synchronously, the lanes below write them.
   let chunks: Buffer[] | undefined;
   if (size <= SYNC_MAX) {
-    // A small file: all its chunks are in hand now; written whole with synchronous calls.
+    // A small file: written whole with synchronous calls once all its chunks are in hand (nothing is created
+    // before, nor an existing entry replaced).
     try {
-      chunks = await Promise.all(extents.map(([k]) => window.get(k)));
+      chunks = await (extents.length === 1 ? window.get(extents[0]![0]).then((c) => [c]) : Promise.all(extents.map(([k]) => window.get(k))));
     } catch (err) {
       releaseAll();
       failed.push({ path: e.p, reason: (err as Error).message, e });
@@ -308,6 +335,16 @@ async function writeFile(
       progress.bytesDone += size;
       progress.filesDone++;
       return true;
+    }
+  }
+  if (!chunks) {
+    try {
+      // Nothing is created (nor an existing entry replaced) before the file's first chunk is in hand.
+      if (extents.length) await window.ready(extents[0]![0]);
+    } catch (err) {
+      releaseAll();
+      failed.push({ path: e.p, reason: (err as Error).message, e });
+      return false;
     }
   }
   let fh: FileHandle;
@@ -360,6 +397,7 @@ async function writeFile(
     if (!lost && end !== size) await fh.truncate(size);
   } catch (err) {
     await fh.close();
+    await rm(dest, { force: true }); // created above and not filled: never left short
     throw err;
   }
   const why = lost as Error | null; // set by the lanes
@@ -381,17 +419,10 @@ async function writeInTheWay(tree: RestoreTree, dest: string, e: ManifestEntry, 
     if ((await writeSparse(fh, data, 0)) !== size) await fh.truncate(size);
   } catch (err) {
     await fh.close();
+    await rm(dest, { force: true });
     throw err;
   }
   await tree.finishFile(fh, e, dest);
-}
-
-/** The kept lines parsed again, one at a time, each dropped once parsed. */
-function* parsed(lines: string[]): Generator<ManifestEntry> {
-  for (let i = 0; i < lines.length; i++) {
-    yield parseEntry(lines[i]!);
-    lines[i] = '';
-  }
 }
 
 async function* selectedEntries(lines: AsyncIterable<string>, selected: (e: ManifestEntry) => boolean): AsyncGenerator<ManifestEntry> {
@@ -422,5 +453,42 @@ async function prepareTarget(target: string, overwrite: boolean): Promise<void> 
   if (!st.isDirectory()) throw new EngineError('INVALID', `Restore target ${target} is not a directory.`);
   if (!overwrite && (await readdir(target)).length > 0) {
     throw needsOverwrite(`Restore target ${target} is not empty.`, 'Choose an empty directory, or pass --overwrite to replace files in it.');
+  }
+}
+
+/**
+ * The files being written: how many (the restore starts a new one below a limit) and the first that failed
+ * with an error other than lost data, which stops the restore.
+ */
+class Writers {
+  private running = 0;
+  private wake: (() => void) | null = null;
+  failure: { path: string; error: Error } | null = null;
+
+  add(task: Promise<unknown>, path: string): void {
+    this.running++;
+    task.then(
+      () => this.settled(),
+      (error: unknown) => {
+        this.fail(path, error);
+        this.settled();
+      },
+    );
+  }
+
+  fail(path: string, error: unknown): void {
+    this.failure ??= { path, error: error instanceof Error ? error : new Error(String(error)) };
+  }
+
+  /** Resolves once fewer than n files are being written. */
+  async below(n: number): Promise<void> {
+    while (this.running >= n) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private settled(): void {
+    this.running--;
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 }

@@ -31,8 +31,8 @@ export interface WholeFile {
 
 /**
  * Writes the file. False, with nothing done, when something is already at `dest` (the caller then takes the
- * long way, which replaces it only when overwriting); any other failure throws.
- * `beforeTimes` runs between chmod and utimes (extended attributes: setting them changes no time).
+ * long way, which replaces it only when overwriting); any other failure throws, and a file that failed
+ * before its data was all written is removed. `beforeTimes` runs between chmod and utimes (extended attributes: setting them changes no time).
  */
 export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean {
   let fd: number;
@@ -42,6 +42,7 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
+  let written = false;
   try {
     const runs: [Uint8Array, number][] = [];
     let pos = 0;
@@ -55,6 +56,7 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
       for (let done = 0; done < run.length; ) done += writeSync(fd, run, done, run.length - done, at + done);
     }
     if (end !== f.size) ftruncateSync(fd, f.size);
+    written = true;
     // chown first: it clears setuid/setgid, which chmod then sets (or not).
     if (f.chown) fchownSync(fd, f.chown[0], f.chown[1]);
     fchmodSync(fd, f.mode);
@@ -62,25 +64,27 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
     futimesSync(fd, f.times[0], f.times[1]);
   } finally {
     closeSync(fd);
+    // A file this open created and could not fill (no room, an I/O error) is not left behind short.
+    if (!written) unlinkQuietly(f.dest);
   }
   return true;
 }
 
-/**
- * Reserves the ranges the runs will fill (preallocate.ts), adjacent runs as one range: one call for a file
- * without holes. A file that does not fit is removed (this open created it) and the error thrown.
- */
-function reserve(fd: number, runs: [Uint8Array, number][], dest: string): void {
+function unlinkQuietly(p: string): void {
   try {
-    for (let i = 0; i < runs.length; ) {
-      const from = runs[i]![1];
-      let to = from + runs[i]![0].length;
-      for (i++; i < runs.length && runs[i]![1] === to; i++) to += runs[i]![0].length;
-      preallocate(fd, from, to - from, dest);
-    }
-  } catch (err) {
-    unlinkSync(dest);
-    throw err;
+    unlinkSync(p);
+  } catch {
+    // already gone; the error that brought us here is the one to report
+  }
+}
+
+/** Reserves the ranges the runs will fill (preallocate.ts), adjacent runs as one range: one call for a file without holes. */
+function reserve(fd: number, runs: [Uint8Array, number][], dest: string): void {
+  for (let i = 0; i < runs.length; ) {
+    const from = runs[i]![1];
+    let to = from + runs[i]![0].length;
+    for (i++; i < runs.length && runs[i]![1] === to; i++) to += runs[i]![0].length;
+    preallocate(fd, from, to - from, dest);
   }
 }
 
@@ -89,18 +93,18 @@ export type WholeFileResult = { done: true } | { done: false; data: Uint8Array }
 
 /** writeWholeFile for each file, each on its own; the bytes of those not written go back (`transfer`). */
 export function writeWholeFiles(files: WholeFile[]): { results: WholeFileResult[]; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = [];
+  const transfer = new Set<ArrayBuffer>(); // files of one batch share a buffer (whole-file-queue.ts)
   const results = files.map((f): WholeFileResult => {
     try {
       if (writeWholeFile(f)) return { done: true };
       const data = f.pieces.length === 1 ? f.pieces[0]! : new Uint8Array(Buffer.concat(f.pieces));
-      transfer.push(data.buffer as ArrayBuffer);
+      transfer.add(data.buffer as ArrayBuffer);
       return { done: false, data };
     } catch (err) {
       return { done: false, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
   });
-  return { results, transfer };
+  return { results, transfer: [...transfer] };
 }
 
 /** Calls `each` with the gaps the runs (in order, inside [from, to)) leave in [from, to): the zeros left out. */
