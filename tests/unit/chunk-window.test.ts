@@ -81,6 +81,27 @@ describe('ChunkWindow', () => {
     expect(reads).toEqual([0, 2]);
   });
 
+  it('leaves no timer behind once nobody waits: the stall guard would hold a finished restore up to a second', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const { window } = setup({ 0: 1, 1: 1, 2: 1 }, 1 * MiB);
+    const zero = await window.get(0); // the budget is full
+    const two = window.get(2); // out of order (1 is next): waits, and the guard is armed
+    expect(timers()).toBe(before + 1);
+    window.release(0, zero); // 1 then 2 are read: nobody waits any more
+    expect((await two)[0]).toBe(2);
+    expect(timers()).toBe(before);
+
+    const { window: w2 } = setup({ 0: 1, 1: 1, 2: 1 }, 1 * MiB);
+    const first = await w2.get(0);
+    const later = w2.get(2);
+    expect(timers()).toBe(before + 1);
+    w2.close(); // a restore that ends (or fails) stops it too
+    expect(timers()).toBe(before);
+    w2.release(0, first);
+    expect((await later)[0]).toBe(2);
+  });
+
   it('uses given up before their chunk is read lower its count; a lost chunk rejects', async () => {
     const { window, reads } = setup({ 0: 2, 99: 1 }, 10 * MiB);
     window.release(99);

@@ -134,8 +134,15 @@ export class ChunkWindow {
     if (list) {
       this.waiting.delete(k);
       for (const resolve of list) resolve();
+      if (!this.waiting.size) this.close(); // nobody waits: no guard (its timer would hold the process up to STALL_MS)
     }
     return h;
+  }
+
+  /** Stops the stall guard; it starts again when a writer next waits. */
+  close(): void {
+    if (this.guard) clearTimeout(this.guard);
+    this.guard = null;
   }
 
   /**

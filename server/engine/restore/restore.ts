@@ -211,6 +211,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
     }
   }
   await writers.below(1);
+  window.close();
   if (writers.failure) {
     const { path: where, error } = writers.failure;
     const base =
