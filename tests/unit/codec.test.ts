@@ -102,6 +102,31 @@ describe('the stored object format', () => {
     }
   });
 
+  it('with tagSuffices, an encrypted object stands on its GCM tag: any flipped byte of header or body still fails, only the trailing checksum is not read; an unencrypted one is always checksummed', () => {
+    const plain = Buffer.from(chatJson(new Rng(3), 500));
+    const enc = encodeObject(plain, opts);
+    const lenient = { expectedChecksum: enc.checksum, tagSuffices: true };
+    expect(decodeObject(enc.stored, 'cid-1', () => key, lenient).equals(plain)).toBe(true);
+    const sumAt = enc.stored.length - 32;
+    for (const pos of [0, 4, 5, 6, 7, 9, 20, 40, sumAt - 17, sumAt - 1]) {
+      const bad = Buffer.from(enc.stored);
+      bad[pos]! ^= 0x01;
+      expect(() => decodeObject(bad, 'cid-1', () => key, lenient), `byte ${pos}`).toThrow(IntegrityError);
+    }
+    expect(() => decodeObject(enc.stored, 'cid-2', () => key, lenient)).toThrow(/wrong key or tampered/);
+    const trailer = Buffer.from(enc.stored);
+    trailer[sumAt + 3]! ^= 0x01; // the hash of the rest: verify reports it, a restore gets the right bytes
+    expect(decodeObject(trailer, 'cid-1', () => key, lenient).equals(plain)).toBe(true);
+    expect(() => decodeObject(trailer, 'cid-1', () => key, { expectedChecksum: enc.checksum })).toThrow(/checksum mismatch/);
+
+    const open = encodeObject(plain, { ...opts, cipher: 'none', key: null });
+    const flipped = Buffer.from(open.stored);
+    flipped[open.stored.length - 100]! ^= 0x01;
+    expect(() => decodeObject(flipped, 'cid-1', () => null, { expectedChecksum: open.checksum, tagSuffices: true })).toThrow(/checksum mismatch/);
+    const other = encodeObject(Buffer.from('another object'), { ...opts, cipher: 'none', key: null });
+    expect(() => decodeObject(other.stored, 'cid-1', () => null, { expectedChecksum: open.checksum, tagSuffices: true })).toThrow(/checksum mismatch/);
+  });
+
   it('refuses a wrong key, and an object presented under another name', () => {
     const enc = encodeObject(randomBytes(1000), opts);
     expect(() => decodeObject(enc.stored, 'cid-1', () => randomBytes(32))).toThrow(/wrong key or tampered/);

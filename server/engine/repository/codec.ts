@@ -148,6 +148,14 @@ export interface DecodeOptions {
   expectedChecksum?: string;
   /** false: an object without encryption is refused (the repository requires encryption). Default true. */
   allowPlain?: boolean;
+  /**
+   * true: an encrypted object is accepted on its GCM tag without its SHA-256 checksum. The tag authenticates
+   * the header, the content id the object is stored under (its label) and the whole body, so a reader gets
+   * exactly the plaintext that was stored, or an IntegrityError; left unchecked are only the trailing 32
+   * bytes (a hash of the rest), whose damage verify reports. A restore uses it; verify does not. An object
+   * without encryption is always checksummed.
+   */
+  tagSuffices?: boolean;
 }
 
 /**
@@ -164,9 +172,12 @@ export interface DecodeMemory {
  * null when it is not one we hold). Every way hostile bytes can fail is an IntegrityError.
  */
 export function decodeObject(stored: Buffer, label: string, keyFor: (keyId: string) => Buffer | null, opts: DecodeOptions | string = {}, memory?: DecodeMemory): Buffer {
-  const o = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
-  const sum = storedChecksum(stored);
-  if (sum === null || (o.expectedChecksum !== undefined && sum !== o.expectedChecksum)) throw new IntegrityError('checksum mismatch');
+  const o: DecodeOptions = typeof opts === 'string' ? { expectedChecksum: opts } : opts;
+  const sealed = o.tagSuffices === true && stored.length > 6 && (CIPHERS[stored[6]!] ?? 'none') !== 'none';
+  if (!sealed) {
+    const sum = storedChecksum(stored);
+    if (sum === null || (o.expectedChecksum !== undefined && sum !== o.expectedChecksum)) throw new IntegrityError('checksum mismatch');
+  }
   const h = readHeader(stored);
   const headerLen = headerLength(stored, h.cipher);
   const end = stored.length - SUM;

@@ -67,7 +67,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const target = path.resolve(opts.target);
   await prepareTarget(target, opts.overwrite ?? false);
   const tree = new RestoreTree(target, { overwrite: opts.overwrite ?? false, preserveSpecialBits: opts.preserveSpecialBits ?? false });
-  const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel);
+  const reader = new ShardReader(ctx, row.securityLevel as SecurityLevel, true); // encrypted shards: their GCM tag is their check
   const { files, chunks } = row.manifestShards;
   await reader.load([...files, ...chunks]);
 

@@ -17,9 +17,14 @@ export class ShardReader {
   private readonly keys = new Map<string, Promise<Buffer | null>>();
   private allowPlain: boolean | null = null;
 
+  /**
+   * @param tagSuffices encrypted shards are accepted on their GCM tag, without the SHA-256 of the stored
+   * object (codec.ts DecodeOptions): a restore's choice; verify checks every byte.
+   */
   constructor(
     private readonly ctx: EngineContext,
     private readonly level: SecurityLevel,
+    private readonly tagSuffices = false,
   ) {}
 
   /** Loads catalog records (and their data keys) for these shard ids. Unknown ids are reported as missing. */
@@ -65,7 +70,7 @@ export class ShardReader {
       // Checksum, decryption and decompression all happen in a worker; the main thread only moves bytes.
       const header = readHeader(stored);
       const key = header.cipher === 'none' ? null : await this.key(header.keyId);
-      const plain = await this.ctx.pool.decode(stored, rec.contentId, key ? { [header.keyId]: key } : {}, { expectedChecksum: rec.checksum, allowPlain: this.allowPlain! });
+      const plain = await this.ctx.pool.decode(stored, rec.contentId, key ? { [header.keyId]: key } : {}, { expectedChecksum: rec.checksum, allowPlain: this.allowPlain!, tagSuffices: this.tagSuffices });
       if (header.cipher === 'none' && contentId(contentIdKey(this.ctx.idKey, this.level), plain) !== rec.contentId) {
         throw new IntegrityError('content id mismatch: the shard does not hold the data it should');
       }
