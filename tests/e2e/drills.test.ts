@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
+import { launchChromium, newContext, SHOTS, shot, signInAt, whenHydrated } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 let server: ConsoleServer;
@@ -44,8 +44,11 @@ describe('restore drills in the console (Chromium)', () => {
   it('"Run drill" on a backup page passes, and the dashboard shows the last drill per source and the RTO trend', async () => {
     const id = await payloadBackup(page, 'drill-notes.txt', 'restore drills prove the backup restores\n'.repeat(2000));
     await page.goto(`/backups/${id}`);
-    // The page offers the drill once the backup is completed.
-    await page.getByRole('button', { name: 'Run drill' }).click({ timeout: 60_000 });
+    // The page offers the drill once the backup is completed; a click before React takes the panel over can be
+    // dropped (whenHydrated), and the drill then never runs.
+    await page.getByRole('button', { name: 'Run drill' }).waitFor({ timeout: 60_000 });
+    await whenHydrated(page, 'select[aria-label="Drill sample"]');
+    await page.getByRole('button', { name: 'Run drill' }).click();
     await expect.poll(() => page.getByText(/Drill passed/).count(), { timeout: 60_000 }).toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Run drill' }).click();
     await expect.poll(() => page.getByTestId('backup-drills').locator('li').count(), { timeout: 60_000 }).toBe(2);
