@@ -1,6 +1,6 @@
 /*
  * fallocate(2) for Node: reserves a file's blocks before its data is written (a restore does, as restic
- * does), and punches the holes of a sparse file out of such a reservation. Node has no binding of its own.
+ * does). Node has no binding of its own.
  * Each call returns 0 or the errno, so the caller decides what a failure means (server/engine/restore/
  * preallocate.ts). Context-aware (NAPI_MODULE_INIT): the codec worker threads load it too.
  */
@@ -39,16 +39,9 @@ static napi_value Allocate(napi_env env, napi_callback_info info) {
   return call(env, info, 0);
 }
 
-/* punchHole(fd, offset, length): the range's blocks freed (it reads as zeros), the size kept. */
-static napi_value PunchHole(napi_env env, napi_callback_info info) {
-  return call(env, info, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-}
-
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "allocate", NAPI_AUTO_LENGTH, Allocate, NULL, &fn);
   napi_set_named_property(env, exports, "allocate", fn);
-  napi_create_function(env, "punchHole", NAPI_AUTO_LENGTH, PunchHole, NULL, &fn);
-  napi_set_named_property(env, exports, "punchHole", fn);
   return exports;
 }

@@ -21,8 +21,8 @@ import path from 'node:path';
 import { listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { EngineError, needsOverwrite } from '../errors';
 import { joinNs, type ManifestEntry } from '../repository/manifest';
-import { punchHole } from './preallocate';
-import { holesBetween, sparseRuns, type WholeFile, writeWholeFile } from './whole-file';
+import { reserveRuns } from './preallocate';
+import { sparseRuns, type WholeFile, writeWholeFile } from './whole-file';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 const S_ISGID = 0o2000;
@@ -268,13 +268,13 @@ function times(e: ManifestEntry): [atime: number | Date, mtime: number | Date] {
 /**
  * Writes `data` at `pos` of a new file, skipping all-zero blocks so they stay holes (whole-file.ts
  * sparseRuns). Returns where the last byte written ends (0 when all of it was zeros): the caller truncates
- * to the full size when the file may end in a hole. `reserved`: the file's blocks were reserved first.
+ * to the full size when the file may end in a hole. `reserveFor`: the file's path, to reserve the blocks
+ * about to be written first (preallocate.ts; throws ENOSPC naming it when they do not fit).
  */
-export async function writeSparse(fh: FileHandle, data: Buffer, pos: number, reserved = false): Promise<number> {
+export async function writeSparse(fh: FileHandle, data: Buffer, pos: number, reserveFor?: string): Promise<number> {
   const runs: [Uint8Array, number][] = [];
   const end = sparseRuns(data, pos, (run, at) => runs.push([run, at]));
-  // Blocks of zeros are left out: in a file whose blocks were reserved (preallocate.ts) they are freed again.
-  if (reserved) holesBetween(runs, pos, pos + data.length, (at, len) => punchHole(fh.fd, at, len));
+  if (reserveFor !== undefined) reserveRuns(fh.fd, runs, reserveFor);
   for (const [run, at] of runs) {
     for (let done = 0; done < run.length; ) {
       const { bytesWritten } = await fh.write(run, done, run.length - done, at + done);

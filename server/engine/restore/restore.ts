@@ -15,7 +15,7 @@ import type { BackupRow } from '../catalog/catalog';
 import type { EngineContext } from '../context';
 import { EngineError, needsOverwrite } from '../errors';
 import { chunkAt, type ManifestEntry, parseEntry, resolveInside, slice } from '../repository/manifest';
-import { canPreallocate, PREALLOCATE_MIN, preallocate } from './preallocate';
+import { canPreallocate, PREALLOCATE_MIN } from './preallocate';
 import { RestoreTree, writeSparse } from './restore-writer';
 import { WholeFileQueue } from './whole-file-queue';
 import { ShardReader } from './shard-reader';
@@ -355,18 +355,8 @@ async function writeFile(
     releaseAll(chunks);
     throw err;
   }
-  // Its blocks reserved first (preallocate.ts); zeros the writes leave out are freed again.
-  const reserved = size >= PREALLOCATE_MIN && canPreallocate();
-  if (reserved) {
-    try {
-      preallocate(fh.fd, 0, size, dest);
-    } catch (err) {
-      releaseAll(chunks);
-      await fh.close();
-      await rm(dest, { force: true }); // created above, nothing written: a file that does not fit is not left empty
-      throw err;
-    }
-  }
+  // Each extent's blocks are reserved just before its data is written (preallocate.ts): never a hole's.
+  const reserveFor = size >= PREALLOCATE_MIN && canPreallocate() ? dest : undefined;
   let end = 0; // where the written data ends: the file's size unless it ends in a hole
   let next = 0;
   const lane = async () => {
@@ -384,7 +374,7 @@ async function writeFile(
           lost ??= err as Error;
           continue;
         }
-        const wrote = await writeSparse(fh, data, offsets[i]!, reserved);
+        const wrote = await writeSparse(fh, data, offsets[i]!, reserveFor);
         end = Math.max(end, wrote);
         progress.bytesDone += len;
       } finally {

@@ -9,7 +9,7 @@
  * checked (never a link), and the open below still refuses to follow a link or to reuse an existing entry.
  */
 import { closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { PREALLOCATE_MIN, preallocate } from './preallocate';
+import { PREALLOCATE_MIN, reserveRuns } from './preallocate';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 const SPARSE_BLOCK = 64 * 1024;
@@ -51,7 +51,7 @@ export function writeWholeFile(f: WholeFile, beforeTimes?: () => void): boolean 
       end = Math.max(end, sparseRuns(piece, pos, (run, at) => runs.push([run, at])));
       pos += piece.length;
     }
-    if (f.size >= PREALLOCATE_MIN) reserve(fd, runs, f.dest);
+    if (f.size >= PREALLOCATE_MIN) reserveRuns(fd, runs, f.dest);
     for (const [run, at] of runs) {
       for (let done = 0; done < run.length; ) done += writeSync(fd, run, done, run.length - done, at + done);
     }
@@ -78,16 +78,6 @@ function unlinkQuietly(p: string): void {
   }
 }
 
-/** Reserves the ranges the runs will fill (preallocate.ts), adjacent runs as one range: one call for a file without holes. */
-function reserve(fd: number, runs: [Uint8Array, number][], dest: string): void {
-  for (let i = 0; i < runs.length; ) {
-    const from = runs[i]![1];
-    let to = from + runs[i]![0].length;
-    for (i++; i < runs.length && runs[i]![1] === to; i++) to += runs[i]![0].length;
-    preallocate(fd, from, to - from, dest);
-  }
-}
-
 /** What became of one file: written, or not (something at its path: its bytes come back), or failed. */
 export type WholeFileResult = { done: true } | { done: false; data: Uint8Array } | { done: false; error: string; code?: string };
 
@@ -105,16 +95,6 @@ export function writeWholeFiles(files: WholeFile[]): { results: WholeFileResult[
     }
   });
   return { results, transfer: [...transfer] };
-}
-
-/** Calls `each` with the gaps the runs (in order, inside [from, to)) leave in [from, to): the zeros left out. */
-export function holesBetween(runs: [Uint8Array, number][], from: number, to: number, each: (at: number, length: number) => void): void {
-  let at = from;
-  for (const [run, start] of runs) {
-    if (start > at) each(at, start - at);
-    at = start + run.length;
-  }
-  if (to > at) each(at, to - at);
 }
 
 /**
