@@ -33,10 +33,16 @@ import { lostShardsOf, type PartialPlan, planPartial, readableFraction } from '.
  */
 const READ_AHEAD_BYTES = 12 * 1024 * 1024;
 /**
- * Files being written at once. 16 was tried: /usr/share's restore (52,000 files) looked slower with it in
- * paired runs on a noisy machine (19 s vs 15 s, all of it system time), so 32 stays until that is measured.
+ * Files being written at once: MAX_WRITERS large ones, each small one (up to SYNC_MAX, written whole on the
+ * scan thread) counting as SMALL_WEIGHT of one, so up to 128 small files are in flight. They spend most of
+ * their time waiting for a batch to the scan thread (whole-file-queue.ts): with 32 in flight the batches
+ * were small (7.6 files each on /usr/share) and the restore waited on the round trips. /usr/share, 3 runs
+ * each in turns: 32 at any size 5.76-6.01 s; 128 at any size 4.51-4.66 s, but 999 MiB of libraries and 1 GiB
+ * of chat JSON (large files, 4 extents each in flight) took 0.2-0.4 s longer than with 32; 256 and 512
+ * small files: 4.87-5.82 s.
  */
 const MAX_WRITERS = 32;
+const SMALL_WEIGHT = 1 / 4;
 /**
  * Files up to this size are written whole, with synchronous calls: on the scan thread in batches
  * (whole-file.ts), or on this thread when they have extended attributes (restore-writer.ts).
@@ -138,7 +144,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
   const writers = new Writers();
   let bytesWritten = 0;
   let turned = performance.now();
-  const track = (task: Promise<unknown>, e: ManifestEntry) => writers.add(task, e.p);
+  const track = (task: Promise<unknown>, e: ManifestEntry) => writers.add(task, e.p, (e.s ?? 0) <= SYNC_MAX ? SMALL_WEIGHT : 1);
   const rest = kept ? null : selectedEntries(reader.lines(files), selected)[Symbol.asyncIterator]();
   for (let at = 0; !writers.failure; ) {
     let e: ManifestEntry;
@@ -210,7 +216,7 @@ export async function restoreBackup(ctx: EngineContext, row: BackupRow, opts: Re
       turned = performance.now();
     }
   }
-  await writers.below(1);
+  await writers.idle();
   window.close();
   if (writers.failure) {
     const { path: where, error } = writers.failure;
@@ -448,21 +454,21 @@ async function prepareTarget(target: string, overwrite: boolean): Promise<void> 
 }
 
 /**
- * The files being written: how many (the restore starts a new one below a limit) and the first that failed
- * with an error other than lost data, which stops the restore.
+ * The files being written: their load (the restore starts a new one below a limit; a file weighs 1, a small
+ * one less) and the first that failed with an error other than lost data, which stops the restore.
  */
 class Writers {
-  private running = 0;
+  private load = 0;
   private wake: (() => void) | null = null;
   failure: { path: string; error: Error } | null = null;
 
-  add(task: Promise<unknown>, path: string): void {
-    this.running++;
+  add(task: Promise<unknown>, path: string, weight = 1): void {
+    this.load += weight;
     task.then(
-      () => this.settled(),
+      () => this.settled(weight),
       (error: unknown) => {
         this.fail(path, error);
-        this.settled();
+        this.settled(weight);
       },
     );
   }
@@ -471,13 +477,18 @@ class Writers {
     this.failure ??= { path, error: error instanceof Error ? error : new Error(String(error)) };
   }
 
-  /** Resolves once fewer than n files are being written. */
+  /** Resolves once the files being written weigh less than n. */
   async below(n: number): Promise<void> {
-    while (this.running >= n) await new Promise<void>((resolve) => (this.wake = resolve));
+    while (this.load >= n) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 
-  private settled(): void {
-    this.running--;
+  /** Resolves once no file is being written. */
+  async idle(): Promise<void> {
+    while (this.load > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private settled(weight: number): void {
+    this.load -= weight;
     const wake = this.wake;
     this.wake = null;
     wake?.();
