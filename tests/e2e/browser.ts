@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 
 export const SHOTS = path.resolve('tests/artifacts/screenshots');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-features=AutofillServerCommunication'];
@@ -54,6 +54,20 @@ export async function whenHydrated(p: Page, selector: string): Promise<void> {
     selector,
     { timeout: 60_000 },
   );
+}
+
+/**
+ * Clicks what `target` finds once React has hydrated that very element (whenHydrated's test, on a locator):
+ * for a button a test clicks right after opening a page, which a busy machine may still be hydrating.
+ */
+export async function clickHydrated(target: Locator, timeout = 60_000): Promise<void> {
+  await target.waitFor({ timeout });
+  const until = Date.now() + timeout;
+  while (!(await target.evaluate((el) => Object.keys(el).some((k) => k.startsWith('__reactProps$'))))) {
+    if (Date.now() > until) throw new Error(`clickHydrated: React did not take ${String(target)} over within ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await target.click();
 }
 
 /**

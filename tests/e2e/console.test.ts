@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { treeDiff } from '../support/compare';
 import { makeTree, Rng } from '../support/tree';
-import { callMutation, launchChromium, newContext as contextOn, SHOTS, shot, signIn } from './browser';
+import { callMutation, clickHydrated, launchChromium, newContext as contextOn, SHOTS, shot, signIn } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 const VIEWER = { email: 'viewer@e2e.test', password: 'viewer-password-123' };
@@ -55,7 +55,7 @@ describe('console end to end (Chromium)', () => {
 
   it('creates a backup from the UI and shows live progress until it completes', async () => {
     await page.goto('/backups/new');
-    await page.getByRole('tab', { name: 'Directory on the server' }).click();
+    await clickHydrated(page.getByRole('tab', { name: 'Directory on the server' }));
     await page.getByLabel('Source path').fill(src);
     await page.getByLabel('Tags').fill('e2e, first');
     await page.getByRole('button', { name: 'Start backup' }).click();

@@ -14,7 +14,7 @@ import { type EscrowPackage, openEscrow } from '../../server/engine/keys/escrow'
 import { keyFingerprint } from '../../server/engine/keys/keys';
 import { hookReceiver, smtpReceiver } from '../support/receivers';
 import { makeTree } from '../support/tree';
-import { callMutation, confirmDialog, launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
+import { callMutation, clickHydrated, confirmDialog, launchChromium, newContext, SHOTS, shot, signInAt } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 const VIEWER = { email: 'viewer-ops@e2e.test', password: 'viewer-ops-password-1' };
@@ -34,7 +34,7 @@ const row = (p: Page, name: string) => p.getByTestId('schedule-table').locator('
 
 async function createSchedule(p: Page, name: string, dir: string): Promise<void> {
   await p.goto('/schedules');
-  await p.getByRole('button', { name: 'New schedule' }).click();
+  await clickHydrated(p.getByRole('button', { name: 'New schedule' }));
   await p.getByLabel('Name', { exact: true }).fill(name);
   await p.getByLabel('Paths').fill(dir);
   await p.getByLabel('Cron').fill('30 2 * * *');
@@ -226,7 +226,7 @@ describe('operations pages end to end (Chromium)', () => {
 
   it('previews and runs storage maintenance (optimize, orphan sweep) from the storage page', async () => {
     await page.goto('/storage');
-    await page.getByRole('button', { name: 'Preview optimize' }).click();
+    await clickHydrated(page.getByRole('button', { name: 'Preview optimize' }));
     await page.getByTestId('optimize-result').getByText(/^Preview: would add 0 and remove 0 replica\(s\) over 0 shard\(s\) of \d+ checked\.$/).waitFor();
     await page.getByRole('button', { name: 'Preview sweep' }).click();
     await page.getByTestId('gc-result').getByText(/^Preview: would mark 0 object/).waitFor();

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, SHOTS, shot, signInAt } from './browser';
+import { clickHydrated, launchChromium, SHOTS, shot, signInAt } from './browser';
 import { type ConsoleServer, startConsole } from './console-server';
 
 let server: ConsoleServer;
@@ -57,7 +57,7 @@ describe('console pages (Chromium)', () => {
 
   it('previews a schedule in its own zone (01:30 CET) with the viewer time beside it', async () => {
     await page.goto('/schedules');
-    await page.getByRole('button', { name: 'New schedule' }).click();
+    await clickHydrated(page.getByRole('button', { name: 'New schedule' }));
     await page.getByLabel('Name', { exact: true }).fill('weekday-berlin');
     await page.getByLabel('Cron').fill('30 1 * * 1-5');
     await page.getByLabel('Time zone').fill('Europe/Berlin');
