@@ -1,6 +1,7 @@
 /**
  * The backup's small-file reads trust no size: a file that grew or shrank since the walk is read as it is
- * now, on the main thread or on the pool alike; and the reader goes to the pool after a read that waited.
+ * now, on the main thread or on the pool alike; and, without the batch reader (native/readfiles, batch-read.test.ts),
+ * the reader goes to the pool after a read that waited.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -83,7 +84,7 @@ describe('SmallFileReader', async () => {
   });
 
   it('reads on the main thread until two reads in a row are slow, then the next 256 on the pool, then tries again', async () => {
-    const reader = new SmallFileReader(scripted((k) => (k === 3 || k === 4 ? 5 : 0.01)));
+    const reader = new SmallFileReader(scripted((k) => (k === 3 || k === 4 ? 5 : 0.01)), null);
     const got: Buffer[] = [];
     for (const f of files) got.push(await reader.read(f.abs, f.data.length));
     got.forEach((b, i) => expect(b.equals(files[i]!.data)).toBe(true));
@@ -91,14 +92,14 @@ describe('SmallFileReader', async () => {
   });
 
   it('stays on the main thread for slow reads that come one at a time (outliers among cached reads)', async () => {
-    const reader = new SmallFileReader(scripted((k) => (k % 10 === 3 ? 5 : 0.01)));
+    const reader = new SmallFileReader(scripted((k) => (k % 10 === 3 ? 5 : 0.01)), null);
     for (const f of files) expect((await reader.read(f.abs, f.data.length)).equals(f.data)).toBe(true);
     expect(reader.counts).toEqual({ main: 300, pool: 0 });
   });
 
   it('doubles the run on the pool while each try waits again, and starts over after a fast stretch', async () => {
     // Main-thread reads 0-3 wait (a cold tree): runs of 256, then 512; 76 fast reads later two wait again: 256.
-    const reader = new SmallFileReader(scripted((k) => (k <= 3 || k === 80 || k === 81 ? 5 : 0)));
+    const reader = new SmallFileReader(scripted((k) => (k <= 3 || k === 80 || k === 81 ? 5 : 0)), null);
     for (let i = 0; i < 1200; i++) {
       const f = files[i % files.length]!;
       expect((await reader.read(f.abs, f.data.length)).equals(f.data)).toBe(true);
@@ -113,7 +114,7 @@ describe('SmallFileReader', async () => {
       })();
     for (const slowEvery of [0, 7]) {
       // Two main-thread reads in every 7 wait 5 ms (or none does): the reads switch between the threads.
-      const reader = new SmallFileReader(scripted((k) => (slowEvery && k % slowEvery >= slowEvery - 2 ? 5 : 0)));
+      const reader = new SmallFileReader(scripted((k) => (slowEvery && k % slowEvery >= slowEvery - 2 ? 5 : 0)), null);
       const seen: string[] = [];
       for await (const { it, content } of readAhead(items(), (x) => !x.rel.endsWith('9'), reader)) {
         seen.push(it.rel);
@@ -145,7 +146,7 @@ describe('SmallFileReader', async () => {
       for (const abs of mine) yield { abs, rel: path.basename(abs), type: 'f', size: 3 } as SourceItem;
     })();
     const got: string[] = [];
-    for await (const { it, content } of readAhead(items, () => true, new SmallFileReader(scripted(() => 0)))) {
+    for await (const { it, content } of readAhead(items, () => true, new SmallFileReader(scripted(() => 0), null))) {
       got.push((await content!).toString());
       const next = mine[mine.indexOf(it.abs) + 1];
       if (next) await writeFile(next, 'new');

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { chunkBuffers } from '../repository/chunk-buffers';
+import { batchReader, type BatchReader } from './batch-read';
 import type { SourceItem } from './source';
 
 /** Larger files are streamed in blocks (readFileBlocks), not read whole. */
@@ -41,6 +42,8 @@ export function waitedForDisk(ms: number, bytes: number): boolean {
 }
 
 export class SmallFileReader {
+  /** With native/readfiles, every read goes to the pool in batches (batch-read.ts): cheaper than any of the above. */
+  private readonly batch: BatchReader | null;
   /** Files still to read on the pool before the main thread is tried again, and the next such run. */
   private poolLeft = 0;
   private poolRun = POOL_RUN;
@@ -50,14 +53,23 @@ export class SmallFileReader {
   /** Reads made on the main thread and on the pool (for tests and profiles). */
   readonly counts = { main: 0, pool: 0 };
 
-  constructor(private readonly clock: () => number = () => performance.now()) {}
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    batch: BatchReader | null = batchReader(),
+  ) {
+    this.batch = batch;
+  }
 
   /** Whether the next reads go to the pool (started early, to overlap), not the main thread. */
   get onPool(): boolean {
-    return this.poolLeft > 0;
+    return this.batch !== null || this.poolLeft > 0;
   }
 
   read(file: string, size: number): Promise<Buffer> {
+    if (this.batch) {
+      this.counts.pool++;
+      return this.batch.read(file, size, readSmallFile);
+    }
     if (this.poolLeft > 0) {
       this.poolLeft--;
       this.counts.pool++;

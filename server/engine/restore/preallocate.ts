@@ -13,11 +13,9 @@
  * the holes of a sparse file are never reserved, so a 2 GiB disk image holding 1 MiB of data restores into a
  * small file system, and a reservation fails only where the data itself would not fit.
  */
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { APP_ROOT } from '../../../db/paths';
+import { loadAddon } from '../native-addon';
 
 interface Fallocate {
   allocate(fd: number, offset: number, length: number): number;
@@ -33,14 +31,7 @@ let addon: Fallocate | null | undefined;
 
 /** The addon, loaded on first use; null where it was not built (a warning from scripts/build-native.mjs said so). */
 function native(): Fallocate | null {
-  if (addon !== undefined) return addon;
-  try {
-    // Resolved at run time from the application's root (Next's bundler must not try to bundle it).
-    const file = path.join(/* turbopackIgnore: true */ APP_ROOT, 'native', 'fallocate', 'build', 'Release', 'fallocate.node');
-    addon = createRequire(path.join(/* turbopackIgnore: true */ APP_ROOT, 'package.json'))(file) as Fallocate;
-  } catch {
-    addon = null;
-  }
+  if (addon === undefined) addon = loadAddon<Fallocate>('fallocate');
   return addon;
 }
 

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "readfiles",
+      "sources": ["readfiles.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,78 @@
+/**
+ * Small files read in batches through native/readfiles (batch-read.ts), built by `npm ci`: every file comes
+ * back whole and as it is now (grown or shrunk since the walk), in its own recyclable buffer, and a file that
+ * cannot be read fails alone, with the error fs would give.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { batchReader } from '../../server/engine/backup/batch-read';
+import { readSmallFile, SmallFileReader } from '../../server/engine/backup/small-files';
+import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
+
+describe('batch reads of small files', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'batch-read-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const reader = batchReader();
+
+  it('is built by npm ci and loads here (Linux); a backup reads its small files through it', () => {
+    expect(reader).not.toBeNull();
+    expect(new SmallFileReader().onPool).toBe(true);
+  });
+
+  it('reads 100 files at once, of 0 bytes to 512 KiB, each whole into a chunk buffer of its own', async () => {
+    const sizes = Array.from({ length: 100 }, (_, i) => (i === 0 ? 0 : i === 1 ? 512 * 1024 : (i * 7919) % 70_000));
+    const files = await Promise.all(
+      sizes.map(async (n, i) => {
+        const abs = path.join(dir, `f${i}`);
+        const data = randomBytes(n);
+        await writeFile(abs, data);
+        return { abs, data };
+      }),
+    );
+    const got = await Promise.all(files.map((f) => reader!.read(f.abs, f.data.length, readSmallFile)));
+    got.forEach((b, i) => {
+      expect(b.equals(files[i]!.data)).toBe(true);
+      expect(chunkBuffers.isOwned(b.buffer)).toBe(true);
+    });
+    expect(new Set(got.map((b) => b.buffer)).size).toBe(100);
+  });
+
+  it.each([
+    ['grew by one byte', 5000, 5001],
+    ['grew past a read block', 100, 3 * 1024 * 1024 + 7],
+    ['shrank', 5000, 10],
+    ['was emptied', 5000, 0],
+  ])('reads a file that %s since the walk as it is now', async (what, walked, actual) => {
+    const abs = path.join(dir, what.replace(/ /g, '-'));
+    const data = randomBytes(actual);
+    await writeFile(abs, data);
+    expect((await reader!.read(abs, walked, readSmallFile)).equals(data)).toBe(true);
+  });
+
+  it('fails each file that cannot be read alone, as fs would (code, errno, path); the others of its batch are read', async () => {
+    const ok = path.join(dir, 'ok');
+    await writeFile(ok, 'fine');
+    const sub = path.join(dir, 'a-directory');
+    await mkdir(sub);
+    const gone = path.join(dir, 'gone');
+    const [a, b, c] = await Promise.allSettled([reader!.read(gone, 10, readSmallFile), reader!.read(ok, 4, readSmallFile), reader!.read(sub, 10, readSmallFile)]);
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT', errno: -2, path: gone } });
+    expect((a as PromiseRejectedResult).reason.message).toBe(`ENOENT: no such file or directory, read '${gone}'`);
+    expect(b).toMatchObject({ status: 'fulfilled' });
+    expect((b as PromiseFulfilledResult<Buffer>).value.toString()).toBe('fine');
+    expect(c).toMatchObject({ status: 'rejected', reason: { code: 'EISDIR', path: sub } });
+  });
+
+  it('rejects a batch the addon refuses (a NUL byte in a path) without throwing elsewhere', async () => {
+    const ok = path.join(dir, 'ok2');
+    await writeFile(ok, 'x');
+    const bad = reader!.read(`${dir}/a\0b`, 1, readSmallFile);
+    const good = reader!.read(ok, 1, readSmallFile);
+    await expect(bad).rejects.toThrow(/NUL/);
+    await expect(good).rejects.toThrow(/NUL/); // the same batch
+    expect((await reader!.read(ok, 1, readSmallFile)).toString()).toBe('x');
+  });
+});
