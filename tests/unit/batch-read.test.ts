@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchReader } from '../../server/engine/backup/batch-read';
+import { setAttributeSync } from '@napi-rs/xattr';
+import { batchReader, withoutUserXattrs } from '../../server/engine/backup/batch-read';
 import { readSmallFile, SmallFileReader } from '../../server/engine/backup/small-files';
 import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 
@@ -74,5 +75,19 @@ describe('batch reads of small files', async () => {
     await expect(bad).rejects.toThrow(/NUL/);
     await expect(good).rejects.toThrow(/NUL/); // the same batch
     expect((await reader!.read(ok, 1, readSmallFile)).toString()).toBe('x');
+  });
+
+  it('says which files have no user.* attribute, so the backup lists attributes only for the others', async () => {
+    const [plain, tagged, trusted] = ['plain', 'tagged', 'trusted'].map((n) => path.join(dir, `xa-${n}`));
+    for (const f of [plain, tagged, trusted]) await writeFile(f, 'x');
+    setAttributeSync(tagged, 'user.note', 'kept by a backup');
+    if (process.getuid?.() === 0) setAttributeSync(trusted, 'trusted.note', 'not kept by a backup');
+    const [a, b, c] = await Promise.all([plain, tagged, trusted].map((f) => reader!.read(f, 1, readSmallFile)));
+    expect(withoutUserXattrs(a!)).toBe(true);
+    expect(withoutUserXattrs(b!)).toBe(false);
+    expect(withoutUserXattrs(c!)).toBe(true);
+    // A file read again whole (it grew since the walk) is not vouched for: its attributes are listed.
+    await writeFile(plain, 'grown');
+    expect(withoutUserXattrs(await reader!.read(plain, 1, readSmallFile))).toBe(false);
   });
 });

@@ -21,6 +21,7 @@ import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
 import { readAhead, SMALL_FILE } from './small-files';
+import { withoutUserXattrs } from './batch-read';
 import { walkOrder } from './walk-order';
 import { readXattrs, type SourceItem } from './source';
 
@@ -305,11 +306,15 @@ export async function writeBackupData(
           const baseEntry = unchanged(it);
           // Setting or removing an attribute changes the ctime, which the change rule compared when recorded.
           const sameXattrs = baseEntry?.ct !== undefined;
-          if (!sameXattrs && it.type !== 'l') it.xattrs = readXattrs(it.abs);
+          // A small file read in a batch comes back saying whether it has user.* attributes (batch-read.ts):
+          // its attributes are listed here only if it may have some, once its content is in.
+          const xattrsLater = !sameXattrs && content !== null;
+          if (!sameXattrs && !xattrsLater && it.type !== 'l') it.xattrs = readXattrs(it.abs);
           const entry = toEntry(it, input.recordAtime ?? false);
           if (sameXattrs && baseEntry.xa) entry.xa = { ...baseEntry.xa };
           const first = it.linkKey ? firstLinks.get(it.linkKey) : undefined;
           if (first) {
+            if (xattrsLater) setXattrs(entry, readXattrs(it.abs));
             await hardLink(entry, first);
             tracker?.file(entry, sameAsBefore(it), before.get(it));
             continue;
@@ -323,6 +328,7 @@ export async function writeBackupData(
           // Synchronous, as the walk's lstat: microseconds, where a trip through the thread pool waited ~50 µs per link.
           if (it.type === 'l') entry.l = fs.readlinkSync(it.abs);
           let data = it.type !== 'f' ? null : content ? await content : it.size > SMALL_FILE && dataSink.hashesFiles ? { path: it.abs } : readFileBlocks(it.abs);
+          if (xattrsLater && !(Buffer.isBuffer(data) && withoutUserXattrs(data))) setXattrs(entry, readXattrs(it.abs));
           if (input.detectChanges && content) {
             const stable = await readStable(it, content);
             data = stable.data;
@@ -403,8 +409,13 @@ function toEntry(it: SourceItem, atime: boolean): ManifestEntry {
     e.i = it.ino;
     [e.ct, e.ctn] = splitNs(it.ctimeNs);
   }
-  if (it.xattrs) e.xa = Object.fromEntries(Object.entries(it.xattrs).map(([k, v]) => [k, v.toString('base64')]));
+  setXattrs(e, it.xattrs);
   return e;
+}
+
+/** A manifest entry's extended attributes (base64 values), when there are any. */
+function setXattrs(e: ManifestEntry, xattrs: Record<string, Buffer> | undefined): void {
+  if (xattrs) e.xa = Object.fromEntries(Object.entries(xattrs).map(([k, v]) => [k, v.toString('base64')]));
 }
 
 /**

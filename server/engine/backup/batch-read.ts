@@ -1,6 +1,6 @@
 /**
  * Small files read in batches on libuv's thread pool through the project's addon `native/readfiles`: one trip
- * to the pool opens, reads and closes up to BATCH_FILES files. Node's fs makes three trips per file, and each
+ * to the pool opens, reads and closes up to BATCH_FILES files, and tells which have user.* attributes. Node's fs makes three trips per file, and each
  * costs the main thread a wake-up (~30 µs on a 2-vCPU virtual machine), so reading 5,000 small files cost it
  * ~0.5 s; a batch costs it one call and one callback. Where the addon was not built (scripts/build-native.mjs
  * says so at install), `batchReader()` is null and small-files.ts reads file by file as before.
@@ -10,6 +10,7 @@ import { loadAddon } from '../native-addon';
 import { chunkBuffers } from '../repository/chunk-buffers';
 
 interface ReadFiles {
+  /** results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0. */
   read(paths: string[], buffers: Buffer[], done: (results: Int32Array) => void): void;
 }
 
@@ -19,7 +20,7 @@ const BATCH_FILES = 8;
 interface Wanted {
   file: string;
   buffer: Buffer;
-  resolve: (n: number) => void;
+  resolve: (r: { n: number; xattrs: boolean }) => void;
   reject: (err: unknown) => void;
 }
 
@@ -36,19 +37,23 @@ export class BatchReader {
    */
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
-    const got = new Promise<number>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
+    const got = new Promise<{ n: number; xattrs: boolean }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
     if (this.batch.length >= BATCH_FILES) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.send());
     }
     return got.then(
-      (n) => {
+      ({ n, xattrs }) => {
         if (n < 0) {
           chunkBuffers.give(buffer.buffer);
           throw systemError(n, file);
         }
-        if (n <= size) return buffer.subarray(0, n);
+        if (n <= size) {
+          const data = buffer.subarray(0, n);
+          if (!xattrs) noUserXattrs.add(data);
+          return data;
+        }
         chunkBuffers.give(buffer.buffer); // it grew since the walk: read it again, whole
         return more(file, size);
       },
@@ -68,13 +73,24 @@ export class BatchReader {
       this.addon.read(
         batch.map((w) => w.file),
         batch.map((w) => w.buffer),
-        (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
+        (results) => batch.forEach((w, i) => w.resolve({ n: results[2 * i]!, xattrs: results[2 * i + 1] !== 0 })),
       );
     } catch (err) {
       // Refused before any read (a path with a NUL byte): every file of the batch fails with it.
       for (const w of batch) w.reject(err);
     }
   }
+}
+
+/** The contents read by a batch whose file listed no user.* attribute (on the descriptor that read them). */
+const noUserXattrs = new WeakSet<Buffer>();
+
+/**
+ * Whether `data` (as a batch read returned it) comes from a file without user.* extended attributes, so the
+ * backup need not list them again on the main thread (~15 µs a file there; ~3 s of a 200,000-file backup).
+ */
+export function withoutUserXattrs(data: Buffer): boolean {
+  return noUserXattrs.has(data);
 }
 
 const errorMap = getSystemErrorMap();
