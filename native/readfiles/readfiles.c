@@ -61,7 +61,9 @@ static int32_t user_xattrs(int fd, char *names, size_t size) {
 static int32_t read_one(const char *path, unsigned char *data, size_t length, char *names, size_t size, int32_t *xattrs) {
   int fd;
   *xattrs = 1;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a path the walk saw as a regular file and that became a FIFO meanwhile fails (ESPIPE) instead
+     of holding a pool thread for good; on a regular file it changes nothing. */
+  do fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return -errno;
   size_t total = 0;

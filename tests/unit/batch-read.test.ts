@@ -3,6 +3,7 @@
  * back whole and as it is now (grown or shrunk since the walk), in its own recyclable buffer, and a file that
  * cannot be read fails alone, with the error fs would give.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,9 @@ describe('batch reads of small files', async () => {
   });
 
   it('says which files have no user.* attribute, so the backup lists attributes only for the others', async () => {
-    const [plain, tagged, trusted] = ['plain', 'tagged', 'trusted'].map((n) => path.join(dir, `xa-${n}`));
+    const plain = path.join(dir, 'xa-plain');
+    const tagged = path.join(dir, 'xa-tagged');
+    const trusted = path.join(dir, 'xa-trusted');
     for (const f of [plain, tagged, trusted]) await writeFile(f, 'x');
     setAttributeSync(tagged, 'user.note', 'kept by a backup');
     if (process.getuid?.() === 0) setAttributeSync(trusted, 'trusted.note', 'not kept by a backup');
@@ -89,5 +92,11 @@ describe('batch reads of small files', async () => {
     // A file read again whole (it grew since the walk) is not vouched for: its attributes are listed.
     await writeFile(plain, 'grown');
     expect(withoutUserXattrs(await reader!.read(plain, 1, readSmallFile))).toBe(false);
+  });
+
+  it('fails a path that became a FIFO since the walk at once, instead of waiting on it for good', async () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(reader!.read(fifo, 10, readSmallFile)).rejects.toMatchObject({ code: 'ESPIPE', path: fifo });
   });
 });

@@ -1,9 +1,10 @@
 /**
  * Small files read in batches on libuv's thread pool through the project's addon `native/readfiles`: one trip
- * to the pool opens, reads and closes up to BATCH_FILES files, and tells which have user.* attributes. Node's fs makes three trips per file, and each
- * costs the main thread a wake-up (~30 µs on a 2-vCPU virtual machine), so reading 5,000 small files cost it
- * ~0.5 s; a batch costs it one call and one callback. Where the addon was not built (scripts/build-native.mjs
- * says so at install), `batchReader()` is null and small-files.ts reads file by file as before.
+ * to the pool opens, reads and closes up to BATCH_FILES files, and tells which have user.* attributes.
+ * Node's fs makes three trips per file, and each costs the main thread a wake-up (~30 µs on a 2-vCPU virtual
+ * machine), so reading 5,000 small files cost it ~0.5 s; a batch costs it one call and one callback. Where
+ * the addon was not built (scripts/build-native.mjs says so at install), `batchReader()` is null and
+ * small-files.ts reads file by file as before.
  */
 import { getSystemErrorMap } from 'node:util';
 import { loadAddon } from '../native-addon';
