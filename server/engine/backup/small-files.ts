@@ -5,7 +5,8 @@
  * warm backup of /usr/share. From the disk, it is the other way round: a read on the main thread stops
  * everything for a seek, while 64 reads in flight on the pool overlap. So the reader times each read it
  * makes on the main thread, and after one that took long enough to have waited for the disk it reads the
- * next files on the pool, ahead of the chunker, before trying the main thread again.
+ * next files on the pool, ahead of the chunker, before trying the main thread again. Where the project's addon
+ * native/readfiles is built, none of this applies: every file is read on the pool, in batches (batch-read.ts).
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -42,8 +43,6 @@ export function waitedForDisk(ms: number, bytes: number): boolean {
 }
 
 export class SmallFileReader {
-  /** With native/readfiles, every read goes to the pool in batches (batch-read.ts): cheaper than any of the above. */
-  private readonly batch: BatchReader | null;
   /** Files still to read on the pool before the main thread is tried again, and the next such run. */
   private poolLeft = 0;
   private poolRun = POOL_RUN;
@@ -55,10 +54,9 @@ export class SmallFileReader {
 
   constructor(
     private readonly clock: () => number = () => performance.now(),
-    batch: BatchReader | null = batchReader(),
-  ) {
-    this.batch = batch;
-  }
+    /** With native/readfiles, every read goes to the pool in batches (batch-read.ts): cheaper than any of the above. */
+    private readonly batch: BatchReader | null = batchReader(),
+  ) {}
 
   /** Whether the next reads go to the pool (started early, to overlap), not the main thread. */
   get onPool(): boolean {
@@ -99,7 +97,8 @@ export class SmallFileReader {
 /**
  * The items of a walk, each regular file that `wanted` accepts and that is small given with its content.
  * While the reader goes to the pool, up to AHEAD_FILES files (AHEAD_BYTES) are read ahead of the consumer,
- * in walk order, so their round trips overlap; from the page cache a file is read when it is taken.
+ * in walk order, so their round trips overlap (with the batch reader, always); from the page cache, without
+ * it, a file is read when it is taken.
  */
 export async function* readAhead(
   items: AsyncIterable<SourceItem>,
