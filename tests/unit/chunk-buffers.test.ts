@@ -2,18 +2,41 @@ import { describe, expect, it } from 'vitest';
 import { capacityFor, ChunkBuffers, uninitialized } from '../../server/engine/repository/chunk-buffers';
 
 describe('chunk buffers', () => {
-  it('hands out buffers of the length asked over memory of a power-of-two capacity, and reuses what was given back', () => {
+  it('hands out buffers of the length asked over memory of a size class, and reuses what was given back', () => {
     const pool = new ChunkBuffers();
     const a = pool.take(700_000);
     expect(a.length).toBe(700_000);
     expect(a.buffer.byteLength).toBe(capacityFor(700_000));
-    expect(capacityFor(700_000)).toBe(1024 * 1024);
+    expect(capacityFor(700_000)).toBe(768 * 1024);
     a.fill(7);
     pool.give(a.buffer);
-    expect(pool.freeBytesHeld).toBe(1024 * 1024);
-    const b = pool.take(900_000); // the same capacity: the same memory again
+    expect(pool.freeBytesHeld).toBe(768 * 1024);
+    const b = pool.take(720_000); // the same class: the same memory again
     expect(b.buffer).toBe(a.buffer);
     expect(pool.freeBytesHeld).toBe(0);
+  });
+
+  it('gives a chunk just over 1 MiB a buffer a quarter larger, not twice its size, and reuses one up to two classes up', () => {
+    // Chunks average 1 MiB: with power-of-two classes half of them took 2 MiB each.
+    for (const n of [1_048_577, 1_300_000, 1_600_000, 2_100_000, 3_000_000, 4_000_000]) {
+      const c = capacityFor(n);
+      expect(c).toBeGreaterThanOrEqual(n);
+      expect(c).toBeLessThanOrEqual(n * 1.25);
+    }
+    expect(capacityFor(200_000)).toBe(256 * 1024); // powers of two below 256 KiB
+    expect(capacityFor(100_000)).toBe(128 * 1024);
+    const pool = new ChunkBuffers();
+    const big = pool.take(1_300_000); // 1.25 MiB
+    pool.give(big.buffer);
+    expect(pool.take(700_000).buffer).not.toBe(big.buffer); // 768 KiB: three classes below, new memory
+    const again = pool.take(1_000_000); // 1 MiB class, then 1.25 MiB
+    expect(again.buffer).toBe(big.buffer);
+    expect(again.length).toBe(1_000_000);
+    // A buffer of a finer class comes back from a thread and is recognised as one of ours.
+    const moved = structuredClone(again.buffer, { transfer: [again.buffer as ArrayBuffer] });
+    pool.adopt(moved);
+    pool.give(moved);
+    expect(pool.freeBytesHeld).toBe(1_310_720);
   });
 
   it('takes back only its own buffers, and one after a round trip to a thread only once adopted', () => {

@@ -85,8 +85,8 @@ describe('codec pool buffer ownership', () => {
   });
 
   it('moves a chunk buffer to the threads and back without a copy, and takes it back into the free list once encoded', async () => {
-    const chunk = chunkBuffers.take(300_000); // a 512 KiB buffer of its own, viewed as 300,000 bytes
-    randomBytes(300_000).copy(chunk);
+    const chunk = chunkBuffers.take(500_000); // a 512 KiB buffer of its own, viewed as 500,000 bytes
+    randomBytes(500_000).copy(chunk);
     const copy = Buffer.from(chunk);
     const { data } = await pool.contentId(chunk, key);
     expect(chunk.byteLength).toBe(0); // transferred, not copied
@@ -96,7 +96,7 @@ describe('codec pool buffer ownership', () => {
     const enc = await pool.encode(data, opts);
     expect(chunkBuffers.freeBytesHeld).toBe(held + 512 * 1024);
     expect(await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum)).toEqual(copy);
-    const again = chunkBuffers.take(400_000); // reuses the freed memory
+    const again = chunkBuffers.take(400_000); // reuses the freed memory (448 KiB class, then 512 KiB)
     expect(chunkBuffers.freeBytesHeld).toBe(held);
     expect(again.length).toBe(400_000);
   });
@@ -109,7 +109,7 @@ describe('codec pool buffer ownership', () => {
   });
 
   it('takes back a decoded buffer it lent, once, and decodes the next shard into it', async () => {
-    const plain = Buffer.from(randomBytes(150_000).toString('hex')); // compresses: decompressed into a spare
+    const plain = Buffer.from(randomBytes(250_000).toString('hex')); // compresses: decompressed into a spare
     const enc = await pool.encode(Buffer.from(plain), opts);
     const back = await pool.decode(Buffer.from(enc.stored), 'shard:test', { k1: key }, enc.checksum);
     expect(back.equals(plain)).toBe(true);
@@ -127,7 +127,7 @@ describe('codec pool buffer ownership', () => {
   });
 
   it('builds the next stored objects in one given back, never in one still held', async () => {
-    const plains = () => randomBytes(300_000); // incompressible: stored in a 512 KiB buffer
+    const plains = () => randomBytes(500_000); // incompressible: stored in a 512 KiB buffer
     const given = await pool.encode(Buffer.from(plains()), opts);
     const held = await pool.encode(Buffer.from(plains()), opts);
     const heldCopy = Buffer.from(held.stored);

@@ -9,7 +9,7 @@
  * handed back, the chunk sink for a deduplicated chunk), so no chunk is ever overwritten while in use.
  */
 
-/** Capacities are powers of two from 64 KiB, so a freed buffer fits the next chunk of about its size. */
+/** Capacities come in size classes from 64 KiB (nextCapacity), so a freed buffer fits the next chunk of about its size. */
 const MIN_CAPACITY = 64 * 1024;
 /** What the free lists may hold in all (the in-flight chunks are bounded by the chunk sink). */
 const MAX_FREE_BYTES = 16 * 1024 * 1024;
@@ -19,11 +19,17 @@ export class ChunkBuffers {
   private freeBytes = 0;
   private readonly owned = new WeakSet<ArrayBuffer>();
 
-  /** A Buffer of exactly `length` bytes (contents undefined) over a recyclable ArrayBuffer of its own. */
+  /**
+   * A Buffer of exactly `length` bytes (contents undefined) over a recyclable ArrayBuffer of its own: a free one
+   * of its class or of one of the next two, or new memory of its class.
+   */
   take(length: number): Buffer {
     const capacity = capacityFor(length);
-    const ab = this.free.get(capacity)?.pop();
-    if (ab) this.freeBytes -= capacity;
+    let ab: ArrayBuffer | undefined;
+    for (let c = capacity, k = 0; !ab && k < 3; c = nextCapacity(c), k++) {
+      ab = this.free.get(c)?.pop();
+      if (ab) this.freeBytes -= c;
+    }
     const buffer = ab ?? uninitialized(capacity);
     this.owned.add(buffer);
     return Buffer.from(buffer, 0, length);
@@ -64,14 +70,32 @@ export function uninitialized(n: number): ArrayBuffer {
   return Buffer.allocUnsafeSlow(n).buffer as ArrayBuffer;
 }
 
-/** The power of two (from 64 KiB) a buffer for `length` bytes gets. */
+/** The capacity a buffer for `length` bytes gets: the smallest class that holds it. */
 export function capacityFor(length: number): number {
   let c = MIN_CAPACITY;
-  while (c < length) c *= 2;
+  while (c < length) c = nextCapacity(c);
   return c;
 }
 
-const isCapacity = (n: number) => n >= MIN_CAPACITY && (n & (n - 1)) === 0;
+/**
+ * The class after `c`: powers of two up to 256 KiB, then four classes per doubling (2^k × 1, 1.25, 1.5, 1.75).
+ * Chunks average 1 MiB, so half of them are just over it: with powers of two only, each took a 2 MiB buffer
+ * (and its stored copy another), pages that a recycled buffer ends up touching.
+ */
+function nextCapacity(c: number): number {
+  if (c < FINE_FROM) return c * 2;
+  const step = 2 ** Math.floor(Math.log2(c)) / 4;
+  return c + step;
+}
+
+const FINE_FROM = 256 * 1024;
+
+function isCapacity(n: number): boolean {
+  if (n < MIN_CAPACITY) return false;
+  if (n <= FINE_FROM) return (n & (n - 1)) === 0;
+  const step = 2 ** Math.floor(Math.log2(n)) / 4;
+  return n % step === 0;
+}
 
 /** The process's chunk buffers (the chunkers of every running backup, and the codec pool that returns them). */
 export const chunkBuffers = new ChunkBuffers();
