@@ -10,7 +10,7 @@
  * the number of bytes read (a full buffer: the file may hold more), or -errno when it could not be opened or
  * read; results[2i + 1] is 1 when the file may have extended attributes in the user namespace (the only ones
  * a backup keeps), 0 when its open descriptor lists none (flistxattr): the main thread then need not ask
- * (llistxattr, ~15 µs a file there). The caller must not touch the buffers until `done` runs. Context-aware
+ * (llistxattr, ~15 µs a file there). For a file that failed it says which call did: 2 open, 1 read. The caller must not touch the buffers until `done` runs. Context-aware
  * (NAPI_MODULE_INIT).
  */
 #define _GNU_SOURCE
@@ -65,7 +65,10 @@ static int32_t read_one(const char *path, unsigned char *data, size_t length, ch
      of holding a pool thread for good; on a regular file it changes nothing. */
   do fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   while (fd < 0 && errno == EINTR);
-  if (fd < 0) return -errno;
+  if (fd < 0) {
+    *xattrs = 2;
+    return -errno;
+  }
   size_t total = 0;
   int32_t out = 0;
   while (total < length) {

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,18 +54,26 @@ describe('batch reads of small files', async () => {
     expect((await reader!.read(abs, walked, readSmallFile)).equals(data)).toBe(true);
   });
 
-  it('fails each file that cannot be read alone, as fs would (code, errno, path); the others of its batch are read', async () => {
+  it('fails each file that cannot be read alone, as fs would (code, errno, the call that failed, path); the others of its batch are read', async () => {
     const ok = path.join(dir, 'ok');
     await writeFile(ok, 'fine');
     const sub = path.join(dir, 'a-directory');
     await mkdir(sub);
     const gone = path.join(dir, 'gone');
     const [a, b, c] = await Promise.allSettled([reader!.read(gone, 10, readSmallFile), reader!.read(ok, 4, readSmallFile), reader!.read(sub, 10, readSmallFile)]);
-    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT', errno: -2, path: gone } });
-    expect((a as PromiseRejectedResult).reason.message).toBe(`ENOENT: no such file or directory, read '${gone}'`);
+    // The error Node's own open gives for the same path: the same message, code, errno and call.
+    const nodes = await open(gone, 'r').then(
+      () => null,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    expect(nodes).toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT', errno: nodes!.errno, syscall: 'open', path: gone } });
+    expect((a as PromiseRejectedResult).reason.message).toBe(nodes!.message);
     expect(b).toMatchObject({ status: 'fulfilled' });
     expect((b as PromiseFulfilledResult<Buffer>).value.toString()).toBe('fine');
-    expect(c).toMatchObject({ status: 'rejected', reason: { code: 'EISDIR', path: sub } });
+    // A directory opens read-only; reading it fails.
+    expect(c).toMatchObject({ status: 'rejected', reason: { code: 'EISDIR', syscall: 'read', path: sub } });
+    expect((c as PromiseRejectedResult).reason.message).toBe(`EISDIR: illegal operation on a directory, read '${sub}'`);
   });
 
   it('rejects a batch the addon refuses (a NUL byte in a path) without throwing elsewhere', async () => {

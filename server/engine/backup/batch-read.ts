@@ -11,7 +11,7 @@ import { loadAddon } from '../native-addon';
 import { chunkBuffers } from '../repository/chunk-buffers';
 
 interface ReadFiles {
-  /** results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0. */
+  /** results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0 (for a failure: 2 the open failed, 1 the read). */
   read(paths: string[], buffers: Buffer[], done: (results: Int32Array) => void): void;
 }
 
@@ -21,7 +21,8 @@ const BATCH_FILES = 8;
 interface Wanted {
   file: string;
   buffer: Buffer;
-  resolve: (r: { n: number; xattrs: boolean }) => void;
+  /** n: bytes read or -errno; flag: whether it may have user.* attributes (0 or 1), or for a failure the call that failed (2 open, 1 read). */
+  resolve: (r: { n: number; flag: number }) => void;
   reject: (err: unknown) => void;
 }
 
@@ -38,21 +39,21 @@ export class BatchReader {
    */
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
-    const got = new Promise<{ n: number; xattrs: boolean }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
+    const got = new Promise<{ n: number; flag: number }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
     if (this.batch.length >= BATCH_FILES) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.send());
     }
     return got.then(
-      ({ n, xattrs }) => {
+      ({ n, flag }) => {
         if (n < 0) {
           chunkBuffers.give(buffer.buffer);
-          throw systemError(n, file);
+          throw systemError(n, file, flag === 2 ? 'open' : 'read');
         }
         if (n <= size) {
           const data = buffer.subarray(0, n);
-          if (!xattrs) noUserXattrs.add(data);
+          if (flag === 0) noUserXattrs.add(data);
           return data;
         }
         chunkBuffers.give(buffer.buffer); // it grew since the walk: read it again, whole
@@ -74,7 +75,7 @@ export class BatchReader {
       this.addon.read(
         batch.map((w) => w.file),
         batch.map((w) => w.buffer),
-        (results) => batch.forEach((w, i) => w.resolve({ n: results[2 * i]!, xattrs: results[2 * i + 1] !== 0 })),
+        (results) => batch.forEach((w, i) => w.resolve({ n: results[2 * i]!, flag: results[2 * i + 1]! })),
       );
     } catch (err) {
       // Refused before any read (a path with a NUL byte): every file of the batch fails with it.
@@ -96,10 +97,10 @@ export function withoutUserXattrs(data: Buffer): boolean {
 
 const errorMap = getSystemErrorMap();
 
-/** An Error as fs gives it for a failed read of `file` (code, errno, syscall, path). */
-function systemError(errno: number, file: string): NodeJS.ErrnoException {
+/** An Error as fs gives it for a failed open or read of `file` (code, errno, syscall, path). */
+function systemError(errno: number, file: string, syscall: 'open' | 'read'): NodeJS.ErrnoException {
   const [code, text] = errorMap.get(errno) ?? ['EIO', 'i/o error'];
-  return Object.assign(new Error(`${code}: ${text}, read '${file}'`), { code, errno, syscall: 'read', path: file });
+  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno, syscall, path: file });
 }
 
 let reader: BatchReader | null | undefined;
