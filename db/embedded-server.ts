@@ -170,8 +170,9 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         if (item.conn.closed) continue;
         owner = item.conn;
         served = true;
+        const { message, kind } = exchange(queue, idx, item);
         try {
-          await db.execProtocolRawStream(item.message, {
+          await db.execProtocolRawStream(message, {
             onRawData: (data) => {
               if (!item.conn.closed && data.length > 0) item.conn.socket.write(Buffer.from(data));
             },
@@ -185,7 +186,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
             return;
           }
         }
-        const boundary = item.kind === 'S' || item.kind === 'Q' || item.kind === 'startup';
+        const boundary = kind === 'S' || kind === 'Q' || kind === 'startup';
         if (boundary && !db.isInTransaction()) owner = null;
         ownerServedAt = Date.now();
       }
@@ -388,6 +389,39 @@ async function autovacuum(db: PGlite, log: (msg: string) => void): Promise<void>
   } catch (err) {
     log(`vacuum and planner statistics: ${(err as Error).message}`);
   }
+}
+
+/**
+ * `first` (just taken from the queue at `at`) and the messages its connection queued after it, up to the end of
+ * the exchange (a Sync, or a simple Query), taken out of the queue: one call to PGlite for Bind, Describe,
+ * Execute and Sync instead of four. PGlite runs every message of a call in order, exactly as one by one, and
+ * each call costs the server ~0.5–1 ms besides its work (a backup's dedup look-up spent 2.9 ms of the catalog's
+ * time per statement, 1.4 of them in its Execute). Other connections' messages stay queued where they are.
+ */
+function exchange(queue: Pending[], at: number, first: Pending): { message: Uint8Array; kind: string } {
+  const ends = (k: string) => k === 'S' || k === 'Q' || k === 'startup';
+  if (ends(first.kind)) return first;
+  const parts = [first.message];
+  let kind = first.kind;
+  for (let i = at; i < queue.length && !ends(kind); ) {
+    const next = queue[i]!;
+    if (next.conn !== first.conn) {
+      i++;
+      continue;
+    }
+    if (next.kind === 'closed') break;
+    queue.splice(i, 1);
+    parts.push(next.message);
+    kind = next.kind;
+  }
+  if (parts.length === 1) return first;
+  const message = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    message.set(p, o);
+    o += p.length;
+  }
+  return { message, kind };
 }
 
 /** Why a startup packet is refused (protocol 3.0 with a user name is required), or null. */

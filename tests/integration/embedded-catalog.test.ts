@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../db/client';
@@ -183,6 +184,110 @@ describe('embedded catalog server', () => {
       expect(await prepared()).toBe(1);
     } finally {
       await catalog.close();
+    }
+  });
+
+  it('serves each connection its own answers while several run extended-protocol exchanges at once, a failed statement failing alone', async () => {
+    // The server hands a connection's queued Bind/Describe/Execute/Sync to PGlite in one call: other connections'
+    // messages queued between them must wait for the next turn, and an error skips only to its own Sync.
+    const catalog = await openCatalog({ dataDir: t.config.data_dir, poolSize: 4 });
+    try {
+      const clients = await Promise.all([0, 1, 2, 3].map(() => catalog.pool.connect()));
+      const runs = clients.map(async (c, k) => {
+        const got: unknown[] = [];
+        for (let i = 0; i < 40; i++) {
+          if (i % 10 === 7) {
+            // Division by zero at Execute: this exchange fails, the next one of this connection is answered.
+            await expect(c.query({ name: `plexichat_div_${k}`, text: 'SELECT 1 / $1::int AS v', values: [0] })).rejects.toThrow(/division by zero/);
+            continue;
+          }
+          got.push((await c.query({ name: `plexichat_sum_${k}`, text: `SELECT $1::int * 100 + ${k} AS v, $2::text AS t`, values: [i, `c${k}-${i}`] })).rows[0]);
+        }
+        await c.query('BEGIN');
+        await c.query({ text: 'SELECT $1::int AS v', values: [k] });
+        await c.query('COMMIT');
+        return got;
+      });
+      const results = await Promise.all(runs);
+      results.forEach((got, k) =>
+        expect(got).toEqual(
+          Array.from({ length: 40 }, (_, i) => i)
+            .filter((i) => i % 10 !== 7)
+            .map((i) => ({ v: i * 100 + k, t: `c${k}-${i}` })),
+        ),
+      );
+      for (const c of clients) c.release();
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it("answers each connection on its own socket when one's exchange is left open while another's arrives whole", async () => {
+    // Raw protocol, so that the messages arrive exactly so: while a third connection's pg_sleep holds the
+    // server, A sends Parse and Bind of an exchange it has not finished, then B a whole exchange. B waits for A's
+    // Sync (the session is A's until then), and each gets its own row and one ReadyForQuery.
+    const socketPath = embeddedPaths(t.config.data_dir).socketPath;
+    const msg = (type: string, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      const head = Buffer.alloc(5);
+      head.write(type, 0);
+      head.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([head, body]);
+    };
+    const cstr = (v: string) => Buffer.from(`${v}\0`);
+    const int16 = (...v: number[]) => Buffer.from(v.flatMap((x) => [(x >> 8) & 255, x & 255]));
+    const parse = (sql: string) => msg('P', cstr(''), cstr(sql), int16(0));
+    const bind = () => msg('B', cstr(''), cstr(''), int16(0, 0, 0));
+    const execute = () => msg('E', cstr(''), Buffer.alloc(4));
+    const sync = () => msg('S');
+    const open = async () => {
+      const sock = createConnection(socketPath);
+      let got = Buffer.alloc(0);
+      sock.on('data', (d) => (got = Buffer.concat([got, d])));
+      const params = Buffer.from('user\0postgres\0database\0template1\0\0');
+      const startup = Buffer.alloc(8);
+      startup.writeInt32BE(8 + params.length, 0);
+      startup.writeInt32BE(196608, 4);
+      sock.write(Buffer.concat([startup, params]));
+      /** The messages received so far, as [type, body] (a ReadyForQuery 'Z' ends each exchange). */
+      const messages = () => {
+        const out: [string, Buffer][] = [];
+        for (let o = 0; o + 5 <= got.length; ) {
+          const len = got.readInt32BE(o + 1);
+          out.push([String.fromCharCode(got[o]!), got.subarray(o + 5, o + 1 + len)]);
+          o += 1 + len;
+        }
+        return out;
+      };
+      const readyCount = () => messages().filter(([t]) => t === 'Z').length;
+      const until = async (n: number) => {
+        const end = Date.now() + 10_000;
+        while (readyCount() < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+        return readyCount() >= n;
+      };
+      await until(1);
+      return { sock, messages, until, clear: () => (got = Buffer.alloc(0)) };
+    };
+    const [a, b, c] = [await open(), await open(), await open()];
+    try {
+      for (const x of [a, b, c]) x.clear();
+      c.sock.write(msg('Q', cstr('SELECT pg_sleep(0.6)')));
+      await new Promise((r) => setTimeout(r, 150));
+      a.sock.write(Buffer.concat([parse("SELECT 'from-a' AS v"), bind()]));
+      await new Promise((r) => setTimeout(r, 150));
+      b.sock.write(Buffer.concat([parse("SELECT 'from-b' AS v"), bind(), execute(), sync()]));
+      await new Promise((r) => setTimeout(r, 700));
+      a.sock.write(Buffer.concat([execute(), sync()]));
+      expect(await a.until(1)).toBe(true);
+      expect(await b.until(1)).toBe(true);
+      const rows = (x: typeof a) => x.messages().filter(([t]) => t === 'D').map(([, body]) => body.subarray(6).toString());
+      expect(rows(a)).toEqual(['from-a']);
+      expect(rows(b)).toEqual(['from-b']);
+      expect(a.messages().filter(([t]) => t === 'Z')).toHaveLength(1);
+      expect(b.messages().filter(([t]) => t === 'Z')).toHaveLength(1);
+      expect(await c.until(1)).toBe(true);
+    } finally {
+      for (const x of [a, b, c]) x.sock.destroy();
     }
   });
 
