@@ -394,9 +394,10 @@ async function autovacuum(db: PGlite, log: (msg: string) => void): Promise<void>
 /**
  * `first` (just taken from the queue at `at`) and the messages its connection queued after it, up to the end of
  * the exchange (a Sync, or a simple Query), taken out of the queue: one call to PGlite for Bind, Describe,
- * Execute and Sync instead of four. PGlite runs every message of a call in order, exactly as one by one, and
- * each call costs the server ~0.5–1 ms besides its work (a backup's dedup look-up spent 2.9 ms of the catalog's
- * time per statement, 1.4 of them in its Execute). Other connections' messages stay queued where they are.
+ * Execute and Sync instead of four (pg sends them in one write). PGlite runs every message of a call in order,
+ * exactly as one by one would, and each call has a cost of its own (the output flushed, the file system
+ * synced): 2,000 small look-ups took 0.47–0.53 ms of the server's CPU each, 0.26–0.32 ms batched. Other
+ * connections' messages stay queued where they are.
  */
 function exchange(queue: Pending[], at: number, first: Pending): { message: Uint8Array; kind: string } {
   const ends = (k: string) => k === 'S' || k === 'Q' || k === 'startup';

@@ -10,8 +10,8 @@
  * the number of bytes read (a full buffer: the file may hold more), or -errno when it could not be opened or
  * read; results[2i + 1] is 1 when the file may have extended attributes in the user namespace (the only ones
  * a backup keeps), 0 when its open descriptor lists none (flistxattr): the main thread then need not ask
- * (llistxattr, ~15 µs a file there). For a file that failed it says which call did: 2 open, 1 read. The caller must not touch the buffers until `done` runs. Context-aware
- * (NAPI_MODULE_INIT).
+ * (llistxattr, ~15 µs a file there); for a file that failed, which call did (2 open, 1 read). The caller
+ * must not touch the buffers until `done` runs. Context-aware (NAPI_MODULE_INIT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
