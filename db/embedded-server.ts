@@ -186,8 +186,7 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
             return;
           }
         }
-        const boundary = kind === 'S' || kind === 'Q' || kind === 'startup';
-        if (boundary && !db.isInTransaction()) owner = null;
+        if (endsExchange(kind) && !db.isInTransaction()) owner = null;
         ownerServedAt = Date.now();
       }
     } finally {
@@ -400,11 +399,10 @@ async function autovacuum(db: PGlite, log: (msg: string) => void): Promise<void>
  * connections' messages stay queued where they are.
  */
 function exchange(queue: Pending[], at: number, first: Pending): { message: Uint8Array; kind: string } {
-  const ends = (k: string) => k === 'S' || k === 'Q' || k === 'startup';
-  if (ends(first.kind)) return first;
+  if (endsExchange(first.kind)) return first;
   const parts = [first.message];
   let kind = first.kind;
-  for (let i = at; i < queue.length && !ends(kind); ) {
+  for (let i = at; i < queue.length && !endsExchange(kind); ) {
     const next = queue[i]!;
     if (next.conn !== first.conn) {
       i++;
@@ -424,6 +422,9 @@ function exchange(queue: Pending[], at: number, first: Pending): { message: Uint
   }
   return { message, kind };
 }
+
+/** Whether a message of this kind ends an exchange (Sync, a simple Query, the startup packet). */
+const endsExchange = (kind: string) => kind === 'S' || kind === 'Q' || kind === 'startup';
 
 /** Why a startup packet is refused (protocol 3.0 with a user name is required), or null. */
 export function refuseStartup(packet: Buffer): string | null {

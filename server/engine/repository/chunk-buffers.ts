@@ -90,12 +90,8 @@ function nextCapacity(c: number): number {
 
 const FINE_FROM = 256 * 1024;
 
-function isCapacity(n: number): boolean {
-  if (n < MIN_CAPACITY) return false;
-  if (n <= FINE_FROM) return (n & (n - 1)) === 0;
-  const step = 2 ** Math.floor(Math.log2(n)) / 4;
-  return n % step === 0;
-}
+/** Whether `n` is one of the classes (a buffer this module made, back from a thread). */
+const isCapacity = (n: number) => n >= MIN_CAPACITY && capacityFor(n) === n;
 
 /** The process's chunk buffers (the chunkers of every running backup, and the codec pool that returns them). */
 export const chunkBuffers = new ChunkBuffers();
