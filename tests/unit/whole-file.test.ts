@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type WholeFile, type WholeFileResult, writeWholeFiles } from '../../server/engine/restore/whole-file';
+import { type WholeFile, type WholeFileResult, type WrittenFiles, writeWholeFiles } from '../../server/engine/restore/whole-file';
 import { WholeFileQueue } from '../../server/engine/restore/whole-file-queue';
 import { CodecPool } from '../../server/engine/repository/codec-pool';
 
@@ -47,10 +47,10 @@ describe('writeWholeFiles', async () => {
     await symlink(outside, path.join(dir, 'link'));
     await writeFile(path.join(dir, 'taken'), 'old');
     const data = randomBytes(100);
-    const { results, transfer } = writeWholeFiles([file(path.join(dir, 'link'), [data]), file(path.join(dir, 'taken'), [data]), file(path.join(dir, 'new'), [data])]);
+    const { results, buffers } = writeWholeFiles([file(path.join(dir, 'link'), [data]), file(path.join(dir, 'taken'), [data]), file(path.join(dir, 'new'), [data])]);
     expect(results.map((r) => r.done)).toEqual([false, false, true]);
     expect(Buffer.from((results[0] as { data: Uint8Array }).data).equals(data)).toBe(true);
-    expect(transfer).toEqual([data.buffer]); // both come back in the one buffer they share (as a batch's files do): listed once
+    expect(buffers).toEqual([data.buffer]); // the one buffer the files share (as a batch's files do) goes back, listed once
     expect(await readFile(outside, 'utf8')).toBe('keep me');
     expect(await readFile(path.join(dir, 'taken'), 'utf8')).toBe('old');
     expect((await readFile(path.join(dir, 'new'))).equals(data)).toBe(true);
@@ -81,10 +81,10 @@ describe('writeWholeFiles', async () => {
     }
   });
 
-  it('frees the files it wrote as it goes, instead of holding them until its own heap fills', async () => {
-    // The bytes of each batch die on that thread once written; it allocates almost nothing else, so without a
-    // collection after each few MiB they stayed (a 1 GiB restore of chat JSON held ~50 MiB more at its peak).
-    // process.memoryUsage().arrayBuffers counts the memory this isolate allocated, wherever it went since.
+  it('holds a bounded amount of memory for the files it writes, however many', async () => {
+    // A batch's slab comes back from the thread and is reused (at most a few are kept); before the slabs, each
+    // batch's bytes died on that thread and needed a collection there (a 1 GiB restore of chat JSON held ~50 MiB
+    // more at its peak without one). process.memoryUsage().arrayBuffers counts the memory this isolate allocated.
     const pool = new CodecPool(1);
     try {
       const queue = new WholeFileQueue((files) => pool.writeFiles(files));
@@ -95,7 +95,7 @@ describe('writeWholeFiles', async () => {
         await Promise.all(Array.from({ length: 64 }, (_, i) => queue.write(file(path.join(dir, `free-${batch}-${i}`), [data]))));
         most = Math.max(most, process.memoryUsage().arrayBuffers - before);
       }
-      // 72 MiB written, 6 MiB per batch; a collection every 4 MiB keeps well under two batches' worth.
+      // 72 MiB written, 6 MiB per round of 64 files: the slabs of the first round serve the others.
       expect(most).toBeLessThan(24 * 1024 * 1024);
       expect((await readFile(path.join(dir, 'free-11-63'))).equals(data)).toBe(true);
     } finally {
@@ -105,12 +105,18 @@ describe('writeWholeFiles', async () => {
 });
 
 describe('WholeFileQueue', () => {
-  /** A writer that records its batches and answers each when told. */
+  /** A writer that records its batches and answers each when told, sending the files' buffers back as the thread does. */
   function recorder() {
     const batches: { files: WholeFile[]; answer: (r?: WholeFileResult[] | Error) => void }[] = [];
     const send = (files: WholeFile[]) =>
-      new Promise<WholeFileResult[]>((resolve, reject) =>
-        batches.push({ files, answer: (r) => (r instanceof Error ? reject(r) : resolve(r ?? files.map(() => ({ done: true })))) }),
+      new Promise<WrittenFiles>((resolve, reject) =>
+        batches.push({
+          files,
+          answer: (r) =>
+            r instanceof Error
+              ? reject(r)
+              : resolve({ results: r ?? files.map(() => ({ done: true })), buffers: [...new Set(files.flatMap((f) => f.pieces.map((p) => p.buffer as ArrayBuffer)))] }),
+        }),
       );
     return { batches, send };
   }
@@ -142,14 +148,14 @@ describe('WholeFileQueue', () => {
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: { code: 'ENOSPC', message: 'ENOSPC: no space left on device' } });
   });
 
-  it("a batch's files travel in one buffer of the batch's size, not in Node's shared pool; a file larger than the staging area goes alone", async () => {
+  it("a batch's files travel in one 1 MiB slab of their own, not in Node's shared pool; a file larger than a slab goes alone", async () => {
     const { batches, send } = recorder();
     const queue = new WholeFileQueue(send, 2);
     const small = ['a', 'bb', 'ccc'].map((n) => queue.write(file(`/t/${n}`, [Buffer.from(n)])));
     await turn();
     const one = batches[0]!.files;
     expect(new Set(one.map((f) => f.pieces[0]!.buffer)).size).toBe(1);
-    expect(one[0]!.pieces[0]!.buffer.byteLength).toBe(6); // exactly the batch's bytes: transferable, not pooled
+    expect(one[0]!.pieces[0]!.buffer.byteLength).toBe(1024 * 1024); // a slab: transferable, not pooled
     expect(one.map((f) => Buffer.from(f.pieces[0]!).toString())).toEqual(['a', 'bb', 'ccc']);
     batches[0]!.answer();
     await Promise.all(small);
@@ -158,12 +164,36 @@ describe('WholeFileQueue', () => {
     await turn();
     expect(batches.slice(1).map((b) => b.files.map((f) => f.dest))).toEqual([['/t/x'], ['/t/big']]);
     expect(Buffer.from(batches[2]!.files[0]!.pieces[0]!).equals(big)).toBe(true);
+    expect(batches[2]!.files[0]!.pieces[0]!.buffer.byteLength).toBe(big.length);
     batches[1]!.answer();
     batches[2]!.answer();
     await turn();
     expect(batches[3]!.files.map((f) => Buffer.from(f.pieces[0]!).toString())).toEqual(['y']);
     batches[3]!.answer();
     expect(await Promise.all(writes)).toEqual([{ done: true }, { done: true }, { done: true }]);
+  });
+
+  it('reuses the slab a batch came back in, but not one whose bytes went back to a file that was not written', async () => {
+    const { batches, send } = recorder();
+    const queue = new WholeFileQueue(send, 1);
+    const first = queue.write(file('/t/a', [Buffer.from('aaa')]));
+    await turn();
+    const slab = batches[0]!.files[0]!.pieces[0]!.buffer;
+    batches[0]!.answer();
+    await first;
+    const second = queue.write(file('/t/b', [Buffer.from('bbb')]));
+    await turn();
+    expect(batches[1]!.files[0]!.pieces[0]!.buffer).toBe(slab); // the same memory, filled again
+    expect(Buffer.from(batches[1]!.files[0]!.pieces[0]!).toString()).toBe('bbb');
+    batches[1]!.answer([{ done: false, data: batches[1]!.files[0]!.pieces[0]! }]); // something was at /t/b
+    const back = await second;
+    expect(back.done).toBe(false);
+    const third = queue.write(file('/t/c', [Buffer.from('ccc')]));
+    await turn();
+    expect(batches[2]!.files[0]!.pieces[0]!.buffer).not.toBe(slab); // the file's bytes stay as they were
+    expect(!back.done && back.data.toString()).toBe('bbb');
+    batches[2]!.answer();
+    expect(await third).toEqual({ done: true });
   });
 
   it('a batch that fails as a whole fails each of its files, and the queue goes on', async () => {

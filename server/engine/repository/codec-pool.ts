@@ -17,7 +17,7 @@ import { transferable } from './transferable';
 import type { SourceItem } from '../backup/source';
 import type { WalkReply, WalkSource } from '../backup/walk-tasks';
 import { WalkClient, type Count } from '../backup/walk-thread';
-import type { WholeFile, WholeFileResult } from '../restore/whole-file';
+import type { WholeFile, WrittenFiles } from '../restore/whole-file';
 
 /**
  * A block back from the scan thread: its cuts, the digests of the files it ends and, when asked, the content
@@ -249,12 +249,12 @@ export class CodecPool {
 
   /**
    * Writes whole small files of a restore on the scan thread (whole-file.ts), which a restore does not
-   * otherwise use. Their bytes are transferred; a file not written because something is at its path has
-   * them back.
+   * otherwise use. Their bytes are transferred and come back (`buffers`, for the next files); a file not
+   * written because something is at its path has them in its result.
    */
-  writeFiles(files: WholeFile[]): Promise<WholeFileResult[]> {
+  writeFiles(files: WholeFile[]): Promise<WrittenFiles> {
     const transfer = [...new Set(files.flatMap((f) => f.pieces.map((p) => p.buffer as ArrayBuffer)))]; // a batch's files share a slab
-    return this.post<{ results: WholeFileResult[] }>(this.scanSlot(), { op: 'write-files', files }, transfer).then((r) => r.results);
+    return this.post<WrittenFiles>(this.scanSlot(), { op: 'write-files', files }, transfer);
   }
 
   /** A new stream id for scan(); endScan() drops the stream's state on the thread. */

@@ -78,13 +78,9 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
       streams.delete(req.stream);
       parentPort!.postMessage({ id: req.id, ok: true });
     } else if (req.op === 'write-files') {
-      // A restore's small files (the scan thread is otherwise idle then).
-      const { results, transfer } = writeWholeFiles(req.files);
-      parentPort!.postMessage({ id: req.id, ok: true, results }, transfer);
-      // The files' bytes die here once written, and this thread allocates almost nothing else: without a
-      // collection they waited for V8 to notice. Restoring 1 GiB of chat JSON (30 % in 4–256 KiB files), 3
-      // each in turns: peak RSS + catalog server private 267–273 -> 216–246 MiB, and 3.02–3.11 -> 2.79–2.87 s.
-      collectDead(req.files.reduce((n, f) => n + f.size, 0));
+      // A restore's small files (the scan thread is otherwise idle then); their buffers go back to be reused.
+      const { results, buffers } = writeWholeFiles(req.files);
+      parentPort!.postMessage({ id: req.id, ok: true, results, buffers }, buffers);
     } else if (req.op === 'checksum') {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
       // The stored copy dies here (verify): 1 GiB of chat JSON verified held ~25 MiB less at its peak with it,

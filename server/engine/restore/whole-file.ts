@@ -81,20 +81,27 @@ function unlinkQuietly(p: string): void {
 /** What became of one file: written, or not (something at its path: its bytes come back), or failed. */
 export type WholeFileResult = { done: true } | { done: false; data: Uint8Array } | { done: false; error: string; code?: string };
 
-/** writeWholeFile for each file, each on its own; the bytes of those not written go back (`transfer`). */
-export function writeWholeFiles(files: WholeFile[]): { results: WholeFileResult[]; transfer: ArrayBuffer[] } {
-  const transfer = new Set<ArrayBuffer>(); // files of one batch share a buffer (whole-file-queue.ts)
+/** What became of a batch of files, and the buffers their bytes were in (sent back: whole-file-queue.ts reuses them). */
+export interface WrittenFiles {
+  results: WholeFileResult[];
+  buffers: ArrayBuffer[];
+}
+
+/** writeWholeFile for each file, each on its own; the buffers of their bytes go back (`buffers`, to transfer). */
+export function writeWholeFiles(files: WholeFile[]): WrittenFiles {
+  const buffers = new Set<ArrayBuffer>(); // files of one batch share a buffer (whole-file-queue.ts)
+  for (const f of files) for (const p of f.pieces) buffers.add(p.buffer as ArrayBuffer);
   const results = files.map((f): WholeFileResult => {
     try {
       if (writeWholeFile(f)) return { done: true };
       const data = f.pieces.length === 1 ? f.pieces[0]! : new Uint8Array(Buffer.concat(f.pieces));
-      transfer.add(data.buffer as ArrayBuffer);
+      buffers.add(data.buffer as ArrayBuffer);
       return { done: false, data };
     } catch (err) {
       return { done: false, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
   });
-  return { results, transfer: [...transfer] };
+  return { results, buffers: [...buffers] };
 }
 
 /**
