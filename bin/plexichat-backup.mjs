@@ -49,6 +49,15 @@ if (!argv[0] || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') 
   process.env.PLEXICHAT_APP_ROOT ??= root;
   const { compiledEntry } = await import('./compiled.mjs');
   const cli = await compiledEntry(root, 'cli', 'plexichat-backup');
+  // A backup or restore runs on the codec threads and the scan thread: started now, they load while the
+  // engine loads and the catalog opens (server/worker-prestart.mjs). Only with the build (compiledEntry
+  // checked it is current) and this application's (the pool starts them from PLEXICHAT_APP_ROOT): through
+  // tsx the pool starts its own, from the sources.
+  if (cli && process.env.PLEXICHAT_APP_ROOT === root && (argv[0] === 'backup' || argv[0] === 'restore') && !argv.includes('--help')) {
+    const { codecThreadCount, prestartWorkers } = await import('../server/worker-prestart.mjs');
+    const { distFile } = await import('../server/dist.mjs');
+    prestartWorkers(distFile(root, 'codec-worker'), codecThreadCount() + 1);
+  }
   // pg asks at load whether it runs in a Cloudflare Worker: where Node has no `navigator` (before 21) it
   // builds a fetch Response to find out, which loads Node's whole fetch implementation (~40 ms of every
   // command). The stand-in answers like Node 21's navigator, and only while the modules load.

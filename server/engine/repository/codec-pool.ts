@@ -3,11 +3,11 @@
  * cut points and hashes its large files, so both cores stay busy while the main thread reads files and packs
  * chunks. Buffers are transferred, not copied.
  */
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { APP_ROOT } from '../../../db/paths';
 import { distEntry } from '../../dist.mjs';
+import { codecThreadCount, takePrestarted } from '../../worker-prestart.mjs';
 import { IntegrityError, type DecodeOptions, type Encoded, type EncodeOptions } from './codec';
 import type { Compression } from './compression';
 import type { ChunkerOptions } from '../backup/cut-finder';
@@ -63,9 +63,7 @@ function release(slot: Slot): void {
  * against 4.71-4.90; 1 GiB restore 4.13-4.40 s against 4.11-4.32, 245-266 MiB against 233-248; chat JSON
  * backup and 200,000 small files within the spread. Not measured on more cores.
  */
-function defaultCodecThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
-}
+const defaultCodecThreads = codecThreadCount;
 
 export class CodecPool {
   private readonly slots: Slot[] = [];
@@ -107,8 +105,9 @@ export class CodecPool {
     // tsx. The comment stops Next's bundler from rewriting a path that must be resolved at run time.
     const entry =
       distEntry(APP_ROOT, 'codec-worker') ?? path.join(/* turbopackIgnore: true */ APP_ROOT, 'server', 'engine', 'repository', 'worker-entry.mjs');
-    // Either entry loads what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
-    const worker = new Worker(entry, { execArgv: [] });
+    // A thread bin/ started before the engine loaded (worker-prestart.mjs), else a new one. Either entry loads
+    // what it needs itself; inheriting the parent's flags (profilers, -e) only hurts.
+    const worker = takePrestarted(entry) ?? new Worker(entry, { execArgv: [] });
     const slot: Slot = { worker, busy: 0, holds: 0, dead: null };
     worker.on('message', (msg: { id: number; ok: boolean; name?: string; message?: string; code?: string } & Record<string, unknown>) => {
       if (typeof msg.walkTask === 'number') return this.walks?.onReply(msg as unknown as WalkReply);
