@@ -101,6 +101,26 @@ describe('ShardReader on a memory index', () => {
     await reader.load([id]);
     await expect(reader.read(id)).rejects.toThrow(`Missing required shards: shard ${id} is not in the catalog.`);
   });
+
+  it('yields the lines of a stream cut across shards anywhere: inside a line, inside a character, at a newline', async () => {
+    repo = plainRepo();
+    const lines = ['{"p":"a"}', '{"p":"é漢字🙂"}', '{"p":"' + 'x'.repeat(300) + '"}', '{"p":"b"}', '{"p":"ü"}'];
+    const text = Buffer.from(`${lines[0]}\n${lines[1]}\n\n${lines[2]}\n${lines[3]}\n${lines[4]}`); // an empty line, no final newline
+    const at = (s: string) => text.indexOf(Buffer.from(s));
+    // Cuts: one byte into the 4-byte emoji, right after a newline, right before one, inside a long line.
+    const cuts = [at('🙂') + 1, at(lines[2]!), at(lines[3]!) - 1, at(lines[2]!) + 100, text.length - 2].sort((a, b) => a - b);
+    const ids: string[] = [];
+    let from = 0;
+    for (const c of [...cuts, text.length]) {
+      ids.push(await storeOne(repo, text.subarray(from, c)));
+      from = c;
+    }
+    const reader = new ShardReader(repo.ctx, 'standard');
+    await reader.load(ids);
+    const got: string[] = [];
+    for await (const l of reader.lines(ids)) got.push(l);
+    expect(got).toEqual(lines);
+  });
 });
 
 describe('restore on a memory index', () => {
