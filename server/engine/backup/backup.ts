@@ -131,15 +131,16 @@ export async function writeBackupData(
   let join: BaseJoin | null = null;
   try {
 
-    // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker.
+    // Manifest lines are gathered into blocks of ~64 KiB before they enter the manifest's chunker. Here and
+    // in cut() and reuse(), a promise only when there is something to wait for: an unchanged re-backup of
+    // 200,000 files makes each call per file, and every async call allocates its promise and reactions.
     let lines = '';
-    const writeLine = async (entry: ManifestEntry) => {
+    const writeLine = (entry: ManifestEntry): Promise<void> | undefined => {
       lines += `${JSON.stringify(entry)}\n`;
-      if (lines.length >= 65536) {
-        const block = lines;
-        lines = '';
-        await filesSink.write(Buffer.from(block));
-      }
+      if (lines.length < 65536) return undefined;
+      const block = lines;
+      lines = '';
+      return filesSink.write(Buffer.from(block));
     };
 
     const flushReady = async () => {
@@ -233,11 +234,10 @@ export async function writeBackupData(
     };
 
     /** Cuts the data stream, so every pending entry gets its complete extents and is written out. */
-    const cut = async () => {
-      if (pending.length || dataSink.buffered) {
-        await dataSink.end();
-        await flushReady();
-      }
+    const cut = (): Promise<void> | undefined => (pending.length || dataSink.buffered ? cutNow() : undefined);
+    const cutNow = async () => {
+      await dataSink.end();
+      await flushReady();
     };
 
     // Hard links: the first path of an inode (same dev+ino) is read; later paths are written with its extents
@@ -261,8 +261,11 @@ export async function writeBackupData(
     // read; its extents point at the base's shards. The data stream is cut first so chunk order stays monotonic.
     let filesReused = 0;
     let lastReuse: { baseIndex: number; newIndex: number; tableLen: number } | null = null;
-    const reuse = async (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex) => {
-      await cut();
+    const reuse = (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex): Promise<void> | undefined => {
+      const cutting = cut();
+      return cutting ? cutting.then(() => reuseCut(entry, baseEntry, base)) : reuseCut(entry, baseEntry, base);
+    };
+    const reuseCut = (entry: ManifestEntry, baseEntry: ManifestEntry, base: BaseIndex): Promise<void> | undefined => {
       const x: Extent[] = [];
       for (const [k, off, len] of baseEntry.x ?? []) {
         const shardId = base.chunkIds[k];
@@ -283,7 +286,7 @@ export async function writeBackupData(
       files++;
       filesReused++;
       progress.filesDone++;
-      await writeLine(entry);
+      return writeLine(entry);
     };
     const unchanged = (it: SourceItem): ManifestEntry | null => {
       const b = input.base && before.get(it);
@@ -321,7 +324,8 @@ export async function writeBackupData(
           }
           if (it.linkKey) firstLinks.set(it.linkKey, entry);
           if (baseEntry) {
-            await reuse(entry, baseEntry, input.base!);
+            const reusing = reuse(entry, baseEntry, input.base!);
+            if (reusing) await reusing;
             tracker?.file(entry, true, baseEntry);
             continue;
           }
