@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BaseJoin } from '../../server/engine/backup/base-join';
+import { BaseJoin, READ_ON } from '../../server/engine/backup/base-join';
 import { walkSources } from '../../server/engine/backup/source';
 import { walkOrder } from '../../server/engine/backup/walk-order';
 import type { ManifestEntry } from '../../server/engine/repository/manifest';
@@ -78,21 +78,38 @@ describe('walk order', () => {
 const f = (p: string, s = 1): ManifestEntry => ({ p, t: 'f', m: 0o644, mt: 1, s, x: [[0, 0, s]] });
 const d = (p: string): ManifestEntry => ({ p, t: 'd', m: 0o755, mt: 1 });
 
-async function* stream(entries: ManifestEntry[], failAt = Infinity): AsyncGenerator<ManifestEntry> {
+/** The entries in batches of the sizes `sizes` gives in turn (0: an empty batch), failing at entry `failAt`. */
+async function* stream(entries: ManifestEntry[], failAt = Infinity, sizes = BATCHES): AsyncGenerator<ManifestEntry[]> {
+  let batch: ManifestEntry[] = [];
+  let turn = 0;
   for (let i = 0; i < entries.length; i++) {
-    if (i === failAt) throw new Error('shard 1234 is damaged');
-    yield entries[i]!;
+    if (i === failAt) {
+      if (batch.length) yield batch; // what came before the damaged shard was read
+      throw new Error('shard 1234 is damaged');
+    }
+    while (batch.length >= sizes[turn % sizes.length]!) {
+      yield batch;
+      batch = [];
+      turn++;
+    }
+    batch.push(entries[i]!);
   }
+  if (batch.length) yield batch;
 }
+/** Batch sizes that put batch ends everywhere: at a match, between a directory and its files, empty batches. */
+const BATCHES = [2, 0, 1, 3];
 
 /** Runs a join over walked paths (a trailing '/' marks a directory); returns matches and what was passed. */
-async function run(manifest: ManifestEntry[], walk: string[], opts: { failAt?: number; tolerant?: boolean } = {}) {
+async function run(manifest: ManifestEntry[], walk: string[], opts: { failAt?: number; tolerant?: boolean; sizes?: number[]; now?: boolean } = {}) {
   const passed: [string, boolean][] = [];
-  const join = new BaseJoin(stream(manifest, opts.failAt), walkOrder(['']), (e, m) => passed.push([e.p, m]), opts.tolerant);
+  const join = new BaseJoin(stream(manifest, opts.failAt, opts.sizes), walkOrder(['']), (e, m) => passed.push([e.p, m]), opts.tolerant);
   const matched: [string, number | undefined][] = [];
   for (const w of walk) {
     const isFile = !w.endsWith('/');
-    const b = await join.match(isFile ? w : w.slice(0, -1), isFile);
+    const rel = isFile ? w : w.slice(0, -1);
+    // As the backup asks: from the batch in hand first (matchNow), reading on only when it is used up.
+    let b = opts.now === false ? READ_ON : join.matchNow(rel, isFile);
+    if (b === READ_ON) b = await join.match(rel, isFile);
     matched.push([w, b?.s]);
   }
   await join.finish();
@@ -105,6 +122,15 @@ describe('base join', () => {
     const r = await run(manifest, ['a/', 'a/x', 'a/new', 'a-b', 'c/', 'c/inside', 'd/', 'd/z', 'e']);
     expect(r.matched).toEqual([['a/', undefined], ['a/x', 1], ['a/new', undefined], ['a-b', 3], ['c/', undefined], ['c/inside', undefined], ['d/', undefined], ['d/z', 5], ['e', 6]]);
     expect(r.passed).toEqual([['a/x', true], ['a/y', false], ['a-b', true], ['c', false], ['d/z', true], ['e', true], ['q', false]]);
+  });
+
+  it('answers the same however the manifest is cut into batches, from the batch in hand or reading on', async () => {
+    const manifest = [d('a'), f('a/x', 1), f('a/y', 2), f('a-b', 3), f('c', 4), d('d'), f('d/z', 5), f('e', 6), f('q', 7)];
+    const walk = ['a/', 'a/x', 'a/new', 'a-b', 'c/', 'c/inside', 'd/', 'd/z', 'e'];
+    const expected = await run(manifest, walk, { sizes: [manifest.length], now: false });
+    for (const sizes of [[1], [2], [3], [0, 1], [4, 0, 0, 2], [100]]) {
+      for (const now of [true, false]) expect(await run(manifest, walk, { sizes, now })).toEqual(expected);
+    }
   });
 
   it('never matches a file to an entry of another path when the manifest is out of order: it only misses', async () => {

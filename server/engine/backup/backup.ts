@@ -15,7 +15,7 @@ import { contentIdKey } from '../keys/keys';
 import { checkPayloadName, type Extent, type ManifestEntry, splitNs } from '../repository/manifest';
 import { chunkBuffers } from '../repository/chunk-buffers';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
-import { BaseJoin } from './base-join';
+import { BaseJoin, READ_ON } from './base-join';
 import { ChangeTracker, type ChangeSummary } from './change-summary';
 import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
@@ -48,8 +48,8 @@ export interface BaseIndex {
   backupId: string;
   /** Entries changed at or after this instant (ns) are racily clean: read again (same-file.ts racilyClean). */
   racyFrom: bigint;
-  /** The base's manifest entries in manifest order, each call a new read from the start. */
-  entries: () => AsyncIterator<ManifestEntry>;
+  /** The base's manifest entries in manifest order, in batches, each call a new read from the start. */
+  entries: () => AsyncIterator<ManifestEntry[]>;
   /** The base's file count and bytes, as its catalog row has them (progress estimates). */
   files: number;
   bytes: number;
@@ -398,7 +398,10 @@ export async function writeBackupData(
 /** The walk, each regular file's base version recorded in `before` as the base's manifest is read alongside. */
 async function* matchBase(items: AsyncIterable<SourceItem>, join: BaseJoin, before: WeakMap<SourceItem, ManifestEntry>): AsyncGenerator<SourceItem> {
   for await (const it of items) {
-    const b = await join.match(it.rel, it.type === 'f');
+    const isFile = it.type === 'f';
+    // Answered from the batch of base entries in hand, but for a file at the end of one.
+    let b = join.matchNow(it.rel, isFile);
+    if (b === READ_ON) b = await join.match(it.rel, isFile);
     if (b) before.set(it, b);
     yield it;
   }

@@ -12,17 +12,24 @@
 import type { ManifestEntry } from '../repository/manifest';
 import type { PathOrder } from './walk-order';
 
+/** matchNow()'s answer when the entries in hand are used up: call match(), which reads on. */
+export const READ_ON: unique symbol = Symbol('read on');
+
 export class BaseJoin {
-  /** The next entry not yet passed; undefined: not read yet; null: the manifest has ended (or failed, below). */
-  private head: ManifestEntry | null | undefined;
+  /** The batch of entries being read through, and the next one not yet passed in it. */
+  private batch: ManifestEntry[] = [];
+  private at = 0;
+  /** The manifest has ended (or failed, below). */
+  private ended = false;
   private error: Error | null = null;
 
   /**
-   * `tolerant`: a manifest that cannot be read to its end ends the join (the error is kept in `failure`) instead
-   * of failing the lookup, for a previous backup read only to compare with.
+   * `entries`: the manifest's entries in batches. `tolerant`: a manifest that cannot be read to its end ends
+   * the join (the error is kept in `failure`) instead of failing the lookup, for a previous backup read only
+   * to compare with.
    */
   constructor(
-    private readonly entries: AsyncIterator<ManifestEntry>,
+    private readonly entries: AsyncIterator<ManifestEntry[]>,
     private readonly order: PathOrder,
     private readonly passed: (file: ManifestEntry, matched: boolean) => void,
     private readonly tolerant = false,
@@ -39,11 +46,24 @@ export class BaseJoin {
    */
   async match(rel: string, isFile: boolean): Promise<ManifestEntry | undefined> {
     for (;;) {
-      const head = this.head === undefined ? await this.read() : this.head;
-      if (!head) return undefined;
+      const found = this.matchNow(rel, isFile);
+      if (found !== READ_ON) return found;
+      await this.read();
+    }
+  }
+
+  /**
+   * match() as far as the entries in hand go, without waiting: its answer, or READ_ON when it needs the next
+   * batch (then match() with the same path goes on from where this stopped). Most files of a walk are
+   * answered here, without an asynchronous step each.
+   */
+  matchNow(rel: string, isFile: boolean): ManifestEntry | undefined | typeof READ_ON {
+    for (;;) {
+      const head = this.peek();
+      if (head === READ_ON || head === null) return head ?? undefined;
       const c = this.order(head.p, rel);
       if (c > 0) return undefined;
-      this.head = undefined;
+      this.at++;
       if (head.t !== 'f') continue;
       const matched = c === 0 && isFile;
       this.passed(head, matched);
@@ -55,28 +75,47 @@ export class BaseJoin {
   /** Passes every entry left (files the walk did not have), then stops reading. */
   async finish(): Promise<void> {
     for (;;) {
-      const head = this.head === undefined ? await this.read() : this.head;
-      if (!head) return;
-      this.head = undefined;
+      const head = this.peek();
+      if (head === null) return;
+      if (head === READ_ON) {
+        await this.read();
+        continue;
+      }
+      this.at++;
       if (head.t === 'f') this.passed(head, false);
     }
   }
 
   /** Stops reading the manifest (a backup that ends early). */
   async close(): Promise<void> {
-    this.head = null;
+    this.end();
     await this.entries.return?.();
   }
 
-  private async read(): Promise<ManifestEntry | null> {
+  /** The next entry not yet passed; null when the manifest has ended; READ_ON when the batch is used up. */
+  private peek(): ManifestEntry | null | typeof READ_ON {
+    if (this.at < this.batch.length) return this.batch[this.at]!;
+    return this.ended ? null : READ_ON;
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.batch = [];
+    this.at = 0;
+  }
+
+  private async read(): Promise<void> {
     try {
       const r = await this.entries.next();
-      this.head = r.done ? null : r.value;
+      if (r.done) this.end();
+      else {
+        this.batch = r.value;
+        this.at = 0;
+      }
     } catch (err) {
       if (!this.tolerant) throw err;
       this.error = err as Error;
-      this.head = null;
+      this.end();
     }
-    return this.head;
   }
 }

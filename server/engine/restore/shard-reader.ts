@@ -102,17 +102,22 @@ export class ShardReader {
     }
   }
 
-  /**
-   * Yields the lines of an NDJSON stream stored across shards (a line may span two shards), each decoded
-   * from the shard's bytes as it is asked for. Decoding a whole shard and splitting it made its ~4,000 lines
-   * at once, which then lived on through the young generation's collections while they were consumed one
-   * by one (an unchanged re-backup of 200,000 files reads its base's manifest this way). A newline byte is
-   * never part of a UTF-8 sequence, so a line's bytes hold whole characters; one that spans two shards is
-   * joined first.
-   */
+  /** Yields the lines of an NDJSON stream stored across shards (a line may span two shards). */
   async *lines(ids: string[]): AsyncGenerator<string> {
+    for await (const batch of this.lineBatches(ids)) for (const line of batch) yield line;
+  }
+
+  /**
+   * The lines of lines(), at most `max` at a time (a batch never waits for the next shard), decoded from the
+   * shard's bytes batch by batch. Decoding a whole shard and splitting it made its ~4,000 lines at once, which
+   * then lived on through the young generation's collections while they were consumed one by one (an
+   * unchanged re-backup of 200,000 files reads its base's manifest this way). A newline byte is never part
+   * of a UTF-8 sequence, so a line's bytes hold whole characters; one that spans two shards is joined first.
+   */
+  async *lineBatches(ids: string[], max = 256): AsyncGenerator<string[]> {
     let carry: Buffer | null = null;
     for await (const buf of this.readAll(ids)) {
+      let batch: string[] = [];
       let pos = 0;
       let nl = buf.indexOf(10);
       if (carry) {
@@ -122,14 +127,22 @@ export class ShardReader {
         }
         const line = Buffer.concat([carry, buf.subarray(0, nl)]).toString('utf8');
         carry = null;
-        if (line) yield line;
+        if (line) batch.push(line);
         pos = nl + 1;
         nl = buf.indexOf(10, pos);
       }
-      for (; nl >= 0; pos = nl + 1, nl = buf.indexOf(10, pos)) if (nl > pos) yield buf.toString('utf8', pos, nl);
+      for (; nl >= 0; pos = nl + 1, nl = buf.indexOf(10, pos)) {
+        if (nl === pos) continue;
+        batch.push(buf.toString('utf8', pos, nl));
+        if (batch.length >= max) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length) yield batch;
       // A copy: the rest of the shard's buffer is not held for its last few bytes.
       if (pos < buf.length) carry = Buffer.from(buf.subarray(pos));
     }
-    if (carry?.length) yield carry.toString('utf8');
+    if (carry?.length) yield [carry.toString('utf8')];
   }
 }
