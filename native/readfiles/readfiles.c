@@ -11,7 +11,16 @@
  * read; results[2i + 1] is 1 when the file may have extended attributes in the user namespace (the only ones
  * a backup keeps), 0 when its open descriptor lists none (flistxattr): the main thread then need not ask
  * (llistxattr, ~15 µs a file there); for a file that failed, which call did (2 open, 1 read). The caller
- * must not touch the buffers until `done` runs. Context-aware (NAPI_MODULE_INIT).
+ * must not touch the buffers until `done` runs.
+ *
+ *   lstatAt(dir: string, names: string[], out: Float64Array): void
+ *
+ * lstat of each name in the directory `dir`, synchronously (the walk runs on a thread of its own): fstatat
+ * on the directory's descriptor resolves one component per name where lstat(dir + '/' + name) resolves the
+ * whole path each time, and fills plain numbers where Node's bigint lstat builds a Stats object of BigInts.
+ * out[16 i ...]: 0 or -errno, st_mode, st_nlink, st_uid, st_gid, st_size, st_ino / 2^32, st_ino % 2^32,
+ * st_dev / 2^32, st_dev % 2^32, then seconds and nanoseconds of mtime, ctime, atime. A directory that cannot
+ * be opened gives its error for every name. Context-aware (NAPI_MODULE_INIT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/limits.h> /* XATTR_LIST_MAX */
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <node_api.h>
@@ -174,9 +184,87 @@ static napi_value Read(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#define STAT_FIELDS 16
+
+static void fill_stat(double *o, const struct stat *st) {
+  o[0] = 0;
+  o[1] = (double)st->st_mode;
+  o[2] = (double)st->st_nlink;
+  o[3] = (double)st->st_uid;
+  o[4] = (double)st->st_gid;
+  o[5] = (double)st->st_size;
+  o[6] = (double)((uint64_t)st->st_ino >> 32);
+  o[7] = (double)((uint64_t)st->st_ino & 0xffffffffu);
+  o[8] = (double)((uint64_t)st->st_dev >> 32);
+  o[9] = (double)((uint64_t)st->st_dev & 0xffffffffu);
+  o[10] = (double)st->st_mtim.tv_sec;
+  o[11] = (double)st->st_mtim.tv_nsec;
+  o[12] = (double)st->st_ctim.tv_sec;
+  o[13] = (double)st->st_ctim.tv_nsec;
+  o[14] = (double)st->st_atim.tv_sec;
+  o[15] = (double)st->st_atim.tv_nsec;
+}
+
+static napi_value LstatAt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  uint32_t n;
+  bool is_array, is_typed;
+  napi_typedarray_type kind;
+  size_t out_length;
+  void *out_data;
+  char dir[PATH_MAX];
+  size_t dir_length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
+      napi_get_value_string_utf8(env, argv[0], dir, sizeof dir, &dir_length) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &kind, &out_length, &out_data, NULL, NULL) != napi_ok || kind != napi_float64_array ||
+      out_length < (size_t)n * STAT_FIELDS) {
+    napi_throw_type_error(env, NULL, "lstatAt(dir: string, names: string[], out: Float64Array of 16 per name)");
+    return NULL;
+  }
+  double *out = out_data;
+  int err = 0;
+  int fd = -1;
+  if (dir_length + 1 >= sizeof dir || strlen(dir) != dir_length) err = ENAMETOOLONG; /* cut short, or a NUL inside */
+  else {
+    do fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) err = errno;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    double *o = out + (size_t)i * STAT_FIELDS;
+    memset(o, 0, STAT_FIELDS * sizeof(double));
+    char name[NAME_MAX + 2];
+    size_t len;
+    napi_value v;
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok || napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok) {
+      if (fd >= 0) close(fd);
+      napi_throw_type_error(env, NULL, "names must be strings");
+      return NULL;
+    }
+    if (err) {
+      o[0] = -err;
+      continue;
+    }
+    /* One component: a name too long, empty, or holding a slash or a NUL is not a directory entry. */
+    if (len == 0 || len > NAME_MAX || strlen(name) != len || memchr(name, '/', len)) {
+      o[0] = len > NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+      continue;
+    }
+    struct stat st;
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) fill_stat(o, &st);
+    else o[0] = -errno;
+  }
+  if (fd >= 0) close(fd);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "read", NAPI_AUTO_LENGTH, Read, NULL, &fn);
   napi_set_named_property(env, exports, "read", fn);
+  napi_create_function(env, "lstatAt", NAPI_AUTO_LENGTH, LstatAt, NULL, &fn);
+  napi_set_named_property(env, exports, "lstatAt", fn);
   return exports;
 }

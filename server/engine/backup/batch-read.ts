@@ -98,7 +98,7 @@ export function withoutUserXattrs(data: Buffer): boolean {
 const errorMap = getSystemErrorMap();
 
 /** An Error as fs gives it for a failed open or read of `file` (code, errno, syscall, path). */
-function systemError(errno: number, file: string, syscall: 'open' | 'read'): NodeJS.ErrnoException {
+export function systemError(errno: number, file: string, syscall: 'open' | 'read' | 'lstat'): NodeJS.ErrnoException {
   const [code, text] = errorMap.get(errno) ?? ['EIO', 'i/o error'];
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno, syscall, path: file });
 }

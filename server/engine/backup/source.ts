@@ -2,13 +2,13 @@
  * Walks the sources of a backup in a deterministic order (names sorted bytewise, a directory before its
  * contents), so the same tree always yields the same stream and therefore the same shards.
  */
-import type { BigIntStats } from 'node:fs';
 import { lstatSync, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { EngineError } from '../errors';
+import { dirStatter, type EntryStat, fromBigIntStats } from './dir-stat';
 import { XATTR_LIMITS } from '../repository/manifest';
 
 const STAT_BATCH = 256;
@@ -66,8 +66,9 @@ export async function resolveSources(paths: string[]): Promise<{ abs: string; re
 export async function* walkSources(sources: { abs: string; rel: string }[], onSkip: (abs: string, why: string) => void, opts: WalkOptions = { xattrs: true }): AsyncGenerator<SourceItem> {
   const xattrs = opts.xattrs ?? true;
   for (const s of sources) {
-    const st = await stat(s.abs, { bigint: true });
-    if (st.isFile()) {
+    const big = await stat(s.abs, { bigint: true });
+    const st = fromBigIntStats(big);
+    if (big.isFile()) {
       yield item(s.rel || path.basename(s.abs), s.abs, 'f', st, xattrs);
       continue;
     }
@@ -76,21 +77,21 @@ export async function* walkSources(sources: { abs: string; rel: string }[], onSk
   }
 }
 
-function item(rel: string, abs: string, type: SourceItem['type'], st: BigIntStats, withXattrs: boolean): SourceItem {
+function item(rel: string, abs: string, type: SourceItem['type'], st: EntryStat, withXattrs: boolean): SourceItem {
   const it: SourceItem = {
     rel,
     abs,
     type,
-    mode: Number(st.mode & 0o7777n),
+    mode: st.mode & 0o7777,
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
     atimeNs: st.atimeNs,
-    ino: Number(st.ino),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    size: type === 'f' ? Number(st.size) : 0,
+    ino: st.ino,
+    uid: st.uid,
+    gid: st.gid,
+    size: type === 'f' ? st.size : 0,
   };
-  if (type === 'f' && st.nlink > 1n) it.linkKey = `${st.dev}:${st.ino}`;
+  if (type === 'f' && st.linkKey) it.linkKey = st.linkKey;
   // Linux allows user.* attributes on files and directories only, so links are not asked.
   if (withXattrs && type !== 'l') it.xattrs = readXattrs(abs);
   return it;
@@ -134,6 +135,7 @@ export function readXattrs(abs: string): Record<string, Buffer> | undefined {
  * third of a backup's garbage on a deep tree).
  */
 async function* walkDir(root: string, rootRel: string, onSkip: (abs: string, why: string) => void, xattrs: boolean): AsyncGenerator<SourceItem> {
+  const statter = dirStatter();
   const open = (dir: string, relDir: string) => {
     let names: string[];
     try {
@@ -142,7 +144,7 @@ async function* walkDir(root: string, rootRel: string, onSkip: (abs: string, why
       throw new EngineError('INVALID', `Cannot read directory ${dir}: ${(err as Error).message}. Check its permissions.`);
     }
     // A readdir name is one plain component, so the normalized directory with a slash and the name is path.join's result.
-    return { prefix: path.join(dir, '/'), relDir, names, next: 0 };
+    return { prefix: path.join(dir, '/'), relDir, names, next: 0, stats: statter?.(dir, names) ?? null };
   };
   const stack = [open(root, rootRel)];
   let done = 0;
@@ -161,23 +163,22 @@ async function* walkDir(root: string, rootRel: string, onSkip: (abs: string, why
       await new Promise((r) => setImmediate(r));
       since = performance.now();
     }
-    const name = top.names[top.next++]!;
+    const at = top.next++;
+    const name = top.names[at]!;
     const abs = top.prefix + name;
-    let st: BigIntStats;
+    let st: EntryStat;
     try {
-      st = lstatSync(abs, { bigint: true });
+      st = top.stats ? top.stats.stat(at, abs) : fromBigIntStats(lstatSync(abs, { bigint: true }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while we walked
       throw new EngineError('INVALID', `Cannot read ${abs}: ${(err as Error).message}.`);
     }
     const rel = top.relDir ? `${top.relDir}/${name}` : name;
-    if (st.isDirectory()) {
+    if (st.type === 'd') {
       yield item(rel, abs, 'd', st, xattrs);
       stack.push(open(abs, rel));
-    } else if (st.isFile()) {
-      yield item(rel, abs, 'f', st, xattrs);
-    } else if (st.isSymbolicLink()) {
-      yield item(rel, abs, 'l', st, xattrs);
+    } else if (st.type) {
+      yield item(rel, abs, st.type, st, xattrs);
     } else {
       onSkip(abs, 'not a regular file, directory or symlink (socket, FIFO or device)');
     }
