@@ -24,6 +24,12 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
+/** The walk's type of an entry from its st_mode: null for anything but a file, directory or symlink. */
+function typeOf(mode: number): EntryStat['type'] {
+  const fmt = mode & S_IFMT;
+  return fmt === S_IFREG ? 'f' : fmt === S_IFDIR ? 'd' : fmt === S_IFLNK ? 'l' : null;
+}
+
 /** One entry's lstat, as the walk needs it. */
 export interface EntryStat {
   type: 'f' | 'd' | 'l' | null;
@@ -65,17 +71,17 @@ export class DirStats {
     const k = (i - this.from) * FIELDS;
     if (o[k]! < 0) throw systemError(o[k]!, abs, 'lstat');
     const mode = o[k + 1]!;
-    const fmt = mode & S_IFMT;
+    const type = typeOf(mode);
     const nlink = o[k + 2]!;
     return {
-      type: fmt === S_IFREG ? 'f' : fmt === S_IFDIR ? 'd' : fmt === S_IFLNK ? 'l' : null,
+      type,
       mode,
       nlink,
       uid: o[k + 3]!,
       gid: o[k + 4]!,
       size: o[k + 5]!,
       ino: o[k + 6]! * 2 ** 32 + o[k + 7]!,
-      linkKey: fmt === S_IFREG && nlink > 1 ? `${join(o[k + 8]!, o[k + 9]!)}:${join(o[k + 6]!, o[k + 7]!)}` : '',
+      linkKey: type === 'f' && nlink > 1 ? `${join(o[k + 8]!, o[k + 9]!)}:${join(o[k + 6]!, o[k + 7]!)}` : '',
       mtimeNs: ns(o[k + 10]!, o[k + 11]!),
       ctimeNs: ns(o[k + 12]!, o[k + 13]!),
       atimeNs: ns(o[k + 14]!, o[k + 15]!),
@@ -85,16 +91,16 @@ export class DirStats {
 
 /** The same for Node's bigint lstat (the walk's roots, and where the addon is missing). */
 export function fromBigIntStats(st: BigIntStats): EntryStat {
-  const fmt = Number(st.mode) & S_IFMT;
+  const type = typeOf(Number(st.mode));
   return {
-    type: fmt === S_IFREG ? 'f' : fmt === S_IFDIR ? 'd' : fmt === S_IFLNK ? 'l' : null,
+    type,
     mode: Number(st.mode),
     nlink: Number(st.nlink),
     uid: Number(st.uid),
     gid: Number(st.gid),
     size: Number(st.size),
     ino: Number(st.ino),
-    linkKey: fmt === S_IFREG && st.nlink > 1n ? `${st.dev}:${st.ino}` : '',
+    linkKey: type === 'f' && st.nlink > 1n ? `${st.dev}:${st.ino}` : '',
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
     atimeNs: st.atimeNs,

@@ -55,7 +55,8 @@ function release(slot: Slot): void {
 }
 
 /**
- * Codec threads: one core fewer than the machine has (at least one, at most four). The main thread and the
+ * The pool's default size, codecThreadCount() (worker-prestart.mjs, so that bin/ starts as many): one core
+ * fewer than the machine has (at least one, at most four). The main thread and the
  * scan thread need CPU too: on 2 cores, two codec threads beside them oversubscribed the machine, and one
  * did the same work in the same time or less with an isolate fewer. Measured on 2 vCPUs, in turns, two
  * against one: 1 GiB random backup 8.65-9.30 s against 8.49-9.15, memory (peak RSS + catalog server
@@ -63,7 +64,6 @@ function release(slot: Slot): void {
  * against 4.71-4.90; 1 GiB restore 4.13-4.40 s against 4.11-4.32, 245-266 MiB against 233-248; chat JSON
  * backup and 200,000 small files within the spread. Not measured on more cores.
  */
-const defaultCodecThreads = codecThreadCount;
 
 export class CodecPool {
   private readonly slots: Slot[] = [];
@@ -89,7 +89,7 @@ export class CodecPool {
    * The threads start on the first job, not here: an engine opened for a command that codes nothing (list,
    * show, stats) must not pay for starting them (each loads the codec modules in a V8 isolate of its own).
    */
-  constructor(private readonly size = defaultCodecThreads()) {}
+  constructor(private readonly size = codecThreadCount()) {}
 
   /** How many worker threads this pool has started (0 until the first job). */
   get started(): number {
