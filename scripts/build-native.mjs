@@ -4,7 +4,7 @@
 // - native/fallocate: fallocate(2), used by restores to reserve a file's blocks first
 //   (server/engine/restore/preallocate.ts);
 // - native/readfiles: small files read in batches on libuv's thread pool, used by backups
-//   (server/engine/backup/batch-read.ts).
+//   (server/engine/batch-read.ts).
 // Both are optimisations: where one cannot be built (not Linux, no compiler, no Node headers), this says so
 // and exits 0, and the engine does without it.
 //   node scripts/build-native.mjs

@@ -129,6 +129,22 @@ function conformance(name: string, harness: () => Harness): void {
       expect(err.message).toContain('missing/nothing-here');
     });
 
+
+    it('reads an object whole whatever size the caller expects (a restore passes the catalog\'s), many at once; a missing one is not_found', async () => {
+      // The local location reads with a size in batches through native/readfiles (batch-read.ts); the others ignore it.
+      const objects = Array.from({ length: 12 }, (_, i) => ({ key: `hint/o${i}`, data: randomBytes(i === 0 ? 0 : i * 150_000 + i) }));
+      for (const o of objects) await b.put(o.key, o.data);
+      const hints = (n: number) => [n, n - 1, 0, n + 1, 3 * MiB].filter((h) => h >= 0);
+      const reads = objects.flatMap((o) => hints(o.data.length).map((hint) => ({ o, hint, got: b.get(o.key, hint) })));
+      for (const r of reads) {
+        const back = await r.got;
+        expect({ key: r.o.key, hint: r.hint, length: back.length }).toEqual({ key: r.o.key, hint: r.hint, length: r.o.data.length });
+        expect(back.equals(r.o.data)).toBe(true);
+      }
+      const err = await failure(b.get('missing/hinted', 1000));
+      expect(err.kind).toBe('not_found');
+      expect(err.message).toContain('missing/hinted');
+    });
     it('lists by prefix, across several pages', async () => {
       const keys = Array.from({ length: 37 }, (_, i) => `ls/a/${String(i).padStart(3, '0')}`);
       await Promise.all(keys.map((k, i) => b.put(k, Buffer.alloc(i, 7))));

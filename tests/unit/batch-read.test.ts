@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setAttributeSync } from '@napi-rs/xattr';
-import { batchReader, withoutUserXattrs } from '../../server/engine/backup/batch-read';
+import { BatchReader, batchReader, type ReadFiles, storedObjectReader, withoutUserXattrs } from '../../server/engine/batch-read';
 import { readSmallFile, SmallFileReader } from '../../server/engine/backup/small-files';
 import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 
@@ -106,5 +106,20 @@ describe('batch reads of small files', async () => {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     await expect(reader!.read(fifo, 10, readSmallFile)).rejects.toMatchObject({ code: 'ESPIPE', path: fifo });
+  });
+
+  it('sends a batch once it holds its files or its bytes: a restore\'s first shard does not wait for eight', async () => {
+    // The addon's side of the trip, recorded: how many files each trip carried (each read as empty).
+    const trips: number[] = [];
+    const addon: ReadFiles = { read: (paths, _buffers, done) => (trips.push(paths.length), setImmediate(() => done(new Int32Array(2 * paths.length)))) };
+    const MiB = 1024 * 1024;
+    const byBytes = new BatchReader(addon, 8, 2 * MiB);
+    await Promise.all([MiB, MiB, MiB, 10, MiB].map((n, i) => byBytes.read(`/x/${i}`, n, readSmallFile)));
+    expect(trips).toEqual([2, 3]);
+    trips.length = 0;
+    const byFiles = new BatchReader(addon, 8);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => byFiles.read(`/y/${i}`, MiB, readSmallFile)));
+    expect(trips).toEqual([8, 8, 4]);
+    expect(storedObjectReader()).not.toBeNull();
   });
 });

@@ -21,7 +21,7 @@ import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
 import { readAhead, SMALL_FILE } from './small-files';
-import { withoutUserXattrs } from './batch-read';
+import { withoutUserXattrs } from '../batch-read';
 import { walkOrder } from './walk-order';
 import { readXattrs, type SourceItem } from './source';
 

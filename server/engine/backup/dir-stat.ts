@@ -8,7 +8,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { loadAddon } from '../native-addon';
-import { systemError } from './batch-read';
+import { systemError } from '../batch-read';
 
 interface LstatAt {
   lstatAt(dir: string, names: string[], out: Float64Array): void;

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { chunkBuffers } from '../repository/chunk-buffers';
-import { batchReader, type BatchReader } from './batch-read';
+import { batchReader, type BatchReader } from '../batch-read';
 import type { SourceItem } from './source';
 
 /** Larger files are streamed in blocks (readFileBlocks), not read whole. */

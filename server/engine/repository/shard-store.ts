@@ -131,7 +131,7 @@ export interface ReplicaRef {
  * catalog's); an IntegrityError from it marks that replica bad and moves on. An erasure-coded shard
  * (`coding` set) is rebuilt from its k cheapest good pieces, read in parallel.
  */
-export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>, coding: Coding | null = null): Promise<T> {
+export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>, coding: Coding | null = null, storedSize?: number): Promise<T> {
   if (coding) {
     const refs = replicas.map((r) => ({ location: r.location, state: r.state, piece: r.piece ?? null }));
     return use(await fetchCoded(ctx, shardId, coding, refs, null, (location, state) => markReplica(ctx, shardId, location, state)));
@@ -155,7 +155,7 @@ export async function fetchShard<T>(ctx: EngineContext, shardId: string, replica
     }
     let stored: Buffer;
     try {
-      stored = await loc.backend.get(shardKey(shardId));
+      stored = await loc.backend.get(shardKey(shardId), storedSize);
       ctx.locations.recordSuccess(loc);
     } catch (err) {
       if (isStorageError(err, 'not_found')) await markReplica(ctx, shardId, r.location, 'missing');

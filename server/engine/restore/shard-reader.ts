@@ -74,7 +74,7 @@ export class ShardReader {
         throw new IntegrityError('content id mismatch: the shard does not hold the data it should');
       }
       return plain;
-    }, rec.coding);
+    }, rec.coding, rec.storedSize);
   }
 
   /** The full content check of one stored copy (see content-check.ts), with this reader's keys and rules. */

@@ -64,8 +64,12 @@ export interface StorageBackend {
    * Idempotent: writing the same key twice with the same bytes succeeds.
    */
   put(key: string, data: Buffer, opts?: PutOptions): Promise<void>;
-  /** Reads a whole object. Throws StorageError with kind 'not_found' when it does not exist. */
-  get(key: string): Promise<Buffer>;
+  /**
+   * Reads a whole object. Throws StorageError with kind 'not_found' when it does not exist. `sizeHint`: the
+   * size the caller expects (the catalog's), which a backend may use to read it in one go; the object is read
+   * whole whatever its size.
+   */
+  get(key: string, sizeHint?: number): Promise<Buffer>;
   /** Size of an object, or null when it does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */

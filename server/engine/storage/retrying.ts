@@ -84,8 +84,8 @@ export class RetryingBackend implements StorageBackend {
     // A failed attempt, timed out above all, may go on reading `data` after this call settles.
     return this.run('put', key, () => this.inner.put(key, data, opts), () => markStillRead(data));
   }
-  get(key: string): Promise<Buffer> {
-    return this.run('get', key, () => this.inner.get(key));
+  get(key: string, sizeHint?: number): Promise<Buffer> {
+    return this.run('get', key, () => this.inner.get(key, sizeHint));
   }
   stat(key: string): Promise<ObjectInfo | null> {
     return this.run('stat', key, () => this.inner.stat(key));

@@ -1,22 +1,29 @@
 /**
- * Small files read in batches on libuv's thread pool through the project's addon `native/readfiles`: one trip
- * to the pool opens, reads and closes up to BATCH_FILES files, and tells which have user.* attributes.
- * Node's fs makes three trips per file, and each costs the main thread a wake-up (~30 µs on a 2-vCPU virtual
- * machine), so reading 5,000 small files cost it ~0.5 s; a batch costs it one call and one callback. Where
- * the addon was not built (scripts/build-native.mjs says so at install), `batchReader()` is null and
- * small-files.ts reads file by file as before.
+ * Files read in batches on libuv's thread pool through the project's addon `native/readfiles`: one trip to
+ * the pool opens, reads and closes up to BATCH_FILES files, and tells which have user.* attributes. Node's
+ * fs makes three trips per file (readFile five or more: open, fstat, a read per 512 KiB, close), and each
+ * costs the main thread a wake-up (~30 µs on a 2-vCPU virtual machine), so reading 5,000 small files cost it
+ * ~0.5 s; a batch costs it one call and one callback. Two readers: a backup's small files (`batchReader()`,
+ * small-files.ts), and the shards a restore reads from a local location (`storedObjectReader()`, storage/
+ * local.ts, which knows each one's size from the catalog). Where the addon was not built
+ * (scripts/build-native.mjs says so at install) both are null and the callers read with Node's fs.
  */
 import { getSystemErrorMap } from 'node:util';
-import { loadAddon } from '../native-addon';
-import { chunkBuffers } from '../repository/chunk-buffers';
+import { loadAddon } from './native-addon';
+import { chunkBuffers } from './repository/chunk-buffers';
 
-interface ReadFiles {
+export interface ReadFiles {
   /** results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0 (for a failure: 2 the open failed, 1 the read). */
   read(paths: string[], buffers: Buffer[], done: (results: Int32Array) => void): void;
 }
 
 /** Files per trip to the pool: a read-ahead of 64 files keeps 8 trips (so 8 disk reads) under way. */
 const BATCH_FILES = 8;
+/**
+ * Bytes per trip for stored objects (shards of ~1 MiB): a batch answers when its last file is read, and a
+ * restore's first decode should not wait for eight shards.
+ */
+const OBJECT_BATCH_BYTES = 2 * 1024 * 1024;
 
 interface Wanted {
   file: string;
@@ -26,12 +33,20 @@ interface Wanted {
   reject: (err: unknown) => void;
 }
 
-/** Reads files into buffers in batches: a batch leaves when full, or once the current turn of the event loop ends. */
+/**
+ * Reads files into buffers in batches: a batch leaves when it holds `maxFiles` files or `maxBytes` bytes, or
+ * once the current turn of the event loop ends.
+ */
 export class BatchReader {
   private batch: Wanted[] = [];
+  private batchBytes = 0;
   private scheduled = false;
 
-  constructor(private readonly addon: ReadFiles) {}
+  constructor(
+    private readonly addon: ReadFiles,
+    private readonly maxFiles = BATCH_FILES,
+    private readonly maxBytes = Infinity,
+  ) {}
 
   /**
    * The bytes of `file`, as many as fit in a buffer of `size + 1` (one more than the walk saw, so a full
@@ -40,7 +55,8 @@ export class BatchReader {
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
     const got = new Promise<{ n: number; flag: number }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
-    if (this.batch.length >= BATCH_FILES) this.send();
+    this.batchBytes += size;
+    if (this.batch.length >= this.maxFiles || this.batchBytes >= this.maxBytes) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.send());
@@ -71,6 +87,7 @@ export class BatchReader {
     const batch = this.batch;
     if (!batch.length) return;
     this.batch = [];
+    this.batchBytes = 0;
     try {
       this.addon.read(
         batch.map((w) => w.file),
@@ -103,14 +120,24 @@ export function systemError(errno: number, file: string, syscall: 'open' | 'read
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno, syscall, path: file });
 }
 
+let addon: ReadFiles | null | undefined;
 let reader: BatchReader | null | undefined;
+let objectReader: BatchReader | null | undefined;
 
-/** The process's batch reader; null where native/readfiles was not built (or PLEXICHAT_BATCH_READ=0). */
+/** The addon, unless it was not built (or PLEXICHAT_BATCH_READ=0 turns it off). */
+function readFiles(): ReadFiles | null {
+  if (addon === undefined) addon = process.env.PLEXICHAT_BATCH_READ === '0' ? null : loadAddon<ReadFiles>('readfiles');
+  return addon;
+}
+
+/** The process's batch reader of a backup's small files; null where native/readfiles was not built (or PLEXICHAT_BATCH_READ=0). */
 export function batchReader(): BatchReader | null {
-  if (reader !== undefined) return reader;
-  reader = null;
-  if (process.env.PLEXICHAT_BATCH_READ === '0') return reader;
-  const addon = loadAddon<ReadFiles>('readfiles');
-  if (addon) reader = new BatchReader(addon);
+  if (reader === undefined) reader = readFiles() && new BatchReader(readFiles()!);
   return reader;
+}
+
+/** The process's batch reader of stored objects (at most OBJECT_BATCH_BYTES a trip); null as batchReader(). */
+export function storedObjectReader(): BatchReader | null {
+  if (objectReader === undefined) objectReader = readFiles() && new BatchReader(readFiles()!, BATCH_FILES, OBJECT_BATCH_BYTES);
+  return objectReader;
 }
