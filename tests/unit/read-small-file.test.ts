@@ -107,10 +107,15 @@ describe('SmallFileReader', async () => {
     expect(reader.counts).toEqual({ main: 1200 - (256 + 512 + 256), pool: 256 + 512 + 256 });
   });
 
-  it('reads ahead on the pool, and in walk order whichever way each file is read', async () => {
-    const items = (): AsyncIterable<SourceItem> =>
+  it('reads ahead on the pool, and in walk order whichever way each file is read and however the walk batches them', async () => {
+    // Batches of 1, 2, 3, … items, and an empty one (the walk sends none, but nothing should hang on it).
+    const items = (): AsyncIterable<SourceItem[]> =>
       (async function* () {
-        for (const f of files) yield { abs: f.abs, rel: path.basename(f.abs), type: 'f', size: f.data.length } as SourceItem;
+        const all = files.map((f) => ({ abs: f.abs, rel: path.basename(f.abs), type: 'f', size: f.data.length }) as SourceItem);
+        for (let at = 0, n = 1; at < all.length; at += n, n++) {
+          if (n === 3) yield [];
+          yield all.slice(at, at + n);
+        }
       })();
     for (const slowEvery of [0, 7]) {
       // Two main-thread reads in every 7 wait 5 ms (or none does): the reads switch between the threads.
@@ -131,7 +136,7 @@ describe('SmallFileReader', async () => {
     let returned = false;
     const walk = (async function* () {
       try {
-        for (let i = 0; i < 1000; i++) yield { abs: '/nonexistent', rel: `f${i}`, type: 'd', size: 0 } as SourceItem;
+        for (let i = 0; i < 1000; i += 2) yield [i, i + 1].map((k) => ({ abs: '/nonexistent', rel: `f${k}`, type: 'd', size: 0 }) as SourceItem);
       } finally {
         returned = true;
       }
@@ -142,8 +147,9 @@ describe('SmallFileReader', async () => {
 
   it('from the page cache, reads a file when it is taken, not ahead (no window of contents held in memory)', async () => {
     const mine = await Promise.all([0, 1, 2, 3].map(async (i) => { const abs = path.join(dir, `late${i}`); await writeFile(abs, 'old'); return abs; }));
+    // One batch: a file of it is read when it is taken, not when the batch arrives.
     const items = (async function* () {
-      for (const abs of mine) yield { abs, rel: path.basename(abs), type: 'f', size: 3 } as SourceItem;
+      yield mine.map((abs) => ({ abs, rel: path.basename(abs), type: 'f', size: 3 }) as SourceItem);
     })();
     const got: string[] = [];
     for await (const { it, content } of readAhead(items, () => true, new SmallFileReader(scripted(() => 0), null))) {

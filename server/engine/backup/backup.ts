@@ -301,7 +301,7 @@ export async function writeBackupData(
     } else if (input.sources) {
       // The walk does not read extended attributes: an unchanged file takes its base entry's (below), so an
       // unchanged re-backup makes no xattr calls for its files; every other item reads them here.
-      const walked = ctx.pool.walk(input.sources, onSkip);
+      const walked = ctx.pool.walkBatches(input.sources, onSkip);
       const joined = join ? matchBase(walked, join, before) : walked;
       for await (const { it, content } of readAhead(joined, (x) => !unchanged(x))) {
         if (signal?.aborted) throw new EngineError('CONFLICT', `Backup ${backupId} was cancelled.`);
@@ -395,15 +395,20 @@ export async function writeBackupData(
   }
 }
 
-/** The walk, each regular file's base version recorded in `before` as the base's manifest is read alongside. */
-async function* matchBase(items: AsyncIterable<SourceItem>, join: BaseJoin, before: WeakMap<SourceItem, ManifestEntry>): AsyncGenerator<SourceItem> {
-  for await (const it of items) {
-    const isFile = it.type === 'f';
-    // Answered from the batch of base entries in hand, but for a file at the end of one.
-    let b = join.matchNow(it.rel, isFile);
-    if (b === READ_ON) b = await join.match(it.rel, isFile);
-    if (b) before.set(it, b);
-    yield it;
+/**
+ * The walk's batches, each regular file's base version recorded in `before` as the base's manifest is read
+ * alongside.
+ */
+async function* matchBase(batches: AsyncIterable<SourceItem[]>, join: BaseJoin, before: WeakMap<SourceItem, ManifestEntry>): AsyncGenerator<SourceItem[]> {
+  for await (const batch of batches) {
+    for (const it of batch) {
+      const isFile = it.type === 'f';
+      // Answered from the batch of base entries in hand, but for a file at the end of one.
+      let b = join.matchNow(it.rel, isFile);
+      if (b === READ_ON) b = await join.match(it.rel, isFile);
+      if (b) before.set(it, b);
+    }
+    yield batch;
   }
 }
 

@@ -95,29 +95,33 @@ export class SmallFileReader {
 }
 
 /**
- * The items of a walk, each regular file that `wanted` accepts and that is small given with its content.
+ * The items of a walk (in the batches it delivers them), each regular file that `wanted` accepts and that is
+ * small given with its content.
  * While the reader goes to the pool, up to AHEAD_FILES files (AHEAD_BYTES) are read ahead of the consumer,
  * in walk order, so their round trips overlap (with the batch reader, always); from the page cache, without
  * it, a file is read when it is taken.
  */
 export async function* readAhead(
-  items: AsyncIterable<SourceItem>,
+  batches: AsyncIterable<SourceItem[]>,
   wanted: (it: SourceItem) => boolean,
   reader = new SmallFileReader(),
 ): AsyncGenerator<{ it: SourceItem; content: Promise<Buffer> | null }> {
-  const iter = items[Symbol.asyncIterator]();
+  const iter = batches[Symbol.asyncIterator]();
   const window: { it: SourceItem; small: boolean; content: Promise<Buffer> | null }[] = [];
+  let batch: SourceItem[] = [];
+  let at = 0;
   let bytes = 0;
   let exhausted = false;
   try {
     for (;;) {
       while (!exhausted && window.length < AHEAD_FILES && bytes < AHEAD_BYTES) {
-        const r = await iter.next();
-        if (r.done) {
-          exhausted = true;
-          break;
+        if (at === batch.length) {
+          const r = await iter.next();
+          if (r.done) exhausted = true;
+          else [batch, at] = [r.value, 0];
+          continue;
         }
-        const it = r.value;
+        const it = batch[at++]!;
         const small = it.type === 'f' && it.size <= SMALL_FILE && wanted(it);
         const content = small && reader.onPool ? reader.read(it.abs, it.size) : null;
         content?.catch(() => undefined);

@@ -60,6 +60,15 @@ export class WalkClient {
 
   /** The items of walkSources(sources, onSkip, { xattrs: false }), walked on the thread. */
   async *walk(sources: WalkSource[], onSkip: (abs: string, why: string) => void): AsyncGenerator<SourceItem> {
+    for await (const batch of this.walkBatches(sources, onSkip)) yield* batch;
+  }
+
+  /**
+   * The same items, a batch (at most BATCH, never empty) at a time as the thread sent them: a consumer that
+   * takes them item by item in a loop of its own makes one asynchronous step per batch instead of per item
+   * (an unchanged re-backup of 200,000 files spent ~0.2 s of its main thread in the generators' steps).
+   */
+  async *walkBatches(sources: WalkSource[], onSkip: (abs: string, why: string) => void): AsyncGenerator<SourceItem[]> {
     if (this.dead) throw this.dead;
     const task = this.nextTask++;
     const queue: (WalkReply | Error)[] = [];
@@ -85,7 +94,7 @@ export class WalkClient {
         // Taken: the thread may walk the next batch while this one is consumed.
         if (!reply.done) this.host.post({ op: 'walk-ack', task });
         for (const [abs, why] of reply.skips) onSkip(abs, why);
-        for (const it of reply.items) yield it;
+        if (reply.items.length) yield reply.items;
         if (reply.error) {
           const { engine, code, message } = reply.error;
           throw engine ? new EngineError(code as EngineErrorCode, message) : new Error(message);

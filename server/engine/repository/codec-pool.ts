@@ -274,6 +274,11 @@ export class CodecPool {
     return this.walkClient().walk(sources, onSkip);
   }
 
+  /** The items of walk(), in the batches the scan thread sent them (never empty). */
+  walkBatches(sources: WalkSource[], onSkip: (abs: string, why: string) => void): AsyncGenerator<SourceItem[]> {
+    return this.walkClient().walkBatches(sources, onSkip);
+  }
+
   /** Files and bytes under the sources, counted on the scan thread; `onTotals` gets the totals so far. */
   count(sources: WalkSource[], onTotals: (files: number, bytes: number) => void): Count {
     return this.walkClient().count(sources, onTotals);
