@@ -141,6 +141,8 @@ function conformance(name: string, harness: () => Harness): void {
         expect({ key: r.o.key, hint: r.hint, length: back.length }).toEqual({ key: r.o.key, hint: r.hint, length: r.o.data.length });
         expect(back.equals(r.o.data)).toBe(true);
       }
+      // Sizes no object has (a damaged catalog) change nothing either, and allocate nothing of their size.
+      for (const hint of [-5, Number.NaN, 0.5, 2 ** 53, 1e12]) expect((await b.get(objects[3]!.key, hint)).equals(objects[3]!.data)).toBe(true);
       const err = await failure(b.get('missing/hinted', 1000));
       expect(err.kind).toBe('not_found');
       expect(err.message).toContain('missing/hinted');

@@ -5,6 +5,8 @@ import { storedObjectReader } from '../batch-read';
 import { StorageError, type ObjectInfo, type StorageBackend, type StorageUsage, sumListing } from './backend';
 
 export const TMP_DIR = '.tmp';
+/** The largest size hint read into a buffer of that size (shards are at most 20 MiB of plaintext). */
+const MAX_HINTED_READ = 64 * 1024 * 1024;
 
 /** Listing: stat calls in flight at once, and files stat'ed before any of them is yielded. */
 const STAT_PARALLEL = 48;
@@ -153,8 +155,10 @@ export class LocalBackend implements StorageBackend {
     try {
       const file = this.pathOf(key);
       // With the size the catalog expects, in a batch through the addon (one trip to the thread pool for a
-      // few objects instead of five or more each); an object larger than said is read again whole.
-      const batch = sizeHint === undefined ? null : storedObjectReader();
+      // few objects instead of five or more each); an object larger than said is read again whole. A size
+      // no shard has (a damaged catalog) is not allocated: the object is read as it is.
+      const hinted = sizeHint !== undefined && Number.isSafeInteger(sizeHint) && sizeHint >= 0 && sizeHint <= MAX_HINTED_READ;
+      const batch = hinted ? storedObjectReader() : null;
       return await (batch ? batch.read(file, sizeHint!, (f) => readFile(f)) : readFile(file));
     } catch (err) {
       throw this.wrap(err, key, 'read');
