@@ -129,7 +129,8 @@ export interface ReplicaRef {
  * Reads a shard from the first good replica, falling over to the next when one is missing, unreachable or
  * damaged. `use` turns the stored bytes into the result (it decodes, and checks the checksum against the
  * catalog's); an IntegrityError from it marks that replica bad and moves on. An erasure-coded shard
- * (`coding` set) is rebuilt from its k cheapest good pieces, read in parallel.
+ * (`coding` set) is rebuilt from its k cheapest good pieces, read in parallel. `storedSize`: the catalog's
+ * size of a whole copy, passed to the backend as a hint for its read (StorageBackend.get).
  */
 export async function fetchShard<T>(ctx: EngineContext, shardId: string, replicas: ReplicaRef[], use: (stored: Buffer) => Promise<T>, coding: Coding | null = null, storedSize?: number): Promise<T> {
   if (coding) {
