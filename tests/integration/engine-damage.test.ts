@@ -81,6 +81,25 @@ describe.each(CATALOG_MODES)('damage, verify and repair (%s catalog)', (mode) =>
     expect((cliVerify.json as { status: string }).status).toBe('corrupted');
   });
 
+  it('every replica of one shard longer than the catalog says (bytes appended): the restore reads each whole and refuses it', async () => {
+    // A restore reads local shards into a buffer of the catalog's size (batch-read.ts): bytes past it must
+    // still be read and judged, never silently left off.
+    const b = await engine.createBackup({ paths: [src], tags: ['grown'] });
+    const map = await engine.getShardMap(b.backup_id);
+    const victim = map.filter((s) => s.kind === 'data').sort((a, z) => z.plain_size - a.plain_size)[0]!;
+    for (const r of victim.replicas) {
+      const file = await shardFile(t.config.storage_root, r.location, victim.shard_id);
+      await writeFile(file, Buffer.concat([await readFile(file), Buffer.from('appended by someone else')]));
+    }
+    const target = path.join(t.dir, 'r-grown');
+    const res = await runCli(['restore', b.backup_id, '--target', target], t.env);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/Missing required shards/);
+    expect(res.stderr).toContain(victim.shard_id);
+    const states = (await engine.getShardMap(b.backup_id)).find((s) => s.shard_id === victim.shard_id)!.replicas.map((r) => r.state);
+    expect(states).toEqual(victim.replicas.map(() => 'bad'));
+  });
+
   it('a backup marked interrupted while it still runs (stalled heartbeat) never becomes completed', async () => {
     const big = path.join(t.dir, 'big');
     await makeTree(big, { seed: 7, smallFiles: 10, bigFiles: [40 * MiB] });
