@@ -132,12 +132,18 @@ function readFiles(): ReadFiles | null {
 
 /** The process's batch reader of a backup's small files; null where native/readfiles was not built (or PLEXICHAT_BATCH_READ=0). */
 export function batchReader(): BatchReader | null {
-  if (reader === undefined) reader = readFiles() && new BatchReader(readFiles()!);
+  if (reader === undefined) {
+    const a = readFiles();
+    reader = a && new BatchReader(a);
+  }
   return reader;
 }
 
 /** The process's batch reader of stored objects (at most OBJECT_BATCH_BYTES a trip); null as batchReader(). */
 export function storedObjectReader(): BatchReader | null {
-  if (objectReader === undefined) objectReader = readFiles() && new BatchReader(readFiles()!, BATCH_FILES, OBJECT_BATCH_BYTES);
+  if (objectReader === undefined) {
+    const a = readFiles();
+    objectReader = a && new BatchReader(a, BATCH_FILES, OBJECT_BATCH_BYTES);
+  }
   return objectReader;
 }
