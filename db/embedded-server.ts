@@ -15,6 +15,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { unpackTemplate } from './catalog-template.mjs';
 import { APP_ROOT, embeddedPaths, MIGRATIONS_DIR } from './paths';
+import { mappedFsBundle } from './pglite-bundle';
 import { pidAlive } from './pid-alive';
 import { deallocate, scopeStatementName } from './statement-names';
 
@@ -112,7 +113,10 @@ export async function runEmbeddedServer(opts: EmbeddedServerOptions & { restartA
         log(`${(err as Error).message}; creating the catalog by initdb instead`);
       }
     }
-    db = await PGlite.create(paths.dbDir, { startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])] });
+    db = await PGlite.create(paths.dbDir, {
+      startParams: [...PGlite.defaultStartParams, ...CATALOG_SERVER_SETTINGS.flatMap((s) => ['-c', s])],
+      fsBundle: mappedFsBundle(log),
+    });
     // The catalog is this process's alone. PGlite writes its files 0666 whatever the umask (its initdb, and its
     // loadDataDir that unpacked the template until session 27): the folder keeps others out of them.
     chmodSync(paths.dbDir, 0o700);

@@ -3,8 +3,9 @@
 // builds them, as it builds pkcs11js from source with the same tools):
 // - native/fallocate: fallocate(2), used by restores to reserve a file's blocks first
 //   (server/engine/restore/preallocate.ts);
-// - native/readfiles: small files read in batches on libuv's thread pool, used by backups
-//   (server/engine/batch-read.ts).
+// - native/readfiles: small files read in batches on libuv's thread pool, used by backups and restores
+//   (server/engine/batch-read.ts); and a file mapped as a buffer, used by the embedded catalog server for
+//   PGlite's share files (db/pglite-bundle.ts).
 // Both are optimisations: where one cannot be built (not Linux, no compiler, no Node headers), this says so
 // and exits 0, and the engine does without it.
 //   node scripts/build-native.mjs
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADDONS = [
   { name: 'fallocate', without: 'restores will not preallocate files' },
-  { name: 'readfiles', without: 'backups will read small files one by one' },
+  { name: 'readfiles', without: 'backups will read small files one by one, the catalog server will hold its share files in memory' },
 ];
 
 /** npm's own node-gyp: npm names it to the scripts it runs; else the one beside this node's npm, else PATH's. */

@@ -20,14 +20,26 @@
  * whole path each time, and fills plain numbers where Node's bigint lstat builds a Stats object of BigInts.
  * out[16 i ...]: 0 or -errno, st_mode, st_nlink, st_uid, st_gid, st_size, st_ino / 2^32, st_ino % 2^32,
  * st_dev / 2^32, st_dev % 2^32, then seconds and nanoseconds of mtime, ctime, atime. A directory that cannot
- * be opened gives its error for every name. Context-aware (NAPI_MODULE_INIT).
+ * be opened gives its error for every name.
+ *
+ *   mapFile(path: string): ArrayBuffer
+ *
+ * The file's contents as an ArrayBuffer over a private, copy-on-write mapping of it (mmap MAP_PRIVATE): its
+ * pages are read from the page cache when first touched, and a write to the buffer changes only this
+ * process's copy, never the file. For a large file of which little is ever read (the embedded database's
+ * bundle of share files: db/embedded-server.ts), only the pages read are resident. Unmapped when the buffer
+ * is collected. An empty file gives an empty buffer; a file that cannot be opened, mapped or is not regular
+ * throws an Error naming the call and errno. Context-aware (NAPI_MODULE_INIT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/limits.h> /* XATTR_LIST_MAX */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -260,11 +272,70 @@ static napi_value LstatAt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void unmap(napi_env env, void *data, void *length) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)length);
+}
+
+static napi_value map_error(napi_env env, const char *call, int err) {
+  char message[128];
+  snprintf(message, sizeof message, "mapFile: %s failed: %s", call, strerror(err));
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static napi_value MapFile(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char file[PATH_MAX];
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], file, sizeof file, &length) != napi_ok || length + 1 >= sizeof file || strlen(file) != length) {
+    napi_throw_type_error(env, NULL, "mapFile(path: string shorter than PATH_MAX, without NUL)");
+    return NULL;
+  }
+  int fd;
+  do fd = open(file, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return map_error(env, "open", errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return map_error(env, "fstat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    napi_throw_error(env, NULL, "mapFile: not a regular file");
+    return NULL;
+  }
+  if (st.st_size == 0) {
+    close(fd);
+    void *unused;
+    if (napi_create_arraybuffer(env, 0, &unused, &result) != napi_ok) return NULL;
+    return result;
+  }
+  size_t size = (size_t)st.st_size;
+  void *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  int err = errno;
+  close(fd); /* the mapping keeps the file's pages */
+  if (data == MAP_FAILED) return map_error(env, "mmap", err);
+  napi_status status = napi_create_external_arraybuffer(env, data, size, unmap, (void *)(uintptr_t)size, &result);
+  if (status != napi_ok) {
+    munmap(data, size);
+    napi_throw_error(env, NULL, "mapFile: this runtime does not allow external buffers");
+    return NULL;
+  }
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "read", NAPI_AUTO_LENGTH, Read, NULL, &fn);
   napi_set_named_property(env, exports, "read", fn);
   napi_create_function(env, "lstatAt", NAPI_AUTO_LENGTH, LstatAt, NULL, &fn);
   napi_set_named_property(env, exports, "lstatAt", fn);
+  napi_create_function(env, "mapFile", NAPI_AUTO_LENGTH, MapFile, NULL, &fn);
+  napi_set_named_property(env, exports, "mapFile", fn);
   return exports;
 }

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../db/client';
 import { embeddedPaths } from '../../db/paths';
 import { pidAlive } from '../../db/pid-alive';
+import { pgliteBundlePath } from '../../db/pglite-bundle';
 import { catalogStopped } from '../support/catalog-stop';
 import { runCli } from '../support/cli';
 import { makeEnv, type TestEnv } from '../support/engine-env';
@@ -48,6 +49,10 @@ describe('embedded catalog server', () => {
     // It runs with glibc's malloc tunables (server/malloc-tunables.mjs), set in its environment before it started.
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
     expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=4194304']));
+    // PGlite's 6 MB bundle of share files is a mapping of the installed file (db/pglite-bundle.ts), not a
+    // copy in its memory: only the pages the server reads are resident.
+    const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+    expect(maps).toContain(pgliteBundlePath());
   });
 
   const serverPid = async () =>
