@@ -73,13 +73,13 @@ describe.each(CATALOG_MODES)('restore drills (%s catalog)', (mode) => {
     expect(await readdir(scratchRoot)).toEqual([]);
   });
 
-  it('files an incremental backup reused have no content hash: the drill says how they were checked', async () => {
+  it("files an incremental backup reused carry their base's content hash: the drill checks every file by it", async () => {
     await writeFile(path.join(src, 'd0', 'f1.dat'), 'changed for the incremental');
     const inc = await engine.createBackup({ paths: [src], backupType: 'incremental' });
     expect(inc.metadata.files_reused).toBe(200);
     const r = await engine.runDrill({ backupId: inc.backup_id });
-    expect(r).toMatchObject({ status: 'passed', method: 'mixed', files_checked: 201 });
-    expect(r.note).toMatch(/^200 file\(s\) have no content hash .*authenticated chunk reads/);
+    expect(r).toMatchObject({ status: 'passed', method: 'sha256', files_checked: 201 });
+    expect(r.note ?? null).toBeNull();
   });
 
   it('a drill of a backup with a lost shard fails, raises a critical alert linking to the backup, and removes its scratch copy', async () => {

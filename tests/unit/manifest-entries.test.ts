@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPayloadName, joinNs, parseEntry, splitNs } from '../../server/engine/repository/manifest';
+import { checkPayloadName, joinNs, type ManifestEntry, manifestLine, parseEntry, splitNs } from '../../server/engine/repository/manifest';
 import { fsTime } from '../../server/engine/restore/restore-writer';
 
 const line = (e: Record<string, unknown>) => JSON.stringify({ p: 'a.txt', t: 'f', m: 0o644, mt: 0, ...e });
@@ -92,4 +92,38 @@ describe('payload names', () => {
     expect(() => checkPayloadName(name)).toThrow(expect.objectContaining({ code: 'INVALID' }));
   });
   it('accepts relative names', () => expect(checkPayloadName('exports/chat.json')).toBe('exports/chat.json'));
+});
+
+describe('manifest lines', () => {
+  const full: ManifestEntry = {
+    p: 'docs/ä b.txt',
+    t: 'f',
+    m: 0o644,
+    mt: 1_700_000_000_123,
+    mtn: 456_789,
+    at: 1_700_000_001_000,
+    atn: 5,
+    u: 1000,
+    g: 100,
+    s: 42,
+    i: 123_456,
+    ct: 1_700_000_002_000,
+    ctn: 7,
+    xa: { 'user.tag': Buffer.from('v').toString('base64') },
+    x: [[3, 0, 42]],
+    sha: 'ab'.repeat(32),
+    en: 512,
+  };
+
+  it('are the same whatever order the fields were set in, and read back as the entry', () => {
+    // A full backup sets a small file's hash before its extents, a large file's after; a reused file gets
+    // them from its base: the line must not depend on it, or an unchanged incremental's manifest is new.
+    const reversed = Object.fromEntries(Object.entries(full).reverse()) as unknown as ManifestEntry;
+    expect(Object.keys(reversed)[0]).toBe('en');
+    expect(manifestLine(reversed)).toBe(manifestLine(full));
+    expect(parseEntry(manifestLine(full))).toEqual(full);
+    const link: ManifestEntry = { p: 'l', t: 'l', m: 0o777, mt: 1, mtn: 0, l: '../target' };
+    expect(manifestLine({ l: '../target', mtn: 0, mt: 1, m: 0o777, t: 'l', p: 'l' })).toBe(manifestLine(link));
+    expect(JSON.parse(manifestLine(link))).toEqual(link); // fields left undefined are left out
+  });
 });

@@ -12,7 +12,7 @@ import type { Cipher } from '../repository/codec';
 import type { EngineContext } from '../context';
 import { EngineError } from '../errors';
 import { contentIdKey } from '../keys/keys';
-import { checkPayloadName, type Extent, type ManifestEntry, splitNs } from '../repository/manifest';
+import { checkPayloadName, type Extent, type ManifestEntry, manifestLine, splitNs } from '../repository/manifest';
 import { chunkBuffers } from '../repository/chunk-buffers';
 import { ChunkSink, ShardWriter, type SinkStats } from './chunk-sink';
 import { BaseJoin, READ_ON } from './base-join';
@@ -136,7 +136,7 @@ export async function writeBackupData(
     // 200,000 files makes each call per file, and every async call allocates its promise and reactions.
     let lines = '';
     const writeLine = (entry: ManifestEntry): Promise<void> | undefined => {
-      lines += `${JSON.stringify(entry)}\n`;
+      lines += `${manifestLine(entry)}\n`;
       if (lines.length < 65536) return undefined;
       const block = lines;
       lines = '';
@@ -280,6 +280,7 @@ export async function writeBackupData(
       }
       if (x.length) entry.x = x;
       entry.s = baseEntry.s ?? 0;
+      if (baseEntry.sha) entry.sha = baseEntry.sha;
       if (baseEntry.en !== undefined) entry.en = baseEntry.en;
       original += entry.s;
       progress.bytesDone += entry.s;

@@ -43,9 +43,9 @@ export interface ManifestEntry {
   /** Extended attributes: name → base64 value. */
   xa?: Record<string, string>;
   /**
-   * SHA-256 (hex) of the file's bytes, computed while it was read (restore drills compare it). Absent in older
-   * manifests and on files an incremental backup reused without reading: 32 incompressible bytes per file
-   * would make an unchanged incremental's manifest several times larger.
+   * SHA-256 (hex) of the file's bytes, computed when a backup read them (restore drills compare it). A file an
+   * incremental backup reuses without reading carries its base's: the extents name the same bytes. Absent in
+   * manifests written before session 34 on reused files, and in older manifests.
    */
   sha?: string;
   /**
@@ -54,6 +54,39 @@ export interface ManifestEntry {
    * (ransomware signals). Absent in older manifests and on files too small to judge.
    */
   en?: number;
+}
+
+/**
+ * A manifest line (without its newline): the entry's fields always in the same order, whatever order the
+ * backup set them in. An unchanged file of an incremental backup then gives the very line its base has, so
+ * the manifest of an unchanged stretch of files is the base's, byte for byte, and deduplicates against it
+ * (the manifest is chunked by content like file data): an unchanged incremental stores no new manifest.
+ */
+export function manifestLine(e: ManifestEntry): string {
+  // Every field is named (the type says so: a field added to ManifestEntry and not here fails to compile);
+  // those left undefined are left out by JSON.stringify.
+  const ordered: { [K in keyof Required<ManifestEntry>]: ManifestEntry[K] } = {
+    p: e.p,
+    t: e.t,
+    m: e.m,
+    mt: e.mt,
+    mtn: e.mtn,
+    at: e.at,
+    atn: e.atn,
+    u: e.u,
+    g: e.g,
+    s: e.s,
+    i: e.i,
+    ct: e.ct,
+    ctn: e.ctn,
+    l: e.l,
+    h: e.h,
+    xa: e.xa,
+    x: e.x,
+    sha: e.sha,
+    en: e.en,
+  };
+  return JSON.stringify(ordered);
 }
 
 /** Bounds on what a line may carry (far above what Linux filesystems hold; a forged line stays small). */

@@ -4,9 +4,10 @@
  * compares every restored file with the manifest, deletes the scratch copy (always, also on failure) and
  * records the outcome and the measured restore time in `restore_drills`.
  *
- * Comparison: files whose manifest line carries `sha` are hashed and compared; the others (older manifests,
- * and files an incremental backup reused without reading) are checked by size only — their bytes were still authenticated (AES-GCM, shard checksums) while the
- * restore read them, which the result says (`method: 'chunks'` or `'mixed'`).
+ * Comparison: files whose manifest line carries `sha` are hashed and compared (a file an incremental backup
+ * reused carries its base's); the others (older manifests, and files reused from one) are checked by size
+ * only — their bytes were still authenticated (AES-GCM, shard checksums) while the restore read them, which
+ * the result says (`method: 'chunks'` or `'mixed'`).
  *
  * A MAXIMUM backup's data key opens only with k of the key holders' quorum shares (quorum.ts). A drill of one
  * without shares (a drill schedule, the console) cannot read it by design: it ends `skipped`, naming the CLI
@@ -126,7 +127,7 @@ export async function runDrill(ctx: EngineContext, row: BackupRow, opts: DrillOp
   const rto = measured * Math.max(scale, 1);
   const method = counts.files === 0 ? null : counts.sizeOnly === 0 ? 'sha256' : counts.hashed === 0 ? 'chunks' : 'mixed';
   const note = method === 'chunks' || method === 'mixed'
-    ? `${counts.sizeOnly} file(s) have no content hash in the manifest (an older manifest, or files an incremental backup reused): they were checked by size and by the authenticated chunk reads of the restore only.`
+    ? `${counts.sizeOnly} file(s) have no content hash in the manifest (an older manifest, or files an incremental backup reused from one): they were checked by size and by the authenticated chunk reads of the restore only.`
     : null;
   const status = skipped ? 'skipped' : error ? 'failed' : 'passed';
   const rec = {
