@@ -45,7 +45,7 @@ export interface ManifestEntry {
   /**
    * SHA-256 (hex) of the file's bytes, computed when a backup read them (restore drills compare it). A file an
    * incremental backup reuses without reading carries its base's: the extents name the same bytes. Absent in
-   * manifests written before session 34 on reused files, and in older manifests.
+   * older manifests, and on files reused from one.
    */
   sha?: string;
   /**
@@ -58,9 +58,10 @@ export interface ManifestEntry {
 
 /**
  * A manifest line (without its newline): the entry's fields always in the same order, whatever order the
- * backup set them in. An unchanged file of an incremental backup then gives the very line its base has, so
- * the manifest of an unchanged stretch of files is the base's, byte for byte, and deduplicates against it
- * (the manifest is chunked by content like file data): an unchanged incremental stores no new manifest.
+ * backup set them in. A file an incremental backup reuses then gives the very line its base has as long as
+ * its extents keep their chunk-table indices (up to the first changed file: new chunks shift the rest), so
+ * that stretch of the manifest is the base's byte for byte and deduplicates against it (the manifest is
+ * chunked by content like file data): an unchanged incremental stores no new manifest.
  */
 export function manifestLine(e: ManifestEntry): string {
   // Every field is named (the type says so: a field added to ManifestEntry and not here fails to compile);
