@@ -7,8 +7,11 @@
  * mapped, only those pages are resident, so the server's private memory is ~6 MiB smaller for its lifetime.
  *
  * The mapping is private and copy-on-write (native/readfiles' mapFile): nothing PGlite writes reaches the
- * installed file. Where the addon was not built (or cannot make external buffers), PGlite reads the bundle
- * itself, as before.
+ * installed file. The other way round, a page not yet read shows the file as it is when read: npm replaces
+ * a package's files with new ones (the mapping keeps the old), but a file truncated in place under a running
+ * server would end it (SIGBUS on the next read past the new end; clients then start a new server, as after
+ * any crash: nothing committed is lost). Where the addon was not built (or cannot make external buffers),
+ * PGlite reads the bundle itself, as before.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
