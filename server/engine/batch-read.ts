@@ -5,7 +5,9 @@
  * costs the main thread a wake-up (~30 µs on a 2-vCPU virtual machine), so reading 5,000 small files cost it
  * ~0.5 s; a batch costs it one call and one callback. Two readers: a backup's small files (`batchReader()`,
  * small-files.ts), and the shards a restore reads from a local location (`storedObjectReader()`, storage/
- * local.ts, which knows each one's size from the catalog). Where the addon was not built
+ * local.ts, which knows each one's size from the catalog). The small-file reader also has each file's
+ * SHA-256 taken by the pool thread that read it (contentDigest()): the manifest's `sha`, off the main thread,
+ * which a backup of many small files keeps busy. Where the addon was not built
  * (scripts/build-native.mjs says so at install) both are null and the callers read with Node's fs.
  */
 import { getSystemErrorMap } from 'node:util';
@@ -13,8 +15,14 @@ import { loadAddon } from './native-addon';
 import { chunkBuffers } from './repository/chunk-buffers';
 
 export interface ReadFiles {
-  /** results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0 (for a failure: 2 the open failed, 1 the read). */
-  read(paths: string[], buffers: Buffer[], done: (results: Int32Array) => void): void;
+  /**
+   * results: per file, bytes read (or -errno), then 1 if it may have user.* attributes, else 0 (for a failure:
+   * 2 the open failed, 1 the read). With `digests` (32 bytes a file) and the addon's `digests` true, the
+   * SHA-256 of each file that ended within its buffer is written there, on the pool thread that read it.
+   */
+  read(paths: string[], buffers: Buffer[], done: (results: Int32Array) => void, digests?: Buffer): void;
+  /** Whether read() can hash (the running Node exports OpenSSL's SHA256); absent in older builds of the addon. */
+  digests?: boolean;
 }
 
 /** Files per trip to the pool: a read-ahead of 64 files keeps 8 trips (so 8 disk reads) under way. */
@@ -29,7 +37,7 @@ interface Wanted {
   file: string;
   buffer: Buffer;
   /** n: bytes read or -errno; flag: whether it may have user.* attributes (0 or 1), or for a failure the call that failed (2 open, 1 read). */
-  resolve: (r: { n: number; flag: number }) => void;
+  resolve: (r: { n: number; flag: number; digest?: string }) => void;
   reject: (err: unknown) => void;
 }
 
@@ -42,11 +50,17 @@ export class BatchReader {
   private batchBytes = 0;
   private scheduled = false;
 
+  private readonly hashes: boolean;
+
   constructor(
     private readonly addon: ReadFiles,
     private readonly maxFiles = BATCH_FILES,
     private readonly maxBytes = Infinity,
-  ) {}
+    /** Whether to have each file's SHA-256 taken on the pool thread that reads it (contentDigest()). */
+    hashes = false,
+  ) {
+    this.hashes = hashes && addon.digests === true;
+  }
 
   /**
    * The bytes of `file`, as many as fit in a buffer of `size + 1` (one more than the walk saw, so a full
@@ -54,7 +68,7 @@ export class BatchReader {
    */
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
-    const got = new Promise<{ n: number; flag: number }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
+    const got = new Promise<{ n: number; flag: number; digest?: string }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
     this.batchBytes += size;
     if (this.batch.length >= this.maxFiles || this.batchBytes >= this.maxBytes) this.send();
     else if (!this.scheduled) {
@@ -62,7 +76,7 @@ export class BatchReader {
       setImmediate(() => this.send());
     }
     return got.then(
-      ({ n, flag }) => {
+      ({ n, flag, digest }) => {
         if (n < 0) {
           chunkBuffers.give(buffer.buffer);
           throw systemError(n, file, flag === 2 ? 'open' : 'read');
@@ -70,6 +84,7 @@ export class BatchReader {
         if (n <= size) {
           const data = buffer.subarray(0, n);
           if (flag === 0) noUserXattrs.add(data);
+          if (digest) digests.set(data, digest);
           return data;
         }
         chunkBuffers.give(buffer.buffer); // it grew since the walk: read it again, whole
@@ -88,11 +103,19 @@ export class BatchReader {
     if (!batch.length) return;
     this.batch = [];
     this.batchBytes = 0;
+    // The file ended within its buffer (n < its length) exactly when the addon hashed it.
+    const hashed = this.hashes ? Buffer.allocUnsafe(32 * batch.length) : undefined;
     try {
       this.addon.read(
         batch.map((w) => w.file),
         batch.map((w) => w.buffer),
-        (results) => batch.forEach((w, i) => w.resolve({ n: results[2 * i]!, flag: results[2 * i + 1]! })),
+        (results) =>
+          batch.forEach((w, i) => {
+            const n = results[2 * i]!;
+            const digest = hashed && n >= 0 && n < w.buffer.length ? hashed.toString('hex', 32 * i, 32 * i + 32) : undefined;
+            w.resolve({ n, flag: results[2 * i + 1]!, digest });
+          }),
+        ...(hashed ? [hashed] : []),
       );
     } catch (err) {
       // Refused before any read (a path with a NUL byte): every file of the batch fails with it.
@@ -103,6 +126,16 @@ export class BatchReader {
 
 /** The contents read by a batch whose file listed no user.* attribute (on the descriptor that read them). */
 const noUserXattrs = new WeakSet<Buffer>();
+/** The SHA-256 (hex) of contents a batch read, taken by the pool thread that read them. */
+const digests = new WeakMap<Buffer, string>();
+
+/**
+ * The SHA-256 (hex) of `data` exactly as a batch read returned it (a backup's small file), taken on the pool
+ * thread right after the read; undefined for any other buffer (the caller hashes it then).
+ */
+export function contentDigest(data: Buffer): string | undefined {
+  return digests.get(data);
+}
 
 /**
  * Whether `data` (as a batch read returned it) comes from a file without user.* extended attributes, so the
@@ -134,7 +167,7 @@ function readFiles(): ReadFiles | null {
 export function batchReader(): BatchReader | null {
   if (reader === undefined) {
     const a = readFiles();
-    reader = a && new BatchReader(a);
+    reader = a && new BatchReader(a, BATCH_FILES, Infinity, true);
   }
   return reader;
 }

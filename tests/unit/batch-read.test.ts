@@ -4,13 +4,13 @@
  * cannot be read fails alone, with the error fs would give.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setAttributeSync } from '@napi-rs/xattr';
-import { BatchReader, batchReader, type ReadFiles, storedObjectReader, withoutUserXattrs } from '../../server/engine/batch-read';
+import { BatchReader, batchReader, contentDigest, type ReadFiles, storedObjectReader, withoutUserXattrs } from '../../server/engine/batch-read';
 import { readSmallFile, SmallFileReader } from '../../server/engine/backup/small-files';
 import { chunkBuffers } from '../../server/engine/repository/chunk-buffers';
 
@@ -38,8 +38,24 @@ describe('batch reads of small files', async () => {
     got.forEach((b, i) => {
       expect(b.equals(files[i]!.data)).toBe(true);
       expect(chunkBuffers.isOwned(b.buffer)).toBe(true);
+      // Hashed by the pool thread that read it: the digest the manifest records without hashing again.
+      expect(contentDigest(b)).toBe(createHash('sha256').update(files[i]!.data).digest('hex'));
     });
     expect(new Set(got.map((b) => b.buffer)).size).toBe(100);
+    // Only the buffer the read returned has one: a copy of the same bytes is hashed by its user.
+    expect(contentDigest(Buffer.from(got[5]!))).toBeUndefined();
+  });
+
+  it("gives no digest for a file that outgrew its buffer (read again whole), and none for a restore's shard reads", async () => {
+    const abs = path.join(dir, 'grown-digest');
+    const data = randomBytes(9000);
+    await writeFile(abs, data);
+    const grown = await reader!.read(abs, 4000, readSmallFile);
+    expect(grown.equals(data)).toBe(true);
+    expect(contentDigest(grown)).toBeUndefined();
+    const shard = await storedObjectReader()!.read(abs, 9000, readSmallFile);
+    expect(shard.equals(data)).toBe(true);
+    expect(contentDigest(shard)).toBeUndefined();
   });
 
   it.each([

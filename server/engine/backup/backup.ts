@@ -21,7 +21,7 @@ import { EntropySampler } from './entropy';
 import type { ProgressTracker } from './progress';
 import { racilyClean, sameFile } from './same-file';
 import { readAhead, SMALL_FILE } from './small-files';
-import { withoutUserXattrs } from '../batch-read';
+import { contentDigest, withoutUserXattrs } from '../batch-read';
 import { walkOrder } from './walk-order';
 import { readXattrs, type SourceItem } from './source';
 
@@ -220,7 +220,7 @@ export async function writeBackupData(
         if (offThread) p.sha = (await dataSink.endFile()).digest;
         entry.s = n;
         if (sha) entry.sha = sha.digest('hex');
-        else if (whole && entry.t === 'f' && !offThread) entry.sha = sha256Hex(whole);
+        else if (whole && entry.t === 'f' && !offThread) entry.sha = contentDigest(whole) ?? sha256Hex(whole);
         const en = sampler?.result();
         if (en != null) entry.en = en;
         p.end = stream;
