@@ -41,5 +41,5 @@ export function mappedFsBundle(log?: (msg: string) => void): Blob | undefined {
     log?.(`${(err as Error).message}; the database's share files are read into memory instead`);
     return undefined;
   }
-  return { arrayBuffer: async () => mapped, size: mapped.byteLength } as unknown as Blob;
+  return { arrayBuffer: async () => mapped } as unknown as Blob;
 }

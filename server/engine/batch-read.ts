@@ -37,7 +37,7 @@ interface Wanted {
   file: string;
   buffer: Buffer;
   /** n: bytes read or -errno; flag: whether it may have user.* attributes (0 or 1), or for a failure the call that failed (2 open, 1 read). */
-  resolve: (r: { n: number; flag: number; digest?: string }) => void;
+  resolve: (r: { n: number; flag: number; digest?: Buffer }) => void;
   reject: (err: unknown) => void;
 }
 
@@ -68,7 +68,7 @@ export class BatchReader {
    */
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
-    const got = new Promise<{ n: number; flag: number; digest?: string }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
+    const got = new Promise<{ n: number; flag: number; digest?: Buffer }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
     this.batchBytes += size;
     if (this.batch.length >= this.maxFiles || this.batchBytes >= this.maxBytes) this.send();
     else if (!this.scheduled) {
@@ -84,7 +84,8 @@ export class BatchReader {
         if (n <= size) {
           const data = buffer.subarray(0, n);
           if (flag === 0) noUserXattrs.add(data);
-          if (digest) digests.set(data, digest);
+          // n < the buffer's length: the file ended within it, so the pool thread hashed it.
+          if (digest) digests.set(data, digest.toString('hex'));
           return data;
         }
         chunkBuffers.give(buffer.buffer); // it grew since the walk: read it again, whole
@@ -103,18 +104,12 @@ export class BatchReader {
     if (!batch.length) return;
     this.batch = [];
     this.batchBytes = 0;
-    // The file ended within its buffer (n < its length) exactly when the addon hashed it.
     const hashed = this.hashes ? Buffer.allocUnsafe(32 * batch.length) : undefined;
     try {
       this.addon.read(
         batch.map((w) => w.file),
         batch.map((w) => w.buffer),
-        (results) =>
-          batch.forEach((w, i) => {
-            const n = results[2 * i]!;
-            const digest = hashed && n >= 0 && n < w.buffer.length ? hashed.toString('hex', 32 * i, 32 * i + 32) : undefined;
-            w.resolve({ n, flag: results[2 * i + 1]!, digest });
-          }),
+        (results) => batch.forEach((w, i) => w.resolve({ n: results[2 * i]!, flag: results[2 * i + 1]!, digest: hashed?.subarray(32 * i, 32 * i + 32) })),
         ...(hashed ? [hashed] : []),
       );
     } catch (err) {
