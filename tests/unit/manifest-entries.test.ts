@@ -76,6 +76,11 @@ describe('parseEntry validation', () => {
     ['xattrs that are not base64', line({ xa: { 'user.a': '!!' } })],
     ['an xattr value over 64 KiB', line({ xa: { 'user.a': 'A'.repeat(100_000) } })],
     ['too many xattrs', line({ xa: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`user.${i}`, 'AA=='])) })],
+    // An incremental copies a reused file's hash from its base's line into its own: a malformed one never gets that far.
+    ['a content hash in capitals', line({ sha: 'AB'.repeat(32) })],
+    ['a content hash one digit short', line({ sha: 'a'.repeat(63) })],
+    ['a content hash that is not hex', line({ sha: 'g'.repeat(64) })],
+    ['a content hash that is a number', line({ sha: 1 })],
   ])('refuses %s with an INTEGRITY error', (_what, text) => {
     expect(() => parseEntry(text)).toThrow(expect.objectContaining({ code: 'INTEGRITY' }));
   });
