@@ -55,7 +55,7 @@ const cpu = (op: OpFigures | undefined) => (op?.cpu_seconds == null ? null : op.
 /** Memory of the whole installation during the operation: the command's peak plus the catalog server's. */
 const installation = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_rss ?? 0)));
 /** The same with the catalog server's shared pages (the node binary, libraries: the command maps them too) counted once. */
-const installationOnce = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_private ?? op.helper_peak_rss ?? 0)));
+export const installationOnce = (op: OpFigures | undefined) => (op?.peak_rss == null ? null : mib(op.peak_rss + (op.helper_peak_private ?? op.helper_peak_rss ?? 0)));
 
 export function toolsOf(r: Results): ToolName[] {
   return (['plexichat', 'restic', 'borg'] as const).filter((t) => r[t] !== undefined);

@@ -14,6 +14,7 @@ import { runListBench } from './list-bench';
 import { PlexichatTool } from './plexichat-tool';
 import { prepareTrees } from './real-trees';
 import { runRebuildBench } from './rebuild';
+import { goalChecks } from './goal-checks';
 import { buildChecks, buildRows, otherCpuShare, renderReport, type Report, type Results, writeResults } from './report';
 import { RestoreTargets } from './restore-target';
 import { ResticTool } from './restic-tool';
@@ -52,7 +53,7 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
   if (s.borg) tools.push(new BorgTool(path.join(s.workDir, 'borg'), s.borg));
   const results: Results = { plexichat: [] };
   for (const t of tools) results[t.name] = [];
-  const reportNow = (): Report => ({
+  const reportNow = (rows = buildRows(datasets, trees, results)): Report => ({
     generated_at: new Date().toISOString(),
     total_seconds: (performance.now() - started) / 1000,
     settings: s,
@@ -61,8 +62,8 @@ async function runCompare(s: BenchSettings, machine: MachineFacts): Promise<numb
     restore_targets: { mode: targets.mode, reason: targets.reason },
     datasets,
     trees,
-    rows: buildRows(datasets, trees, results),
-    checks: buildChecks(results, trees),
+    rows,
+    checks: [...buildChecks(results, trees), ...goalChecks(rows, results)],
     other_cpu_share: otherCpuShare(Object.values(results).flat(), machine.nproc),
     results,
   });

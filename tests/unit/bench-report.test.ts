@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../../bench/datasets';
+import { goalChecks } from '../../bench/goal-checks';
 import { buildChecks, buildRows, renderReport, type Report, type Results } from '../../bench/report';
 import type { GroupA, ToolResults } from '../../bench/scenarios';
 import { settingsFromEnv } from '../../bench/settings';
@@ -70,5 +71,43 @@ describe('bench report on a real tree', () => {
     expect(text).toMatch(/\[tree\] \/usr\/share\/doc 100 MiB, 2 files: backup +\| s +\| 11.0 \(10.0–12.0\) \| +5.50 \| +0.50 \|/);
     expect(text).toContain('Other processes on the machine used 42% of its CPU');
     expect(text).toContain('PASS  plexichat restore [tree] doc identical to the source (3 of 3 runs)');
+  });
+});
+
+describe("bench checks of issue 13's goal", () => {
+  const checks = (px: GroupA, restic: GroupA | null) => {
+    const results: Results = { plexichat: [run(px), run(px)], ...(restic ? { restic: [run(restic), run(restic)] } : {}) };
+    const list = goalChecks(buildRows(null, [tree], results), results);
+    return (word: string) => list.find((c) => c.name.includes(word));
+  };
+
+  it('fails a row slower than restic, a repository over 3 % larger and a footprint over 250 MiB, naming each', () => {
+    // PlexiChat: backup 11 s against 5.5, repository 50 MiB against 40, command 100 + catalog server 300 MiB.
+    const c = checks(group(11, 4, 2, 50, 100, 300), group(5.5, 8, 3, 40, 80, null));
+    expect(c('time and throughput')).toMatchObject({ ok: false });
+    expect(c('time and throughput')!.detail).toContain('[tree] /usr/share/doc 100 MiB: backup 0.50');
+    expect(c('time and throughput')!.detail).not.toContain('restore');
+    expect(c('repository')).toMatchObject({ ok: false });
+    expect(c('repository')!.detail).toContain('repository on disk, all copies 0.80');
+    expect(c('footprint')).toMatchObject({ ok: false });
+    expect(c('footprint')!.detail).toContain('[tree] doc backup run 1 400 MiB');
+  });
+
+  it('passes when every figure holds, judging times (not CPU) and the catalog server by its private memory', () => {
+    const px = group(5, 4, 1, 41, 150, 120);
+    for (const op of [px.backup, px.rebackup]) {
+      op.helper_peak_private = 60 * MiB; // 150 + 60 = 210 MiB; with its whole RSS it would be 270
+      op.cpu_seconds = 50; // ten times restic's CPU: shown in the table, not judged
+    }
+    const c = checks(px, group(5.5, 8, 1, 40, 80, null));
+    expect(c('time and throughput')).toMatchObject({ ok: true, detail: expect.stringContaining('the lowest 1.00 ([tree] /usr/share/doc 100 MiB: unchanged re-backup)') });
+    expect(c('repository')).toMatchObject({ ok: true }); // 41 MiB against 40: 2.5 % larger
+    expect(c('footprint')).toMatchObject({ ok: true, detail: '4 backups; the largest 210 MiB ([tree] doc backup, run 1)' });
+  });
+
+  it('judges only the footprint when restic did not run', () => {
+    const c = checks(group(5, 4, 1, 41, 150, 50), null);
+    expect(c('time and throughput')).toBeUndefined();
+    expect(c('footprint')).toMatchObject({ ok: true });
   });
 });
