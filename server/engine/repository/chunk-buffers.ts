@@ -8,15 +8,25 @@
  * A buffer is recycled only by the code that holds its last reference (the codec pool for a buffer the worker
  * handed back, the chunk sink for a deduplicated chunk), so no chunk is ever overwritten while in use.
  */
+import { DeadMemory } from './dead-memory';
 
 /** Capacities come in size classes from 64 KiB (nextCapacity), so a freed buffer fits the next chunk of about its size. */
 const MIN_CAPACITY = 64 * 1024;
-/** What the free lists may hold in all (the in-flight chunks are bounded by the chunk sink). */
-const MAX_FREE_BYTES = 16 * 1024 * 1024;
+/**
+ * What the free lists may hold in all (the in-flight chunks are bounded by the chunk sink). A buffer that does
+ * not fit is dropped and freed at once (DeadMemory): left to V8, such buffers waited for a collection 20–30
+ * MiB at a time, and with them freed 8 MiB of spares do the work of 16. A backup's peak RSS, 6 runs each in
+ * turns, against 16 MiB left to the collector: /usr/share 180–188 against 185–208 MiB (mean 184 against
+ * 197), 999 MiB of libraries 172–176 against 175–188 (mean 174 against 180); the same wall time.
+ */
+const MAX_FREE_BYTES = 8 * 1024 * 1024;
+/** Dropped buffers between two young-generation collections on this thread. */
+const COLLECT_EVERY = 8 * 1024 * 1024;
 
 export class ChunkBuffers {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes = 0;
+  private readonly dead = new DeadMemory(COLLECT_EVERY);
   private readonly owned = new WeakSet<ArrayBuffer>();
 
   /**
@@ -50,10 +60,14 @@ export class ChunkBuffers {
     return this.freeBytes;
   }
 
-  /** Returns a buffer nobody uses any more; dropped (left to the GC) when the free lists are full. */
+  /**
+   * Returns a buffer nobody uses any more (the caller's was the last reference: it is reused, or detached and
+   * freed). Dropped when the free lists are full.
+   */
   give(ab: ArrayBufferLike): void {
-    if (!(ab instanceof ArrayBuffer) || !this.owned.has(ab) || ab.byteLength === 0 || this.freeBytes + ab.byteLength > MAX_FREE_BYTES) return;
+    if (!(ab instanceof ArrayBuffer) || !this.owned.has(ab) || ab.byteLength === 0) return;
     this.owned.delete(ab);
+    if (this.freeBytes + ab.byteLength > MAX_FREE_BYTES) return this.dead.drop(ab);
     let list = this.free.get(ab.byteLength);
     if (!list) this.free.set(ab.byteLength, (list = []));
     list.push(ab);

@@ -8,7 +8,7 @@ import { SpareBuffers } from './spare-buffers';
 import { transferable } from './transferable';
 import { isWalkRequest, serveWalk, type WalkReply, type WalkRequest } from '../backup/walk-tasks';
 import { type WholeFile, writeWholeFiles } from '../restore/whole-file';
-import { exposedGc } from '../../exposed-gc';
+import { DeadMemory } from './dead-memory';
 
 type Request =
   | { id: number; op: 'hash'; data: Uint8Array; key: Uint8Array }
@@ -25,17 +25,7 @@ type Request =
  * objects of its own to collect by itself, so that memory piled up (+30–40 MiB of the backup's footprint in
  * a test) where a minor collection, a fraction of a millisecond for this heap, frees it warm for the next.
  */
-const collect = exposedGc();
-const COLLECT_EVERY = 4 * 1024 * 1024;
-
-let deadBytes = 0;
-/** Counts `bytes` that died on this thread; runs the young collection once COLLECT_EVERY of them have. */
-function collectDead(bytes: number): void {
-  deadBytes += bytes;
-  if (deadBytes < COLLECT_EVERY) return;
-  deadBytes = 0;
-  collect?.({ type: 'minor' });
-}
+const died = new DeadMemory(4 * 1024 * 1024);
 
 /**
  * Streams being scanned on this thread (the pool's scan thread): cut state, the file being hashed and, when the
@@ -85,7 +75,7 @@ parentPort!.on('message', (req: Request | WalkRequest) => {
       parentPort!.postMessage({ id: req.id, ok: true, checksum: storedChecksum(toBuf(req.data)) });
       // The stored copy dies here (verify): 1 GiB of chat JSON verified held ~25 MiB less at its peak with it,
       // in the same time (3 each in turns: 1.99-2.07 against 2.03-2.17 s).
-      collectDead(req.data.length);
+      died.add(req.data.length);
     } else {
       decode(req);
     }
@@ -200,7 +190,7 @@ function encode(req: Extract<Request, { op: 'encode' }>): void {
   if (back) transfer.push(back.buffer as ArrayBuffer);
   const pieces = req.opts.key ? out.length : 0; // read before the transfer empties `out`
   parentPort!.postMessage({ id: req.id, ok: true, stored: out, checksum: r.checksum, compression: r.compression, plain: back, dead }, transfer);
-  collectDead(pieces);
+  died.add(pieces);
 }
 
 /**
@@ -227,9 +217,9 @@ function decode(req: Extract<Request, { op: 'decode' }>): void {
     plain = copy;
   }
   // The whole stored ArrayBuffer was transferred here (transferable.ts): nothing else holds it.
-  if (!collect) dead.push(req.data.buffer as ArrayBuffer);
+  if (!died.collects) dead.push(req.data.buffer as ArrayBuffer);
   // A spare goes back whole, as a view of its first bytes (transferable() would copy it).
   const out = mine.has(plain.buffer) ? new Uint8Array(plain.buffer, 0, plain.length) : transferable(plain);
   parentPort!.postMessage({ id: req.id, ok: true, plain: out, dead }, [out.buffer as ArrayBuffer, ...dead]);
-  collectDead(pieces);
+  died.add(pieces);
 }
