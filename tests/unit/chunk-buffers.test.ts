@@ -84,14 +84,15 @@ describe('chunk buffers', () => {
     expect(buffers.slice(8).every((ab) => ab.byteLength === 0)).toBe(true); // the others detached, their memory handed on to die young
     // The 32 dropped MiB go back to malloc with no full collection (V8 frees a young buffer's memory on a
     // background thread, so it is waited for, asleep rather than in the event loop). Left as they were, in
-    // the old generation, they stay: this fails without the transfer in DeadMemory.drop.
+    // the old generation, they stay (under 1 MiB of the 32 comes back without the transfer in DeadMemory.drop).
+    // Node 22's V8 frees 27 of them at once, the last few at a later collection: half is the bar.
     const nap = new Int32Array(new SharedArrayBuffer(4));
     let freed = 0;
-    for (let i = 0; i < 200 && freed < 28 * MiB; i++) {
+    for (let i = 0; i < 200 && freed < 16 * MiB; i++) {
       Atomics.wait(nap, 0, 0, 5);
       freed = before - process.memoryUsage().arrayBuffers;
     }
-    expect(freed).toBeGreaterThanOrEqual(28 * MiB);
+    expect(freed).toBeGreaterThanOrEqual(16 * MiB);
   });
 });
 
