@@ -5,7 +5,8 @@
  * plus the catalog server's private memory) under 250 MiB during every backup of every run. Memory is judged
  * against that limit, not against restic: a Node command beside a PostgreSQL server is not a Go binary.
  */
-import { installationOnce, type Report, type Results, type Row } from './report';
+import { fmtMiB, installationOnce, type Report, type Results, type Row } from './report';
+import { MiB } from './settings';
 import { fmtRatio } from './stats';
 import type { OpFigures } from './tool';
 
@@ -81,4 +82,5 @@ function backupsOf(results: Results): { label: string; run: number; op: OpFigure
   });
 }
 
-const mib = (v: number) => `${Math.round(v)} MiB`;
+/** A figure in MiB (installationOnce's unit), as the report prints sizes. */
+const mib = (v: number) => fmtMiB(v * MiB);

@@ -33,11 +33,20 @@ const BATCH_FILES = 8;
  */
 const OBJECT_BATCH_BYTES = 2 * 1024 * 1024;
 
+/**
+ * What the pool thread says of one file. n: bytes read or -errno; flag: whether it may have user.* attributes
+ * (0 or 1), or for a failure the call that failed (2 open, 1 read); digest: its SHA-256, when taken.
+ */
+interface Read {
+  n: number;
+  flag: number;
+  digest?: Buffer;
+}
+
 interface Wanted {
   file: string;
   buffer: Buffer;
-  /** n: bytes read or -errno; flag: whether it may have user.* attributes (0 or 1), or for a failure the call that failed (2 open, 1 read). */
-  resolve: (r: { n: number; flag: number; digest?: Buffer }) => void;
+  resolve: (r: Read) => void;
   reject: (err: unknown) => void;
 }
 
@@ -68,7 +77,7 @@ export class BatchReader {
    */
   read(file: string, size: number, more: (file: string, size: number) => Promise<Buffer>): Promise<Buffer> {
     const buffer = chunkBuffers.take(size + 1);
-    const got = new Promise<{ n: number; flag: number; digest?: Buffer }>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
+    const got = new Promise<Read>((resolve, reject) => this.batch.push({ file, buffer, resolve, reject }));
     this.batchBytes += size;
     if (this.batch.length >= this.maxFiles || this.batchBytes >= this.maxBytes) this.send();
     else if (!this.scheduled) {
